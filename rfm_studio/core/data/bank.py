@@ -1,0 +1,350 @@
+"""The sound-event bank: fetch, condition, curate, split and index labelled clips.
+
+``build_bank(tsv, out_dir)`` writes ``<out>/clips/<class>/<id>.wav`` (16 kHz mono
+float WAV, levels normalised, see clips.py), ``<out>/bank.jsonl`` (one clip per
+line) and ``<out>/curation.jsonl`` (every dropped candidate with its reason).
+
+Split rule: whole source groups go to 'train' or 'val'. A group is one source
+file, or several bank entries that share an upstream recording (identical audio,
+or opensfx entries edited from the same original). Per class, about 15 % of the
+groups (at least one when the class has >= 3 groups) go to val, chosen by a
+seeded hash, so the split is deterministic and a val file never reaches training.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.io import resample, save_audio, to_mono
+from ..errors import AudioReadError, OptionError
+from . import clips as C
+from .fetch import fetch
+from .licences import copyright_path, licence_for, read_copyright
+from .opensfx import read_cat
+
+OPENSFX_CAT = "usr/share/games/openttd/baseset/opensfx/opensfx.cat"
+ASTERISK_PKG = "asterisk-core-sounds-en-wav"
+ASTERISK_DIR = "usr/share/asterisk/sounds/en_US_f_Allison"
+VAL_FRACTION = 0.15
+# classes where one very short hit is turned into a natural run of hits
+SEQUENCE_CLASSES = {"dog_bark", "footsteps", "duck_quack", "goose_honk", "crickets_insects", "door", "hammering"}
+SEQUENCE_BELOW_S = 0.6
+# manual curation, decided from the stats + spectrograms (see docs in the report)
+MANUAL_DROPS = {
+    "openttd-opensfx/26_Truck_old_bus_start_pull_away_with_horn.wav":
+        "mostly a truck pulling away (same recording as 25_Truck_old_bus...), the horn is a short part: ambiguous for car_horn",
+}
+
+
+@dataclass
+class Candidate:
+    cls: str
+    package: str
+    source_path: str          # path inside the unpacked package (or render description)
+    licence: str
+    copyright: str            # copyright file path inside the package
+    group: str                # split unit
+    load: object              # () -> (audio float32 [n] or [n, ch], sr)
+    stem: str
+    notes: list = field(default_factory=list)
+
+
+@dataclass
+class BankClip:
+    id: str
+    cls: str
+    path: str
+    duration_s: float
+    package: str
+    source_path: str
+    licence: str
+    copyright: str
+    split: str
+    group: str
+    curation: str
+    stats: dict
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "class": self.cls, "path": self.path, "duration_s": self.duration_s,
+                "package": self.package, "source_path": self.source_path,
+                "licence": {"name": self.licence, "file": self.copyright},
+                "split": self.split, "group": self.group, "curation": self.curation, "stats": self.stats}
+
+
+# ------------------------------------------------------------------ reading
+def read_tsv(tsv) -> list[dict]:
+    p = Path(tsv)
+    if not p.is_file():
+        raise OptionError(f"Event-bank list not found: {p}")
+    with p.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    need = {"class", "package", "path"}
+    if not rows or not need <= set(rows[0]):
+        raise OptionError(f"{p.name} must be a TSV with columns class, package and path.")
+    return rows
+
+
+def load_manifest(bank_dir) -> list[BankClip]:
+    p = Path(bank_dir) / "bank.jsonl"
+    if not p.is_file():
+        raise OptionError(f"No bank manifest at {p}; build one with 'rfm-studio data bank --out DIR'.")
+    out = []
+    for n, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            lic = d.get("licence") or {}
+            out.append(BankClip(d["id"], d["class"], d["path"], float(d["duration_s"]), d.get("package", ""),
+                                d.get("source_path", ""), lic.get("name", "unknown"), lic.get("file", ""),
+                                d["split"], d.get("group", d["id"]), d.get("curation", ""), d.get("stats", {})))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OptionError(f"Line {n} of {p.name} is not a valid bank entry ({exc}).") from None
+    return out
+
+
+# ------------------------------------------------------------------ candidates
+def _file_loader(path: Path):
+    def load():
+        import soundfile as sf
+        try:
+            return sf.read(str(path), dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioReadError(f"Cannot decode {path.name} ({str(exc)[:120]}).") from None
+    return load
+
+
+def _bytes_loader(data: bytes, name: str):
+    def load():
+        import soundfile as sf
+        try:
+            return sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioReadError(f"Cannot decode {name} ({str(exc)[:120]}).") from None
+    return load
+
+
+def _stem(package: str, inner: str) -> str:
+    parts = Path(inner).with_suffix("").parts[-2:]
+    short = re.sub(r"[^a-z0-9]+", "", package.split("-")[0].lower())[:10]
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{short}_{'_'.join(parts)}").strip("_").lower()
+
+
+def tsv_candidates(rows, work: Path, log) -> list[Candidate]:
+    out, roots, cats = [], {}, {}
+    for r in rows:
+        pkg = r["package"]
+        if pkg not in roots:
+            log(f"fetching {pkg}")
+            roots[pkg] = fetch(pkg, work)
+        root = roots[pkg]
+        cr = read_copyright(root)
+        inner = r["path"].split("/", 1)[1] if r["path"].startswith(pkg + "/") else r["path"]
+        if pkg == "openttd-opensfx" and not inner.startswith("usr/"):
+            if pkg not in cats:
+                cats[pkg] = {e.name: e for e in read_cat(root / OPENSFX_CAT)}
+            e = cats[pkg].get(inner)
+            if e is None:
+                log(f"skip {r['path']}: no such entry in opensfx.cat")
+                continue
+            group = "opensfx:" + (e.originals[0] if e.originals else e.name)
+            out.append(Candidate(r["class"], pkg, f"{OPENSFX_CAT}#{e.index}:{e.name}",
+                                 e.licence or licence_for(pkg, "opensfx/" + inner, cr), copyright_path(pkg),
+                                 group, _bytes_loader(e.wav, e.name), _stem(pkg, inner), [f"credit: {e.credit}"]))
+            continue
+        f = root / inner
+        if not f.is_file():
+            log(f"skip {r['path']}: not in the package")
+            continue
+        out.append(Candidate(r["class"], pkg, inner, licence_for(pkg, inner, cr), copyright_path(pkg),
+                             f"{pkg}/{inner}", _file_loader(f), _stem(pkg, inner)))
+    return out
+
+
+def asterisk_candidates(work: Path, n: int, log, seed: int = 0) -> list[Candidate]:
+    import soundfile as sf
+    log(f"fetching {ASTERISK_PKG}")
+    root = fetch(ASTERISK_PKG, work)
+    cr = read_copyright(root)
+    files = sorted((root / ASTERISK_DIR).glob("*.wav"))
+    # prompts of 1.5-5 s, picked by a seeded hash so the choice is stable
+    usable = [f for f in files if 1.5 <= sf.info(str(f)).duration <= 5.0]
+    usable.sort(key=lambda f: hashlib.sha1(f"{seed}:{f.name}".encode()).hexdigest())
+    out = []
+    for f in usable[:n]:
+        inner = str(f.relative_to(root))
+        out.append(Candidate("speech", ASTERISK_PKG, inner, licence_for(ASTERISK_PKG, inner, cr),
+                             copyright_path(ASTERISK_PKG), f"{ASTERISK_PKG}/{inner}", _file_loader(f),
+                             _stem("asterisk", inner)))
+    return out
+
+
+def render_candidates(work: Path, log, seed: int = 0) -> list[Candidate]:
+    from .renders import espeak_renders, gm_renders
+    log("rendering General MIDI and espeak-ng sources")
+    out = []
+    for r in gm_renders(work / "renders" / "gm", seed) + espeak_renders(work / "renders" / "speech", seed):
+        out.append(Candidate(r.cls, r.package, r.source_path, r.licence, r.copyright, f"render:{r.name}",
+                             _file_loader(r.wav), r.name))
+    return out
+
+
+# ------------------------------------------------------------------ conditioning
+def condition(c: Candidate, rng: np.random.Generator):
+    """(audio at 16 kHz, stats, curation note) or (None, None, reason to drop)."""
+    data, sr = c.load()
+    x = to_mono(data)
+    if sr != C.SR:
+        x = resample(x, sr, C.SR)
+    x = x - float(np.mean(x))
+    if not np.isfinite(x).all() or x.size == 0:
+        return None, None, "empty or invalid samples"
+    raw_peak = float(np.max(np.abs(x)))
+    if raw_peak < C.SILENT_PEAK:
+        return None, None, f"near-silent (peak {20 * np.log10(raw_peak + 1e-12):.0f} dBFS)"
+    y = C.trim_silence(x)
+    notes = []
+    if c.cls in SEQUENCE_CLASSES and 0.05 <= len(y) / C.SR < SEQUENCE_BELOW_S:
+        y = C.repeat_as_sequence(y, rng)
+        notes.append(f"single short hit ({len(C.trim_silence(x)) / C.SR:.2f} s) repeated into a run")
+    if len(y) < C.MIN_SECONDS * C.SR:
+        return None, None, f"too short after trimming ({len(y) / C.SR:.2f} s < {C.MIN_SECONDS} s)"
+    if len(y) > C.MAX_SECONDS * C.SR:
+        notes.append(f"cut to the first {C.MAX_SECONDS:.0f} s of {len(y) / C.SR:.1f} s")
+        y = y[: int(C.MAX_SECONDS * C.SR)]
+        y = C.trim_silence(y)
+    st = C.stats(y)
+    if st["active_fraction"] < 0.05:
+        return None, None, "almost no active frames (clicks only)"
+    raw_stats = {"raw_peak_dbfs": round(float(20 * np.log10(raw_peak)), 1)}
+    y = C.normalise(y)
+    return y, {**st, **raw_stats}, "; ".join(notes) or "kept"
+
+
+def _near_duplicate(y: np.ndarray, kept) -> "Candidate | None":
+    """A kept candidate whose audio matches ``y`` up to gain (first 2 s, same length +-20 ms)."""
+    n = min(len(y), 2 * C.SR)
+    a = y[:n] / (np.linalg.norm(y[:n]) + 1e-9)
+    for c, z, *_ in kept:
+        if abs(len(z) - len(y)) > 0.02 * C.SR or len(z) < n:
+            continue
+        b = z[:n] / (np.linalg.norm(z[:n]) + 1e-9)
+        if float(np.dot(a, b)) > 0.98:
+            return c
+    return None
+
+
+def _hash01(*parts) -> float:
+    h = hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()
+    return int(h[:12], 16) / float(16 ** 12)
+
+
+def assign_splits(items: list[tuple[str, str]], seed: int = 0, val_fraction: float = VAL_FRACTION) -> dict:
+    """``items``: (class, group) pairs -> {group: 'train'|'val'}.
+
+    Classes are processed in sorted order; a group already placed by another class
+    keeps its split, so no group is ever in both.
+    """
+    by_class: dict[str, list[str]] = {}
+    for cls, g in items:
+        by_class.setdefault(cls, [])
+        if g not in by_class[cls]:
+            by_class[cls].append(g)
+    split: dict[str, str] = {}
+    for cls in sorted(by_class):
+        groups = sorted(by_class[cls], key=lambda g: _hash01(seed, cls, g))
+        n = len(groups)
+        n_val = 0 if n < 3 else max(1, int(round(val_fraction * n)))
+        have_val = sum(1 for g in groups if split.get(g) == "val")
+        for g in groups:
+            if g in split:
+                continue
+            if have_val < n_val:
+                split[g] = "val"
+                have_val += 1
+            else:
+                split[g] = "train"
+    return split
+
+
+# ------------------------------------------------------------------ build
+def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = True, asterisk: int = 24,
+               log=print) -> Path:
+    """Build the bank; returns the path of ``bank.jsonl``."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    work = Path(work_dir) if work_dir else out.parent / "bank_work"
+    rows = read_tsv(tsv)
+    cands = tsv_candidates(rows, work, log)
+    if asterisk:
+        cands += asterisk_candidates(work, asterisk, log, seed)
+    if renders:
+        cands += render_candidates(work, log, seed)
+
+    kept, dropped, seen = [], [], {}
+    rng = np.random.default_rng(seed)
+    for c in tqdm(cands, desc="conditioning clips", unit="clip"):
+        src = f"{c.package}/{c.source_path}"
+        if src in MANUAL_DROPS or f"{c.package}/{c.source_path.split(':', 1)[-1]}" in MANUAL_DROPS:
+            dropped.append({"class": c.cls, "source": src, "reason": MANUAL_DROPS.get(src) or MANUAL_DROPS[
+                f"{c.package}/{c.source_path.split(':', 1)[-1]}"]})
+            continue
+        try:
+            y, st, note = condition(c, rng)
+        except AudioReadError as exc:
+            dropped.append({"class": c.cls, "source": src, "reason": str(exc)})
+            continue
+        if y is None:
+            dropped.append({"class": c.cls, "source": src, "reason": note})
+            continue
+        other = _near_duplicate(y, kept)
+        if other is not None:
+            if other.cls == c.cls:
+                dropped.append({"class": c.cls, "source": src,
+                                "reason": f"same recording as {other.package}/{other.source_path} (correlation > 0.98)"})
+                continue
+            c.group = other.group  # same audio under two labels: keep both, never split them
+        kept.append((c, y, st, note))
+
+    split = assign_splits([(c.cls, c.group) for c, *_ in kept], seed)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    entries, used_ids = [], set()
+    for c, y, st, note in kept:
+        cid = c.stem
+        k = 2
+        while f"{c.cls}/{cid}" in used_ids:
+            cid, k = f"{c.stem}_{k}", k + 1
+        used_ids.add(f"{c.cls}/{cid}")
+        rel = f"clips/{c.cls}/{cid}.wav"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        save_audio(out / rel, y, C.SR)
+        curation = "; ".join([note] + c.notes) if c.notes else note
+        entries.append(BankClip(cid, c.cls, rel, round(len(y) / C.SR, 3), c.package, c.source_path, c.licence,
+                                c.copyright, split[c.group], c.group, curation, st))
+    manifest = out / "bank.jsonl"
+    _write_jsonl(manifest, [e.to_json() for e in entries])
+    _write_jsonl(out / "curation.jsonl", dropped)
+    log(f"bank: {len(entries)} clips in {len({e.cls for e in entries})} classes, {len(dropped)} dropped -> {manifest}")
+    return manifest
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def class_counts(clips: list[BankClip]) -> dict:
+    out: dict[str, dict] = {}
+    for c in clips:
+        out.setdefault(c.cls, {"train": 0, "val": 0})[c.split] += 1
+    return dict(sorted(out.items()))

@@ -1,0 +1,197 @@
+"""One instruction-guided edit, end to end, as a generator of StepEvent returning EditResult.
+
+    gen = run_edit(model, EditRequest(audio, sr, "Remove the dog barking"), cancel)
+    for event in gen: ...            # StepEvent per Euler step (per window)
+    result = gen.value               # via drive(); or catch StopIteration.value
+
+Audio of any rate and channel count goes in; the model works on its 16 kHz mono mix in
+windows of ``model.window_frames`` frames (10.24 s) overlapping by 1.5 s, whose edited
+mels are crossfaded. The result has the input's rate, channels and length. With a
+region, only that span changes (the model sees 1 s of context each side); outside it
+the output equals the input sample for sample, with 20 ms crossfades inside its edges.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from .audio.io import resample, to_mono
+from .audio.windows import check_region, overlap_add, plan_windows, splice
+from .errors import AudioReadError, OptionError
+from .events import CancelToken, EditRequest, EditResult, StepEvent
+from .model.attention import AttentionStore
+from .render import render_mask, render_vocoder
+from .sampling import sample_window
+
+OVERLAP_S = 1.5
+CONTEXT_S = 1.0
+REGION_FADE_S = 0.02
+
+
+def resolve_params(model, req: EditRequest) -> dict:
+    f = model.flow
+    steps = int(req.steps if req.steps is not None else f.steps)
+    t_start = float(req.t_start if req.t_start is not None else f.t_start)
+    guidance = float(req.guidance if req.guidance is not None else f.guidance)
+    if steps < 1 or steps > 2000:
+        raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
+    if not 0.0 <= t_start <= 1.0:
+        raise OptionError(f"t_start must be between 0 and 1, got {t_start:g}.")
+    if not math.isfinite(guidance) or guidance < 0 or guidance > 50:
+        raise OptionError(f"Guidance must be between 0 and 50, got {guidance:g}.")
+    seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+    return {"steps": steps, "t_start": t_start, "guidance": guidance, "seed": int(seed),
+            "render": getattr(req, "render", None) or model.info.get("render", "vocoder")}
+
+
+def check_audio(audio: np.ndarray, sr: int) -> np.ndarray:
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim not in (1, 2) or a.shape[0] == 0:
+        raise AudioReadError("The clip holds no audio samples.")
+    if not np.isfinite(a).all():
+        raise AudioReadError("The clip contains invalid (NaN or infinite) samples.")
+    if not 1000 <= int(sr) <= 768000:
+        raise AudioReadError(f"Unsupported sample rate {sr} Hz.")
+    return a
+
+
+def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
+    t0 = time.perf_counter()
+    if not req.instruction or not req.instruction.strip():
+        raise OptionError("The instruction is empty; describe the edit, for example 'Remove the dog barking'.")
+    audio = check_audio(req.audio, req.sample_rate)
+    sr = int(req.sample_rate)
+    p = resolve_params(model, req)
+    mc = model.mel_config
+    hop = mc.hop_length
+    x16 = resample(to_mono(audio), sr, mc.sample_rate)
+    n16 = len(x16)
+    dur = audio.shape[0] / sr
+
+    if req.region is not None:
+        r0, r1 = check_region(req.region, dur)
+        a16 = max(0, int((r0 - CONTEXT_S) * mc.sample_rate))
+        b16 = min(n16, int(math.ceil((r1 + CONTEXT_S) * mc.sample_rate)))
+    else:
+        r0, r1 = 0.0, dur
+        a16, b16 = 0, n16
+    win = model.window_frames * hop
+    windows = plan_windows(a16, b16, win, int(OVERLAP_S * mc.sample_rate))
+    # windows start on frame boundaries so their mels line up with the span's mel
+    windows = [(a16 + ((a - a16) // hop) * hop, b) for a, b in windows]
+
+    dev = model.device
+    with torch.no_grad():
+        cond = model.encode_instruction([req.instruction])
+    tokens = tuple(w for w, _ in model.text_encoder.display_tokens(req.instruction))
+    word_idx = [idx for _, idx in model.text_encoder.display_tokens(req.instruction)]
+    total = p["steps"] * len(windows)
+    span = x16[a16:b16]
+    with torch.no_grad():
+        mel_span = model.mel(torch.from_numpy(span)[None].to(dev))[0].float().cpu().numpy()
+    f_span = mel_span.shape[-1]
+    chunks, att_chunks = [], []
+    done = 0
+    for wi, (a, b) in enumerate(windows):
+        seg = x16[a:b]
+        frames = mc.frames(len(seg))
+        mult = model.frame_multiple
+        f_pad = int(math.ceil(frames / mult) * mult)
+        seg_p = np.pad(seg, (0, (f_pad - 1) * hop - len(seg))) if (f_pad - 1) * hop > len(seg) else seg
+        gain = 1.0
+        if model.peak_normalize:
+            peak = float(np.abs(seg_p).max())
+            gain = model.peak_normalize / peak if peak > 1e-6 else 1.0
+        wav = torch.from_numpy(seg_p * gain)[None].to(dev)
+        store = AttentionStore(req.attention_layers) if req.capture_attention else None
+        with torch.no_grad():
+            mel = model.mel(wav)[..., :f_pad]
+            x_orig = model.codec.encode(mel.to(model.dtype))
+        gen = torch.Generator().manual_seed(p["seed"] + wi)
+        steps_att = []
+        it = sample_window(model, x_orig, cond, steps=p["steps"], t_start=p["t_start"], guidance=p["guidance"],
+                           generator=gen, cancel=cancel, store=store, frames=f_pad)
+        while True:
+            try:
+                st = next(it)
+            except StopIteration as stop:
+                x = stop.value
+                break
+            done += 1
+            att = None
+            if st.attention is not None:
+                att = np.stack([st.attention[0][idx].sum(0) for idx in word_idx]) if word_idx else st.attention[0]
+                att = att[:, :frames]
+                steps_att.append(att)
+            preview = None
+            if req.preview_every and (st.index % req.preview_every == 0 or st.index == st.total):
+                with torch.no_grad():
+                    preview = model.codec.decode(st.x)[0, :, :frames].float().cpu().numpy()
+            yield StepEvent(done, total, st.t, wi, len(windows), att, (a - a16) // hop, preview, tokens)
+        with torch.no_grad():
+            mel_out = model.codec.decode(x)[0, :, :frames].float().cpu().numpy() - math.log(gain)
+        chunks.append(((a - a16) // hop, mel_out))
+        if steps_att:
+            att_chunks.append(((a - a16) // hop, np.stack(steps_att)))
+    mel_out_span = overlap_add(chunks, f_span)
+
+    # render the edited span back at the input's rate and channels
+    s_in = int(round(a16 * sr / mc.sample_rate))
+    e_in = min(audio.shape[0], int(round(b16 * sr / mc.sample_rate)))
+    src = audio[s_in:e_in]
+    if p["render"] == "mask":
+        edited_span = render_mask(src, sr, mel_span[:, :f_span], mel_out_span, model.vocoder, mc)
+    else:
+        with torch.no_grad():
+            wav_chunks = []
+            for a, b in plan_windows(0, f_span, model.window_frames, int(OVERLAP_S * 100)):
+                init = torch.from_numpy(span[a * hop: (b - 1) * hop])[None]
+                w = model.vocoder(torch.from_numpy(mel_out_span[:, a:b])[None].to(dev), length=(b - a - 1) * hop,
+                                  init_audio=init.to(dev)).float().cpu().numpy()[0]
+                wav_chunks.append((a * hop, w))
+            wav16 = overlap_add(wav_chunks, len(span))
+        edited_span = render_vocoder(src, sr, wav16, mc)
+    edited = audio.copy()
+    edited[s_in:e_in] = edited_span[: e_in - s_in]
+    if req.region is not None:
+        out = splice(audio, edited, int(round(r0 * sr)), min(audio.shape[0], int(round(r1 * sr))),
+                     int(REGION_FADE_S * sr))
+    else:
+        out = edited
+    attention = None
+    if att_chunks:
+        # [steps, tokens, frames of the whole clip at 100 fps]
+        n_steps = p["steps"]
+        total_frames = mc.frames(n16)
+        attention = np.zeros((n_steps, len(tokens), total_frames), dtype=np.float32)
+        off = a16 // hop
+        for start, arr in att_chunks:
+            m = min(arr.shape[-1], total_frames - off - start)
+            attention[:, :, off + start: off + start + m] = np.maximum(attention[:, :, off + start: off + start + m],
+                                                                       arr[:, :, :m])
+    mel_in_full = mel_span if req.region is None else None
+    return EditResult(
+        audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
+        params={**p, "region": list(req.region) if req.region else None,
+                "model": str(getattr(model, "source_folder", "")), "windows": len(windows)},
+        seconds=time.perf_counter() - t0, mel_in=mel_in_full, mel_out=mel_out_span if req.region is None else None,
+        tokens=tokens, attention=attention,
+    )
+
+
+def drive(gen):
+    """Run a core generator to the end; return its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def edit(model, audio, sample_rate, instruction, cancel=None, **kw) -> EditResult:
+    """Blocking convenience wrapper around ``run_edit``."""
+    return drive(run_edit(model, EditRequest(audio=audio, sample_rate=sample_rate, instruction=instruction, **kw), cancel))

@@ -1,0 +1,84 @@
+"""Typed events that long jobs yield; the only objects that cross threads.
+
+All payloads are numpy arrays or plain values, and every class is frozen.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+class CancelToken:
+    """Set from any thread; long jobs check it between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """Everything one edit needs; the GUI builds it, the worker runs it."""
+
+    audio: np.ndarray  # float32 [samples] or [samples, channels] at sample_rate
+    sample_rate: int
+    instruction: str
+    t_start: Optional[float] = None  # None: the model's default
+    steps: Optional[int] = None
+    guidance: Optional[float] = None
+    seed: Optional[int] = 0
+    region: Optional[tuple[float, float]] = None  # seconds, in the input's time
+    capture_attention: bool = False
+    attention_layers: str = "all"  # all | down | mid | up
+    preview_every: int = 0  # 0: no mel previews
+    render: Optional[str] = None  # "mask" | "vocoder"; None: the model's default
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One sampler step of one window."""
+
+    step: int  # 1-based, over all windows
+    total: int
+    t: float
+    window: int = 0
+    windows: int = 1
+    attention: Optional[np.ndarray] = None  # [tokens, frames] float32, frames of the window
+    frame_offset: int = 0  # first frame (100 fps, input time after resampling) of the window
+    preview: Optional[np.ndarray] = None  # [64, frames] log-mel of the current estimate
+    tokens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EditResult:
+    audio: np.ndarray  # same shape, rate and length as the request's audio
+    sample_rate: int
+    instruction: str
+    params: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    mel_in: Optional[np.ndarray] = None  # [64, frames]
+    mel_out: Optional[np.ndarray] = None
+    tokens: tuple[str, ...] = ()
+    attention: Optional[np.ndarray] = None  # [steps, tokens, frames] over the whole clip
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    step: int
+    total: int
+    loss: float
+    lr: float
+    val_loss: Optional[float] = None
+    seconds: float = 0.0
+    checkpoint: Optional[str] = None
+    message: str = ""

@@ -1,0 +1,1 @@
+from .mel import MelConfig, MelFrontEnd, mel_filterbank  # noqa: F401

@@ -1,0 +1,30 @@
+"""Euler sampler for the rectified flow (eq. 4-5), as a small set_timesteps/step object."""
+
+from __future__ import annotations
+
+from .rectified import FlowConfig, euler_step, source_sample, start_state, time_grid
+
+
+class EulerSampler:
+    def __init__(self, flow: FlowConfig):
+        self.flow = flow
+        self.times: list[float] = []
+
+    def set_timesteps(self, steps: int, t_start: float) -> list[float]:
+        if not 0.0 <= t_start <= 1.0:
+            raise ValueError("t_start must be in [0, 1]")
+        self.times = [1.0] if t_start >= 1.0 else time_grid(t_start, steps)
+        return self.times
+
+    @property
+    def steps(self) -> int:
+        return max(0, len(self.times) - 1)
+
+    def start(self, noise, x_orig):
+        """eq. 4, with the flow's source (noise in the paper)."""
+        x0 = source_sample(self.flow, noise, x_orig)
+        return start_state(x0, x_orig, self.times[0], self.flow.sigma_min)
+
+    def step(self, v, i: int, x):
+        """eq. 5 from times[i] to times[i + 1]."""
+        return euler_step(x, v, self.times[i + 1] - self.times[i])

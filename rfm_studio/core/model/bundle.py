@@ -1,0 +1,177 @@
+"""RFMEditor: the model bundle (codec + U-Net + instruction encoder + vocoder + flow settings).
+
+A bundle is a folder in Hugging Face layout, loaded offline with one call:
+
+  model_index.json   {"_class_name": "RFMEditor", "mel": {...}, "flow": {...},
+                      "window_frames": 1024, "peak_normalize": null, ...}
+  unet/              diffusers UNet2DConditionModel or MelUNet1D (config.json + safetensors)
+  vae/               diffusers AutoencoderKL or MelNormalizer (config.json [+ safetensors])
+  text_encoder/      rfm_text_encoder.json [+ transformers config/weights] [+ lora/]
+  tokenizer/         transformers tokenizer files (absent when the encoder comes from a package)
+  vocoder/           SpeechT5HifiGan, BigVGAN or GriffinLim (config.json [+ weights])
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ModelLoadError
+from ..features.mel import MelConfig, MelFrontEnd
+from ..flow.rectified import FlowConfig, velocity_from_sample
+from .codec import KLCodec, MelNormalizer, load_codec
+from .files import read_json, write_json
+from .text_encoder import InstructionEncoder
+from .unet import Denoiser
+from .vocoder import load_vocoder
+
+FORMAT_VERSION = 1
+
+
+def quiet_transformers():
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("transformers", "diffusers", "peft"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except Exception:
+        pass
+
+
+class RFMEditor(nn.Module):
+    def __init__(self, codec, denoiser: Denoiser, text_encoder: InstructionEncoder, vocoder,
+                 flow: FlowConfig | None = None, mel: MelConfig | None = None, window_frames: int = 1024,
+                 peak_normalize: float | None = None, info: dict | None = None):
+        super().__init__()
+        self.codec = codec
+        self.denoiser = denoiser
+        self.text_encoder = text_encoder
+        self.vocoder = vocoder
+        self.flow = flow or FlowConfig()
+        self.mel_config = mel or MelConfig()
+        self.front_end = MelFrontEnd(self.mel_config)
+        self.window_frames = window_frames
+        self.peak_normalize = peak_normalize
+        self.info = dict(info or {})
+        self._uncond_cache = None
+
+    # ---- properties -------------------------------------------------------------------
+    @property
+    def device(self):
+        return next(self.denoiser.parameters()).device
+
+    @property
+    def dtype(self):
+        return next(self.denoiser.parameters()).dtype
+
+    @property
+    def frame_multiple(self) -> int:
+        cm = self.codec.frame_multiple
+        lat_mult = self.denoiser.frame_multiple
+        return cm * lat_mult
+
+    # ---- pieces of one edit -----------------------------------------------------------
+    def mel(self, wav):
+        """waveform [B, samples] (16 kHz) -> log-mel [B, n_mels, frames]."""
+        return self.front_end(wav)
+
+    def encode_instruction(self, texts: list[str]):
+        return self.text_encoder(texts)
+
+    def uncond_embedding(self, batch: int):
+        if self._uncond_cache is None or self._uncond_cache[0].device != self.device:
+            with torch.no_grad():
+                self._uncond_cache = self.text_encoder([""])
+        h, m = self._uncond_cache
+        return h.expand(batch, -1, -1), m.expand(batch, -1)
+
+    def net_velocity(self, x_t, x_orig, t, context, mask):
+        """The network's velocity at (x_t, t), whatever it predicts (see FlowConfig.prediction)."""
+        f = self.flow
+        tt = t if torch.is_tensor(t) else torch.full((x_t.shape[0],), float(t), device=x_t.device)
+        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), tt * f.timestep_scale, context, mask)
+        if f.prediction == "sample":
+            return velocity_from_sample(x_t, x_orig + out, tt, f.sigma_min)
+        return out
+
+    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float):
+        """Classifier-free guidance with cond and uncond in one batched forward."""
+        ctx, mask = cond
+        if guidance == 1.0:
+            return self.net_velocity(x_t, x_orig, t, ctx, mask)
+        b = x_t.shape[0]
+        uctx, umask = self.uncond_embedding(b)
+        L = max(ctx.shape[1], uctx.shape[1])
+        pad = lambda h, m: (nn.functional.pad(h, (0, 0, 0, L - h.shape[1])), nn.functional.pad(m, (0, L - m.shape[1])))
+        ctx, mask = pad(ctx, mask)
+        uctx, umask = pad(uctx.to(ctx.dtype), umask)
+        v = self.net_velocity(torch.cat([x_t, x_t]), torch.cat([x_orig, x_orig]), t,
+                              torch.cat([uctx, ctx]), torch.cat([umask, mask]))
+        vu, vc = v.chunk(2)
+        return vu + guidance * (vc - vu)
+
+    def decode_audio(self, latent, length: int, init_audio=None):
+        mel = self.codec.decode(latent)
+        return self.vocoder(mel.float(), length=length, init_audio=init_audio), mel
+
+    # ---- folders ------------------------------------------------------------------------
+    def save_pretrained(self, folder, dtype=None):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.denoiser.save_pretrained(folder / "unet", dtype=dtype)
+        self.codec.save_pretrained(folder / "vae")
+        self.text_encoder.save_pretrained(folder / "text_encoder", folder / "tokenizer")
+        self.vocoder.save_pretrained(folder / "vocoder")
+        write_json(folder / "model_index.json", {
+            "_class_name": "RFMEditor", "format_version": FORMAT_VERSION,
+            "mel": self.mel_config.to_dict(), "flow": self.flow.to_dict(),
+            "window_frames": self.window_frames, "peak_normalize": self.peak_normalize,
+            "info": self.info,
+        })
+        from .manifest import write_manifest
+
+        write_manifest(folder)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder, device="cpu", dtype=torch.float32, adapter=None):
+        quiet_transformers()
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ModelLoadError(f"Model folder not found: {folder}")
+        idx = read_json(folder / "model_index.json")
+        if idx.get("_class_name") != "RFMEditor":
+            raise ModelLoadError(f"{folder / 'model_index.json'} does not describe an RFM Studio model.")
+        for sub in ("unet", "vae", "text_encoder", "vocoder"):
+            if not (folder / sub).is_dir():
+                raise ModelLoadError(f"Model folder {folder} is missing its '{sub}' component.")
+        try:
+            denoiser = Denoiser.from_pretrained(folder / "unet")
+            codec = load_codec(folder / "vae")
+            text = InstructionEncoder.from_pretrained(folder / "text_encoder", folder / "tokenizer")
+            vocoder = load_vocoder(folder / "vocoder")
+        except ModelLoadError:
+            raise
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise ModelLoadError(f"Cannot load the model in {folder} ({str(exc).splitlines()[0][:200]}).") from None
+        model = cls(codec, denoiser, text, vocoder, FlowConfig.from_dict(idx.get("flow", {})),
+                    MelConfig.from_dict(idx.get("mel", {})), idx.get("window_frames", 1024),
+                    idx.get("peak_normalize"), idx.get("info", {}))
+        model.source_folder = folder
+        if adapter is not None:
+            from .adapters import apply_adapter
+
+            apply_adapter(model, adapter)
+        model.to(device)
+        model.denoiser.to(dtype)
+        model.eval()
+        return model

@@ -1,0 +1,80 @@
+"""Small file helpers shared by the model components: JSON configs, safetensors, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import ModelLoadError
+
+
+def read_json(path) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"Missing model file: {p}")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Model file {p} is not valid JSON ({exc}).") from None
+
+
+def write_json(path, data: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_safetensors(module_or_state, path, dtype=None) -> None:
+    """Write a state dict (or a module's) as safetensors, atomically."""
+    from safetensors.torch import save as st_save
+
+    state = module_or_state.state_dict() if hasattr(module_or_state, "state_dict") else module_or_state
+    out = {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        out[k] = v.contiguous()
+    atomic_write_bytes(path, st_save(out))
+
+
+def load_safetensors(path) -> dict:
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"Missing model file: {p}")
+    try:
+        return load_file(str(p))
+    except Exception as exc:
+        raise ModelLoadError(f"Model file {p} is corrupted or not safetensors ({str(exc)[:120]}).") from None
+
+
+def load_safetensors_into(module, path, strict: bool = True) -> None:
+    state = load_safetensors(path)
+    own = module.state_dict()
+    for k, v in state.items():
+        if k in own and own[k].shape != v.shape:
+            raise ModelLoadError(
+                f"Model file {path} does not match its config: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}."
+            )
+    missing, unexpected = module.load_state_dict({k: v.to(own[k].dtype) if k in own else v for k, v in state.items()},
+                                                 strict=False)
+    if strict and (missing or unexpected):
+        what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise ModelLoadError(f"Model file {path} does not match its config ({what}).")

@@ -1,0 +1,111 @@
+"""Where training triplets come from: a JSONL manifest of files, or the event bank's
+on-the-fly generator. Both hand out batches of equal-length 16 kHz mono crops."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.io import load_audio
+from ..errors import OptionError
+
+
+def read_manifest(path) -> list[dict]:
+    """JSONL lines with input, target, instruction (paths relative to the manifest's folder)."""
+    p = Path(path)
+    if not p.exists():
+        raise OptionError(f"Manifest not found: {p}")
+    rows = []
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise OptionError(f"Line {i} of {p.name} is not valid JSON.") from None
+        for key in ("input", "target", "instruction"):
+            if key not in row:
+                raise OptionError(f"Line {i} of {p.name} has no '{key}' field.")
+        rows.append(row)
+    if not rows:
+        raise OptionError(f"Manifest {p.name} has no triplets.")
+    return rows
+
+
+def resolve_inside(base: Path, rel: str) -> Path:
+    """A manifest path, which must stay inside the manifest's folder."""
+    q = (base / rel).resolve()
+    if base.resolve() not in q.parents and q != base.resolve():
+        raise OptionError(f"Manifest path '{rel}' points outside the manifest's folder.")
+    return q
+
+
+class ManifestSource:
+    def __init__(self, manifest, crop_samples: int, sample_rate: int = 16000):
+        self.path = Path(manifest)
+        self.rows = read_manifest(self.path)
+        self.crop = crop_samples
+        self.sr = sample_rate
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _pair(self, i):
+        if i not in self._cache:
+            base = self.path.parent
+            a, _ = load_audio(resolve_inside(base, self.rows[i]["input"]), mono=True, target_sr=self.sr)
+            b, _ = load_audio(resolve_inside(base, self.rows[i]["target"]), mono=True, target_sr=self.sr)
+            n = max(len(a), len(b), self.crop)
+            self._cache[i] = (np.pad(a, (0, n - len(a))), np.pad(b, (0, n - len(b))))
+        return self._cache[i]
+
+    def __len__(self):
+        return len(self.rows)
+
+    def batch(self, n: int, rng: np.random.Generator, augment: bool = False):
+        ins, tgs, texts = [], [], []
+        for _ in range(n):
+            i = int(rng.integers(len(self.rows)))
+            a, b = self._pair(i)
+            s = int(rng.integers(0, len(a) - self.crop + 1))
+            x, y = a[s : s + self.crop], b[s : s + self.crop]
+            if augment:
+                g = float(10 ** (rng.uniform(-6, 6) / 20))
+                peak = max(np.abs(x).max(), np.abs(y).max(), 1e-6)
+                g = min(g, 0.99 / peak)
+                x, y = x * g, y * g
+            ins.append(x)
+            tgs.append(y)
+            texts.append(self.rows[i]["instruction"])
+        return np.stack(ins), np.stack(tgs), texts
+
+
+class BankSource:
+    """On-the-fly triplets from the event bank (never the same triplet twice)."""
+
+    def __init__(self, bank_dir, crop_samples: int, sample_rate: int = 16000, split: str = "train", seed: int = 0):
+        from ..data.triplets import TripletGenerator
+
+        self.gen = TripletGenerator(bank_dir, split=split, seconds=crop_samples / sample_rate,
+                                    sample_rate=sample_rate, seed=seed)
+        self.crop = crop_samples
+
+    def batch(self, n: int, rng: np.random.Generator, augment: bool = False):
+        ins, tgs, texts = [], [], []
+        for _ in range(n):
+            tr = self.gen.sample(rng)
+            ins.append(_fit(tr.input, self.crop))
+            tgs.append(_fit(tr.target, self.crop))
+            texts.append(tr.instruction)
+        return np.stack(ins), np.stack(tgs), texts
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
+
+
+def make_source(spec: str, crop_samples: int, split: str = "train", seed: int = 0):
+    """'bank:DIR' or a manifest path."""
+    if spec.startswith("bank:"):
+        return BankSource(spec[5:], crop_samples, split=split, seed=seed)
+    return ManifestSource(spec, crop_samples)
