@@ -37,10 +37,21 @@ VAL_FRACTION = 0.15
 # classes where one very short hit is turned into a natural run of hits
 SEQUENCE_CLASSES = {"dog_bark", "footsteps", "duck_quack", "goose_honk", "crickets_insects", "door", "hammering"}
 SEQUENCE_BELOW_S = 0.6
-# manual curation, decided from the stats + spectrograms (see docs in the report)
+# manual curation, decided from per-clip stats and spectrogram sheets of every kept clip;
+# each drop is logged with its reason in <out>/curation.jsonl
 MANUAL_DROPS = {
     "openttd-opensfx/26_Truck_old_bus_start_pull_away_with_horn.wav":
         "mostly a truck pulling away (same recording as 25_Truck_old_bus...), the horn is a short part: ambiguous for car_horn",
+    "lincity-ng-data/usr/share/games/lincity-ng/sounds/Water1.wav":
+        "spectrogram shows steady harmonic tones over the noise (a machine or fountain, not a plain stream)",
+    "lincity-ng-data/usr/share/games/lincity-ng/sounds/Water2.wav":
+        "spectrogram shows chirp-like frequency sweeps (birds?) over the water: would blur bird_chirp",
+    "lincity-ng-data/usr/share/games/lincity-ng/sounds/Water3.wav":
+        "periodic tonal pulses (pump-like), not a water stream",
+    "lincity-ng-data/usr/share/games/lincity-ng/sounds/RailTrain1.wav":
+        "regular tonal grid that looks like a crossing bell or horn pattern, ambiguous between train and train_horn_or_crossing",
+    "sonic-pi-samples/usr/share/sonic-pi/samples/ambi_piano.flac":
+        "ambient pad with almost all energy below 200 Hz (spectral centroid 62 Hz): does not read as a piano",
 }
 
 
@@ -294,9 +305,9 @@ def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = Tr
     rng = np.random.default_rng(seed)
     for c in tqdm(cands, desc="conditioning clips", unit="clip"):
         src = f"{c.package}/{c.source_path}"
-        if src in MANUAL_DROPS or f"{c.package}/{c.source_path.split(':', 1)[-1]}" in MANUAL_DROPS:
-            dropped.append({"class": c.cls, "source": src, "reason": MANUAL_DROPS.get(src) or MANUAL_DROPS[
-                f"{c.package}/{c.source_path.split(':', 1)[-1]}"]})
+        key = src if src in MANUAL_DROPS else f"{c.package}/{c.source_path.rsplit(':', 1)[-1]}"
+        if key in MANUAL_DROPS:
+            dropped.append({"class": c.cls, "source": src, "reason": MANUAL_DROPS[key]})
             continue
         try:
             y, st, note = condition(c, rng)

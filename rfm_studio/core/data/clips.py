@@ -62,7 +62,8 @@ def normalise(x: np.ndarray, target_db: float = TARGET_ACTIVE_DBFS, peak: float 
 
 
 def stats(x: np.ndarray, sr: int = SR) -> dict:
-    """Duration, level and spectral summary used for curation."""
+    """Duration, level and spectral summary used for curation (of the trimmed clip, before
+    level normalisation; ``raw_peak_dbfs`` in the manifest is the untrimmed source peak)."""
     db = frame_db(x)
     spec = np.abs(np.fft.rfft(_frames(x, 512, 256) * np.hanning(512), axis=1)) ** 2
     freqs = np.fft.rfftfreq(512, 1 / sr)

@@ -135,3 +135,14 @@ def spans(mask: np.ndarray, hop_s: float = HOP / 16000, min_gap_frames: int = 10
         prev = i
     out.append([round(s * hop_s, 2), round((prev + 1) * hop_s, 2)])
     return out
+
+
+SIX_TYPES = (("add", "A"), ("add", "B"), ("remove", "A"), ("remove", "B"), ("replace", "AB"), ("replace", "BA"))
+
+
+def six_triplets(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """The paper's six triplets of background ``x`` and placed, scaled events ``a``, ``b``:
+    (task, which, input, target) for <X, X+A>, <X, X+B>, <X+A, X>, <X+B, X>, <X+A, X+B>, <X+B, X+A>."""
+    xa, xb = x + a, x + b
+    return [("add", "A", x, xa), ("add", "B", x, xb), ("remove", "A", xa, x), ("remove", "B", xb, x),
+            ("replace", "AB", xa, xb), ("replace", "BA", xb, xa)]

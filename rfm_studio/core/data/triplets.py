@@ -27,7 +27,7 @@ from . import mixing as M
 from .bank import load_manifest
 from .captions import NOISE_CAPTIONS, caption_for, compose_caption, make_instruction
 
-TRIPLET_TYPES = (("add", "A"), ("add", "B"), ("remove", "A"), ("remove", "B"), ("replace", "AB"), ("replace", "BA"))
+TRIPLET_TYPES = M.SIX_TYPES
 BED_CLASSES = ("rain", "wind", "water_stream", "ocean_waves", "crickets_insects", "fire_crackle", "car_passing",
                "crowd_cheer")
 # classes that a listener could confuse; X, A and B never share a family
@@ -178,22 +178,15 @@ class TripletGenerator:
                          "duration_s": round(float(np.count_nonzero(M.activity(e))) * M.HOP / self.sr, 2),
                          "snr_db": round(snr, 1), "level_dbfs": round(lvl, 1), "caption": cap}
         first, second = which[0], which[-1]
-        if task == "add":
-            inp, tgt = x, x + ev[first]
-            mask = M.activity(ev[first])
-            instr = make_instruction("add", info[first]["caption"], None, rng, paraphrase)
-            tcap = compose_caption(x_parts + [info[first]["caption"]])
-        elif task == "remove":
-            inp, tgt = x + ev[first], x
-            mask = M.activity(ev[first])
-            instr = make_instruction("remove", info[first]["caption"], None, rng, paraphrase)
-            tcap = compose_caption(x_parts)
-        else:
-            inp, tgt = x + ev[first], x + ev[second]
+        _, _, inp, tgt = M.six_triplets(x, ev["A"], ev["B"])[TRIPLET_TYPES.index((task, which))]
+        if task == "replace":
             mask = M.activity(ev[first]) | M.activity(ev[second])
             instr = make_instruction("replace", info[first]["caption"], info[second]["caption"], rng, paraphrase)
             tcap = compose_caption(x_parts + [info[second]["caption"]])
-
+        else:
+            mask = M.activity(ev[first])
+            instr = make_instruction(task, info[first]["caption"], None, rng, paraphrase)
+            tcap = compose_caption(x_parts + ([info[first]["caption"]] if task == "add" else []))
         # common gain: the louder of input/target gets an active level of U(level_db)
         loud = max(M.active_level_db(inp), M.active_level_db(tgt))
         g = 10 ** ((float(rng.uniform(*self.level_db)) - loud) / 20)

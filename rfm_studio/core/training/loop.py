@@ -246,7 +246,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
         opt.step()
         step += 1
         ema.update(trainable_state(model), step)
-        losses.append(float(loss))
+        losses.append(loss.item())
         val = None
         if step % cfg.val_every == 0 or step == cfg.steps:
             live = {k: v.detach().clone() for k, v in trainable_state(model).items()}

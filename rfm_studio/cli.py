@@ -1,0 +1,67 @@
+"""Headless entry point: ``rfm-studio <command> ...``; with no command the app opens.
+
+Every user error is one sentence on stderr and exit code 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from . import __version__
+
+COMMANDS = ["edit", "train", "finetune", "data", "eval", "models"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one sentence, exit code 2
+        sys.stderr.write(f"rfm-studio: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rfm-studio", description="Text-guided audio editing with RFM-Editing.")
+    p.add_argument("--version", action="version", version=f"rfm-studio {__version__}")
+    p.add_argument("--diagnose", action="store_true", help="print versions, devices and model folders")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"rfm_studio.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"rfm_studio.commands.{name}":
+                continue
+            raise
+        mod.register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from .core.errors import RFMError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.diagnose:
+        from .diagnose import diagnose
+
+        print(diagnose())
+        return 0
+    if not args.command:
+        from .app import main as app_main
+
+        return app_main([])
+    try:
+        return int(args.func(args) or 0)
+    except RFMError as exc:
+        sys.stderr.write(f"rfm-studio: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("rfm-studio: interrupted.\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``rfm-studio edit`` and ``rfm-studio edit-batch``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..core.errors import OptionError
+
+
+def _common(p):
+    p.add_argument("--model", default=None, help="model folder or name (default: the embedded model)")
+    p.add_argument("--adapter", default=None, help="LoRA adapter name or folder")
+    p.add_argument("--t-start", type=float, default=None, help="start time of the flow (paper: 0.01)")
+    p.add_argument("--steps", type=int, default=None, help="Euler steps (paper: 200)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--render", choices=["mask", "vocoder"], default=None,
+                   help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
+def register(sub):
+    p = sub.add_parser("edit", help="edit one clip with an instruction")
+    p.add_argument("input")
+    p.add_argument("instruction")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--region", default=None, help="START:END in seconds; only that span changes")
+    _common(p)
+    p.set_defaults(func=run_edit_cmd)
+    b = sub.add_parser("edit-batch", help="edit every clip of a JSONL manifest (model loaded once)")
+    b.add_argument("manifest")
+    b.add_argument("--out-dir", required=True)
+    _common(b)
+    b.set_defaults(func=run_batch_cmd)
+
+
+def load_model(args):
+    from ..core.training.loop import pick_device
+    from ..core.model.bundle import RFMEditor
+    from ..paths import resolve_model
+
+    folder = resolve_model(args.model)
+    adapter = None
+    if args.adapter:
+        from ..core.model.adapters import resolve_adapter
+
+        adapter = resolve_adapter(args.adapter)
+    return RFMEditor.from_pretrained(folder, device=pick_device(args.device), adapter=adapter)
+
+
+def _params(args):
+    return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, seed=args.seed, render=args.render)
+
+
+def _check_output(path: Path, inputs=()):
+    if path.suffix.lower() not in (".wav", ".flac", ".ogg"):
+        raise OptionError(f"Unsupported output format '{path.suffix or path.name}': use .wav, .flac or .ogg.")
+    if not path.parent.exists():
+        raise OptionError(f"Output folder does not exist: {path.parent}")
+    for q in inputs:
+        if path.resolve() == Path(q).resolve():
+            raise OptionError(f"Refusing to overwrite the input file {path.name}; choose another output path.")
+
+
+def run_edit_cmd(args) -> int:
+    from ..core.audio.io import load_audio, save_audio
+    from ..core.audio.windows import parse_region
+    from ..core.editing import edit
+
+    out = Path(args.output)
+    _check_output(out, [args.input])
+    audio, sr = load_audio(args.input)
+    region = parse_region(args.region) if args.region else None
+    model = load_model(args)
+    res = edit(model, audio, sr, args.instruction, region=region, **_params(args))
+    save_audio(out, res.audio, res.sample_rate, protect=[args.input])
+    print(f"{out}  ({res.seconds:.2f} s, {res.params['steps']} steps, t_start {res.params['t_start']:g})")
+    return 0
+
+
+def run_batch_cmd(args) -> int:
+    from tqdm import tqdm
+
+    from ..core.audio.io import load_audio, save_audio
+    from ..core.editing import edit
+    from ..core.training.sources import resolve_inside
+
+    man = Path(args.manifest)
+    if not man.exists():
+        raise OptionError(f"Manifest not found: {man}")
+    rows = []
+    for i, line in enumerate(man.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise OptionError(f"Line {i} of {man.name} is not valid JSON.") from None
+        for k in ("id", "input", "instruction"):
+            if k not in row:
+                raise OptionError(f"Line {i} of {man.name} has no '{k}' field.")
+        if not str(row["id"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise OptionError(f"Line {i} of {man.name}: id '{row['id']}' must be letters, digits, '-', '_' or '.'.")
+        rows.append(row)
+    if not rows:
+        raise OptionError(f"Manifest {man.name} has no lines.")
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = man.parent
+    inputs = [resolve_inside(base, r["input"]) for r in rows]
+    for p in inputs:
+        if not p.exists():
+            raise OptionError(f"Input file not found: {p}")
+    model = load_model(args)
+    t0 = time.time()
+    for row, src in tqdm(list(zip(rows, inputs)), desc="editing", unit="clip"):
+        audio, sr = load_audio(src)
+        res = edit(model, audio, sr, row["instruction"], **_params(args))
+        save_audio(out_dir / f"{row['id']}.wav", res.audio, res.sample_rate, protect=[src])
+    print(f"{len(rows)} clips -> {out_dir} ({time.time() - t0:.1f} s)")
+    return 0

@@ -1,0 +1,60 @@
+"""``rfm-studio train``: train or continue training a model (resumes from DIR's checkpoints)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..core.errors import OptionError
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a model on triplets (resumable)")
+    p.add_argument("--data", required=True, help="JSONL manifest (input, target, instruction) or bank:DIR")
+    p.add_argument("--val-data", default=None)
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs); resumes if it has checkpoints")
+    p.add_argument("--init", default="small", help="small | tiny | a bundle folder to start from")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--crop-seconds", type=float, default=5.12)
+    p.add_argument("--lr", type=float, default=None, help="U-Net learning rate (paper: 5e-5)")
+    p.add_argument("--checkpoint-seconds", type=float, default=300)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-text-lora", action="store_true")
+    p.add_argument("--lora-layers", default=None, help="comma-separated encoder layers to adapt")
+    p.add_argument("--config", default=None, help="JSON with extra TrainConfig fields (unet, flow, ...)")
+    p.add_argument("--export", default=None, help="after training, write the best checkpoint as a bundle here")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..core.training.loop import TrainConfig, export_bundle, train
+
+    extra = {}
+    if args.config:
+        try:
+            extra = json.loads(open(args.config).read()) if not args.config.strip().startswith("{") else json.loads(args.config)
+        except (OSError, ValueError) as exc:
+            raise OptionError(f"Cannot read the training config {args.config} ({exc}).") from None
+    kw = dict(data=args.data, out=args.out, init=args.init, val_data=args.val_data, steps=args.steps,
+              batch_size=args.batch_size, crop_seconds=args.crop_seconds, checkpoint_seconds=args.checkpoint_seconds,
+              val_every=args.val_every, device=args.device, text_lora=not args.no_text_lora)
+    if args.lr is not None:
+        kw["lr"] = args.lr
+    if args.lora_layers:
+        kw["lora_layers"] = [int(x) for x in args.lora_layers.split(",")]
+    kw.update(extra)
+    try:
+        cfg = TrainConfig(**kw)
+    except TypeError as exc:
+        raise OptionError(f"Unknown training setting ({exc}).") from None
+    for ev in train(cfg):
+        val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
+        ck = f" -> {ev.checkpoint}" if ev.checkpoint else ""
+        msg = f" {ev.message}" if ev.message else ""
+        print(f"step {ev.step}/{ev.total} loss {ev.loss:.4f} lr {ev.lr:.2e}{val} {ev.seconds:.0f}s{ck}{msg}", flush=True)
+    if args.export:
+        out, state = export_bundle(args.out, args.export)
+        print(f"exported step {state['step']} to {out}")
+    return 0

@@ -1,0 +1,266 @@
+"""One QThread worker that runs core generators, one job at a time.
+
+A job is a callable ``fn(cancel) -> generator | value``. The worker drives the generator,
+checks the job's CancelToken between steps, and reports through signals carrying the job
+id: ``started``, ``yielded`` (newest wins: events arriving faster than the UI takes them
+are coalesced), ``returned``, ``errored`` (a frozen JobError), ``aborted``.
+
+Jobs are submitted to a *lane* ("edit", "model", "analysis"): a new job supersedes the
+lane's pending and running job (the running one is cancelled and whatever it still emits
+is dropped). Jobs of different lanes queue in the one worker, in order.
+
+Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side
+callables keep anything heavier (the model) on the worker thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..core.events import CancelToken
+
+
+@dataclass(frozen=True)
+class JobError:
+    kind: str  # the exception's class name
+    message: str  # one sentence for a dialog
+    user: bool  # True: an RFMError (bad file, option, model); False: unexpected
+    detail: str = ""  # traceback text for "Show details"
+
+
+def describe(exc: BaseException) -> JobError:
+    from ..core.errors import RFMError
+
+    name = type(exc).__name__
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, RFMError):
+        return JobError(name, str(exc), True, detail)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    if name == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in text.lower():
+        return JobError(name, "Out of memory: choose the CPU or a lower precision in Settings, "
+                              "or edit a shorter region.", True, detail)
+    return JobError(name, f"Unexpected error ({name}): {text[:300]}", False, detail)
+
+
+@dataclass
+class _Job:
+    id: int
+    lane: str
+    fn: object
+    cancel: CancelToken
+    label: str = ""
+
+
+class _Worker(QObject):
+    started = Signal(int)
+    ping = Signal(int)
+    returned = Signal(int, object)
+    errored = Signal(int, object)
+    aborted = Signal(int)
+
+    def __init__(self, runner: "JobRunner"):
+        super().__init__()
+        self._runner = runner
+
+    @Slot()
+    def drain(self):
+        while True:
+            job = self._runner._take()
+            if job is None:
+                return
+            self._run(job)
+            self._runner._finish(job)
+
+    def _run(self, job: _Job):
+        from ..core.errors import Cancelled
+
+        if job.cancel.cancelled:
+            self.aborted.emit(job.id)
+            return
+        self.started.emit(job.id)
+        try:
+            out = job.fn(job.cancel)
+            if not inspect.isgenerator(out):
+                self.returned.emit(job.id, out)
+                return
+            while True:
+                if job.cancel.cancelled:
+                    out.close()
+                    self.aborted.emit(job.id)
+                    return
+                try:
+                    ev = next(out)
+                except StopIteration as stop:
+                    self.returned.emit(job.id, stop.value)
+                    return
+                if self._runner._post(job.id, ev):
+                    self.ping.emit(job.id)
+        except Cancelled:
+            self.aborted.emit(job.id)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a dialog, never a crash
+            if job.cancel.cancelled:
+                self.aborted.emit(job.id)
+            else:
+                self.errored.emit(job.id, describe(exc))
+
+
+class JobRunner(QObject):
+    """Owns the worker thread; lives on the UI thread. Signals carry (job id, payload)."""
+
+    started = Signal(int)
+    yielded = Signal(int, object)
+    returned = Signal(int, object)
+    errored = Signal(int, object)
+    aborted = Signal(int)
+    finished = Signal(int)  # after returned / errored / aborted of a live job
+    _wake = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._queue: deque[_Job] = deque()
+        self._running: _Job | None = None
+        self._live: dict[int, _Job] = {}  # submitted, not superseded, not yet finished
+        self._mailbox: dict[int, object] = {}  # newest undelivered event per job
+        self.coalesced = 0  # events replaced before the UI took them
+        self._thread = QThread()
+        self._thread.setObjectName("rfm-worker")
+        self._worker = _Worker(self)
+        self._worker.moveToThread(self._thread)
+        self._wake.connect(self._worker.drain)
+        self._worker.started.connect(self._on_started)
+        self._worker.ping.connect(self._on_ping)
+        self._worker.returned.connect(self._on_returned)
+        self._worker.errored.connect(self._on_errored)
+        self._worker.aborted.connect(self._on_aborted)
+        self._thread.start()
+
+    # -- UI-thread API ------------------------------------------------------------------
+    def submit(self, lane: str, fn, label: str = "") -> int:
+        """Queue ``fn(cancel)``; supersede the lane's previous job. Returns the job id."""
+        self.cancel(lane)
+        job = _Job(next(self._ids), lane, fn, CancelToken(), label)
+        with self._lock:
+            self._queue.append(job)
+            self._live[job.id] = job
+        self._wake.emit()
+        return job.id
+
+    def cancel(self, lane: str | None = None) -> None:
+        """Cancel the lane's (or every) pending and running job; their late signals are dropped."""
+        with self._lock:
+            for job in list(self._live.values()):
+                if lane is None or job.lane == lane:
+                    job.cancel.cancel()
+                    del self._live[job.id]
+            self._queue = deque(j for j in self._queue if not j.cancel.cancelled)
+
+    def is_live(self, job_id: int) -> bool:
+        return job_id in self._live
+
+    def busy(self, lane: str | None = None) -> bool:
+        return any(lane is None or j.lane == lane for j in self._live.values())
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        self.cancel()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+    # -- worker-thread side -------------------------------------------------------------
+    def _take(self):
+        with self._lock:
+            if not self._queue:
+                self._running = None
+                return None
+            self._running = self._queue.popleft()
+            return self._running
+
+    def _finish(self, job):
+        with self._lock:
+            self._running = None
+
+    def _post(self, job_id: int, ev) -> bool:
+        """Store the newest event; True when the UI must be pinged (nothing pending)."""
+        with self._lock:
+            pending = job_id in self._mailbox
+            if pending:
+                self.coalesced += 1
+            self._mailbox[job_id] = ev
+            return not pending
+
+    # -- UI-thread slots ----------------------------------------------------------------
+    def _on_started(self, job_id):
+        if job_id in self._live:
+            self.started.emit(job_id)
+
+    def _on_ping(self, job_id):
+        with self._lock:
+            ev = self._mailbox.pop(job_id, None)
+        if ev is not None and job_id in self._live:
+            self.yielded.emit(job_id, ev)
+
+    def _end(self, job_id) -> bool:
+        with self._lock:
+            self._mailbox.pop(job_id, None)
+            return self._live.pop(job_id, None) is not None
+
+    def _on_returned(self, job_id, value):
+        self._on_ping(job_id)  # deliver a last coalesced event before the result
+        if self._end(job_id):
+            self.returned.emit(job_id, value)
+            self.finished.emit(job_id)
+
+    def _on_errored(self, job_id, err):
+        if self._end(job_id):
+            self.errored.emit(job_id, err)
+            self.finished.emit(job_id)
+
+    def _on_aborted(self, job_id):
+        if self._end(job_id):
+            self.aborted.emit(job_id)
+            self.finished.emit(job_id)
+
+
+class Throttle:
+    """Newest-wins rate limiter on the UI thread: ``push(x)`` calls ``fn(x)`` at most every
+    ``interval`` seconds; a value pushed in between is delivered when the interval ends."""
+
+    def __init__(self, fn, interval: float = 0.04):
+        from PySide6.QtCore import QTimer
+
+        self.fn = fn
+        self.interval = interval
+        self._last = 0.0
+        self._pending = None
+        self._has = False
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.flush)
+
+    def push(self, value):
+        self._pending, self._has = value, True
+        wait = self.interval - (time.perf_counter() - self._last)
+        if wait <= 0:
+            self.flush()
+        elif not self._timer.isActive():
+            self._timer.start(max(1, int(wait * 1000)))
+
+    def flush(self):
+        self._timer.stop()
+        if self._has:
+            value, self._pending, self._has = self._pending, None, False
+            self._last = time.perf_counter()
+            self.fn(value)
+
+    def clear(self):
+        self._timer.stop()
+        self._pending, self._has = None, False

@@ -1,0 +1,130 @@
+"""Worker-side work: load the model, run an edit, compute display spectrograms.
+
+These functions run on the worker thread (see jobs.py). The model lives in a ModelHost
+and is only touched there; the UI thread receives frozen dataclasses and numpy arrays.
+torch and the model code are imported here lazily, never at module import.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..core.events import EditRequest, EditResult
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    folder: str
+    name: str
+    device: str
+    precision: str
+    adapter: str
+    steps: int
+    t_start: float
+    guidance: float
+    seconds: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    result: EditResult
+    mel_out: np.ndarray  # [64, frames] display log-mel of the result audio (whole clip)
+    wall: float  # seconds, including the spectrogram
+
+
+def resolve_device(choice: str) -> str:
+    import torch
+
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            from ..core.errors import ModelLoadError
+
+            raise ModelLoadError("CUDA was chosen in Settings but no CUDA device is available.")
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if choice == "mps" or (choice == "auto" and mps is not None and mps.is_available()):
+        if mps is None or not mps.is_available():
+            from ..core.errors import ModelLoadError
+
+            raise ModelLoadError("MPS was chosen in Settings but this machine has no MPS device.")
+        return "mps"
+    return "cpu"
+
+
+class ModelHost:
+    """Holds the loaded model on the worker thread."""
+
+    def __init__(self):
+        self.model = None
+        self.info: Optional[ModelInfo] = None
+
+    def load(self, folder: str, device: str = "auto", precision: str = "float32", adapter: str = "") -> ModelInfo:
+        t0 = time.perf_counter()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+
+        from ..core.errors import ModelLoadError
+        from ..core.model.bundle import RFMEditor
+
+        dev = resolve_device(device)
+        note = ""
+        dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[precision]
+        if dev == "cpu" and dtype == torch.float16:
+            dtype, note = torch.float32, "float16 is not supported on the CPU; using float32."
+        try:
+            model = RFMEditor.from_pretrained(folder, device=dev, dtype=dtype, adapter=adapter or None)
+        except ModuleNotFoundError as exc:
+            if "adapters" in str(exc):
+                raise ModelLoadError("This version of the core cannot apply adapters yet; choose 'No adapter'.") from None
+            raise
+        self.model = None  # release the previous model before keeping the new one
+        self.model = model
+        f = model.flow
+        self.info = ModelInfo(str(folder), str(model.info.get("name") or Path(folder).name), dev,
+                              str(dtype).replace("torch.", ""), adapter or "", int(f.steps), float(f.t_start),
+                              float(f.guidance), time.perf_counter() - t0, note)
+        return self.info
+
+    def set_model(self, model, name: str = "injected") -> ModelInfo:
+        """Use an in-memory model (tests, scripts)."""
+        self.model = model
+        f = model.flow
+        self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),
+                              "", int(f.steps), float(f.t_start), float(f.guidance), 0.0)
+        return self.info
+
+    def edit(self, req: EditRequest, cancel):
+        """Generator of StepEvent; returns an EditOutcome (result + its spectrogram)."""
+        from ..core.editing import run_edit
+        from ..core.errors import ModelLoadError
+
+        if self.model is None:
+            raise ModelLoadError("No model is loaded; choose a model folder first.")
+        t0 = time.perf_counter()
+        result = yield from run_edit(self.model, req, cancel)
+        # the spectrogram of what is heard (after rendering), computed like the input's
+        mel = display_mel(result.audio, result.sample_rate)
+        return EditOutcome(result, mel, time.perf_counter() - t0)
+
+
+def display_mel(audio: np.ndarray, sr: int) -> np.ndarray:
+    """The model's log-mel (16 kHz mono, 64 bands, 100 fps) of a clip, for the spectrogram view."""
+    from ..core.audio.io import resample, to_mono
+    from ..core.features.mel import MelFrontEnd
+
+    wav = resample(to_mono(np.asarray(audio, dtype=np.float32)), int(sr), 16000)
+    return MelFrontEnd().numpy(wav).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MelJob:
+    key: int  # which version it belongs to
+    mel: np.ndarray

@@ -1,0 +1,53 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except Exception:
+        has_cuda = False
+    if not has_cuda:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from rfm_studio.core.model.factory import minilm_encoder
+
+    return minilm_encoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(minilm):
+    from rfm_studio.core.model.factory import build_tiny
+
+    return build_tiny(text=minilm)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_model):
+    d = tmp_path_factory.mktemp("bundle") / "tiny"
+    tiny_model.save_pretrained(d)
+    return d
+
+
+def tone(seconds=2.0, sr=16000, freq=440.0, channels=None, amp=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = amp * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(len(t))
+    x = x.astype(np.float32)
+    if channels:
+        x = np.stack([x * (1 - 0.1 * c) for c in range(channels)], axis=1)
+    return x

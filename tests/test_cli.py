@@ -1,0 +1,112 @@
+"""CLI: exit codes, one-sentence errors, nothing written on failure, atomic outputs."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import tone
+from rfm_studio.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def clip(tmp_path):
+    p = tmp_path / "in.wav"
+    sf.write(p, tone(1.5, sr=22050, channels=2), 22050)
+    return p
+
+
+def test_edit_writes_output(capsys, clip, tiny_bundle, tmp_path):
+    out = tmp_path / "out.flac"
+    code, o, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
+                     "--steps", "2")
+    assert code == 0, e
+    y, sr = sf.read(out)
+    assert sr == 22050 and y.shape == (int(1.5 * 22050), 2)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".rfm-")] == []
+
+
+def test_edit_region(capsys, clip, tiny_bundle, tmp_path):
+    out = tmp_path / "out.wav"
+    code, _, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
+                     "--steps", "1", "--region", "0.5:1.0")
+    assert code == 0, e
+    y, _ = sf.read(out, dtype="float32")
+    x, _ = sf.read(clip, dtype="float32")
+    assert np.array_equal(y[: int(0.5 * 22050)], x[: int(0.5 * 22050)])
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "notaudio", "nan"])
+def test_bad_input_exit_2_nothing_written(capsys, tmp_path, tiny_bundle, case):
+    src = tmp_path / "bad.wav"
+    if case == "empty":
+        sf.write(src, np.zeros((0,), dtype=np.float32), 16000)
+    elif case == "notaudio":
+        src.write_bytes(b"this is not audio at all" * 10)
+    elif case == "nan":
+        sf.write(src, np.array([0.1, np.nan, 0.2] * 1000, dtype=np.float32), 16000, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    code, o, e = run(capsys, "edit", str(src), "Remove x", "-o", str(out), "--model", str(tiny_bundle))
+    assert code == 2
+    assert e.startswith("rfm-studio: ") and e.count("\n") == 1 and "Traceback" not in e
+    assert not out.exists()
+
+
+def test_missing_model_exit_2(capsys, clip, tmp_path):
+    code, _, e = run(capsys, "edit", str(clip), "Remove x", "-o", str(tmp_path / "o.wav"), "--model",
+                     str(tmp_path / "nomodel"))
+    assert code == 2 and "not found" in e
+
+
+def test_bad_option_exit_2(capsys, clip, tiny_bundle, tmp_path):
+    with pytest.raises(SystemExit) as ex:
+        main(["edit", str(clip), "x", "-o", str(tmp_path / "o.wav"), "--steps", "many"])
+    assert ex.value.code == 2
+    code, _, e = run(capsys, "edit", str(clip), "x", "-o", str(tmp_path / "o.wav"), "--model", str(tiny_bundle),
+                     "--t-start", "2")
+    assert code == 2 and "t_start" in e
+    code, _, e = run(capsys, "edit", str(clip), "x", "-o", str(tmp_path / "o.mp4"), "--model", str(tiny_bundle))
+    assert code == 2 and "format" in e
+
+
+def test_refuses_to_overwrite_input(capsys, clip, tiny_bundle):
+    before = clip.read_bytes()
+    code, _, e = run(capsys, "edit", str(clip), "Remove x", "-o", str(clip), "--model", str(tiny_bundle))
+    assert code == 2 and "overwrite" in e
+    assert clip.read_bytes() == before
+
+
+def test_edit_batch(capsys, tmp_path, tiny_bundle):
+    d = tmp_path / "set"
+    d.mkdir()
+    for i in range(2):
+        sf.write(d / f"c{i}.wav", tone(1.0, seed=i), 16000)
+    (d / "m.jsonl").write_text("\n".join(json.dumps({"id": f"e{i}", "input": f"c{i}.wav",
+                                                     "instruction": "Remove the beep"}) for i in range(2)))
+    code, o, e = run(capsys, "edit-batch", str(d / "m.jsonl"), "--out-dir", str(tmp_path / "out"), "--model",
+                     str(tiny_bundle), "--steps", "1")
+    assert code == 0, e
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["e0.wav", "e1.wav"]
+
+
+def test_edit_batch_rejects_paths_outside(capsys, tmp_path, tiny_bundle):
+    d = tmp_path / "set"
+    d.mkdir()
+    (d / "m.jsonl").write_text(json.dumps({"id": "a", "input": "../secret.wav", "instruction": "x"}))
+    code, _, e = run(capsys, "edit-batch", str(d / "m.jsonl"), "--out-dir", str(tmp_path / "out"), "--model",
+                     str(tiny_bundle))
+    assert code == 2 and "outside" in e
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(["--version"])
+    assert ex.value.code == 0
+    assert "rfm-studio" in capsys.readouterr().out

@@ -1,0 +1,165 @@
+"""On-the-fly triplet generator and fixed set, on a synthetic bank of tones and noise."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rfm_studio.core.data import mixing as M
+from rfm_studio.core.data.triplets import TripletGenerator, family, make_fixed_set
+from rfm_studio.core.errors import OptionError
+
+SR = 16000
+CLASSES = {"dog_bark": 600, "cat_meow": 900, "bell_gong": 1500, "cow_moo": 200, "siren_firetruck": 1200,
+           "piano": 440, "rain": None, "wind": None}
+
+
+def _clip(cls, i):
+    rng = np.random.default_rng(i)
+    if CLASSES[cls] is None:  # ambience: noise
+        x = 0.1 * rng.standard_normal(int(3 * SR))
+    else:
+        n = int((0.5 + 0.4 * i) * SR)
+        t = np.arange(n) / SR
+        x = 0.3 * np.sin(2 * np.pi * CLASSES[cls] * (1 + 0.05 * i) * t) * np.hanning(n)
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bank")
+    lines = []
+    for cls in CLASSES:
+        for i in range(3):
+            rel = f"clips/{cls}/{cls}_{i}.wav"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            x = _clip(cls, i)
+            sf.write(str(root / rel), x, SR, subtype="FLOAT")
+            lines.append({"id": f"{cls}_{i}", "class": cls, "path": rel, "duration_s": len(x) / SR,
+                          "package": "synthetic", "source_path": rel,
+                          "licence": {"name": "CC0-1.0", "file": ""}, "split": "val" if i == 2 else "train"})
+    (root / "bank.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    return root
+
+
+def test_six_triplet_rule():
+    rng = np.random.default_rng(0)
+    x, a, b = (rng.standard_normal(100).astype(np.float32) for _ in range(3))
+    six = M.six_triplets(x, a, b)
+    assert [(t, w) for t, w, *_ in six] == list(M.SIX_TYPES)
+    want = {("add", "A"): (x, x + a), ("add", "B"): (x, x + b), ("remove", "A"): (x + a, x),
+            ("remove", "B"): (x + b, x), ("replace", "AB"): (x + a, x + b), ("replace", "BA"): (x + b, x + a)}
+    for t, w, inp, tgt in six:
+        np.testing.assert_allclose(inp, want[(t, w)][0])
+        np.testing.assert_allclose(tgt, want[(t, w)][1])
+
+
+def test_generator_shapes_and_labels(bank):
+    gen = TripletGenerator(bank, seconds=2.0, seed=1)
+    n = 32000
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        t = gen.sample(rng)
+        assert t.input.shape == t.target.shape == (n,)
+        assert t.input.dtype == t.target.dtype == np.float32
+        assert t.edit_mask.shape == (n // 160 + 1,) and t.edit_mask.dtype == bool
+        assert t.task in ("add", "remove", "replace") and t.meta["type"].startswith(t.task)
+        assert max(np.abs(t.input).max(), np.abs(t.target).max()) <= 0.95 + 1e-5
+        a, b, xs = t.meta["classes"]["a"], t.meta["classes"]["b"], t.meta["classes"]["x"]
+        fams = [family(c) for c in [a, b] + xs]
+        assert len(fams) == len(set(fams))
+        assert len(xs) <= 2
+        if t.templated:
+            head = {"add": "Add ", "remove": "Remove ", "replace": "Replace "}[t.task]
+            assert t.instruction.startswith(head)
+        # the edit lives where the mask says: input and target agree elsewhere
+        d = M.frame_energy(t.target - t.input)
+        assert d[~t.edit_mask].sum() <= 1e-3 * d.sum() + 1e-9
+        assert t.edit_mask.any()
+
+
+def test_captions_follow_the_edit(bank):
+    gen = TripletGenerator(bank, seconds=2.0, seed=2, paraphrase_prob=0.0)
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        t = gen.sample(rng)
+        ca, cb = t.meta["A"]["caption"], t.meta["B"]["caption"]
+        first, second = (ca, cb) if t.meta["type"].endswith(("_A", "_AB")) else (cb, ca)
+        if t.task == "add":
+            assert t.instruction == f"Add {first}" and t.target_caption.endswith(first)
+        elif t.task == "remove":
+            assert t.instruction == f"Remove {first}" and first not in t.target_caption
+        else:
+            assert t.instruction == f"Replace {first} with {second}" and t.target_caption.endswith(second)
+
+
+def test_tasks_uniform_and_paraphrase_share(bank):
+    gen = TripletGenerator(bank, seconds=1.0, seed=0, paraphrase_prob=0.5)
+    rng = np.random.default_rng(1)
+    ts = [gen.sample(rng) for _ in range(450)]
+    counts = {k: sum(t.task == k for t in ts) for k in ("add", "remove", "replace")}
+    assert all(110 <= v <= 190 for v in counts.values()), counts
+    types = {t.meta["type"] for t in ts}
+    assert types == {"add_A", "add_B", "remove_A", "remove_B", "replace_AB", "replace_BA"}
+    share = np.mean([t.templated for t in ts])
+    assert 0.4 <= share <= 0.6
+
+
+def test_seeded_and_iterable(bank):
+    g1 = TripletGenerator(bank, seconds=1.0, seed=7)
+    g2 = TripletGenerator(bank, seconds=1.0, seed=7)
+    a = [next(iter(g1)) for _ in range(1)][0]
+    b = next(iter(g2))
+    np.testing.assert_array_equal(a.input, b.input)
+    assert a.instruction == b.instruction
+    it = iter(g1)
+    x, y = next(it), next(it)
+    assert not np.array_equal(x.input, y.input) or x.instruction != y.instruction
+
+
+def test_splits_never_mix(bank):
+    rng = np.random.default_rng(0)
+    for split, want in (("train", ("_0.wav", "_1.wav")), ("val", ("_2.wav",))):
+        gen = TripletGenerator(bank, split=split, seconds=1.0)
+        for _ in range(40):
+            m = gen.sample(rng).meta
+            files = [m["A"]["file"], m["B"]["file"]] + [e["file"] for e in m["background"]["events"]]
+            if m["background"]["bed"]:
+                files.append(m["background"]["bed"]["file"])
+            assert all(f.endswith(want) for f in files), files
+
+
+def test_sampling_is_fast(bank):
+    gen = TripletGenerator(bank, seconds=5.12)
+    rng = np.random.default_rng(0)
+    gen.sample(rng)
+    t0 = time.perf_counter()
+    for _ in range(30):
+        gen.sample(rng)
+    assert (time.perf_counter() - t0) / 30 < 0.05
+
+
+def test_fixed_set(bank, tmp_path):
+    m = make_fixed_set(bank, tmp_path / "fixed", n_per_task=4, seconds=2.0, seed=3)
+    rows = [json.loads(l) for l in m.read_text().splitlines()]
+    assert len(rows) == 12 and {r["task"] for r in rows} == {"add", "remove", "replace"}
+    assert sum(r["templated"] for r in rows) == 6
+    for r in rows:
+        x, sr = sf.read(str(m.parent / r["input"]))
+        y, _ = sf.read(str(m.parent / r["target"]))
+        assert sr == SR and len(x) == len(y) == 32000
+        assert r["edit_spans"] and r["edit_start_s"] <= r["edit_end_s"]
+        assert {"id", "instruction", "target_caption", "classes"} <= set(r)
+    again = make_fixed_set(bank, tmp_path / "fixed2", n_per_task=4, seconds=2.0, seed=3)
+    assert [json.loads(l)["instruction"] for l in again.read_text().splitlines()] == [r["instruction"] for r in rows]
+
+
+def test_errors(bank, tmp_path):
+    with pytest.raises(OptionError):
+        TripletGenerator(tmp_path)
+    with pytest.raises(OptionError):
+        TripletGenerator(bank, sample_rate=22050)
+    with pytest.raises(OptionError):
+        TripletGenerator(bank, seconds=1.0).sample(np.random.default_rng(0), task="louder")

@@ -1,0 +1,107 @@
+"""End-to-end edits with a tiny random model on CPU."""
+
+import numpy as np
+import pytest
+
+from conftest import tone
+from rfm_studio.core.editing import drive, edit, run_edit
+from rfm_studio.core.errors import Cancelled, OptionError
+from rfm_studio.core.events import CancelToken, EditRequest, StepEvent
+
+
+def test_edit_end_to_end_shapes_and_events(tiny_model):
+    x = tone(3.0, sr=44100, channels=2)
+    gen = run_edit(tiny_model, EditRequest(x, 44100, "Remove the dog barking", steps=3, capture_attention=True))
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            res = stop.value
+            break
+    assert [e.step for e in events] == [1, 2, 3] and all(isinstance(e, StepEvent) for e in events)
+    assert events[-1].t == pytest.approx(1.0)
+    assert events[0].tokens == ("remove", "the", "dog", "barking")
+    assert events[0].attention.shape == (4, 301)  # words x frames of the 3 s clip
+    assert res.audio.shape == x.shape and res.sample_rate == 44100 and res.audio.dtype == np.float32
+    assert np.isfinite(res.audio).all()
+    assert res.attention.shape == (3, 4, 301)
+    assert res.params["steps"] == 3 and res.params["t_start"] == pytest.approx(0.01)
+
+
+def test_attention_rows_are_distributions_over_tokens(tiny_model):
+    res = edit(tiny_model, tone(1.0), 16000, "Add a bell", steps=1, capture_attention=True)
+    # summed over all tokens (incl. special ones) attention is 1 per frame; words hold part of it
+    assert (res.attention >= 0).all() and (res.attention <= 1.0 + 1e-5).all()
+
+
+def test_same_seed_same_result_and_seed_changes_it(tiny_model):
+    x = tone(1.0)
+    a = edit(tiny_model, x, 16000, "Add a bell", steps=2, seed=3).audio
+    b = edit(tiny_model, x, 16000, "Add a bell", steps=2, seed=3).audio
+    c = edit(tiny_model, x, 16000, "Add a bell", steps=2, seed=4).audio
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_long_clip_windowing_preserves_length(tiny_model):
+    x = tone(23.3, sr=22050)
+    res = edit(tiny_model, x, 22050, "Remove the beep", steps=1)
+    assert res.audio.shape == x.shape
+    assert res.params["windows"] == 3
+    assert np.isfinite(res.audio).all()
+
+
+def test_short_clip_is_padded_and_trimmed(tiny_model):
+    x = tone(0.2, sr=8000)
+    res = edit(tiny_model, x, 8000, "Remove the beep", steps=1)
+    assert res.audio.shape == x.shape
+
+
+@pytest.mark.parametrize("render", ["mask", "vocoder"])
+def test_region_leaves_everything_outside_untouched(tiny_model, render):
+    sr = 48000
+    x = tone(4.0, sr=sr, channels=2)
+    res = edit(tiny_model, x, sr, "Remove the beep", steps=2, region=(1.5, 2.5), render=render)
+    a, b = int(1.5 * sr), int(2.5 * sr)
+    assert np.array_equal(res.audio[:a], x[:a]) and np.array_equal(res.audio[b:], x[b:])
+    assert not np.array_equal(res.audio[a:b], x[a:b])
+
+
+def test_cancel_stops_within_one_step(tiny_model):
+    tok = CancelToken()
+    gen = run_edit(tiny_model, EditRequest(tone(1.0), 16000, "Add a bell", steps=50), tok)
+    next(gen)
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        next(gen)
+
+
+@pytest.mark.parametrize("kw", [dict(steps=0), dict(t_start=1.5), dict(guidance=-1.0), dict(region=(3.0, 1.0)),
+                                dict(region=(9.0, 10.0))])
+def test_bad_options_raise_one_sentence(tiny_model, kw):
+    with pytest.raises(OptionError) as e:
+        edit(tiny_model, tone(1.0), 16000, "Add a bell", **kw)
+    assert str(e.value).endswith(".") and "\n" not in str(e.value)
+
+
+def test_guidance_batches_cond_and_uncond(tiny_model):
+    res = edit(tiny_model, tone(1.0), 16000, "Add a bell", steps=2, guidance=3.0)
+    assert np.isfinite(res.audio).all()
+
+
+def test_mask_render_keeps_source_where_model_changes_nothing(tiny_model):
+    """The mask renderer applies only the model's change: no change -> the source itself."""
+    from rfm_studio.core.features import MelConfig, MelFrontEnd
+    from rfm_studio.core.render import render_mask
+    from rfm_studio.core.audio.io import resample
+
+    sr = 44100
+    x = tone(2.0, sr=sr, channels=2)
+    mono16 = resample(x.mean(1), sr, 16000)
+    mel = MelFrontEnd().numpy(mono16)
+    out = render_mask(x, sr, mel, mel, tiny_model.vocoder, MelConfig())
+    assert np.abs(out - x).max() < 1e-4
+    # lowering every band by 6 dB lowers the level by about 6 dB
+    out2 = render_mask(x, sr, mel, mel - np.log(2.0) - 0.1, tiny_model.vocoder, MelConfig())
+    ratio = np.sqrt((out2[2000:-2000] ** 2).mean() / (x[2000:-2000] ** 2).mean())
+    assert 0.45 < ratio < 0.55
