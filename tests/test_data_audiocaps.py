@@ -107,7 +107,6 @@ def test_pipeline_six_triplets(corpus):
             a = next(r for r in six if r["id"].endswith("add_A"))
             assert a["instruction"] == "Add " + a["captions"]["a"][0][0].lower() + a["captions"]["a"][0][1:]
     # A and B come from the same split as X
-    split_of = {r["sources"]["x"]: s for s, p in paths.items() for r in _rows(p)}
     for s, p in paths.items():
         for r in _rows(p):
             for k in ("a", "b"):

@@ -301,7 +301,7 @@ def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = Tr
     if renders:
         cands += render_candidates(work, log, seed)
 
-    kept, dropped, seen = [], [], {}
+    kept, dropped = [], []
     rng = np.random.default_rng(seed)
     for c in tqdm(cands, desc="conditioning clips", unit="clip"):
         src = f"{c.package}/{c.source_path}"

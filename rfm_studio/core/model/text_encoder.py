@@ -126,12 +126,13 @@ class InstructionEncoder(nn.Module):
         pieces = self.tokenizer.convert_ids_to_tokens(ids)
         special = set(self.tokenizer.all_special_tokens)
         words: list[tuple[str, list[int]]] = []
+        sentencepiece = any(p.startswith("\u2581") for p in pieces)  # T5 style; else WordPiece (##)
         for i, p in enumerate(pieces):
             if p in special:
                 continue
             if p.startswith("##") and words:
                 words[-1] = (words[-1][0] + p[2:], words[-1][1] + [i])
-            elif p.startswith("\u2581") or not words or self.model_type != "t5":
+            elif p.startswith("\u2581") or not words or not sentencepiece:
                 words.append((p.lstrip("\u2581"), [i]))
             else:
                 words[-1] = (words[-1][0] + p, words[-1][1] + [i])

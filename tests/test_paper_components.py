@@ -1,0 +1,92 @@
+"""Paper-scale components in their real formats (tiny random weights): AudioLDM VAE
+(diffusers AutoencoderKL), a text-to-audio UNet2DConditionModel widened for the original
+latent, Flan-T5 (T5EncoderModel), AudioLDM's HiFi-GAN (SpeechT5HifiGan)."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tone
+
+
+@pytest.fixture(scope="module")
+def components(tmp_path_factory):
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import T5Config, T5EncoderModel
+
+    from rfm_studio.core.model.text_encoder import package_model_dir, load_tokenizer
+    from rfm_studio.core.model.vocoder import HifiGanVocoder
+
+    d = tmp_path_factory.mktemp("public")
+    torch.manual_seed(0)
+    # AudioLDM VAE layout: 1-channel mel image, 3 levels (4x down), 8 latent channels, learnt scaling factor
+    AutoencoderKL(in_channels=1, out_channels=1, latent_channels=8, block_out_channels=[8, 16, 16],
+                  down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
+                  layers_per_block=1, norm_num_groups=8, sample_size=256,
+                  scaling_factor=0.9227914214134216).save_pretrained(d / "vae")
+    # Tango-style text-to-audio U-Net: 8 latent channels in, cross-attention to the text encoder
+    UNet2DConditionModel(sample_size=[64, 16], in_channels=8, out_channels=8, block_out_channels=[16, 32],
+                         down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
+                         up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"], layers_per_block=1,
+                         cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8).save_pretrained(d / "unet")
+    tok = load_tokenizer(package_model_dir())
+    T5EncoderModel(T5Config(vocab_size=tok.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
+                   ).save_pretrained(d / "t5")
+    tok.save_pretrained(d / "t5")
+    HifiGanVocoder.from_config(upsample_initial_channel=64).save_pretrained(d / "hifigan")
+    return d
+
+
+def test_widened_conv_in_starts_as_the_t2a_model(components):
+    from diffusers import UNet2DConditionModel
+
+    from rfm_studio.core.model.convert import load_t2a_unet
+
+    t2a = UNet2DConditionModel.from_pretrained(str(components / "unet"))
+    wide = load_t2a_unet(components / "unet", 32, 8)
+    assert wide.config.in_channels == 16 and wide.conv_in.weight.shape[1] == 16
+    assert torch.equal(wide.conv_in.weight[:, 8:], torch.zeros_like(wide.conv_in.weight[:, 8:]))
+    x, orig, ctx = torch.randn(1, 8, 16, 16), torch.randn(1, 8, 16, 16), torch.randn(1, 5, 32)
+    with torch.no_grad():
+        a = t2a(x, 10, encoder_hidden_states=ctx).sample
+        b = wide(torch.cat([x, orig], 1), 10, encoder_hidden_states=ctx).sample
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_paper_bundle_edits_and_round_trips(components, tmp_path):
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.core.model.codec import KLCodec
+    from rfm_studio.core.model.convert import build_paper_bundle
+    from rfm_studio.core.model.vocoder import HifiGanVocoder
+
+    m = build_paper_bundle(components / "vae", components / "unet", components / "t5", components / "hifigan")
+    assert isinstance(m.codec, KLCodec) and m.codec.latent_channels == 8
+    assert m.codec.scaling_factor == pytest.approx(0.9227914214134216)
+    assert m.text_encoder.model_type == "t5" and isinstance(m.vocoder, HifiGanVocoder)
+    m.window_frames = 256
+    res = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", steps=2, capture_attention=True,
+               guidance=2.0)
+    assert res.audio.shape == (48000,) and np.isfinite(res.audio).all()
+    assert res.attention.shape == (2, 4, 301)  # steps x words x frames, from the diffusers processors
+    m.save_pretrained(tmp_path / "paper")
+    m2 = RFMEditor.from_pretrained(tmp_path / "paper")
+    a, b = m.denoiser.state_dict(), m2.denoiser.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert m2.flow.source == "noise" and m2.flow.prediction == "velocity" and m2.flow.steps == 200
+    assert m2.peak_normalize == 0.5
+
+
+def test_text_encoder_lora_on_t5(components, tmp_path):
+    from rfm_studio.core.model.text_encoder import InstructionEncoder, TextEncoderConfig, load_tokenizer, \
+        load_transformers_encoder
+
+    enc = InstructionEncoder(load_transformers_encoder(components / "t5"), load_tokenizer(components / "t5"),
+                             TextEncoderConfig(base="folder"))
+    enc.add_lora(rank=4)
+    trainable = [n for n, p in enc.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    enc.save_pretrained(tmp_path / "te", tmp_path / "tok")
+    assert (tmp_path / "te" / "lora" / "adapter_model.safetensors").exists()
+    h, mask = InstructionEncoder.from_pretrained(tmp_path / "te", tmp_path / "tok")(["Add a bell"])
+    assert h.shape[-1] == 32
