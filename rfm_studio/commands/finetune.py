@@ -1,0 +1,57 @@
+"""``rfm-studio finetune``: train a personal LoRA adapter from your own triplets."""
+
+from __future__ import annotations
+
+from ..core.errors import OptionError
+
+
+def register(sub):
+    p = sub.add_parser("finetune", help="train a personal LoRA adapter from your triplets")
+    p.add_argument("--triplets", required=True, help="JSONL or CSV with input, target, instruction")
+    p.add_argument("--name", required=True)
+    p.add_argument("--model", default=None)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--rank", type=int, default=8)
+    p.add_argument("--alpha", type=float, default=16.0)
+    p.add_argument("--parts", default="unet", help="comma list of unet,text_encoder")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--out-dir", default=None, help="adapters folder (default: your user data folder)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from ..core.model.bundle import RFMEditor
+    from ..core.training.finetune import FinetuneConfig, finetune
+    from ..core.training.loop import pick_device
+    from ..core.training.triplet_files import load_triplet_table, validate_triplets
+    from ..paths import resolve_model
+
+    parts = tuple(x.strip() for x in args.parts.split(",") if x.strip())
+    if not parts or set(parts) - {"unet", "text_encoder"}:
+        raise OptionError("--parts must list unet and/or text_encoder.")
+    if args.steps < 1 or args.rank < 1:
+        raise OptionError("--steps and --rank must be at least 1.")
+    table = load_triplet_table(args.triplets)
+    problems = validate_triplets(table.rows, table.path.parent)
+    if problems:
+        raise OptionError(problems[0] + (f" ({len(problems) - 1} more problems.)" if len(problems) > 1 else ""))
+    folder = resolve_model(args.model)
+    model = RFMEditor.from_pretrained(folder, device=pick_device(args.device))
+    cfg = FinetuneConfig(triplets=args.triplets, name=args.name, out_dir=args.out_dir, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=args.alpha, parts=parts,
+                         augment=not args.no_augment)
+    bar = tqdm(total=args.steps, unit="step", desc=f"fine-tuning {args.name}")
+    last = 0
+    for ev in finetune(model, cfg, base_name=str(folder)):
+        bar.update(ev.step - last)
+        last = ev.step
+        bar.set_postfix(loss=f"{ev.loss:.4f}", val="-" if ev.val_loss is None else f"{ev.val_loss:.4f}")
+        if ev.checkpoint:
+            bar.close()
+            print(f"adapter '{args.name}' saved to {ev.checkpoint}; use it with --adapter {args.name!r}")
+    return 0

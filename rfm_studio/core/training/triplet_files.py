@@ -1,0 +1,79 @@
+"""Reading a user's triplet table: JSONL (input, target, instruction) or CSV with those
+columns; paths relative to the file's folder and never outside it. Also validation of the
+audio itself, with one message per problem (for the CLI and the Fine-tuning tab)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OptionError
+from .sources import read_manifest, resolve_inside
+
+
+@dataclass
+class TripletTable:
+    path: Path  # a JSONL manifest (CSV input is converted next to it in a temp folder)
+    rows: list
+
+
+def load_triplet_table(path) -> TripletTable:
+    p = Path(path)
+    if not p.exists():
+        raise OptionError(f"Triplet file not found: {p}")
+    if p.suffix.lower() == ".csv":
+        with open(p, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"input", "target", "instruction"} - set(reader.fieldnames or [])
+            if missing:
+                raise OptionError(f"{p.name} lacks the column(s): {', '.join(sorted(missing))}.")
+            rows = [dict(r) for r in reader]
+        if not rows:
+            raise OptionError(f"{p.name} has no triplets.")
+        # a JSONL next to the CSV's files keeps paths relative to the same folder
+        tmp = Path(tempfile.mkdtemp(prefix=".rfm-triplets-", dir=str(p.parent)))
+        jl = tmp.parent / f"{tmp.name}.jsonl"
+        tmp.rmdir()
+        jl.write_text("\n".join(json.dumps({k: r[k] for k in ("input", "target", "instruction")}) for r in rows))
+        import atexit
+        import os
+
+        atexit.register(lambda: os.path.exists(jl) and os.unlink(jl))
+        return TripletTable(jl, read_manifest(jl))
+    return TripletTable(p, read_manifest(p))
+
+
+def validate_triplets(rows: list[dict], base: Path, min_count: int = 3) -> list[str]:
+    """Problems with a user's triplets, one sentence each (empty: ready to train)."""
+    from ..audio.io import load_audio
+    from ..errors import AudioReadError
+
+    problems = []
+    if len(rows) < min_count:
+        problems.append(f"At least {min_count} triplets are needed; there are {len(rows)}.")
+    seen = set()
+    for i, r in enumerate(rows, 1):
+        key = (r.get("input"), r.get("target"), (r.get("instruction") or "").strip().lower())
+        if key in seen:
+            problems.append(f"Triplet {i} duplicates an earlier one.")
+        seen.add(key)
+        if not (r.get("instruction") or "").strip():
+            problems.append(f"Triplet {i} has no instruction.")
+        lens = []
+        for side in ("input", "target"):
+            try:
+                a, sr = load_audio(resolve_inside(base, r.get(side) or ""), mono=True)
+            except (AudioReadError, OptionError) as exc:
+                problems.append(f"Triplet {i} {side}: {exc}")
+                continue
+            if float(np.sqrt(np.mean(a.astype(np.float64) ** 2))) < 1e-4:
+                problems.append(f"Triplet {i} {side} is silent.")
+            lens.append(len(a) / sr)
+        if len(lens) == 2 and max(lens) > 1.5 * min(lens) + 0.5:
+            problems.append(f"Triplet {i}: input and target lengths differ a lot ({lens[0]:.1f} s vs {lens[1]:.1f} s).")
+    return problems

@@ -1,0 +1,121 @@
+"""Personal LoRA adapters on a tiny bundle with three generated triplets."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import tone
+from rfm_studio.core.editing import edit
+from rfm_studio.core.model.adapters import apply_adapter, list_adapters, remove_adapter, rename_adapter, \
+    delete_adapter
+from rfm_studio.core.model.bundle import RFMEditor
+from rfm_studio.core.training.finetune import FinetuneConfig, finetune
+from rfm_studio.core.training.triplet_files import load_triplet_table, validate_triplets
+
+
+@pytest.fixture(scope="module")
+def triplets(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mine")
+    sr = 16000
+    rows = []
+    for i in range(3):
+        hum = tone(2.0, freq=60.0 * (i + 1), amp=0.2, seed=i)
+        voice = tone(2.0, freq=700 + 50 * i, amp=0.1, seed=10 + i)
+        sf.write(d / f"in{i}.wav", hum + voice, sr)
+        sf.write(d / f"out{i}.wav", voice, sr)
+        rows.append({"input": f"in{i}.wav", "target": f"out{i}.wav", "instruction": "Remove the hum"})
+    (d / "t.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (d / "t.csv").write_text("input,target,instruction\n" + "\n".join(f"{r['input']},{r['target']},{r['instruction']}"
+                                                                     for r in rows))
+    return d
+
+
+def test_finetune_trains_saves_reloads_and_changes_output(tiny_bundle, triplets, tmp_path):
+    model = RFMEditor.from_pretrained(tiny_bundle)
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = FinetuneConfig(triplets=str(triplets / "t.jsonl"), name="hum", out_dir=str(tmp_path), steps=60,
+                         batch_size=3, lr=5e-3, log_every=10, crop_seconds=1.28,
+                         parts=("unet", "text_encoder"))
+    events = list(finetune(model, cfg))
+    losses = [e.loss for e in events if e.message == ""]
+    assert losses[-1] < losses[0]
+    folder = tmp_path / "hum"
+    assert events[-1].checkpoint == str(folder)
+    for f in ("adapter_card.json", "unet/adapter_config.json", "unet/adapter_model.safetensors",
+              "text_encoder/adapter_model.safetensors"):
+        assert (folder / f).exists(), f
+    card = json.loads((folder / "adapter_card.json").read_text())
+    assert card["name"] == "hum" and len(card["triplets"]) == 3 and card["final_loss"] is not None
+    cfgj = json.loads((folder / "unet" / "adapter_config.json").read_text())
+    assert cfgj["peft_type"] == "LORA" and cfgj["r"] == 8
+    # base weights unchanged by training; adapter changes the output; removing restores it exactly
+    assert all(torch.equal(base[k], v) for k, v in model.state_dict().items())
+    x = tone(1.0, freq=120.0)
+    before = edit(model, x, 16000, "Remove the hum", steps=2).audio
+    apply_adapter(model, folder)
+    with_adapter = edit(model, x, 16000, "Remove the hum", steps=2).audio
+    remove_adapter(model)
+    after = edit(model, x, 16000, "Remove the hum", steps=2).audio
+    assert not np.allclose(before, with_adapter)
+    assert np.array_equal(before, after)
+    assert all(torch.equal(base[k], v) for k, v in model.state_dict().items())
+    # loads with the bundle too
+    m2 = RFMEditor.from_pretrained(tiny_bundle, adapter=folder)
+    assert np.allclose(edit(m2, x, 16000, "Remove the hum", steps=2).audio, with_adapter, atol=1e-5)
+
+
+def test_cancel_leaves_no_adapter(tiny_bundle, triplets, tmp_path):
+    from rfm_studio.core.events import CancelToken
+
+    model = RFMEditor.from_pretrained(tiny_bundle)
+    tok = CancelToken()
+    cfg = FinetuneConfig(triplets=str(triplets / "t.csv"), name="gone", out_dir=str(tmp_path), steps=500,
+                         batch_size=2, log_every=2, crop_seconds=1.28)
+    for ev in finetune(model, cfg, tok):
+        if ev.step >= 4:
+            tok.cancel()
+    assert ev.message == "cancelled"
+    assert list_adapters(tmp_path) == []
+    assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_validation_messages(triplets, tmp_path):
+    table = load_triplet_table(triplets / "t.jsonl")
+    assert validate_triplets(table.rows, triplets) == []
+    sf.write(triplets / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
+    (triplets / "bad").write_bytes(b"nope")
+    sf.write(triplets / "long.wav", tone(8.0), 16000)
+    rows = [{"input": "in0.wav", "target": "silent.wav", "instruction": "x"},
+            {"input": "bad", "target": "out0.wav", "instruction": ""},
+            {"input": "in0.wav", "target": "long.wav", "instruction": "y"},
+            {"input": "in0.wav", "target": "long.wav", "instruction": "y"}]
+    msgs = validate_triplets(rows, triplets)
+    joined = " | ".join(msgs)
+    assert "silent" in joined and "Cannot read" in joined and "no instruction" in joined
+    assert "differ" in joined and "duplicates" in joined
+    assert "At least 3" in validate_triplets(rows[:1], triplets, min_count=3)[0]
+
+
+def test_rename_and_delete(tmp_path):
+    d = tmp_path / "a"
+    d.mkdir()
+    (d / "adapter_card.json").write_text(json.dumps({"name": "a"}))
+    rename_adapter("a", "b", tmp_path)
+    assert [n for n, _, _ in list_adapters(tmp_path)] == ["b"]
+    delete_adapter("b", tmp_path)
+    assert list_adapters(tmp_path) == []
+
+
+def test_finetune_cli(tiny_bundle, triplets, tmp_path, capsys):
+    from rfm_studio.cli import main
+
+    code = main(["finetune", "--triplets", str(triplets / "t.csv"), "--name", "cli", "--steps", "3",
+                 "--model", str(tiny_bundle), "--out-dir", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "cli" / "adapter_card.json").exists()
+    code = main(["finetune", "--triplets", str(triplets / "t.csv"), "--name", "bad/name", "--steps", "3",
+                 "--model", str(tiny_bundle), "--out-dir", str(tmp_path)])
+    assert code == 2
