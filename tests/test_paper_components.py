@@ -90,3 +90,18 @@ def test_text_encoder_lora_on_t5(components, tmp_path):
     assert (tmp_path / "te" / "lora" / "adapter_model.safetensors").exists()
     h, mask = InstructionEncoder.from_pretrained(tmp_path / "te", tmp_path / "tok")(["Add a bell"])
     assert h.shape[-1] == 32
+
+
+def test_models_convert_cli(components, tmp_path, capsys):
+    from rfm_studio.cli import main
+    from rfm_studio.core.model.bundle import RFMEditor
+
+    out = tmp_path / "paper"
+    code = main(["models", "convert", "--vae", str(components / "vae"), "--unet", str(components / "unet"),
+                 "--text-encoder", str(components / "t5"), "--vocoder", str(components / "hifigan"),
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    m = RFMEditor.from_pretrained(out)
+    assert m.denoiser.net.config.in_channels == 16 and m.codec.latent_channels == 8
+    assert main(["models", "convert", "--vae", str(tmp_path / "none"), "--unet", str(components / "unet"),
+                 "--text-encoder", str(components / "t5"), "--out", str(tmp_path / "p2")]) == 2

@@ -1,0 +1,137 @@
+"""Edit quality of a model on fixed validation triplets whose source files were never
+seen in training (the bank's val split): per task and per instruction style
+
+  gain       = 1 - d(out, target) / d(in, target) on the frames of the edited event
+  keep error = d(out, in) on the other frames
+  success    = share of triplets with gain >= 0.25
+
+(d: mean absolute difference of 64-bin log-mels; rfm_studio.core.evaluation.spectral),
+with the identity (return the input: gain 0) and Griffin-Lim resynthesis of the target
+(this vocoder's ceiling) measured in the same run.
+
+    python benchmarks/edit_quality.py [--model DIR ...] [--manifest data/fixed_val/manifest.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def ensure_manifest(path: Path, bank: Path) -> Path:
+    if path.exists():
+        return path
+    from rfm_studio.core.data.triplets import make_fixed_set
+
+    print(f"building the fixed validation set from {bank} ...", flush=True)
+    return Path(make_fixed_set(bank, path.parent, split="val", n_per_task=30, seconds=10.24, seed=1234))
+
+
+def rows_of(manifest: Path, limit: int | None):
+    rows = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
+    if limit:
+        by = defaultdict(list)
+        for r in rows:
+            by[r["task"]].append(r)
+        rows = [r for t in sorted(by) for r in by[t][:limit]]
+    return rows
+
+
+def table(name: str, results: list[dict]):
+    from rfm_studio.core.evaluation.spectral import summarize, success_rate
+
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["task"], "all")].append(r)
+        groups[(r["task"], "templated" if r["templated"] else "paraphrased")].append(r)
+        groups[("all", "all")].append(r)
+    print(f"\n== {name} ==")
+    print(f"{'task':8s} {'style':12s} {'n':>3s} {'gain':>7s} {'keep err':>9s} {'success':>8s}")
+    out = {}
+    for key in sorted(groups, key=lambda k: (k[0] == "all", k[0], k[1] != "all", k[1])):
+        g = groups[key]
+        gain = summarize([r["gain"] for r in g])["mean"]
+        keep = summarize([r["keep_error"] for r in g])["mean"]
+        succ = success_rate([r["gain"] for r in g])
+        fmt = lambda v: "   -   " if v is None else f"{v:7.3f}"
+        print(f"{key[0]:8s} {key[1]:12s} {len(g):3d} {fmt(gain)} {fmt(keep):>9s} {fmt(succ):>8s}")
+        out[f"{key[0]}/{key[1]}"] = {"n": len(g), "gain": gain, "keep_error": keep, "success_rate": succ}
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", default=None, help="model folder (repeat to compare)")
+    ap.add_argument("--manifest", default=str(ROOT / "data" / "fixed_val" / "manifest.jsonl"))
+    ap.add_argument("--bank", default=str(ROOT / "data" / "bank"))
+    ap.add_argument("--limit", type=int, default=None, help="triplets per task")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--t-start", type=float, default=None)
+    ap.add_argument("--guidance", type=float, default=None)
+    ap.add_argument("--render", default=None, choices=["mask", "vocoder"])
+    ap.add_argument("--json", default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from rfm_studio.core.audio.io import load_audio
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.evaluation.spectral import edit_figures, log_mel, mask_from_spans
+    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.core.model.vocoder import GriffinLimVocoder
+    from rfm_studio.paths import resolve_model
+
+    manifest = ensure_manifest(Path(args.manifest), Path(args.bank))
+    rows = rows_of(manifest, args.limit)
+    base = manifest.parent
+    clips = []
+    for r in rows:
+        x, _ = load_audio(base / r["input"], mono=True, target_sr=16000)
+        y, _ = load_audio(base / r["target"], mono=True, target_sr=16000)
+        mi, mt = log_mel(x), log_mel(y)
+        spans = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
+        clips.append((r, x, y, mi, mt, mask_from_spans(spans, mi.shape[-1])))
+    counts = ", ".join(f"{t}: {sum(c[0]['task'] == t for c in clips)}" for t in ("add", "remove", "replace"))
+    print(f"{len(clips)} triplets from {manifest} ({counts})")
+
+    report = {}
+    ident = [dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, mi, m)) for r, x, y, mi, mt, m in clips]
+    report["identity"] = table("identity (returns the input)", ident)
+    gl = GriffinLimVocoder()
+    ceil = []
+    with torch.no_grad():
+        for r, x, y, mi, mt, m in clips:
+            wav = gl(torch.from_numpy(mt)[None], length=len(y))[0].numpy()
+            ceil.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(wav), m)))
+    report["griffin_lim_target"] = table("Griffin-Lim resynthesis of the target (vocoder ceiling)", ceil)
+
+    for folder in args.model or [None]:
+        path = resolve_model(folder)
+        model = RFMEditor.from_pretrained(path)
+        res, secs = [], []
+        for r, x, y, mi, mt, m in clips:
+            e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
+                     guidance=args.guidance, render=args.render, seed=0)
+            secs.append(e.seconds)
+            res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
+        p = e.params
+        name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
+               f"render {p['render']}; median {np.median(secs):.2f} s per clip)"
+        report[str(path)] = table(name, res)
+        report[str(path)]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "render")}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Edit speed on this machine: median wall time of one 10.24 s edit at the model's default
+settings (model already loaded), and the ratio against the paper's settings (200 Euler
+steps) measured in the same run; peak memory (max RSS) of the process.
+
+    python benchmarks/edit_speed.py [--model DIR] [--repeats 5] [--paper-repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--paper-repeats", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from rfm_studio.core.audio.io import load_audio
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.paths import examples_dir, resolve_model
+
+    folder = resolve_model(args.model)
+    t0 = time.perf_counter()
+    model = RFMEditor.from_pretrained(folder)
+    load_s = time.perf_counter() - t0
+    rss_loaded = rss_mb()
+    clip = sorted(examples_dir().glob("*.wav"))[0]
+    x, sr = load_audio(clip, mono=True, target_sr=16000)
+    n = int(10.24 * 16000)
+    x = np.pad(x, (0, max(0, n - len(x))))[:n]
+    instr = "Remove the dog barking"
+    edit(model, x, 16000, instr)  # warm-up
+    times = []
+    for i in range(args.repeats):
+        r = edit(model, x, 16000, instr, seed=i)
+        times.append(r.seconds)
+    default = statistics.median(times)
+    p = r.params
+    paper = []
+    for i in range(args.paper_repeats):
+        r2 = edit(model, x, 16000, instr, seed=i, steps=200, t_start=0.01)
+        paper.append(r2.seconds)
+    paper_med = statistics.median(paper)
+    print(f"model: {folder}")
+    print(f"threads: {torch.get_num_threads()}  cpu count: {os.cpu_count()}")
+    print(f"load time: {load_s:.2f} s")
+    print(f"default settings: steps={p['steps']} t_start={p['t_start']} guidance={p['guidance']} render={p['render']}")
+    print(f"median edit time, 10.24 s clip, default settings: {default:.3f} s  (runs: "
+          + ", ".join(f"{t:.3f}" for t in times) + ")")
+    print(f"median edit time, paper settings (200 Euler steps): {paper_med:.3f} s")
+    print(f"ratio paper / default: {paper_med / default:.1f}x")
+    print(f"real-time factor at default settings: {10.24 / default:.1f}x faster than real time")
+    print(f"peak memory (max RSS): after load {rss_loaded:.0f} MB, after edits {rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
