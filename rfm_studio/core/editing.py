@@ -30,6 +30,7 @@ from .sampling import sample_window
 OVERLAP_S = 1.5
 CONTEXT_S = 1.0
 REGION_FADE_S = 0.02
+MIN_SECONDS = 0.25
 
 
 def resolve_params(model, req: EditRequest) -> dict:
@@ -66,6 +67,12 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     audio = check_audio(req.audio, req.sample_rate)
     sr = int(req.sample_rate)
     p = resolve_params(model, req)
+    n_orig = audio.shape[0]
+    if req.region is not None:
+        check_region(req.region, n_orig / sr)
+    min_len = int(math.ceil(MIN_SECONDS * sr))
+    if n_orig < min_len:  # very short clips are padded with silence and trimmed back
+        audio = np.pad(audio, [(0, min_len - n_orig)] + [(0, 0)] * (audio.ndim - 1))
     mc = model.mel_config
     hop = mc.hop_length
     x16 = resample(to_mono(audio), sr, mc.sample_rate)
@@ -174,6 +181,7 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
             attention[:, :, off + start: off + start + m] = np.maximum(attention[:, :, off + start: off + start + m],
                                                                        arr[:, :, :m])
     mel_in_full = mel_span if req.region is None else None
+    out = out[:n_orig]
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
         params={**p, "region": list(req.region) if req.region else None,
