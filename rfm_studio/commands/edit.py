@@ -65,15 +65,28 @@ def _check_output(path: Path, inputs=()):
             raise OptionError(f"Refusing to overwrite the input file {path.name}; choose another output path.")
 
 
+STREAM_SECONDS = 120.0  # longer files are edited chunk by chunk from disk
+
+
 def run_edit_cmd(args) -> int:
-    from ..core.audio.io import load_audio, save_audio
+    from ..core.audio.io import audio_info, load_audio, save_audio
     from ..core.audio.windows import parse_region
-    from ..core.editing import edit
+    from ..core.editing import drive, edit
 
     out = Path(args.output)
     _check_output(out, [args.input])
-    audio, sr = load_audio(args.input)
     region = parse_region(args.region) if args.region else None
+    if not Path(args.input).exists():
+        load_audio(args.input)  # raises the one-sentence error
+    n, sr, _ = audio_info(args.input)
+    if n / max(sr, 1) > STREAM_SECONDS:
+        from ..core.streaming import edit_file
+
+        model = load_model(args)
+        summary = drive(edit_file(model, args.input, out, args.instruction, region=region, **_params(args)))
+        print(f"{out}  ({summary['seconds']:.1f} s, {summary['chunks']} chunks)")
+        return 0
+    audio, sr = load_audio(args.input)
     model = load_model(args)
     res = edit(model, audio, sr, args.instruction, region=region, **_params(args))
     save_audio(out, res.audio, res.sample_rate, protect=[args.input])

@@ -1,0 +1,131 @@
+"""Editing files of any length without loading them whole: chunk by chunk from disk to disk.
+
+The file is read in chunks of ``chunk_seconds`` that overlap by ``overlap_seconds``; each
+chunk goes through ``run_edit`` (which windows it further) and consecutive chunks are
+crossfaded over their overlap with raised-cosine ramps while the output is written
+sequentially to a temporary file in the output's folder, renamed when complete. Memory
+stays proportional to one chunk. With a region, only the chunks covering it (plus
+context) are edited; everything else is copied sample for sample.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .audio.io import WRITE_FORMATS, audio_info
+from .audio.windows import check_region, fade_weights
+from .editing import CONTEXT_S, run_edit
+from .errors import AudioReadError, OptionError
+from .events import EditRequest, StepEvent
+
+
+def _open_out(dst: Path, sr: int, channels: int):
+    import soundfile as sf
+
+    ext = dst.suffix.lower()
+    if ext not in WRITE_FORMATS:
+        raise OptionError(f"Unsupported output format '{ext or dst.name}': use .wav, .flac or .ogg.")
+    fmt, subtype = WRITE_FORMATS[ext]
+    fd, tmp = tempfile.mkstemp(prefix=".rfm-", suffix=ext, dir=str(dst.parent))
+    os.close(fd)
+    return sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype), tmp
+
+
+def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: float = 60.0,
+              overlap_seconds: float = 2.0, cancel=None, **params):
+    """Generator of StepEvent; returns a dict summary. ``params``: steps, t_start, guidance,
+    seed, render (as EditRequest)."""
+    import soundfile as sf
+
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and src.exists() and os.path.samefile(src, dst):
+        raise OptionError(f"Refusing to overwrite the source file {dst.name}; choose another output path.")
+    if not dst.parent.exists():
+        raise OptionError(f"Output folder does not exist: {dst.parent}")
+    n, sr, ch = audio_info(src)
+    if n == 0:
+        raise AudioReadError(f"{src.name} contains no audio samples.")
+    t0 = time.perf_counter()
+    if region is not None:
+        r0, r1 = check_region(region, n / sr)
+        spans = [(max(0, int((r0 - CONTEXT_S) * sr)), min(n, int(math.ceil((r1 + CONTEXT_S) * sr))))]
+    else:
+        spans = [(0, n)]
+    chunk = int(chunk_seconds * sr)
+    ov = int(overlap_seconds * sr)
+    # chunk plan over the edited span(s)
+    a_all, b_all = spans[0]
+    plan = []
+    a = a_all
+    while a < b_all:
+        b = min(b_all, a + chunk)
+        plan.append((a, b))
+        if b >= b_all:
+            break
+        a = b - ov
+    total_steps = None
+    out, tmp = _open_out(dst, sr, ch)
+    seed = params.pop("seed", 0) or 0
+    try:
+        with sf.SoundFile(str(src)) as f:
+            def read(a, b):
+                f.seek(a)
+                x = f.read(b - a, dtype="float32", always_2d=True)
+                if not np.isfinite(x).all():
+                    raise AudioReadError(f"{src.name} contains invalid (NaN or infinite) samples.")
+                return x if ch > 1 else x[:, 0]
+
+            # copy everything before the edited span
+            pos = 0
+            for s in range(0, a_all, chunk):
+                out.write(read(s, min(a_all, s + chunk)))
+            pos = a_all
+            pending = None  # (start, array) of the previous chunk's overlapping tail
+            step_base = 0
+            for ci, (a, b) in enumerate(plan):
+                if cancel is not None and cancel.cancelled:
+                    from .errors import Cancelled
+
+                    raise Cancelled("The edit was cancelled.")
+                x = read(a, b)
+                reg = None if region is None else (max(0.0, r0 - a / sr), min((b - a) / sr, r1 - a / sr))
+                gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=seed + ci, **params), cancel)
+                while True:
+                    try:
+                        ev = next(gen)
+                    except StopIteration as stop:
+                        y = stop.value.audio
+                        break
+                    if total_steps is None:
+                        total_steps = ev.total * len(plan)
+                    yield StepEvent(step_base + ev.step, total_steps, ev.t, ci, len(plan))
+                step_base += ev.total if total_steps else 0
+                if pending is not None:
+                    ps, tail = pending
+                    m = tail.shape[0]
+                    w = fade_weights(2 * m, m, 0)[:m]
+                    if y.ndim == 2:
+                        w = w[:, None]
+                    y = y.copy()
+                    y[:m] = (w * y[:m] + (1 - w) * tail).astype(np.float32)
+                last = ci == len(plan) - 1
+                keep = y if last else y[: y.shape[0] - ov]
+                out.write(keep)
+                pending = None if last else (b - ov, y[y.shape[0] - ov:])
+                pos = b
+            for s in range(pos, n, chunk):
+                out.write(read(s, min(n, s + chunk)))
+        out.close()
+        os.replace(tmp, dst)
+    except BaseException:
+        out.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return {"seconds": time.perf_counter() - t0, "chunks": len(plan), "samples": n, "sample_rate": sr}
