@@ -53,10 +53,27 @@ def main(argv=None) -> int:
         from .app import main as app_main
 
         return app_main([])
+    import logging
+
+    from .core.faults import advice_for
+    from .logs import setup_logging
+
+    setup_logging()
+    log = logging.getLogger("rfm_studio.cli")
+    log.info("command: %s", " ".join(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except RFMError as exc:
+        log.info("user error: %s", exc)
         sys.stderr.write(f"rfm-studio: {exc}\n")
+        return 2
+    except (RuntimeError, MemoryError) as exc:
+        advice = advice_for(exc)
+        if advice is None:
+            log.exception("failure")
+            raise
+        log.warning("out of memory: %s", exc)
+        sys.stderr.write(f"rfm-studio: {advice}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("rfm-studio: interrupted.\n")

@@ -3,6 +3,12 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# keep the user's folders out of the tests
+import tempfile as _tempfile
+
+_USER = _tempfile.mkdtemp(prefix="rfm-test-user-")
+for _k in ("RFM_STUDIO_CONFIG_DIR", "RFM_STUDIO_DATA_DIR", "RFM_STUDIO_CACHE_DIR", "RFM_STUDIO_LOG_DIR"):
+    os.environ[_k] = os.path.join(_USER, _k.split("_")[-2].lower())
 
 import numpy as np
 import pytest

@@ -110,3 +110,15 @@ def test_version(capsys):
         main(["--version"])
     assert ex.value.code == 0
     assert "rfm-studio" in capsys.readouterr().out
+
+
+def test_out_of_memory_gives_advice(capsys, clip, tiny_bundle, tmp_path, monkeypatch):
+    import rfm_studio.core.editing as editing
+
+    def boom(*a, **k):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(editing, "edit", boom)
+    code, _, e = run(capsys, "edit", str(clip), "Remove x", "-o", str(tmp_path / "o.wav"), "--model", str(tiny_bundle))
+    assert code == 2 and "ran out of memory" in e and "fewer steps" in e and "Traceback" not in e
+    assert not (tmp_path / "o.wav").exists()
