@@ -50,6 +50,21 @@ def describe(exc: BaseException) -> JobError:
     return JobError(name, f"Unexpected error ({name}): {text[:300]}", False, detail)
 
 
+def lower_thread_priority(nice: int = 5) -> None:
+    """Run the calling (worker) thread below the UI thread, so that a busy CPU delays the
+    model, not the interface. Linux: per-thread nice; elsewhere Qt's thread priority."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            return
+        except OSError:
+            pass
+    QThread.currentThread().setPriority(QThread.LowPriority)
+
+
 @dataclass
 class _Job:
     id: int
@@ -72,6 +87,9 @@ class _Worker(QObject):
 
     @Slot()
     def drain(self):
+        if not self._runner._lowered:
+            self._runner._lowered = True
+            lower_thread_priority()
         while True:
             job = self._runner._take()
             if job is None:
@@ -132,6 +150,7 @@ class JobRunner(QObject):
         self._live: dict[int, _Job] = {}  # submitted, not superseded, not yet finished
         self._mailbox: dict[int, object] = {}  # newest undelivered event per job
         self.coalesced = 0  # events replaced before the UI took them
+        self._lowered = False
         self._thread = QThread()
         self._thread.setObjectName("rfm-worker")
         self._worker = _Worker(self)

@@ -39,6 +39,15 @@ class EditOutcome:
     wall: float  # seconds, including the spectrogram
 
 
+def worker_threads() -> int:
+    """Intra-op threads for the model: all cores but one, which stays with the UI thread
+    (on a busy 2-core machine an oversubscribed pool is many times slower, not faster)."""
+    env = os.environ.get("RFM_STUDIO_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
 def resolve_device(choice: str) -> str:
     import torch
 
@@ -74,6 +83,8 @@ class ModelHost:
         from ..core.errors import ModelLoadError
         from ..core.model.bundle import RFMEditor
 
+        torch.set_num_threads(worker_threads())
+
         dev = resolve_device(device)
         note = ""
         dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[precision]
@@ -93,8 +104,28 @@ class ModelHost:
                               float(f.guidance), time.perf_counter() - t0, note)
         return self.info
 
+    def set_adapter(self, adapter: str = "") -> ModelInfo:
+        """Attach (or with "" remove) a LoRA adapter on the loaded model, without reloading it."""
+        from dataclasses import replace
+
+        from ..core.errors import ModelLoadError
+        from ..core.model.adapters import apply_adapter, remove_adapter
+
+        if self.model is None or self.info is None:
+            raise ModelLoadError("Load a model before choosing an adapter.")
+        t0 = time.perf_counter()
+        if adapter:
+            apply_adapter(self.model, adapter)
+        else:
+            remove_adapter(self.model)
+        self.info = replace(self.info, adapter=adapter or "", seconds=time.perf_counter() - t0)
+        return self.info
+
     def set_model(self, model, name: str = "injected") -> ModelInfo:
         """Use an in-memory model (tests, scripts)."""
+        import torch
+
+        torch.set_num_threads(worker_threads())
         self.model = model
         f = model.flow
         self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),

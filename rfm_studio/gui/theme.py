@@ -22,14 +22,21 @@ class Colors:
     wave_a: str
     wave_b: str
     playhead: str
-    region: str  # rgba
+    region: str  # selection fill colour (drawn with region_alpha)
     heat_map: str  # pyqtgraph colormap name
+    region_alpha: int = 60
 
 
 DARK = Colors(True, "#1f2126", "#16181c", "#111317", "#dfe3ea", "#8b93a1", "#2c313a", "#4c9eeb",
-              "#5fb0f0", "#f0a04b", "#ff5c5c", "#4c9eeb40", "inferno")
+              "#5fb0f0", "#f0a04b", "#ff5c5c", "#6fb4ff", "inferno", 46)
 LIGHT = Colors(False, "#eef0f3", "#ffffff", "#ffffff", "#1d2127", "#5d6673", "#d5d9df", "#1f6fd1",
-               "#2a6fb8", "#d9771f", "#d62828", "#1f6fd130", "viridis")
+               "#2a6fb8", "#d9771f", "#d62828", "#1f6fd1", "viridis", 40)
+
+
+def rgba(color: str, alpha: int) -> str:
+    """A style-sheet rgba() for '#rrggbb' (Qt reads 8-digit hex as #AARRGGBB, so avoid it)."""
+    c = QColor(color)
+    return f"rgba({c.red()}, {c.green()}, {c.blue()}, {alpha})"
 
 
 def system_is_dark(app=None) -> bool:
