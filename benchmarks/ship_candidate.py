@@ -1,0 +1,68 @@
+"""Export a training run's best checkpoint and ship it as the embedded model only if it
+beats the shipped one on the edit-quality benchmark (same triplets, same run).
+
+    python benchmarks/ship_candidate.py --run runs/small [--limit N] [--force]
+
+Score: mean over tasks (add, remove, replace) of the mean gain, minus the keep error
+over the target 0.12 (a model that damages untouched audio does not win by editing more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+SHIPPED = ROOT / "models" / "rfm-studio-small"
+
+
+def score(fig: dict) -> float:
+    gains = [fig[f"{t}/all"]["gain"] or 0.0 for t in ("add", "remove", "replace")]
+    keep = fig["all/all"]["keep_error"] or 0.0
+    return sum(gains) / 3 - max(0.0, keep - 0.12)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default=str(ROOT / "runs" / "small"))
+    ap.add_argument("--which", default="best", choices=["best", "latest"])
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args(argv)
+    import edit_quality
+
+    from rfm_studio.core.training.loop import export_bundle
+
+    tmp = Path(tempfile.mkdtemp(prefix="rfm-candidate-"))
+    cand, state = export_bundle(args.run, tmp / "rfm-studio-small", which=args.which)
+    print(f"candidate: step {state['step']}, val loss {state.get('val_loss')}")
+    models = [str(cand)] + ([str(SHIPPED)] if (SHIPPED / "model_index.json").exists() else [])
+    out_json = tmp / "figures.json"
+    edit_quality.main(sum([["--model", m] for m in models], []) + ["--json", str(out_json)]
+                      + (["--limit", str(args.limit)] if args.limit else []))
+    figs = json.loads(out_json.read_text())
+    s_new = score(figs[str(cand)])
+    s_old = score(figs[str(SHIPPED)]) if str(SHIPPED) in figs else float("-inf")
+    print(f"\nscore candidate {s_new:.4f} vs shipped {s_old:.4f}")
+    if s_new > s_old or args.force:
+        if SHIPPED.exists():
+            shutil.rmtree(SHIPPED)
+        shutil.copytree(cand, SHIPPED)
+        figs_out = {"model": figs[str(cand)], "identity": figs["identity"],
+                    "griffin_lim_target": figs["griffin_lim_target"], "train_state": state}
+        (ROOT / "models" / "rfm-studio-small.benchmark.json").write_text(json.dumps(figs_out, indent=2))
+        print(f"shipped to {SHIPPED}")
+    else:
+        print("kept the shipped model")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
