@@ -105,3 +105,31 @@ def test_models_convert_cli(components, tmp_path, capsys):
     assert m.denoiser.net.config.in_channels == 16 and m.codec.latent_channels == 8
     assert main(["models", "convert", "--vae", str(tmp_path / "none"), "--unet", str(components / "unet"),
                  "--text-encoder", str(components / "t5"), "--out", str(tmp_path / "p2")]) == 2
+
+
+def test_bigvgan_folder_in_its_own_format(tmp_path):
+    bigvgan = pytest.importorskip("bigvgan")
+    from bigvgan.env import AttrDict
+
+    from rfm_studio.core.model.vocoder import BigVGANVocoder, load_vocoder
+
+    h = AttrDict(dict(num_mels=64, upsample_rates=[5, 4, 2, 2, 2], upsample_kernel_sizes=[10, 8, 4, 4, 4],
+                      upsample_initial_channel=32, resblock="1", resblock_kernel_sizes=[3],
+                      resblock_dilation_sizes=[[1, 3, 5]], activation="snakebeta", snake_logscale=True,
+                      use_tanh_at_final=False, use_bias_at_final=False, sampling_rate=16000, hop_size=160,
+                      n_fft=1024, win_size=1024, fmin=0, fmax=8000))
+    torch.manual_seed(0)
+    ref = bigvgan.BigVGAN(h, use_cuda_kernel=False)
+    (tmp_path / "bv").mkdir()
+    torch.save({"generator": ref.state_dict()}, tmp_path / "bv" / "bigvgan_generator.pt")
+    import json
+
+    (tmp_path / "bv" / "config.json").write_text(json.dumps(dict(h)))
+    voc = load_vocoder(tmp_path / "bv")
+    assert isinstance(voc, BigVGANVocoder)
+    mel = torch.randn(1, 64, 20)
+    with torch.no_grad():
+        wav = voc(mel, length=3200)
+        ref.remove_weight_norm()
+        expect = ref.eval()(mel).squeeze(1)[..., :3200]
+    assert wav.shape == (1, 3200) and torch.allclose(wav, expect, atol=1e-5)

@@ -122,15 +122,22 @@ class HifiGanVocoder(nn.Module):
 
 
 class BigVGANVocoder(nn.Module):
-    """BigVGAN from a local folder (config.json + bigvgan_generator.pt) via the bigvgan package."""
+    """NVIDIA BigVGAN from a local folder in its own format (config.json +
+    bigvgan_generator.pt holding {"generator": state_dict}), built with the ``bigvgan``
+    package (optional extra). Weights are read with ``torch.load(weights_only=True)``."""
 
-    def __init__(self, model):
+    def __init__(self, model, h=None):
         super().__init__()
         self.model = model
+        self.h = h
 
     def forward(self, log_mel, length: int | None = None, init_audio=None):
         wav = self.model(log_mel).squeeze(1)
-        return wav[..., :length] if length is not None else wav
+        if length is not None:
+            wav = wav[..., :length]
+            if wav.shape[-1] < length:
+                wav = torch.nn.functional.pad(wav, (0, length - wav.shape[-1]))
+        return wav
 
     @classmethod
     def from_pretrained(cls, folder):
@@ -138,14 +145,32 @@ class BigVGANVocoder(nn.Module):
 
         try:
             import bigvgan
+            from bigvgan.env import AttrDict
         except ImportError:
             raise ModelLoadError("This model uses BigVGAN: pip install 'rfm-studio[bigvgan]'") from None
-        model = bigvgan.BigVGAN.from_pretrained(str(folder), local_files_only=True, use_cuda_kernel=False)
-        model.remove_weight_norm()
-        return cls(model.eval())
+        folder = Path(folder)
+        h = AttrDict(read_json(folder / "config.json"))
+        model = bigvgan.BigVGAN(h, use_cuda_kernel=False)
+        ck = folder / "bigvgan_generator.pt"
+        if not ck.exists():
+            raise ModelLoadError(f"Missing model file: {ck}")
+        try:
+            state = torch.load(str(ck), map_location="cpu", weights_only=True)["generator"]
+        except Exception as exc:
+            raise ModelLoadError(f"Model file {ck} is not a BigVGAN checkpoint ({str(exc)[:120]}).") from None
+        try:
+            model.load_state_dict(state)
+        except RuntimeError:  # checkpoints saved without weight norm
+            model.remove_weight_norm()
+            model.load_state_dict(state)
+        else:
+            model.remove_weight_norm()
+        return cls(model.eval(), dict(h))
 
     def save_pretrained(self, folder):
-        raise NotImplementedError("BigVGAN folders are copied as they are")
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        write_json(Path(folder) / "config.json", self.h)
+        torch.save({"generator": self.model.state_dict()}, str(Path(folder) / "bigvgan_generator.pt"))
 
 
 def load_vocoder(folder):
