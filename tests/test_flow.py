@@ -114,3 +114,13 @@ def test_loss_is_eq3_for_velocity_prediction(tiny_model):
         out = m.denoiser(torch.cat([xt, x_orig], 1), t * m.flow.timestep_scale, ctx, mask)
         ref = ((out - (x_tar - (1 - s) * noise)) ** 2).mean()
     assert torch.allclose(loss, ref)
+
+
+def test_training_times_low_fraction():
+    from rfm_studio.core.flow.rectified import sample_times
+
+    g = torch.Generator().manual_seed(0)
+    t = sample_times(FlowConfig(), 20000, g)
+    assert 0 <= t.min() and t.max() <= 1 and abs(float((t < 0.05).float().mean()) - 0.05) < 0.01
+    t = sample_times(FlowConfig(t_low_fraction=0.5, t_low_max=0.05), 20000, g)
+    assert abs(float((t < 0.05).float().mean()) - (0.5 + 0.5 * 0.05)) < 0.02

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .rectified import FlowConfig, interpolate, source_sample, target_velocity
+from .rectified import FlowConfig, interpolate, sample_times, source_sample, target_velocity
 
 
 def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noise=None, reduce=True):
@@ -21,7 +21,7 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
     if noise is None:
         noise = torch.randn(x_tar.shape, generator=generator, dtype=torch.float32).to(x_tar)
     if t is None:
-        t = torch.rand(b, generator=generator).to(x_tar)
+        t = sample_times(f, b, generator).to(x_tar)
     x0 = source_sample(f, noise, x_orig)
     x_t = interpolate(x0, x_tar, t, f.sigma_min)
     out = model.denoiser(torch.cat([x_t, x_orig], dim=1), t * f.timestep_scale, context, mask)

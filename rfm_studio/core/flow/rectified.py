@@ -38,6 +38,8 @@ class FlowConfig:
     changed_weight: float = 0.0  # extra loss weight on bins where target != original
     changed_threshold: float = 0.5  # |x_tar - x_orig| above this counts as changed
     timestep_scale: float = 1000.0  # t in [0, 1] -> network timestep t * scale
+    t_low_fraction: float = 0.0  # share of training times drawn from [0, t_low_max] (few-step sampling)
+    t_low_max: float = 0.05
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +105,18 @@ def source_sample(cfg: FlowConfig, noise, x_orig):
     if cfg.source == "noise":
         return noise
     return x_orig + cfg.source_noise * noise
+
+
+def sample_times(cfg: FlowConfig, batch: int, generator=None):
+    """Training times: uniform on [0, 1] (paper), with ``t_low_fraction`` of them drawn
+    from [0, t_low_max], where few-step sampling starts and the network does most of the edit."""
+    import torch
+
+    t = torch.rand(batch, generator=generator)
+    if cfg.t_low_fraction > 0:
+        low = torch.rand(batch, generator=generator) < cfg.t_low_fraction
+        t = torch.where(low, t * cfg.t_low_max, t)
+    return t
 
 
 def time_grid(t_start: float, steps: int):
