@@ -138,7 +138,7 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
             if req.preview_every and (st.index % req.preview_every == 0 or st.index == st.total):
                 with torch.no_grad():
                     preview = model.codec.decode(st.x)[0, :, :frames].float().cpu().numpy()
-            yield StepEvent(done, total, st.t, wi, len(windows), att, (a - a16) // hop, preview, tokens)
+            yield StepEvent(done, total, st.t, wi, len(windows), att, a // hop, preview, tokens)
         with torch.no_grad():
             mel_out = model.codec.decode(x)[0, :, :frames].float().cpu().numpy() - math.log(gain)
         chunks.append(((a - a16) // hop, mel_out))

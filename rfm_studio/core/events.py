@@ -54,7 +54,7 @@ class StepEvent:
     window: int = 0
     windows: int = 1
     attention: Optional[np.ndarray] = None  # [tokens, frames] float32, frames of the window
-    frame_offset: int = 0  # first frame (100 fps, input time after resampling) of the window
+    frame_offset: int = 0  # the window's first frame in the whole clip (100 fps mel frames)
     preview: Optional[np.ndarray] = None  # [64, frames] log-mel of the current estimate
     tokens: tuple[str, ...] = ()
 

@@ -130,6 +130,9 @@ class _Worker(QObject):
                 self.errored.emit(job.id, describe(exc))
 
 
+_ORPHANS: list = []  # worker threads still finishing a step when their window closed
+
+
 class JobRunner(QObject):
     """Owns the worker thread; lives on the UI thread. Signals carry (job id, payload)."""
 
@@ -189,10 +192,15 @@ class JobRunner(QObject):
     def busy(self, lane: str | None = None) -> bool:
         return any(lane is None or j.lane == lane for j in self._live.values())
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Cancel everything and stop the worker. A step that outlasts ``timeout_ms`` keeps its
+        thread object alive until the process ends (destroying a running QThread aborts)."""
         self.cancel()
         self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        if self._thread.wait(timeout_ms):
+            return True
+        _ORPHANS.append((self._thread, self._worker))
+        return False
 
     # -- worker-thread side -------------------------------------------------------------
     def _take(self):

@@ -137,6 +137,8 @@ class Settings:
     def save_window(self, win) -> None:
         self.q.setValue("ui/geometry", win.saveGeometry())
         self.q.setValue("ui/state", win.saveState())
+        if getattr(win, "splitter", None) is not None:
+            self.q.setValue("ui/views", win.splitter.saveState())
 
     def restore_window(self, win) -> bool:
         g, s = self.q.value("ui/geometry"), self.q.value("ui/state")
@@ -145,6 +147,9 @@ class Settings:
             ok = win.restoreGeometry(g)
         if isinstance(s, QByteArray) and not s.isEmpty():
             win.restoreState(s)
+        v = self.q.value("ui/views")
+        if isinstance(v, QByteArray) and not v.isEmpty() and getattr(win, "splitter", None) is not None:
+            win.splitter.restoreState(v)
         return ok
 
     def sync(self):

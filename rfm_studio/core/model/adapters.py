@@ -15,7 +15,6 @@ or plain) transformers encoders.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,12 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ModelLoadError, OptionError
+from ..errors import ModelLoadError
+from .adapter_store import check_name, delete_adapter, list_adapters, rename_adapter, resolve_adapter  # noqa: F401
 from .files import load_safetensors, save_safetensors, write_json
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out", "to_out.0"]
 TEXT_TARGETS = ["query", "value", "q", "v"]
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
 
 def _targets(module: nn.Module, suffixes) -> dict[str, nn.Linear]:
@@ -141,40 +140,6 @@ class AdapterCard:
         return asdict(self)
 
 
-def check_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
-        raise OptionError(f"Adapter name '{name}' must be 1-64 letters, digits, spaces, '.', '_' or '-'.")
-    return name
-
-
-def resolve_adapter(name_or_path) -> Path:
-    from ...paths import user_adapters_dir
-
-    p = Path(name_or_path).expanduser()
-    if (p / "adapter_card.json").exists():
-        return p
-    q = user_adapters_dir() / str(name_or_path)
-    if (q / "adapter_card.json").exists():
-        return q
-    raise ModelLoadError(f"Adapter '{name_or_path}' not found (looked in {user_adapters_dir()}).")
-
-
-def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:
-    from ...paths import user_adapters_dir
-
-    base = Path(folder) if folder else user_adapters_dir()
-    out = []
-    if base.exists():
-        for d in sorted(base.iterdir()):
-            card = d / "adapter_card.json"
-            if card.exists() and not d.name.startswith("."):
-                try:
-                    out.append((d.name, d, json.loads(card.read_text())))
-                except ValueError:
-                    continue
-    return out
-
-
 def apply_adapter(model, folder) -> list[LoRASet]:
     """Attach an adapter's LoRA to a loaded model (replacing any attached one)."""
     remove_adapter(model)
@@ -214,29 +179,3 @@ def save_adapter(folder, sets: dict[str, LoRASet], card: AdapterCard):
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
-
-
-def delete_adapter(name: str, folder=None):
-    from ...paths import user_adapters_dir
-
-    d = (Path(folder) if folder else user_adapters_dir()) / name
-    if not (d / "adapter_card.json").exists():
-        raise OptionError(f"Adapter '{name}' not found.")
-    shutil.rmtree(d)
-
-
-def rename_adapter(old: str, new: str, folder=None) -> Path:
-    from ...paths import user_adapters_dir
-
-    base = Path(folder) if folder else user_adapters_dir()
-    check_name(new)
-    src, dst = base / old, base / new
-    if not (src / "adapter_card.json").exists():
-        raise OptionError(f"Adapter '{old}' not found.")
-    if dst.exists():
-        raise OptionError(f"An adapter named '{new}' already exists.")
-    src.rename(dst)
-    card = json.loads((dst / "adapter_card.json").read_text())
-    card["name"] = new
-    write_json(dst / "adapter_card.json", card)
-    return dst

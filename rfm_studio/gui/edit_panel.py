@@ -1,0 +1,363 @@
+"""The edit panel: instruction (history + template completion), t_start, steps, guidance, seed,
+model/adapter selector, region, Run/Cancel and the progress bar with ETA."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton, QSlider,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
+             "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
+T_MAX = 0.2
+SLIDER_MAX = 1000
+SEED_MAX = 2**31 - 1
+
+
+def slider_to_t(pos: int) -> float:
+    """Quadratic map: fine steps near 0.01 (about 1e-4 per tick there), 0.2 at the end."""
+    return T_MAX * (pos / SLIDER_MAX) ** 2
+
+
+def t_to_slider(t: float) -> int:
+    return int(round(SLIDER_MAX * math.sqrt(max(0.0, min(T_MAX, t)) / T_MAX)))
+
+
+def model_folders(search_path) -> list[Path]:
+    out = []
+    for base in search_path:
+        try:
+            for d in sorted(Path(base).iterdir()):
+                if (d / "model_index.json").is_file():
+                    out.append(d)
+        except OSError:
+            continue
+    return out
+
+
+def adapter_folders(base) -> list[Path]:
+    """Adapter folders (holding an adapter_card.json) under ``base`` (the core's listing)."""
+    from ..core.model.adapter_store import list_adapters
+
+    return [d for _, d, _ in list_adapters(base)]
+
+
+class InstructionBox(QLineEdit):
+    """Completes from templates and history; choosing a template selects its first '...'."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setPlaceholderText("Describe the edit, e.g. Remove the dog barking")
+        self.model = QStringListModel(list(TEMPLATES))
+        self.completer_ = QCompleter(self.model, self)
+        self.completer_.setCaseSensitivity(Qt.CaseInsensitive)
+        self.completer_.setFilterMode(Qt.MatchContains)
+        self.completer_.setCompletionMode(QCompleter.PopupCompletion)
+        self.setCompleter(self.completer_)
+        self.completer_.activated.connect(self._select_placeholder)
+        self.history: list[str] = []
+
+    def set_history(self, items) -> None:
+        self.history = list(items)
+        merged = self.history + [t for t in TEMPLATES if t not in self.history]
+        self.model.setStringList(merged)
+
+    def _select_placeholder(self, *_):
+        text = self.text()
+        i = text.find("...")
+        if i >= 0:
+            self.setSelection(i, 3)
+
+
+class EditPanel(QWidget):
+    run_requested = Signal()
+    cancel_requested = Signal()
+    model_chosen = Signal(str)  # a model folder
+    adapter_chosen = Signal(str)  # "" for none
+    browse_model = Signal()
+    clear_region = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.setSpacing(8)
+
+        # -- instruction -----------------------------------------------------------
+        box = QGroupBox("Instruction")
+        bl = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.instruction = InstructionBox()
+        self.instruction.returnPressed.connect(self.run_requested)
+        self.history_button = QToolButton()
+        self.history_button.setText("▾")
+        self.history_button.setToolTip("Recent instructions and templates")
+        self.history_button.setPopupMode(QToolButton.InstantPopup)
+        self.history_menu = QMenu(self)
+        self.history_button.setMenu(self.history_menu)
+        self.history_menu.aboutToShow.connect(self._fill_history_menu)
+        row.addWidget(self.instruction, 1)
+        row.addWidget(self.history_button)
+        bl.addLayout(row)
+        self.region_label = QLabel("Region: whole clip")
+        self.region_label.setObjectName("hint")
+        self.region_clear = QToolButton()
+        self.region_clear.setText("Clear")
+        self.region_clear.setAutoRaise(True)
+        self.region_clear.clicked.connect(self.clear_region)
+        self.region_clear.hide()
+        rr = QHBoxLayout()
+        rr.addWidget(self.region_label, 1)
+        rr.addWidget(self.region_clear)
+        bl.addLayout(rr)
+        lay.addWidget(box)
+
+        # -- parameters ------------------------------------------------------------
+        box = QGroupBox("Parameters")
+        form = QFormLayout(box)
+        form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.t_slider = QSlider(Qt.Horizontal)
+        self.t_slider.setRange(0, SLIDER_MAX)
+        self.t_spin = QDoubleSpinBox()
+        self.t_spin.setRange(0.0, T_MAX)
+        self.t_spin.setDecimals(4)
+        self.t_spin.setSingleStep(0.001)
+        self.t_spin.setFixedWidth(82)
+        self.t_slider.valueChanged.connect(self._slider_moved)
+        self.t_spin.valueChanged.connect(self._spin_changed)
+        tr = QHBoxLayout()
+        tr.addWidget(self.t_slider, 1)
+        tr.addWidget(self.t_spin)
+        tw = QWidget()
+        tw.setLayout(tr)
+        tr.setContentsMargins(0, 0, 0, 0)
+        tw.setToolTip("Start time of the flow (paper default 0.01): lower keeps more of the original.")
+        form.addRow("t_start", tw)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 2000)
+        self.steps.setValue(8)
+        form.addRow("Steps", self.steps)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 50.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setDecimals(2)
+        self.guidance.setValue(1.0)
+        form.addRow("Guidance", self.guidance)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, SEED_MAX)
+        self.seed_random = QCheckBox("Random")
+        self.seed_random.setToolTip("Draw a new seed for every edit (the seed used is kept in the history)")
+        self.seed_dice = QToolButton()
+        self.seed_dice.setText("⟳")
+        self.seed_dice.setToolTip("Pick a random seed now")
+        self.seed_dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, SEED_MAX)))
+        sr = QHBoxLayout()
+        sr.setContentsMargins(0, 0, 0, 0)
+        sr.addWidget(self.seed, 1)
+        sr.addWidget(self.seed_dice)
+        sr.addWidget(self.seed_random)
+        sw = QWidget()
+        sw.setLayout(sr)
+        form.addRow("Seed", sw)
+        self.capture = QCheckBox("Capture cross-attention")
+        self.capture.setChecked(True)
+        self.layers = QComboBox()
+        for name in ("all", "down", "mid", "up"):
+            self.layers.addItem({"all": "All layers", "down": "Down blocks", "mid": "Mid block",
+                                 "up": "Up blocks"}[name], name)
+        self.layers.setToolTip("Which U-Net layers' cross-attention is averaged (applies to the next edit)")
+        ar = QHBoxLayout()
+        ar.setContentsMargins(0, 0, 0, 0)
+        ar.addWidget(self.capture)
+        ar.addWidget(self.layers, 1)
+        aw = QWidget()
+        aw.setLayout(ar)
+        form.addRow("Attention", aw)
+        lay.addWidget(box)
+
+        # -- model -----------------------------------------------------------------
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(10)
+        self.model_combo.activated.connect(self._model_activated)
+        self.model_browse = QToolButton()
+        self.model_browse.setText("…")
+        self.model_browse.setToolTip("Choose a model folder")
+        self.model_browse.clicked.connect(self.browse_model)
+        mr = QHBoxLayout()
+        mr.setContentsMargins(0, 0, 0, 0)
+        mr.addWidget(self.model_combo, 1)
+        mr.addWidget(self.model_browse)
+        mw = QWidget()
+        mw.setLayout(mr)
+        form.addRow("Model", mw)
+        self.adapter_combo = QComboBox()
+        self.adapter_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.adapter_combo.setMinimumContentsLength(10)
+        self.adapter_combo.activated.connect(lambda _i: self.adapter_chosen.emit(self.adapter_combo.currentData() or ""))
+        form.addRow("Adapter", self.adapter_combo)
+        self.model_status = QLabel("No model loaded.")
+        self.model_status.setWordWrap(True)
+        self.model_status.setObjectName("hint")
+        form.addRow(self.model_status)
+        self.choose_button = QPushButton("Choose model folder…")
+        self.choose_button.clicked.connect(self.browse_model)
+        self.choose_button.hide()
+        form.addRow(self.choose_button)
+        lay.addWidget(box)
+
+        # -- run -------------------------------------------------------------------
+        self.run_button = QPushButton("Edit")
+        self.run_button.setObjectName("primary")
+        self.run_button.setToolTip("Run the edit (Ctrl+Return)")
+        self.run_button.clicked.connect(self.run_requested)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        rr = QHBoxLayout()
+        rr.addWidget(self.run_button, 2)
+        rr.addWidget(self.cancel_button, 1)
+        lay.addLayout(rr)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Ready")
+        self.progress.setTextVisible(True)
+        lay.addWidget(self.progress)
+        lay.addStretch(1)
+
+        self.set_t_start(0.01)
+        self._model_ready = False
+        self._busy = False
+
+    # -- t_start ------------------------------------------------------------------------
+    def _slider_moved(self, pos):
+        t = slider_to_t(pos)
+        if abs(t - self.t_spin.value()) > 0.5 * 10 ** -self.t_spin.decimals():
+            self.t_spin.blockSignals(True)
+            self.t_spin.setValue(t)
+            self.t_spin.blockSignals(False)
+
+    def _spin_changed(self, t):
+        self.t_slider.blockSignals(True)
+        self.t_slider.setValue(t_to_slider(t))
+        self.t_slider.blockSignals(False)
+
+    def set_t_start(self, t: float) -> None:
+        self.t_spin.setValue(float(t))
+
+    def t_start(self) -> float:
+        return float(self.t_spin.value())
+
+    # -- values -------------------------------------------------------------------------
+    def next_seed(self) -> int:
+        if self.seed_random.isChecked():
+            self.seed.setValue(random.randint(0, SEED_MAX))
+        return int(self.seed.value())
+
+    def set_defaults(self, steps: int, t_start: float, guidance: float) -> None:
+        self.steps.setValue(int(steps))
+        self.set_t_start(t_start)
+        self.guidance.setValue(float(guidance))
+
+    def set_region(self, region) -> None:
+        if region is None:
+            self.region_label.setText("Region: whole clip")
+            self.region_clear.hide()
+        else:
+            self.region_label.setText(f"Region: {region[0]:.2f} – {region[1]:.2f} s "
+                                      f"({region[1] - region[0]:.2f} s)")
+            self.region_clear.show()
+
+    # -- model lists ----------------------------------------------------------------------
+    def set_models(self, folders, current: str = "") -> None:
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        seen = set()
+        for f in folders:
+            key = str(Path(f).resolve())
+            if key in seen:
+                continue
+            seen.add(key)
+            self.model_combo.addItem(Path(f).name, str(f))
+            self.model_combo.setItemData(self.model_combo.count() - 1, str(f), Qt.ToolTipRole)
+        if current and str(Path(current).resolve()) not in seen:
+            self.model_combo.addItem(Path(current).name, current)
+        if self.model_combo.count() == 0:
+            self.model_combo.addItem("(no model found)", "")
+        i = self.model_combo.findData(current) if current else -1
+        if i < 0 and current:
+            for j in range(self.model_combo.count()):
+                d = self.model_combo.itemData(j)
+                if d and Path(d).resolve() == Path(current).resolve():
+                    i = j
+        self.model_combo.setCurrentIndex(max(0, i))
+        self.model_combo.blockSignals(False)
+
+    def set_adapters(self, folders, current: str = "") -> None:
+        self.adapter_combo.blockSignals(True)
+        self.adapter_combo.clear()
+        self.adapter_combo.addItem("No adapter", "")
+        for f in folders:
+            self.adapter_combo.addItem(Path(f).name, str(f))
+        i = self.adapter_combo.findData(current)
+        self.adapter_combo.setCurrentIndex(max(0, i))
+        self.adapter_combo.blockSignals(False)
+
+    def _model_activated(self, _i):
+        folder = self.model_combo.currentData()
+        if folder:
+            self.model_chosen.emit(folder)
+        else:
+            self.browse_model.emit()
+
+    # -- state ----------------------------------------------------------------------------
+    def set_model_status(self, text: str, ready: bool, missing: bool = False) -> None:
+        """``missing``: no model could be loaded; offer to choose a folder."""
+        self.model_status.setText(text)
+        self.choose_button.setVisible(missing)
+        self._model_ready = ready
+        self._update_buttons()
+
+    def set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.cancel_button.setEnabled(busy)
+        self._update_buttons()
+
+    def _update_buttons(self):
+        self.run_button.setEnabled(self._model_ready)
+
+    def set_progress(self, step: int, total: int, eta: float | None) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(step)
+        eta_s = "" if eta is None else f" · ETA {eta:.1f} s" if eta < 90 else f" · ETA {eta / 60:.1f} min"
+        self.progress.setFormat(f"Step {step}/{total}{eta_s}")
+
+    def set_progress_text(self, text: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat(text)
+
+    def _fill_history_menu(self):
+        m = self.history_menu
+        m.clear()
+        items = self.instruction.history[:15]
+        for text in items:
+            m.addAction(text, lambda t=text: self._use(t))
+        if items:
+            m.addSeparator()
+        for text in TEMPLATES[:3]:
+            m.addAction(text, lambda t=text: self._use(t))
+
+    def _use(self, text):
+        self.instruction.setText(text)
+        self.instruction.setFocus()
+        self.instruction._select_placeholder()

@@ -1,0 +1,199 @@
+"""Versions of the open clip (the source and every edit), undo/redo, and the history panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    parent: Optional[int]  # the version this edit started from (None for the source)
+    audio: np.ndarray
+    sample_rate: int
+    instruction: str = ""  # "" for the source
+    params: dict = field(default_factory=dict)  # steps, t_start, guidance, seed, region, model, ...
+    seconds: float = 0.0
+    tokens: tuple = ()
+    attention: Optional[np.ndarray] = None  # [steps, tokens, frames]
+    label: str = ""
+
+    @property
+    def is_source(self) -> bool:
+        return self.parent is None
+
+    def title(self) -> str:
+        return self.label or ("Original" if self.is_source else self.instruction)
+
+
+class History:
+    """Every version is kept (append-only); undo/redo move the *current* version."""
+
+    def __init__(self):
+        self.versions: dict[int, Version] = {}
+        self.mels: dict[int, np.ndarray] = {}  # display spectrograms, filled as they arrive
+        self._next = 0
+        self.current: Optional[int] = None
+        self._undo: list[int] = []
+        self._redo: list[int] = []
+
+    def reset(self, source_audio: np.ndarray, sr: int, label: str = "Original") -> Version:
+        self.versions.clear()
+        self.mels.clear()
+        self._next = 0
+        self._undo.clear()
+        self._redo.clear()
+        v = self._new(None, source_audio, sr, label=label)
+        self.current = v.id
+        return v
+
+    def _new(self, parent, audio, sr, **kw) -> Version:
+        v = Version(self._next, parent, audio, sr, **kw)
+        self.versions[v.id] = v
+        self._next += 1
+        return v
+
+    def add_edit(self, parent: int, audio, sr, **kw) -> Version:
+        v = self._new(parent, audio, sr, **kw)
+        self.go(v.id)
+        return v
+
+    def go(self, vid: int) -> None:
+        """Make ``vid`` current (undoable)."""
+        if vid == self.current or vid not in self.versions:
+            return
+        if self.current is not None:
+            self._undo.append(self.current)
+        self.current = vid
+        self._redo.clear()
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> Optional[int]:
+        if not self._undo:
+            return None
+        self._redo.append(self.current)
+        self.current = self._undo.pop()
+        return self.current
+
+    def redo(self) -> Optional[int]:
+        if not self._redo:
+            return None
+        self._undo.append(self.current)
+        self.current = self._redo.pop()
+        return self.current
+
+    @property
+    def source(self) -> Optional[Version]:
+        return self.versions.get(0)
+
+    def get(self, vid) -> Optional[Version]:
+        return self.versions.get(vid) if vid is not None else None
+
+    def chain(self, vid) -> list[Version]:
+        """The versions from the source to ``vid``."""
+        out = []
+        while vid is not None:
+            v = self.versions[vid]
+            out.append(v)
+            vid = v.parent
+        return out[::-1]
+
+    def __len__(self):
+        return len(self.versions)
+
+
+COLUMNS = ("#", "Instruction", "t_start", "Steps", "Seed", "Time")
+
+
+def _fmt_region(r):
+    return f"{r[0]:.2f}–{r[1]:.2f} s" if r else "all"
+
+
+class HistoryPanel(QWidget):
+    """A table of versions plus the A and B selectors used for comparing any two."""
+
+    activated = Signal(int)  # double-click: make a version current
+    compare_changed = Signal(object, object)  # (A id, B id or None)
+
+    def __init__(self, history: History, parent=None):
+        super().__init__(parent)
+        self.history = history
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.itemDoubleClicked.connect(lambda it, _c: self.activated.emit(int(it.data(0, Qt.UserRole))))
+        h = self.tree.header()
+        h.setStretchLastSection(False)
+        h.setSectionResizeMode(QHeaderView.ResizeToContents)
+        h.setSectionResizeMode(1, QHeaderView.Stretch)
+        self.combo_a = QComboBox()
+        self.combo_b = QComboBox()
+        for c in (self.combo_a, self.combo_b):
+            c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            c.setMinimumContentsLength(8)
+            c.activated.connect(self._emit_compare)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare  A"))
+        row.addWidget(self.combo_a, 1)
+        row.addWidget(QLabel("B"))
+        row.addWidget(self.combo_b, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(row)
+        lay.addWidget(self.tree, 1)
+
+    def refresh(self, a_id=None, b_id=None) -> None:
+        hist = self.history
+        self.tree.clear()
+        bold = QFont()
+        bold.setBold(True)
+        for v in hist.versions.values():
+            p = v.params
+            vals = [str(v.id), v.title()]
+            if v.is_source:
+                vals += ["", "", "", ""]
+                tip = "The opened clip"
+            else:
+                model = str(p.get("model_name") or p.get("model") or "").split("/")[-1]
+                vals += [f"{p.get('t_start', 0):.3f}", str(p.get("steps", "")), str(p.get("seed", "")),
+                         f"{v.seconds:.1f} s"]
+                tip = (f"{v.instruction}\nfrom version {v.parent} · guidance {p.get('guidance', 0):g} · "
+                       f"region {_fmt_region(p.get('region'))}\nmodel {model}"
+                       + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else ""))
+            it = QTreeWidgetItem(vals)
+            it.setData(0, Qt.UserRole, v.id)
+            for c in range(len(COLUMNS)):
+                it.setToolTip(c, tip)
+            if v.id == hist.current:
+                for c in range(len(COLUMNS)):
+                    it.setFont(c, bold)
+            self.tree.addTopLevelItem(it)
+            if v.id == hist.current:
+                self.tree.setCurrentItem(it)
+        for combo, sel, allow_none in ((self.combo_a, a_id, False), (self.combo_b, b_id, True)):
+            combo.blockSignals(True)
+            combo.clear()
+            if allow_none:
+                combo.addItem("—", None)
+            for v in hist.versions.values():
+                combo.addItem(f"{v.id}: {v.title()}", v.id)
+            i = combo.findData(sel)
+            combo.setCurrentIndex(max(0, i))
+            combo.blockSignals(False)
+
+    def _emit_compare(self, *_):
+        self.compare_changed.emit(self.combo_a.currentData(), self.combo_b.currentData())

@@ -1,0 +1,272 @@
+"""A/B playback through sounddevice (PortAudio).
+
+The UI thread prepares everything: one preallocated float32 buffer per source, shaped
+[frames, device channels] at the stream's rate (B optionally loudness-matched to A in
+its own prescaled copy). The audio callback only copies slices of the selected buffer
+into the output: no Qt, no locks, no array allocation. Switching A/B changes an index,
+so B continues at the exact sample where A was. Positions are plain ints.
+
+Without PortAudio or an output device, ``available`` is False and ``reason`` says why;
+the app keeps running with playback disabled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _fit_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[1] == channels:
+        out = x
+    elif channels == 1:
+        out = x.mean(axis=1, keepdims=True)
+    elif x.shape[1] == 1:
+        out = np.repeat(x, channels, axis=1)
+    else:
+        out = x[:, :channels] if x.shape[1] > channels else np.pad(x, ((0, 0), (0, channels - x.shape[1])))
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def loudness_gain(a: np.ndarray, b: np.ndarray, limit_db: float = 12.0) -> float:
+    """Gain that gives B the RMS level of A (clamped to +/- limit_db)."""
+    ra = float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))
+    rb = float(np.sqrt(np.mean(np.square(b, dtype=np.float64))))
+    if ra < 1e-8 or rb < 1e-8:
+        return 1.0
+    lim = 10 ** (limit_db / 20)
+    return float(np.clip(ra / rb, 1 / lim, lim))
+
+
+class Player:
+    A, B = 0, 1
+
+    def __init__(self):
+        self.available = False
+        self.reason = "Playback has not been initialised."
+        self._sd = None
+        self._stream = None
+        self.channels = 2
+        self.rate = 0  # rate of the buffers and the stream
+        self.source_rate = 0
+        self.gain_b = 1.0
+        self.match_loudness = False
+        self._raw = (None, None)  # the sources as given (for re-preparing)
+        # state shared with the audio thread (single attribute writes, ints and tuples only)
+        self._bufs: tuple = ()
+        self._sel = 0
+        self._pos = 0
+        self._seek = -1
+        self._lo = 0
+        self._hi = 0
+        self._looping = False
+        self._playing = False
+        self._finished = False
+
+    # -- device ---------------------------------------------------------------------
+    def probe(self) -> bool:
+        try:
+            import sounddevice as sd
+        except OSError:
+            self.reason = "Playback is disabled: the PortAudio library is missing (install libportaudio2)."
+            return False
+        except ImportError:
+            self.reason = "Playback is disabled: the sounddevice package is not installed."
+            return False
+        try:
+            dev = sd.query_devices(kind="output")
+        except Exception:  # PortAudioError or ValueError when there is no default output
+            self.reason = "Playback is disabled: no audio output device was found."
+            return False
+        self._sd = sd
+        self.channels = 2 if int(dev.get("max_output_channels", 0)) >= 2 else 1
+        self.device_name = str(dev.get("name", "default"))
+        self.device_rate = int(dev.get("default_samplerate") or 48000)
+        self.available = True
+        self.reason = f"Output: {self.device_name}"
+        return True
+
+    # -- sources (UI thread) -----------------------------------------------------------
+    def set_sources(self, a: np.ndarray | None, b: np.ndarray | None, sample_rate: int) -> None:
+        """A and B of the same length and rate (B may be None). Keeps the position."""
+        self._raw = (a, b)
+        self.source_rate = int(sample_rate)
+        self._prepare()
+
+    def set_match_loudness(self, on: bool) -> None:
+        self.match_loudness = bool(on)
+        self._prepare()
+
+    def _stream_rate(self, sr: int) -> int:
+        if self._sd is None:
+            return sr
+        try:
+            self._sd.check_output_settings(samplerate=sr, channels=self.channels, dtype="float32")
+            return sr
+        except Exception:
+            return self.device_rate
+
+    def _prepare(self):
+        a, b = self._raw
+        if a is None:
+            self._bufs = ()
+            return
+        rate = self._stream_rate(self.source_rate)
+        srcs = [a] + ([b] if b is not None else [])
+        if rate != self.source_rate:
+            from ..core.audio.io import resample
+
+            srcs = [resample(np.asarray(s, dtype=np.float32), self.source_rate, rate) for s in srcs]
+        bufs = [_fit_channels(s, self.channels) for s in srcs]
+        self.gain_b = loudness_gain(bufs[0], bufs[1]) if len(bufs) > 1 else 1.0
+        if len(bufs) > 1 and self.match_loudness and abs(self.gain_b - 1.0) > 1e-3:
+            bufs[1] = np.clip(bufs[1] * np.float32(self.gain_b), -1.0, 1.0).astype(np.float32)
+        n = min(x.shape[0] for x in bufs)
+        bufs = tuple(np.ascontiguousarray(x[:n]) for x in bufs)
+        if rate != self.rate and self.rate:
+            self._seek = int(self.position * rate)  # keep the time position
+        if rate != self.rate and self._stream is not None:
+            self._close_stream()
+        self.rate = rate
+        if self._sel >= len(bufs):
+            self._sel = 0
+        if not self._looping:
+            self._lo, self._hi = 0, n
+        self._hi = min(self._hi, n)
+        self._bufs = bufs
+
+    @property
+    def frames(self) -> int:
+        return self._bufs[0].shape[0] if self._bufs else 0
+
+    @property
+    def has_b(self) -> bool:
+        return len(self._bufs) > 1
+
+    # -- transport (UI thread) ---------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def selected(self) -> int:
+        return self._sel
+
+    @property
+    def position(self) -> float:
+        """Seconds (of the source) of the next sample to play."""
+        if not self.rate:
+            return 0.0
+        s = self._seek
+        return (s if s >= 0 else self._pos) / self.rate
+
+    def select(self, which: int) -> None:
+        """Switch to A (0) or B (1) at the current sample."""
+        if 0 <= which < max(1, len(self._bufs)):
+            self._sel = int(which)
+
+    def toggle_ab(self) -> int:
+        if len(self._bufs) > 1:
+            self._sel = 1 - self._sel
+        return self._sel
+
+    def seek(self, seconds: float) -> None:
+        self._seek = max(0, min(int(seconds * self.rate), max(0, self.frames - 1)))
+        self._finished = False
+
+    def set_loop(self, region: tuple[float, float] | None) -> None:
+        n = self.frames
+        if region is None:
+            self._looping = False
+            self._lo, self._hi = 0, n
+            return
+        lo = max(0, min(n - 1, int(region[0] * self.rate)))
+        hi = max(lo + 1, min(n, int(region[1] * self.rate)))
+        self._lo, self._hi = lo, hi
+        self._looping = True
+
+    @property
+    def looping(self) -> bool:
+        return self._looping
+
+    def play(self) -> None:
+        if not self.available:
+            raise RuntimeError(self.reason)
+        if not self._bufs:
+            return
+        if self._pos >= self._hi and self._seek < 0:
+            self._seek = self._lo
+        self._finished = False
+        if self._stream is None:
+            self._stream = self._sd.OutputStream(samplerate=self.rate, channels=self.channels, dtype="float32",
+                                                 callback=self._callback)
+        self._playing = True
+        if not self._stream.active:
+            self._stream.start()
+
+    def pause(self) -> None:
+        self._playing = False
+        if self._stream is not None and self._stream.active:
+            self._stream.abort()
+
+    def toggle(self) -> bool:
+        if self._playing:
+            self.pause()
+        else:
+            self.play()
+        return self._playing
+
+    def poll(self) -> bool:
+        """Called by a UI timer: stops the stream after the end was reached; True while playing."""
+        if self._finished and self._stream is not None and self._stream.active:
+            self._stream.abort()
+        return self._playing
+
+    def _close_stream(self):
+        s, self._stream = self._stream, None
+        if s is not None:
+            try:
+                s.abort()
+                s.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        self._playing = False
+        self._close_stream()
+
+    # -- audio thread --------------------------------------------------------------------
+    def _callback(self, outdata, frames, time_info, status):  # no Qt, no allocation
+        bufs = self._bufs
+        if not self._playing or not bufs:
+            outdata.fill(0.0)
+            return
+        buf = bufs[self._sel] if self._sel < len(bufs) else bufs[0]
+        seek = self._seek
+        if seek >= 0:
+            self._pos = seek
+            self._seek = -1
+        pos = self._pos
+        looping = self._looping
+        lo = self._lo if looping else 0
+        hi = self._hi if looping else buf.shape[0]
+        if looping and not lo <= pos < hi:
+            pos = lo
+        filled = 0
+        while filled < frames:
+            if pos >= hi:
+                if looping:
+                    pos = lo
+                else:
+                    outdata[filled:].fill(0.0)
+                    self._playing = False
+                    self._finished = True
+                    pos = 0
+                    break
+            k = min(frames - filled, hi - pos)
+            outdata[filled:filled + k] = buf[pos:pos + k]
+            filled += k
+            pos += k
+        self._pos = pos

@@ -1,0 +1,365 @@
+"""The main window end to end with a tiny random model: open, edit in the worker with a
+live heatmap, cancel, supersede, undo/redo, compare, export, errors, start-up time."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
+from gui_helpers import INSTRUCTION, SR, clip_path, gui_env, loaded, pace_steps, run_edit, settings, gui_tiny_bundle, window  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_window_shows_fast_without_heavy_imports_and_without_a_model(tmp_path):
+    """The window is usable in < 2 s, torch is not imported before it shows, and a missing
+    default model leaves the app open, saying so and offering to choose a folder."""
+    code = r"""
+import sys, time
+t0 = time.perf_counter()
+from rfm_studio.app import create_app
+app = create_app()
+from rfm_studio.gui.main_window import MainWindow
+w = MainWindow(); w.show(); app.processEvents()
+shown = time.perf_counter() - t0
+heavy = [m for m in ("torch", "transformers", "diffusers") if m in sys.modules]
+w.start(None, None)
+app.processEvents()
+print("SHOWN", shown, "HEAVY", heavy, "STATUS", w.panel.model_status.text(), "RUN", w.panel.run_button.isEnabled(),
+      "CHOOSE", w.panel.choose_button.isVisibleTo(w))
+print("DOC", w.history.source is not None)
+w.close()
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT, RFM_STUDIO_MODEL="no-such-model",
+               RFM_STUDIO_CONFIG_DIR=str(tmp_path / "cfg"), RFM_STUDIO_DATA_DIR=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("SHOWN"))
+    shown = float(line.split()[1])
+    assert shown < 2.0, line
+    assert "HEAVY []" in line, line
+    assert "No model loaded" in line and "RUN False" in line and "CHOOSE True" in line
+    assert "DOC True" in out.stdout  # an example clip opens when no file is given
+
+
+def test_open_file_shows_waveform_spectrogram_and_remembers_it(qtbot, window, clip_path):
+    w = window
+    assert w.open_file(str(clip_path))
+    qtbot.waitUntil(lambda: 0 in w.history.mels, timeout=30000)
+    mel = w.history.mels[0]
+    assert mel.shape == (64, int(1.5 * 100) + 1)
+    assert w.spec.mel is mel
+    assert w.duration == pytest.approx(1.5)
+    assert w.wave.traces[0] is not None and w.wave.traces[1] is None
+    assert str(clip_path.resolve()) in w.settings.recent_files
+    w._fill_recent()
+    recent = [a for a in w.recent_menu.actions() if a.text() == "dog.wav"]
+    assert recent and recent[0].isEnabled()
+    recent[0].trigger()  # re-opens from the recent list
+    assert w.history.source is not None and len(w.history) == 1
+    assert "dog.wav" in w.windowTitle()
+    # a bad file: a dialog, and the open clip stays
+    bad = clip_path.parent / "not-audio.wav"
+    bad.write_text("hello")
+    assert not w.open_file(str(bad))
+    assert w.errors and w.errors[-1][0] == "Cannot open file" and "not-audio.wav" in w.errors[-1][1]
+    assert w.history.source is not None and w.doc_name == "dog.wav"
+
+
+def test_drag_and_drop_opens_a_file(qtbot, window, clip_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip_path))])
+    ev = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(ev)
+    assert window.history.source is not None and window.source_path == clip_path
+
+
+def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded, monkeypatch):
+    w = loaded
+    pace_steps(monkeypatch, 0.12)  # steps slower than the 50 ms draw throttle, like a real model
+    steps = 4
+    progress = []
+    w.runner.yielded.connect(lambda j, ev: progress.append((ev.step, ev.total, w.panel.progress.text())))
+    v = run_edit(qtbot, w, steps=steps)
+    assert [p[0] for p in progress] == list(range(1, steps + 1))
+    assert "ETA" in progress[0][2] and f"Step 1/{steps}" in progress[0][2]
+    assert w.attn.live_draws == steps  # one heatmap update per step
+    assert w.runner.coalesced == 0
+    # the result: a new version, heard and shown as B, with its attention maps
+    assert v.instruction == INSTRUCTION and v.parent == 0
+    assert v.params["steps"] == steps and v.params["seed"] == 0
+    assert v.audio.shape == w.history.source.audio.shape
+    assert v.tokens == ("remove", "the", "dog", "barking")
+    assert v.attention.shape == (steps, 4, int(1.5 * 100) + 1)
+    assert w.compare == (0, v.id) and w.ab == 1 and w.player.selected == 1
+    assert w.attn.heatmap.tokens == v.tokens and w.attn.slider.maximum() == steps
+    assert v.id in w.history.mels and w.spec.mel is w.history.mels[v.id]
+    assert w.panel.progress.text().startswith("Done")
+    # step slider after the run: earlier steps' maps
+    w.attn.slider.setValue(1)
+    assert np.array_equal(w.attn.heatmap.map, v.attention[0])
+    # trajectories follow picked words
+    w.attn.chips.set_picks([2])
+    assert w.attn.trajectories.shown_curves() == [2]
+
+
+def test_ui_thread_stays_responsive_during_an_edit(qtbot, loaded):
+    from PySide6.QtCore import QTimer
+
+    w = loaded
+    run_edit(qtbot, w, steps=2)  # warm up (first-call costs in torch and Qt)
+    gaps, last = [], [time.perf_counter()]
+
+    def beat():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(beat)
+    timer.start()
+    w.panel.steps.setValue(60)
+    w.panel.instruction.setText("Add a dog barking")
+    last[0] = time.perf_counter()
+    w.run_edit()
+    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    qtbot.wait(30)
+    timer.stop()
+    assert w.errors == [] and len(gaps) > 3
+    print(f"max heartbeat gap {max(gaps) * 1000:.1f} ms over {len(gaps)} beats")
+    assert max(gaps) < 0.050, f"the UI thread blocked for {max(gaps) * 1000:.0f} ms"
+
+
+def test_region_is_passed_to_the_edit(qtbot, loaded):
+    w = loaded
+    w.set_region((0.5, 1.0))
+    assert w.panel.region_label.text().startswith("Region: 0.50")
+    assert all(v.region.isVisible() for v in w.views)
+    v = run_edit(qtbot, w, steps=2)
+    assert v.params["region"] == [0.5, 1.0]
+    # the live heatmap put the window's maps where the final maps are (frames of the whole clip)
+    assert w.attn._canvas.shape == v.attention.shape[1:]
+    assert np.allclose(w.attn._canvas, v.attention[-1], atol=1e-6)
+    a = w.history.source.audio
+    outside = np.r_[0:int(0.5 * SR), int(1.0 * SR):a.shape[0]]
+    assert np.array_equal(v.audio[outside], a[outside])
+    w.set_region(None)
+    assert w.region is None and not any(v.region.isVisible() for v in w.views)
+
+
+def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypatch):
+    w = loaded
+    pace_steps(monkeypatch, 0.1)
+    seen = []
+    w.runner.yielded.connect(lambda j, ev: seen.append(ev.step))
+    w.panel.instruction.setText(INSTRUCTION)
+    w.panel.steps.setValue(50)
+    job = w.run_edit()
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=30000)
+    t0 = time.perf_counter()
+    w.cancel_edit()
+    n = len(seen)
+    qtbot.waitUntil(lambda: not w.runner._running, timeout=5000)
+    assert time.perf_counter() - t0 < 0.5  # one paced step is 0.1 s
+    assert len(seen) == n and not w.runner.is_live(job)
+    assert len(w.history) == 1 and w.panel.progress.text() == "Cancelled"
+    assert not w.panel.cancel_button.isEnabled() and w.errors == []
+
+
+def test_a_new_edit_supersedes_the_running_one(qtbot, loaded, monkeypatch):
+    w = loaded
+    pace_steps(monkeypatch, 0.05)
+    w.panel.instruction.setText("Add rain in the background")
+    w.panel.steps.setValue(40)
+    first = w.run_edit()
+    qtbot.waitUntil(lambda: w.attn.live_draws >= 1, timeout=30000)
+    v = run_edit(qtbot, w, text="Remove the dog barking", steps=2)
+    assert first != w._edit_job and len(w.history) == 2
+    assert v.instruction == "Remove the dog barking"
+
+
+def test_undo_redo_chained_edits_and_compare(qtbot, loaded):
+    w = loaded
+    v1 = run_edit(qtbot, w, text="Remove the dog barking", steps=2)
+    v2 = run_edit(qtbot, w, text="Add rain in the background", steps=2)
+    assert v2.parent == v1.id  # chained: the result was the input
+    assert w.a_undo.isEnabled() and not w.a_redo.isEnabled()
+    w.a_undo.trigger()
+    assert w.history.current == v1.id and w.compare == (0, v1.id)
+    w.undo()
+    assert w.history.current == 0 and w.compare == (0, None) and not w.a_b.isEnabled()
+    w.redo()
+    w.redo()
+    assert w.history.current == v2.id
+    # compare any two versions
+    w.set_compare(v1.id, v2.id)
+    assert w.wave.labels[0].startswith("A  1:") and w.wave.labels[1].startswith("B  2:")
+    assert np.array_equal(w.player._bufs[0][:, 0], v1.audio[:, 0])
+    # the A/B key switches what is heard and shown
+    w.ab = 0
+    w.toggle_ab()
+    assert w.ab == 1 and w.player.selected == 1 and w.a_b.isChecked()
+    assert w.spec_tag.text().startswith("B")
+    w.toggle_ab()
+    assert w.ab == 0 and w.spec_tag.text().startswith("A")
+    # history table and selectors list every version
+    assert w.history_panel.tree.topLevelItemCount() == 3
+    assert w.history_panel.combo_a.count() == 3 and w.history_panel.combo_b.count() == 4
+
+
+def test_export_result_difference_and_attention(qtbot, loaded, tmp_path):
+    import soundfile as sf
+
+    w = loaded
+    v = run_edit(qtbot, w, steps=2)
+    out = w.export_result(str(tmp_path / "result.wav"))
+    data, sr = sf.read(str(out), dtype="float32")
+    assert sr == SR and np.allclose(data, v.audio, atol=1e-6)
+    out = w.export_result(str(tmp_path / "result.flac"))
+    data, _ = sf.read(str(out), dtype="float32")
+    assert np.allclose(data, np.clip(v.audio, -1, 1), atol=1e-4)
+    out = w.export_difference(str(tmp_path / "diff.wav"))
+    data, _ = sf.read(str(out), dtype="float32")
+    assert np.allclose(data, v.audio - w.history.source.audio, atol=1e-6)
+    png = w.export_heatmap_png(str(tmp_path / "heat.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    npz = w.export_attention_npz(str(tmp_path / "maps.npz"))
+    z = np.load(npz)
+    assert z["attention"].shape == v.attention.shape and list(z["tokens"]) == list(v.tokens)
+    assert float(z["fps"]) == 100.0 and str(z["instruction"]) == INSTRUCTION
+    assert not list(tmp_path.glob(".rfm-*"))  # atomic writes leave no temp files
+
+
+def test_the_source_is_never_overwritten_without_confirmation(qtbot, loaded, tmp_path):
+    import shutil
+
+    w = loaded
+    src = tmp_path / "source.wav"
+    shutil.copy(w.source_path, src)
+    assert w.open_file(str(src))
+    qtbot.waitUntil(lambda: 0 in w.history.mels, timeout=30000)
+    run_edit(qtbot, w, steps=2)
+    before = src.read_bytes()
+    asked = []
+    w.confirm = lambda title, text: asked.append(title) or False
+    assert w.export_result(str(src)) is None
+    assert src.read_bytes() == before and asked == ["Overwrite the source?"]
+    w.confirm = lambda title, text: True
+    assert w.export_result(str(src)) == src
+    assert src.read_bytes() != before
+
+
+def test_errors_show_a_dialog_and_the_app_keeps_running(qtbot, loaded, monkeypatch, tmp_path):
+    w = loaded
+    w.panel.instruction.setText("")
+    assert w.run_edit() is None and w.errors[-1][0] == "Instruction needed"
+    w.panel.instruction.setText("Replace ... with ...")
+    assert w.run_edit() is None and w.errors[-1][0] == "Instruction needed"
+
+    def broken(req, cancel):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(w.host, "edit", broken)
+    w.panel.instruction.setText(INSTRUCTION)
+    w.run_edit()
+    qtbot.waitUntil(lambda: w._edit_job is None, timeout=10000)
+    assert w.errors[-1][0] == "The edit failed" and "Out of memory" in w.errors[-1][1]
+    assert len(w.history) == 1 and w.panel.run_button.isEnabled()
+    monkeypatch.undo()
+    # a broken model folder: a dialog, and the loaded model stays usable
+    bad = tmp_path / "broken-model"
+    bad.mkdir()
+    (bad / "model_index.json").write_text('{"_class_name": "RFMEditor"}')
+    w.choose_model_folder(str(bad))
+    qtbot.waitUntil(lambda: w.errors[-1][0] == "Cannot load the model", timeout=30000)
+    assert "missing" in w.errors[-1][1]
+    assert w.model_info is not None and w.panel.run_button.isEnabled()
+    run_edit(qtbot, w, steps=2)
+
+
+def test_model_and_adapter_selectors(qtbot, loaded, gui_tiny_bundle):
+    from rfm_studio import paths
+
+    w = loaded
+    combo = w.panel.model_combo
+    assert combo.currentData() == str(gui_tiny_bundle) or combo.findData(str(gui_tiny_bundle)) >= 0
+    ad = paths.user_adapters_dir() / "my-voice"
+    ad.mkdir(parents=True, exist_ok=True)
+    (ad / "adapter_card.json").write_text("{}")  # a card without weights
+    w._refresh_model_lists()
+    i = w.panel.adapter_combo.findData(str(ad))
+    assert i > 0
+    w.panel.adapter_combo.setCurrentIndex(i)
+    w.panel.adapter_combo.activated.emit(i)
+    qtbot.waitUntil(lambda: bool(w.errors), timeout=30000)
+    assert w.errors[-1][0] == "Cannot load the model" and "LoRA" in w.errors[-1][1]
+    assert w.model_info is not None and w.settings.adapter == ""
+    assert w.panel.adapter_combo.currentIndex() == 0
+
+
+def test_playback_disabled_without_a_device(qtbot, window, clip_path, monkeypatch):
+    from rfm_studio.gui import playback
+
+    monkeypatch.setattr(playback.Player, "probe", lambda self: (setattr(
+        self, "reason", "Playback is disabled: no audio output device was found."), False)[1])
+    w = window
+    w.start(str(clip_path), load_model=False)
+    assert w.audio_label.text() == "Audio: off" and not w.a_play.isEnabled()
+    w.toggle_play()  # says why, does not raise
+    assert "no audio output device" in w.statusBar().currentMessage()
+    assert w.errors == []
+
+
+def test_keyboard_space_plays_and_b_switches_but_both_type_in_the_instruction(qtbot, loaded):
+    from PySide6.QtCore import Qt
+
+    w = loaded
+    run_edit(qtbot, w, steps=2)
+    calls = []
+    w.player.available = True
+    w.player.toggle = lambda: calls.append("toggle") or False
+    w._update_actions()
+    w.activateWindow()
+    qtbot.waitActive(w)
+    w.wave.setFocus()
+    qtbot.keyClick(w.wave, Qt.Key_Space)
+    assert calls == ["toggle"]
+    ab = w.ab
+    qtbot.keyClick(w.wave, Qt.Key_B)
+    assert w.ab == 1 - ab
+    w.panel.instruction.setFocus()
+    w.panel.instruction.setText("Add")
+    w.panel.instruction.end(False)
+    qtbot.keyClick(w.panel.instruction, Qt.Key_Space)
+    qtbot.keyClick(w.panel.instruction, Qt.Key_B)
+    assert w.panel.instruction.text() == "Add b" and calls == ["toggle"] and w.ab == 1 - ab
+
+
+def test_window_state_and_settings_survive_a_restart(qtbot, settings, clip_path):
+    from rfm_studio.gui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(720, 560)  # within the offscreen screen (800x600): restoreGeometry clamps to it
+    size = w.size()  # (the width is clamped to the screen and the window's minimum)
+    w.splitter.setSizes([300, 100, 100, 100])
+    w.a_match.setChecked(True)
+    w.panel.layers.setCurrentIndex(w.panel.layers.findData("up"))
+    w.close()
+    w2 = MainWindow(settings=settings)
+    qtbot.addWidget(w2)
+    assert w2.height() == size.height()  # (the offscreen screen is narrower than the window's minimum)
+    sizes = w2.splitter.sizes()
+    assert sizes[0] > sizes[1]
+    assert w2.a_match.isChecked() and w2.panel.layers.currentData() == "up"
+    w2.close()

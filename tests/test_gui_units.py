@@ -1,0 +1,274 @@
+"""GUI building blocks without a model: t_start mapping, history, the job runner, the
+throttle, the player's callback, the waveform envelope, settings."""
+
+import time
+
+import numpy as np
+import pytest
+
+import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
+from gui_helpers import gui_env, settings  # noqa: F401  (fixtures)
+
+
+# -- t_start slider ------------------------------------------------------------------
+def test_t_start_slider_is_fine_near_001_and_spans_0_to_02():
+    from rfm_studio.gui.edit_panel import SLIDER_MAX, slider_to_t, t_to_slider
+
+    assert slider_to_t(0) == 0.0
+    assert slider_to_t(SLIDER_MAX) == pytest.approx(0.2)
+    p = t_to_slider(0.01)
+    assert slider_to_t(p) == pytest.approx(0.01, abs=1e-4)
+    assert slider_to_t(p + 1) - slider_to_t(p) < 1e-4  # one tick near 0.01 is below 1e-4
+    for t in (0.0, 0.005, 0.01, 0.05, 0.2):
+        assert slider_to_t(t_to_slider(t)) == pytest.approx(t, abs=2e-4)
+
+
+def test_t_start_slider_and_field_stay_in_sync(qtbot):
+    from rfm_studio.gui.edit_panel import EditPanel, t_to_slider
+
+    p = EditPanel()
+    qtbot.addWidget(p)
+    p.t_spin.setValue(0.0123)
+    assert p.t_slider.value() == t_to_slider(0.0123)
+    p.t_slider.setValue(p.t_slider.maximum())
+    assert p.t_start() == pytest.approx(0.2)
+
+
+def test_instruction_completion_includes_templates_and_history(qtbot):
+    from rfm_studio.gui.edit_panel import InstructionBox
+
+    box = InstructionBox()
+    qtbot.addWidget(box)
+    box.set_history(["Remove the siren"])
+    items = box.model.stringList()
+    assert items[0] == "Remove the siren"
+    assert {"Add ...", "Remove ...", "Replace ... with ..."} <= set(items)
+    box.setText("Replace ... with ...")
+    box._select_placeholder()
+    assert box.selectedText() == "..."
+
+
+# -- history -------------------------------------------------------------------------
+def test_history_undo_redo_keeps_every_version():
+    from rfm_studio.gui.history import History
+
+    h = History()
+    a = np.zeros(10, np.float32)
+    h.reset(a, 100)
+    v1 = h.add_edit(0, a + 1, 100, instruction="one")
+    v2 = h.add_edit(v1.id, a + 2, 100, instruction="two")
+    assert h.current == v2.id and [v.id for v in h.chain(v2.id)] == [0, 1, 2]
+    assert h.undo() == 1 and h.undo() == 0 and h.undo() is None
+    assert h.redo() == 1
+    v3 = h.add_edit(1, a + 3, 100, instruction="three")  # a branch: redo is cleared, nothing deleted
+    assert not h.can_redo() and len(h) == 4 and v3.parent == 1
+    assert h.undo() == 1
+
+
+# -- job runner ----------------------------------------------------------------------
+def _gen(n, delay=0.0, fail_at=None):
+    def fn(cancel):
+        for i in range(n):
+            if fail_at == i:
+                raise ValueError("boom")
+            time.sleep(delay)
+            yield i
+        return "done"
+    return fn
+
+
+def test_runner_yields_and_returns(qtbot):
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    got, res = [], []
+    r.yielded.connect(lambda j, ev: got.append(ev))
+    r.returned.connect(lambda j, v: res.append(v))
+    with qtbot.waitSignal(r.finished, timeout=5000):
+        r.submit("x", _gen(5, 0.03))
+    assert res == ["done"] and got == [0, 1, 2, 3, 4]
+    assert r.shutdown()
+
+
+def test_runner_coalesces_fast_events_newest_wins(qtbot):
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    got = []
+    r.yielded.connect(lambda j, ev: (got.append(ev), time.sleep(0.01)))  # a slow UI
+    with qtbot.waitSignal(r.finished, timeout=10000):
+        r.submit("x", _gen(300))
+    assert got[-1] == 299 and len(got) < 300 and got == sorted(got)
+    assert r.shutdown()
+
+
+def test_runner_cancel_and_supersede_drop_stale_signals(qtbot):
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    seen = []
+    for name in ("started", "yielded", "returned", "errored", "aborted"):
+        getattr(r, name).connect(lambda *a, n=name: seen.append((n, a[0])))
+    j1 = r.submit("edit", _gen(1000, 0.01))
+    qtbot.waitUntil(lambda: ("yielded", j1) in seen, timeout=5000)
+    j2 = r.submit("edit", _gen(3, 0.01))  # supersedes j1
+    with qtbot.waitSignal(r.finished, timeout=5000):
+        pass
+    assert ("returned", j2) in seen
+    assert not any(n in ("returned", "aborted") and j == j1 for n, j in seen)
+    assert not r.busy()
+    # an explicit cancel: aborted is not reported for a job the UI already let go of,
+    # and the generator stops within one step
+    steps = []
+    r.yielded.connect(lambda j, ev: steps.append(ev))
+    j3 = r.submit("edit", _gen(1000, 0.02))
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=5000)
+    r.cancel("edit")
+    n = len(steps)
+    qtbot.wait(150)
+    assert len(steps) <= n + 1 and not r.is_live(j3)
+    assert r.shutdown()
+
+
+def test_runner_reports_errors_as_jobError(qtbot):
+    from rfm_studio.core.errors import AudioReadError
+    from rfm_studio.gui.jobs import JobError, JobRunner
+
+    r = JobRunner()
+    errs = []
+    r.errored.connect(lambda j, e: errs.append(e))
+    with qtbot.waitSignal(r.finished, timeout=5000):
+        r.submit("x", _gen(3, fail_at=1))
+
+    def bad(cancel):
+        raise AudioReadError("The file is not audio.")
+    with qtbot.waitSignal(r.finished, timeout=5000):
+        r.submit("y", bad)
+    assert isinstance(errs[0], JobError) and not errs[0].user and "boom" in errs[0].message
+    assert errs[1].user and errs[1].message == "The file is not audio."
+    assert r.shutdown()
+
+
+def test_throttle_is_newest_wins(qtbot):
+    from rfm_studio.gui.jobs import Throttle
+
+    out = []
+    th = Throttle(out.append, 0.05)
+    for i in range(20):
+        th.push(i)
+    assert out == [0]  # first immediately, the rest coalesced
+    qtbot.waitUntil(lambda: out[-1] == 19, timeout=2000)
+    assert len(out) == 2
+
+
+# -- player (no device needed: the callback is called like the audio thread would) ----
+def _player(n=1000, loop=None):
+    from rfm_studio.gui.playback import Player
+
+    p = Player()
+    idx = np.arange(n, dtype=np.float32)
+    p.set_sources(idx / n, -idx / n, 1000)  # A: +i/n, B: -i/n (mono -> 2 channels)
+    p._playing = True
+    if loop:
+        p.set_loop(loop)
+    return p
+
+
+def test_callback_switches_a_b_at_the_same_sample():
+    p = _player()
+    out = np.empty((64, 2), np.float32)
+    p._callback(out, 64, None, None)
+    assert np.allclose(out[:, 0], np.arange(64) / 1000)
+    p.toggle_ab()
+    p._callback(out, 64, None, None)
+    assert np.allclose(out[:, 1], -np.arange(64, 128) / 1000)
+    assert p.position == pytest.approx(0.128)
+
+
+def test_callback_loops_the_region_and_stops_at_the_end():
+    p = _player(loop=(0.1, 0.15))
+    out = np.empty((120, 2), np.float32)
+    p._callback(out, 120, None, None)
+    assert np.allclose(out[:50, 0], np.arange(100, 150) / 1000)
+    assert np.allclose(out[50:100, 0], np.arange(100, 150) / 1000)
+    q = _player(n=100)
+    out = np.ones((128, 2), np.float32)
+    q._callback(out, 128, None, None)
+    assert np.all(out[100:] == 0) and not q.playing
+
+
+def test_callback_allocates_no_audio_buffers():
+    import tracemalloc
+
+    p = _player(n=200000, loop=(0.0, 150.0))
+    out = np.empty((4096, 2), np.float32)  # 32 kB per block
+    p._callback(out, 4096, None, None)
+    tracemalloc.start()
+    for _ in range(200):
+        p._callback(out, 4096, None, None)
+        p.toggle_ab()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 4096  # only small view objects, never a block-sized array
+
+
+def test_loudness_matching_prescales_b():
+    from rfm_studio.gui.playback import Player, loudness_gain
+
+    a = np.full(100, 0.2, np.float32)
+    b = np.full(100, 0.1, np.float32)
+    assert loudness_gain(a, b) == pytest.approx(2.0)
+    assert loudness_gain(a, b / 100) == pytest.approx(10 ** (12 / 20))  # clamped at +12 dB
+    p = Player()
+    p.set_sources(a, b, 1000)
+    p.match_loudness = True
+    p.set_sources(a, b, 1000)
+    assert np.allclose(p._bufs[1], 0.2)
+
+
+def test_player_without_portaudio_says_why(monkeypatch):
+    import builtins
+
+    from rfm_studio.gui.playback import Player
+
+    real = builtins.__import__
+
+    def fake(name, *a, **kw):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    p = Player()
+    assert not p.probe() and "PortAudio" in p.reason
+    with pytest.raises(RuntimeError):
+        p.play()
+
+
+# -- waveform envelope ----------------------------------------------------------------
+def test_waveform_envelope_keeps_peaks():
+    from rfm_studio.gui.views.waveform import Trace
+
+    y = np.zeros(1_000_000, np.float32)
+    y[123_457] = 0.9
+    tr = Trace(y, 48000)
+    x, yy, connect = tr.segments(0, len(y) / 48000, 800, 1e-3)
+    assert connect == "pairs" and len(x) <= 2 * 800 + 2 and yy.max() == pytest.approx(0.9)
+    x, yy, connect = tr.segments(2.572, 2.5725, 800, 1e-3)  # zoomed in: raw samples
+    assert connect == "all" and yy.max() == pytest.approx(0.9)
+
+
+# -- settings -------------------------------------------------------------------------
+def test_settings_persist(tmp_path):
+    from rfm_studio.gui.settings import Settings
+
+    s = Settings(tmp_path / "s.ini")
+    s.device, s.precision, s.model_folder, s.theme = "cpu", "bfloat16", "/models/x", "dark"
+    s.add_recent(tmp_path / "a.wav")
+    s.add_instruction("Add rain")
+    s.sync()
+    t = Settings(tmp_path / "s.ini")
+    assert (t.device, t.precision, t.model_folder, t.theme) == ("cpu", "bfloat16", "/models/x", "dark")
+    assert t.recent_files == [str((tmp_path / "a.wav").resolve())] and t.instructions == ["Add rain"]
+    t.q.setValue("model/device", "tpu")  # unknown values fall back to the default
+    assert t.device == "auto"
