@@ -136,6 +136,16 @@ class RFMEditor(nn.Module):
             "mel": self.mel_config.to_dict(), "flow": self.flow.to_dict(),
             "window_frames": self.window_frames, "peak_normalize": self.peak_normalize,
             "info": self.info,
+            "components": {
+                "unet": ["rfm_studio" if not self.denoiser.is_diffusers else "diffusers", type(self.denoiser.net).__name__],
+                "vae": ["diffusers", "AutoencoderKL"] if isinstance(self.codec, KLCodec) else ["rfm_studio", "MelNormalizer"],
+                "text_encoder": ["transformers", type(self.text_encoder.base_model).__name__],
+                "tokenizer": ["transformers", type(self.text_encoder.tokenizer).__name__],
+                "vocoder": {"GriffinLimVocoder": ["rfm_studio", "GriffinLimVocoder"],
+                            "HifiGanVocoder": ["transformers", "SpeechT5HifiGan"],
+                            "BigVGANVocoder": ["bigvgan", "BigVGAN"]}.get(type(self.vocoder).__name__,
+                                                                         ["rfm_studio", type(self.vocoder).__name__]),
+            },
         })
         from .manifest import write_manifest
 
