@@ -99,27 +99,13 @@ def run_batch_cmd(args) -> int:
 
     from ..core.audio.io import load_audio, save_audio
     from ..core.editing import edit
-    from ..core.training.sources import resolve_inside
+    from ..core.training.sources import read_manifest, resolve_inside
 
     man = Path(args.manifest)
-    if not man.exists():
-        raise OptionError(f"Manifest not found: {man}")
-    rows = []
-    for i, line in enumerate(man.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise OptionError(f"Line {i} of {man.name} is not valid JSON.") from None
-        for k in ("id", "input", "instruction"):
-            if k not in row:
-                raise OptionError(f"Line {i} of {man.name} has no '{k}' field.")
+    rows = read_manifest(man, required=("id", "input", "instruction"))
+    for i, row in enumerate(rows, 1):
         if not str(row["id"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise OptionError(f"Line {i} of {man.name}: id '{row['id']}' must be letters, digits, '-', '_' or '.'.")
-        rows.append(row)
-    if not rows:
-        raise OptionError(f"Manifest {man.name} has no lines.")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = man.parent

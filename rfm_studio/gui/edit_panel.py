@@ -237,6 +237,7 @@ class EditPanel(QWidget):
         self.set_t_start(0.01)
         self._model_ready = False
         self._busy = False
+        self.blocked = ""  # why edits wait (another job holds the model), or ""
 
     # -- t_start ------------------------------------------------------------------------
     def _slider_moved(self, pos):
@@ -332,8 +333,19 @@ class EditPanel(QWidget):
         self.cancel_button.setEnabled(busy)
         self._update_buttons()
 
+    def set_blocked(self, reason: str = "") -> None:
+        """Edits wait while another job (adapter training) holds the model: say why; the model
+        and adapter choices wait too."""
+        self.blocked = reason or ""
+        for w in (self.model_combo, self.model_browse, self.adapter_combo, self.choose_button):
+            w.setEnabled(not self.blocked)
+        self.set_progress_text(self.blocked or "Ready")
+        self.progress.setToolTip(self.blocked)
+        self._update_buttons()
+
     def _update_buttons(self):
-        self.run_button.setEnabled(self._model_ready)
+        self.run_button.setEnabled(self._model_ready and not self.blocked)
+        self.run_button.setToolTip(self.blocked or "Run the edit (Ctrl+Return)")
 
     def set_progress(self, step: int, total: int, eta: float | None) -> None:
         self.progress.setRange(0, max(1, total))

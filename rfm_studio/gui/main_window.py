@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from .. import paths
 from ..core.audio.io import READ_EXTENSIONS, load_audio
@@ -21,6 +21,7 @@ from ..core.events import EditRequest
 from . import theme
 from .attention_panel import AttentionPanel
 from .edit_panel import EditPanel
+from .finetune_tab import FinetuneTab
 from .history import History, HistoryPanel
 from .jobs import JobError, JobRunner
 from .playback import Player
@@ -80,6 +81,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self.setAcceptDrops(True)
         self._build_views()
         self._build_docks()
+        self._wire_finetune()
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -95,6 +97,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self._play_timer.timeout.connect(self._tick_playback)
         self.resize(1480, 940)
         self._restored = self.settings.restore_window(self)
+        if not self._restored:  # the docks' width, now that the window has its size
+            self.resizeDocks([self.edit_dock], [430], Qt.Horizontal)
         self._update_actions()
         try:
             QApplication.instance().styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
@@ -134,7 +138,12 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         lay.setSpacing(0)
         lay.addWidget(split, 1)
         lay.addWidget(self.attn.controls)
-        self.setCentralWidget(central)
+        self.finetune = FinetuneTab(self.runner, self.host, self.player, self.settings)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(central, "Editor")
+        self.tabs.addTab(self.finetune, "Fine-tuning")
+        self.setCentralWidget(self.tabs)
 
     def _build_docks(self):
         self.panel = EditPanel()
@@ -180,6 +189,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         for v in self.views:
             v.style(colors)
         self.attn.style(colors)
+        self.finetune.style(colors)
         self._set_icons()
         self.spec_tag.setStyleSheet(f"QLabel#tag {{ color: {colors.text}; background: {theme.rgba(colors.plot_bg, 200)}; "
                                     "padding: 1px 6px; border-radius: 3px; font-size: 8.5pt; }")
@@ -469,6 +479,9 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         if self.model_info is None:
             self.show_error("No model", "No model is loaded; choose a model folder (Model ▸ Choose Model Folder…).")
             return None
+        if self.finetune.busy:
+            self.statusBar().showMessage(self.panel.blocked or "The model is busy in the Fine-tuning tab.", 5000)
+            return None
         text = self.panel.instruction.text().strip()
         if not text or "..." in text:
             self.show_error("Instruction needed", "Describe the edit, for example 'Remove the dog barking' "
@@ -643,6 +656,70 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
 
 
 
+    # =================================================================================
+    # the Fine-tuning tab
+    # =================================================================================
+    def _wire_finetune(self):
+        ft = self.finetune
+        ft.adapters_changed.connect(self._refresh_model_lists)
+        ft.adapter_moved.connect(self._adapter_moved)
+        ft.busy_changed.connect(self._finetune_busy)
+        ft.use_adapter.connect(self._use_adapter)
+        ft.open_preview.connect(self.show_preview)
+        ft.error.connect(self.show_error)
+        ft.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+    def _finetune_busy(self, busy: bool):
+        what = "an adapter is training" if self.finetune.training else "an adapter preview is running"
+        self.panel.set_blocked(f"Edits wait: {what} (Fine-tuning tab; one job at a time)" if busy else "")
+        self._update_actions()
+
+    def _tab_changed(self, index: int):
+        if self.tabs.widget(index) is not self.finetune and self.finetune.owns_player:
+            self.finetune.owns_player = False  # the editor's clip is heard again
+            self.player.pause()
+            self._update_play_action()
+            self._refresh_views()
+            if self.a_loop.isChecked():
+                self.set_loop(True)
+
+    def _use_adapter(self, folder: str):
+        i = self.panel.adapter_combo.findData(folder)
+        if i >= 0:
+            self.panel.adapter_combo.setCurrentIndex(i)
+        self._adapter_chosen(folder)
+
+    def _adapter_moved(self, old: str, new: str):
+        """An adapter was renamed (new folder) or deleted (""): follow it if it is the one in use."""
+        if self.settings.adapter and Path(self.settings.adapter) == Path(old):
+            if self.model_info is not None:
+                self._adapter_chosen(new)
+            else:
+                self.settings.adapter = new
+        self._refresh_model_lists()
+
+    def show_preview(self, p):
+        """A Fine-tuning preview in the editor: the input as the source, the base model's and
+        the adapter's edit as versions 1 and 2, compared as A and B."""
+        self.cancel_edit(quiet=True)
+        self.source_path = None  # a (possibly trimmed) copy: exports never replace the user's file
+        self.set_document(p.original, p.sample_rate, Path(p.input).name)
+        params = dict(p.params or {})
+        name = Path(p.adapter).name
+        model = self.model_info.name if self.model_info else ""
+        a = self.history.add_edit(0, p.base, p.sample_rate, instruction=p.instruction,
+                                  params={**params, "model_name": model}, label=f"Base model: {p.instruction}")
+        b = self.history.add_edit(0, p.adapted, p.sample_rate, instruction=p.instruction,
+                                  params={**params, "model_name": model, "adapter": p.adapter},
+                                  label=f"{name}: {p.instruction}")
+        for vid in (a.id, b.id):
+            self._request_mel(vid)
+        self.compare = (a.id, b.id)
+        self.ab = 1
+        self._refresh_views()
+        self.tabs.setCurrentIndex(0)
+
     # -- drag and drop -------------------------------------------------------------------
     def dragEnterEvent(self, ev):
         urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
@@ -663,5 +740,6 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self.settings.sync()
         self.player.close()
         self._play_timer.stop()
+        self.finetune.shutdown()
         self.runner.shutdown(3000)
         super().closeEvent(ev)

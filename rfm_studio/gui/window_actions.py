@@ -156,7 +156,8 @@ class ActionsMixin:
         has_b = self.compare[1] is not None
         self.a_undo.setEnabled(self.history.can_undo())
         self.a_redo.setEnabled(self.history.can_redo())
-        self.a_run.setEnabled(has_doc and self.model_info is not None)
+        self.a_run.setEnabled(has_doc and self.model_info is not None and not self.finetune.busy)
+        self.finetune.set_model_ready(self.model_info is not None, self.model_info.name if self.model_info else "")
         self.a_cancel.setEnabled(self._edit_job is not None)
         self.a_export.setEnabled(has_doc)
         self.a_export_diff.setEnabled(has_b)

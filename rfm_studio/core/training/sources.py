@@ -12,8 +12,8 @@ from ..audio.io import load_audio
 from ..errors import OptionError
 
 
-def read_manifest(path) -> list[dict]:
-    """JSONL lines with input, target, instruction (paths relative to the manifest's folder)."""
+def read_manifest(path, required=("input", "target", "instruction")) -> list[dict]:
+    """JSONL lines with the ``required`` fields (paths relative to the manifest's folder)."""
     p = Path(path)
     if not p.exists():
         raise OptionError(f"Manifest not found: {p}")
@@ -25,12 +25,12 @@ def read_manifest(path) -> list[dict]:
             row = json.loads(line)
         except ValueError:
             raise OptionError(f"Line {i} of {p.name} is not valid JSON.") from None
-        for key in ("input", "target", "instruction"):
+        for key in required:
             if key not in row:
                 raise OptionError(f"Line {i} of {p.name} has no '{key}' field.")
         rows.append(row)
     if not rows:
-        raise OptionError(f"Manifest {p.name} has no triplets.")
+        raise OptionError(f"Manifest {p.name} has no {'triplets' if 'target' in required else 'lines'}.")
     return rows
 
 
