@@ -79,6 +79,7 @@ def main(argv=None):
     ap.add_argument("--t-start", type=float, default=None)
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--render", default=None, choices=["mask", "vocoder"])
+    ap.add_argument("--mask-threshold", type=float, default=None, help="override the model's mask threshold")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -118,6 +119,8 @@ def main(argv=None):
     for folder in args.model or [None]:
         path = resolve_model(folder)
         model = RFMEditor.from_pretrained(path)
+        if args.mask_threshold is not None:
+            model.info["mask_threshold"] = args.mask_threshold
         res, secs = [], []
         for r, x, y, mi, mt, m in clips:
             e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
@@ -126,7 +129,7 @@ def main(argv=None):
             res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
         p = e.params
         name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
-               f"render {p['render']}; median {np.median(secs):.2f} s per clip)"
+               f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; median {np.median(secs):.2f} s per clip)"
         report[str(path)] = table(name, res)
         report[str(path)]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "render")}
     if args.json:

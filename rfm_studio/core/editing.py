@@ -151,7 +151,8 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     e_in = min(audio.shape[0], int(round(b16 * sr / mc.sample_rate)))
     src = audio[s_in:e_in]
     if p["render"] == "mask":
-        edited_span = render_mask(src, sr, mel_span[:, :f_span], mel_out_span, model.vocoder, mc)
+        edited_span = render_mask(src, sr, mel_span[:, :f_span], mel_out_span, model.vocoder, mc,
+                                  threshold=float(model.info.get("mask_threshold", 0.1)))
     else:
         with torch.no_grad():
             wav_chunks = []
