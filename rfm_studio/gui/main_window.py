@@ -305,7 +305,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         v = self.history.get(vid)
         if v is None:
             return ""
-        return "Original" if v.is_source else f"{v.id}: {v.instruction}"
+        return "Original" if v.is_source else f"{v.id}: {v.title()}"
 
     def set_compare(self, a_id, b_id) -> None:
         if a_id is None:
@@ -680,6 +680,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
             self.finetune.owns_player = False  # the editor's clip is heard again
             self.player.pause()
             self._update_play_action()
+            if self.history.source is None:
+                self.player.set_sources(None, None, 44100)
             self._refresh_views()
             if self.a_loop.isChecked():
                 self.set_loop(True)
