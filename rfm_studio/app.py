@@ -29,6 +29,17 @@ def create_app():
     app.setApplicationName("RFM Studio")
     app.setOrganizationName("rfm-studio")
     app.setApplicationDisplayName("RFM Studio")
+    from PySide6.QtGui import QIcon
+
+    from .paths import resources_dir
+
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        png = resources_dir() / "icons" / f"rfm-studio-{size}.png"
+        if png.exists():
+            icon.addFile(str(png))
+    if not icon.isNull():
+        app.setWindowIcon(icon)
     return app
 
 

@@ -36,7 +36,7 @@ def triplets(tmp_path_factory):
 def test_finetune_trains_saves_reloads_and_changes_output(tiny_bundle, triplets, tmp_path):
     model = RFMEditor.from_pretrained(tiny_bundle)
     base = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = FinetuneConfig(triplets=str(triplets / "t.jsonl"), name="hum", out_dir=str(tmp_path), steps=60,
+    cfg = FinetuneConfig(triplets=str(triplets / "t.jsonl"), name="hum", out_dir=str(tmp_path), steps=40,
                          batch_size=3, lr=5e-3, log_every=10, crop_seconds=1.28,
                          parts=("unet", "text_encoder"))
     events = list(finetune(model, cfg))

@@ -39,6 +39,7 @@ class FinetuneConfig:
     seed: int = 0
     log_every: int = 10
     val_every: int = 50
+    card_triplets: list | None = None  # what the card records (e.g. the user's own paths); default: the table
 
     def to_dict(self):
         d = asdict(self)
@@ -97,10 +98,14 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
             if step % cfg.log_every == 0 or step == cfg.steps:
                 yield TrainEvent(step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), cfg.lr,
                                  val_loss=val_loss, seconds=time.time() - t0)
+        if cancel is not None and cancel.cancelled:
+            yield TrainEvent(cfg.steps, cfg.steps, float("nan"), 0.0, message="cancelled")
+            return None
         out = Path(cfg.out_dir) if cfg.out_dir else user_adapters_dir()
         card = AdapterCard(name=cfg.name, base_model=base_name or str(getattr(model, "source_folder", "")),
                            rank=cfg.rank, alpha=cfg.alpha, parts=list(sets), steps=cfg.steps,
-                           triplets=[{k: r[k] for k in ("input", "target", "instruction")} for r in rows],
+                           triplets=cfg.card_triplets or [{k: r[k] for k in ("input", "target", "instruction")}
+                                                          for r in rows],
                            settings=cfg.to_dict(), final_loss=float(np.mean(losses[-cfg.log_every:])),
                            final_val_loss=val_loss)
         folder = save_adapter(out / cfg.name, sets, card)

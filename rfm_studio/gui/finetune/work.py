@@ -215,7 +215,9 @@ def train(host, triplets, s: TrainSettings, cancel):
         cfg = FinetuneConfig(triplets=str(manifest), name=s.name, out_dir=s.out_dir, steps=s.steps,
                              batch_size=s.batch_size, lr=s.lr, rank=s.rank, alpha=s.alpha, parts=tuple(s.parts),
                              crop_seconds=s.crop_seconds, augment=s.augment, seed=s.seed,
-                             log_every=s.log_every(), val_every=val_every)
+                             log_every=s.log_every(), val_every=val_every,
+                             card_triplets=[{"input": str(Path(t.input).resolve()), "target": str(Path(t.target).resolve()),
+                                             "instruction": t.instruction} for t in triplets])
         base_name = (host.info.folder or host.info.name) if host.info is not None else ""
         last = None
         gen = finetune(model, cfg, cancel, base_name=base_name)
