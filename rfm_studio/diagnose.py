@@ -20,9 +20,12 @@ def diagnose() -> str:
     from .paths import model_search_path, user_adapters_dir, user_config_dir, user_log_dir
 
     lines = [f"rfm-studio {__version__}", f"python {sys.version.split()[0]} on {platform.platform()}"]
-    for pkg in ("torch", "torchaudio", "diffusers", "transformers", "peft", "accelerate", "PySide6",
+    for pkg in ("torch", "diffusers", "transformers", "peft", "accelerate", "PySide6",
                 "pyqtgraph", "sounddevice", "soundfile", "numpy"):
-        lines.append(f"  {pkg:13s} {_version(pkg)}")
+        v = _version(pkg)
+        if pkg == "PySide6" and v == "not installed":
+            v = _version("PySide6-Essentials")
+        lines.append(f"  {pkg:13s} {v}")
     try:
         import torch
 
