@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.timeout(900)  # trains for real; slow on a loaded 2-core machine
 import soundfile as sf
 import torch
 

@@ -6,6 +6,8 @@ import numpy as np
 import soundfile as sf
 import pytest
 
+pytestmark = pytest.mark.timeout(900)  # trains for real; slow on a loaded 2-core machine
+
 from rfm_studio.core.model.bundle import RFMEditor
 from rfm_studio.core.training.checkpoint import latest_checkpoint
 from rfm_studio.core.training.loop import TrainConfig, export_bundle, train
