@@ -1,7 +1,6 @@
 """On-the-fly triplet generator and fixed set, on a synthetic bank of tones and noise."""
 
 import json
-import time
 
 import numpy as np
 import pytest
