@@ -35,6 +35,8 @@ def main(argv=None):
     ap.add_argument("--which", default="best", choices=["best", "latest"])
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--steps", type=int, default=None, help="default Euler steps to ship the candidate with")
+    ap.add_argument("--mask-threshold", type=float, default=None, help="default mask-render threshold to ship with")
     args = ap.parse_args(argv)
     import edit_quality
 
@@ -43,6 +45,17 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix="rfm-candidate-"))
     cand, state = export_bundle(args.run, tmp / "rfm-studio-small", which=args.which)
     print(f"candidate: step {state['step']}, val loss {state.get('val_loss')}")
+    if args.steps is not None or args.mask_threshold is not None:
+        from rfm_studio.core.model.files import read_json, write_json
+        from rfm_studio.core.model.manifest import write_manifest
+
+        idx = read_json(cand / "model_index.json")
+        if args.steps is not None:
+            idx["flow"]["steps"] = args.steps
+        if args.mask_threshold is not None:
+            idx["info"]["mask_threshold"] = args.mask_threshold
+        write_json(cand / "model_index.json", idx)
+        write_manifest(cand)
     models = [str(cand)] + ([str(SHIPPED)] if (SHIPPED / "model_index.json").exists() else [])
     out_json = tmp / "figures.json"
     edit_quality.main(sum([["--model", m] for m in models], []) + ["--json", str(out_json)]
