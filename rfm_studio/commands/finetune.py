@@ -37,7 +37,7 @@ def run(args) -> int:
     if args.steps < 1 or args.rank < 1:
         raise OptionError("--steps and --rank must be at least 1.")
     table = load_triplet_table(args.triplets)
-    problems = validate_triplets(table.rows, table.path.parent)
+    problems = validate_triplets(table.rows, table.base)
     if problems:
         raise OptionError(problems[0] + (f" ({len(problems) - 1} more problems.)" if len(problems) > 1 else ""))
     folder = resolve_model(args.model)

@@ -57,12 +57,11 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
     rows = manifest.rows
     sr = model.mel_config.sample_rate
     crop = int(cfg.crop_seconds * sr)
-    src = ManifestSource(manifest.path, crop)
+    src = ManifestSource(None, crop, rows=rows, base=manifest.base)
     val_rows = None
     if len(rows) >= 5:  # hold one triplet out
         src.rows = rows[:-1]
-        val = ManifestSource(manifest.path, crop)
-        val.rows = rows[-1:]
+        val = ManifestSource(None, crop, rows=rows[-1:], base=manifest.base)
         val_rows = [val.batch(min(4, cfg.batch_size), np.random.default_rng(99))]
     torch.manual_seed(cfg.seed)
     model.eval()

@@ -43,16 +43,19 @@ def resolve_inside(base: Path, rel: str) -> Path:
 
 
 class ManifestSource:
-    def __init__(self, manifest, crop_samples: int, sample_rate: int = 16000):
-        self.path = Path(manifest)
-        self.rows = read_manifest(self.path)
+    """Triplets from a JSONL manifest, or from ``rows`` whose paths are relative to ``base``."""
+
+    def __init__(self, manifest, crop_samples: int, sample_rate: int = 16000, rows=None, base=None):
+        self.path = Path(manifest) if manifest is not None else None
+        self.base = Path(base) if base is not None else self.path.parent
+        self.rows = list(rows) if rows is not None else read_manifest(self.path)
         self.crop = crop_samples
         self.sr = sample_rate
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _pair(self, i):
         if i not in self._cache:
-            base = self.path.parent
+            base = self.base
             a, _ = load_audio(resolve_inside(base, self.rows[i]["input"]), mono=True, target_sr=self.sr)
             b, _ = load_audio(resolve_inside(base, self.rows[i]["target"]), mono=True, target_sr=self.sr)
             n = max(len(a), len(b), self.crop)

@@ -5,8 +5,6 @@ audio itself, with one message per problem (for the CLI and the Fine-tuning tab)
 from __future__ import annotations
 
 import csv
-import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,34 +16,40 @@ from .sources import read_manifest, resolve_inside
 
 @dataclass
 class TripletTable:
-    path: Path  # a JSONL manifest (CSV input is converted next to it in a temp folder)
-    rows: list
+    path: Path  # the JSONL or CSV file
+    rows: list  # dicts with input, target, instruction (paths relative to ``base``)
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
 
 
-def load_triplet_table(path) -> TripletTable:
+def read_triplet_rows(path) -> list[dict]:
+    """Rows of a JSONL manifest or a CSV with input, target and instruction columns."""
     p = Path(path)
     if not p.exists():
         raise OptionError(f"Triplet file not found: {p}")
-    if p.suffix.lower() == ".csv":
-        with open(p, newline="", encoding="utf-8") as f:
+    if p.suffix.lower() != ".csv":
+        try:
+            return read_manifest(p)
+        except UnicodeDecodeError:
+            raise OptionError(f"{p.name} is not a text file.") from None
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             missing = {"input", "target", "instruction"} - set(reader.fieldnames or [])
             if missing:
                 raise OptionError(f"{p.name} lacks the column(s): {', '.join(sorted(missing))}.")
-            rows = [dict(r) for r in reader]
-        if not rows:
-            raise OptionError(f"{p.name} has no triplets.")
-        # a JSONL next to the CSV's files keeps paths relative to the same folder
-        tmp = Path(tempfile.mkdtemp(prefix=".rfm-triplets-", dir=str(p.parent)))
-        jl = tmp.parent / f"{tmp.name}.jsonl"
-        tmp.rmdir()
-        jl.write_text("\n".join(json.dumps({k: r[k] for k in ("input", "target", "instruction")}) for r in rows))
-        import atexit
-        import os
+            rows = [{k: r[k] for k in ("input", "target", "instruction")} for r in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise OptionError(f"{p.name} could not be read ({type(exc).__name__}).") from None
+    if not rows:
+        raise OptionError(f"{p.name} has no triplets.")
+    return rows
 
-        atexit.register(lambda: os.path.exists(jl) and os.unlink(jl))
-        return TripletTable(jl, read_manifest(jl))
-    return TripletTable(p, read_manifest(p))
+
+def load_triplet_table(path) -> TripletTable:
+    return TripletTable(Path(path), read_triplet_rows(path))
 
 
 def validate_triplets(rows: list[dict], base: Path, min_count: int = 3) -> list[str]:

@@ -18,7 +18,6 @@ Pure Python (no Qt, no torch), so it is easy to test.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -136,28 +135,11 @@ def pair_folder(folder) -> Found:
 def read_table(path) -> list[Triplet]:
     """A CSV or JSONL with input, target, instruction (paths relative to the file's folder).
     Paths become absolute; the tab stages the files for training (see work.stage_triplets)."""
-    from ...core.errors import OptionError
-    from ...core.training.sources import read_manifest
+    from ...core.training.triplet_files import read_triplet_rows
 
     p = Path(path)
     base = p.parent
-    if p.suffix.lower() == ".csv":
-        try:
-            with open(p, newline="", encoding="utf-8-sig") as f:
-                reader = csv.DictReader(f)
-                missing = {"input", "target", "instruction"} - set(reader.fieldnames or [])
-                if missing:
-                    raise OptionError(f"{p.name} lacks the column(s): {', '.join(sorted(missing))}.")
-                rows = [dict(r) for r in reader]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise OptionError(f"{p.name} could not be read ({type(exc).__name__}).") from None
-        if not rows:
-            raise OptionError(f"{p.name} has no triplets.")
-    else:
-        try:
-            rows = read_manifest(p)
-        except UnicodeDecodeError:
-            raise OptionError(f"{p.name} is not a text file.") from None
+    rows = read_triplet_rows(p)
     out = []
     for r in rows:
         a, b = (r.get("input") or "").strip(), (r.get("target") or "").strip()
