@@ -96,22 +96,17 @@ class AttentionView(TimePlot):
 def save_npz(path, attention: np.ndarray, tokens, *, instruction: str = "", params: dict | None = None,
              layers: str = "all") -> Path:
     """Raw maps [steps, tokens, frames] (100 frames/s over the whole clip) with their labels."""
-    import os
-    import tempfile
+    import io
+
+    from ...core.model.files import atomic_write_bytes
 
     p = Path(path)
     if p.suffix.lower() != ".npz":
         p = p.with_suffix(".npz")
-    fd, tmp = tempfile.mkstemp(prefix=".rfm-", suffix=".npz", dir=str(p.parent))
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, attention=np.asarray(attention, dtype=np.float32),
-                            tokens=np.array(list(tokens), dtype=str), fps=np.float32(FPS),
-                            instruction=np.array(instruction), layers=np.array(layers),
-                            params=np.array(json.dumps(params or {}, default=str)))
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    np.savez_compressed(buf, attention=np.asarray(attention, dtype=np.float32),
+                        tokens=np.array(list(tokens), dtype=str), fps=np.float32(FPS),
+                        instruction=np.array(instruction), layers=np.array(layers),
+                        params=np.array(json.dumps(params or {}, default=str)))
+    atomic_write_bytes(p, buf.getvalue())
     return p
