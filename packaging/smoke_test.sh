@@ -73,29 +73,10 @@ fi
 echo "== models convert from public formats (tiny random weights) + edit"
 $NICE "$PY" - "$WORK/public" <<'EOF'
 import sys
-from pathlib import Path
 
-import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
-from transformers import T5Config, T5EncoderModel
+from rfm_studio.core.model.tiny_public import write_tiny_public_components
 
-from rfm_studio.core.model.text_encoder import load_tokenizer, package_model_dir
-from rfm_studio.core.model.vocoder import HifiGanVocoder
-
-d = Path(sys.argv[1])
-torch.manual_seed(0)
-AutoencoderKL(in_channels=1, out_channels=1, latent_channels=8, block_out_channels=[8, 16, 16],
-              down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
-              layers_per_block=1, norm_num_groups=8, sample_size=256).save_pretrained(d / "vae")
-UNet2DConditionModel(sample_size=[64, 16], in_channels=8, out_channels=8, block_out_channels=[16, 32],
-                     down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
-                     up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"], layers_per_block=1,
-                     cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8).save_pretrained(d / "unet")
-tok = load_tokenizer(package_model_dir())
-T5EncoderModel(T5Config(vocab_size=tok.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
-               ).save_pretrained(d / "t5")
-tok.save_pretrained(d / "t5")
-HifiGanVocoder.from_config(upsample_initial_channel=64).save_pretrained(d / "hifigan")
+write_tiny_public_components(sys.argv[1])
 EOF
 P="$WORK/public"
 $NICE "$APP" models convert --vae "$P/vae" --unet "$P/unet" --text-encoder "$P/t5" --vocoder "$P/hifigan" \

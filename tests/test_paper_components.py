@@ -11,30 +11,9 @@ from conftest import tone
 
 @pytest.fixture(scope="module")
 def components(tmp_path_factory):
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import T5Config, T5EncoderModel
+    from rfm_studio.core.model.tiny_public import write_tiny_public_components
 
-    from rfm_studio.core.model.text_encoder import package_model_dir, load_tokenizer
-    from rfm_studio.core.model.vocoder import HifiGanVocoder
-
-    d = tmp_path_factory.mktemp("public")
-    torch.manual_seed(0)
-    # AudioLDM VAE layout: 1-channel mel image, 3 levels (4x down), 8 latent channels, learnt scaling factor
-    AutoencoderKL(in_channels=1, out_channels=1, latent_channels=8, block_out_channels=[8, 16, 16],
-                  down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
-                  layers_per_block=1, norm_num_groups=8, sample_size=256,
-                  scaling_factor=0.9227914214134216).save_pretrained(d / "vae")
-    # Tango-style text-to-audio U-Net: 8 latent channels in, cross-attention to the text encoder
-    UNet2DConditionModel(sample_size=[64, 16], in_channels=8, out_channels=8, block_out_channels=[16, 32],
-                         down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
-                         up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"], layers_per_block=1,
-                         cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8).save_pretrained(d / "unet")
-    tok = load_tokenizer(package_model_dir())
-    T5EncoderModel(T5Config(vocab_size=tok.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
-                   ).save_pretrained(d / "t5")
-    tok.save_pretrained(d / "t5")
-    HifiGanVocoder.from_config(upsample_initial_channel=64).save_pretrained(d / "hifigan")
-    return d
+    return write_tiny_public_components(tmp_path_factory.mktemp("public"))
 
 
 def test_widened_conv_in_starts_as_the_t2a_model(components):

@@ -122,6 +122,18 @@ def to_tensor_dict(d: dict, what: str) -> dict:
     return out
 
 
+def state_dict_in(ckpt, key: str, what: str) -> dict:
+    """The weights of a checkpoint: ``ckpt[key]`` (or a bare state dict), 'module.' stripped."""
+    if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
+        sd = ckpt[key]
+    elif isinstance(ckpt, dict):
+        sd = ckpt
+    else:
+        raise MetricUnavailable(f"The {what} is not a dict of weights.")
+    sd = to_tensor_dict(sd, f"The {what}")
+    return {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
+
+
 def _short(exc: Exception) -> str:
     s = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return s[:160].rstrip(".")

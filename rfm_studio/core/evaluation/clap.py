@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoints import MetricUnavailable, file_record, load_torch_file, to_tensor_dict
+from .checkpoints import MetricUnavailable, file_record, load_torch_file, state_dict_in, to_tensor_dict
 
 KINDS = ("laion", "ms")
 
@@ -152,15 +152,7 @@ class HFClap(ClapScorer):
 def read_laion_checkpoint(path) -> tuple[dict, dict]:
     """(state dict without 'module.' and position_ids, architecture) of a LAION-CLAP .pt file."""
     ck = load_torch_file(path, "LAION-CLAP checkpoint")
-    if isinstance(ck, dict) and isinstance(ck.get("state_dict"), dict):
-        sd = ck["state_dict"]
-    elif isinstance(ck, dict):
-        sd = ck
-    else:
-        raise MetricUnavailable("The LAION-CLAP checkpoint is not a dict of weights.")
-    sd = to_tensor_dict(sd, "The LAION-CLAP checkpoint")
-    if next(iter(sd)).startswith("module."):
-        sd = {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
+    sd = state_dict_in(ck, "state_dict", "LAION-CLAP checkpoint")
     sd.pop("text_branch.embeddings.position_ids", None)
     if not any(k.startswith("audio_branch.") for k in sd) or not any(k.startswith("text_branch.") for k in sd):
         raise MetricUnavailable("The file is not a LAION-CLAP checkpoint (no audio_branch / text_branch weights).")

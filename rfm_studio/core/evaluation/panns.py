@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checkpoints import MetricUnavailable, file_record, load_torch_file, to_tensor_dict
+from .checkpoints import MetricUnavailable, file_record, load_torch_file, state_dict_in
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -140,16 +140,7 @@ FRONT_END_KEYS = ("spectrogram_extractor.stft.conv_real.weight", "spectrogram_ex
 
 def state_dict_from_checkpoint(ckpt) -> dict:
     """The weights of a PANNs checkpoint: ``ckpt["model"]`` (or a bare state dict); 'module.' stripped."""
-    if isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict):
-        sd = ckpt["model"]
-    elif isinstance(ckpt, dict):
-        sd = ckpt
-    else:
-        raise MetricUnavailable("The PANNs checkpoint is not a dict of weights.")
-    sd = to_tensor_dict(sd, "The PANNs checkpoint")
-    if all(k.startswith("module.") for k in sd):
-        sd = {k[7:]: v for k, v in sd.items()}
-    return sd
+    return state_dict_in(ckpt, "model", "PANNs checkpoint")
 
 
 def infer_config(sd: dict) -> dict:
