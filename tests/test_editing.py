@@ -33,6 +33,8 @@ def test_attention_rows_are_distributions_over_tokens(tiny_model):
     res = edit(tiny_model, tone(1.0), 16000, "Add a bell", steps=1, capture_attention=True)
     # summed over all tokens (incl. special ones) attention is 1 per frame; words hold part of it
     assert (res.attention >= 0).all() and (res.attention <= 1.0 + 1e-5).all()
+    words = res.attention.sum(axis=1)  # [steps, frames]: the words' share of each frame's attention
+    assert (words <= 1.0 + 1e-4).all() and (words > 0).all()
 
 
 def test_same_seed_same_result_and_seed_changes_it(tiny_model):
