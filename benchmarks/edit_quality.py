@@ -7,7 +7,10 @@ seen in training (the bank's val split): per task and per instruction style
 
 (d: mean absolute difference of 64-bin log-mels; rfm_studio.core.evaluation.spectral),
 with the identity (return the input: gain 0) and Griffin-Lim resynthesis of the target
-(this vocoder's ceiling) measured in the same run.
+(this vocoder's ceiling) measured in the same run, and, for "add", the target's own event
+placed at a random time: an instruction does not say when to add, so this is what a
+perfect but timing-blind edit scores. ``--region`` also runs each model with the event's
+span as the edit region, as a user who selects it in the app would.
 
     python benchmarks/edit_quality.py [--model DIR ...] [--manifest data/fixed_val/manifest.jsonl]
 """
@@ -80,6 +83,9 @@ def main(argv=None):
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--render", default=None, choices=["mask", "vocoder"])
     ap.add_argument("--mask-threshold", type=float, default=None, help="override the model's mask threshold")
+    ap.add_argument("--region", action="store_true",
+                    help="also give the model each triplet's event span as the edit region (as a user selecting "
+                         "it in the app would), and report those figures too")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -115,23 +121,39 @@ def main(argv=None):
             wav = gl(torch.from_numpy(mt)[None], length=len(y))[0].numpy()
             ceil.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(wav), m)))
     report["griffin_lim_target"] = table("Griffin-Lim resynthesis of the target (vocoder ceiling)", ceil)
+    # an added event's timing is not in its instruction: the target's own event at a random time
+    rng = np.random.default_rng(0)
+    blind = []
+    for r, x, y, mi, mt, m in clips:
+        if r["task"] == "add":
+            for _ in range(5):
+                out = x + np.roll(y - x, int(rng.integers(len(x))))
+                blind.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(out), m)))
+    if blind:
+        report["add_event_random_time"] = table("add only: the target's own event at a random time "
+                                                "(5 shifts per triplet; what perfect timing-blind adding scores)", blind)
 
     for folder in args.model or [None]:
         path = resolve_model(folder)
         model = RFMEditor.from_pretrained(path)
         if args.mask_threshold is not None:
             model.info["mask_threshold"] = args.mask_threshold
-        res, secs = [], []
-        for r, x, y, mi, mt, m in clips:
-            e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
-                     guidance=args.guidance, render=args.render, seed=0)
-            secs.append(e.seconds)
-            res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
-        p = e.params
-        name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
-               f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; median {np.median(secs):.2f} s per clip)"
-        report[str(path)] = table(name, res)
-        report[str(path)]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "render")}
+        for with_region in ([False, True] if args.region else [False]):
+            res, secs = [], []
+            for r, x, y, mi, mt, m in clips:
+                spans = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
+                region = (min(a for a, _ in spans), min(len(x) / 16000, max(b for _, b in spans))) if with_region else None
+                e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
+                         guidance=args.guidance, render=args.render, seed=0, region=region)
+                secs.append(e.seconds)
+                res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
+            p = e.params
+            name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
+                   f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
+                   f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "")
+            key = str(path) + (" region" if with_region else "")
+            report[key] = table(name, res)
+            report[key]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "render")}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -9,6 +9,8 @@ windows of ``model.window_frames`` frames (10.24 s) overlapping by 1.5 s, whose 
 mels are crossfaded. The result has the input's rate, channels and length. With a
 region, only that span changes (the model sees 1 s of context each side); outside it
 the output equals the input sample for sample, with 20 ms crossfades inside its edges.
+Networks with a region channel are also told which frames lie inside the region, so an
+added event is placed there.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ def resolve_params(model, req: EditRequest) -> dict:
     seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     return {"steps": steps, "t_start": t_start, "guidance": guidance, "seed": int(seed),
             "render": getattr(req, "render", None) or model.info.get("render", "vocoder")}
+
+
+def region_frames(start16: int, n_latent: int, n_mel: int, hop: int, sr16: int, r0: float, r1: float) -> np.ndarray:
+    """[n_latent] float32: 1 on the frames of a window (starting at sample ``start16`` of the
+    16 kHz clip) that lie inside the region [r0, r1] seconds, else 0."""
+    t = (start16 + np.arange(n_mel) * hop) / sr16
+    inside = ((t >= r0) & (t <= r1)).astype(np.float32)
+    if n_latent != n_mel:
+        inside = inside[np.minimum((np.arange(n_latent) * n_mel) // n_latent, n_mel - 1)]
+    return inside
 
 
 def check_audio(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -118,10 +130,13 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         with torch.no_grad():
             mel = model.mel(wav)[..., :f_pad]
             x_orig = model.codec.encode(mel.to(model.dtype))
+        region_t = None
+        if req.region is not None and getattr(model.denoiser, "has_region_channel", False):
+            region_t = torch.from_numpy(region_frames(a, x_orig.shape[-1], f_pad, hop, mc.sample_rate, r0, r1))[None].to(dev)
         gen = torch.Generator().manual_seed(p["seed"] + wi)
         steps_att = []
         it = sample_window(model, x_orig, cond, steps=p["steps"], t_start=p["t_start"], guidance=p["guidance"],
-                           generator=gen, cancel=cancel, store=store, frames=f_pad)
+                           generator=gen, cancel=cancel, store=store, frames=f_pad, region=region_t)
         while True:
             try:
                 st = next(it)

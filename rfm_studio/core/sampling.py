@@ -23,8 +23,9 @@ class LatentStep:
 
 
 def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: float, generator,
-                  cancel=None, store: AttentionStore | None = None, frames: int | None = None):
-    """Yield LatentStep per Euler step; return the final latent x_tar*."""
+                  cancel=None, store: AttentionStore | None = None, frames: int | None = None, region=None):
+    """Yield LatentStep per Euler step; return the final latent x_tar*. ``region`` [B, frames]:
+    where the edit may change the clip, for networks with a region channel."""
     sampler = EulerSampler(model.flow)
     times = sampler.set_timesteps(steps, t_start)
     noise = torch.randn(x_orig.shape, generator=generator, dtype=torch.float32).to(x_orig)
@@ -40,7 +41,7 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
                 b = x.shape[0]
                 store.reset(hw, slice(b, 2 * b) if guidance != 1.0 else slice(None))
             with torch.no_grad():
-                v = model.guided_velocity(x, x_orig, times[i], cond, guidance)
+                v = model.guided_velocity(x, x_orig, times[i], cond, guidance, region)
             x = sampler.step(v, i, x)
             att = store.collect(frames) if store is not None and frames else None
             yield LatentStep(i + 1, sampler.steps, times[i + 1], x, att)

@@ -7,7 +7,7 @@ import torch
 from .rectified import FlowConfig, interpolate, sample_times, source_sample, target_velocity
 
 
-def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noise=None, reduce=True):
+def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noise=None, reduce=True, region=None):
     """Mean squared error of the network against the flow's target (eq. 1-3).
 
     prediction "velocity" (paper): || v_theta - (x_tar - (1 - s) x0) ||^2
@@ -15,6 +15,8 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
     loss weighted by (1 - (1 - s) t)^2, which stays finite as t -> 1)
     With ``changed_weight`` > 0, bins where |x_tar - x_orig| > ``changed_threshold`` get
     1 + changed_weight times the weight (edits are a small part of each clip).
+    ``region`` [B, frames] (1 where the edit may change the clip) reaches networks with a
+    region channel.
     """
     f: FlowConfig = model.flow
     b = x_tar.shape[0]
@@ -24,7 +26,7 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
         t = sample_times(f, b, generator).to(x_tar)
     x0 = source_sample(f, noise, x_orig)
     x_t = interpolate(x0, x_tar, t, f.sigma_min)
-    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), t * f.timestep_scale, context, mask)
+    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), t * f.timestep_scale, context, mask, region=region)
     if f.prediction == "sample":
         err = (x_orig + out - x_tar) ** 2
     else:

@@ -94,20 +94,21 @@ class RFMEditor(nn.Module):
         h, m = self._uncond_cache
         return h.expand(batch, -1, -1), m.expand(batch, -1)
 
-    def net_velocity(self, x_t, x_orig, t, context, mask):
-        """The network's velocity at (x_t, t), whatever it predicts (see FlowConfig.prediction)."""
+    def net_velocity(self, x_t, x_orig, t, context, mask, region=None):
+        """The network's velocity at (x_t, t), whatever it predicts (see FlowConfig.prediction).
+        ``region`` [B, frames] reaches networks with a region channel; others ignore it."""
         f = self.flow
         tt = t if torch.is_tensor(t) else torch.full((x_t.shape[0],), float(t), device=x_t.device)
-        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), tt * f.timestep_scale, context, mask)
+        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), tt * f.timestep_scale, context, mask, region=region)
         if f.prediction == "sample":
             return velocity_from_sample(x_t, x_orig + out, tt, f.sigma_min)
         return out
 
-    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float):
+    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None):
         """Classifier-free guidance with cond and uncond in one batched forward."""
         ctx, mask = cond
         if guidance == 1.0:
-            return self.net_velocity(x_t, x_orig, t, ctx, mask)
+            return self.net_velocity(x_t, x_orig, t, ctx, mask, region)
         b = x_t.shape[0]
         uctx, umask = self.uncond_embedding(b)
         L = max(ctx.shape[1], uctx.shape[1])
@@ -115,7 +116,8 @@ class RFMEditor(nn.Module):
         ctx, mask = pad(ctx, mask)
         uctx, umask = pad(uctx.to(ctx.dtype), umask)
         v = self.net_velocity(torch.cat([x_t, x_t]), torch.cat([x_orig, x_orig]), t,
-                              torch.cat([uctx, ctx]), torch.cat([umask, mask]))
+                              torch.cat([uctx, ctx]), torch.cat([umask, mask]),
+                              None if region is None else torch.cat([region, region]))
         vu, vc = v.chunk(2)
         return vu + guidance * (vc - vu)
 

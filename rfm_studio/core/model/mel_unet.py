@@ -29,6 +29,7 @@ class MelUNetConfig:
     heads: int = 4
     groups: int = 16
     zero_init_out: bool = True
+    region_channel: bool = False  # one more input channel: 1 on frames the edit may change
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -115,7 +116,7 @@ class MelUNet1D(nn.Module):
         temb = 4 * c.channels[0]
         self.temb_dim = c.channels[0]
         self.time_mlp = nn.Sequential(nn.Linear(c.channels[0], temb), nn.SiLU(), nn.Linear(temb, temb))
-        self.conv_in = nn.Conv1d(c.in_channels * c.patch, c.channels[0], 3, padding=1)
+        self.conv_in = nn.Conv1d((c.in_channels + int(c.region_channel)) * c.patch, c.channels[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.down_attn = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -166,8 +167,10 @@ class MelUNet1D(nn.Module):
             if isinstance(m, Attention1D):
                 m.store = store
 
-    def forward(self, sample, timestep, encoder_hidden_states, encoder_attention_mask=None):
-        """sample: [B, in_channels, T] (T a multiple of ``multiple``); timestep: [B] or scalar."""
+    def forward(self, sample, timestep, encoder_hidden_states, encoder_attention_mask=None, region=None):
+        """sample: [B, in_channels, T] (T a multiple of ``multiple``); timestep: [B] or scalar;
+        region: [B, T] (1 where the edit may change the clip), all ones when None; only for a
+        network with ``region_channel``."""
         c = self.config
         b, _, t = sample.shape
         if t % self.multiple:
@@ -177,7 +180,14 @@ class MelUNet1D(nn.Module):
         timestep = timestep.reshape(-1).expand(b)
         temb = self.time_mlp(timestep_embedding(timestep, self.temb_dim).to(sample.dtype))
         ctx, mask = encoder_hidden_states, encoder_attention_mask
-        x = sample.reshape(b, c.in_channels, t // c.patch, c.patch).permute(0, 1, 3, 2).reshape(b, -1, t // c.patch)
+        cin = c.in_channels
+        if c.region_channel:
+            r = torch.ones(b, 1, t, dtype=sample.dtype, device=sample.device) if region is None \
+                else region.reshape(b, 1, t).to(sample)
+            sample, cin = torch.cat([sample, r], dim=1), cin + 1
+        elif region is not None:
+            raise ValueError("this network has no region channel")
+        x = sample.reshape(b, cin, t // c.patch, c.patch).permute(0, 1, 3, 2).reshape(b, -1, t // c.patch)
         h = self.conv_in(x)
         hs = []
         for blocks, attns, ds in zip(self.down, self.down_attn, self.downsample):
@@ -201,3 +211,21 @@ class MelUNet1D(nn.Module):
                 h = us(F.interpolate(h, scale_factor=2, mode="nearest"))
         out = self.conv_out(F.silu(self.norm_out(h)))
         return out.reshape(b, c.out_channels, c.patch, t // c.patch).permute(0, 1, 3, 2).reshape(b, c.out_channels, t)
+
+
+def add_region_channel(net: MelUNet1D) -> MelUNet1D:
+    """Give a trained network the region input channel with zero weights, so it computes
+    exactly what it computed before until fine-tuning teaches it to use the region."""
+    c = net.config
+    if c.region_channel:
+        return net
+    old = net.conv_in
+    new = nn.Conv1d(old.in_channels + c.patch, old.out_channels, old.kernel_size, old.stride, old.padding)
+    new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, : old.in_channels] = old.weight
+        new.bias.copy_(old.bias)
+    net.conv_in = new
+    c.region_channel = True
+    return net

@@ -31,9 +31,14 @@ class Denoiser(nn.Module):
             return self.net.multiple
         return 2 ** (len(self.net.config.block_out_channels) - 1)
 
-    def forward(self, x_cat, timestep, context, mask=None):
+    @property
+    def has_region_channel(self) -> bool:
+        return isinstance(self.net, MelUNet1D) and bool(self.net.config.region_channel)
+
+    def forward(self, x_cat, timestep, context, mask=None, region=None):
+        """region: [B, frames] for networks with a region channel (None: the whole clip)."""
         if isinstance(self.net, MelUNet1D):
-            return self.net(x_cat, timestep, context, mask)
+            return self.net(x_cat, timestep, context, mask, region=region if self.has_region_channel else None)
         return self.net(x_cat, timestep, encoder_hidden_states=context,
                         encoder_attention_mask=mask, return_dict=False)[0]
 

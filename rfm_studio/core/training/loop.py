@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import OptionError
 from ..events import CancelToken, TrainEvent
 from ..flow.loss import rfm_loss
 from ..model.files import write_json
 from .checkpoint import best_checkpoint, latest_checkpoint, load_checkpoint, mark_best, optimizer_from_files, \
     save_checkpoint
-from .sources import make_source
+from .sources import BankSource, make_source, region_masks
 
 
 @dataclass
@@ -53,6 +54,7 @@ class TrainConfig:
     log_every: int = 10
     unet: dict | None = None  # MelUNetConfig overrides for init="small"
     flow: dict | None = None  # FlowConfig overrides
+    region_prob: float = 0.0  # > 0: train the region channel; share of bank batches given the edit's span
 
     def to_dict(self):
         return asdict(self)
@@ -84,6 +86,12 @@ def build_model(cfg: TrainConfig):
         model = RFMEditor.from_pretrained(cfg.init)
         if cfg.flow:
             model.flow = FlowConfig.from_dict({**model.flow.to_dict(), **cfg.flow})
+    if cfg.region_prob > 0:
+        from ..model.mel_unet import MelUNet1D, add_region_channel
+
+        if not isinstance(model.denoiser.net, MelUNet1D):
+            raise OptionError("Region training needs the 1-D mel U-Net (init 'small', 'tiny' or such a bundle).")
+        add_region_channel(model.denoiser.net)
     if cfg.text_lora and not model.text_encoder._lora:
         model.text_encoder.add_lora(rank=cfg.lora_rank, layers=cfg.lora_layers)
     return model
@@ -230,12 +238,18 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
             p = checkpoint()
             yield TrainEvent(step, cfg.steps, float("nan"), 0.0, checkpoint=str(p) if p else None, message="cancelled")
             return
-        inp, tgt, texts = source.batch(cfg.batch_size, rng, augment=True)
+        region = None
+        if cfg.region_prob > 0 and isinstance(source, BankSource):
+            inp, tgt, texts, spans = source.batch(cfg.batch_size, rng, augment=True, spans=True)
+        else:
+            inp, tgt, texts = source.batch(cfg.batch_size, rng, augment=True)
         x_orig, x_tar = paired_latents(model, inp, tgt, device)
+        if cfg.region_prob > 0 and isinstance(source, BankSource):
+            region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)
         drop = rng.random(len(texts)) < model.flow.cond_dropout
         texts = ["" if d else t for d, t in zip(drop, texts)]
         ctx, mask = model.encode_instruction(texts)
-        loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen)
+        loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen, region=region)
         opt.zero_grad(set_to_none=True)
         acc.backward(loss)
         if cfg.grad_clip:

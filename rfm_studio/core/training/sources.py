@@ -93,14 +93,33 @@ class BankSource:
                                     sample_rate=sample_rate, seed=seed)
         self.crop = crop_samples
 
-    def batch(self, n: int, rng: np.random.Generator, augment: bool = False):
-        ins, tgs, texts = [], [], []
+    def batch(self, n: int, rng: np.random.Generator, augment: bool = False, spans: bool = False):
+        """inputs, targets, instructions (and, with ``spans``, each edit's [first, last) frame
+        at 100 frames/s: where the edited events sound)."""
+        ins, tgs, texts, sp = [], [], [], []
         for _ in range(n):
             tr = self.gen.sample(rng)
             ins.append(_fit(tr.input, self.crop))
             tgs.append(_fit(tr.target, self.crop))
             texts.append(tr.instruction)
+            on = np.flatnonzero(tr.edit_mask)
+            sp.append((int(on[0]), int(on[-1]) + 1) if len(on) else (0, len(tr.edit_mask)))
+        if spans:
+            return np.stack(ins), np.stack(tgs), texts, sp
         return np.stack(ins), np.stack(tgs), texts
+
+
+def region_masks(spans, frames: int, rng: np.random.Generator, prob: float, max_pad: int = 50) -> np.ndarray:
+    """[B, frames] training regions: with probability ``prob`` the edit's span widened by
+    0..max_pad frames on each side (as a user would select it), otherwise the whole clip."""
+    out = np.ones((len(spans), frames), np.float32)
+    for i, (a, b) in enumerate(spans):
+        if rng.random() < prob:
+            a = max(0, a - int(rng.integers(0, max_pad + 1)))
+            b = min(frames, b + int(rng.integers(0, max_pad + 1)))
+            out[i] = 0.0
+            out[i, a:b] = 1.0
+    return out
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
