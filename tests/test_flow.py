@@ -114,6 +114,17 @@ def test_loss_is_eq3_for_velocity_prediction(tiny_model):
         out = m.denoiser(torch.cat([xt, x_orig], 1), t * m.flow.timestep_scale, ctx, mask)
         ref = ((out - (x_tar - (1 - s) * noise)) ** 2).mean()
     assert torch.allclose(loss, ref)
+    # the l1 option: the same error, absolute instead of squared
+    old = m.flow
+    try:
+        m.flow = FlowConfig.from_dict({**old.to_dict(), "loss": "l1"})
+        with torch.no_grad():
+            l1 = rfm_loss(m, x_tar, x_orig, ctx, mask, t=t, noise=noise)
+        assert torch.allclose(l1, (out - (x_tar - (1 - s) * noise)).abs().mean())
+    finally:
+        m.flow = old
+    with pytest.raises(ValueError, match="unknown loss"):
+        FlowConfig(loss="huber")
 
 
 def test_training_times_low_fraction():

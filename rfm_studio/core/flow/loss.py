@@ -15,6 +15,8 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
     loss weighted by (1 - (1 - s) t)^2, which stays finite as t -> 1)
     With ``changed_weight`` > 0, bins where |x_tar - x_orig| > ``changed_threshold`` get
     1 + changed_weight times the weight (edits are a small part of each clip).
+    With ``loss = "l1"`` the squared error becomes the absolute error: the network then
+    predicts the median edit, which leaves a bin alone unless a change is more likely than not.
     ``region`` [B, frames] (1 where the edit may change the clip) reaches networks with a
     region channel.
     """
@@ -28,9 +30,10 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
     x_t = interpolate(x0, x_tar, t, f.sigma_min)
     out = model.denoiser(torch.cat([x_t, x_orig], dim=1), t * f.timestep_scale, context, mask, region=region)
     if f.prediction == "sample":
-        err = (x_orig + out - x_tar) ** 2
+        err = x_orig + out - x_tar
     else:
-        err = (out - target_velocity(x0, x_tar, f.sigma_min)) ** 2
+        err = out - target_velocity(x0, x_tar, f.sigma_min)
+    err = err.abs() if f.loss == "l1" else err ** 2
     if f.changed_weight > 0:
         w = 1.0 + f.changed_weight * ((x_tar - x_orig).abs() > f.changed_threshold).to(err.dtype)
         err = err * w

@@ -37,6 +37,7 @@ class FlowConfig:
     cond_dropout: float = 0.1  # instruction dropout in training (classifier-free guidance)
     changed_weight: float = 0.0  # extra loss weight on bins where target != original
     changed_threshold: float = 0.5  # |x_tar - x_orig| above this counts as changed
+    loss: str = "mse"  # "mse" (paper eq. 3) | "l1": absolute error (the median, not the mean, of the edits)
     timestep_scale: float = 1000.0  # t in [0, 1] -> network timestep t * scale
     t_low_fraction: float = 0.0  # share of training times drawn from [0, t_low_max] (few-step sampling)
     t_low_max: float = 0.05
@@ -53,6 +54,8 @@ class FlowConfig:
             raise ValueError(f"unknown flow source {self.source!r}")
         if self.prediction not in ("velocity", "sample"):
             raise ValueError(f"unknown prediction type {self.prediction!r}")
+        if self.loss not in ("mse", "l1"):
+            raise ValueError(f"unknown loss {self.loss!r}")
         if not 0.0 <= self.sigma_min < 1.0:
             raise ValueError("sigma_min must be in [0, 1)")
 
