@@ -3,6 +3,9 @@ beats the shipped one on the edit-quality benchmark (same triplets, same run).
 
     python benchmarks/ship_candidate.py --run runs/small [--limit N] [--force]
 
+With ``--region`` the figures with each event's span given as the edit region are recorded
+too (they do not enter the score).
+
 Score: mean over tasks (add, remove, replace) of the mean gain, minus the keep error
 over the target 0.12 (a model that damages untouched audio does not win by editing more).
 """
@@ -37,6 +40,7 @@ def main(argv=None):
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--steps", type=int, default=None, help="default Euler steps to ship the candidate with")
     ap.add_argument("--mask-threshold", type=float, default=None, help="default mask-render threshold to ship with")
+    ap.add_argument("--region", action="store_true", help="also record the figures with the event span as region")
     args = ap.parse_args(argv)
     import edit_quality
 
@@ -59,7 +63,7 @@ def main(argv=None):
     models = [str(cand)] + ([str(SHIPPED)] if (SHIPPED / "model_index.json").exists() else [])
     out_json = tmp / "figures.json"
     edit_quality.main(sum([["--model", m] for m in models], []) + ["--json", str(out_json)]
-                      + (["--limit", str(args.limit)] if args.limit else []))
+                      + (["--limit", str(args.limit)] if args.limit else []) + (["--region"] if args.region else []))
     figs = json.loads(out_json.read_text())
     s_new = score(figs[str(cand)])
     s_old = score(figs[str(SHIPPED)]) if str(SHIPPED) in figs else float("-inf")
@@ -69,7 +73,10 @@ def main(argv=None):
             shutil.rmtree(SHIPPED)
         shutil.copytree(cand, SHIPPED)
         figs_out = {"model": figs[str(cand)], "identity": figs["identity"],
-                    "griffin_lim_target": figs["griffin_lim_target"], "train_state": state}
+                    "griffin_lim_target": figs["griffin_lim_target"],
+                    "add_event_random_time": figs.get("add_event_random_time"), "train_state": state}
+        if str(cand) + " region" in figs:
+            figs_out["model_with_region"] = figs[str(cand) + " region"]
         (ROOT / "models" / "rfm-studio-small.benchmark.json").write_text(json.dumps(figs_out, indent=2))
         print(f"shipped to {SHIPPED}")
     else:
