@@ -107,3 +107,9 @@ def test_region_training_from_the_bank_exports_a_region_bundle(bank, tmp_path): 
     # resuming rebuilds the widened network before loading its weights
     cfg2 = TrainConfig(**{**cfg.to_dict(), "steps": 4})
     assert list(train(cfg2))[-1].step == 4
+    # a run started from that bundle counts the bundle's steps in its total
+    cfg3 = TrainConfig(**{**cfg.to_dict(), "init": str(folder), "out": str(tmp_path / "run2"), "steps": 2})
+    list(train(cfg3))
+    f3, _ = export_bundle(tmp_path / "run2", tmp_path / "bundle2", which="latest")
+    info = RFMEditor.from_pretrained(f3).info
+    assert info["train_steps"] == 2 and info["train_steps_total"] == 5

@@ -296,7 +296,13 @@ def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, in
     cfg.device = "cpu"
     model = build_model(cfg)
     load_trainable(model, {k: v for k, v in weights.items() if k.startswith("ema.")}, prefix="ema.")
+    # a run started from a bundle adds its steps to those the bundle had already trained
+    before = model.info if cfg.init not in ("small", "tiny") else {}
+    steps0 = int(before.get("train_steps_total", before.get("train_steps", 0)) or 0)
+    secs0 = float(before.get("train_seconds_total", before.get("train_seconds", 0.0)) or 0.0)
     model.info.update({"train_steps": state["step"], "train_seconds": state.get("elapsed"),
+                       "train_steps_total": steps0 + int(state["step"]),
+                       "train_seconds_total": secs0 + float(state.get("elapsed") or 0.0),
                        "val_loss": state.get("val_loss"), **(info or {})})
     model.save_pretrained(out_dir, dtype=dtype)
     return Path(out_dir), state
