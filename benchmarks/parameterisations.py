@@ -9,7 +9,9 @@ Variants (all are options of ``rfm_studio.core.flow.rectified``):
   anchored-v       flow from the original (+0.5 noise), velocity prediction, weighted
   anchored-x       flow from the original (+0.5 noise), predicts x_orig + delta
                    (velocity in closed form), weighted, half the times near t = 0
-                   (the shipped model's setting)
+                   (stage 1 of the shipped model)
+  anchored-x-l1    the same with the absolute error instead of the squared error and
+                   weight x2 (stage 2 of the shipped model)
 
     python benchmarks/parameterisations.py [--steps 1000] [--limit 20] [--work runs/param]
 
@@ -39,6 +41,8 @@ VARIANTS = {
     "anchored-v": ({**ANCHOR, "prediction": "velocity", "changed_weight": 4.0, "t_low_fraction": 0.0}, 8),
     "anchored-x": ({**ANCHOR, "prediction": "sample", "changed_weight": 4.0, "t_low_fraction": 0.5,
                     "t_low_max": 0.05}, 1),
+    "anchored-x-l1": ({**ANCHOR, "prediction": "sample", "changed_weight": 1.0, "t_low_fraction": 0.5,
+                       "t_low_max": 0.05, "loss": "l1"}, 1),
 }
 
 

@@ -52,7 +52,7 @@ def _model_folder(tmp: Path) -> tuple[str, str]:
 def _clip() -> str:
     from rfm_studio import paths
 
-    p = paths.examples_dir() / "dog_bark_in_rain.wav"
+    p = paths.examples_dir() / "birds_and_car_passing.wav"
     if p.is_file():
         return str(p)
     ex = sorted(paths.examples_dir().glob("*.wav"))
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--theme", default="dark", choices=("dark", "light"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
-    ap.add_argument("--instruction", default="Remove the dog barking")
+    ap.add_argument("--instruction", default="Remove the car passing")
     ap.add_argument("--size", default="1600x1000")
     ap.add_argument("--steps", type=int, default=0, help="sampler steps (0: the model's default)")
     args = ap.parse_args(argv)
