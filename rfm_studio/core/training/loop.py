@@ -193,6 +193,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
     else:
         val_source = source
     val_batches = fixed_val_batches(val_source, cfg)
+    with_regions = cfg.region_prob > 0 and isinstance(source, BankSource)  # spans come from the bank
 
     unet_params = [p for p in model.denoiser.parameters() if p.requires_grad]
     text_params = [p for n, p in model.text_encoder.named_parameters() if "lora_" in n]
@@ -239,12 +240,12 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
             yield TrainEvent(step, cfg.steps, float("nan"), 0.0, checkpoint=str(p) if p else None, message="cancelled")
             return
         region = None
-        if cfg.region_prob > 0 and isinstance(source, BankSource):
+        if with_regions:
             inp, tgt, texts, spans = source.batch(cfg.batch_size, rng, augment=True, spans=True)
         else:
             inp, tgt, texts = source.batch(cfg.batch_size, rng, augment=True)
         x_orig, x_tar = paired_latents(model, inp, tgt, device)
-        if cfg.region_prob > 0 and isinstance(source, BankSource):
+        if with_regions:
             region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)
         drop = rng.random(len(texts)) < model.flow.cond_dropout
         texts = ["" if d else t for d, t in zip(drop, texts)]
