@@ -39,14 +39,6 @@ TRAINING_PACKAGES = {
     "wesnoth-1.16-data", "lmms-common", "simutrans-pak64", "sonic-pi-samples", "scratch",
     "fluid-soundfont-gm", "espeak-ng-data", "asterisk-core-sounds-en-wav",
 }
-# installed-path prefix -> upstream-source prefix, so the DEP-5 stanzas of these packages'
-# copyright files match (same role as licences.SOURCE_PREFIXES for the training packages)
-OUTSIDE_SOURCE_PREFIXES = {
-    "scorched3d-data": {"usr/share/games/scorched3d/": ""},
-    "lugaru-data": {"usr/share/games/lugaru/": "Data/"},
-}
-
-
 def read_rows() -> list[dict]:
     with TSV.open(newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
@@ -68,7 +60,6 @@ def check_rows(rows: list[dict]) -> None:
 
 def build(force: bool) -> tuple[Path, bool]:
     """(bank manifest, whether it was built now)."""
-    from rfm_studio.core.data import licences
     from rfm_studio.core.data.bank import build_bank
 
     manifest = BANK / "bank.jsonl"
@@ -77,8 +68,6 @@ def build(force: bool) -> tuple[Path, bool]:
         return manifest, False
     if BANK.exists():
         shutil.rmtree(BANK)
-    for pkg, prefixes in OUTSIDE_SOURCE_PREFIXES.items():
-        licences.SOURCE_PREFIXES.setdefault(pkg, prefixes)
     return build_bank(TSV, BANK, work_dir=WORK, renders=False, asterisk=0), True
 
 

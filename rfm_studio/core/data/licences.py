@@ -21,6 +21,9 @@ SOURCE_PREFIXES = {
     "lmms-common": {"usr/share/lmms/": "data/"},
     "lincity-ng-data": {"usr/share/games/lincity-ng/": "data/"},
     "openttd-opensfx": {"opensfx/": "src/wav/"},
+    # packages of the outside-recordings test set (benchmarks/outside_set.py)
+    "scorched3d-data": {"usr/share/games/scorched3d/": ""},
+    "lugaru-data": {"usr/share/games/lugaru/": "Data/"},
 }
 # packages whose copyright file is not machine-readable: licence read by hand
 FREEFORM_LICENCES = {

@@ -213,19 +213,24 @@ class MelUNet1D(nn.Module):
         return out.reshape(b, c.out_channels, c.patch, t // c.patch).permute(0, 1, 3, 2).reshape(b, c.out_channels, t)
 
 
+def widened_conv(old, extra_in: int):
+    """A copy of the convolution ``old`` with ``extra_in`` more input channels whose weights
+    are zero: it computes what ``old`` computed whatever those channels hold."""
+    new = type(old)(old.in_channels + extra_in, old.out_channels, old.kernel_size, old.stride, old.padding)
+    new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, : old.in_channels] = old.weight
+        new.bias.copy_(old.bias)
+    return new
+
+
 def add_region_channel(net: MelUNet1D) -> MelUNet1D:
     """Give a trained network the region input channel with zero weights, so it computes
     exactly what it computed before until fine-tuning teaches it to use the region."""
     c = net.config
     if c.region_channel:
         return net
-    old = net.conv_in
-    new = nn.Conv1d(old.in_channels + c.patch, old.out_channels, old.kernel_size, old.stride, old.padding)
-    new = new.to(device=old.weight.device, dtype=old.weight.dtype)
-    with torch.no_grad():
-        new.weight.zero_()
-        new.weight[:, : old.in_channels] = old.weight
-        new.bias.copy_(old.bias)
-    net.conv_in = new
+    net.conv_in = widened_conv(net.conv_in, c.patch)  # the channel is patched like the others
     c.region_channel = True
     return net

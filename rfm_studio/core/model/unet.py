@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .files import load_safetensors_into, read_json, save_safetensors, write_json
-from .mel_unet import MelUNet1D, MelUNetConfig
+from .mel_unet import MelUNet1D, MelUNetConfig, widened_conv
 
 
 class Denoiser(nn.Module):
@@ -67,14 +67,9 @@ class Denoiser(nn.Module):
 def widen_conv_in(unet, extra_channels: int):
     """InstructPix2Pix-style: give a text-to-audio U-Net ``extra_channels`` more input
     channels (the original latent) with zero weights, so it starts as the T2A model."""
-    old = unet.conv_in
-    new = nn.Conv2d(old.in_channels + extra_channels, old.out_channels, old.kernel_size, old.stride, old.padding)
-    with torch.no_grad():
-        new.weight.zero_()
-        new.weight[:, : old.in_channels] = old.weight
-        new.bias.copy_(old.bias)
-    unet.conv_in = new
-    unet.register_to_config(in_channels=old.in_channels + extra_channels)
+    in_channels = unet.conv_in.in_channels
+    unet.conv_in = widened_conv(unet.conv_in, extra_channels)
+    unet.register_to_config(in_channels=in_channels + extra_channels)
     return unet
 
 
