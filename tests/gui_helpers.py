@@ -2,7 +2,9 @@
 
 Importing this module sets QT_QPA_PLATFORM=offscreen; the autouse fixture ``gui_env``
 (import it into a test module) points the app's config and data folders at a temporary
-directory for that module's tests only, so they never touch the user's settings.
+directory for that module's tests only, so they never touch the user's settings; after each
+test it gives cyclic garbage collection back to Python (a JobRunner moves it to the UI thread:
+see ``rfm_studio/gui/gc_guard.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def gui_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("RFM_STUDIO_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("RFM_STUDIO_MODEL", "no-such-model-in-tests")  # the default model must not load
+    yield
+    from rfm_studio.gui.gc_guard import release_main_thread_gc
+
+    release_main_thread_gc()  # later, non-GUI tests get Python's automatic collection back
 
 INSTRUCTION = "Remove the dog barking"
 

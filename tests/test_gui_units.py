@@ -90,6 +90,42 @@ def test_runner_yields_and_returns(qtbot):
     assert r.shutdown()
 
 
+def test_cycles_are_collected_on_the_ui_thread_while_the_worker_allocates(qtbot):
+    """A closed window's cycles (timers, widgets) must never be freed by the worker thread:
+    the runner turns automatic collection off and collects from a UI-thread timer."""
+    import gc
+    import threading
+
+    from rfm_studio.gui.jobs import JobRunner
+
+    freed_on = []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+            self.junk = [[] for _ in range(10)]  # counts toward the collector's threshold
+
+        def __del__(self):
+            freed_on.append(threading.current_thread() is threading.main_thread())
+
+    runner = JobRunner()
+    try:
+        assert not gc.isenabled()
+
+        def job(cancel):
+            for _ in range(200):
+                Cycle()  # unreachable at once: only the cyclic collector can free it
+                yield None
+
+        got = []
+        runner.returned.connect(lambda i, v: got.append(i))
+        runner.submit("edit", job)
+        qtbot.waitUntil(lambda: bool(got), timeout=20000)
+        qtbot.waitUntil(lambda: len(freed_on) >= 100, timeout=10000)  # the rest wait for the next threshold
+        assert all(freed_on)
+    finally:
+        runner.shutdown()
+
 def test_runner_coalesces_fast_events_newest_wins(qtbot):
     from rfm_studio.gui.jobs import JobRunner
 

@@ -69,7 +69,7 @@ class AttentionPanel(QObject):
         self.anim = QTimer(self)
         self.anim.setInterval(160)
         self.anim.timeout.connect(self._next_frame)
-        self.throttle = Throttle(self._draw_live, throttle_s)
+        self.throttle = Throttle(self._draw_live, throttle_s, self)
         # state
         self.maps: np.ndarray | None = None  # [steps, tokens, frames] of the shown edit
         self.tokens: tuple[str, ...] = ()

@@ -154,6 +154,9 @@ class JobRunner(QObject):
         self._mailbox: dict[int, object] = {}  # newest undelivered event per job
         self.coalesced = 0  # events replaced before the UI took them
         self._lowered = False
+        from .gc_guard import ensure_main_thread_gc
+
+        ensure_main_thread_gc()  # collected cycles must not destroy UI objects on the worker thread
         self._thread = QThread()
         self._thread.setObjectName("rfm-worker")
         self._worker = _Worker(self)
@@ -261,7 +264,7 @@ class Throttle:
     """Newest-wins rate limiter on the UI thread: ``push(x)`` calls ``fn(x)`` at most every
     ``interval`` seconds; a value pushed in between is delivered when the interval ends."""
 
-    def __init__(self, fn, interval: float = 0.04):
+    def __init__(self, fn, interval: float = 0.04, parent=None):
         from PySide6.QtCore import QTimer
 
         self.fn = fn
@@ -269,7 +272,7 @@ class Throttle:
         self._last = 0.0
         self._pending = None
         self._has = False
-        self._timer = QTimer()
+        self._timer = QTimer(parent)  # parented: destroyed with its widget, on the UI thread
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.flush)
 
