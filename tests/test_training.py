@@ -72,3 +72,43 @@ def test_cancel_writes_a_checkpoint(manifest, tmp_path):
             tok.cancel()
     assert ev.message == "cancelled"
     assert latest_checkpoint(out) is not None
+
+
+def test_lr_warms_up_stays_flat_and_decays_to_zero_at_the_end():
+    from rfm_studio.core.training.loop import TrainConfig, lr_factor
+
+    flat = TrainConfig(data="x", out="y", steps=1000, warmup=10)
+    assert lr_factor(0, flat) == 0.1 and lr_factor(9, flat) == 1.0 and lr_factor(999, flat) == 1.0
+    wsd = TrainConfig(data="x", out="y", steps=1000, warmup=10, decay_steps=200)
+    assert lr_factor(500, wsd) == 1.0 and lr_factor(800, wsd) == 1.0
+    assert lr_factor(900, wsd) == 0.5 and lr_factor(999, wsd) == 1 / 200
+    # resuming a flat run with more steps and a decay anneals it from where it stopped
+    longer = TrainConfig(data="x", out="y", steps=1500, warmup=10, decay_steps=500)
+    assert lr_factor(1000, longer) == 1.0 and lr_factor(1250, longer) == 0.5
+
+
+def test_cli_train_stops_on_sigterm_with_a_checkpoint_and_resumes(manifest, tmp_path):
+    """``kill`` (or Ctrl-C) ends a training run after the current step, saving it: no step is lost."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cfg = json.dumps({"batch_size": 4, "crop_seconds": 1.28, "log_every": 1, "lr": 2e-3, "warmup": 1,
+                      "val_batches": 1, "lora_layers": [5]})
+    cmd = [sys.executable, "-m", "rfm_studio.cli", "train", "--data", str(manifest), "--out", str(out), "--init", "tiny",
+           "--steps", "100000", "--val-every", "100000", "--checkpoint-seconds", "1e9", "--config", cfg]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in p.stdout:
+        if line.startswith("step 3/"):
+            p.send_signal(signal.SIGTERM)
+            break
+    rest, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err[-2000:]
+    assert "stopped; resume with the same command" in rest and "Traceback" not in err
+    last = [ln for ln in rest.splitlines() if ln.startswith("step ")][-1]
+    stopped_at = int(last.split()[1].split("/")[0])
+    assert "cancelled" in last and stopped_at >= 3
+    assert latest_checkpoint(out).name == f"step-{stopped_at:07d}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 
 from ..core.errors import OptionError
@@ -20,6 +22,9 @@ def register(sub):
     p.add_argument("--lr", type=float, default=None, help="U-Net learning rate (paper: 5e-5)")
     p.add_argument("--checkpoint-seconds", type=float, default=300)
     p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--decay-steps", type=int, default=None,
+                   help="let the lr fall linearly to 0 over the last N steps (anneal a run: resume it with a "
+                        "larger --steps and this)")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-text-lora", action="store_true")
     p.add_argument("--lora-layers", default=None, help="comma-separated encoder layers to adapt")
@@ -42,6 +47,8 @@ def run(args) -> int:
               val_every=args.val_every, device=args.device, text_lora=not args.no_text_lora)
     if args.lr is not None:
         kw["lr"] = args.lr
+    if args.decay_steps is not None:
+        kw["decay_steps"] = args.decay_steps
     if args.lora_layers:
         kw["lora_layers"] = [int(x) for x in args.lora_layers.split(",")]
     kw.update(extra)
@@ -49,12 +56,40 @@ def run(args) -> int:
         cfg = TrainConfig(**kw)
     except TypeError as exc:
         raise OptionError(f"Unknown training setting ({exc}).") from None
-    for ev in train(cfg):
-        val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
-        ck = f" -> {ev.checkpoint}" if ev.checkpoint else ""
-        msg = f" {ev.message}" if ev.message else ""
-        print(f"step {ev.step}/{ev.total} loss {ev.loss:.4f} lr {ev.lr:.2e}{val} {ev.seconds:.0f}s{ck}{msg}", flush=True)
+    with stop_on_signals() as cancel:
+        for ev in train(cfg, cancel):
+            val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
+            ck = f" -> {ev.checkpoint}" if ev.checkpoint else ""
+            msg = f" {ev.message}" if ev.message else ""
+            print(f"step {ev.step}/{ev.total} loss {ev.loss:.4f} lr {ev.lr:.2e}{val} {ev.seconds:.0f}s{ck}{msg}",
+                  flush=True)
+        if cancel.cancelled:
+            print(f"stopped; resume with the same command (the run folder {args.out} has the checkpoint)", flush=True)
+            return 0
     if args.export:
         out, state = export_bundle(args.out, args.export)
         print(f"exported step {state['step']} to {out}")
     return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Ctrl-C or SIGTERM (``kill``) ends training after the current step with a checkpoint,
+    so no step is lost; a second Ctrl-C quits at once."""
+    from ..core.events import CancelToken
+
+    cancel = CancelToken()
+
+    def handler(signum, frame):
+        if cancel.cancelled and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        sys.stderr.write("rfm-studio: stopping after this step and saving a checkpoint "
+                         "(Ctrl-C again quits without it).\n")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

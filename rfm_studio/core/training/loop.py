@@ -41,6 +41,7 @@ class TrainConfig:
     lr_text: float = 1e-4
     weight_decay: float = 0.01
     warmup: int = 500
+    decay_steps: int = 0  # > 0: the lr falls linearly to 0 over the last decay_steps steps
     grad_clip: float = 1.0
     ema: float = 0.999
     text_lora: bool = True
@@ -95,6 +96,17 @@ def build_model(cfg: TrainConfig):
     if cfg.text_lora and not model.text_encoder._lora:
         model.text_encoder.add_lora(rank=cfg.lora_rank, layers=cfg.lora_layers)
     return model
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Warmup-stable-decay: linear warmup over ``warmup`` steps, flat, then (with
+    ``decay_steps``) linear decay to 0 at ``steps``. A constant-lr run can be continued
+    later and annealed from any checkpoint by resuming it with a larger ``steps`` and
+    ``decay_steps``."""
+    factor = min(1.0, (step + 1) / max(1, cfg.warmup))
+    if cfg.decay_steps > 0:
+        factor = min(factor, max(0.0, (cfg.steps - step) / cfg.decay_steps))
+    return factor
 
 
 def _unwrap(m):
@@ -255,9 +267,9 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
         acc.backward(loss)
         if cfg.grad_clip:
             acc.clip_grad_norm_(unet_params + text_params, cfg.grad_clip)
-        warm = min(1.0, (step + 1) / max(1, cfg.warmup))
+        factor = lr_factor(step, cfg)
         for g, lr in zip(opt.param_groups, base_lrs):
-            g["lr"] = lr * warm
+            g["lr"] = lr * factor
         opt.step()
         step += 1
         ema.update(trainable_state(model), step)
