@@ -29,10 +29,18 @@ n = %d
 a = (0.1 + 0.8 * np.arange(n) / n).astype(np.float32)
 p.set_sources(a, -a, 48000)
 p.set_loop((0.0, 1.0))
+
+
+def played_on(since, seconds=0.02, timeout=20.0):  # wait for the audio thread, not the clock (busy CI)
+    t0 = time.monotonic()
+    while (p.position - since) %% 1.0 < seconds and time.monotonic() - t0 < timeout:
+        time.sleep(0.005)
+
+
 p.play()
-time.sleep(0.04)
+played_on(0.0)
 p.toggle_ab()
-time.sleep(0.04)
+played_on(p.position)
 p.pause()
 p.close()
 print("OK", p.rate, p.channels)
