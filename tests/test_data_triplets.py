@@ -152,3 +152,43 @@ def test_errors(bank, tmp_path):
         TripletGenerator(bank, sample_rate=22050)
     with pytest.raises(OptionError):
         TripletGenerator(bank, seconds=1.0).sample(np.random.default_rng(0), task="louder")
+
+
+def test_augment_functions_change_speed_timbre_and_room_as_described():
+    from rfm_studio.core.data import augment as A
+
+    t = np.arange(SR) / SR
+    tone = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    fast = A.varispeed(tone, 1.1)
+    peak = np.fft.rfftfreq(len(fast), 1 / SR)[np.argmax(np.abs(np.fft.rfft(fast)))]
+    assert abs(peak - 1100) < 5 and abs(len(fast) - SR / 1.1) < 2  # higher and shorter
+    rng = np.random.default_rng(0)
+    wet = A.room(tone * np.hanning(SR).astype(np.float32), rng)
+    assert len(wet) > SR  # a tail
+    x = np.random.default_rng(1).standard_normal(SR).astype(np.float32)
+    y = A.vary_event(x, np.random.default_rng(2), 1.0)
+    assert np.isclose(np.sqrt(np.mean(y.astype(np.float64) ** 2)), np.sqrt(np.mean(x.astype(np.float64) ** 2)), rtol=1e-3)
+    assert A.vary_event(x, rng, 0.0) is x
+    # one chain for input and target: their difference goes through the same filter
+    a, b = x, 0.5 * x
+    fa, fb = A.channel_eq(a, b, np.random.default_rng(3), 1.0)
+    assert not np.allclose(fa, a)
+    np.testing.assert_allclose(fb, 0.5 * fa, atol=1e-5)
+
+
+def test_augmentation_is_off_by_default_and_keeps_the_edit_consistent(bank):
+    plain = TripletGenerator(bank, seconds=2.0, seed=1)
+    off = TripletGenerator(bank, seconds=2.0, seed=1, event_augment=0.0, channel_augment=0.0)
+    on = TripletGenerator(bank, seconds=2.0, seed=1, event_augment=1.0, channel_augment=1.0)
+    differ = 0
+    for i in range(12):
+        p, o, a = (g.sample(np.random.default_rng(i), task="remove") for g in (plain, off, on))
+        np.testing.assert_array_equal(p.input, o.input)  # no extra random draws when off
+        np.testing.assert_array_equal(p.target, o.target)
+        differ += not np.array_equal(p.input, a.input[: len(p.input)])
+        assert a.input.shape == p.input.shape and np.abs(a.input).max() <= M.PEAK_MAX + 1e-6
+        # the removed event sounds only inside the edit mask (rooms lengthen events: the mask follows)
+        d = M.frame_energy(a.input - a.target)
+        outside = ~a.edit_mask[: len(d)]
+        assert d[outside].max(initial=0.0) <= 1e-3 * max(d.max(), 1e-12) + 1e-10
+    assert differ >= 10

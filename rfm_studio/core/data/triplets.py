@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import OptionError
 from . import mixing as M
 from .bank import load_manifest
+from .augment import channel_eq, vary_event
 from .captions import NOISE_CAPTIONS, caption_for, compose_caption, make_instruction
 
 TRIPLET_TYPES = M.SIX_TYPES
@@ -67,7 +68,7 @@ class Triplet:
 class TripletGenerator:
     def __init__(self, bank_dir, *, split="train", seconds=5.12, sample_rate=16000, seed=0, paraphrase_prob=0.5,
                  snr_db=(-5.0, 10.0), level_db=(-30.0, -16.0), n_background_events=(0.3, 0.45, 0.25),
-                 bed_prob=0.5, noise_prob=0.6):
+                 bed_prob=0.5, noise_prob=0.6, event_augment=0.0, channel_augment=0.0):
         if sample_rate != 16000:
             raise OptionError("The event bank is stored at 16 kHz; use sample_rate=16000.")
         self.bank_dir = Path(bank_dir)
@@ -76,6 +77,8 @@ class TripletGenerator:
         self.paraphrase_prob, self.snr_db, self.level_db = paraphrase_prob, snr_db, level_db
         self.n_bg_p = np.asarray(n_background_events, float) / np.sum(n_background_events)
         self.bed_prob, self.noise_prob = bed_prob, noise_prob
+        # training only: vary each event (speed, EQ, room) and the clip's recording chain (augment.py)
+        self.event_augment, self.channel_augment = float(event_augment), float(channel_augment)
         import soundfile as sf
 
         self.clips: dict[str, list[tuple[str, np.ndarray]]] = {}
@@ -112,6 +115,8 @@ class TripletGenerator:
     def _event(self, cls, rng, max_frac=0.8):
         path, x = self._pick(cls, rng)
         x = M.crop_event(x, int(max_frac * self.n), rng)
+        if self.event_augment > 0:
+            x = M.crop_event(vary_event(x, rng, self.event_augment, self.sr), int(max_frac * self.n), rng)
         onset = int(rng.integers(0, max(1, self.n - len(x) + 1)))
         return path, onset, M.place(x, self.n, onset)
 
@@ -187,6 +192,7 @@ class TripletGenerator:
             mask = M.activity(ev[first])
             instr = make_instruction(task, info[first]["caption"], None, rng, paraphrase)
             tcap = compose_caption(x_parts + ([info[first]["caption"]] if task == "add" else []))
+        inp, tgt = channel_eq(inp, tgt, rng, self.channel_augment, self.sr)
         # common gain: the louder of input/target gets an active level of U(level_db)
         loud = max(M.active_level_db(inp), M.active_level_db(tgt))
         g = 10 ** ((float(rng.uniform(*self.level_db)) - loud) / 20)

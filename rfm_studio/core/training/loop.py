@@ -56,6 +56,8 @@ class TrainConfig:
     unet: dict | None = None  # MelUNetConfig overrides for init="small"
     flow: dict | None = None  # FlowConfig overrides
     region_prob: float = 0.0  # > 0: train the region channel; share of bank batches given the edit's span
+    event_augment: float = 0.0  # bank training triplets: chance of each event change (speed, EQ, room)
+    channel_augment: float = 0.0  # bank training triplets: chance of one EQ / band limit on input and target
 
     def to_dict(self):
         return asdict(self)
@@ -197,7 +199,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
     model = build_model(cfg).to(device)
     model.train()
     crop = int(round(cfg.crop_seconds * model.mel_config.sample_rate))
-    source = make_source(cfg.data, crop, split="train", seed=cfg.seed + acc.process_index)
+    source = make_source(cfg.data, crop, split="train", seed=cfg.seed + acc.process_index,
+                         event_augment=cfg.event_augment, channel_augment=cfg.channel_augment)
     if cfg.val_data:
         val_source = make_source(cfg.val_data, crop, split="val", seed=cfg.seed)
     elif cfg.data.startswith("bank:"):

@@ -86,11 +86,13 @@ class ManifestSource:
 class BankSource:
     """On-the-fly triplets from the event bank (never the same triplet twice)."""
 
-    def __init__(self, bank_dir, crop_samples: int, sample_rate: int = 16000, split: str = "train", seed: int = 0):
+    def __init__(self, bank_dir, crop_samples: int, sample_rate: int = 16000, split: str = "train", seed: int = 0,
+                 event_augment: float = 0.0, channel_augment: float = 0.0):
         from ..data.triplets import TripletGenerator
 
         self.gen = TripletGenerator(bank_dir, split=split, seconds=crop_samples / sample_rate,
-                                    sample_rate=sample_rate, seed=seed)
+                                    sample_rate=sample_rate, seed=seed, event_augment=event_augment,
+                                    channel_augment=channel_augment)
         self.crop = crop_samples
 
     def batch(self, n: int, rng: np.random.Generator, augment: bool = False, spans: bool = False):
@@ -126,8 +128,8 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
 
 
-def make_source(spec: str, crop_samples: int, split: str = "train", seed: int = 0):
-    """'bank:DIR' or a manifest path."""
+def make_source(spec: str, crop_samples: int, split: str = "train", seed: int = 0, **augment):
+    """'bank:DIR' or a manifest path; ``augment`` (event_augment, channel_augment) applies to banks."""
     if spec.startswith("bank:"):
-        return BankSource(spec[5:], crop_samples, split=split, seed=seed)
+        return BankSource(spec[5:], crop_samples, split=split, seed=seed, **augment)
     return ManifestSource(spec, crop_samples)
