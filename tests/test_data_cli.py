@@ -27,12 +27,14 @@ def test_errors_are_rfm_errors(tmp_path):
     p = parser()
     for argv in (["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "o")],
                  ["data", "bank", "--out", str(tmp_path / "b"), "--tsv", str(tmp_path / "none.tsv")],
-                 ["data", "audiocaps", "--csv", str(tmp_path / "c.csv"), "--audio-dir", str(tmp_path), "--out", "o"],
-                 ["data", "fixed-set", "--bank", str(tmp_path), "--out", "o", "--n-per-task", "0"]):
+                 ["data", "audiocaps", "--csv", str(tmp_path / "c.csv"), "--audio-dir", str(tmp_path),
+                  "--out", str(tmp_path / "ac")],
+                 ["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "fs"), "--n-per-task", "0"]):
         a = p.parse_args(argv)
         with pytest.raises(RFMError) as e:
             a.func(a)
         assert str(e.value) and "\n" not in str(e.value)
+        assert not any((tmp_path / d).exists() for d in ("o", "b", "ac", "fs"))  # bad input creates nothing
 
 
 def test_find_tsv_explicit(tmp_path):

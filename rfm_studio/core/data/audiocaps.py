@@ -186,10 +186,10 @@ def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str
     from ..audio.io import save_audio
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     clips, missing = read_audiocaps_csv(csv_path, audio_dir)
     if not clips:
         raise OptionError(f"No audio of {Path(csv_path).name} was found in {audio_dir}.")
+    out.mkdir(parents=True, exist_ok=True)  # only once the input is known to be usable
     if limit:
         clips = clips[:limit]
     count_all(clips, out, llm_url=llm_url, llm_model=llm_model, log=log)
