@@ -112,3 +112,12 @@ def test_cli_train_stops_on_sigterm_with_a_checkpoint_and_resumes(manifest, tmp_
     stopped_at = int(last.split()[1].split("/")[0])
     assert "cancelled" in last and stopped_at >= 3
     assert latest_checkpoint(out).name == f"step-{stopped_at:07d}"
+
+
+def test_bad_training_data_leaves_no_run_folder(tmp_path):
+    from rfm_studio.core.errors import RFMError
+
+    for data in (str(tmp_path / "none.jsonl"), f"bank:{tmp_path / 'nobank'}"):
+        with pytest.raises(RFMError):
+            list(train(TrainConfig(data=data, out=str(tmp_path / "run"), init="tiny", steps=2)))
+        assert not (tmp_path / "run").exists()

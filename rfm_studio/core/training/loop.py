@@ -192,13 +192,11 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
     acc = Accelerator(cpu=device == "cpu")
     device = acc.device
     out = Path(cfg.out)
-    if acc.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "train_config.json", cfg.to_dict())
     torch.manual_seed(cfg.seed + acc.process_index)
     model = build_model(cfg).to(device)
     model.train()
     crop = int(round(cfg.crop_seconds * model.mel_config.sample_rate))
+    # the data are checked before the run folder exists: bad input leaves nothing behind
     source = make_source(cfg.data, crop, split="train", seed=cfg.seed + acc.process_index,
                          event_augment=cfg.event_augment, channel_augment=cfg.channel_augment)
     if cfg.val_data:
@@ -207,6 +205,9 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
         val_source = make_source(cfg.data, crop, split="val", seed=cfg.seed)
     else:
         val_source = source
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "train_config.json", cfg.to_dict())
     val_batches = fixed_val_batches(val_source, cfg)
     with_regions = cfg.region_prob > 0 and isinstance(source, BankSource)  # spans come from the bank
 
