@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .files import load_safetensors_into, read_json, write_json
+from .files import ConfigOnlyFiles, load_safetensors_into, read_json
 
 
 @dataclass
@@ -30,7 +30,8 @@ class MelNormalizerConfig:
         return {"_class_name": "MelNormalizer", **asdict(self)}
 
 
-class MelNormalizer(nn.Module):
+class MelNormalizer(ConfigOnlyFiles, nn.Module):
+    config_class = MelNormalizerConfig
     latent_dims = 3  # [B, C, T]
 
     def __init__(self, config: MelNormalizerConfig | None = None):
@@ -48,15 +49,6 @@ class MelNormalizer(nn.Module):
 
     def decode(self, latent):
         return latent * self.config.std + self.config.mean
-
-    def save_pretrained(self, folder):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        write_json(Path(folder) / "config.json", self.config.to_dict())
-
-    @classmethod
-    def from_pretrained(cls, folder):
-        d = read_json(Path(folder) / "config.json")
-        return cls(MelNormalizerConfig(**{k: v for k, v in d.items() if not k.startswith("_")}))
 
 
 class KLCodec(nn.Module):

@@ -78,3 +78,19 @@ def load_safetensors_into(module, path, strict: bool = True) -> None:
     if strict and (missing or unexpected):
         what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
         raise ModelLoadError(f"Model file {path} does not match its config ({what}).")
+
+
+class ConfigOnlyFiles:
+    """Save/load for components that have no weights: only ``config.json`` in their folder.
+    Subclasses set ``config_class`` (a dataclass with ``to_dict``)."""
+
+    config_class = None
+
+    def save_pretrained(self, folder):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        write_json(Path(folder) / "config.json", self.config.to_dict())
+
+    @classmethod
+    def from_pretrained(cls, folder):
+        d = read_json(Path(folder) / "config.json")
+        return cls(cls.config_class(**{k: v for k, v in d.items() if not k.startswith("_")}))

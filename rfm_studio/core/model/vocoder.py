@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..features.mel import MelConfig, mel_filterbank
-from .files import read_json, write_json
+from .files import ConfigOnlyFiles, read_json, write_json
 
 
 @dataclass
@@ -31,7 +31,9 @@ class GriffinLimConfig:
         return {"_class_name": "GriffinLim", **asdict(self)}
 
 
-class GriffinLimVocoder(nn.Module):
+class GriffinLimVocoder(ConfigOnlyFiles, nn.Module):
+    config_class = GriffinLimConfig
+
     def __init__(self, config: GriffinLimConfig | None = None):
         super().__init__()
         self.config = config or GriffinLimConfig()
@@ -70,15 +72,6 @@ class GriffinLimVocoder(nn.Module):
             angles = angles / angles.abs().clamp_min(1e-8)
             prev = rebuilt
         return istft(mag * angles)
-
-    def save_pretrained(self, folder):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        write_json(Path(folder) / "config.json", self.config.to_dict())
-
-    @classmethod
-    def from_pretrained(cls, folder):
-        d = read_json(Path(folder) / "config.json")
-        return cls(GriffinLimConfig(**{k: v for k, v in d.items() if not k.startswith("_")}))
 
 
 AUDIOLDM_HIFIGAN = dict(
