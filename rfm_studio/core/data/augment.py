@@ -74,7 +74,8 @@ def _fft_size(n: int) -> int:
 
 
 def vary_event(x: np.ndarray, rng: np.random.Generator, p: float, sr: int = SR) -> np.ndarray:
-    """Each change applied with probability ``p``; level is restored to the input's RMS."""
+    """Speed and EQ each with probability ``p``, a room with ``p / 2``; the level is restored
+    to the input's RMS (the mixer sets event levels)."""
     if p <= 0 or len(x) == 0:
         return x
     rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) + 1e-12
