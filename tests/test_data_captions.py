@@ -43,3 +43,13 @@ def test_compose_and_errors():
         make_instruction("replace", "x", None, np.random.default_rng(0), False)
     with pytest.raises(ValueError):
         make_instruction("louder", "x", None, np.random.default_rng(0), False)
+
+
+def test_add_instructions_are_recognised_and_the_others_are_not():
+    from rfm_studio.core.data.captions import PARAPHRASES, TEMPLATES, is_add_instruction
+
+    for task in ("add", "remove", "replace"):
+        for t in TEMPLATES[task] + PARAPHRASES[task]:
+            text = t.format(a="a dog barking", b="a cat meowing")
+            assert is_add_instruction(text) == (task == "add"), text
+    assert not is_add_instruction("Add") and not is_add_instruction("Adding reverb") and is_add_instruction("  ADD  rain")

@@ -155,6 +155,23 @@ def test_region_is_passed_to_the_edit(qtbot, loaded):
     assert w.region is None and not any(v.region.isVisible() for v in w.views)
 
 
+def test_an_add_instruction_without_a_region_suggests_selecting_one(qtbot, window):
+    """"Add ..." does not say when: the panel suggests choosing where (the model has a region
+    channel); other instructions, or a selected region, show the plain region line."""
+    panel = window.panel
+    panel.set_region(None)
+    panel.instruction.setText("Add a cat meowing")
+    assert "choose where to add" in panel.region_label.text()
+    panel.instruction.setText("Mix in light rain")
+    assert "choose where to add" in panel.region_label.text()
+    panel.instruction.setText("Remove the dog barking")
+    assert panel.region_label.text() == "Region: whole clip"
+    panel.instruction.setText("Add a cat meowing")
+    panel.set_region((2.0, 3.2))
+    assert panel.region_label.text().startswith("Region: 2.00 – 3.20 s") and "add" not in panel.region_label.text()
+    panel.set_region(None)
+    assert "choose where to add" in panel.region_label.text()
+
 def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypatch):
     w = loaded
     pace_steps(monkeypatch, 0.1)

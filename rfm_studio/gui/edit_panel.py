@@ -111,6 +111,9 @@ class EditPanel(QWidget):
         self.region_clear.setAutoRaise(True)
         self.region_clear.clicked.connect(self.clear_region)
         self.region_clear.hide()
+        self._region = None
+        self.region_label.setWordWrap(True)
+        self.instruction.textChanged.connect(self._show_region)
         rr = QHBoxLayout()
         rr.addWidget(self.region_label, 1)
         rr.addWidget(self.region_clear)
@@ -270,8 +273,18 @@ class EditPanel(QWidget):
         self.guidance.setValue(float(guidance))
 
     def set_region(self, region) -> None:
+        self._region = region
+        self._show_region()
+
+    def _show_region(self) -> None:
+        from ..core.data.captions import is_add_instruction
+
+        region = getattr(self, "_region", None)
         if region is None:
-            self.region_label.setText("Region: whole clip")
+            text = "Region: whole clip"
+            if is_add_instruction(self.instruction.text()):  # the model would have to guess when
+                text += " · drag on the waveform to choose where to add it"
+            self.region_label.setText(text)
             self.region_clear.hide()
         else:
             self.region_label.setText(f"Region: {region[0]:.2f} – {region[1]:.2f} s "

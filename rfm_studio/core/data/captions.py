@@ -107,6 +107,16 @@ PARAPHRASES = {
 }
 
 
+_ADD_OPENERS = tuple({t.split("{a}")[0].strip().lower() + " " for t in TEMPLATES["add"] + PARAPHRASES["add"]})
+
+
+def is_add_instruction(text: str) -> bool:
+    """True for instructions phrased like the training data's "add" ones ("Add ...",
+    "Insert ...", "Mix in ..."): the model must then guess *when* unless given a region."""
+    t = " ".join(text.lower().split())
+    return any(t.startswith(o) and len(t) > len(o) for o in _ADD_OPENERS)
+
+
 def canonical_caption(cls: str) -> str:
     return CAPTIONS[cls][0] if cls in CAPTIONS else cls.replace("_", " ")
 
