@@ -66,7 +66,7 @@ def main(argv=None):
     print(f"model: {folder}")
     print(f"threads: {torch.get_num_threads()}  cpu count: {os.cpu_count()}")
     print(f"load time: {load_s:.2f} s")
-    print(f"default settings: steps={p['steps']} t_start={p['t_start']} guidance={p['guidance']} render={p['render']}")
+    print(f"default settings: steps={p['steps']} t_start={p['t_start']} guidance={p['guidance']} draws={p['draws']} render={p['render']}")
     print(f"median edit time, 10.24 s clip, default settings: {default:.3f} s  (runs: "
           + ", ".join(f"{t:.3f}" for t in times) + ")")
     print(f"median edit time, paper settings (200 Euler steps): {paper_med:.3f} s")

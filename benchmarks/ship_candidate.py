@@ -39,6 +39,7 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--steps", type=int, default=None, help="default Euler steps to ship the candidate with")
+    ap.add_argument("--draws", type=int, default=None, help="default noise draws averaged per edit to ship with")
     ap.add_argument("--mask-threshold", type=float, default=None, help="default mask-render threshold to ship with")
     ap.add_argument("--region", action="store_true", help="also record the figures with the event span as region")
     args = ap.parse_args(argv)
@@ -49,13 +50,15 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix="rfm-candidate-"))
     cand, state = export_bundle(args.run, tmp / "rfm-studio-small", which=args.which)
     print(f"candidate: step {state['step']}, val loss {state.get('val_loss')}")
-    if args.steps is not None or args.mask_threshold is not None:
+    if args.steps is not None or args.mask_threshold is not None or args.draws is not None:
         from rfm_studio.core.model.files import read_json, write_json
         from rfm_studio.core.model.manifest import write_manifest
 
         idx = read_json(cand / "model_index.json")
         if args.steps is not None:
             idx["flow"]["steps"] = args.steps
+        if args.draws is not None:
+            idx["flow"]["draws"] = args.draws
         if args.mask_threshold is not None:
             idx["info"]["mask_threshold"] = args.mask_threshold
         write_json(cand / "model_index.json", idx)

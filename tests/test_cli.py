@@ -43,6 +43,21 @@ def test_edit_region(capsys, clip, tiny_bundle, tmp_path):
     assert np.array_equal(y[: int(0.5 * 22050)], x[: int(0.5 * 22050)])
 
 
+def test_edit_draws_option(capsys, clip, tiny_bundle, tmp_path):
+    outs = []
+    for d in ("1", "3"):
+        out = tmp_path / f"d{d}.wav"
+        code, _, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
+                         "--steps", "1", "--draws", d)
+        assert code == 0, e
+        outs.append(sf.read(out, dtype="float32")[0])
+    assert outs[0].shape == outs[1].shape and not np.array_equal(outs[0], outs[1])
+    bad = tmp_path / "bad.wav"
+    code, _, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(bad), "--model", str(tiny_bundle),
+                     "--draws", "0")
+    assert code == 2 and "Draws" in e and e.count("\n") == 1 and not bad.exists()
+
+
 @pytest.mark.parametrize("case", ["missing", "empty", "notaudio", "nan"])
 def test_bad_input_exit_2_nothing_written(capsys, tmp_path, tiny_bundle, case):
     src = tmp_path / "bad.wav"

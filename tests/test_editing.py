@@ -107,3 +107,57 @@ def test_mask_render_keeps_source_where_model_changes_nothing(tiny_model):
     out2 = render_mask(x, sr, mel, mel - np.log(2.0) - 0.1, tiny_model.vocoder, MelConfig())
     ratio = np.sqrt((out2[2000:-2000] ** 2).mean() / (x[2000:-2000] ** 2).mean())
     assert 0.45 < ratio < 0.55
+
+
+def _latent(model, seconds=1.0):
+    import torch
+
+    wav = torch.from_numpy(tone(seconds))[None]
+    with torch.no_grad():
+        mel = model.mel(wav)
+        f = (mel.shape[-1] // model.frame_multiple) * model.frame_multiple
+        return model.codec.encode(mel[..., :f].to(model.dtype))
+
+
+@pytest.mark.parametrize("steps,guidance", [(1, 1.0), (3, 2.0)])
+def test_draws_average_independent_trajectories(tiny_model, steps, guidance):
+    """draws=K is the mean of K trajectories from K independent noises: the same as running
+    K copies of the clip as a batch with the same generator and averaging them."""
+    import torch
+
+    from rfm_studio.core.editing import drive
+    from rfm_studio.core.sampling import sample_window
+
+    m = tiny_model
+    x = _latent(m)
+    ctx, mask = m.encode_instruction(["Remove the beep"])
+    k = 3
+    kw = dict(steps=steps, t_start=0.01, guidance=guidance)
+    avg = drive(sample_window(m, x, (ctx, mask), generator=torch.Generator().manual_seed(7), draws=k, **kw))
+    rows = drive(sample_window(m, x.repeat(k, *([1] * (x.dim() - 1))), (ctx.repeat(k, 1, 1), mask.repeat(k, 1)),
+                               generator=torch.Generator().manual_seed(7), **kw))
+    assert avg.shape == x.shape
+    torch.testing.assert_close(avg, rows.mean(0, keepdim=True), rtol=1e-4, atol=1e-5)
+    # the draws differ from each other, so averaging does something
+    assert (rows[0] - rows[1]).abs().max() > 1e-3
+    one = drive(sample_window(m, x, (ctx, mask), generator=torch.Generator().manual_seed(7), **kw))
+    torch.testing.assert_close(one, rows[:1], rtol=1e-4, atol=1e-5)  # draws=1: the paper's sampler
+
+
+def test_draws_in_an_edit_keep_shapes_attention_and_params(tiny_model):
+    x = tone(1.5, sr=22050, channels=2)
+    one = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, capture_attention=True)
+    four = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, draws=4, capture_attention=True)
+    assert four.audio.shape == x.shape and np.isfinite(four.audio).all()
+    assert four.attention.shape == one.attention.shape  # averaged over the draws, not stacked
+    assert four.params["draws"] == 4 and one.params["draws"] == tiny_model.flow.draws == 1
+    assert not np.array_equal(four.audio, one.audio)
+    again = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, draws=4, capture_attention=True)
+    assert np.array_equal(again.audio, four.audio)  # seeded: reproducible
+
+
+@pytest.mark.parametrize("draws", [0, 65])
+def test_bad_draws_raise_one_sentence(tiny_model, draws):
+    with pytest.raises(OptionError) as e:
+        edit(tiny_model, tone(1.0), 16000, "Add a bell", draws=draws)
+    assert "Draws" in str(e.value) and str(e.value).endswith(".")

@@ -87,6 +87,8 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     steps = 4
     progress = []
     w.runner.yielded.connect(lambda j, ev: progress.append((ev.step, ev.total, w.panel.progress.text())))
+    assert w.panel.draws.value() == w.model_info.draws == 1  # the model's default
+    w.panel.draws.setValue(2)
     v = run_edit(qtbot, w, steps=steps)
     assert [p[0] for p in progress] == list(range(1, steps + 1))
     assert "ETA" in progress[0][2] and f"Step 1/{steps}" in progress[0][2]
@@ -94,7 +96,7 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert w.runner.coalesced == 0
     # the result: a new version, heard and shown as B, with its attention maps
     assert v.instruction == INSTRUCTION and v.parent == 0
-    assert v.params["steps"] == steps and v.params["seed"] == 0
+    assert v.params["steps"] == steps and v.params["seed"] == 0 and v.params["draws"] == 2
     assert v.audio.shape == w.history.source.audio.shape
     assert v.tokens == ("remove", "the", "dog", "barking")
     assert v.attention.shape == (steps, 4, int(1.5 * 100) + 1)

@@ -16,6 +16,8 @@ def _common(p):
     p.add_argument("--t-start", type=float, default=None, help="start time of the flow (paper: 0.01)")
     p.add_argument("--steps", type=int, default=None, help="Euler steps (paper: 200)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--draws", type=int, default=None,
+                   help="noise draws averaged per edit (default: the model's; 1 is the paper's sampler)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
@@ -52,7 +54,8 @@ def load_model(args):
 
 
 def _params(args):
-    return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, seed=args.seed, render=args.render)
+    return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, draws=args.draws, seed=args.seed,
+                render=args.render)
 
 
 def _check_output(path: Path, inputs=()):

@@ -40,14 +40,17 @@ def resolve_params(model, req: EditRequest) -> dict:
     steps = int(req.steps if req.steps is not None else f.steps)
     t_start = float(req.t_start if req.t_start is not None else f.t_start)
     guidance = float(req.guidance if req.guidance is not None else f.guidance)
+    draws = int(req.draws if getattr(req, "draws", None) is not None else getattr(f, "draws", 1))
     if steps < 1 or steps > 2000:
         raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
     if not 0.0 <= t_start <= 1.0:
         raise OptionError(f"t_start must be between 0 and 1, got {t_start:g}.")
     if not math.isfinite(guidance) or guidance < 0 or guidance > 50:
         raise OptionError(f"Guidance must be between 0 and 50, got {guidance:g}.")
+    if not 1 <= draws <= 64:
+        raise OptionError(f"Draws (noise samples averaged) must be between 1 and 64, got {draws}.")
     seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
-    return {"steps": steps, "t_start": t_start, "guidance": guidance, "seed": int(seed),
+    return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "seed": int(seed),
             "render": getattr(req, "render", None) or model.info.get("render", "vocoder")}
 
 
@@ -136,7 +139,8 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         gen = torch.Generator().manual_seed(p["seed"] + wi)
         steps_att = []
         it = sample_window(model, x_orig, cond, steps=p["steps"], t_start=p["t_start"], guidance=p["guidance"],
-                           generator=gen, cancel=cancel, store=store, frames=f_pad, region=region_t)
+                           generator=gen, cancel=cancel, store=store, frames=f_pad, region=region_t,
+                           draws=p["draws"])
         while True:
             try:
                 st = next(it)

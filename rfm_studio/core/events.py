@@ -36,6 +36,7 @@ class EditRequest:
     t_start: Optional[float] = None  # None: the model's default
     steps: Optional[int] = None
     guidance: Optional[float] = None
+    draws: Optional[int] = None  # noise draws averaged per edit; None: the model's default
     seed: Optional[int] = 0
     region: Optional[tuple[float, float]] = None  # seconds, in the input's time
     capture_attention: bool = False

@@ -23,12 +23,30 @@ class LatentStep:
 
 
 def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: float, generator,
-                  cancel=None, store: AttentionStore | None = None, frames: int | None = None, region=None):
+                  cancel=None, store: AttentionStore | None = None, frames: int | None = None, region=None,
+                  draws: int = 1):
     """Yield LatentStep per Euler step; return the final latent x_tar*. ``region`` [B, frames]:
-    where the edit may change the clip, for networks with a region channel."""
+    where the edit may change the clip, for networks with a region channel.
+
+    ``draws`` > 1 runs that many trajectories from independent noise in one batch and
+    averages them: an estimate of the expected edit, in which changes that depend on the
+    particular noise (and so are not asked for) cancel out. Steps, previews and attention
+    are the averages too; with ``draws=1`` this is the paper's sampler, noise for noise."""
+    draws = int(draws)
+    if draws < 1:
+        raise ValueError("draws must be >= 1")
+    b = x_orig.shape[0]
     sampler = EulerSampler(model.flow)
     times = sampler.set_timesteps(steps, t_start)
-    noise = torch.randn(x_orig.shape, generator=generator, dtype=torch.float32).to(x_orig)
+    shape = (draws * b,) + tuple(x_orig.shape[1:])
+    noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(x_orig)
+    if draws > 1:
+        x_orig = x_orig.repeat(draws, *([1] * (x_orig.dim() - 1)))
+        ctx, mask = cond
+        cond = (ctx.repeat(draws, 1, 1), mask.repeat(draws, 1))
+        if region is not None:
+            region = region.repeat(draws, 1)
+    mean = (lambda z: z.reshape((draws, b) + tuple(z.shape[1:])).mean(0)) if draws > 1 else (lambda z: z)
     x = sampler.start(noise, x_orig)
     if store is not None:
         install_capture(model.denoiser.net, store)
@@ -38,14 +56,16 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
                 raise Cancelled("The edit was cancelled.")
             if store is not None:
                 hw = tuple(x.shape[2:]) if x.dim() == 4 else (x.shape[-1], 1)
-                b = x.shape[0]
-                store.reset(hw, slice(b, 2 * b) if guidance != 1.0 else slice(None))
+                n = x.shape[0]
+                store.reset(hw, slice(n, 2 * n) if guidance != 1.0 else slice(None))
             with torch.no_grad():
                 v = model.guided_velocity(x, x_orig, times[i], cond, guidance, region)
             x = sampler.step(v, i, x)
             att = store.collect(frames) if store is not None and frames else None
-            yield LatentStep(i + 1, sampler.steps, times[i + 1], x, att)
+            if att is not None and draws > 1:
+                att = att.reshape((draws, b) + att.shape[1:]).mean(0)
+            yield LatentStep(i + 1, sampler.steps, times[i + 1], mean(x), att)
     finally:
         if store is not None:
             install_capture(model.denoiser.net, None)
-    return x
+    return mean(x)

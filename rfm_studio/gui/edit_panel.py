@@ -1,4 +1,4 @@
-"""The edit panel: instruction (history + template completion), t_start, steps, guidance, seed,
+"""The edit panel: instruction (history + template completion), t_start, steps, guidance, draws, seed,
 model/adapter selector, region, Run/Cancel and the progress bar with ETA."""
 
 from __future__ import annotations
@@ -151,6 +151,12 @@ class EditPanel(QWidget):
         self.guidance.setDecimals(2)
         self.guidance.setValue(1.0)
         form.addRow("Guidance", self.guidance)
+        self.draws = QSpinBox()
+        self.draws.setRange(1, 64)
+        self.draws.setValue(1)
+        self.draws.setToolTip("Noise draws averaged per edit: more keep the untouched sound steadier "
+                              "(changes that depend on the random noise cancel out); each costs one more pass")
+        form.addRow("Draws", self.draws)
         self.seed = QSpinBox()
         self.seed.setRange(0, SEED_MAX)
         self.seed_random = QCheckBox("Random")
@@ -267,8 +273,9 @@ class EditPanel(QWidget):
             self.seed.setValue(random.randint(0, SEED_MAX))
         return int(self.seed.value())
 
-    def set_defaults(self, steps: int, t_start: float, guidance: float) -> None:
+    def set_defaults(self, steps: int, t_start: float, guidance: float, draws: int = 1) -> None:
         self.steps.setValue(int(steps))
+        self.draws.setValue(int(draws))
         self.set_t_start(t_start)
         self.guidance.setValue(float(guidance))
 

@@ -34,6 +34,7 @@ class FlowConfig:
     t_start: float = 0.01  # paper default
     steps: int = 200  # paper default
     guidance: float = 1.0
+    draws: int = 1  # sampling: independent noise draws whose edits are averaged (1: the paper)
     cond_dropout: float = 0.1  # instruction dropout in training (classifier-free guidance)
     changed_weight: float = 0.0  # extra loss weight on bins where target != original
     changed_threshold: float = 0.5  # |x_tar - x_orig| above this counts as changed
@@ -56,6 +57,8 @@ class FlowConfig:
             raise ValueError(f"unknown prediction type {self.prediction!r}")
         if self.loss not in ("mse", "l1"):
             raise ValueError(f"unknown loss {self.loss!r}")
+        if not 1 <= int(self.draws) <= 64:
+            raise ValueError("draws must be between 1 and 64")
         if not 0.0 <= self.sigma_min < 1.0:
             raise ValueError("sigma_min must be in [0, 1)")
 
