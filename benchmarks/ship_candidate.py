@@ -2,6 +2,7 @@
 beats the shipped one on the edit-quality benchmark (same triplets, same run).
 
     python benchmarks/ship_candidate.py --run runs/small [--limit N] [--force]
+    python benchmarks/ship_candidate.py --bundle models/rfm-studio-small --draws 8   # new defaults only
 
 With ``--region`` the figures with each event's span given as the edit region are recorded
 too (they do not enter the score).
@@ -35,6 +36,8 @@ def score(fig: dict) -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default=str(ROOT / "runs" / "small"))
+    ap.add_argument("--bundle", default=None,
+                    help="a bundle folder as the candidate instead of a run (e.g. the shipped weights with other defaults)")
     ap.add_argument("--which", default="best", choices=["best", "latest"])
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--force", action="store_true")
@@ -48,7 +51,15 @@ def main(argv=None):
     from rfm_studio.core.training.loop import export_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="rfm-candidate-"))
-    cand, state = export_bundle(args.run, tmp / "rfm-studio-small", which=args.which)
+    if args.bundle:
+        from rfm_studio.core.model.files import read_json
+
+        cand = tmp / "rfm-studio-small"
+        shutil.copytree(args.bundle, cand)
+        info = read_json(cand / "model_index.json").get("info", {})
+        state = {"step": info.get("train_steps"), "val_loss": info.get("val_loss"), "bundle": str(args.bundle)}
+    else:
+        cand, state = export_bundle(args.run, tmp / "rfm-studio-small", which=args.which)
     print(f"candidate: step {state['step']}, val loss {state.get('val_loss')}")
     if args.steps is not None or args.mask_threshold is not None or args.draws is not None:
         from rfm_studio.core.model.files import read_json, write_json

@@ -308,3 +308,28 @@ def test_settings_persist(tmp_path):
     assert t.recent_files == [str((tmp_path / "a.wav").resolve())] and t.instructions == ["Add rain"]
     t.q.setValue("model/device", "tpu")  # unknown values fall back to the default
     assert t.device == "auto"
+
+
+def test_closing_while_a_step_runs_exits_cleanly(tmp_path):
+    """A window closed while the worker is inside a long step (a model load, a torch import)
+    orphans the thread; at exit the process must wait for it, not abort destroying it."""
+    import os
+    import subprocess
+    import sys
+
+    code = r"""
+import time
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from rfm_studio.gui.jobs import JobRunner
+r = JobRunner()
+r.submit("model", lambda cancel: time.sleep(1.0) or "loaded")
+time.sleep(0.3)  # the worker is inside the step
+print("SHUTDOWN", r.shutdown(50), flush=True)
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "SHUTDOWN False" in out.stdout  # the step outlasted the wait: orphaned
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Destroyed while thread" not in out.stderr

@@ -131,6 +131,26 @@ class _Worker(QObject):
 
 
 _ORPHANS: list = []  # worker threads still finishing a step when their window closed
+ORPHAN_EXIT_WAIT_S = 30.0
+
+
+def _join_orphans(timeout_s: float | None = None) -> None:
+    """At interpreter exit: let cancelled workers finish their current step (a model load, an
+    import) before Python destroys their QThread objects, which aborts the process if the
+    thread still runs. A step that outlasts the wait ends the process without that teardown."""
+    import os
+    import sys
+
+    timeout_s = ORPHAN_EXIT_WAIT_S if timeout_s is None else timeout_s
+    for thread, _ in _ORPHANS:
+        try:
+            running = thread.isRunning()
+        except RuntimeError:  # already deleted on the C++ side
+            continue
+        if running and not thread.wait(int(timeout_s * 1000)):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 class JobRunner(QObject):
@@ -202,6 +222,10 @@ class JobRunner(QObject):
         self._thread.quit()
         if self._thread.wait(timeout_ms):
             return True
+        if not _ORPHANS:
+            import atexit
+
+            atexit.register(_join_orphans)
         _ORPHANS.append((self._thread, self._worker))
         return False
 
