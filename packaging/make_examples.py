@@ -40,27 +40,47 @@ SCENES = {
 }
 
 
-def main(bank=ROOT / "data" / "bank", out=ROOT / "resources" / "examples") -> None:
+def load_bank(bank=ROOT / "data" / "bank") -> dict:
     bank = Path(bank)
-    clips = {json.loads(l)["id"]: json.loads(l) for l in (bank / "bank.jsonl").read_text().splitlines()}
+    return {json.loads(l)["id"]: dict(json.loads(l), _path=str(bank / json.loads(l)["path"]))
+            for l in (bank / "bank.jsonl").read_text().splitlines()}
+
+
+def scene_stems(name: str, clips: dict, rng) -> tuple[list[tuple[str, np.ndarray]], float]:
+    """The scene's sources as placed, levelled and faded stems [(clip id, samples)], and the
+    gain applied to their sum. ``rng`` must be shared by the scenes in SCENES order (beds are
+    looped with it), as ``main`` does."""
+    secs, bed, events = SCENES[name]
+    n = int(secs * SR)
+    fade = int(0.05 * SR)
+    env = np.ones(n, np.float32)
+    env[:fade] = np.linspace(0, 1, fade)
+    env[-fade:] = np.linspace(1, 0, fade)
+    stems = []
+    if bed:
+        x, _ = sf.read(clips[bed[0]]["_path"], dtype="float32")
+        x = M.loop_to(x, n, rng)
+        stems.append((bed[0], (x * 10 ** ((bed[1] - M.active_level_db(x)) / 20) * env).astype(np.float32)))
+    for cid, onset, lvl in events:
+        x, _ = sf.read(clips[cid]["_path"], dtype="float32")
+        e = M.place(x, n, int(onset * SR))
+        stems.append((cid, (e * 10 ** ((lvl - M.active_level_db(e)) / 20) * env).astype(np.float32)))
+    y = np.sum([s for _, s in stems], axis=0)
+    return stems, min(1.0, 0.9 / float(np.abs(y).max()))
+
+
+def all_scenes(bank=ROOT / "data" / "bank") -> dict:
+    """{name: (stems, gain)} for every scene, built in order with one rng (as ``main``)."""
+    clips = load_bank(bank)
     rng = np.random.default_rng(0)
-    for name, (secs, bed, events) in SCENES.items():
-        n = int(secs * SR)
-        y = np.zeros(n, np.float32)
-        if bed:
-            x, _ = sf.read(str(bank / clips[bed[0]]["path"]), dtype="float32")
-            x = M.loop_to(x, n, rng)
-            y += x * 10 ** ((bed[1] - M.active_level_db(x)) / 20)
-        for cid, onset, lvl in events:
-            x, _ = sf.read(str(bank / clips[cid]["path"]), dtype="float32")
-            e = M.place(x, n, int(onset * SR))
-            y += e * 10 ** ((lvl - M.active_level_db(e)) / 20)
-        fade = int(0.05 * SR)
-        y[:fade] *= np.linspace(0, 1, fade)
-        y[-fade:] *= np.linspace(1, 0, fade)
-        y *= min(1.0, 0.9 / float(np.abs(y).max()))
+    return {name: scene_stems(name, clips, rng) for name in SCENES}
+
+
+def main(bank=ROOT / "data" / "bank", out=ROOT / "resources" / "examples") -> None:
+    for name, (stems, gain) in all_scenes(bank).items():
+        y = np.sum([s for _, s in stems], axis=0) * gain
         sf.write(str(Path(out) / f"{name}.wav"), y, SR, subtype="PCM_16")
-        print(name, [c for c, *_ in ([bed] if bed else []) + events])
+        print(name, [c for c, _ in stems])
 
 
 if __name__ == "__main__":

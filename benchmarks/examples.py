@@ -1,0 +1,113 @@
+"""The README's kind of edit, on the shipped example clips, with the true answer known.
+
+The examples are mixes of bank clips (packaging/make_examples.py), so each "Remove ..." has
+an exact target: the same mix without that source. For every (clip, instruction) this prints
+the edit_quality figures (gain and keep error on 64-band log-mels, over the frames where the
+removed source is active / the other frames) and the level change in dB over the source's
+frames: of the edit, and of the exact target for comparison.
+
+    python benchmarks/examples.py [--model DIR ...] [--draws N] [--mask-threshold T] [--bank data/bank]
+
+Needs the event bank (``rfm-studio data bank --out data/bank``) to rebuild the stems; the
+rebuilt mix is checked against the shipped WAV first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "packaging"))
+
+# (scene, instruction, clip ids removed)
+CASES = [
+    ("birds_and_car_passing", "Remove the car passing", ["scratch_effects_carpassing"]),
+    ("birds_and_car_passing", "Remove the birds chirping", ["openttd_72_tropical_bird_2", "openttd_66_tropical_bird_1"]),
+    ("dog_bark_in_rain", "Remove the dog barking", ["scratch_animal_dog1", "scratch_animal_dog2"]),
+    ("campfire_with_crickets", "Remove the crickets", ["scratch_animal_crickets"]),
+    ("sheep_and_cow_in_wind", "Remove the sheep bleating", ["openttd_36_sheep"]),
+    ("sheep_and_cow_in_wind", "Remove the cow mooing", ["openttd_37_cow"]),
+    ("speech_and_phone_ringing", "Remove the phone ringing", ["gm_telephone_ring_p124_n1"]),
+    ("ship_horn_by_the_sea", "Remove the ship horn", ["openttd_06_ship_horn"]),
+]
+
+
+def active_frames(stem: np.ndarray, n_frames: int, hop: int = 160, floor_db: float = -40.0) -> np.ndarray:
+    """Frames where the stem's short-time level is within ``floor_db`` of its peak."""
+    pad = np.pad(stem, (0, max(0, n_frames * hop - len(stem))))[: n_frames * hop]
+    e = (pad.reshape(n_frames, hop) ** 2).mean(1)
+    db = 10 * np.log10(e + 1e-12)
+    return db > db.max() + floor_db
+
+
+def level_db(mel_a: np.ndarray, mel_b: np.ndarray, frames: np.ndarray) -> float:
+    """10 log10 of the mel power ratio b / a over ``frames``."""
+    pa = np.exp(mel_a[:, frames]).sum()
+    pb = np.exp(mel_b[:, frames]).sum()
+    return float(10 * np.log10(pb / pa))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append", default=None)
+    ap.add_argument("--draws", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--mask-threshold", type=float, default=None)
+    ap.add_argument("--bank", default=str(ROOT / "data" / "bank"))
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import soundfile as sf
+
+    import make_examples
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.evaluation.spectral import edit_figures, log_mel
+    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.paths import examples_dir, resolve_model
+
+    if not (Path(args.bank) / "bank.jsonl").exists():
+        sys.exit(f"No event bank at {args.bank}: build it with 'rfm-studio data bank --out {args.bank}'.")
+    scenes = make_examples.all_scenes(args.bank)
+    cases = []
+    for scene, instruction, removed in CASES:
+        stems, gain = scenes[scene]
+        mix = np.sum([s for _, s in stems], axis=0) * gain
+        shipped, sr = sf.read(str(examples_dir() / f"{scene}.wav"), dtype="float32")
+        assert sr == 16000 and shipped.shape == mix.shape
+        err = float(np.abs(shipped - mix).max())
+        if err > 2.0 / 32768:
+            sys.exit(f"The rebuilt {scene} differs from the shipped clip (max {err:.2e}): the bank has changed.")
+        target = np.sum([s for cid, s in stems if cid not in removed], axis=0) * gain
+        event = np.sum([s for cid, s in stems if cid in removed], axis=0) * gain
+        mi, mt = log_mel(shipped), log_mel(target)
+        frames = active_frames(event, mi.shape[-1])
+        cases.append((scene, instruction, shipped, mi, mt, frames))
+
+    for folder in args.model or [None]:
+        path = resolve_model(folder)
+        model = RFMEditor.from_pretrained(path)
+        if args.mask_threshold is not None:
+            model.info["mask_threshold"] = args.mask_threshold
+        print(f"\n== model {path} ==")
+        print(f"{'clip':26s} {'instruction':28s} {'gain':>6s} {'keep':>6s} {'edit dB':>8s} {'target dB':>9s}")
+        gains = []
+        for scene, instruction, x, mi, mt, frames in cases:
+            e = edit(model, x, 16000, instruction, steps=args.steps, draws=args.draws, seed=0)
+            mo = log_mel(e.audio)
+            fig = edit_figures(mi, mt, mo, frames)
+            gains.append(fig["gain"])
+            f3 = lambda v: "     -" if v is None else f"{v:6.3f}"
+            print(f"{scene:26s} {instruction:28s} {f3(fig['gain'])} {f3(fig['keep_error'])} "
+                  f"{level_db(mi, mo, frames):8.2f} {level_db(mi, mt, frames):9.2f}")
+        p = e.params
+        print(f"settings: steps {p['steps']}, draws {p['draws']}, render {p['render']}, "
+              f"mask threshold {model.info.get('mask_threshold')}; mean gain {np.mean(gains):.3f}")
+
+
+if __name__ == "__main__":
+    main()
