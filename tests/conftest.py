@@ -7,6 +7,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import tempfile as _tempfile
 
 _USER = _tempfile.mkdtemp(prefix="rfm-test-user-")
+import atexit as _atexit
+import shutil as _shutil
+
+_atexit.register(_shutil.rmtree, _USER, True)  # the suite's user folders go with it
 for _k in ("RFM_STUDIO_CONFIG_DIR", "RFM_STUDIO_DATA_DIR", "RFM_STUDIO_CACHE_DIR", "RFM_STUDIO_LOG_DIR"):
     os.environ[_k] = os.path.join(_USER, _k.split("_")[-2].lower())
 

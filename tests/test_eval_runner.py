@@ -66,7 +66,7 @@ def tiny_ckpts(tmp_path_factory):
 def test_sweep_writes_one_row_per_setting(tmp_path, testset, tiny_bundle, tiny_ckpts, capsys):
     out = tmp_path / "report"
     rc = main(["eval", "--manifest", str(testset), "--model", str(tiny_bundle), "--out", str(out),
-               "--t-start", "0,0.1", "--steps", "1,2", "--device", "cpu",
+               "--t-start", "0,0.1", "--steps", "1,2", "--draws", "2", "--device", "cpu",
                "--panns-ckpt", str(tiny_ckpts / "Cnn14_16k_mAP=0.438.pth"),
                "--vggish-ckpt", str(tiny_ckpts / "vggish-10086976.pth"),
                "--clap-ckpt", str(tmp_path / "missing-630k-best.pt")])
@@ -76,6 +76,8 @@ def test_sweep_writes_one_row_per_setting(tmp_path, testset, tiny_bundle, tiny_c
     settings = [(r["t_start"], r["steps"]) for r in rep["rows"]]
     assert settings == [(0.0, 1), (0.0, 2), (0.1, 1), (0.1, 2)]
     assert rep["settings"]["t_start"] == [0.0, 0.1] and rep["settings"]["steps"] == [1, 2]
+    assert rep["settings"]["draws"] == 2 and all(r["draws"] == 2 for r in rep["rows"])
+    assert "2 noise draw(s) per edit" in (out / "report.md").read_text()
     assert rep["device"]["device"] == "cpu" and rep["device"]["threads"] >= 1
     for row in rep["rows"]:
         assert [c["id"] for c in row["clips"]] == ["clip0", "clip1"]
@@ -128,6 +130,7 @@ def test_default_settings_and_cancel(tmp_path, testset, tiny_model):
     assert len(rep["rows"]) == 1 and rep["baseline"] is None
     row = rep["rows"][0]
     assert (row["t_start"], row["steps"]) == (tiny_model.flow.t_start, tiny_model.flow.steps)
+    assert row["draws"] == rep["settings"]["draws"] == tiny_model.flow.draws  # the model's default, recorded
     clap = row["metrics"]["clap"]
     assert clap["available"] is True and clap["n"] == 1 and -1 <= clap["value"] <= 1
     assert clap["value"] == pytest.approx(row["clips"][0]["clap"])
@@ -177,7 +180,8 @@ def test_cli_bad_options_exit_2(tmp_path, capsys, testset):
     assert main(["eval", "--manifest", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")]) == 2
     assert "Manifest not found" in capsys.readouterr().err
     for opts, needle in ((["--t-start", "0,abc"], "--t-start"), (["--t-start", "0,2"], "between 0 and 1"),
-                         (["--steps", "0"], "between 1 and 2000"), (["--limit", "0"], "--limit")):
+                         (["--steps", "0"], "between 1 and 2000"), (["--limit", "0"], "--limit"),
+                         (["--draws", "0"], "Draws")):
         rc = main(["eval", "--manifest", str(testset), "--out", str(tmp_path / "o")] + opts)
         err = capsys.readouterr().err.strip()
         assert rc == 2 and needle in err and len(err.splitlines()) == 1, (opts, err)

@@ -42,6 +42,7 @@ class EvalConfig:
     t_starts: list | None = None  # None: the model's default
     steps: list | None = None  # None: the model's default
     guidance: float | None = None
+    draws: int | None = None  # noise draws averaged per edit; None: the model's default
     seed: int = 0
     device: str = "auto"
     clap_ckpt: str | Path | None = None
@@ -76,6 +77,8 @@ def check_settings(cfg: EvalConfig) -> None:
             raise OptionError(f"Steps must be whole numbers between 1 and 2000, got {s}.")
     if cfg.guidance is not None and (not math.isfinite(cfg.guidance) or not 0 <= cfg.guidance <= 50):
         raise OptionError(f"Guidance must be between 0 and 50, got {cfg.guidance}.")
+    if cfg.draws is not None and not 1 <= int(cfg.draws) <= 64:
+        raise OptionError(f"Draws must be between 1 and 64, got {cfg.draws}.")
     if cfg.clap_kind not in ("laion", "ms"):
         raise OptionError(f"Unknown CLAP kind '{cfg.clap_kind}': use laion or ms.")
     out = Path(cfg.out)
@@ -383,10 +386,11 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         yield EvalEvent("model", 1, 1, f"model {folder}")
     model_rec = {"path": str(getattr(model, "source_folder", "")), "info": dict(model.info),
                  "defaults": {"t_start": model.flow.t_start, "steps": model.flow.steps,
-                              "guidance": model.flow.guidance}}
+                              "guidance": model.flow.guidance, "draws": model.flow.draws}}
     t_starts = [float(t) for t in (cfg.t_starts or [model.flow.t_start])]
     steps = [int(s) for s in (cfg.steps or [model.flow.steps])]
     guidance = float(cfg.guidance if cfg.guidance is not None else model.flow.guidance)
+    draws = int(cfg.draws if cfg.draws is not None else model.flow.draws)
     settings = [{"t_start": t, "steps": s} for t, s in itertools.product(t_starts, steps)]
 
     out = Path(cfg.out)
@@ -417,7 +421,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         x, sr = _load(items[0].input)
         t0 = time.perf_counter()
         edit(model, x, sr, items[0].instruction, steps=1, t_start=settings[0]["t_start"], guidance=guidance,
-             seed=cfg.seed)
+             draws=draws, seed=cfg.seed)
         warm = time.perf_counter() - t0
 
     rows = []
@@ -433,13 +437,13 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
             _check_cancel(cancel)
             x, sr = _load(it.input)
             res = edit(model, x, sr, it.instruction, cancel=cancel, steps=st["steps"], t_start=st["t_start"],
-                       guidance=guidance, seed=cfg.seed + i)
+                       guidance=guidance, draws=draws, seed=cfg.seed + i)
             if adir is not None:
                 save_audio(adir / f"{_safe(it.id)}.wav", res.audio, res.sample_rate)
             acc.add(ref, i, res.audio, res.sample_rate, res.seconds)
             done += 1
             yield EvalEvent("edit", done, total, f"{label} {it.id}", setting=st)
-        row = {"label": label, "t_start": st["t_start"], "steps": st["steps"], "guidance": guidance,
+        row = {"label": label, "t_start": st["t_start"], "steps": st["steps"], "guidance": guidance, "draws": draws,
                "metrics": acc.metrics(ref), "time": acc.timing(), "by_task": acc.by_task(), "clips": acc.clips}
         rows.append(row)
         yield EvalEvent("row", len(rows), len(settings), label, setting=st, row=row)
@@ -453,7 +457,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         "manifest": str(Path(cfg.manifest).resolve()), "n_clips": n,
         "clip_seconds": {"mean": float(np.mean(ref.durations)), "total": float(np.sum(ref.durations))},
         "model": model_rec, "device": dev,
-        "settings": {"t_start": t_starts, "steps": steps, "guidance": guidance, "seed": cfg.seed,
+        "settings": {"t_start": t_starts, "steps": steps, "guidance": guidance, "draws": draws, "seed": cfg.seed,
                      "seed_rule": "seed + clip index", "warmup_edit_s": warm,
                      "timing": "wall time of one edit (mel, sampling, vocoder/render), model loaded, "
                                "after one untimed warm-up edit" if warm is not None else
