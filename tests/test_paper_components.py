@@ -67,6 +67,10 @@ def test_text_encoder_lora_on_t5(components, tmp_path):
     assert trainable and all("lora_" in n for n in trainable)
     enc.save_pretrained(tmp_path / "te", tmp_path / "tok")
     assert (tmp_path / "te" / "lora" / "adapter_model.safetensors").exists()
+    import json
+
+    modules = json.loads((tmp_path / "te" / "lora" / "adapter_config.json").read_text())["target_modules"]
+    assert modules == sorted(modules) and len(modules) >= 2  # one order, whatever peft's set gave
     h, mask = InstructionEncoder.from_pretrained(tmp_path / "te", tmp_path / "tok")(["Add a bell"])
     assert h.shape[-1] == 32
 

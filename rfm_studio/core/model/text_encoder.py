@@ -164,6 +164,15 @@ class InstructionEncoder(nn.Module):
         if not self._lora:
             raise ValueError("no LoRA adapter to save")
         self.model.save_pretrained(str(folder), safe_serialization=True)
+        # peft writes target_modules from a set, in an order that changes between runs: sort it
+        # so that the same adapter gives the same file (and the same manifest hash)
+        from .files import read_json, write_json
+
+        cfg_path = Path(folder) / "adapter_config.json"
+        cfg = read_json(cfg_path)
+        if isinstance(cfg.get("target_modules"), list):
+            cfg["target_modules"] = sorted(cfg["target_modules"])
+            write_json(cfg_path, cfg)
 
     # ---- folders -------------------------------------------------------------------------
     def save_pretrained(self, folder, tokenizer_folder=None):
