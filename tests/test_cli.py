@@ -120,6 +120,25 @@ def test_edit_batch_rejects_paths_outside(capsys, tmp_path, tiny_bundle):
     assert code == 2 and "outside" in e
 
 
+def test_bad_options_are_refused_before_the_model_loads(capsys, clip, tmp_path):
+    """A bad sampling option is named at once, not after a model load (here no model exists)."""
+    for opt, needle in ((["--draws", "0"], "Draws"), (["--steps", "0"], "Steps"), (["--guidance", "-1"], "Guidance")):
+        code, _, e = run(capsys, "edit", str(clip), "x", "-o", str(tmp_path / "o.wav"), "--model",
+                         str(tmp_path / "no-model"), *opt)
+        assert code == 2 and needle in e and "not found" not in e, (opt, e)
+
+
+def test_edit_batch_bad_input_creates_nothing(capsys, tmp_path, tiny_bundle):
+    d = tmp_path / "set"
+    d.mkdir()
+    sf.write(d / "c.wav", tone(1.0), 16000)
+    for src, extra, needle in (("missing.wav", [], "not found"), ("c.wav", ["--draws", "0"], "Draws")):
+        (d / "m.jsonl").write_text(json.dumps({"id": "a", "input": src, "instruction": "x"}))
+        code, _, e = run(capsys, "edit-batch", str(d / "m.jsonl"), "--out-dir", str(tmp_path / "out"), "--model",
+                         str(tiny_bundle), *extra)
+        assert code == 2 and needle in e and not (tmp_path / "out").exists(), e
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as ex:
         main(["--version"])

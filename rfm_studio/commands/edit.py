@@ -54,6 +54,9 @@ def load_model(args):
 
 
 def _params(args):
+    from ..core.editing import check_options
+
+    check_options(args.steps, args.t_start, args.guidance, args.draws)  # before the model loads
     return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, draws=args.draws, seed=args.seed,
                 render=args.render)
 
@@ -79,6 +82,7 @@ def run_edit_cmd(args) -> int:
     out = Path(args.output)
     _check_output(out, [args.input])
     region = parse_region(args.region) if args.region else None
+    params = _params(args)
     if not Path(args.input).exists():
         load_audio(args.input)  # raises the one-sentence error
     n, sr, _ = audio_info(args.input)
@@ -86,12 +90,12 @@ def run_edit_cmd(args) -> int:
         from ..core.streaming import edit_file
 
         model = load_model(args)
-        summary = drive(edit_file(model, args.input, out, args.instruction, region=region, **_params(args)))
+        summary = drive(edit_file(model, args.input, out, args.instruction, region=region, **params))
         print(f"{out}  ({summary['seconds']:.1f} s, {summary['chunks']} chunks)")
         return 0
     audio, sr = load_audio(args.input)
     model = load_model(args)
-    res = edit(model, audio, sr, args.instruction, region=region, **_params(args))
+    res = edit(model, audio, sr, args.instruction, region=region, **params)
     save_audio(out, res.audio, res.sample_rate, protect=[args.input])
     print(f"{out}  ({res.seconds:.2f} s, {res.params['steps']} steps, t_start {res.params['t_start']:g})")
     return 0
@@ -110,17 +114,18 @@ def run_batch_cmd(args) -> int:
         if not str(row["id"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise OptionError(f"Line {i} of {man.name}: id '{row['id']}' must be letters, digits, '-', '_' or '.'.")
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     base = man.parent
     inputs = [resolve_inside(base, r["input"]) for r in rows]
     for p in inputs:
         if not p.exists():
             raise OptionError(f"Input file not found: {p}")
+    params = _params(args)
     model = load_model(args)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs, options and model are good
     t0 = time.time()
     for row, src in tqdm(list(zip(rows, inputs)), desc="editing", unit="clip"):
         audio, sr = load_audio(src)
-        res = edit(model, audio, sr, row["instruction"], **_params(args))
+        res = edit(model, audio, sr, row["instruction"], **params)
         save_audio(out_dir / f"{row['id']}.wav", res.audio, res.sample_rate, protect=[src])
     print(f"{len(rows)} clips -> {out_dir} ({time.time() - t0:.1f} s)")
     return 0

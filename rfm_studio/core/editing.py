@@ -35,20 +35,25 @@ REGION_FADE_S = 0.02
 MIN_SECONDS = 0.25
 
 
+def check_options(steps=None, t_start=None, guidance=None, draws=None) -> None:
+    """One sentence (OptionError) for a sampling option out of range; None: not given."""
+    if steps is not None and not 1 <= int(steps) <= 2000:
+        raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
+    if t_start is not None and not 0.0 <= float(t_start) <= 1.0:
+        raise OptionError(f"t_start must be between 0 and 1, got {float(t_start):g}.")
+    if guidance is not None and (not math.isfinite(guidance) or guidance < 0 or guidance > 50):
+        raise OptionError(f"Guidance must be between 0 and 50, got {float(guidance):g}.")
+    if draws is not None and not 1 <= int(draws) <= 64:
+        raise OptionError(f"Draws (noise samples averaged) must be between 1 and 64, got {draws}.")
+
+
 def resolve_params(model, req: EditRequest) -> dict:
     f = model.flow
     steps = int(req.steps if req.steps is not None else f.steps)
     t_start = float(req.t_start if req.t_start is not None else f.t_start)
     guidance = float(req.guidance if req.guidance is not None else f.guidance)
     draws = int(req.draws if getattr(req, "draws", None) is not None else getattr(f, "draws", 1))
-    if steps < 1 or steps > 2000:
-        raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
-    if not 0.0 <= t_start <= 1.0:
-        raise OptionError(f"t_start must be between 0 and 1, got {t_start:g}.")
-    if not math.isfinite(guidance) or guidance < 0 or guidance > 50:
-        raise OptionError(f"Guidance must be between 0 and 50, got {guidance:g}.")
-    if not 1 <= draws <= 64:
-        raise OptionError(f"Draws (noise samples averaged) must be between 1 and 64, got {draws}.")
+    check_options(steps, t_start, guidance, draws)
     seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "seed": int(seed),
             "render": getattr(req, "render", None) or model.info.get("render", "vocoder")}
