@@ -108,9 +108,9 @@ def test_cli_train_stops_on_sigterm_with_a_checkpoint_and_resumes(manifest, tmp_
     rest, err = p.communicate(timeout=300)
     assert p.returncode == 0, err[-2000:]
     assert "stopped; resume with the same command" in rest and "Traceback" not in err
-    last = [ln for ln in rest.splitlines() if ln.startswith("step ")][-1]
-    stopped_at = int(last.split()[1].split("/")[0])
-    assert "cancelled" in last and stopped_at >= 3
+    last = [ln for ln in rest.splitlines() if ln.startswith("stopped at step ")][-1]
+    stopped_at = int(last.split()[3].split("/")[0])
+    assert "checkpoint" in last and stopped_at >= 3 and "nan" not in rest
     assert latest_checkpoint(out).name == f"step-{stopped_at:07d}"
 
 

@@ -58,6 +58,10 @@ def run(args) -> int:
         raise OptionError(f"Unknown training setting ({exc}).") from None
     with stop_on_signals() as cancel:
         for ev in train(cfg, cancel):
+            if ev.message == "cancelled":  # no step ran: say where the run stopped, not a loss of nan
+                print(f"stopped at step {ev.step}/{ev.total}" + (f"; checkpoint {ev.checkpoint}" if ev.checkpoint else ""),
+                      flush=True)
+                continue
             val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
             ck = f" -> {ev.checkpoint}" if ev.checkpoint else ""
             msg = f" {ev.message}" if ev.message else ""
