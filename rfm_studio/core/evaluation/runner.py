@@ -75,10 +75,9 @@ def check_settings(cfg: EvalConfig) -> None:
     for s in cfg.steps or []:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 2000:
             raise OptionError(f"Steps must be whole numbers between 1 and 2000, got {s}.")
-    if cfg.guidance is not None and (not math.isfinite(cfg.guidance) or not 0 <= cfg.guidance <= 50):
-        raise OptionError(f"Guidance must be between 0 and 50, got {cfg.guidance}.")
-    if cfg.draws is not None and not 1 <= int(cfg.draws) <= 64:
-        raise OptionError(f"Draws must be between 1 and 64, got {cfg.draws}.")
+    from ..editing import check_options
+
+    check_options(guidance=cfg.guidance, draws=cfg.draws)  # the edit's own checks
     if cfg.clap_kind not in ("laion", "ms"):
         raise OptionError(f"Unknown CLAP kind '{cfg.clap_kind}': use laion or ms.")
     out = Path(cfg.out)
