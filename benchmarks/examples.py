@@ -3,7 +3,7 @@
 The examples are mixes of bank clips (packaging/make_examples.py), so each "Remove ..." has
 an exact target: the same mix without that source. For every (clip, instruction) this prints
 the edit_quality figures (gain and keep error on 64-band log-mels, over the frames where the
-removed source is active / the other frames) and the level change in dB over the source's
+removed source is active / the other frames) and the level change in dB (mel power) over the source's
 frames: of the edit, and of the exact target for comparison.
 
     python benchmarks/examples.py [--model DIR ...] [--draws N] [--mask-threshold T] [--bank data/bank]
@@ -47,9 +47,10 @@ def active_frames(stem: np.ndarray, n_frames: int, hop: int = 160, floor_db: flo
 
 
 def level_db(mel_a: np.ndarray, mel_b: np.ndarray, frames: np.ndarray) -> float:
-    """10 log10 of the mel power ratio b / a over ``frames``."""
-    pa = np.exp(mel_a[:, frames]).sum()
-    pb = np.exp(mel_b[:, frames]).sum()
+    """Level change in dB from a to b over ``frames``. The log-mels are of the magnitude
+    spectrum (features/mel.py: power 1), so the power of a band is exp(2 * mel)."""
+    pa = np.exp(2 * mel_a[:, frames].astype(np.float64)).sum()
+    pb = np.exp(2 * mel_b[:, frames].astype(np.float64)).sum()
     return float(10 * np.log10(pb / pa))
 
 

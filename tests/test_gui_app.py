@@ -385,3 +385,23 @@ def test_window_state_and_settings_survive_a_restart(qtbot, settings, clip_path)
     assert sizes[0] > sizes[1]
     assert w2.a_match.isChecked() and w2.panel.layers.currentData() == "up"
     w2.close()
+
+
+def test_a_models_draws_default_reaches_the_panel_and_the_edit(qtbot, window, clip_path, gui_tiny_bundle, tmp_path):
+    """A bundle whose flow averages 3 draws: the panel shows 3 and the edit uses 3."""
+    import json
+    import shutil
+
+    folder = tmp_path / "tiny-draws"
+    shutil.copytree(gui_tiny_bundle, folder)
+    idx = json.loads((folder / "model_index.json").read_text())
+    idx["flow"]["draws"] = 3
+    (folder / "model_index.json").write_text(json.dumps(idx))
+    from rfm_studio.core.model.manifest import write_manifest
+
+    write_manifest(folder)
+    window.start(str(clip_path), str(folder))
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=60000)
+    assert window.model_info.draws == 3 and window.panel.draws.value() == 3
+    v = run_edit(qtbot, window, steps=1)
+    assert v.params["draws"] == 3

@@ -52,7 +52,7 @@ def resolve_params(model, req: EditRequest) -> dict:
     steps = int(req.steps if req.steps is not None else f.steps)
     t_start = float(req.t_start if req.t_start is not None else f.t_start)
     guidance = float(req.guidance if req.guidance is not None else f.guidance)
-    draws = int(req.draws if getattr(req, "draws", None) is not None else getattr(f, "draws", 1))
+    draws = int(req.draws if req.draws is not None else f.draws)
     check_options(steps, t_start, guidance, draws)
     seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "seed": int(seed),

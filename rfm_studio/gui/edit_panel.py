@@ -286,7 +286,7 @@ class EditPanel(QWidget):
     def _show_region(self) -> None:
         from ..core.data.captions import is_add_instruction
 
-        region = getattr(self, "_region", None)
+        region = self._region
         if region is None:
             text = "Region: whole clip"
             if is_add_instruction(self.instruction.text()):  # the model would have to guess when

@@ -102,7 +102,7 @@ class ModelHost:
         f = model.flow
         self.info = ModelInfo(str(folder), str(model.info.get("name") or Path(folder).name), dev,
                               str(dtype).replace("torch.", ""), adapter or "", int(f.steps), float(f.t_start),
-                              float(f.guidance), time.perf_counter() - t0, note, int(getattr(f, "draws", 1)))
+                              float(f.guidance), time.perf_counter() - t0, note, int(f.draws))
         return self.info
 
     def set_adapter(self, adapter: str = "") -> ModelInfo:
@@ -131,7 +131,7 @@ class ModelHost:
         f = model.flow
         self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),
                               "", int(f.steps), float(f.t_start), float(f.guidance), 0.0,
-                              draws=int(getattr(f, "draws", 1)))
+                              draws=int(f.draws))
         return self.info
 
     def edit(self, req: EditRequest, cancel):
