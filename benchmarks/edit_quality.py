@@ -82,6 +82,7 @@ def main(argv=None):
     ap.add_argument("--t-start", type=float, default=None)
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--draws", type=int, default=None, help="noise draws averaged per edit (default: the model's)")
+    ap.add_argument("--strength", type=float, default=None, help="scale of the model's change (default: the model's)")
     ap.add_argument("--render", default=None, choices=["mask", "vocoder"])
     ap.add_argument("--mask-threshold", type=float, default=None, help="override the model's mask threshold")
     ap.add_argument("--region", action="store_true",
@@ -145,17 +146,18 @@ def main(argv=None):
                 spans = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
                 region = (min(a for a, _ in spans), min(len(x) / 16000, max(b for _, b in spans))) if with_region else None
                 e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
-                         guidance=args.guidance, draws=args.draws, render=args.render, seed=0, region=region)
+                         guidance=args.guidance, draws=args.draws, strength=args.strength, render=args.render, seed=0,
+                         region=region)
                 secs.append(e.seconds)
                 res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
             p = e.params
             name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
-                   f"draws {p['draws']}, " \
+                   f"draws {p['draws']}, strength {p['strength']:g}, " \
                    f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
                    f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "")
             key = str(path) + (" region" if with_region else "")
             report[key] = table(name, res)
-            report[key]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "draws", "render")}
+            report[key]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "draws", "strength", "render")}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

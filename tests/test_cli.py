@@ -58,6 +58,23 @@ def test_edit_draws_option(capsys, clip, tiny_bundle, tmp_path):
     assert code == 2 and "Draws" in e and e.count("\n") == 1 and not bad.exists()
 
 
+def test_edit_strength_option(capsys, clip, tiny_bundle, tmp_path):
+    """--strength 0 with the mask render leaves the clip (up to the STFT round trip); 2 changes it more than 1."""
+    outs = {}
+    for s in ("0", "1", "2"):
+        out = tmp_path / f"s{s}.wav"
+        code, _, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
+                         "--steps", "1", "--render", "mask", "--strength", s)
+        assert code == 0, e
+        outs[s] = sf.read(out, dtype="float32")[0]
+    x, _ = sf.read(clip, dtype="float32")
+    dev = {s: float(np.abs(y - x).mean()) for s, y in outs.items()}
+    assert dev["0"] < 1e-4 < dev["1"] < dev["2"], dev
+    code, _, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(tmp_path / "bad.wav"), "--model",
+                     str(tmp_path / "no-model"), "--strength", "5")
+    assert code == 2 and "Strength" in e and "not found" not in e and e.count("\n") == 1
+
+
 @pytest.mark.parametrize("case", ["missing", "empty", "notaudio", "nan"])
 def test_bad_input_exit_2_nothing_written(capsys, tmp_path, tiny_bundle, case):
     src = tmp_path / "bad.wav"

@@ -161,3 +161,40 @@ def test_bad_draws_raise_one_sentence(tiny_model, draws):
     with pytest.raises(OptionError) as e:
         edit(tiny_model, tone(1.0), 16000, "Add a bell", draws=draws)
     assert "Draws" in str(e.value) and str(e.value).endswith(".")
+
+
+def test_strength_scales_the_models_change(tiny_model):
+    """strength s gives ref + s * (edit - ref): 0 is the clip through the codec, 2 doubles
+    every change of the mel; the audio follows (the tiny model's VAE renders through its vocoder)."""
+    x = tone(1.5, sr=22050)
+    kw = dict(steps=2, seed=3)
+    m = {s: edit(tiny_model, x, 22050, "Remove the beep", strength=s, **kw) for s in (0.0, 1.0, 2.0)}
+    assert m[1.0].params["strength"] == 1.0 and m[2.0].params["strength"] == 2.0
+    d1 = m[1.0].mel_out - m[0.0].mel_out
+    assert np.abs(d1).max() > 1e-2  # the random model changes the clip
+    np.testing.assert_allclose(m[2.0].mel_out - m[1.0].mel_out, d1, atol=1e-4)
+    assert np.isfinite(m[2.0].audio).all() and m[2.0].audio.shape == x.shape
+    # default: the model's own strength (bundle info), 1.0 when it has none
+    assert edit(tiny_model, x, 22050, "Remove the beep", **kw).params["strength"] == 1.0
+    tiny_model.info["strength"] = 2.0
+    try:
+        again = edit(tiny_model, x, 22050, "Remove the beep", **kw)
+    finally:
+        del tiny_model.info["strength"]
+    assert again.params["strength"] == 2.0 and np.array_equal(again.mel_out, m[2.0].mel_out)
+
+
+def test_strength_zero_with_mask_render_returns_the_source(tiny_model):
+    """Mask render: no change of the mel -> the source's own samples (up to the STFT round trip)."""
+    x = tone(2.0, sr=44100, channels=2)
+    res = edit(tiny_model, x, 44100, "Remove the beep", steps=2, strength=0.0, render="mask")
+    loud = edit(tiny_model, x, 44100, "Remove the beep", steps=2, strength=3.0, render="mask")
+    assert np.abs(res.audio - x).max() < 1e-3
+    assert np.abs(loud.audio - x).max() > 1e-2
+
+
+@pytest.mark.parametrize("strength", [-0.5, 4.5, float("nan")])
+def test_bad_strength_raises_one_sentence(tiny_model, strength):
+    with pytest.raises(OptionError) as e:
+        edit(tiny_model, tone(1.0), 16000, "Add a bell", strength=strength)
+    assert "Strength" in str(e.value) and str(e.value).endswith(".")

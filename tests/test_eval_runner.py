@@ -66,7 +66,7 @@ def tiny_ckpts(tmp_path_factory):
 def test_sweep_writes_one_row_per_setting(tmp_path, testset, tiny_bundle, tiny_ckpts, capsys):
     out = tmp_path / "report"
     rc = main(["eval", "--manifest", str(testset), "--model", str(tiny_bundle), "--out", str(out),
-               "--t-start", "0,0.1", "--steps", "1,2", "--draws", "2", "--device", "cpu",
+               "--t-start", "0,0.1", "--steps", "1,2", "--draws", "2", "--strength", "1.5", "--device", "cpu",
                "--panns-ckpt", str(tiny_ckpts / "Cnn14_16k_mAP=0.438.pth"),
                "--vggish-ckpt", str(tiny_ckpts / "vggish-10086976.pth"),
                "--clap-ckpt", str(tmp_path / "missing-630k-best.pt")])
@@ -77,7 +77,8 @@ def test_sweep_writes_one_row_per_setting(tmp_path, testset, tiny_bundle, tiny_c
     assert settings == [(0.0, 1), (0.0, 2), (0.1, 1), (0.1, 2)]
     assert rep["settings"]["t_start"] == [0.0, 0.1] and rep["settings"]["steps"] == [1, 2]
     assert rep["settings"]["draws"] == 2 and all(r["draws"] == 2 for r in rep["rows"])
-    assert "2 noise draw(s) per edit" in (out / "report.md").read_text()
+    assert rep["settings"]["strength"] == 1.5 and all(r["strength"] == 1.5 for r in rep["rows"])
+    assert "2 noise draw(s) per edit, strength 1.5" in (out / "report.md").read_text()
     assert rep["device"]["device"] == "cpu" and rep["device"]["threads"] >= 1
     for row in rep["rows"]:
         assert [c["id"] for c in row["clips"]] == ["clip0", "clip1"]

@@ -89,6 +89,8 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     w.runner.yielded.connect(lambda j, ev: progress.append((ev.step, ev.total, w.panel.progress.text())))
     assert w.panel.draws.value() == w.model_info.draws == 1  # the model's default
     w.panel.draws.setValue(2)
+    assert w.panel.strength.value() == w.model_info.strength == 1.0
+    w.panel.strength.setValue(1.5)
     v = run_edit(qtbot, w, steps=steps)
     assert [p[0] for p in progress] == list(range(1, steps + 1))
     assert "ETA" in progress[0][2] and f"Step 1/{steps}" in progress[0][2]
@@ -97,6 +99,7 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     # the result: a new version, heard and shown as B, with its attention maps
     assert v.instruction == INSTRUCTION and v.parent == 0
     assert v.params["steps"] == steps and v.params["seed"] == 0 and v.params["draws"] == 2
+    assert v.params["strength"] == 1.5
     assert v.audio.shape == w.history.source.audio.shape
     assert v.tokens == ("remove", "the", "dog", "barking")
     assert v.attention.shape == (steps, 4, int(1.5 * 100) + 1)
@@ -387,8 +390,8 @@ def test_window_state_and_settings_survive_a_restart(qtbot, settings, clip_path)
     w2.close()
 
 
-def test_a_models_draws_default_reaches_the_panel_and_the_edit(qtbot, window, clip_path, gui_tiny_bundle, tmp_path):
-    """A bundle whose flow averages 3 draws: the panel shows 3 and the edit uses 3."""
+def test_a_models_draws_and_strength_defaults_reach_the_panel_and_the_edit(qtbot, window, clip_path, gui_tiny_bundle, tmp_path):
+    """A bundle whose flow averages 3 draws at strength 1.25: the panel shows them and the edit uses them."""
     import json
     import shutil
 
@@ -396,6 +399,7 @@ def test_a_models_draws_default_reaches_the_panel_and_the_edit(qtbot, window, cl
     shutil.copytree(gui_tiny_bundle, folder)
     idx = json.loads((folder / "model_index.json").read_text())
     idx["flow"]["draws"] = 3
+    idx["info"]["strength"] = 1.25
     (folder / "model_index.json").write_text(json.dumps(idx))
     from rfm_studio.core.model.manifest import write_manifest
 
@@ -403,5 +407,6 @@ def test_a_models_draws_default_reaches_the_panel_and_the_edit(qtbot, window, cl
     window.start(str(clip_path), str(folder))
     qtbot.waitUntil(lambda: window.model_info is not None, timeout=60000)
     assert window.model_info.draws == 3 and window.panel.draws.value() == 3
+    assert window.model_info.strength == 1.25 and window.panel.strength.value() == 1.25
     v = run_edit(qtbot, window, steps=1)
-    assert v.params["draws"] == 3
+    assert v.params["draws"] == 3 and v.params["strength"] == 1.25

@@ -18,6 +18,9 @@ def _common(p):
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--draws", type=int, default=None,
                    help="noise draws averaged per edit (default: the model's; 1 is the paper's sampler)")
+    p.add_argument("--strength", type=float, default=None,
+                   help="scale the model's change: 0 leaves the clip as it is, 1 is the edit as predicted (default: "
+                        "the model's), above 1 cuts deeper and adds louder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
@@ -56,9 +59,9 @@ def load_model(args):
 def _params(args):
     from ..core.editing import check_options
 
-    check_options(args.steps, args.t_start, args.guidance, args.draws)  # before the model loads
-    return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, draws=args.draws, seed=args.seed,
-                render=args.render)
+    check_options(args.steps, args.t_start, args.guidance, args.draws, args.strength)  # before the model loads
+    return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, draws=args.draws,
+                strength=args.strength, seed=args.seed, render=args.render)
 
 
 def _check_output(path: Path, inputs=()):

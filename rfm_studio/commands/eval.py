@@ -52,6 +52,8 @@ def register(sub):
     p.add_argument("--steps", default=None, help="comma-separated step counts to sweep (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the model's)")
     p.add_argument("--draws", type=int, default=None, help="noise draws averaged per edit (default: the model's)")
+    p.add_argument("--strength", type=float, default=None,
+                   help="scale of the model's change (default: the model's; 0: no change)")
     p.add_argument("--seed", type=int, default=0, help="seed of clip i is SEED + i")
     p.add_argument("--clap-ckpt", default=None, help="LAION-CLAP .pt or Hugging Face CLAP folder, or MS-CLAP .pth")
     p.add_argument("--clap-kind", default="laion", choices=("laion", "ms"))
@@ -73,7 +75,7 @@ def run(args) -> int:
         manifest=args.manifest, out=args.out, model=args.model,
         t_starts=_floats(args.t_start, "--t-start") if args.t_start else None,
         steps=_ints(args.steps, "--steps") if args.steps else None,
-        guidance=args.guidance, draws=args.draws, seed=args.seed, device=args.device,
+        guidance=args.guidance, draws=args.draws, strength=args.strength, seed=args.seed, device=args.device,
         clap_ckpt=args.clap_ckpt, clap_kind=args.clap_kind, panns_ckpt=args.panns_ckpt,
         vggish_ckpt=args.vggish_ckpt, vggish_pca=args.vggish_pca, limit=args.limit,
         baseline=not args.no_baseline, save_audio=args.save_audio, plots=not args.no_plots,

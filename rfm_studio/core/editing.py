@@ -24,7 +24,7 @@ import torch
 from .audio.io import resample, to_mono
 from .audio.windows import check_region, overlap_add, plan_windows, splice
 from .errors import AudioReadError, OptionError
-from .events import CancelToken, EditRequest, EditResult, StepEvent
+from .events import MAX_STRENGTH, CancelToken, EditRequest, EditResult, StepEvent
 from .model.attention import AttentionStore
 from .render import render_mask, render_vocoder
 from .sampling import sample_window
@@ -35,7 +35,7 @@ REGION_FADE_S = 0.02
 MIN_SECONDS = 0.25
 
 
-def check_options(steps=None, t_start=None, guidance=None, draws=None) -> None:
+def check_options(steps=None, t_start=None, guidance=None, draws=None, strength=None) -> None:
     """One sentence (OptionError) for a sampling option out of range; None: not given."""
     if steps is not None and not 1 <= int(steps) <= 2000:
         raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
@@ -45,6 +45,8 @@ def check_options(steps=None, t_start=None, guidance=None, draws=None) -> None:
         raise OptionError(f"Guidance must be between 0 and 50, got {float(guidance):g}.")
     if draws is not None and not 1 <= int(draws) <= 64:
         raise OptionError(f"Draws (noise samples averaged) must be between 1 and 64, got {draws}.")
+    if strength is not None and (not math.isfinite(float(strength)) or not 0.0 <= float(strength) <= MAX_STRENGTH):
+        raise OptionError(f"Strength must be between 0 and {MAX_STRENGTH:g}, got {float(strength):g}.")
 
 
 def resolve_params(model, req: EditRequest) -> dict:
@@ -53,9 +55,11 @@ def resolve_params(model, req: EditRequest) -> dict:
     t_start = float(req.t_start if req.t_start is not None else f.t_start)
     guidance = float(req.guidance if req.guidance is not None else f.guidance)
     draws = int(req.draws if req.draws is not None else f.draws)
-    check_options(steps, t_start, guidance, draws)
+    strength = float(req.strength if req.strength is not None else model.info.get("strength", 1.0))
+    check_options(steps, t_start, guidance, draws, strength)
     seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
-    return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "seed": int(seed),
+    return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "strength": strength,
+            "seed": int(seed),
             "render": getattr(req, "render", None) or model.info.get("render", "vocoder")}
 
 
@@ -121,7 +125,11 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     with torch.no_grad():
         mel_span = model.mel(torch.from_numpy(span)[None].to(dev))[0].float().cpu().numpy()
     f_span = mel_span.shape[-1]
-    chunks, att_chunks = [], []
+    chunks, ref_chunks, att_chunks = [], [], []
+    strength = p["strength"]
+    # the clip's own mel through the codec, where strength or the mask render need it: the
+    # model's change is measured from it, so a codec's reconstruction error is no edit
+    need_ref = strength != 1.0 or p["render"] == "mask"
     done = 0
     for wi, (a, b) in enumerate(windows):
         seg = x16[a:b]
@@ -141,6 +149,10 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         region_t = None
         if req.region is not None and getattr(model.denoiser, "has_region_channel", False):
             region_t = torch.from_numpy(region_frames(a, x_orig.shape[-1], f_pad, hop, mc.sample_rate, r0, r1))[None].to(dev)
+        ref = None
+        if need_ref:
+            with torch.no_grad():
+                ref = model.codec.decode(x_orig)[0, :, :frames].float().cpu().numpy()
         gen = torch.Generator().manual_seed(p["seed"] + wi)
         steps_att = []
         it = sample_window(model, x_orig, cond, steps=p["steps"], t_start=p["t_start"], guidance=p["guidance"],
@@ -162,20 +174,27 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
             if req.preview_every and (st.index % req.preview_every == 0 or st.index == st.total):
                 with torch.no_grad():
                     preview = model.codec.decode(st.x)[0, :, :frames].float().cpu().numpy()
+                if strength != 1.0:
+                    preview = ref + strength * (preview - ref)
             yield StepEvent(done, total, st.t, wi, len(windows), att, a // hop, preview, tokens)
         with torch.no_grad():
             mel_out = model.codec.decode(x)[0, :, :frames].float().cpu().numpy() - math.log(gain)
         chunks.append(((a - a16) // hop, mel_out))
+        if ref is not None:
+            ref_chunks.append(((a - a16) // hop, ref - math.log(gain)))
         if steps_att:
             att_chunks.append(((a - a16) // hop, np.stack(steps_att)))
     mel_out_span = overlap_add(chunks, f_span)
+    ref_span = overlap_add(ref_chunks, f_span) if ref_chunks else None
+    if strength != 1.0:  # strength scales the model's change: 0 leaves the clip, 2 doubles every change
+        mel_out_span = ref_span + strength * (mel_out_span - ref_span)
 
     # render the edited span back at the input's rate and channels
     s_in = int(round(a16 * sr / mc.sample_rate))
     e_in = min(audio.shape[0], int(round(b16 * sr / mc.sample_rate)))
     src = audio[s_in:e_in]
     if p["render"] == "mask":
-        edited_span = render_mask(src, sr, mel_span[:, :f_span], mel_out_span, model.vocoder, mc,
+        edited_span = render_mask(src, sr, ref_span, mel_out_span, model.vocoder, mc,
                                   threshold=float(model.info.get("mask_threshold", 0.1)))
     else:
         with torch.no_grad():

@@ -26,6 +26,9 @@ class CancelToken:
         return self._event.is_set()
 
 
+MAX_STRENGTH = 4.0  # the largest scale of the model's change an edit accepts
+
+
 @dataclass(frozen=True)
 class EditRequest:
     """Everything one edit needs; the GUI builds it, the worker runs it."""
@@ -37,6 +40,7 @@ class EditRequest:
     steps: Optional[int] = None
     guidance: Optional[float] = None
     draws: Optional[int] = None  # noise draws averaged per edit; None: the model's default
+    strength: Optional[float] = None  # scales the model's change of the mel (0: none, 1: as predicted)
     seed: Optional[int] = 0
     region: Optional[tuple[float, float]] = None  # seconds, in the input's time
     capture_attention: bool = False

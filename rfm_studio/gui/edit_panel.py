@@ -1,4 +1,4 @@
-"""The edit panel: instruction (history + template completion), t_start, steps, guidance, draws, seed,
+"""The edit panel: instruction (history + template completion), t_start, steps, guidance, draws, strength, seed,
 model/adapter selector, region, Run/Cancel and the progress bar with ETA."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton, QSlider,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from ..core.events import MAX_STRENGTH
 
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
@@ -157,6 +159,14 @@ class EditPanel(QWidget):
         self.draws.setToolTip("Noise draws averaged per edit: more keep the untouched sound steadier "
                               "(changes that depend on the random noise cancel out); each costs one more pass")
         form.addRow("Draws", self.draws)
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.0, MAX_STRENGTH)
+        self.strength.setSingleStep(0.1)
+        self.strength.setDecimals(2)
+        self.strength.setValue(1.0)
+        self.strength.setToolTip("Scales the model's change: 0 leaves the clip as it is, 1 is the edit as "
+                                 "predicted, above 1 cuts deeper and adds louder (best with a selected region)")
+        form.addRow("Strength", self.strength)
         self.seed = QSpinBox()
         self.seed.setRange(0, SEED_MAX)
         self.seed_random = QCheckBox("Random")
@@ -273,9 +283,10 @@ class EditPanel(QWidget):
             self.seed.setValue(random.randint(0, SEED_MAX))
         return int(self.seed.value())
 
-    def set_defaults(self, steps: int, t_start: float, guidance: float, draws: int = 1) -> None:
+    def set_defaults(self, steps: int, t_start: float, guidance: float, draws: int = 1, strength: float = 1.0) -> None:
         self.steps.setValue(int(steps))
         self.draws.setValue(int(draws))
+        self.strength.setValue(float(strength))
         self.set_t_start(t_start)
         self.guidance.setValue(float(guidance))
 

@@ -172,7 +172,7 @@ class HistoryPanel(QWidget):
                 vals += [f"{p.get('t_start', 0):.3f}", str(p.get("steps", "")), str(p.get("seed", "")),
                          f"{v.seconds:.1f} s"]
                 tip = (f"{v.instruction}\nfrom version {v.parent} · guidance {p.get('guidance', 0):g} · "
-                       f"draws {p.get('draws', 1)} · "
+                       f"draws {p.get('draws', 1)} · strength {p.get('strength', 1.0):g} · "
                        f"region {_fmt_region(p.get('region'))}\nmodel {model}"
                        + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else ""))
             it = QTreeWidgetItem(vals)

@@ -31,6 +31,7 @@ class ModelInfo:
     seconds: float
     note: str = ""
     draws: int = 1
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class ModelHost:
         f = model.flow
         self.info = ModelInfo(str(folder), str(model.info.get("name") or Path(folder).name), dev,
                               str(dtype).replace("torch.", ""), adapter or "", int(f.steps), float(f.t_start),
-                              float(f.guidance), time.perf_counter() - t0, note, int(f.draws))
+                              float(f.guidance), time.perf_counter() - t0, note, int(f.draws),
+                              float(model.info.get("strength", 1.0)))
         return self.info
 
     def set_adapter(self, adapter: str = "") -> ModelInfo:
@@ -131,7 +133,7 @@ class ModelHost:
         f = model.flow
         self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),
                               "", int(f.steps), float(f.t_start), float(f.guidance), 0.0,
-                              draws=int(f.draws))
+                              draws=int(f.draws), strength=float(model.info.get("strength", 1.0)))
         return self.info
 
     def edit(self, req: EditRequest, cancel):

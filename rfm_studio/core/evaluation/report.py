@@ -64,7 +64,7 @@ def markdown(report: dict) -> str:
              f"- Test set: `{report['manifest']}` — {report['n_clips']} clips, "
              f"{report['clip_seconds']['mean']:.2f} s on average",
              f"- Device: {dev['device']} ({dev.get('name', '')}), torch {dev['torch']}, {dev['threads']} threads",
-             f"- Guidance {st['guidance']:g}, {st.get('draws', 1)} noise draw(s) per edit, seed {st['seed']} ({st['seed_rule']}); {st['timing']}.",
+             f"- Guidance {st['guidance']:g}, {st.get('draws', 1)} noise draw(s) per edit, strength {st.get('strength', 1.0):g}, seed {st['seed']} ({st['seed_rule']}); {st['timing']}.",
              f"- Created {report['created']}", "",
              "## Quality, fidelity and speed (paper Tables 1–3)", ""]
     head = ["setting", "t_start", "steps"] + [h for _, h, _ in QUALITY] + ["time mean (s) ↓", "time median (s)"]

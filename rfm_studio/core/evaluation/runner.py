@@ -43,6 +43,7 @@ class EvalConfig:
     steps: list | None = None  # None: the model's default
     guidance: float | None = None
     draws: int | None = None  # noise draws averaged per edit; None: the model's default
+    strength: float | None = None  # scale of the model's change; None: the model's default
     seed: int = 0
     device: str = "auto"
     clap_ckpt: str | Path | None = None
@@ -77,7 +78,7 @@ def check_settings(cfg: EvalConfig) -> None:
             raise OptionError(f"Steps must be whole numbers between 1 and 2000, got {s}.")
     from ..editing import check_options
 
-    check_options(guidance=cfg.guidance, draws=cfg.draws)  # the edit's own checks
+    check_options(guidance=cfg.guidance, draws=cfg.draws, strength=cfg.strength)  # the edit's own checks
     if cfg.clap_kind not in ("laion", "ms"):
         raise OptionError(f"Unknown CLAP kind '{cfg.clap_kind}': use laion or ms.")
     out = Path(cfg.out)
@@ -385,11 +386,13 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         yield EvalEvent("model", 1, 1, f"model {folder}")
     model_rec = {"path": str(getattr(model, "source_folder", "")), "info": dict(model.info),
                  "defaults": {"t_start": model.flow.t_start, "steps": model.flow.steps,
-                              "guidance": model.flow.guidance, "draws": model.flow.draws}}
+                              "guidance": model.flow.guidance, "draws": model.flow.draws,
+                              "strength": float(model.info.get("strength", 1.0))}}
     t_starts = [float(t) for t in (cfg.t_starts or [model.flow.t_start])]
     steps = [int(s) for s in (cfg.steps or [model.flow.steps])]
     guidance = float(cfg.guidance if cfg.guidance is not None else model.flow.guidance)
     draws = int(cfg.draws if cfg.draws is not None else model.flow.draws)
+    strength = float(cfg.strength if cfg.strength is not None else model.info.get("strength", 1.0))
     settings = [{"t_start": t, "steps": s} for t, s in itertools.product(t_starts, steps)]
 
     out = Path(cfg.out)
@@ -420,7 +423,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         x, sr = _load(items[0].input)
         t0 = time.perf_counter()
         edit(model, x, sr, items[0].instruction, steps=1, t_start=settings[0]["t_start"], guidance=guidance,
-             draws=draws, seed=cfg.seed)
+             draws=draws, strength=strength, seed=cfg.seed)
         warm = time.perf_counter() - t0
 
     rows = []
@@ -436,14 +439,14 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
             _check_cancel(cancel)
             x, sr = _load(it.input)
             res = edit(model, x, sr, it.instruction, cancel=cancel, steps=st["steps"], t_start=st["t_start"],
-                       guidance=guidance, draws=draws, seed=cfg.seed + i)
+                       guidance=guidance, draws=draws, strength=strength, seed=cfg.seed + i)
             if adir is not None:
                 save_audio(adir / f"{_safe(it.id)}.wav", res.audio, res.sample_rate)
             acc.add(ref, i, res.audio, res.sample_rate, res.seconds)
             done += 1
             yield EvalEvent("edit", done, total, f"{label} {it.id}", setting=st)
         row = {"label": label, "t_start": st["t_start"], "steps": st["steps"], "guidance": guidance, "draws": draws,
-               "metrics": acc.metrics(ref), "time": acc.timing(), "by_task": acc.by_task(), "clips": acc.clips}
+               "strength": strength, "metrics": acc.metrics(ref), "time": acc.timing(), "by_task": acc.by_task(), "clips": acc.clips}
         rows.append(row)
         yield EvalEvent("row", len(rows), len(settings), label, setting=st, row=row)
 
@@ -456,7 +459,8 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         "manifest": str(Path(cfg.manifest).resolve()), "n_clips": n,
         "clip_seconds": {"mean": float(np.mean(ref.durations)), "total": float(np.sum(ref.durations))},
         "model": model_rec, "device": dev,
-        "settings": {"t_start": t_starts, "steps": steps, "guidance": guidance, "draws": draws, "seed": cfg.seed,
+        "settings": {"t_start": t_starts, "steps": steps, "guidance": guidance, "draws": draws,
+                     "strength": strength, "seed": cfg.seed,
                      "seed_rule": "seed + clip index", "warmup_edit_s": warm,
                      "timing": "wall time of one edit (mel, sampling, vocoder/render), model loaded, "
                                "after one untimed warm-up edit" if warm is not None else
