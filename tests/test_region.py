@@ -82,9 +82,13 @@ def test_edit_gives_the_region_to_the_network(minilm):
     out = edit(model, x, 16000, "Add a bell", steps=1, seed=0, region=(3.0, 4.0))
     assert np.array_equal(out.audio[: 2 * 16000], x[: 2 * 16000])  # outside the region: untouched
     r = seen[-1][0].numpy()
-    # the window starts 1 s before the region (context), so frames 100..200 are inside it
+    # the window starts CONTEXT_S before the region (or at the clip's start), so the region's
+    # 100 frames sit that far in
+    from rfm_studio.core.editing import CONTEXT_S
+
+    first = int(round(100 * (3.0 - max(0.0, 3.0 - CONTEXT_S))))
     on = np.flatnonzero(r)
-    assert abs(on[0] - 100) <= 1 and abs(on[-1] - 200) <= 1 and r.sum() == len(on)
+    assert abs(on[0] - first) <= 1 and abs(on[-1] - (first + 100)) <= 1 and r.sum() == len(on)
     seen.clear()
     edit(model, x, 16000, "Add a bell", steps=1, seed=0)
     assert seen[-1] is None  # no region: the network sees the whole clip as editable
