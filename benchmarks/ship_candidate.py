@@ -45,6 +45,8 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=None, help="default noise draws averaged per edit to ship with")
     ap.add_argument("--mask-threshold", type=float, default=None, help="default mask-render threshold to ship with")
     ap.add_argument("--strength", type=float, default=None, help="default scale of the model's change to ship with")
+    ap.add_argument("--region-strength", type=float, default=None,
+                    help="default scale of the model's change within a region to ship with")
     ap.add_argument("--region", action="store_true", help="also record the figures with the event span as region")
     args = ap.parse_args(argv)
     import edit_quality
@@ -62,7 +64,7 @@ def main(argv=None):
     else:
         cand, state = export_bundle(args.run, tmp / "rfm-studio-small", which=args.which)
     print(f"candidate: step {state['step']}, val loss {state.get('val_loss')}")
-    if any(v is not None for v in (args.steps, args.mask_threshold, args.draws, args.strength)):
+    if any(v is not None for v in (args.steps, args.mask_threshold, args.draws, args.strength, args.region_strength)):
         from rfm_studio.core.model.files import read_json, write_json
         from rfm_studio.core.model.manifest import write_manifest
 
@@ -75,6 +77,8 @@ def main(argv=None):
             idx["info"]["mask_threshold"] = args.mask_threshold
         if args.strength is not None:
             idx["info"]["strength"] = args.strength
+        if args.region_strength is not None:
+            idx["info"]["region_strength"] = args.region_strength
         write_json(cand / "model_index.json", idx)
         write_manifest(cand)
     models = [str(cand)] + ([str(SHIPPED)] if (SHIPPED / "model_index.json").exists() else [])

@@ -179,9 +179,15 @@ def test_strength_scales_the_models_change(tiny_model):
     tiny_model.info["strength"] = 2.0
     try:
         again = edit(tiny_model, x, 22050, "Remove the beep", **kw)
+        same = edit(tiny_model, x, 22050, "Remove the beep", region=(0.2, 1.0), **kw)
+        tiny_model.info["region_strength"] = 1.5  # its own default within a region
+        region = edit(tiny_model, x, 22050, "Remove the beep", region=(0.2, 1.0), **kw)
+        whole = edit(tiny_model, x, 22050, "Remove the beep", **kw)
     finally:
-        del tiny_model.info["strength"]
+        tiny_model.info.pop("strength")
+        tiny_model.info.pop("region_strength")
     assert again.params["strength"] == 2.0 and np.array_equal(again.mel_out, m[2.0].mel_out)
+    assert same.params["strength"] == 2.0 and region.params["strength"] == 1.5 and whole.params["strength"] == 2.0
 
 
 def test_strength_zero_with_mask_render_returns_the_source(tiny_model):

@@ -89,7 +89,9 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     w.runner.yielded.connect(lambda j, ev: progress.append((ev.step, ev.total, w.panel.progress.text())))
     assert w.panel.draws.value() == w.model_info.draws == 1  # the model's default
     w.panel.draws.setValue(2)
-    assert w.panel.strength.value() == w.model_info.strength == 1.0
+    assert w.panel.strength.value() == w.model_info.strength == 1.0 and w.panel.strength_auto.isChecked()
+    assert not w.panel.strength.isEnabled()  # Auto: the model's default
+    w.panel.strength_auto.setChecked(False)
     w.panel.strength.setValue(1.5)
     v = run_edit(qtbot, w, steps=steps)
     assert [p[0] for p in progress] == list(range(1, steps + 1))
@@ -391,7 +393,8 @@ def test_window_state_and_settings_survive_a_restart(qtbot, settings, clip_path)
 
 
 def test_a_models_draws_and_strength_defaults_reach_the_panel_and_the_edit(qtbot, window, clip_path, gui_tiny_bundle, tmp_path):
-    """A bundle whose flow averages 3 draws at strength 1.25: the panel shows them and the edit uses them."""
+    """A bundle whose flow averages 3 draws at strength 1.25 (2 within a region): the panel shows
+    them and the edit uses them."""
     import json
     import shutil
 
@@ -400,6 +403,7 @@ def test_a_models_draws_and_strength_defaults_reach_the_panel_and_the_edit(qtbot
     idx = json.loads((folder / "model_index.json").read_text())
     idx["flow"]["draws"] = 3
     idx["info"]["strength"] = 1.25
+    idx["info"]["region_strength"] = 2.0
     (folder / "model_index.json").write_text(json.dumps(idx))
     from rfm_studio.core.model.manifest import write_manifest
 
@@ -410,3 +414,9 @@ def test_a_models_draws_and_strength_defaults_reach_the_panel_and_the_edit(qtbot
     assert window.model_info.strength == 1.25 and window.panel.strength.value() == 1.25
     v = run_edit(qtbot, window, steps=1)
     assert v.params["draws"] == 3 and v.params["strength"] == 1.25
+    window.set_region((0.5, 1.0))  # Auto shows, and the edit uses, the model's region default
+    assert window.panel.strength.value() == 2.0 and window.panel.strength_value() is None
+    v = run_edit(qtbot, window, steps=1)
+    assert v.params["strength"] == 2.0 and v.params["region"] == [0.5, 1.0]
+    window.set_region(None)
+    assert window.panel.strength.value() == 1.25

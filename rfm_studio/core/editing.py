@@ -52,13 +52,21 @@ def check_options(steps=None, t_start=None, guidance=None, draws=None, strength=
         raise OptionError(f"Strength must be between 0 and {MAX_STRENGTH:g}, got {float(strength):g}.")
 
 
+def default_strength(model, region: bool) -> float:
+    """The bundle's default strength: ``info.strength`` (1 when absent) for the whole clip,
+    ``info.region_strength`` (else the same) within a region, where the sound outside
+    cannot change and a model may push its edit harder."""
+    s = float(model.info.get("strength", 1.0))
+    return float(model.info.get("region_strength", s)) if region else s
+
+
 def resolve_params(model, req: EditRequest) -> dict:
     f = model.flow
     steps = int(req.steps if req.steps is not None else f.steps)
     t_start = float(req.t_start if req.t_start is not None else f.t_start)
     guidance = float(req.guidance if req.guidance is not None else f.guidance)
     draws = int(req.draws if req.draws is not None else f.draws)
-    strength = float(req.strength if req.strength is not None else model.info.get("strength", 1.0))
+    strength = float(req.strength if req.strength is not None else default_strength(model, req.region is not None))
     check_options(steps, t_start, guidance, draws, strength)
     seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "strength": strength,

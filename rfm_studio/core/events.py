@@ -40,7 +40,8 @@ class EditRequest:
     steps: Optional[int] = None
     guidance: Optional[float] = None
     draws: Optional[int] = None  # noise draws averaged per edit; None: the model's default
-    strength: Optional[float] = None  # scales the model's change of the mel (0: none, 1: as predicted)
+    strength: Optional[float] = None  # scales the model's change of the mel (0: none, 1: as predicted);
+    # None: the model's default (its region default when a region is given)
     seed: Optional[int] = 0
     region: Optional[tuple[float, float]] = None  # seconds, in the input's time
     capture_attention: bool = False

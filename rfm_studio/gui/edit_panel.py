@@ -166,7 +166,20 @@ class EditPanel(QWidget):
         self.strength.setValue(1.0)
         self.strength.setToolTip("Scales the model's change: 0 leaves the clip as it is, 1 is the edit as "
                                  "predicted, above 1 cuts deeper and adds louder (best with a selected region)")
-        form.addRow("Strength", self.strength)
+        self.strength_auto = QCheckBox("Auto")
+        self.strength_auto.setChecked(True)
+        self.strength_auto.setToolTip("Use the model's default strength: one for the whole clip, another "
+                                      "(often higher) within a selected region, where the rest cannot change")
+        self.strength_auto.toggled.connect(self._refresh_strength)
+        self._strength_defaults = (1.0, 1.0)  # whole clip, within a region
+        kr = QHBoxLayout()
+        kr.setContentsMargins(0, 0, 0, 0)
+        kr.addWidget(self.strength, 1)
+        kr.addWidget(self.strength_auto)
+        kw = QWidget()
+        kw.setLayout(kr)
+        form.addRow("Strength", kw)
+        self._refresh_strength()
         self.seed = QSpinBox()
         self.seed.setRange(0, SEED_MAX)
         self.seed_random = QCheckBox("Random")
@@ -283,16 +296,29 @@ class EditPanel(QWidget):
             self.seed.setValue(random.randint(0, SEED_MAX))
         return int(self.seed.value())
 
-    def set_defaults(self, steps: int, t_start: float, guidance: float, draws: int = 1, strength: float = 1.0) -> None:
+    def set_defaults(self, steps: int, t_start: float, guidance: float, draws: int = 1, strength: float = 1.0,
+                     region_strength: float | None = None) -> None:
         self.steps.setValue(int(steps))
         self.draws.setValue(int(draws))
-        self.strength.setValue(float(strength))
+        self._strength_defaults = (float(strength), float(strength if region_strength is None else region_strength))
+        self._refresh_strength()
         self.set_t_start(t_start)
         self.guidance.setValue(float(guidance))
+
+    def strength_value(self) -> float | None:
+        """The strength the next edit asks for; None: the model's default (Auto)."""
+        return None if self.strength_auto.isChecked() else float(self.strength.value())
+
+    def _refresh_strength(self) -> None:
+        auto = self.strength_auto.isChecked()
+        self.strength.setEnabled(not auto)
+        if auto:  # show what the model will use for the current selection
+            self.strength.setValue(self._strength_defaults[self._region is not None])
 
     def set_region(self, region) -> None:
         self._region = region
         self._show_region()
+        self._refresh_strength()
 
     def _show_region(self) -> None:
         from ..core.data.captions import is_add_instruction

@@ -468,7 +468,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         return EditRequest(audio=cur.audio, sample_rate=cur.sample_rate,
                            instruction=self.panel.instruction.text().strip(), t_start=self.panel.t_start(),
                            steps=int(self.panel.steps.value()), guidance=float(self.panel.guidance.value()),
-                           draws=int(self.panel.draws.value()), strength=float(self.panel.strength.value()),
+                           draws=int(self.panel.draws.value()), strength=self.panel.strength_value(),
                            seed=self.panel.next_seed(), region=self.region,
                            capture_attention=self.panel.capture.isChecked(),
                            attention_layers=self.panel.layers.currentData())

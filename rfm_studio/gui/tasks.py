@@ -32,6 +32,7 @@ class ModelInfo:
     note: str = ""
     draws: int = 1
     strength: float = 1.0
+    region_strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ModelHost:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
 
+        from ..core.editing import default_strength
         from ..core.errors import ModelLoadError
         from ..core.model.bundle import RFMEditor
 
@@ -104,7 +106,7 @@ class ModelHost:
         self.info = ModelInfo(str(folder), str(model.info.get("name") or Path(folder).name), dev,
                               str(dtype).replace("torch.", ""), adapter or "", int(f.steps), float(f.t_start),
                               float(f.guidance), time.perf_counter() - t0, note, int(f.draws),
-                              float(model.info.get("strength", 1.0)))
+                              default_strength(model, False), default_strength(model, True))
         return self.info
 
     def set_adapter(self, adapter: str = "") -> ModelInfo:
@@ -128,12 +130,15 @@ class ModelHost:
         """Use an in-memory model (tests, scripts)."""
         import torch
 
+        from ..core.editing import default_strength
+
         torch.set_num_threads(worker_threads())
         self.model = model
         f = model.flow
         self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),
                               "", int(f.steps), float(f.t_start), float(f.guidance), 0.0,
-                              draws=int(f.draws), strength=float(model.info.get("strength", 1.0)))
+                              draws=int(f.draws), strength=default_strength(model, False),
+                              region_strength=default_strength(model, True))
         return self.info
 
     def edit(self, req: EditRequest, cancel):

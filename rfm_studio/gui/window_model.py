@@ -98,7 +98,8 @@ class ModelMixin:
 
     def _model_loaded(self, info: ModelInfo):
         self.model_info = info
-        self.panel.set_defaults(info.steps, info.t_start, info.guidance, info.draws, info.strength)
+        self.panel.set_defaults(info.steps, info.t_start, info.guidance, info.draws, info.strength,
+                                info.region_strength)
         extra = f" + {Path(info.adapter).name}" if info.adapter else ""
         status = f"{info.name}{extra} · {info.device} · {info.precision} · loaded in {info.seconds:.1f} s"
         if info.note:
