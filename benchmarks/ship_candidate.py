@@ -5,7 +5,8 @@ beats the shipped one on the edit-quality benchmark (same triplets, same run).
     python benchmarks/ship_candidate.py --bundle models/rfm-studio-small --draws 8   # new defaults only
 
 With ``--region`` the figures with each event's span given as the edit region are recorded
-too (they do not enter the score).
+too (they do not enter the score: a change of ``--region-strength`` alone scores the same as the
+shipped model, so judge it on those figures and the outside set, and ship it with ``--force``).
 
 Score: mean over tasks (add, remove, replace) of the mean gain, minus the keep error
 over the target 0.12 (a model that damages untouched audio does not win by editing more).
@@ -46,7 +47,7 @@ def main(argv=None):
     ap.add_argument("--bundle", default=None,
                     help="a bundle folder as the candidate instead of a run (e.g. the shipped weights with other defaults)")
     ap.add_argument("--which", default="best", choices=["best", "latest"])
-    ap.add_argument("--limit", type=int, default=None, help="triplets per task (a quick look: never ships)")
+    ap.add_argument("--limit", type=int, default=None, help="triplets per task (a quick look: never ships without --force)")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--steps", type=int, default=None, help="default Euler steps to ship the candidate with")
     ap.add_argument("--draws", type=int, default=None, help="default noise draws averaged per edit to ship with")
@@ -103,7 +104,7 @@ def main(argv=None):
               f"{KEEP_TARGET} that the shipped model meets")
         better = False
     if args.limit and not args.force:
-        print("a run on part of the triplets (--limit) never ships")
+        print("a run on part of the triplets (--limit) never ships without --force")
         better = False
     if better or args.force:
         if SHIPPED.exists():

@@ -165,7 +165,7 @@ def test_bad_draws_raise_one_sentence(tiny_model, draws):
 
 def test_strength_scales_the_models_change(tiny_model):
     """strength s gives ref + s * (edit - ref): 0 is the clip through the codec, 2 doubles
-    every change of the mel; the audio follows (the tiny model's VAE renders through its vocoder)."""
+    every change of the mel, and the rendered audio differs between them."""
     x = tone(1.5, sr=22050)
     kw = dict(steps=2, seed=3)
     m = {s: edit(tiny_model, x, 22050, "Remove the beep", strength=s, **kw) for s in (0.0, 1.0, 2.0)}
@@ -174,6 +174,7 @@ def test_strength_scales_the_models_change(tiny_model):
     assert np.abs(d1).max() > 1e-2  # the random model changes the clip
     np.testing.assert_allclose(m[2.0].mel_out - m[1.0].mel_out, d1, atol=1e-4)
     assert np.isfinite(m[2.0].audio).all() and m[2.0].audio.shape == x.shape
+    assert not np.array_equal(m[2.0].audio, m[1.0].audio) and not np.array_equal(m[0.0].audio, m[1.0].audio)
     # default: the model's own strength (bundle info), 1.0 when it has none
     assert edit(tiny_model, x, 22050, "Remove the beep", **kw).params["strength"] == 1.0
     tiny_model.info["strength"] = 2.0
@@ -184,8 +185,8 @@ def test_strength_scales_the_models_change(tiny_model):
         region = edit(tiny_model, x, 22050, "Remove the beep", region=(0.2, 1.0), **kw)
         whole = edit(tiny_model, x, 22050, "Remove the beep", **kw)
     finally:
-        tiny_model.info.pop("strength")
-        tiny_model.info.pop("region_strength")
+        tiny_model.info.pop("strength", None)
+        tiny_model.info.pop("region_strength", None)
     assert again.params["strength"] == 2.0 and np.array_equal(again.mel_out, m[2.0].mel_out)
     assert same.params["strength"] == 2.0 and region.params["strength"] == 1.5 and whole.params["strength"] == 2.0
 
@@ -197,6 +198,19 @@ def test_strength_zero_with_mask_render_returns_the_source(tiny_model):
     loud = edit(tiny_model, x, 44100, "Remove the beep", steps=2, strength=3.0, render="mask")
     assert np.abs(res.audio - x).max() < 1e-3
     assert np.abs(loud.audio - x).max() > 1e-2
+
+
+def test_a_bad_default_strength_in_the_bundle_is_named(tiny_model):
+    tiny_model.info["region_strength"] = 7
+    try:
+        whole = edit(tiny_model, tone(1.0), 16000, "Add a bell", steps=1)
+        with pytest.raises(OptionError) as e:
+            edit(tiny_model, tone(1.0), 16000, "Add a bell", steps=1, region=(0.2, 0.6))
+        given = edit(tiny_model, tone(1.0), 16000, "Add a bell", steps=1, region=(0.2, 0.6), strength=1.0)
+    finally:
+        tiny_model.info.pop("region_strength", None)
+    assert whole.params["strength"] == 1.0 and given.params["strength"] == 1.0
+    assert "region_strength (7)" in str(e.value) and str(e.value).endswith(".")
 
 
 @pytest.mark.parametrize("strength", [-0.5, 4.5, float("nan")])

@@ -47,3 +47,39 @@ def test_cancel_leaves_no_partial_file(tiny_model, tmp_path):
     with pytest.raises(Cancelled):
         drive(gen)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["l.wav"]
+
+
+def test_region_ending_before_the_last_chunk_starts(tiny_model, tmp_path):
+    """The span edited is the region plus CONTEXT_S each side; when the last chunk starts in
+    the trailing context (after the region's end) it has nothing to edit and is copied."""
+    from rfm_studio.core.editing import CONTEXT_S
+
+    sr = 16000
+    x = tone(30.0, sr=sr)
+    src, dst = tmp_path / "l.wav", tmp_path / "o.wav"
+    sf.write(src, x, sr, subtype="FLOAT")
+    r0, r1 = 4.0, 8.5
+    chunk, ov = 4.0, 1.0
+    # chunks start at r0 - CONTEXT_S and every chunk - ov seconds: make the last start after r1
+    starts, a = [], r0 - CONTEXT_S
+    while True:
+        starts.append(a)
+        if a + chunk >= r1 + CONTEXT_S:
+            break
+        a += chunk - ov
+    assert starts[-1] > r1  # the case this test is about
+    events = []
+    gen = edit_file(tiny_model, src, dst, "Remove the beep", region=(r0, r1), chunk_seconds=chunk,
+                    overlap_seconds=ov, steps=1)
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            summary = stop.value
+            break
+    y, _ = sf.read(dst, dtype="float32")
+    a, b = int(r0 * sr), int(r1 * sr)
+    assert y.shape == x.shape and summary["chunks"] == len(starts)
+    assert np.array_equal(y[:a], x[:a]) and np.array_equal(y[b:], x[b:])
+    assert not np.array_equal(y[a:b], x[a:b])
+    assert events[-1].step == events[-1].total  # progress reaches its end: copied chunks have no steps

@@ -19,7 +19,7 @@ def _common(p):
     p.add_argument("--draws", type=int, default=None,
                    help="noise draws averaged per edit (default: the model's; 1 is the paper's sampler)")
     p.add_argument("--strength", type=float, default=None,
-                   help="scale the model's change: 0 leaves the clip as it is, 1 is the edit as predicted, above 1 "
+                   help="scale the model's change of the spectrum: 0 changes nothing, 1 is the edit as predicted, above 1 "
                         "cuts deeper and adds louder (default: the model's, which may be higher within a --region)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,

@@ -56,8 +56,17 @@ def default_strength(model, region: bool) -> float:
     """The bundle's default strength: ``info.strength`` (1 when absent) for the whole clip,
     ``info.region_strength`` (else the same) within a region, where the sound outside
     cannot change and a model may push its edit harder."""
-    s = float(model.info.get("strength", 1.0))
-    return float(model.info.get("region_strength", s)) if region else s
+    s = model.info.get("strength", 1.0)
+    s = model.info.get("region_strength", s) if region else s
+    try:
+        ok = s is not None and math.isfinite(float(s)) and 0.0 <= float(s) <= MAX_STRENGTH
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        key = "region_strength" if region and "region_strength" in model.info else "strength"
+        raise OptionError(f"The model's default {key} ({s}) is not between 0 and {MAX_STRENGTH:g}; "
+                          f"fix its model_index.json or give a strength.")
+    return float(s)
 
 
 def resolve_params(model, req: EditRequest) -> dict:
@@ -197,7 +206,7 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
             att_chunks.append(((a - a16) // hop, np.stack(steps_att)))
     mel_out_span = overlap_add(chunks, f_span)
     ref_span = overlap_add(ref_chunks, f_span) if ref_chunks else None
-    if strength != 1.0:  # strength scales the model's change: 0 leaves the clip, 2 doubles every change
+    if strength != 1.0:  # strength scales the model's change of the mel: 0 none, 2 doubles it
         mel_out_span = ref_span + strength * (mel_out_span - ref_span)
 
     # render the edited span back at the input's rate and channels

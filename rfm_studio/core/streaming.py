@@ -40,7 +40,7 @@ def _open_out(dst: Path, sr: int, channels: int):
 def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: float = 60.0,
               overlap_seconds: float = 2.0, cancel=None, **params):
     """Generator of StepEvent; returns a dict summary. ``params``: steps, t_start, guidance,
-    seed, render (as EditRequest)."""
+    draws, strength, seed, render (as EditRequest)."""
     import soundfile as sf
 
     src, dst = Path(src), Path(dst)
@@ -69,6 +69,15 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
         if b >= b_all:
             break
         a = b - ov
+    def chunk_region(a, b):
+        """The region in a chunk's own time; None without one; () for a chunk wholly in the
+        region's context (the last one can start after the region ends): nothing to edit."""
+        if region is None:
+            return None
+        lo, hi = max(0.0, r0 - a / sr), min((b - a) / sr, r1 - a / sr)
+        return (lo, hi) if hi > lo else ()
+
+    n_edited = sum(chunk_region(a, b) != () for a, b in plan)
     total_steps = None
     out, tmp = _open_out(dst, sr, ch)
     seed = params.pop("seed", 0) or 0
@@ -94,18 +103,22 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
 
                     raise Cancelled("The edit was cancelled.")
                 x = read(a, b)
-                reg = None if region is None else (max(0.0, r0 - a / sr), min((b - a) / sr, r1 - a / sr))
-                gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=seed + ci, **params), cancel)
-                while True:
-                    try:
-                        ev = next(gen)
-                    except StopIteration as stop:
-                        y = stop.value.audio
-                        break
-                    if total_steps is None:
-                        total_steps = ev.total * len(plan)
-                    yield StepEvent(step_base + ev.step, total_steps, ev.t, ci, len(plan))
-                step_base += ev.total if total_steps else 0
+                reg = chunk_region(a, b)
+                if reg == ():
+                    y = x  # outside the region: the source itself
+                else:
+                    gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=seed + ci, **params),
+                                   cancel)
+                    while True:
+                        try:
+                            ev = next(gen)
+                        except StopIteration as stop:
+                            y = stop.value.audio
+                            break
+                        if total_steps is None:
+                            total_steps = ev.total * n_edited
+                        yield StepEvent(step_base + ev.step, total_steps, ev.t, ci, len(plan))
+                    step_base += ev.total
                 if pending is not None:
                     ps, tail = pending
                     m = tail.shape[0]

@@ -164,7 +164,7 @@ class EditPanel(QWidget):
         self.strength.setSingleStep(0.1)
         self.strength.setDecimals(2)
         self.strength.setValue(1.0)
-        self.strength.setToolTip("Scales the model's change: 0 leaves the clip as it is, 1 is the edit as "
+        self.strength.setToolTip("Scales the model's change of the spectrum: 0 changes nothing, 1 is the edit as "
                                  "predicted, above 1 cuts deeper and adds louder (best with a selected region)")
         self.strength_auto = QCheckBox("Auto")
         self.strength_auto.setChecked(True)

@@ -368,7 +368,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     yield EvalEvent("check", n, n, f"{n} clips in {Path(cfg.manifest).name}")
 
     from ..audio.io import save_audio
-    from ..editing import edit
+    from ..editing import default_strength, edit
 
     device = resolve_device(cfg.device) if model is None else str(model.device)
     folder = None
@@ -387,12 +387,13 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     model_rec = {"path": str(getattr(model, "source_folder", "")), "info": dict(model.info),
                  "defaults": {"t_start": model.flow.t_start, "steps": model.flow.steps,
                               "guidance": model.flow.guidance, "draws": model.flow.draws,
-                              "strength": float(model.info.get("strength", 1.0))}}
+                              "strength": default_strength(model, False),
+                              "region_strength": default_strength(model, True)}}
     t_starts = [float(t) for t in (cfg.t_starts or [model.flow.t_start])]
     steps = [int(s) for s in (cfg.steps or [model.flow.steps])]
     guidance = float(cfg.guidance if cfg.guidance is not None else model.flow.guidance)
     draws = int(cfg.draws if cfg.draws is not None else model.flow.draws)
-    strength = float(cfg.strength if cfg.strength is not None else model.info.get("strength", 1.0))
+    strength = float(cfg.strength if cfg.strength is not None else default_strength(model, False))
     settings = [{"t_start": t, "steps": s} for t, s in itertools.product(t_starts, steps)]
 
     out = Path(cfg.out)
