@@ -21,6 +21,18 @@ SLIDER_MAX = 1000
 SEED_MAX = 2**31 - 1
 
 
+def row_widget(*items) -> QWidget:
+    """One form row holding several widgets side by side: items are widgets or (widget, stretch)."""
+    lay = QHBoxLayout()
+    lay.setContentsMargins(0, 0, 0, 0)
+    for it in items:
+        w, stretch = it if isinstance(it, tuple) else (it, 0)
+        lay.addWidget(w, stretch)
+    w = QWidget()
+    w.setLayout(lay)
+    return w
+
+
 def slider_to_t(pos: int) -> float:
     """Quadratic map: fine steps near 0.01 (about 1e-4 per tick there), 0.2 at the end."""
     return T_MAX * (pos / SLIDER_MAX) ** 2
@@ -135,12 +147,7 @@ class EditPanel(QWidget):
         self.t_spin.setFixedWidth(82)
         self.t_slider.valueChanged.connect(self._slider_moved)
         self.t_spin.valueChanged.connect(self._spin_changed)
-        tr = QHBoxLayout()
-        tr.addWidget(self.t_slider, 1)
-        tr.addWidget(self.t_spin)
-        tw = QWidget()
-        tw.setLayout(tr)
-        tr.setContentsMargins(0, 0, 0, 0)
+        tw = row_widget((self.t_slider, 1), self.t_spin)
         tw.setToolTip("Start time of the flow (paper default 0.01): lower keeps more of the original.")
         form.addRow("t_start", tw)
         self.steps = QSpinBox()
@@ -172,13 +179,7 @@ class EditPanel(QWidget):
                                       "(often higher) within a selected region, where the rest cannot change")
         self.strength_auto.toggled.connect(self._refresh_strength)
         self._strength_defaults = (1.0, 1.0)  # whole clip, within a region
-        kr = QHBoxLayout()
-        kr.setContentsMargins(0, 0, 0, 0)
-        kr.addWidget(self.strength, 1)
-        kr.addWidget(self.strength_auto)
-        kw = QWidget()
-        kw.setLayout(kr)
-        form.addRow("Strength", kw)
+        form.addRow("Strength", row_widget((self.strength, 1), self.strength_auto))
         self._refresh_strength()
         self.seed = QSpinBox()
         self.seed.setRange(0, SEED_MAX)
@@ -188,14 +189,7 @@ class EditPanel(QWidget):
         self.seed_dice.setText("⟳")
         self.seed_dice.setToolTip("Pick a random seed now")
         self.seed_dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, SEED_MAX)))
-        sr = QHBoxLayout()
-        sr.setContentsMargins(0, 0, 0, 0)
-        sr.addWidget(self.seed, 1)
-        sr.addWidget(self.seed_dice)
-        sr.addWidget(self.seed_random)
-        sw = QWidget()
-        sw.setLayout(sr)
-        form.addRow("Seed", sw)
+        form.addRow("Seed", row_widget((self.seed, 1), self.seed_dice, self.seed_random))
         self.capture = QCheckBox("Capture cross-attention")
         self.capture.setChecked(True)
         self.layers = QComboBox()
@@ -203,13 +197,7 @@ class EditPanel(QWidget):
             self.layers.addItem({"all": "All layers", "down": "Down blocks", "mid": "Mid block",
                                  "up": "Up blocks"}[name], name)
         self.layers.setToolTip("Which U-Net layers' cross-attention is averaged (applies to the next edit)")
-        ar = QHBoxLayout()
-        ar.setContentsMargins(0, 0, 0, 0)
-        ar.addWidget(self.capture)
-        ar.addWidget(self.layers, 1)
-        aw = QWidget()
-        aw.setLayout(ar)
-        form.addRow("Attention", aw)
+        form.addRow("Attention", row_widget(self.capture, (self.layers, 1)))
         lay.addWidget(box)
 
         # -- model -----------------------------------------------------------------
@@ -224,13 +212,7 @@ class EditPanel(QWidget):
         self.model_browse.setText("…")
         self.model_browse.setToolTip("Choose a model folder")
         self.model_browse.clicked.connect(self.browse_model)
-        mr = QHBoxLayout()
-        mr.setContentsMargins(0, 0, 0, 0)
-        mr.addWidget(self.model_combo, 1)
-        mr.addWidget(self.model_browse)
-        mw = QWidget()
-        mw.setLayout(mr)
-        form.addRow("Model", mw)
+        form.addRow("Model", row_widget((self.model_combo, 1), self.model_browse))
         self.adapter_combo = QComboBox()
         self.adapter_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.adapter_combo.setMinimumContentsLength(10)
