@@ -82,7 +82,8 @@ def main(argv=None):
     ap.add_argument("--t-start", type=float, default=None)
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--draws", type=int, default=None, help="noise draws averaged per edit (default: the model's)")
-    ap.add_argument("--strength", type=float, default=None, help="scale of the model's change, with and without a region (default: the model's defaults)")
+    ap.add_argument("--strength", type=float, default=None,
+                    help="scale of the model's change, with and without a region (default: the model's defaults)")
     ap.add_argument("--render", default=None, choices=["mask", "vocoder"])
     ap.add_argument("--mask-threshold", type=float, default=None, help="override the model's mask threshold")
     ap.add_argument("--region", action="store_true",

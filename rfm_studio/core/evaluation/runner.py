@@ -447,7 +447,8 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
             done += 1
             yield EvalEvent("edit", done, total, f"{label} {it.id}", setting=st)
         row = {"label": label, "t_start": st["t_start"], "steps": st["steps"], "guidance": guidance, "draws": draws,
-               "strength": strength, "metrics": acc.metrics(ref), "time": acc.timing(), "by_task": acc.by_task(), "clips": acc.clips}
+               "strength": strength, "metrics": acc.metrics(ref), "time": acc.timing(), "by_task": acc.by_task(),
+               "clips": acc.clips}
         rows.append(row)
         yield EvalEvent("row", len(rows), len(settings), label, setting=st, row=row)
 
