@@ -53,6 +53,16 @@ def tiny_bundle(tmp_path_factory, tiny_model):
     return d
 
 
+def collect(gen):
+    """Run a core generator to its end: (the events it yielded, its return value)."""
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return events, stop.value
+
+
 def tone(seconds=2.0, sr=16000, freq=440.0, channels=None, amp=0.3, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr

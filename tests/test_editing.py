@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import tone
+from conftest import collect, tone
 from rfm_studio.core.editing import drive, edit, run_edit
 from rfm_studio.core.errors import Cancelled, OptionError
 from rfm_studio.core.events import CancelToken, EditRequest, StepEvent
@@ -11,14 +11,8 @@ from rfm_studio.core.events import CancelToken, EditRequest, StepEvent
 
 def test_edit_end_to_end_shapes_and_events(tiny_model):
     x = tone(3.0, sr=44100, channels=2)
-    gen = run_edit(tiny_model, EditRequest(x, 44100, "Remove the dog barking", steps=3, capture_attention=True))
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            res = stop.value
-            break
+    events, res = collect(run_edit(tiny_model, EditRequest(x, 44100, "Remove the dog barking", steps=3,
+                                                          capture_attention=True)))
     assert [e.step for e in events] == [1, 2, 3] and all(isinstance(e, StepEvent) for e in events)
     assert events[-1].t == pytest.approx(1.0)
     assert events[0].tokens == ("remove", "the", "dog", "barking")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone
+from conftest import collect, tone
 from rfm_studio.core.editing import drive
 from rfm_studio.core.streaming import edit_file
 
@@ -68,15 +68,8 @@ def test_region_ending_before_the_last_chunk_starts(tiny_model, tmp_path):
             break
         a += chunk - ov
     assert starts[-1] > r1  # the case this test is about
-    events = []
-    gen = edit_file(tiny_model, src, dst, "Remove the beep", region=(r0, r1), chunk_seconds=chunk,
-                    overlap_seconds=ov, steps=1)
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            summary = stop.value
-            break
+    events, summary = collect(edit_file(tiny_model, src, dst, "Remove the beep", region=(r0, r1),
+                                        chunk_seconds=chunk, overlap_seconds=ov, steps=1))
     y, _ = sf.read(dst, dtype="float32")
     a, b = int(r0 * sr), int(r1 * sr)
     assert y.shape == x.shape and summary["chunks"] == len(starts)
