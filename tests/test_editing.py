@@ -212,3 +212,35 @@ def test_bad_strength_raises_one_sentence(tiny_model, strength):
     with pytest.raises(OptionError) as e:
         edit(tiny_model, tone(1.0), 16000, "Add a bell", strength=strength)
     assert "Strength" in str(e.value) and str(e.value).endswith(".")
+
+
+def test_window_padding_mirrors_the_clip_instead_of_silence(tiny_model, monkeypatch):
+    """The network needs a multiple of its frame size; a clip whose end falls short of it is
+    lengthened by mirroring its end. Zero padding made the embedded model hear the clip fade
+    into silence and fade the last 0.1 s of its edit (12 to 40 dB on a shipped example)."""
+    heard = []
+    mel = tiny_model.mel
+
+    def spy(wav):
+        heard.append(wav.detach().cpu().numpy()[0].copy())
+        return mel(wav)
+
+    monkeypatch.setattr(tiny_model, "mel", spy)
+    x = tone(5.12)  # 513 frames: the network's frame multiple pads it
+    edit(tiny_model, x, 16000, "Remove the beep", steps=1)
+    window = next(w for w in heard if len(w) > len(x))  # the padded window, not the span's own mel
+    tail = window[len(x):]
+    assert len(tail) >= 160
+    rms = lambda v: float(np.sqrt(np.mean(v ** 2)))
+    assert rms(tail) == pytest.approx(rms(x[-len(tail):]), rel=0.05)
+    assert np.allclose(tail[:50], x[-2:-52:-1])  # the mirror image of the clip's end
+
+
+def test_pad_end_mirrors_and_handles_short_input():
+    from rfm_studio.core.editing import pad_end
+
+    assert np.array_equal(pad_end(np.arange(4.0), 7), [0, 1, 2, 3, 2, 1, 0])
+    assert len(pad_end(np.arange(3.0), 20)) == 20  # longer than the clip: mirrored again
+    assert np.array_equal(pad_end(np.ones(1), 3), [1, 0, 0])
+    x = np.arange(5.0)
+    assert pad_end(x, 5) is x

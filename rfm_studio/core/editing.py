@@ -93,6 +93,16 @@ def region_frames(start16: int, n_latent: int, n_mel: int, hop: int, sr16: int, 
     return inside
 
 
+def pad_end(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` lengthened to ``n`` samples by mirroring its end (repeatedly when ``x`` is short)."""
+    need = n - len(x)
+    if need <= 0:
+        return x
+    if len(x) < 2:
+        return np.pad(x, (0, need))
+    return np.pad(x, (0, need), mode="reflect")
+
+
 def check_audio(audio: np.ndarray, sr: int) -> np.ndarray:
     a = np.asarray(audio, dtype=np.float32)
     if a.ndim not in (1, 2) or a.shape[0] == 0:
@@ -156,7 +166,10 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         frames = mc.frames(len(seg))
         mult = model.frame_multiple
         f_pad = int(math.ceil(frames / mult) * mult)
-        seg_p = np.pad(seg, (0, (f_pad - 1) * hop - len(seg))) if (f_pad - 1) * hop > len(seg) else seg
+        # the network works on a multiple of frame_multiple frames: the window is padded by
+        # mirroring its end, not with silence, which the model would hear as the clip fading
+        # out (and fade the last frames of its edit with it)
+        seg_p = pad_end(seg, (f_pad - 1) * hop)
         gain = 1.0
         if model.peak_normalize:
             peak = float(np.abs(seg_p).max())
