@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from .core.errors import RFMError
+    from .core.errors import RFMError, file_error
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -66,6 +66,10 @@ def main(argv=None) -> int:
     except RFMError as exc:
         log.info("user error: %s", exc)
         sys.stderr.write(f"rfm-studio: {exc}\n")
+        return 2
+    except OSError as exc:  # the file system refused: one sentence, not a traceback
+        log.info("file error: %s", exc)
+        sys.stderr.write(f"rfm-studio: {file_error(exc)}\n")
         return 2
     except (RuntimeError, MemoryError) as exc:
         advice = advice_for(exc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 
@@ -59,7 +57,7 @@ def load_model(args):
 def _params(args):
     from ..core.editing import check_options
 
-    check_options(args.steps, args.t_start, args.guidance, args.draws, args.strength)  # before the model loads
+    check_options(args.steps, args.t_start, args.guidance, args.draws, args.strength, args.seed)  # before the model loads
     return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, draws=args.draws,
                 strength=args.strength, seed=args.seed, render=args.render)
 
@@ -69,6 +67,8 @@ def _check_output(path: Path, inputs=()):
         raise OptionError(f"Unsupported output format '{path.suffix or path.name}': use .wav, .flac or .ogg.")
     if not path.parent.exists():
         raise OptionError(f"Output folder does not exist: {path.parent}")
+    if path.is_dir():
+        raise OptionError(f"The output {path} is a folder; give a file name ending in .wav, .flac or .ogg.")
     for q in inputs:
         if path.resolve() == Path(q).resolve():
             raise OptionError(f"Refusing to overwrite the input file {path.name}; choose another output path.")
@@ -104,31 +104,104 @@ def run_edit_cmd(args) -> int:
     return 0
 
 
-def run_batch_cmd(args) -> int:
-    from tqdm import tqdm
+def _row_region(row, where: str):
+    """A manifest row's optional "region": "START:END" or [START, END] in seconds."""
+    from ..core.audio.windows import parse_region
 
-    from ..core.audio.io import load_audio, save_audio
-    from ..core.editing import edit
+    r = row.get("region")
+    if r is None:
+        return None
+    if isinstance(r, str):
+        return parse_region(r)
+    if isinstance(r, (list, tuple)) and len(r) == 2 and all(isinstance(v, (int, float)) for v in r):
+        return float(r[0]), float(r[1])
+    raise OptionError(f"{where}: region must be \"START:END\" or [START, END] in seconds.")
+
+
+def check_batch(man: Path, out_dir: Path):
+    """Every row of an edit-batch manifest checked before the model loads: [(row, input, output, region)]."""
+    from ..core.audio.io import audio_info
+    from ..core.audio.windows import check_region
     from ..core.training.sources import read_manifest, resolve_inside
 
-    man = Path(args.manifest)
     rows = read_manifest(man, required=("id", "input", "instruction"))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OptionError(f"The output folder {out_dir} is a file; give a folder.")
+    seen, jobs = {}, []
     for i, row in enumerate(rows, 1):
-        if not str(row["id"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise OptionError(f"Line {i} of {man.name}: id '{row['id']}' must be letters, digits, '-', '_' or '.'.")
+        where = f"Line {i} of {man.name}"
+        rid = str(row["id"])
+        if not rid or not rid.replace("-", "").replace("_", "").replace(".", "").isalnum() or rid.strip(".") == "":
+            raise OptionError(f"{where}: id '{rid}' must be letters, digits, '-', '_' or '.'.")
+        if rid in seen:
+            raise OptionError(f"{where}: id '{rid}' is also on line {seen[rid]}; each clip needs its own id.")
+        seen[rid] = i
+        if not isinstance(row["instruction"], str) or not row["instruction"].strip():
+            raise OptionError(f"{where}: the instruction is empty.")
+        src = resolve_inside(man.parent, str(row["input"]))
+        if not src.is_file():
+            raise OptionError(f"{where}: input file not found: {src}")
+        n, sr, _ = audio_info(src)
+        if n == 0:
+            raise OptionError(f"{where}: {src.name} contains no audio samples.")
+        region = _row_region(row, where)
+        if region is not None:
+            check_region(region, n / sr)
+        jobs.append((row, src, out_dir / f"{rid}.wav", region))
+    inputs = {j[1] for j in jobs}
+    for row, src, dst, _ in jobs:
+        if dst.resolve() in inputs or any(dst.exists() and _same(dst, q) for q in inputs):
+            raise OptionError(f"The output {dst} of id '{row['id']}' is an input of this manifest; "
+                              f"choose another --out-dir.")
+    return jobs
+
+
+def _same(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def run_batch_cmd(args) -> int:
+    """Edit every row; outputs are written beside their final names and moved into place only
+    when every row has been edited, so a failure part-way leaves the output folder unchanged."""
+    import os
+
+    from tqdm import tqdm
+
+    from ..core.atomic import discard, temp_beside
+    from ..core.audio.io import load_audio, save_audio
+    from ..core.editing import edit
+
+    man = Path(args.manifest)
     out_dir = Path(args.out_dir)
-    base = man.parent
-    inputs = [resolve_inside(base, r["input"]) for r in rows]
-    for p in inputs:
-        if not p.exists():
-            raise OptionError(f"Input file not found: {p}")
+    jobs = check_batch(man, out_dir)
     params = _params(args)
     model = load_model(args)
-    out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs, options and model are good
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the rows, options and model are good
     t0 = time.time()
-    for row, src in tqdm(list(zip(rows, inputs)), desc="editing", unit="clip"):
-        audio, sr = load_audio(src)
-        res = edit(model, audio, sr, row["instruction"], **params)
-        save_audio(out_dir / f"{row['id']}.wav", res.audio, res.sample_rate, protect=[src])
-    print(f"{len(rows)} clips -> {out_dir} ({time.time() - t0:.1f} s)")
+    staged = []
+    try:
+        for row, src, dst, region in tqdm(jobs, desc="editing", unit="clip"):
+            audio, sr = load_audio(src)
+            res = edit(model, audio, sr, row["instruction"], region=region, **params)
+            tmp = temp_beside(dst, ".wav")
+            staged.append((tmp, dst))
+            save_audio(tmp, res.audio, res.sample_rate, protect=[src])
+    except BaseException:
+        for tmp, _ in staged:
+            discard(tmp)
+        if created:
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
+        raise
+    for tmp, dst in staged:
+        os.replace(tmp, dst)
+    print(f"{len(jobs)} clips -> {out_dir} ({time.time() - t0:.1f} s)")
     return 0

@@ -19,3 +19,13 @@ class OptionError(RFMError):
 
 class Cancelled(RFMError):
     """A long job was cancelled by its cancel token."""
+
+
+def file_error(exc: OSError) -> str:
+    """One sentence for an error the file system raised, naming the file."""
+    what = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".")
+    where = exc.filename if exc.filename is not None else None
+    if where is None:
+        return f"A file could not be read or written: {what.lower()}."
+    extra = f" (to {exc.filename2})" if getattr(exc, "filename2", None) else ""
+    return f"Could not use {where}{extra}: {what[:1].lower() + what[1:]}."

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import temp_beside
 from .audio.io import WRITE_FORMATS, audio_info
 from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
@@ -32,8 +32,7 @@ def _open_out(dst: Path, sr: int, channels: int):
     if ext not in WRITE_FORMATS:
         raise OptionError(f"Unsupported output format '{ext or dst.name}': use .wav, .flac or .ogg.")
     fmt, subtype = WRITE_FORMATS[ext]
-    fd, tmp = tempfile.mkstemp(prefix=".rfm-", suffix=ext, dir=str(dst.parent))
-    os.close(fd)
+    tmp = temp_beside(dst, ext)
     return sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype), tmp
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import discard, temp_beside
 from ..errors import AudioReadError, OptionError
 
 READ_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
@@ -106,14 +106,12 @@ def save_audio(path, data: np.ndarray, sample_rate: int, *, protect=()) -> Path:
     fmt, subtype = WRITE_FORMATS[ext]
     if subtype != "FLOAT":
         data = np.clip(data, -1.0, 1.0)
-    fd, tmp = tempfile.mkstemp(prefix=".rfm-", suffix=ext, dir=str(p.parent))
-    os.close(fd)
+    tmp = temp_beside(p, ext)
     try:
         sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype)
         os.replace(tmp, p)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        discard(tmp)
         raise
     return p
 

@@ -4,10 +4,10 @@ paper's Tables 1-3) and matplotlib PNG plots (headless Agg canvas, no pyplot sta
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import textwrap
 from pathlib import Path
+
+from ..atomic import atomic_write_bytes
 
 QUALITY = (("clap", "CLAP ↑", 4), ("fd", "FD ↓", 2), ("fad", "FAD ↓", 2), ("kl", "KL ↓", 2), ("is", "IS ↑", 2))
 MODEL_FREE = (("gain", "gain ↑", 3), ("keep_error", "keep error ↓", 3), ("success_rate", "success rate ↑", 2),
@@ -187,15 +187,7 @@ def plot_times(report: dict, path: Path) -> Path:
 
 # ---- files -------------------------------------------------------------------------------------
 def _atomic_write(path: Path, text: str):
-    fd, tmp = tempfile.mkstemp(prefix=".rfm-", suffix=path.suffix, dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_report(report: dict, out, plots: bool = True) -> dict:

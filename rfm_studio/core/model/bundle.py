@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,7 +23,7 @@ from torch import nn
 from ..errors import ModelLoadError
 from ..features.mel import MelConfig, MelFrontEnd
 from ..flow.rectified import FlowConfig, velocity_from_sample
-from .codec import KLCodec, MelNormalizer, load_codec
+from .codec import KLCodec, load_codec
 from .files import read_json, write_json
 from .text_encoder import InstructionEncoder
 from .unet import Denoiser

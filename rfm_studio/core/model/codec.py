@@ -10,14 +10,12 @@ Both expose ``encode(mel [B, n_mels, T])``, ``decode(latent) -> mel`` and
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from .files import ConfigOnlyFiles, load_safetensors_into, read_json
+from .files import ConfigOnlyFiles, read_json
 
 
 @dataclass

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 from ..errors import ModelLoadError
 from ..features.mel import MelConfig

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from ..atomic import atomic_write_bytes
 from ..errors import ModelLoadError
 
 
@@ -22,21 +21,6 @@ def read_json(path) -> dict:
 
 def write_json(path, data: dict) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=str(p.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_safetensors(module_or_state, path, dtype=None) -> None:

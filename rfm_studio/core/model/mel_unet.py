@@ -9,7 +9,7 @@ instruction at the coarser levels, one self-attention in the middle.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F

@@ -12,10 +12,11 @@ The tokenizer lives in the bundle's ``tokenizer/`` (or the package's folder).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import contextlib
+import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from ..errors import ModelLoadError
@@ -146,7 +147,8 @@ class InstructionEncoder(nn.Module):
         targets = LORA_TARGETS.get(self.model_type, LORA_TARGETS["default"])
         lcfg = LoraConfig(r=rank or c.lora_rank, lora_alpha=alpha or c.lora_alpha, target_modules=targets,
                           layers_to_transform=layers if layers is not None else c.lora_layers, lora_dropout=0.0)
-        self.model = get_peft_model(self.model, lcfg)
+        with _quiet_peft():
+            self.model = get_peft_model(self.model, lcfg)
         self._lora = True
         return self
 
@@ -156,7 +158,8 @@ class InstructionEncoder(nn.Module):
         folder = Path(folder)
         if not (folder / "adapter_config.json").exists():
             raise ModelLoadError(f"Missing LoRA adapter files in {folder}")
-        self.model = PeftModel.from_pretrained(self.model, str(folder), is_trainable=False)
+        with _quiet_peft():
+            self.model = PeftModel.from_pretrained(self.model, str(folder), is_trainable=False)
         self._lora = True
         return self
 
@@ -203,3 +206,13 @@ class InstructionEncoder(nn.Module):
             enc.load_lora(folder / cfg.adapter)
         enc.eval()
         return enc
+
+
+
+@contextlib.contextmanager
+def _quiet_peft():
+    """peft asks transformers a deprecated question on every wrap; its FutureWarning would be
+    printed beside every command's output and one-sentence errors."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield

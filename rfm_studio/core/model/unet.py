@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from .files import load_safetensors_into, read_json, save_safetensors, write_json

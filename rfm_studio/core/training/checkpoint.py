@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..model.files import atomic_write_bytes, load_safetensors, save_safetensors, write_json
+from ..model.files import load_safetensors, save_safetensors, write_json
 
 
 def optimizer_to_files(opt, folder: Path):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,29 @@ class TrainConfig:
     def to_dict(self):
         return asdict(self)
 
+    def check(self) -> None:
+        """One sentence (OptionError) for the first setting out of range."""
+        whole = {"steps": 1, "batch_size": 1, "val_every": 1, "val_batches": 1, "lora_rank": 1, "log_every": 1,
+                 "warmup": 0, "decay_steps": 0}
+        for key, low in whole.items():
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise OptionError(f"Training setting {key} must be a whole number of at least {low}, got {v}.")
+        positive = ("crop_seconds", "lr", "checkpoint_seconds")
+        for key in positive:
+            v = getattr(self, key)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise OptionError(f"Training setting {key} must be a positive number, got {v}.")
+        ranges = {"lr_text": (0.0, math.inf), "weight_decay": (0.0, math.inf), "grad_clip": (0.0, math.inf),
+                  "ema": (0.0, 1.0), "region_prob": (0.0, 1.0), "event_augment": (0.0, 1.0),
+                  "channel_augment": (0.0, 1.0)}
+        for key, (lo, hi) in ranges.items():
+            v = getattr(self, key)
+            if not isinstance(v, (int, float)) or math.isnan(v) or not lo <= v <= hi or (key == "ema" and v >= 1.0):
+                upper = "below 1" if key == "ema" else ("at most 1" if hi == 1.0 else "")
+                raise OptionError(f"Training setting {key} must be at least {lo:g}{' and ' + upper if upper else ''}, "
+                                  f"got {v}.")
+
 
 def pick_device(name: str) -> str:
     if name == "auto":
@@ -76,7 +99,7 @@ def pick_device(name: str) -> str:
 def build_model(cfg: TrainConfig):
     from ..flow.rectified import FlowConfig
     from ..model.bundle import RFMEditor
-    from ..model.factory import SMALL_FLOW, build_small, build_tiny, minilm_encoder
+    from ..model.factory import SMALL_FLOW, build_small, build_tiny
     from ..model.mel_unet import MelUNetConfig
 
     if cfg.init == "small":
@@ -188,6 +211,7 @@ def validate(model, batches, device) -> float:
 def train(cfg: TrainConfig, cancel: CancelToken | None = None):
     from accelerate import Accelerator
 
+    cfg.check()
     device = pick_device(cfg.device)
     acc = Accelerator(cpu=device == "cpu")
     device = acc.device

@@ -25,6 +25,8 @@ def read_manifest(path, required=("input", "target", "instruction")) -> list[dic
             row = json.loads(line)
         except ValueError:
             raise OptionError(f"Line {i} of {p.name} is not valid JSON.") from None
+        if not isinstance(row, dict):
+            raise OptionError(f"Line {i} of {p.name} is not a JSON object ({{\"key\": value, ...}}).")
         for key in required:
             if key not in row:
                 raise OptionError(f"Line {i} of {p.name} has no '{key}' field.")

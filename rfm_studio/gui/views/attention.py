@@ -98,7 +98,7 @@ def save_npz(path, attention: np.ndarray, tokens, *, instruction: str = "", para
     """Raw maps [steps, tokens, frames] (100 frames/s over the whole clip) with their labels."""
     import io
 
-    from ...core.model.files import atomic_write_bytes
+    from ...core.atomic import atomic_write_bytes
 
     p = Path(path)
     if p.suffix.lower() != ".npz":
