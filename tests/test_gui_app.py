@@ -420,3 +420,38 @@ def test_a_models_draws_and_strength_defaults_reach_the_panel_and_the_edit(qtbot
     assert v.params["strength"] == 2.0 and v.params["region"] == [0.5, 1.0]
     window.set_region(None)
     assert window.panel.strength.value() == 1.25
+
+
+def test_an_adapter_on_the_same_model_keeps_the_users_sampling_settings(qtbot, loaded):
+    import dataclasses
+
+    w = loaded
+    info = w.model_info
+    w.panel.steps.setValue(7)
+    w.panel.guidance.setValue(2.5)
+    w._model_loaded(dataclasses.replace(info, adapter="/adapters/my-voice"))  # same defaults: an adapter
+    assert w.panel.steps.value() == 7 and w.panel.guidance.value() == 2.5
+    w._model_loaded(dataclasses.replace(info, steps=info.steps + 3))  # another model's defaults
+    assert w.panel.steps.value() == info.steps + 3 and w.panel.guidance.value() == info.guidance
+
+
+def test_only_a_templates_unfilled_dots_are_refused(qtbot, loaded):
+    w = loaded
+    for text in ("Remove ...", "Replace ... with a bell", "..."):
+        w.panel.instruction.setText(text)
+        assert w.run_edit() is None and w.errors[-1][0] == "Instruction needed"
+    v = run_edit(qtbot, w, text="Remove the dog barking...", steps=1)
+    assert v.instruction == "Remove the dog barking..."
+
+
+def test_mel_of_a_version_is_computed_once(qtbot, loaded, monkeypatch):
+    from rfm_studio.gui import main_window
+
+    calls = []
+    real = main_window.display_mel
+    monkeypatch.setattr(main_window, "display_mel", lambda a, sr: (calls.append(1), real(a, sr))[1])
+    w = loaded
+    x = w.history.get(0).audio
+    w.set_document(x, 16000, "again.wav")  # set_document asks for the source's mel, and so does its view
+    qtbot.waitUntil(lambda: 0 in w.history.mels, timeout=30000)
+    assert len(calls) == 1

@@ -333,3 +333,23 @@ print("SHUTDOWN", r.shutdown(50), flush=True)
     assert "SHUTDOWN False" in out.stdout  # the step outlasted the wait: orphaned
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Destroyed while thread" not in out.stderr
+
+
+def test_player_resamples_each_version_once_for_a_device_at_another_rate(monkeypatch):
+    import rfm_studio.core.audio.io as io
+    from rfm_studio.gui.playback import Player
+
+    calls = []
+    real = io.resample
+    monkeypatch.setattr(io, "resample", lambda x, a, b: (calls.append((len(x), a, b)), real(x, a, b))[1])
+    p = Player()
+    monkeypatch.setattr(p, "_stream_rate", lambda sr: 48000)  # the device cannot play 16 kHz
+    a = np.sin(np.arange(16000) / 10).astype(np.float32)
+    b = 0.5 * a
+    p.set_sources(a, b, 16000)
+    assert len(calls) == 2 and p.rate == 48000 and len(p._bufs[0]) == 48000
+    p.set_sources(a, b, 16000)  # the same versions again (an A/B refresh), loudness matching on and off
+    p.set_match_loudness(not p.match_loudness)
+    assert len(calls) == 2
+    p.set_sources(a, b.copy(), 16000)  # a new B version
+    assert len(calls) == 3

@@ -4,6 +4,7 @@ the player and the worker together. No model code and no heavy imports here."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from .window_model import ModelMixin
 
 APP_NAME = "RFM Studio"
 MIN_REGION_S = 0.05
+TEMPLATE_GAP = re.compile(r"(^|\s)\.\.\.(\s|$)")  # a template's unfilled '...' (not "barking...")
 AUDIO_FILTER = "Audio files (" + " ".join(f"*{e}" for e in READ_EXTENSIONS) + ");;All files (*)"
 
 
@@ -66,6 +68,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self.region: Optional[tuple[float, float]] = None
         self.compare: tuple[Optional[int], Optional[int]] = (None, None)
         self.model_info: Optional[ModelInfo] = None
+        self._applied_defaults = None  # the sampling defaults last shown in the edit panel
         self.cursor = 0.0
         self.ab = 0  # which of A (0) / B (1) is heard and shown
         self.errors: list[tuple[str, str]] = []  # every error shown (tests read it)
@@ -293,6 +296,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         v = self.history.get(vid)
         if v is None or vid in self.history.mels:
             return
+        if any(key == (self._doc, vid) and self.runner.is_live(j) for j, key in self._mel_jobs.items()):
+            return  # already on its way
         audio, sr = v.audio, v.sample_rate
         job = self.runner.submit("mel", lambda c: display_mel(audio, sr), label="mel")
         self._jobs[job] = "mel"
@@ -484,7 +489,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
             self.statusBar().showMessage(self.panel.blocked or "The model is busy in the Fine-tuning tab.", 5000)
             return None
         text = self.panel.instruction.text().strip()
-        if not text or "..." in text:
+        if not text or TEMPLATE_GAP.search(text):
             self.show_error("Instruction needed", "Describe the edit, for example 'Remove the dog barking' "
                                                   "(replace the '...' of a template).")
             return None

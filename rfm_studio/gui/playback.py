@@ -54,6 +54,7 @@ class Player:
         self.gain_b = 1.0
         self.match_loudness = False
         self._raw = (None, None)  # the sources as given (for re-preparing)
+        self._resampled: list = []  # (source array, from rate, to rate, resampled): the last few
         # state shared with the audio thread (single attribute writes, ints and tuples only)
         self._bufs: tuple = ()
         self._sel = 0
@@ -116,9 +117,7 @@ class Player:
         rate = self._stream_rate(self.source_rate)
         srcs = [a] + ([b] if b is not None else [])
         if rate != self.source_rate:
-            from ..core.audio.io import resample
-
-            srcs = [resample(np.asarray(s, dtype=np.float32), self.source_rate, rate) for s in srcs]
+            srcs = [self._resample(s, self.source_rate, rate) for s in srcs]
         bufs = [_fit_channels(s, self.channels) for s in srcs]
         self.gain_b = loudness_gain(bufs[0], bufs[1]) if len(bufs) > 1 else 1.0
         if len(bufs) > 1 and self.match_loudness and abs(self.gain_b - 1.0) > 1e-3:
@@ -136,6 +135,18 @@ class Player:
             self._lo, self._hi = 0, n
         self._hi = min(self._hi, n)
         self._bufs = bufs
+
+    def _resample(self, x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+        """Resampled for a device that cannot play the clip's rate; the versions compared most
+        recently are kept, so switching A/B or loudness matching does not resample again."""
+        for src, a, b, y in self._resampled:
+            if src is x and (a, b) == (sr_in, sr_out):
+                return y
+        from ..core.audio.io import resample
+
+        y = resample(np.asarray(x, dtype=np.float32), sr_in, sr_out)
+        self._resampled = [(x, sr_in, sr_out, y)] + self._resampled[:3]
+        return y
 
     @property
     def frames(self) -> int:

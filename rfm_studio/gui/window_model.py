@@ -98,8 +98,11 @@ class ModelMixin:
 
     def _model_loaded(self, info: ModelInfo):
         self.model_info = info
-        self.panel.set_defaults(info.steps, info.t_start, info.guidance, info.draws, info.strength,
-                                info.region_strength)
+        defaults = (info.steps, info.t_start, info.guidance, info.draws, info.strength, info.region_strength)
+        if defaults != self._applied_defaults:
+            # a model with other defaults; an adapter on the same model keeps the user's settings
+            self.panel.set_defaults(*defaults)
+            self._applied_defaults = defaults
         extra = f" + {Path(info.adapter).name}" if info.adapter else ""
         status = f"{info.name}{extra} · {info.device} · {info.precision} · loaded in {info.seconds:.1f} s"
         if info.note:
