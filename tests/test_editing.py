@@ -244,3 +244,12 @@ def test_pad_end_mirrors_and_handles_short_input():
     assert np.array_equal(pad_end(np.ones(1), 3), [1, 0, 0])
     x = np.arange(5.0)
     assert pad_end(x, 5) is x
+
+
+@pytest.mark.parametrize("render", ["mask", "vocoder"])
+def test_the_last_sample_is_edited_too(tiny_model, render):
+    """48 kHz, 288,001 samples: the 16 kHz mix has 96,000, which maps back to 288,000."""
+    x = tone(6.0, sr=48000)
+    x = np.concatenate([x, np.full(1, 0.2, np.float32)])
+    y = edit(tiny_model, x, 48000, "Remove the beep", steps=1, render=render, strength=2.0).audio
+    assert y.shape == x.shape and y[-1] != x[-1]

@@ -229,7 +229,9 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
 
     # render the edited span back at the input's rate and channels
     s_in = int(round(a16 * sr / mc.sample_rate))
-    e_in = min(audio.shape[0], int(round(b16 * sr / mc.sample_rate)))
+    # a span that reaches the end of the 16 kHz mix reaches the end of the clip (rounding the
+    # rate conversion could leave its last sample unedited)
+    e_in = audio.shape[0] if b16 >= n16 else min(audio.shape[0], int(round(b16 * sr / mc.sample_rate)))
     src = audio[s_in:e_in]
     if p["render"] == "mask":
         edited_span = render_mask(src, sr, ref_span, mel_out_span, model.vocoder, mc,

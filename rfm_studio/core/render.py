@@ -68,7 +68,8 @@ def render_mask(audio: np.ndarray, sr: int, mel_in: np.ndarray, mel_out: np.ndar
             else:  # neural vocoders: synthesise out and in, keep the difference's added part
                 extra = (vocoder(torch.from_numpy(np.log(np.exp(mel_in) + add).astype(np.float32))[None], length=n16)
                          - vocoder(torch.from_numpy(mel_in.astype(np.float32))[None], length=n16))[0].numpy()
-        extra = resample(extra.astype(np.float32), cfg.sample_rate, sr)[:n]
+        extra = resample(extra.astype(np.float32), cfg.sample_rate, sr)
+        extra = np.pad(extra, (0, max(0, n - len(extra))))[:n]
         out = out + extra[:, None]
     out = out.astype(np.float32)
     return out if two_d else out[:, 0]
