@@ -149,6 +149,8 @@ def _bad(tmp_path, name, lines, files=True):
         (d / "a.wav").write_bytes(b"")
         sf.write(d / "in.wav", np.zeros(1600, np.float32), SR)
         sf.write(d / "tg.wav", np.zeros(1600, np.float32), SR)
+        (d / "text.wav").write_text("not audio")
+        sf.write(d / "empty.wav", np.zeros(0, np.float32), SR)
     (d / "m.jsonl").write_text("\n".join(lines) + "\n")
     return d / "m.jsonl"
 
@@ -165,6 +167,8 @@ OK = '"input": "in.wav", "target": "tg.wav", "instruction": "Remove it"'
     ("span", ['{' + OK + ', "edit_spans": [[2.0, 1.0]]}'], "invalid edit span"),
     ("empty", [""], "has no triplets"),
     ("caption", ['{' + OK + ', "target_caption": 3}'], "target_caption"),
+    ("notaudio", ['{"input": "in.wav", "target": "text.wav", "instruction": "x"}'], "Cannot read text.wav"),
+    ("nosamples", ['{"input": "empty.wav", "target": "tg.wav", "instruction": "x"}'], "no audio samples"),
 ])
 def test_cli_bad_manifest_exits_2_with_one_sentence(tmp_path, capsys, case, lines, needle):
     m = _bad(tmp_path, case, lines)

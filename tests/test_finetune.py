@@ -121,3 +121,10 @@ def test_finetune_cli(tiny_bundle, triplets, tmp_path, capsys):
     code = main(["finetune", "--triplets", str(triplets / "t.csv"), "--name", "bad/name", "--steps", "3",
                  "--model", str(tiny_bundle), "--out-dir", str(tmp_path)])
     assert code == 2
+    capsys.readouterr()
+    # a bad name or setting is named before the model loads (this model folder does not exist)
+    for extra in (["--name", "../x"], ["--name", "ok", "--lr", "-1"], ["--name", "ok", "--batch-size", "0"]):
+        code = main(["finetune", "--triplets", str(triplets / "t.csv"), "--steps", "3", "--model",
+                     str(tmp_path / "no-model"), "--out-dir", str(tmp_path), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and "not found" not in err and err.count("\n") == 1, (extra, err)

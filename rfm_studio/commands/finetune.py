@@ -36,6 +36,11 @@ def run(args) -> int:
         raise OptionError("--parts must list unet and/or text_encoder.")
     if args.steps < 1 or args.rank < 1:
         raise OptionError("--steps and --rank must be at least 1.")
+    if args.batch_size < 1 or not args.lr > 0:
+        raise OptionError("--batch-size must be at least 1 and --lr a positive number.")
+    from ..core.model.adapters import check_name
+
+    check_name(args.name)  # before the model loads
     table = load_triplet_table(args.triplets)
     problems = validate_triplets(table.rows, table.base)
     if problems:

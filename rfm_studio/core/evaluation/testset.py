@@ -59,6 +59,7 @@ def _spans(row: dict, where: str):
 
 def load_testset(manifest, limit: int | None = None) -> list[EvalItem]:
     """Parse and check the manifest (files exist, ids unique). Raises one-sentence errors."""
+    from ..audio.io import audio_info
     from ..training.sources import read_manifest, resolve_inside
 
     p = Path(manifest)
@@ -90,6 +91,12 @@ def load_testset(manifest, limit: int | None = None) -> list[EvalItem]:
         for q in (inp, tgt):
             if not q.is_file():
                 raise AudioReadError(f"{where}: audio file not found: {q}")
+            try:  # the header now, so that a bad file is named before any model loads
+                frames = audio_info(q)[0]
+            except AudioReadError as exc:
+                raise AudioReadError(f"{where}: {exc}") from None
+            if frames == 0:
+                raise AudioReadError(f"{where}: {q.name} contains no audio samples.")
         task = row.get("task")
         items.append(EvalItem(rid, inp, tgt, row["instruction"].strip(), cap.strip() if cap else None,
                               _spans(row, where), str(task) if task is not None else None,
