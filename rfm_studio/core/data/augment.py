@@ -37,10 +37,26 @@ def eq_curve(n_fft: int, rng: np.random.Generator, max_db: float, sr: int = SR, 
     return (10 ** (curve / 20)).astype(np.float64)
 
 
+# zero padding on each side of a clip before its EQ: the (zero-phase) filter's response lies
+# within +-10 ms up to 1e-5 of its energy, so 0.1 s keeps the FFT's circular wrap from carrying
+# the end of a clip into its start and back (-80 dB)
+EQ_PAD = 1600
+
+
+def eq_size(n: int) -> int:
+    """The FFT size for an EQ of an ``n``-sample clip (room for EQ_PAD on each side)."""
+    return _fft_size(int(n) + 2 * EQ_PAD)
+
+
 def apply_eq(x: np.ndarray, gains: np.ndarray, n_fft: int) -> np.ndarray:
+    """``x`` through the filter ``gains`` ([n_fft // 2 + 1]), as a linear (not circular)
+    convolution: ``n_fft`` must be at least ``eq_size(len(x))``."""
     from scipy.fft import irfft, rfft
 
-    y = irfft(rfft(x.astype(np.float32), n_fft) * gains.astype(np.float32), n_fft)[: len(x)]
+    if n_fft < len(x) + 2 * EQ_PAD:
+        raise ValueError(f"n_fft {n_fft} is too small for {len(x)} samples; use eq_size()")
+    xp = np.pad(x.astype(np.float32), (EQ_PAD, 0))
+    y = irfft(rfft(xp, n_fft) * gains.astype(np.float32), n_fft)[EQ_PAD: EQ_PAD + len(x)]
     return y.astype(np.float32)
 
 
@@ -79,7 +95,7 @@ def vary_event(x: np.ndarray, rng: np.random.Generator, p: float, sr: int = SR) 
     if rng.random() < p:
         y = varispeed(y, float(np.exp(rng.uniform(np.log(0.85), np.log(1.18)))))
     if rng.random() < p:
-        n = _fft_size(len(y))
+        n = eq_size(len(y))
         y = apply_eq(y, eq_curve(n, rng, 6.0, sr), n)
     if rng.random() < p * 0.5:
         y = room(y, rng, sr)
@@ -91,7 +107,7 @@ def channel_eq(inp: np.ndarray, tgt: np.ndarray, rng: np.random.Generator, p: fl
     """The same recording chain on input and target (with probability ``p``)."""
     if p <= 0 or rng.random() >= p:
         return inp, tgt
-    n = _fft_size(len(inp))
+    n = eq_size(len(inp))
     gains = eq_curve(n, rng, 6.0, sr)
     if rng.random() < 0.25:  # a band-limited recorder or a phone-like chain
         f = np.fft.rfftfreq(n, 1 / sr)
