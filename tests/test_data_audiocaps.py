@@ -127,6 +127,23 @@ def test_no_clipping_and_resume(corpus):
     assert (out / "train.jsonl").read_text() == first
 
 
+def test_a_resumed_build_with_another_limit_remixes_groups_whose_events_changed(corpus):
+    """Group files are reused only when the same clip, events A and B and seed made them."""
+    out = corpus / "out"
+    AC.build_audiocaps(corpus / "train.csv", corpus / "audio", out, seed=0, limit=16, log=lambda *a: None)
+    first = {r["id"]: r for p in ("train", "val", "test") if (out / f"{p}.jsonl").exists()
+             for r in _rows(out / f"{p}.jsonl")}
+    AC.build_audiocaps(corpus / "train.csv", corpus / "audio", out, seed=0, log=lambda *a: None)
+    second = {r["id"]: r for p in ("train", "val", "test") if (out / f"{p}.jsonl").exists()
+              for r in _rows(out / f"{p}.jsonl")}
+    changed = [i for i in first if i in second and first[i]["sources"] != second[i]["sources"]]
+    assert changed  # the bigger pool drew other events for some clips
+    for i in second:
+        r = second[i]
+        info = json.loads((out / r["input"]).parent.joinpath("mix.json").read_text())
+        assert info["drawn"]["a"] == r["sources"]["a"] and info["drawn"]["b"] == r["sources"]["b"]
+
+
 def test_clap_hook_filters_and_rebalances(corpus):
     calls = []
 

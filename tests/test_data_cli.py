@@ -25,11 +25,18 @@ def test_parsing():
 
 def test_errors_are_rfm_errors(tmp_path):
     p = parser()
+    (tmp_path / "latin1.csv").write_bytes("youtube_id,caption\nv1,Caf\u00e9 noise\n".encode("latin-1"))
     for argv in (["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "o")],
                  ["data", "bank", "--out", str(tmp_path / "b"), "--tsv", str(tmp_path / "none.tsv")],
                  ["data", "audiocaps", "--csv", str(tmp_path / "c.csv"), "--audio-dir", str(tmp_path),
                   "--out", str(tmp_path / "ac")],
-                 ["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "fs"), "--n-per-task", "0"]):
+                 ["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "fs"), "--n-per-task", "0"],
+                 ["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "fs"), "--seconds", "nan"],
+                 ["data", "fixed-set", "--bank", str(tmp_path), "--out", str(tmp_path / "fs"), "--seconds", "1e9"],
+                 ["data", "audiocaps", "--csv", str(tmp_path / "latin1.csv"), "--audio-dir", str(tmp_path),
+                  "--out", str(tmp_path / "ac")],
+                 ["data", "audiocaps", "--csv", str(tmp_path / "latin1.csv"), "--audio-dir", str(tmp_path),
+                  "--out", str(tmp_path / "ac"), "--limit", "-3"]):
         a = p.parse_args(argv)
         with pytest.raises(RFMError) as e:
             a.func(a)

@@ -76,8 +76,8 @@ def cmd_bank(args) -> int:
 def cmd_fixed_set(args) -> int:
     from ..core.data.triplets import make_fixed_set
 
-    if args.n_per_task < 1 or args.seconds <= 0:
-        raise OptionError("--n-per-task must be at least 1 and --seconds positive.")
+    if args.n_per_task < 1 or not 0.5 <= args.seconds <= 600:
+        raise OptionError("--n-per-task must be at least 1 and --seconds between 0.5 and 600.")
     print(make_fixed_set(args.bank, args.out, split=args.split, n_per_task=args.n_per_task,
                          seconds=args.seconds, seed=args.seed))
     return 0
@@ -88,6 +88,8 @@ def cmd_audiocaps(args) -> int:
 
     if not 0.0 <= args.paraphrase_prob <= 1.0:
         raise OptionError("--paraphrase-prob must be between 0 and 1.")
+    if args.limit is not None and args.limit < 1:
+        raise OptionError(f"--limit must be at least 1, got {args.limit}.")
     clap = load_clap_scorer(args.clap_checkpoint) if args.clap_checkpoint else None
     build_audiocaps(args.csv, args.audio_dir, args.out, seed=args.seed, llm_url=args.llm_url,
                     llm_model=args.llm_model, clap=clap, paraphrase_prob=args.paraphrase_prob, limit=args.limit)

@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..atomic import atomic_write_bytes
 from ..errors import OptionError
 from . import mixing as M
 from .captions import compose_caption, make_instruction
@@ -61,8 +62,13 @@ def read_audiocaps_csv(csv_path, audio_dir) -> tuple[list[Clip], int]:
         raise OptionError(f"Caption CSV not found: {p}")
     if not adir.is_dir():
         raise OptionError(f"Audio folder not found: {adir}")
-    with p.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with p.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except UnicodeDecodeError:
+        raise OptionError(f"{p.name} is not a UTF-8 text file; save the CSV as UTF-8.") from None
+    except csv.Error as exc:
+        raise OptionError(f"{p.name} is not a readable CSV ({exc}).") from None
     if not rows or "caption" not in rows[0] or not ({"youtube_id", "audiocap_id"} & set(rows[0])):
         raise OptionError(f"{p.name} needs a 'caption' column and a 'youtube_id' or 'audiocap_id' column.")
     index = {}
@@ -177,6 +183,18 @@ def mix_group(x: np.ndarray, a: np.ndarray, b: np.ndarray, rng: np.random.Genera
     return (x * g).astype(np.float32), (xa * g).astype(np.float32), (xb * g).astype(np.float32), info, masks
 
 
+def _reusable_mix(gdir: Path, files: dict, drawn: dict) -> dict | None:
+    """A group's earlier mix, if it was made from the same clip, events A and B and seed (a
+    build with another --limit or CSV draws other events for the same clip)."""
+    if not (all(f.exists() for f in files.values()) and (gdir / "mix.json").exists()):
+        return None
+    try:
+        info = json.loads((gdir / "mix.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("drawn") == drawn else None
+
+
 def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str | None = None,
                     llm_model: str = "deepseek-chat", clap: Callable | None = None, paraphrase_prob: float = 0.0,
                     limit: int | None = None, log=print) -> dict:
@@ -210,16 +228,18 @@ def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str
         gdir = out / "audio" / c.split / c.id
         files = {k: gdir / f"{k}.wav" for k in ("x", "xa", "xb")}
         mix_rng = np.random.default_rng([seed, _h("mix", c.id) % (2 ** 32)])
-        if all(f.exists() for f in files.values()) and (gdir / "mix.json").exists():
-            info = json.loads((gdir / "mix.json").read_text())
+        drawn = {"seed": seed, "clip": c.id, "a": a.id, "b": b.id}
+        info = _reusable_mix(gdir, files, drawn)
+        if info is not None:  # a resumed build: the same clips were mixed before
             audio = None
         else:
             x, xa, xb, info, masks = mix_group(_load(c.path), _load(a.path), _load(b.path), mix_rng)
             info["edit_spans"] = {k: M.spans(m) for k, m in masks.items()}
+            info["drawn"] = drawn
             gdir.mkdir(parents=True, exist_ok=True)
             for k, v in zip(("x", "xa", "xb"), (x, xa, xb)):
                 save_audio(files[k], v, SR)
-            (gdir / "mix.json").write_text(json.dumps(info))
+            atomic_write_bytes(gdir / "mix.json", json.dumps(info).encode("utf-8"))  # last: marks the group done
             audio = {"x": x, "xa": xa, "xb": xb}
         rows[c.split] += _six_rows(c, a, b, info, files, out, rng, paraphrase_prob, clap, audio)
     balanced = {s: _balance(r) for s, r in rows.items()}
