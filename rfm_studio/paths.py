@@ -6,6 +6,7 @@ Works from a source checkout, an installed wheel and a frozen (PyInstaller) app.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -62,6 +63,20 @@ def user_log_dir() -> Path:
     return Path(os.environ.get("RFM_STUDIO_LOG_DIR") or _dirs().user_log_dir)
 
 
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if it is a plain folder name for the user models folder (letters, digits, '-',
+    '_' and '.', not starting with '.', no path separators); otherwise an OptionError."""
+    from .core.errors import OptionError
+
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise OptionError(f"Model name {name!r} is not allowed: use up to 100 letters, digits, '-', '_' and '.', "
+                          "not starting with '.'.")
+    return name
+
+
 def model_search_path() -> list[Path]:
     return [user_models_dir(), shipped_models_dir()]
 
@@ -76,8 +91,10 @@ def resolve_model(name_or_path: str | None) -> Path:
         return p
     if p.exists():
         raise ModelLoadError(f"Model path {p} is a file; give the model's folder.")
-    for base in model_search_path():
-        q = base / name
-        if (q / "model_index.json").exists():
-            return q
+    # a name, not a path: never a '.tmp-*' folder or one outside a models folder
+    if not name.startswith(".") and "/" not in name and "\\" not in name:
+        for base in model_search_path():
+            q = base / name
+            if (q / "model_index.json").exists():
+                return q
     raise ModelLoadError(f"Model '{name}' not found (looked in {', '.join(str(b) for b in model_search_path())}).")

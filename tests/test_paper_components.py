@@ -116,3 +116,89 @@ def test_bigvgan_folder_in_its_own_format(tmp_path):
         ref.remove_weight_norm()
         expect = ref.eval()(mel).squeeze(1)[..., :3200]
     assert wav.shape == (1, 3200) and torch.allclose(wav, expect, atol=1e-5)
+
+
+# ---- models convert: each folder must hold its kind of component -------------------------------
+
+@pytest.mark.parametrize("flag,wrong", [("--text-encoder", "vae"), ("--vae", "unet"), ("--unet", "vae"),
+                                        ("--text-encoder", "hifigan"), ("--vocoder", "t5"), ("--vae", "empty")])
+def test_convert_names_a_folder_of_the_wrong_kind(flag, wrong, components, tmp_path, capsys):
+    from rfm_studio.cli import main
+
+    (tmp_path / "empty").mkdir()
+    args = {"--vae": components / "vae", "--unet": components / "unet", "--text-encoder": components / "t5",
+            "--vocoder": components / "hifigan"}
+    args[flag] = tmp_path / "empty" if wrong == "empty" else components / wrong
+    out = tmp_path / "out"
+    argv = ["models", "convert", "--out", str(out)] + [str(x) for kv in args.items() for x in kv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and str(args[flag]) in err, err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["empty"]
+
+
+def _t5_without_tokenizer(components, folder, vocab_size=None):
+    import json
+    import shutil
+
+    folder.mkdir()
+    cfg = json.loads((components / "t5" / "config.json").read_text())
+    if vocab_size:
+        cfg["vocab_size"] = vocab_size
+    (folder / "config.json").write_text(json.dumps(cfg))
+    if not vocab_size:
+        shutil.copy(components / "t5" / "model.safetensors", folder)
+    else:
+        from transformers import T5Config, T5EncoderModel
+
+        T5EncoderModel(T5Config(**{k: v for k, v in cfg.items() if not k.startswith("_")})).save_pretrained(folder)
+    return folder
+
+
+def test_convert_refuses_a_missing_or_foreign_tokenizer(components, tmp_path, capsys):
+    from rfm_studio.cli import main
+    from rfm_studio.core.errors import ModelLoadError
+    from rfm_studio.core.model.convert import build_paper_bundle
+
+    notok = _t5_without_tokenizer(components, tmp_path / "t5_notok")
+    base = ["models", "convert", "--vae", str(components / "vae"), "--unet", str(components / "unet")]
+    assert main(base + ["--text-encoder", str(notok), "--out", str(tmp_path / "o")]) == 2
+    assert "tokenizer" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert main(base + ["--text-encoder", str(components / "t5"), "--tokenizer", str(notok),
+                        "--out", str(tmp_path / "o")]) == 2
+    assert "tokenizer" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    # a tokenizer of another model: far fewer tokens than the text model's vocabulary
+    big = _t5_without_tokenizer(components, tmp_path / "t5_big", vocab_size=100000)
+    with pytest.raises(ModelLoadError, match="vocabulary of 100000"):
+        build_paper_bundle(components / "vae", components / "unet", big, tokenizer_dir=components / "t5")
+
+
+def test_audioldm1_unet_converts_and_edits(components, tmp_path):
+    """AudioLDM 1: a CLAP embedding concatenated with the time embedding (class_embeddings_concat);
+    the converted U-Net has no class embedding and keeps the time half of each time projection."""
+    from diffusers import UNet2DConditionModel
+
+    from rfm_studio.cli import main
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.model.bundle import RFMEditor
+
+    torch.manual_seed(0)
+    ldm1 = UNet2DConditionModel(sample_size=[64, 16], in_channels=8, out_channels=8, block_out_channels=[16, 32],
+                                down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
+                                up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"], layers_per_block=1,
+                                cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8,
+                                class_embed_type="simple_projection", projection_class_embeddings_input_dim=16,
+                                class_embeddings_concat=True)
+    ldm1.save_pretrained(tmp_path / "unet_ldm1")
+    out = tmp_path / "paper"
+    assert main(["models", "convert", "--vae", str(components / "vae"), "--unet", str(tmp_path / "unet_ldm1"),
+                 "--text-encoder", str(components / "t5"), "--out", str(out)]) == 0
+    m = RFMEditor.from_pretrained(out)
+    m.window_frames = 256
+    res = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", steps=2, guidance=2.0)
+    assert res.audio.shape == (48000,) and np.isfinite(res.audio).all()
+    cfg = m.denoiser.net.config
+    assert cfg.class_embed_type is None and not cfg.class_embeddings_concat
+    src = ldm1.down_blocks[0].resnets[0].time_emb_proj.weight
+    dst = m.denoiser.net.down_blocks[0].resnets[0].time_emb_proj.weight
+    assert torch.equal(dst, src[:, : dst.shape[1]])

@@ -50,17 +50,20 @@ def cmd_list(args) -> int:
 
     found = 0
     for base in model_search_path():
-        if not base.exists():
+        if not base.is_dir():
             continue
         for d in sorted(base.iterdir()):
+            if d.name.startswith("."):  # '.tmp-*': an import, download or removal in progress or cut short
+                continue
             idx = d / "model_index.json"
-            if idx.exists():
+            if idx.is_file():
                 try:
                     info = json.loads(idx.read_text()).get("info", {})
-                except ValueError:
+                except (ValueError, AttributeError, OSError):
                     info = {}
+                info = info if isinstance(info, dict) else {}
                 size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
-                steps = info.get("train_steps")
+                steps = info.get("train_steps_total") or info.get("train_steps")  # all stages, when trained in several
                 print(f"{d.name:28s} {size:8.1f} MB  {'steps ' + str(steps) if steps else '':12s} {d}")
                 found += 1
     if not found:
@@ -68,37 +71,72 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _check_bundle(folder: Path):
-    if not (folder / "model_index.json").exists():
+def _check_bundle(folder: Path, hashes: bool = True):
+    """One sentence unless ``folder`` is a complete bundle: model_index.json describes an RFM
+    model, every file it needs is there, and its manifest (when it has one) is well formed,
+    lists every needed file and matches them."""
+    from ..core.model.manifest import MANIFEST, missing_files, verify_manifest
+
+    if not folder.is_dir():
+        raise OptionError(f"{folder} is not a folder.")
+    if not (folder / "model_index.json").is_file():
         raise OptionError(f"{folder} is not a model bundle (no model_index.json).")
+    problems = verify_manifest(folder, hashes=hashes) if (folder / MANIFEST).exists() else missing_files(folder)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ModelLoadError(f"{folder} is not a complete model bundle: {problems[0]}{more}.")
+
+
+def _new_model_folder(name: str) -> Path:
+    """The user models folder's entry for a new model ``name`` (checked, and not taken)."""
+    from ..paths import check_model_name
+
+    dst = _user_models() / check_model_name(name)
+    if dst.exists() or dst.is_symlink():
+        raise OptionError(f"A model named '{name}' is already installed; remove it first or choose another --name.")
+    return dst
+
+
+def _temp_folder(dst: Path, what: str) -> Path:
+    """A new '.tmp-*' folder beside ``dst`` (never listed as a model), with a new folder's mode."""
+    import tempfile
+
+    from ..core.atomic import new_file_mode
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{what}-{dst.name}-", dir=str(dst.parent)))
+    m = new_file_mode()
+    try:
+        tmp.chmod(m | ((m & 0o444) >> 2))  # mkdtemp's 0700 would stay on the renamed folder
+    except OSError:
+        pass
+    return tmp
 
 
 def cmd_import(args) -> int:
-    src = Path(args.folder)
-    _check_bundle(src)
-    from ..core.model.manifest import MANIFEST, verify_manifest, write_manifest
+    from ..core.model.manifest import MANIFEST, write_manifest
 
-    if (src / MANIFEST).exists():
-        problems = verify_manifest(src)
-        if problems:
-            raise ModelLoadError(f"{src} fails verification: {problems[0]}.")
-    name = args.name or src.name
-    dst = _user_models() / name
-    if dst.exists():
-        raise OptionError(f"A model named '{name}' is already installed.")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.parent / f".tmp-{name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    if not (tmp / MANIFEST).exists():
-        write_manifest(tmp)
-    tmp.rename(dst)
-    print(f"imported {name} -> {dst}")
+    src = Path(args.folder)
+    dst = _new_model_folder(args.name or src.resolve().name)
+    _check_bundle(src, hashes=False)  # cheap checks first; the copy is hashed
+    tmp = _temp_folder(dst, "import")
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        _check_bundle(tmp)
+        if not (tmp / MANIFEST).exists():
+            write_manifest(tmp)
+        if dst.exists():
+            raise OptionError(f"A model named '{dst.name}' was installed meanwhile.")
+        tmp.rename(dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"imported {dst.name} -> {dst}")
     return 0
 
 
 def cmd_verify(args) -> int:
-    from ..core.model.manifest import MANIFEST, verify_manifest
+    from ..core.model.manifest import MANIFEST, read_manifest, verify_manifest
     from ..paths import resolve_model
 
     folder = resolve_model(args.model)
@@ -109,39 +147,108 @@ def cmd_verify(args) -> int:
         for p in problems:
             print(f"FAIL {p}")
         return 1
-    n = len(json.loads((folder / MANIFEST).read_text())["files"])
-    print(f"OK {folder}: {n} files match their sha256")
+    print(f"OK {folder}: {len(read_manifest(folder))} files match their sha256")
     return 0
 
 
 def cmd_remove(args) -> int:
-    d = _user_models() / args.name
-    if not (d / "model_index.json").exists():
-        raise OptionError(f"No installed model named '{args.name}' (shipped models cannot be removed).")
-    shutil.rmtree(d)
-    print(f"removed {args.name}")
+    from ..paths import check_model_name, shipped_models_dir
+
+    name = args.name
+    if not name or name.startswith(".") or "/" in name or "\\" in name:  # only a folder directly inside
+        check_model_name(name)  # the sentence (a name made before names were checked may hold e.g. a space)
+    base = _user_models()
+    d = base / name
+    shipped = shipped_models_dir()
+    if not (d / "model_index.json").is_file():
+        if (shipped / name / "model_index.json").is_file():
+            raise OptionError(f"'{name}' is a model shipped with RFM Studio; it cannot be removed.")
+        raise OptionError(f"No installed model named '{name}' in {base}.")
+    if d.is_symlink():  # a link the user made: remove the link, never what it points to
+        d.unlink()
+        print(f"removed {name} (a link; its target was kept)")
+        return 0
+    try:
+        d.resolve().relative_to(shipped.resolve())
+        inside_shipped = True
+    except ValueError:
+        inside_shipped = False
+    if inside_shipped:
+        raise OptionError(f"'{name}' is a model shipped with RFM Studio; it cannot be removed.")
+    if d.resolve().parent != base.resolve():
+        raise OptionError(f"'{name}' is not a folder directly inside your models folder {base}; nothing was removed.")
+    import sys
+    import tempfile
+
+    # out of the list in one step, then deleted: a removal cut short leaves no half model
+    trash = Path(tempfile.mkdtemp(prefix=f".tmp-remove-{name}-", dir=str(base)))
+    d.rename(trash / name)
+    shutil.rmtree(trash, ignore_errors=True)
+    if trash.exists():
+        sys.stderr.write(f"rfm-studio: some of {name}'s files could not be deleted; they are left in {trash}.\n")
+    print(f"removed {name}")
     return 0
+
+
+def _truthy(value) -> bool:
+    return str(value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def cmd_download(args) -> int:
     import os
 
-    if os.environ.get("HF_HUB_OFFLINE") == "1" and os.environ.get("RFM_STUDIO_ALLOW_DOWNLOAD") != "1":
-        # the CLI sets HF_HUB_OFFLINE by default; this explicit command lifts it for itself only
-        os.environ["HF_HUB_OFFLINE"] = "0"
+    # The CLI turns HF_HUB_OFFLINE on by default and notes that it did (RFM_STUDIO_OFFLINE_DEFAULT);
+    # this explicit command lifts that default for itself, but never an offline mode the user asked for.
+    # (huggingface_hub reads HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE when that is unset or empty)
+    if os.environ.get("RFM_STUDIO_OFFLINE_DEFAULT") != "1" and \
+            _truthy(os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")):
+        raise OptionError("HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, so nothing is downloaded; "
+                          "unset it to run 'models download'.")
+    name = args.name or args.repo.rstrip("/").split("/")[-1]
+    dst = _new_model_folder(name)
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import constants, snapshot_download
     except ImportError:
         raise OptionError("Downloading needs huggingface_hub: pip install huggingface_hub") from None
-    name = args.name or args.repo.split("/")[-1]
-    dst = _user_models() / name
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    # one fixed partial folder per name, so that running the command again resumes
+    part = dst.parent / f".tmp-download-{dst.name}"
+    source = f"{args.repo}@{args.revision or ''}"
+    mark = part / ".tmp-source"
+    if part.exists() and not (mark.is_file() and mark.read_text(encoding="utf-8") == source):
+        shutil.rmtree(part)  # a partial download of another repository or revision: start again
+    part.mkdir(parents=True, exist_ok=True)
+    mark.write_text(source, encoding="utf-8")
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    saved_const = getattr(constants, "HF_HUB_OFFLINE", None)
+    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "0"
+    constants.HF_HUB_OFFLINE = False  # read once when huggingface_hub was imported
     try:
-        path = snapshot_download(repo_id=args.repo, revision=args.revision, local_dir=str(dst))
+        snapshot_download(repo_id=args.repo, revision=args.revision, local_dir=str(part))
     except Exception as exc:
-        raise ModelLoadError(f"Download of {args.repo} failed ({str(exc).splitlines()[0][:160]}); "
-                             "run the command again to resume.") from None
-    print(f"downloaded {args.repo} -> {path}")
+        why = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"Download of {args.repo} failed ({why}); run the command again to resume.") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        constants.HF_HUB_OFFLINE = saved_const
+    shutil.rmtree(part / ".cache", ignore_errors=True)  # huggingface_hub's resume bookkeeping
+    mark.unlink(missing_ok=True)
+    from ..core.model.manifest import MANIFEST
+
+    try:
+        if not (part / MANIFEST).is_file():
+            raise ModelLoadError(f"{args.repo} has no {MANIFEST}, so the download cannot be verified.")
+        _check_bundle(part)
+    except (ModelLoadError, OptionError) as exc:
+        shutil.rmtree(part, ignore_errors=True)
+        raise ModelLoadError(f"The download of {args.repo} was discarded: {exc}") from None
+    if dst.exists():
+        raise OptionError(f"A model named '{dst.name}' was installed meanwhile; the download is kept in {part}.")
+    part.rename(dst)
+    print(f"downloaded {args.repo} -> {dst}")
     return 0
 
 
@@ -149,10 +256,22 @@ def cmd_convert(args) -> int:
     from ..core.model.convert import build_paper_bundle
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"Output {out} is a file; give a new folder.")
     if out.exists() and any(out.iterdir()):
         raise OptionError(f"Output folder {out} is not empty.")
     model = build_paper_bundle(args.vae, args.unet, args.text_encoder, args.vocoder, args.tokenizer)
-    model.save_pretrained(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # written beside the output and renamed into place when complete: never a half bundle at --out
+    tmp = _temp_folder(out, "convert")
+    try:
+        model.save_pretrained(tmp)
+        if out.exists():
+            out.rmdir()  # the empty folder checked above (not empty now: OSError, the bundle stays unplaced)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     n = sum(p.numel() for p in model.denoiser.parameters()) / 1e6
     print(f"wrote {out} (U-Net {n:.1f} M parameters, in_channels {model.denoiser.net.config.in_channels})")
     return 0
