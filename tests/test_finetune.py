@@ -128,3 +128,61 @@ def test_finetune_cli(tiny_bundle, triplets, tmp_path, capsys):
                      str(tmp_path / "no-model"), "--out-dir", str(tmp_path), *extra])
         err = capsys.readouterr().err
         assert code == 2 and "not found" not in err and err.count("\n") == 1, (extra, err)
+
+
+def test_finetune_cli_refuses_bad_alpha_and_an_existing_name(tiny_bundle, triplets, tmp_path, capsys):
+    from rfm_studio.cli import main
+
+    def run(*extra, model=None):
+        code = main(["finetune", "--triplets", str(triplets / "t.csv"), "--steps", "2", "--batch-size", "2",
+                     "--model", str(model or tmp_path / "no-model"), "--out-dir", str(tmp_path / "ad"), *extra])
+        return code, capsys.readouterr()
+
+    # alpha out of range: one sentence before the model loads (this model folder does not exist)
+    for alpha in ("nan", "inf", "0", "-1"):
+        code, out = run("--name", "a", "--alpha", alpha)
+        assert code == 2 and "--alpha" in out.err and out.err.count("\n") == 1, (alpha, out.err)
+    assert not (tmp_path / "ad").exists()
+    # an existing adapter is refused without --replace (again before the model loads), and kept
+    old = tmp_path / "ad" / "mine"
+    old.mkdir(parents=True)
+    (old / "adapter_card.json").write_text(json.dumps({"name": "mine"}))
+    code, out = run("--name", "mine")
+    assert code == 2 and "already exists" in out.err and "--replace" in out.err and out.err.count("\n") == 1
+    assert json.loads((old / "adapter_card.json").read_text()) == {"name": "mine"}
+    # with --replace it is replaced, and nothing else is left in the folder
+    code, out = run("--name", "mine", "--replace", model=tiny_bundle)
+    assert code == 0, out.err
+    assert json.loads((old / "adapter_card.json").read_text())["steps"] == 2
+    assert (old / "unet" / "adapter_model.safetensors").exists()
+    assert sorted(p.name for p in (tmp_path / "ad").iterdir()) == ["mine"]
+    with pytest.raises(SystemExit):
+        main(["finetune", "--help"])
+    assert "--replace" in capsys.readouterr().out
+
+
+def test_finetune_refuses_nan_settings_and_a_diverged_adapter(tiny_bundle, triplets, tmp_path, monkeypatch):
+    from rfm_studio.core.errors import OptionError, RFMError
+    from rfm_studio.core.training import finetune as ft
+
+    model = RFMEditor.from_pretrained(tiny_bundle)
+    base = dict(triplets=str(triplets / "t.csv"), out_dir=str(tmp_path), steps=2, batch_size=2, log_every=1,
+                crop_seconds=1.28)
+    for bad in (dict(alpha=float("nan")), dict(alpha=0.0), dict(lr=float("nan")), dict(name="bad.")):
+        with pytest.raises(OptionError):
+            next(finetune(model, FinetuneConfig(**{"name": "x", **base, **bad})))
+    # the loss goes NaN (as with alpha=nan before the check): one sentence, nothing written
+    monkeypatch.setattr(ft, "rfm_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(RFMError) as exc:
+        list(finetune(model, FinetuneConfig(name="nan", **base)))
+    assert "not finite" in str(exc.value) and "\n" not in str(exc.value)
+    assert list(tmp_path.iterdir()) == []
+    # an existing name is refused unless replace is set
+    monkeypatch.undo()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "adapter_card.json").write_text("{}")
+    with pytest.raises(OptionError, match="already exists"):
+        next(finetune(model, FinetuneConfig(name="taken", **base)))
+    events = list(finetune(model, FinetuneConfig(name="taken", replace=True, **base)))
+    assert events[-1].message == "saved" and (tmp_path / "taken" / "unet").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]

@@ -284,3 +284,45 @@ def test_rename_and_delete_update_the_tab_and_the_edit_panel(qtbot, window):
     assert w.panel.adapter_combo.findData(str(base / "gamma")) < 0
     assert tab.delete_adapter("delta") and w.settings.adapter == ""
     assert w.panel.adapter_combo.count() == 1 and "No adapters yet" in tab.adapters_hint.text()
+
+
+def test_replacing_an_adapter_is_undone_by_a_cancel_while_saving(pairs, gui_tiny_bundle):
+    """The tab asks before replacing an adapter of the same name; the worker then keeps the old
+    one as a backup until the run's outcome is known: a cancel that arrives while the new one is
+    being saved (the tab already said "cancelled, nothing saved") brings the old one back."""
+    from types import SimpleNamespace
+
+    from rfm_studio import paths
+    from rfm_studio.core.events import CancelToken
+    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.gui.finetune import work
+    from rfm_studio.gui.finetune.pairing import Triplet
+
+    host = SimpleNamespace(model=RFMEditor.from_pretrained(gui_tiny_bundle), info=None)
+    triplets = [Triplet(str(pairs / f"take{i}.wav"), str(pairs / f"take{i}_target.wav"), "Remove the hiss")
+                for i in range(3)]
+    base = paths.user_adapters_dir()
+    folder = base / "mine"
+
+    def train(cancel_when_saved):
+        tok = CancelToken()
+        gen = work.train(host, triplets, work.TrainSettings(name="mine", steps=2, batch_size=2, seed=len(seen)), tok)
+        for ev in gen:
+            if ev.message == "saved" and cancel_when_saved:
+                tok.cancel()
+                gen.close()  # the runner drops a cancelled job at its next event
+                return None
+        return folder
+
+    seen = []
+    assert train(False) == folder
+    first = (folder / "unet" / "adapter_model.safetensors").read_bytes()
+    seen.append(first)
+    assert train(False) == folder  # replaced (the tab asked)
+    second = (folder / "unet" / "adapter_model.safetensors").read_bytes()
+    assert second != first
+    seen.append(second)
+    assert train(True) is None  # cancelled while saving: the adapter before it is back
+    assert (folder / "unet" / "adapter_model.safetensors").read_bytes() == second
+    assert sorted(p.name for p in base.iterdir()) == ["mine"]
+    assert not getattr(host.model, "_adapter_sets", None) and not getattr(host.model, "_adapter_path", None)

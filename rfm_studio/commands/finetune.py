@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import math
+
 from ..core.errors import OptionError
 
 
 def register(sub):
     p = sub.add_parser("finetune", help="train a personal LoRA adapter from your triplets")
     p.add_argument("--triplets", required=True, help="JSONL or CSV with input, target, instruction")
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", required=True,
+                   help="the adapter's name (1-64 letters, digits, spaces, '.', '_' or '-'); an existing "
+                        "adapter of this name is refused unless --replace is given")
     p.add_argument("--model", default=None)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--rank", type=int, default=8)
-    p.add_argument("--alpha", type=float, default=16.0)
+    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha, a positive number (scale alpha/rank)")
     p.add_argument("--parts", default="unet", help="comma list of unet,text_encoder")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--out-dir", default=None, help="adapters folder (default: your user data folder)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an existing adapter of the same name; the old one is kept until the new "
+                        "one is completely saved")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run)
 
@@ -36,11 +43,17 @@ def run(args) -> int:
         raise OptionError("--parts must list unet and/or text_encoder.")
     if args.steps < 1 or args.rank < 1:
         raise OptionError("--steps and --rank must be at least 1.")
-    if args.batch_size < 1 or not args.lr > 0:
+    if args.batch_size < 1 or not (math.isfinite(args.lr) and args.lr > 0):
         raise OptionError("--batch-size must be at least 1 and --lr a positive number.")
+    if not (math.isfinite(args.alpha) and args.alpha > 0):
+        raise OptionError(f"--alpha must be a positive number, not {args.alpha}.")
     from ..core.model.adapters import check_name
+    from ..core.training.finetune import adapter_exists
 
     check_name(args.name)  # before the model loads
+    if not args.replace and adapter_exists(args.out_dir, args.name):
+        raise OptionError(f"An adapter named '{args.name}' already exists; choose another --name or add "
+                          "--replace to replace it.")
     table = load_triplet_table(args.triplets)
     problems = validate_triplets(table.rows, table.base)
     if problems:
@@ -49,7 +62,7 @@ def run(args) -> int:
     model = RFMEditor.from_pretrained(folder, device=pick_device(args.device))
     cfg = FinetuneConfig(triplets=args.triplets, name=args.name, out_dir=args.out_dir, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=args.alpha, parts=parts,
-                         augment=not args.no_augment)
+                         augment=not args.no_augment, replace=args.replace)
     bar = tqdm(total=args.steps, unit="step", desc=f"fine-tuning {args.name}")
     last = 0
     for ev in finetune(model, cfg, base_name=str(folder)):

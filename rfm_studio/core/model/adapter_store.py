@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ..errors import ModelLoadError, OptionError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9_-])?$")
+# names Windows reserves for devices, with or without an extension ("con", "nul.txt")
+RESERVED_RE = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 CARD = "adapter_card.json"
 
 
@@ -21,9 +23,33 @@ def _write_json(path: Path, data: dict):
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
-        raise OptionError(f"Adapter name '{name}' must be 1-64 letters, digits, spaces, '.', '_' or '-'.")
+    """A new adapter's name: a plain folder name that is valid on every system."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or RESERVED_RE.match(name.strip()):
+        raise OptionError(f"Adapter name '{name}' must be 1-64 letters, digits, spaces, '.', '_' or '-', "
+                          "start with a letter or digit, not end with a space or '.', and not be a "
+                          "device name such as 'con' or 'nul'.")
     return name
+
+
+def _existing(base: Path, name: str) -> Path:
+    """The folder of an existing adapter ``name`` directly inside ``base``. Besides valid names,
+    any plain entry of the folder is accepted (an adapter saved under an older, looser rule can
+    still be renamed or deleted); separators, hidden names ('.', '..', the
+    temporary '.tmp-' folders) and absolute paths never are."""
+    if (not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name
+            or "\0" in name or Path(name).is_absolute() or Path(name).name != name):
+        raise OptionError(f"Adapter name '{name}' is not a plain adapter name.")
+    d = base / name
+    if not (d / CARD).is_file() or d.is_symlink() or name not in _entries(base):
+        raise OptionError(f"Adapter '{name}' not found.")
+    return d
+
+
+def _entries(base: Path) -> set:
+    try:
+        return {e.name for e in base.iterdir()}
+    except OSError:
+        return set()
 
 
 def resolve_adapter(name_or_path) -> Path:
@@ -57,9 +83,7 @@ def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:
 def delete_adapter(name: str, folder=None):
     from ...paths import user_adapters_dir
 
-    d = (Path(folder) if folder else user_adapters_dir()) / name
-    if not (d / "adapter_card.json").exists():
-        raise OptionError(f"Adapter '{name}' not found.")
+    d = _existing(Path(folder) if folder else user_adapters_dir(), name)
     shutil.rmtree(d)
 
 
@@ -68,10 +92,9 @@ def rename_adapter(old: str, new: str, folder=None) -> Path:
 
     base = Path(folder) if folder else user_adapters_dir()
     check_name(new)
-    src, dst = base / old, base / new
-    if not (src / "adapter_card.json").exists():
-        raise OptionError(f"Adapter '{old}' not found.")
-    if dst.exists():
+    src = _existing(base, old)
+    dst = base / new
+    if dst.exists() or dst.is_symlink():
         raise OptionError(f"An adapter named '{new}' already exists.")
     src.rename(dst)
     card = json.loads((dst / "adapter_card.json").read_text())

@@ -63,6 +63,15 @@ class RFMEditor(nn.Module):
         self.info = dict(info or {})
         self._uncond_cache = None
 
+    def _apply(self, fn, *args, **kwargs):
+        """``.to()``, ``.half()``, ``.cuda()``...: attached adapters' LoRA factors (kept outside
+        the module tree, so that they never enter the bundle's weights) move with the model."""
+        out = super()._apply(fn, *args, **kwargs)
+        for s in getattr(self, "_adapter_sets", None) or []:
+            s._apply(fn, *args, **kwargs)
+        self._uncond_cache = None
+        return out
+
     # ---- properties -------------------------------------------------------------------
     @property
     def device(self):
@@ -178,11 +187,11 @@ class RFMEditor(nn.Module):
                     MelConfig.from_dict(idx.get("mel", {})), idx.get("window_frames", 1024),
                     idx.get("peak_normalize"), idx.get("info", {}))
         model.source_folder = folder
-        if adapter is not None:
-            from .adapters import apply_adapter
-
-            apply_adapter(model, adapter)
         model.to(device)
         model.denoiser.to(dtype)
         model.eval()
+        if adapter is not None:  # after the move: its LoRA is made on the layers' device and dtype
+            from .adapters import apply_adapter
+
+            apply_adapter(model, adapter)
         return model

@@ -4,11 +4,15 @@ Base weights stay frozen; LoRA factors on the U-Net's attention projections (and
 optionally the instruction encoder's) are trained with the same RFM objective. With
 enough triplets one is held out for a validation loss. Tiny sets are augmented (random
 gain, time shift through random crops). Cancelling writes nothing; the adapter folder
-appears (atomically) only when training finishes.
+appears (atomically) only when training finishes, and only when its loss and weights are
+finite numbers. An adapter of the same name is refused unless ``replace`` is set; then it is
+swapped out safely (``save_adapter``).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import OptionError, RFMError
 from ..events import CancelToken, TrainEvent
 from ..flow.loss import rfm_loss
 from ..model.adapters import UNET_TARGETS, TEXT_TARGETS, AdapterCard, LoRASet, check_name, save_adapter
@@ -40,6 +45,8 @@ class FinetuneConfig:
     log_every: int = 10
     val_every: int = 50
     card_triplets: list | None = None  # what the card records (e.g. the user's own paths); default: the table
+    replace: bool = False  # replace an adapter of this name (else it is refused before training)
+    keep_replaced: bool = False  # keep the replaced adapter as a backup (adapters.restore_backup/drop_backup)
 
     def to_dict(self):
         d = asdict(self)
@@ -47,10 +54,38 @@ class FinetuneConfig:
         return d
 
 
+def check_settings(cfg: FinetuneConfig) -> None:
+    """Refuse settings out of range, one sentence each (before anything loads or trains)."""
+    check_name(cfg.name)
+    whole = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+    if not (whole(cfg.rank) and whole(cfg.steps)):
+        raise OptionError("The rank and the number of steps must be whole numbers of at least 1.")
+    if not whole(cfg.batch_size):
+        raise OptionError("The batch size must be a whole number of at least 1.")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise OptionError(f"The learning rate must be a positive number, not {cfg.lr}.")
+    if not (math.isfinite(cfg.alpha) and cfg.alpha > 0):
+        raise OptionError(f"The LoRA alpha must be a positive number, not {cfg.alpha}.")
+
+
+def adapter_exists(out_dir, name: str) -> bool:
+    """Whether ``name`` is taken in the adapters folder ``out_dir`` (None: the user's)."""
+    from ...paths import user_adapters_dir
+
+    d = (Path(out_dir) if out_dir else user_adapters_dir()) / name
+    return d.exists() or d.is_symlink()
+
+
+def _refuse_existing(cfg: FinetuneConfig) -> None:
+    if not cfg.replace and adapter_exists(cfg.out_dir, cfg.name):
+        raise OptionError(f"An adapter named '{cfg.name}' already exists; choose another name or replace it.")
+
+
 def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base_name: str = ""):
     from ...paths import user_adapters_dir
 
-    check_name(cfg.name)
+    check_settings(cfg)
+    _refuse_existing(cfg)
     from .triplet_files import load_triplet_table
 
     manifest = load_triplet_table(cfg.triplets)
@@ -100,14 +135,21 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
         if cancel is not None and cancel.cancelled:
             yield TrainEvent(cfg.steps, cfg.steps, float("nan"), 0.0, message="cancelled")
             return None
+        final = float(np.mean(losses[-cfg.log_every:]))
+        if not math.isfinite(final) or (val_loss is not None and not math.isfinite(val_loss)) \
+                or not all(s.all_finite() for s in sets.values()):
+            raise RFMError("Training diverged (the loss or the adapter's weights are not finite numbers), so "
+                           f"'{cfg.name}' was not saved; try a lower learning rate or alpha.")
+        _refuse_existing(cfg)  # taken while training
         out = Path(cfg.out_dir) if cfg.out_dir else user_adapters_dir()
         card = AdapterCard(name=cfg.name, base_model=base_name or str(getattr(model, "source_folder", "")),
                            rank=cfg.rank, alpha=cfg.alpha, parts=list(sets), steps=cfg.steps,
                            triplets=cfg.card_triplets or [{k: r[k] for k in ("input", "target", "instruction")}
                                                           for r in rows],
-                           settings=cfg.to_dict(), final_loss=float(np.mean(losses[-cfg.log_every:])),
+                           settings={k: v for k, v in cfg.to_dict().items() if k not in ("replace", "keep_replaced")},
+                           final_loss=final,
                            final_val_loss=val_loss)
-        folder = save_adapter(out / cfg.name, sets, card)
+        folder = save_adapter(out / cfg.name, sets, card, keep_backup=cfg.keep_replaced)
         yield TrainEvent(cfg.steps, cfg.steps, card.final_loss, cfg.lr, val_loss=val_loss,
                          seconds=time.time() - t0, checkpoint=str(folder), message="saved")
         return folder

@@ -216,6 +216,9 @@ def train(host, triplets, s: TrainSettings, cancel):
                              batch_size=s.batch_size, lr=s.lr, rank=s.rank, alpha=s.alpha, parts=tuple(s.parts),
                              crop_seconds=s.crop_seconds, augment=s.augment, seed=s.seed,
                              log_every=s.log_every(), val_every=val_every,
+                             # the tab asked before replacing an adapter of this name; the old one is
+                             # kept as a backup until the run's outcome is known (cancel: it comes back)
+                             replace=True, keep_replaced=True,
                              card_triplets=[{"input": str(Path(t.input).resolve()), "target": str(Path(t.target).resolve()),
                                              "instruction": t.instruction} for t in triplets])
         base_name = (host.info.folder or host.info.name) if host.info is not None else ""
@@ -238,8 +241,18 @@ def train(host, triplets, s: TrainSettings, cancel):
     finally:
         if gen is not None:
             gen.close()  # detaches the run's LoRA hooks (a no-op when it has finished)
-        if saved and cancel is not None and cancel.cancelled:
-            shutil.rmtree(saved, ignore_errors=True)  # cancelled while saving: the UI said "cancelled"
+        if saved:
+            from ...core.model.adapters import drop_backup, restore_backup
+
+            try:
+                if cancel is not None and cancel.cancelled:
+                    # cancelled while saving (the UI said "cancelled, nothing saved"): the new
+                    # adapter goes and the one it replaced, if any, comes back
+                    restore_backup(saved)
+                else:
+                    drop_backup(saved)
+            except OSError:
+                pass  # a backup left behind is put back or dropped by the next save of this name
         if prev or getattr(model, "_adapter_path", None):
             _restore_adapter(host, model, prev)
         shutil.rmtree(stage, ignore_errors=True)
