@@ -2,6 +2,7 @@
 seen in training (the bank's val split): per task and per instruction style
 
   gain       = 1 - d(out, target) / d(in, target) on the frames of the edited event
+               (its span, and every frame where target and input differ by > 0.5 nats)
   keep error = d(out, in) on the other frames
   success    = share of triplets with gain >= 0.25
 
@@ -96,7 +97,7 @@ def main(argv=None):
 
     from rfm_studio.core.audio.io import load_audio
     from rfm_studio.core.editing import edit
-    from rfm_studio.core.evaluation.spectral import edit_figures, log_mel, mask_from_spans
+    from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.core.model.vocoder import GriffinLimVocoder
     from rfm_studio.paths import resolve_model
@@ -110,7 +111,7 @@ def main(argv=None):
         y, _ = load_audio(base / r["target"], mono=True, target_sr=16000)
         mi, mt = log_mel(x), log_mel(y)
         spans = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
-        clips.append((r, x, y, mi, mt, mask_from_spans(spans, mi.shape[-1])))
+        clips.append((r, x, y, mi, mt, event_frames(mi, mt, spans)))
     counts = ", ".join(f"{t}: {sum(c[0]['task'] == t for c in clips)}" for t in ("add", "remove", "replace"))
     print(f"{len(clips)} triplets from {manifest} ({counts})")
 

@@ -32,13 +32,43 @@ KEEP_TARGET = 0.12  # issue 4: keep error <= 0.12
 
 
 def score(fig: dict) -> float:
-    gains = [fig[f"{t}/all"]["gain"] or 0.0 for t in ("add", "remove", "replace")]
-    keep = fig["all/all"]["keep_error"] or 0.0
+    """A figure that could not be measured counts against the model (never as perfect)."""
+    gains = [fig.get(f"{t}/all", {}).get("gain") for t in ("add", "remove", "replace")]
+    keep = fig.get("all/all", {}).get("keep_error")
+    if keep is None or any(g is None for g in gains):
+        return float("-inf")
     return sum(gains) / 3 - max(0.0, keep - KEEP_TARGET)
 
 
 def within_keep_target(fig: dict) -> bool:
-    return (fig["all/all"]["keep_error"] or 0.0) <= KEEP_TARGET
+    keep = fig.get("all/all", {}).get("keep_error")
+    return keep is not None and keep <= KEEP_TARGET
+
+
+def install(cand: Path, figs_out: dict) -> None:
+    """Put ``cand`` in place of the shipped bundle: copied beside it first, then swapped in by
+    renames, so an interrupted copy never leaves the app without a model or with half of one;
+    the figures are written atomically after the swap."""
+    from rfm_studio.core.atomic import atomic_write_bytes
+
+    new = SHIPPED.with_name(f".{SHIPPED.name}.new")
+    old = SHIPPED.with_name(f".{SHIPPED.name}.old")
+    for p in (new, old):
+        if p.exists():
+            shutil.rmtree(p)
+    shutil.copytree(cand, new)
+    if SHIPPED.exists():
+        SHIPPED.rename(old)
+    try:
+        new.rename(SHIPPED)
+    except BaseException:
+        if old.exists() and not SHIPPED.exists():
+            old.rename(SHIPPED)
+        raise
+    if old.exists():
+        shutil.rmtree(old)
+    atomic_write_bytes(ROOT / "models" / "rfm-studio-small.benchmark.json",
+                       (json.dumps(figs_out, indent=2) + "\n").encode("utf-8"))
 
 
 def main(argv=None):
@@ -62,6 +92,13 @@ def main(argv=None):
     from rfm_studio.core.training.loop import export_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="rfm-candidate-"))
+    try:
+        evaluate_and_ship(args, tmp, edit_quality, export_bundle)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def evaluate_and_ship(args, tmp: Path, edit_quality, export_bundle):
     if args.bundle:
         from rfm_studio.core.model.files import read_json
 
@@ -107,19 +144,15 @@ def main(argv=None):
         print("a run on part of the triplets (--limit) never ships without --force")
         better = False
     if better or args.force:
-        if SHIPPED.exists():
-            shutil.rmtree(SHIPPED)
-        shutil.copytree(cand, SHIPPED)
         figs_out = {"model": figs[str(cand)], "identity": figs["identity"],
                     "griffin_lim_target": figs["griffin_lim_target"],
                     "add_event_random_time": figs.get("add_event_random_time"), "train_state": state}
         if str(cand) + " region" in figs:
             figs_out["model_with_region"] = figs[str(cand) + " region"]
-        (ROOT / "models" / "rfm-studio-small.benchmark.json").write_text(json.dumps(figs_out, indent=2))
+        install(cand, figs_out)
         print(f"shipped to {SHIPPED}")
     else:
         print("kept the shipped model")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -192,3 +192,33 @@ def test_lsd_and_si_sdr():
     assert S.si_sdr(y + n, y) == pytest.approx(10.0, abs=1e-6)
     assert S.si_sdr(3.0 * y, y) > 100  # scale invariant
     assert S.si_sdr(y, np.zeros_like(y)) is None
+
+
+def test_span_seconds_map_to_their_own_frames():
+    """Spans written from frame boundaries come back as the same frames (0.29 s is frame 29)."""
+    m = S.mask_from_spans([[0.29, 0.56], [1.13, 1.28]], 300)
+    assert np.flatnonzero(m).tolist() == list(range(29, 56)) + list(range(113, 128))
+
+
+def test_a_perfect_edit_has_no_keep_error_where_the_event_is_quiet_outside_its_span():
+    rng = np.random.default_rng(5)
+    bg = (0.002 * rng.standard_normal(32000)).astype(np.float32)
+    ev = np.zeros_like(bg)
+    ev[8000:16000] = _tone(0.5, 700.0)
+    ev[16000:24000] = _tone(0.5, 700.0, amp=0.01)  # a quiet tail: below the span's 40 dB, over the background
+    x, y = bg + ev, bg
+    mx, my = S.log_mel(x), S.log_mel(y)
+    spans = [[0.5, 1.0]]
+    old = S.mask_from_spans(spans, mx.shape[-1])
+    assert S.edit_figures(mx, my, my, old)["keep_error"] > 0.1  # the tail was counted as "keep"
+    e = S.event_frames(mx, my, spans)
+    assert e[50:100].all() and e[105:145].all() and not e[:40].any() and not e[160:].any()
+    perfect = S.edit_figures(mx, my, my, e)
+    assert perfect["gain"] == pytest.approx(1.0) and perfect["keep_error"] < 1e-3  # was 0.10
+    assert S.event_frames(mx, my)[105:145].all()  # without spans: the mel difference alone
+
+
+def test_gain_is_undefined_when_there_is_next_to_nothing_to_edit():
+    m = S.log_mel(_tone())
+    r = S.edit_figures(m, m + 0.005, m + 1.0, np.ones(m.shape[-1], bool))
+    assert r["gain"] is None and r["success"] is None

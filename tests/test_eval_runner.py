@@ -91,7 +91,7 @@ def test_sweep_writes_one_row_per_setting(tmp_path, testset, tiny_bundle, tiny_c
         assert "not found" in m["clap"]["reason"]
         assert all("clap" not in c for c in row["clips"])
         assert row["by_task"]["remove"]["n"] == 2
-    assert rep["rows"][0]["clips"][0]["edited_frames_from"] == "spans"
+    assert rep["rows"][0]["clips"][0]["edited_frames_from"] == "spans + mel-difference"
     assert rep["rows"][0]["clips"][1]["edited_frames_from"] == "mel-difference"
     base = rep["baseline"]
     assert base["metrics"]["gain"]["value"] == pytest.approx(0.0)

@@ -198,15 +198,8 @@ def _build_reference(items, nets, cancel):
         x16, y16 = _mono16(x, sr_x), _mono16(y, sr_y)
         mel_x, mel_y = S.log_mel(x16), S.log_mel(y16)
         n = mel_x.shape[-1]
-        if it.spans:
-            ref.masks.append(S.mask_from_spans(it.spans, n))
-            ref.mask_source.append("spans")
-        else:
-            m = np.zeros(n, dtype=bool)
-            d = S.mask_from_mels(mel_x, mel_y)
-            m[: len(d)] = d
-            ref.masks.append(m)
-            ref.mask_source.append("mel-difference")
+        ref.masks.append(S.event_frames(mel_x, mel_y, it.spans))
+        ref.mask_source.append("spans + mel-difference" if it.spans else "mel-difference")
         if _is_net(nets["panns"]):
             targets_panns.append(nets["panns"].embed([(y, sr_y)]))
         if _is_net(nets["vggish"]):

@@ -10,9 +10,13 @@ All on 16 kHz mono mixes, clipped to the shorter of the two signals compared.
 - keep error = d(out, in | not E): what the edit changed where nothing should change.
 - success: gain >= 0.25 (the success rate is the share of clips with a defined gain that
   pass it). These three are the embedded model's benchmark (issue 4).
-- E comes from the manifest's ``edit_spans`` [[start_s, end_s], ...] or
-  ``edit_start_s``/``edit_end_s``; otherwise from the mels: frames where any mel bin of
-  target and input differs by more than 0.5 nats.
+- E is every frame where any mel bin of target and input differs by more than 0.5 nats,
+  together with the manifest's ``edit_spans`` [[start_s, end_s], ...] (or
+  ``edit_start_s``/``edit_end_s``) where it has them (``event_frames``). A span marks where
+  the event is within 40 dB of its peak; its quieter parts can still change the mel over a
+  quiet background, and those frames belong to the edit, not to what should be kept.
+  Gain is undefined (None) where d(in, target | E) is below 0.01 nats: there is next to
+  nothing to edit, and the ratio would be noise.
 - LSD, log-spectral distance against the target (ssr_eval's definition, as used by
   audioldm_eval): STFT n_fft 2048, hop 512, Hann; P = |S|^2;
   LSD = mean_t sqrt(mean_f (log10((P_tgt + eps) / (P_out + eps)))^2), eps = 1e-8.
@@ -28,6 +32,7 @@ import numpy as np
 
 SUCCESS_GAIN = 0.25
 CHANGE_THRESHOLD = 0.5  # nats
+MIN_D_IN = 0.01  # nats: below this the input already equals the target on E (gain undefined)
 FPS = 100
 
 _FRONT = None
@@ -46,9 +51,9 @@ def log_mel(wav16k: np.ndarray) -> np.ndarray:
 def mask_from_spans(spans, n_frames: int, fps: int = FPS) -> np.ndarray:
     """Frames (at ``fps``) covered by [[start_s, end_s], ...]."""
     m = np.zeros(n_frames, dtype=bool)
-    for s, e in spans:
-        a = max(0, int(math.floor(float(s) * fps)))
-        b = min(n_frames, int(math.ceil(float(e) * fps)))
+    for s, e in spans:  # spans written from frame boundaries (0.29 s is frame 29, not 28)
+        a = max(0, int(math.floor(float(s) * fps + 1e-6)))
+        b = min(n_frames, int(math.ceil(float(e) * fps - 1e-6)))
         if b > a:
             m[a:b] = True
     return m
@@ -57,6 +62,16 @@ def mask_from_spans(spans, n_frames: int, fps: int = FPS) -> np.ndarray:
 def mask_from_mels(mel_in: np.ndarray, mel_tgt: np.ndarray, threshold: float = CHANGE_THRESHOLD) -> np.ndarray:
     n = min(mel_in.shape[-1], mel_tgt.shape[-1])
     return (np.abs(mel_tgt[:, :n] - mel_in[:, :n]) > threshold).any(axis=0)
+
+
+def event_frames(mel_in: np.ndarray, mel_tgt: np.ndarray, spans=None) -> np.ndarray:
+    """E: the frames where target and input differ (``mask_from_mels``), and those of
+    ``spans`` when given; [frames of mel_in]."""
+    n = mel_in.shape[-1]
+    m = mask_from_spans(spans, n) if spans else np.zeros(n, dtype=bool)
+    d = mask_from_mels(mel_in, mel_tgt)
+    m[: len(d)] |= d
+    return m
 
 
 def mel_distance(a: np.ndarray, b: np.ndarray, frames: np.ndarray) -> float | None:
@@ -72,7 +87,7 @@ def edit_figures(mel_in: np.ndarray, mel_tgt: np.ndarray, mel_out: np.ndarray, e
     d_in = mel_distance(mel_in, mel_tgt, edited)
     d_out = mel_distance(mel_out, mel_tgt, edited)
     gain = None
-    if d_in is not None and d_out is not None and d_in > 1e-9:
+    if d_in is not None and d_out is not None and d_in >= MIN_D_IN:
         gain = 1.0 - d_out / d_in
     keep = mel_distance(mel_out, mel_in, ~edited)
     return {"gain": gain, "keep_error": keep, "d_in_target": d_in, "d_out_target": d_out,
