@@ -121,3 +121,23 @@ def test_bad_training_data_leaves_no_run_folder(tmp_path):
         with pytest.raises(RFMError):
             list(train(TrainConfig(data=data, out=str(tmp_path / "run"), init="tiny", steps=2)))
         assert not (tmp_path / "run").exists()
+
+
+def test_peak_normalising_models_scale_input_and_target_by_the_inputs_gain(tiny_model, monkeypatch):
+    """An edit can only measure the input's peak; training must scale the target by the same
+    gain, or a quieter target (a removal) would be taught as a level change of everything."""
+    import torch
+
+    from rfm_studio.core.training.loop import paired_latents
+
+    monkeypatch.setattr(tiny_model, "peak_normalize", 0.5)
+    rng = np.random.default_rng(0)
+    inp = (0.3 * rng.standard_normal((2, 16000))).astype(np.float32)
+    tgt = 0.5 * inp  # the target at half the level
+    x, y = paired_latents(tiny_model, inp, tgt, "cpu")
+    mx = tiny_model.codec.decode(x)
+    my = tiny_model.codec.decode(y)
+    shift = (mx - my)[:, :, 2:-2].float()  # log-mel: half the amplitude is a constant shift
+    assert shift.mean().item() > 0.3 and torch.allclose(shift, shift.mean(), atol=0.05)
+    x2, y2 = paired_latents(tiny_model, inp, inp, "cpu")
+    assert torch.allclose(x2, y2)

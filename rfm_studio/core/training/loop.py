@@ -172,12 +172,14 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
-def encode_batch(model, wav_np: np.ndarray, device):
-    """[B, samples] numpy -> latent [B, ...] (no grad)."""
+def encode_batch(model, wav_np: np.ndarray, device, peak_of: np.ndarray | None = None):
+    """[B, samples] numpy -> latent [B, ...] (no grad). With ``model.peak_normalize`` each row
+    is scaled to that peak; ``peak_of`` ([B, samples]) gives the rows whose peaks set the gains."""
     with torch.no_grad():
         wav = torch.from_numpy(wav_np).to(device)
         if model.peak_normalize:
-            peak = wav.abs().amax(dim=1, keepdim=True).clamp_min(1e-6)
+            ref = wav if peak_of is None else torch.from_numpy(peak_of).to(device)
+            peak = ref.abs().amax(dim=1, keepdim=True).clamp_min(1e-6)
             wav = wav * (model.peak_normalize / peak)
         mel = model.mel(wav)
         f = (mel.shape[-1] // model.frame_multiple) * model.frame_multiple
@@ -185,7 +187,10 @@ def encode_batch(model, wav_np: np.ndarray, device):
 
 
 def paired_latents(model, inp, tgt, device):
-    both = encode_batch(model, np.concatenate([inp, tgt]), device)
+    """Input and target latents; a peak-normalising model scales both by the *input's* gain, as
+    an edit does (it only knows the input): normalising the target by its own peak would teach
+    the model to change the level of what it should keep."""
+    both = encode_batch(model, np.concatenate([inp, tgt]), device, peak_of=np.concatenate([inp, inp]))
     return both[: len(inp)], both[len(inp):]
 
 
