@@ -15,7 +15,8 @@ eq. 5  x_{t + dt} = x_t + dt v_theta(...)
 
 Options beyond the paper (all reduce to it with their defaults):
 - ``source = "original"``: x0 = x_orig + source_noise * eps instead of eps, a flow that
-  starts from the clip being edited, so "leave it as it is" is the zero velocity;
+  starts from the clip being edited, so "leave it as it is" only has to remove the noise
+  (with ``source_noise`` 0 it is the zero velocity);
 - ``prediction = "sample"``: the network predicts x1 (as x_orig + delta) and the velocity
   follows in closed form from eq. 1-2 (see ``velocity_from_sample``).
 """
