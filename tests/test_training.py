@@ -141,3 +141,28 @@ def test_peak_normalising_models_scale_input_and_target_by_the_inputs_gain(tiny_
     assert shift.mean().item() > 0.3 and torch.allclose(shift, shift.mean(), atol=0.05)
     x2, y2 = paired_latents(tiny_model, inp, inp, "cpu")
     assert torch.allclose(x2, y2)
+
+
+def test_exported_totals_count_from_what_the_start_bundle_had_when_the_run_began(manifest, tmp_path):
+    """A run from a bundle adds its steps to the bundle's; replacing that bundle later (as
+    shipping the run's own export does) must not count them twice."""
+    import shutil
+
+    from rfm_studio.core.model.files import read_json
+
+    start = tmp_path / "start"
+    first = TrainConfig(data=str(manifest), out=str(tmp_path / "r0"), init="tiny", steps=2, batch_size=2,
+                        crop_seconds=0.5, val_every=1, val_batches=1, checkpoint_seconds=1e9)
+    list(train(first))
+    export_bundle(tmp_path / "r0", start, which="latest")
+    assert read_json(start / "model_index.json")["info"]["train_steps_total"] == 2
+    cfg = TrainConfig(data=str(manifest), out=str(tmp_path / "r1"), init=str(start), steps=3, batch_size=2,
+                      crop_seconds=0.5, val_every=1, val_batches=1, checkpoint_seconds=1e9)
+    list(train(cfg))
+    assert json.loads((tmp_path / "r1" / "base_info.json").read_text())["train_steps_total"] == 2
+    out, _ = export_bundle(tmp_path / "r1", tmp_path / "e1", which="latest")
+    assert read_json(out / "model_index.json")["info"]["train_steps_total"] == 5
+    shutil.rmtree(start)  # the start bundle is replaced by the run's own export (as shipping does)
+    shutil.copytree(out, start)
+    out2, _ = export_bundle(tmp_path / "r1", tmp_path / "e2", which="latest")
+    assert read_json(out2 / "model_index.json")["info"]["train_steps_total"] == 5  # not 8

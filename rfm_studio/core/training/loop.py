@@ -237,6 +237,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "train_config.json", cfg.to_dict())
+        if latest_checkpoint(out) is None and not (out / BASE_INFO).exists():  # a new run: what its start had trained
+            write_json(out / BASE_INFO, base_totals(model.info if cfg.init not in ("small", "tiny") else {}))
     val_batches = fixed_val_batches(val_source, cfg)
     with_regions = cfg.region_prob > 0 and isinstance(source, BankSource)  # spans come from the bank
 
@@ -329,6 +331,14 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
                              checkpoint=str(ck_path) if ck_path else None)
 
 
+BASE_INFO = "base_info.json"
+
+
+def base_totals(info: dict) -> dict:
+    return {"train_steps_total": int(info.get("train_steps_total", info.get("train_steps", 0)) or 0),
+            "train_seconds_total": float(info.get("train_seconds_total", info.get("train_seconds", 0.0)) or 0.0)}
+
+
 def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, info: dict | None = None):
     """Write a bundle from a run's checkpoint (EMA weights)."""
     import json
@@ -342,10 +352,13 @@ def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, in
     cfg.device = "cpu"
     model = build_model(cfg)
     load_trainable(model, {k: v for k, v in weights.items() if k.startswith("ema.")}, prefix="ema.")
-    # a run started from a bundle adds its steps to those the bundle had already trained
-    before = model.info if cfg.init not in ("small", "tiny") else {}
-    steps0 = int(before.get("train_steps_total", before.get("train_steps", 0)) or 0)
-    secs0 = float(before.get("train_seconds_total", before.get("train_seconds", 0.0)) or 0.0)
+    # a run started from a bundle adds its steps to those the bundle had trained when the run
+    # began (recorded then: the bundle may since have been replaced, e.g. by this run's export)
+    if (run_dir / BASE_INFO).exists():
+        base = json.loads((run_dir / BASE_INFO).read_text())
+    else:  # runs from before the record: the start bundle as it is now
+        base = base_totals(model.info if cfg.init not in ("small", "tiny") else {})
+    steps0, secs0 = int(base["train_steps_total"]), float(base["train_seconds_total"])
     model.info.update({"train_steps": state["step"], "train_seconds": state.get("elapsed"),
                        "train_steps_total": steps0 + int(state["step"]),
                        "train_seconds_total": secs0 + float(state.get("elapsed") or 0.0),
