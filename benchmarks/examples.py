@@ -67,7 +67,7 @@ def main(argv=None):
 
     import make_examples
     from rfm_studio.core.editing import edit
-    from rfm_studio.core.evaluation.spectral import edit_figures, log_mel
+    from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.paths import examples_dir, resolve_model
 
@@ -86,7 +86,7 @@ def main(argv=None):
         target = np.sum([s for cid, s in stems if cid not in removed], axis=0) * gain
         event = np.sum([s for cid, s in stems if cid in removed], axis=0) * gain
         mi, mt = log_mel(shipped), log_mel(target)
-        frames = active_frames(event, mi.shape[-1])
+        frames = active_frames(event, mi.shape[-1]) | event_frames(mi, mt)  # as edit_quality.py counts them
         cases.append((scene, instruction, shipped, mi, mt, frames))
 
     for folder in args.model or [None]:
