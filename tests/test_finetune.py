@@ -186,3 +186,20 @@ def test_finetune_refuses_nan_settings_and_a_diverged_adapter(tiny_bundle, tripl
     events = list(finetune(model, FinetuneConfig(name="taken", replace=True, **base)))
     assert events[-1].message == "saved" and (tmp_path / "taken" / "unet").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_finetuning_drops_the_instruction_as_training_does(tiny_model, triplets, tmp_path, monkeypatch):
+    """With the model's cond_dropout, some fine-tuning steps see the empty instruction (the
+    unconditional branch that guidance other than 1 uses)."""
+    from rfm_studio.core.training.finetune import FinetuneConfig, finetune
+
+    seen = []
+    real = tiny_model.encode_instruction
+    monkeypatch.setattr(tiny_model, "encode_instruction", lambda texts: (seen.extend(texts), real(texts))[1])
+    import dataclasses
+
+    monkeypatch.setattr(tiny_model, "flow", dataclasses.replace(tiny_model.flow, cond_dropout=0.5))
+    cfg = FinetuneConfig(triplets=str(triplets / "t.csv"), name="drop", out_dir=str(tmp_path), steps=6, batch_size=4)
+    for _ in finetune(tiny_model, cfg):
+        pass
+    assert "" in seen and any(t for t in seen)

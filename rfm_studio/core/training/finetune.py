@@ -120,6 +120,10 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
                 return None
             inp, tgt, texts = src.batch(cfg.batch_size, rng, augment=cfg.augment)
             x_orig, x_tar = paired_latents(model, inp, tgt, model.device)
+            # instruction dropout as in training: the adapter also learns the unconditional branch
+            # that guidance other than 1 mixes in
+            drop = rng.random(len(texts)) < model.flow.cond_dropout
+            texts = ["" if d else t for d, t in zip(drop, texts)]
             ctx, mask = model.encode_instruction(texts)
             loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen)
             opt.zero_grad(set_to_none=True)
