@@ -253,3 +253,8 @@ def test_the_last_sample_is_edited_too(tiny_model, render):
     x = np.concatenate([x, np.full(1, 0.2, np.float32)])
     y = edit(tiny_model, x, 48000, "Remove the beep", steps=1, render=render, strength=2.0).audio
     assert y.shape == x.shape and y[-1] != x[-1]
+
+
+def test_t_start_one_runs_no_steps(tiny_model):
+    events, res = collect(run_edit(tiny_model, EditRequest(tone(1.0), 16000, "Remove the beep", steps=4, t_start=1.0)))
+    assert events == [] and res.audio.shape == (16000,)
