@@ -455,3 +455,12 @@ def test_mel_of_a_version_is_computed_once(qtbot, loaded, monkeypatch):
     w.set_document(x, 16000, "again.wav")  # set_document asks for the source's mel, and so does its view
     qtbot.waitUntil(lambda: 0 in w.history.mels, timeout=30000)
     assert len(calls) == 1
+
+
+def test_redo_has_every_platform_binding(qtbot, window):
+    from PySide6.QtGui import QKeySequence
+
+    keys = {k.toString() for k in window.a_redo.shortcuts()}
+    expected = {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Redo)}
+    assert keys == expected and len(keys) >= 1
+    assert {k.toString() for k in window.a_undo.shortcuts()} == {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Undo)}

@@ -353,3 +353,26 @@ def test_player_resamples_each_version_once_for_a_device_at_another_rate(monkeyp
     assert len(calls) == 2
     p.set_sources(a, b.copy(), 16000)  # a new B version
     assert len(calls) == 3
+
+
+def test_a_surround_clip_is_folded_down_to_stereo_not_cut():
+    from rfm_studio.gui.playback import _fit_channels
+
+    n = 100
+    x = np.zeros((n, 6), np.float32)
+    x[:, 2] = 0.5  # dialogue in the centre channel
+    y = _fit_channels(x, 2)
+    assert y.shape == (n, 2) and np.allclose(y[:, 0], y[:, 1]) and y[0, 0] > 0.1
+    x = np.ones((n, 6), np.float32)  # full scale everywhere: no clipping, LFE left out
+    assert np.abs(_fit_channels(x, 2)).max() <= 1.0 + 1e-6
+    q = np.stack([np.full(n, v, np.float32) for v in (0.1, 0.2, 0.3, 0.4)], axis=1)  # other layouts
+    assert np.allclose(_fit_channels(q, 2)[0], [0.2, 0.3])
+    assert _fit_channels(x, 1).shape == (n, 1)
+
+
+def test_spectrogram_of_a_very_short_clip():
+    from rfm_studio.gui.tasks import display_mel
+
+    for n in (1, 160, 441, 1500):
+        mel = display_mel(np.full(n, 0.1, np.float32), 44100)
+        assert mel.shape[0] == 64 and mel.shape[1] == round(n * 16000 / 44100) // 160 + 1 and np.isfinite(mel).all()

@@ -25,9 +25,24 @@ def _fit_channels(x: np.ndarray, channels: int) -> np.ndarray:
         out = x.mean(axis=1, keepdims=True)
     elif x.shape[1] == 1:
         out = np.repeat(x, channels, axis=1)
+    elif x.shape[1] > channels == 2:
+        out = downmix_stereo(x)
     else:
         out = x[:, :channels] if x.shape[1] > channels else np.pad(x, ((0, 0), (0, channels - x.shape[1])))
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def downmix_stereo(x: np.ndarray) -> np.ndarray:
+    """[n, ch > 2] -> [n, 2], so a surround clip is heard whole on a stereo device. Six channels
+    are taken as 5.1 in WAV order (L, R, C, LFE, Ls, Rs) and folded down as ITU-R BS.775 does
+    (C and the surrounds at -3 dB, LFE left out); other layouts send even channels left and odd
+    ones right. Scaled so that full-scale channels cannot clip; A and B use the same fold."""
+    if x.shape[1] == 6:
+        k = 0.7071
+        left = x[:, 0] + k * x[:, 2] + k * x[:, 4]
+        right = x[:, 1] + k * x[:, 2] + k * x[:, 5]
+        return np.stack([left, right], axis=1) / (1 + 2 * k)
+    return np.stack([x[:, 0::2].mean(axis=1), x[:, 1::2].mean(axis=1)], axis=1)
 
 
 def loudness_gain(a: np.ndarray, b: np.ndarray, limit_db: float = 12.0) -> float:

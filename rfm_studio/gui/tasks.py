@@ -161,7 +161,10 @@ def display_mel(audio: np.ndarray, sr: int) -> np.ndarray:
     from ..core.features.mel import MelFrontEnd
 
     wav = resample(to_mono(np.asarray(audio, dtype=np.float32)), int(sr), 16000)
-    return MelFrontEnd().numpy(wav).astype(np.float32)
+    frames = len(wav) // 160 + 1
+    if len(wav) < 1024:  # the front end's window needs 1,024 samples; a very short clip is padded and trimmed back
+        wav = np.pad(wav, (0, 1024 - len(wav)))
+    return MelFrontEnd().numpy(wav)[:, :frames].astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from . import icons
 class ActionsMixin:
     def _act(self, text, slot, shortcut=None, tip=None, checkable=False, context=None):
         a = QAction(text, self)
-        if shortcut:
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            a.setShortcuts(shortcut)  # every binding of the platform (redo: Ctrl+Y and Ctrl+Shift+Z)
+        elif shortcut:
             a.setShortcut(QKeySequence(shortcut))
         if context is not None:
             a.setShortcutContext(context)
