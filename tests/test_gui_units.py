@@ -376,3 +376,23 @@ def test_spectrogram_of_a_very_short_clip():
     for n in (1, 160, 441, 1500):
         mel = display_mel(np.full(n, 0.1, np.float32), 44100)
         assert mel.shape[0] == 64 and mel.shape[1] == round(n * 16000 / 44100) // 160 + 1 and np.isfinite(mel).all()
+
+
+def test_player_measures_loudness_once_per_pair_of_versions(monkeypatch):
+    import rfm_studio.gui.playback as pb
+
+    calls = []
+    real = pb.loudness_gain
+    monkeypatch.setattr(pb, "loudness_gain", lambda a, b: (calls.append(1), real(a, b))[1])
+    p = pb.Player()
+    a = (0.5 * np.sin(np.arange(16000) / 10)).astype(np.float32)
+    b = 0.5 * a  # matched: twice as loud (within the 12 dB cap)
+    p.set_match_loudness(True)
+    p.set_sources(a, b, 16000)
+    first = p._bufs[1].copy()
+    for _ in range(3):  # A/B refreshes of the same pair
+        p.set_sources(a, b, 16000)
+    assert len(calls) == 1 and np.array_equal(p._bufs[1], first)
+    assert np.allclose(np.sqrt(np.mean(p._bufs[1] ** 2)), np.sqrt(np.mean(p._bufs[0] ** 2)), rtol=1e-3)
+    p.set_match_loudness(False)
+    assert np.array_equal(p._bufs[1], pb._fit_channels(b, p.channels)) and len(calls) == 1

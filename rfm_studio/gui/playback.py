@@ -69,7 +69,7 @@ class Player:
         self.gain_b = 1.0
         self.match_loudness = False
         self._raw = (None, None)  # the sources as given (for re-preparing)
-        self._resampled: list = []  # (source array, from rate, to rate, resampled): the last few
+        self._prepared: list = []  # (key, result) of recent _memo calls
         # state shared with the audio thread (single attribute writes, ints and tuples only)
         self._bufs: tuple = ()
         self._sel = 0
@@ -131,12 +131,12 @@ class Player:
             return
         rate = self._stream_rate(self.source_rate)
         srcs = [a] + ([b] if b is not None else [])
-        if rate != self.source_rate:
-            srcs = [self._resample(s, self.source_rate, rate) for s in srcs]
-        bufs = [_fit_channels(s, self.channels) for s in srcs]
-        self.gain_b = loudness_gain(bufs[0], bufs[1]) if len(bufs) > 1 else 1.0
+        bufs = [self._device_copy(s, self.source_rate, rate) for s in srcs]
+        self.gain_b = self._memo(("gain", bufs[0], bufs[1]), lambda: loudness_gain(bufs[0], bufs[1])) \
+            if len(bufs) > 1 else 1.0
         if len(bufs) > 1 and self.match_loudness and abs(self.gain_b - 1.0) > 1e-3:
-            bufs[1] = np.clip(bufs[1] * np.float32(self.gain_b), -1.0, 1.0).astype(np.float32)
+            g, b0 = np.float32(self.gain_b), bufs[1]
+            bufs[1] = self._memo(("matched", b0, float(g)), lambda: np.clip(b0 * g, -1.0, 1.0).astype(np.float32))
         n = min(x.shape[0] for x in bufs)
         bufs = tuple(np.ascontiguousarray(x[:n]) for x in bufs)
         if rate != self.rate and self.rate:
@@ -151,17 +151,27 @@ class Player:
         self._hi = min(self._hi, n)
         self._bufs = bufs
 
-    def _resample(self, x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-        """Resampled for a device that cannot play the clip's rate; the versions compared most
-        recently are kept, so switching A/B or loudness matching does not resample again."""
-        for src, a, b, y in self._resampled:
-            if src is x and (a, b) == (sr_in, sr_out):
-                return y
-        from ..core.audio.io import resample
+    def _device_copy(self, x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+        """A version as the device plays it (its rate, its channels)."""
+        def make():
+            y = x
+            if sr_in != sr_out:
+                from ..core.audio.io import resample
 
-        y = resample(np.asarray(x, dtype=np.float32), sr_in, sr_out)
-        self._resampled = [(x, sr_in, sr_out, y)] + self._resampled[:3]
-        return y
+                y = resample(np.asarray(x, dtype=np.float32), sr_in, sr_out)
+            return _fit_channels(y, self.channels)
+
+        return self._memo(("device", x, sr_in, sr_out, self.channels), make)
+
+    def _memo(self, key: tuple, make):
+        """The work behind an A/B refresh (resampling, channel folding, loudness) is done once
+        per version: a few recent results are kept, matched by the arrays' identity."""
+        for k, v in self._prepared:
+            if len(k) == len(key) and all(p is q if isinstance(p, np.ndarray) else p == q for p, q in zip(k, key)):
+                return v
+        v = make()
+        self._prepared = [(key, v)] + self._prepared[:5]
+        return v
 
     @property
     def frames(self) -> int:
