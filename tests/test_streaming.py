@@ -76,3 +76,15 @@ def test_region_ending_before_the_last_chunk_starts(tiny_model, tmp_path):
     assert np.array_equal(y[:a], x[:a]) and np.array_equal(y[b:], x[b:])
     assert not np.array_equal(y[a:b], x[a:b])
     assert events[-1].step == events[-1].total  # progress reaches its end: copied chunks have no steps
+
+
+def test_progress_ends_at_its_total_when_chunks_differ_in_windows(tiny_model, tmp_path):
+    """50 s in 20 s chunks: the last chunk is shorter (fewer windows); the last event's step
+    equals its total and steps never go past it."""
+    sr = 16000
+    src, dst = tmp_path / "long.wav", tmp_path / "out.wav"
+    sf.write(src, tone(50.0, sr=sr), sr)
+    events, _ = collect(edit_file(tiny_model, src, dst, "Remove the beep", chunk_seconds=20, overlap_seconds=2, steps=2))
+    assert events and events[-1].step == events[-1].total
+    assert all(e.step <= e.total for e in events)
+    assert [e.step for e in events] == list(range(1, len(events) + 1))

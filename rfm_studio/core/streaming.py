@@ -76,8 +76,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
         lo, hi = max(0.0, r0 - a / sr), min((b - a) / sr, r1 - a / sr)
         return (lo, hi) if hi > lo else ()
 
-    n_edited = sum(chunk_region(a, b) != () for a, b in plan)
-    total_steps = None
+    edited = [i for i, (a, b) in enumerate(plan) if chunk_region(a, b) != ()]
     out, tmp = _open_out(dst, sr, ch)
     seed = params.pop("seed", 0) or 0
     try:
@@ -114,9 +113,10 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                         except StopIteration as stop:
                             y = stop.value.audio
                             break
-                        if total_steps is None:
-                            total_steps = ev.total * n_edited
-                        yield StepEvent(step_base + ev.step, total_steps, ev.t, ci, len(plan))
+                        # chunks can differ in windows: the total counts this chunk's steps and
+                        # assumes as many for each edited chunk still to come (exact at the last)
+                        later = sum(1 for i in edited if i > ci)
+                        yield StepEvent(step_base + ev.step, step_base + ev.total * (1 + later), ev.t, ci, len(plan))
                     step_base += ev.total
                 if pending is not None:
                     ps, tail = pending
