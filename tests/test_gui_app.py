@@ -464,3 +464,34 @@ def test_redo_has_every_platform_binding(qtbot, window):
     expected = {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Redo)}
     assert keys == expected and len(keys) >= 1
     assert {k.toString() for k in window.a_undo.shortcuts()} == {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Undo)}
+
+
+def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch):
+    import threading
+
+    import soundfile as sf
+
+    from rfm_studio.core.errors import AudioReadError
+    from rfm_studio.gui import main_window as mw
+
+    monkeypatch.setattr(mw, "OPEN_IN_WORKER_S", 1.0)  # a 3 s file counts as long here
+    readers = []
+    real = mw.read_clip
+    monkeypatch.setattr(mw, "read_clip", lambda p: (readers.append(threading.current_thread()), real(p))[1])
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros((3 * SR, 2), np.float32), SR)
+    assert window.open_file(str(path)) is True
+    qtbot.waitUntil(lambda: getattr(window, "doc_name", None) == "long.wav", timeout=30000)
+    assert readers and readers[0] is not threading.main_thread()
+    assert window.history.get(0).audio.shape == (3 * SR, 2) and window.source_path == path
+
+    def fail(p):
+        raise AudioReadError("other.wav contains invalid (NaN or infinite) samples.")
+
+    monkeypatch.setattr(mw, "read_clip", fail)
+    other = tmp_path / "other.wav"
+    sf.write(other, np.zeros(3 * SR, np.float32), SR)
+    window.open_file(str(other))
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=30000)
+    assert window.errors[-1][0] == "Cannot open file" and "NaN" in window.errors[-1][1]
+    assert window.doc_name == "long.wav"  # the open document stays

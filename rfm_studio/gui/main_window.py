@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from .. import paths
-from ..core.audio.io import READ_EXTENSIONS, load_audio
+from ..core.audio.io import READ_EXTENSIONS, audio_info, load_audio
 from ..core.errors import RFMError
 from ..core.events import EditRequest
 from . import theme
@@ -27,7 +27,7 @@ from .history import History, HistoryPanel
 from .jobs import JobError, JobRunner
 from .playback import Player
 from .settings import Settings, SettingsDialog
-from .tasks import EditOutcome, ModelHost, ModelInfo, display_mel
+from .tasks import EditOutcome, ModelHost, ModelInfo, display_mel, read_clip
 from .views.spectrogram import SpectrogramView, mel_levels
 from .views.waveform import WaveformView
 from .window_actions import ActionsMixin
@@ -36,6 +36,7 @@ from .window_model import ModelMixin
 
 APP_NAME = "RFM Studio"
 MIN_REGION_S = 0.05
+OPEN_IN_WORKER_S = 60.0  # longer files are read in the worker (10 min at 48 kHz stereo: 1.6 s)
 TEMPLATE_GAP = re.compile(r"(^|\s)\.\.\.(\s|$)")  # a template's unfilled '...' (not "barking...")
 AUDIO_FILTER = "Audio files (" + " ".join(f"*{e}" for e in READ_EXTENSIONS) + ");;All files (*)"
 
@@ -76,6 +77,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self._doc = 0
         self._jobs: dict[int, str] = {}
         self._mel_jobs: dict[int, tuple[int, int]] = {}
+        self._open_jobs: dict[int, tuple[Path, bool]] = {}  # long files being read in the worker
         self._edit_job: Optional[int] = None
         self._edit: Optional[_EditCtx] = None
         self._model_job: Optional[int] = None
@@ -250,6 +252,21 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
             self.open_file(path)
 
     def open_file(self, path, remember: bool = True) -> bool:
+        """Open a clip as a new document. A long one is read in the worker (the window stays
+        responsive; the document appears when it is read); True when it opened or is opening."""
+        try:
+            n, sr0, _ = audio_info(path)
+            long_file = n / max(sr0, 1) > OPEN_IN_WORKER_S
+        except Exception:  # noqa: BLE001  (read below, which names the problem)
+            long_file = False
+        if long_file:
+            self.cancel_edit(quiet=True)
+            job = self.runner.submit("open", lambda c: read_clip(path), label=f"open {Path(path).name}")
+            self._jobs[job] = "open"
+            self._open_jobs[job] = (Path(path), remember)
+            self.panel.set_progress_text(f"Opening {Path(path).name}…")
+            self.statusBar().showMessage(f"Opening {Path(path).name}…")
+            return True
         try:
             audio, sr = load_audio(path)
         except RFMError as exc:
@@ -258,13 +275,16 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot open file", f"{Path(path).name} could not be read ({type(exc).__name__}).")
             return False
-        self.cancel_edit(quiet=True)
-        self.source_path = Path(path)
-        if remember:
-            self.settings.add_recent(path)
-            self.settings.last_dir = str(Path(path).parent)
-        self.set_document(audio, sr, Path(path).name)
+        self._opened(Path(path), remember, audio, sr)
         return True
+
+    def _opened(self, path: Path, remember: bool, audio: np.ndarray, sr: int) -> None:
+        self.cancel_edit(quiet=True)
+        self.source_path = path
+        if remember:
+            self.settings.add_recent(str(path))
+            self.settings.last_dir = str(path.parent)
+        self.set_document(audio, sr, path.name)
 
     def set_document(self, audio: np.ndarray, sr: int, name: str = "untitled") -> None:
         """Show a clip as the source (version 0) of a new history."""
@@ -542,7 +562,10 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
 
     def _on_returned(self, job_id, value):
         kind = self._jobs.pop(job_id, None)
-        if kind == "model":
+        if kind == "open":
+            path, remember = self._open_jobs.pop(job_id)
+            self._opened(path, remember, value.audio, value.sample_rate)
+        elif kind == "model":
             self._model_loaded(value)
         elif kind == "mel":
             doc, vid = self._mel_jobs.pop(job_id, (None, None))
@@ -576,7 +599,12 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
     def _on_errored(self, job_id, err: JobError):
         kind = self._jobs.pop(job_id, None)
         self._mel_jobs.pop(job_id, None)
-        if kind == "model":
+        opening = self._open_jobs.pop(job_id, None)
+        if kind == "open" and opening is not None:
+            self.panel.set_progress_text("Ready")
+            self.show_error("Cannot open file", err.message if err.user else
+                            f"{opening[0].name} could not be read ({err.message}).")
+        elif kind == "model":
             self.settings.adapter = ""  # a broken adapter must not block the next start
             if self.host.info is not None and self._model_job == job_id:
                 self._model_loaded(self.host.info)  # the previous model stays usable
@@ -597,6 +625,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
     def _on_aborted(self, job_id):
         kind = self._jobs.pop(job_id, None)
         self._mel_jobs.pop(job_id, None)
+        self._open_jobs.pop(job_id, None)
         if kind == "edit" and job_id == self._edit_job:
             self._edit_job, self._edit = None, None
             self.panel.set_busy(False)

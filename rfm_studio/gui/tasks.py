@@ -168,6 +168,20 @@ def display_mel(audio: np.ndarray, sr: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class OpenedClip:
+    """A file read in the worker (long files): its samples and rate."""
+    audio: np.ndarray
+    sample_rate: int
+
+
+def read_clip(path) -> OpenedClip:
+    from ..core.audio.io import load_audio
+
+    audio, sr = load_audio(path)
+    return OpenedClip(audio, int(sr))
+
+
+@dataclass(frozen=True)
 class MelJob:
     key: int  # which version it belongs to
     mel: np.ndarray
