@@ -56,7 +56,11 @@ def install(cand: Path, figs_out: dict) -> None:
     for p in (new, old):
         if p.exists():
             shutil.rmtree(p)
-    shutil.copytree(cand, new)
+    try:
+        shutil.copytree(cand, new)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
     if SHIPPED.exists():
         SHIPPED.rename(old)
     try:

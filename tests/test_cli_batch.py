@@ -134,13 +134,13 @@ def test_a_seed_out_of_range_is_one_sentence(capsys, folder, tmp_path):
 
 
 def test_outputs_get_a_normal_file_mode(capsys, folder, tiny_bundle, tmp_path):
-    old = os.umask(0o022)
+    old = os.umask(0o027)
     try:
         out = tmp_path / "o.wav"
         code, _, e = run(capsys, "edit", str(folder / "dog.wav"), "x", "-o", str(out), "--model", str(tiny_bundle),
                          "--steps", "1")
         assert code == 0, e
-        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
     finally:
         os.umask(old)
 

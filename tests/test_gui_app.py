@@ -495,3 +495,14 @@ def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch)
     qtbot.waitUntil(lambda: bool(window.errors), timeout=30000)
     assert window.errors[-1][0] == "Cannot open file" and "NaN" in window.errors[-1][1]
     assert window.doc_name == "long.wav"  # the open document stays
+    # a short file opened while a long one is still being read wins
+    gate = threading.Event()
+    monkeypatch.setattr(mw, "read_clip", lambda p: (gate.wait(10), real(p))[1])
+    window.open_file(str(path))
+    monkeypatch.setattr(mw, "OPEN_IN_WORKER_S", 60.0)
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(SR, np.float32), SR)
+    assert window.open_file(str(short)) is True and window.doc_name == "short.wav"
+    gate.set()
+    qtbot.wait(300)
+    assert window.doc_name == "short.wav" and window.history.get(0).audio.shape == (SR,)

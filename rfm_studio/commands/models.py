@@ -1,5 +1,6 @@
-"""``rfm-studio models``: list, import, verify, remove, download (the only network path),
-convert (build a paper-scale bundle from public components in their own formats)."""
+"""``rfm-studio models``: list, import, verify, remove, download (this command's only network
+use; a repository must hold a bundle with a verifying manifest.json), convert (build a
+paper-scale bundle from public components in their own formats)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def register(sub):
     r = s.add_parser("remove", help="delete a model from your models folder")
     r.add_argument("name")
     r.set_defaults(func=cmd_remove)
-    d = s.add_parser("download", help="download a bundle from the Hugging Face Hub (explicit, resumable)")
+    d = s.add_parser("download", help="download a bundle from the Hugging Face Hub (explicit, resumable; the "
+                                      "repository must hold an RFM bundle whose manifest.json verifies)")
     d.add_argument("repo")
     d.add_argument("--revision", default=None)
     d.add_argument("--name", default=None)

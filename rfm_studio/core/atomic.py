@@ -21,7 +21,9 @@ def new_file_mode() -> int:
                     return 0o666 & ~int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
-    return 0o644
+    mask = os.umask(0)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def temp_beside(path, suffix: str = "") -> str:

@@ -43,8 +43,13 @@ MAX_SEED = 2**32 - 1
 
 def check_options(steps=None, t_start=None, guidance=None, draws=None, strength=None, seed=None) -> None:
     """One sentence (OptionError) for a sampling option out of range; None: not given."""
-    if seed is not None and not (float(seed) == int(seed) and 0 <= int(seed) <= MAX_SEED):
-        raise OptionError(f"Seed must be a whole number between 0 and {MAX_SEED}, got {seed}.")
+    if seed is not None:
+        try:
+            ok = float(seed) == int(seed) and 0 <= int(seed) <= MAX_SEED
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise OptionError(f"Seed must be a whole number between 0 and {MAX_SEED}, got {seed}.")
     if steps is not None and not 1 <= int(steps) <= 2000:
         raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
     if t_start is not None and not 0.0 <= float(t_start) <= 1.0:

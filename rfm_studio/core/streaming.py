@@ -107,6 +107,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                 else:
                     gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=seed + ci, **params),
                                    cancel)
+                    later = sum(1 for i in edited if i > ci)
                     while True:
                         try:
                             ev = next(gen)
@@ -115,7 +116,6 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                             break
                         # chunks can differ in windows: the total counts this chunk's steps and
                         # assumes as many for each edited chunk still to come (exact at the last)
-                        later = sum(1 for i in edited if i > ci)
                         yield StepEvent(step_base + ev.step, step_base + ev.total * (1 + later), ev.t, ci, len(plan))
                     step_base += ev.total
                 if pending is not None:

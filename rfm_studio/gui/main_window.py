@@ -288,6 +288,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
 
     def set_document(self, audio: np.ndarray, sr: int, name: str = "untitled") -> None:
         """Show a clip as the source (version 0) of a new history."""
+        self.runner.cancel("open")  # a long file still being read must not replace this one
+        self._open_jobs.clear()
         self._doc += 1
         self.player.pause()
         self.history.reset(np.ascontiguousarray(audio, dtype=np.float32), int(sr))

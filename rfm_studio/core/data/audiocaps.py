@@ -246,9 +246,7 @@ def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str
     paths = {}
     for s, r in balanced.items():
         paths[s] = out / f"{s}.jsonl"
-        tmp = paths[s].with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in r))
-        tmp.replace(paths[s])
+        atomic_write_bytes(paths[s], "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in r).encode("utf-8"))
     meta = {"seed": seed, "clips_in_csv_with_audio": len(clips), "rows_without_audio": missing,
             "dropped_more_than_3_events": sum(c.n_events > MAX_EVENTS for c in clips),
             "single_event_clips": sum(len(v) for v in singles.values()),
@@ -258,7 +256,7 @@ def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str
             "mixing_rule": M.__doc__.strip(), "splits": {s: len(r) for s, r in balanced.items()},
             "per_task": {s: {t: sum(x["task"] == t for x in r) for t in ("add", "remove", "replace")}
                          for s, r in balanced.items()}}
-    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    atomic_write_bytes(out / "meta.json", json.dumps(meta, indent=2).encode("utf-8"))
     log(f"audiocaps: {meta['splits']} triplets written to {out}")
     return paths
 

@@ -17,9 +17,9 @@ CARD = "adapter_card.json"
 
 
 def _write_json(path: Path, data: dict):
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    from ..atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def check_name(name: str) -> str:
