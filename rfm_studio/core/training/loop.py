@@ -186,6 +186,13 @@ def encode_batch(model, wav_np: np.ndarray, device, peak_of: np.ndarray | None =
         return model.codec.encode(mel[..., :f])
 
 
+def drop_instructions(texts: list, p: float, rng: np.random.Generator) -> list:
+    """Each instruction replaced by "" with probability ``p`` (classifier-free guidance's
+    unconditional branch learns from those)."""
+    drop = rng.random(len(texts)) < p
+    return ["" if d else t for d, t in zip(drop, texts)]
+
+
 def paired_latents(model, inp, tgt, device):
     """Input and target latents; a peak-normalising model scales both by the *input's* gain, as
     an edit does (it only knows the input): normalising the target by its own peak would teach
@@ -294,8 +301,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
         x_orig, x_tar = paired_latents(model, inp, tgt, device)
         if with_regions:
             region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)
-        drop = rng.random(len(texts)) < model.flow.cond_dropout
-        texts = ["" if d else t for d, t in zip(drop, texts)]
+        texts = drop_instructions(texts, model.flow.cond_dropout, rng)
         ctx, mask = model.encode_instruction(texts)
         loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen, region=region)
         opt.zero_grad(set_to_none=True)
