@@ -141,7 +141,7 @@ def test_finetune_cli_refuses_bad_alpha_and_an_existing_name(tiny_bundle, triple
     # alpha out of range: one sentence before the model loads (this model folder does not exist)
     for alpha in ("nan", "inf", "0", "-1"):
         code, out = run("--name", "a", "--alpha", alpha)
-        assert code == 2 and "--alpha" in out.err and out.err.count("\n") == 1, (alpha, out.err)
+        assert code == 2 and "alpha" in out.err and out.err.count("\n") == 1, (alpha, out.err)
     assert not (tmp_path / "ad").exists()
     # an existing adapter is refused without --replace (again before the model loads), and kept
     old = tmp_path / "ad" / "mine"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 from ..core.errors import OptionError
 
@@ -33,7 +32,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..core.model.bundle import RFMEditor
-    from ..core.training.finetune import FinetuneConfig, finetune
+    from ..core.training.finetune import FinetuneConfig, adapter_exists, check_settings, finetune
     from ..core.training.loop import pick_device
     from ..core.training.triplet_files import load_triplet_table, validate_triplets
     from ..paths import resolve_model
@@ -41,16 +40,10 @@ def run(args) -> int:
     parts = tuple(x.strip() for x in args.parts.split(",") if x.strip())
     if not parts or set(parts) - {"unet", "text_encoder"}:
         raise OptionError("--parts must list unet and/or text_encoder.")
-    if args.steps < 1 or args.rank < 1:
-        raise OptionError("--steps and --rank must be at least 1.")
-    if args.batch_size < 1 or not (math.isfinite(args.lr) and args.lr > 0):
-        raise OptionError("--batch-size must be at least 1 and --lr a positive number.")
-    if not (math.isfinite(args.alpha) and args.alpha > 0):
-        raise OptionError(f"--alpha must be a positive number, not {args.alpha}.")
-    from ..core.model.adapters import check_name
-    from ..core.training.finetune import adapter_exists
-
-    check_name(args.name)  # before the model loads
+    cfg = FinetuneConfig(triplets=args.triplets, name=args.name, out_dir=args.out_dir, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=args.alpha, parts=parts,
+                         augment=not args.no_augment, replace=args.replace)
+    check_settings(cfg)  # before the model loads
     if not args.replace and adapter_exists(args.out_dir, args.name):
         raise OptionError(f"An adapter named '{args.name}' already exists; choose another --name or add "
                           "--replace to replace it.")
@@ -60,9 +53,6 @@ def run(args) -> int:
         raise OptionError(problems[0] + (f" ({len(problems) - 1} more problems.)" if len(problems) > 1 else ""))
     folder = resolve_model(args.model)
     model = RFMEditor.from_pretrained(folder, device=pick_device(args.device))
-    cfg = FinetuneConfig(triplets=args.triplets, name=args.name, out_dir=args.out_dir, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=args.alpha, parts=parts,
-                         augment=not args.no_augment, replace=args.replace)
     bar = tqdm(total=args.steps, unit="step", desc=f"fine-tuning {args.name}")
     last = 0
     for ev in finetune(model, cfg, base_name=str(folder)):
