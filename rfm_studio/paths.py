@@ -71,9 +71,11 @@ def check_model_name(name: str) -> str:
     '_' and '.', not starting with '.', no path separators); otherwise an OptionError."""
     from .core.errors import OptionError
 
-    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+    from .core.names import portable
+
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or not portable(name):
         raise OptionError(f"Model name {name!r} is not allowed: use up to 100 letters, digits, '-', '_' and '.', "
-                          "not starting with '.'.")
+                          "not starting or ending with '.', and not a device name such as 'con'.")
     return name
 
 

@@ -62,7 +62,7 @@ def test_names_cannot_leave_the_models_folder(user_dirs, tiny_bundle, tmp_path, 
     assert main(["models", "remove", "rfm-studio-small"]) == 2
     assert "shipped" in _one_sentence(capsys)
     assert (shipped / "model_index.json").exists()
-    for name in ("../../escaped", "../escaped", "a/b", str(tmp_path / "abs"), ".tmp-x", "a\\b"):
+    for name in ("../../escaped", "../escaped", "a/b", str(tmp_path / "abs"), ".tmp-x", "a\\b", "con", "NUL.txt", "a."):
         assert main(["models", "import", str(tiny_bundle), "--name", name]) == 2, name
         assert "not allowed" in _one_sentence(capsys)
     assert list(models.iterdir()) == []

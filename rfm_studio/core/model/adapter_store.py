@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 
 from ..errors import ModelLoadError, OptionError
+from ..names import portable
 
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9_-])?$")
-# names Windows reserves for devices, with or without an extension ("con", "nul.txt")
-RESERVED_RE = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 CARD = "adapter_card.json"
 
 
@@ -24,7 +23,7 @@ def _write_json(path: Path, data: dict):
 
 def check_name(name: str) -> str:
     """A new adapter's name: a plain folder name that is valid on every system."""
-    if not isinstance(name, str) or not NAME_RE.match(name) or RESERVED_RE.match(name.strip()):
+    if not isinstance(name, str) or not NAME_RE.match(name) or not portable(name):
         raise OptionError(f"Adapter name '{name}' must be 1-64 letters, digits, spaces, '.', '_' or '-', "
                           "start with a letter or digit, not end with a space or '.', and not be a "
                           "device name such as 'con' or 'nul'.")
