@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ModelLoadError
+from .kinds import vocoder_kind
 from ..features.mel import MelConfig
 from ..flow.rectified import FlowConfig
 from .bundle import RFMEditor, quiet_transformers
@@ -54,10 +55,7 @@ def _is_text_model(cfg: dict) -> bool:
 
 
 def _is_vocoder(cfg: dict) -> bool:
-    return cfg.get("_class_name") in ("GriffinLim", "SpeechT5HifiGan") or cfg.get("model_type") == "hifigan" \
-        or "SpeechT5HifiGan" in (cfg.get("architectures") or []) \
-        or (not cfg.get("_class_name") and not cfg.get("model_type") and "upsample_initial_channel" in cfg
-            and "resblock" in cfg)
+    return vocoder_kind(cfg) is not None
 
 
 COMPONENT_KINDS = {  # what: (check on config.json, what it should hold)

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import ModelLoadError
 from .files import read_json, write_json
+from .kinds import vocoder_kind
 
 MANIFEST = "manifest.json"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -123,12 +124,10 @@ def required_files(folder) -> list[str]:
         need += [f"{rel}/adapter_config.json", f"{rel}/adapter_model.safetensors"]
 
     need.append("vocoder/config.json")
-    voc = _config(folder, "vocoder/config.json")
-    name = voc.get("_class_name") or ""
-    if name == "SpeechT5HifiGan" or "SpeechT5HifiGan" in (voc.get("architectures") or []) \
-            or voc.get("model_type") == "hifigan":
+    kind = vocoder_kind(_config(folder, "vocoder/config.json"))
+    if kind == "hifigan":
         need += _weights(folder, "vocoder", "model")
-    elif name != "GriffinLim" and voc and ("upsample_initial_channel" in voc and "resblock" in voc):
+    elif kind == "bigvgan":
         need.append("vocoder/bigvgan_generator.pt")
     return list(dict.fromkeys(need))
 

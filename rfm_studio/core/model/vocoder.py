@@ -168,14 +168,15 @@ class BigVGANVocoder(nn.Module):
 
 def load_vocoder(folder):
     folder = Path(folder)
+    from .kinds import vocoder_kind
+
     cfg = read_json(folder / "config.json")
-    name = cfg.get("_class_name") or ""
-    if name == "GriffinLim":
+    kind = vocoder_kind(cfg, bigvgan_weights=(folder / "bigvgan_generator.pt").exists())
+    if kind == "griffinlim":
         return GriffinLimVocoder.from_pretrained(folder)
-    if name == "SpeechT5HifiGan" or "SpeechT5HifiGan" in (cfg.get("architectures") or []) \
-            or cfg.get("model_type") == "hifigan":
+    if kind == "hifigan":
         return HifiGanVocoder.from_pretrained(folder)
-    if (folder / "bigvgan_generator.pt").exists() or "upsample_initial_channel" in cfg and "resblock" in cfg:
+    if kind == "bigvgan":
         return BigVGANVocoder.from_pretrained(folder)
     from ..errors import ModelLoadError
 
