@@ -120,9 +120,8 @@ def _row_region(row, where: str):
 
 def check_batch(man: Path, out_dir: Path):
     """Every row of an edit-batch manifest checked before the model loads: [(row, input, output, region)]."""
-    from ..core.audio.io import audio_info
     from ..core.audio.windows import check_region
-    from ..core.training.sources import read_manifest, resolve_inside
+    from ..core.training.sources import manifest_audio, read_manifest
 
     rows = read_manifest(man, required=("id", "input", "instruction"))
     if out_dir.exists() and not out_dir.is_dir():
@@ -138,31 +137,22 @@ def check_batch(man: Path, out_dir: Path):
         seen[rid] = i
         if not isinstance(row["instruction"], str) or not row["instruction"].strip():
             raise OptionError(f"{where}: the instruction is empty.")
-        src = resolve_inside(man.parent, str(row["input"]))
-        if not src.is_file():
-            raise OptionError(f"{where}: input file not found: {src}")
-        n, sr, _ = audio_info(src)
-        if n == 0:
-            raise OptionError(f"{where}: {src.name} contains no audio samples.")
+        src, n, sr = manifest_audio(man.parent, str(row["input"]), where)
         region = _row_region(row, where)
         if region is not None:
             check_region(region, n / sr)
         jobs.append((row, src, out_dir / f"{rid}.wav", region))
-    inputs = {j[1] for j in jobs}
+    inputs = {_file_id(j[1]) for j in jobs}  # (device, inode): also links to an input
     for row, src, dst, _ in jobs:
-        if dst.resolve() in inputs or any(dst.exists() and _same(dst, q) for q in inputs):
+        if dst.exists() and _file_id(dst) in inputs:
             raise OptionError(f"The output {dst} of id '{row['id']}' is an input of this manifest; "
                               f"choose another --out-dir.")
     return jobs
 
 
-def _same(a: Path, b: Path) -> bool:
-    import os
-
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+def _file_id(p: Path) -> tuple[int, int]:
+    st = p.stat()
+    return st.st_dev, st.st_ino
 
 
 def run_batch_cmd(args) -> int:

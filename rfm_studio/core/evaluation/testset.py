@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import AudioReadError, OptionError
+from ..errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,7 @@ def _spans(row: dict, where: str):
 
 def load_testset(manifest, limit: int | None = None) -> list[EvalItem]:
     """Parse and check the manifest (files exist, ids unique). Raises one-sentence errors."""
-    from ..audio.io import audio_info
-    from ..training.sources import read_manifest, resolve_inside
+    from ..training.sources import manifest_audio, read_manifest
 
     p = Path(manifest)
     if p.is_dir():
@@ -86,17 +85,8 @@ def load_testset(manifest, limit: int | None = None) -> list[EvalItem]:
         cap = row.get("target_caption")
         if cap is not None and (not isinstance(cap, str) or not cap.strip()):
             raise OptionError(f"{where} has an empty or non-text 'target_caption'.")
-        inp = resolve_inside(base, row["input"])
-        tgt = resolve_inside(base, row["target"])
-        for q in (inp, tgt):
-            if not q.is_file():
-                raise AudioReadError(f"{where}: audio file not found: {q}")
-            try:  # the header now, so that a bad file is named before any model loads
-                frames = audio_info(q)[0]
-            except AudioReadError as exc:
-                raise AudioReadError(f"{where}: {exc}") from None
-            if frames == 0:
-                raise AudioReadError(f"{where}: {q.name} contains no audio samples.")
+        inp = manifest_audio(base, row["input"], where)[0]
+        tgt = manifest_audio(base, row["target"], where)[0]
         task = row.get("task")
         items.append(EvalItem(rid, inp, tgt, row["instruction"].strip(), cap.strip() if cap else None,
                               _spans(row, where), str(task) if task is not None else None,

@@ -36,6 +36,24 @@ def read_manifest(path, required=("input", "target", "instruction")) -> list[dic
     return rows
 
 
+def manifest_audio(base: Path, rel: str, where: str) -> tuple[Path, int, int]:
+    """A manifest row's audio file, checked before anything loads: inside the manifest's
+    folder, present, readable as audio (header only) and not empty. (path, frames, rate)."""
+    from ..audio.io import audio_info
+    from ..errors import AudioReadError
+
+    q = resolve_inside(base, rel)
+    if not q.is_file():
+        raise AudioReadError(f"{where}: audio file not found: {q}")
+    try:
+        frames, sr, _ = audio_info(q)
+    except AudioReadError as exc:
+        raise AudioReadError(f"{where}: {exc}") from None
+    if frames == 0:
+        raise AudioReadError(f"{where}: {q.name} contains no audio samples.")
+    return q, frames, sr
+
+
 def resolve_inside(base: Path, rel: str) -> Path:
     """A manifest path, which must stay inside the manifest's folder."""
     q = (base / rel).resolve()
