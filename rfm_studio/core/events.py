@@ -11,6 +11,8 @@ from typing import Optional
 
 import numpy as np
 
+from .prompts import AudioPrompt
+
 
 class CancelToken:
     """Set from any thread; long jobs check it between steps."""
@@ -48,6 +50,7 @@ class EditRequest:
     attention_layers: str = "all"  # all | down | mid | up
     preview_every: int = 0  # 0: no mel previews
     render: Optional[str] = None  # "mask" | "vocoder"; None: the model's default
+    prompts: tuple[AudioPrompt, ...] = ()  # example / reference sounds (core/prompts)
 
 
 @dataclass(frozen=True)
