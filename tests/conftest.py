@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config, items):
     if not has_cuda:
         skip = pytest.mark.skip(reason="needs a CUDA GPU")
         for item in items:
-            if "gpu" in item.keywords:
+            if item.get_closest_marker("gpu") is not None:  # a marker, not any node named gpu
                 item.add_marker(skip)
 
 

@@ -22,7 +22,9 @@ def _common(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    from ..core.devices import add_device_arguments
+
+    add_device_arguments(p)
 
 
 def register(sub):
@@ -41,17 +43,19 @@ def register(sub):
 
 
 def load_model(args):
-    from ..core.training.loop import pick_device
+    from ..core.devices import resolve_device, resolve_dtype
     from ..core.model.bundle import RFMEditor
     from ..paths import resolve_model
 
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
     folder = resolve_model(args.model)
     adapter = None
     if args.adapter:
         from ..core.model.adapters import resolve_adapter
 
         adapter = resolve_adapter(args.adapter)
-    return RFMEditor.from_pretrained(folder, device=pick_device(args.device), adapter=adapter)
+    return RFMEditor.from_pretrained(folder, device=device, dtype=dtype, adapter=adapter)
 
 
 def _params(args):

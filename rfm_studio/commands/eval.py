@@ -43,6 +43,8 @@ def _short(entry) -> str:
 
 
 def register(sub):
+    from ..core.devices import add_device_arguments
+
     p = sub.add_parser("eval", help="evaluate a model on a test manifest (CLAP, FD, FAD, KL, IS, gain, time)")
     p.add_argument("--manifest", required=True,
                    help="JSONL: id, input, target, instruction, target_caption [, edit_spans, task]")
@@ -60,7 +62,7 @@ def register(sub):
     p.add_argument("--panns-ckpt", default=None, help="Cnn14_16k_mAP=0.438.pth (FD, KL, IS)")
     p.add_argument("--vggish-ckpt", default=None, help="vggish-10086976.pth (FAD)")
     p.add_argument("--vggish-pca", default=None, help="vggish_pca_params-970ea276.pth (adds a PCA-FAD figure)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    add_device_arguments(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N manifest entries")
     p.add_argument("--save-audio", action="store_true", help="also write every edited clip under OUT/audio/")
     p.add_argument("--no-baseline", action="store_true", help="skip the 'input (no edit)' row")
@@ -75,7 +77,7 @@ def run(args) -> int:
         manifest=args.manifest, out=args.out, model=args.model,
         t_starts=_floats(args.t_start, "--t-start") if args.t_start else None,
         steps=_ints(args.steps, "--steps") if args.steps else None,
-        guidance=args.guidance, draws=args.draws, strength=args.strength, seed=args.seed, device=args.device,
+        guidance=args.guidance, draws=args.draws, strength=args.strength, seed=args.seed, device=args.device, dtype=args.dtype,
         clap_ckpt=args.clap_ckpt, clap_kind=args.clap_kind, panns_ckpt=args.panns_ckpt,
         vggish_ckpt=args.vggish_ckpt, vggish_pca=args.vggish_pca, limit=args.limit,
         baseline=not args.no_baseline, save_audio=args.save_audio, plots=not args.no_plots,

@@ -16,16 +16,31 @@ def register(sub):
     p.add_argument("--val-data", default=None)
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs); resumes if it has checkpoints")
     p.add_argument("--init", default="small", help="small | tiny | a bundle folder to start from")
+    p.add_argument("--preset", default=None, choices=["paper"],
+                   help="paper: lr 5e-5, 10.24 s (1024-frame) clips, 100 epochs, best checkpoint by CLAP on 1,000 "
+                        "validation clips (with --clap-ckpt), bf16 autocast on CUDA; other options override it")
     p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--epochs", type=int, default=None, help="with a manifest: train this many passes over it")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--crop-seconds", type=float, default=5.12)
+    p.add_argument("--crop-seconds", type=float, default=None, help="clip length (default 5.12; paper: 10.24)")
     p.add_argument("--lr", type=float, default=None, help="U-Net learning rate (paper: 5e-5)")
     p.add_argument("--checkpoint-seconds", type=float, default=300)
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--decay-steps", type=int, default=None,
                    help="let the lr fall linearly to 0 over the last N steps (anneal a run: resume it with a "
                         "larger --steps and this)")
-    p.add_argument("--device", default="auto")
+    from ..core.devices import add_device_arguments
+
+    add_device_arguments(p, dtype_help="mixed precision of the forward passes (autocast); trainable weights stay "
+                                       "float32 (default float32; --preset paper: bfloat16 on CUDA)")
+    p.set_defaults(dtype=None)
+    p.add_argument("--grad-checkpointing", action="store_true", help="recompute U-Net activations (less GPU memory)")
+    p.add_argument("--cache-latents", action="store_true",
+                   help="manifest data: encode each clip with the VAE once, not at every step")
+    p.add_argument("--clap-ckpt", default=None, help="CLAP checkpoint: keep the checkpoint with the best CLAP score")
+    p.add_argument("--clap-kind", default="laion", choices=("laion", "ms"))
+    p.add_argument("--val-clips", type=int, default=None, help="clips edited for the CLAP validation (paper: 1000)")
+    p.add_argument("--val-steps", type=int, default=None, help="Euler steps of the validation edits")
     p.add_argument("--no-text-lora", action="store_true")
     p.add_argument("--lora-layers", default=None, help="comma-separated encoder layers to adapt")
     p.add_argument("--config", default=None, help="JSON with extra TrainConfig fields (unet, flow, ...)")
@@ -42,9 +57,20 @@ def run(args) -> int:
             extra = json.loads(open(args.config).read()) if not args.config.strip().startswith("{") else json.loads(args.config)
         except (OSError, ValueError) as exc:
             raise OptionError(f"Cannot read the training config {args.config} ({exc}).") from None
+    from ..core.devices import resolve_device
+    from ..core.training.loop import preset_settings
+
+    device = resolve_device(args.device)  # a device asked for and not usable: one sentence, exit 2
     kw = dict(data=args.data, out=args.out, init=args.init, val_data=args.val_data, steps=args.steps,
-              batch_size=args.batch_size, crop_seconds=args.crop_seconds, checkpoint_seconds=args.checkpoint_seconds,
-              val_every=args.val_every, device=args.device, text_lora=not args.no_text_lora)
+              batch_size=args.batch_size, checkpoint_seconds=args.checkpoint_seconds,
+              val_every=args.val_every, device=args.device, text_lora=not args.no_text_lora,
+              grad_checkpointing=args.grad_checkpointing, cache_latents=args.cache_latents,
+              clap_ckpt=args.clap_ckpt, clap_kind=args.clap_kind, val_steps=args.val_steps)
+    if args.preset:
+        kw.update(preset_settings(args.preset, device))
+    for key in ("crop_seconds", "epochs", "val_clips", "dtype"):
+        if getattr(args, key) is not None:
+            kw[key] = getattr(args, key)
     if args.lr is not None:
         kw["lr"] = args.lr
     if args.decay_steps is not None:

@@ -188,7 +188,7 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         store = AttentionStore(req.attention_layers) if req.capture_attention else None
         with torch.no_grad():
             mel = model.mel(wav)[..., :f_pad]
-            x_orig = model.codec.encode(mel.to(model.dtype))
+            x_orig = model.codec.encode(mel)  # float32: networks cast to their own dtype
         region_t = None
         if req.region is not None and getattr(model.denoiser, "has_region_channel", False):
             region_t = torch.from_numpy(region_frames(a, x_orig.shape[-1], f_pad, hop, mc.sample_rate, r0, r1))[None].to(dev)

@@ -52,22 +52,14 @@ def worker_threads() -> int:
 
 
 def resolve_device(choice: str) -> str:
-    import torch
+    """The Settings' device through the core's one rule (core.devices), as a ModelLoadError."""
+    from ..core.devices import resolve_device as core_resolve
+    from ..core.errors import ModelLoadError, OptionError
 
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            from ..core.errors import ModelLoadError
-
-            raise ModelLoadError("CUDA was chosen in Settings but no CUDA device is available.")
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if choice == "mps" or (choice == "auto" and mps is not None and mps.is_available()):
-        if mps is None or not mps.is_available():
-            from ..core.errors import ModelLoadError
-
-            raise ModelLoadError("MPS was chosen in Settings but this machine has no MPS device.")
-        return "mps"
-    return "cpu"
+    try:
+        return core_resolve(choice)
+    except OptionError as exc:
+        raise ModelLoadError(str(exc).replace("--device cpu or auto", "CPU or Auto in Settings")) from None
 
 
 class ModelHost:
@@ -91,9 +83,13 @@ class ModelHost:
 
         dev = resolve_device(device)
         note = ""
-        dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[precision]
-        if dev == "cpu" and dtype == torch.float16:
-            dtype, note = torch.float32, "float16 is not supported on the CPU; using float32."
+        from ..core.devices import resolve_dtype
+        from ..core.errors import OptionError
+
+        try:
+            dtype = resolve_dtype(precision, dev)
+        except OptionError:  # not usable on this device: float32, said in the model line
+            dtype, note = torch.float32, f"Precision {precision} is not usable on {dev}; using float32."
         try:
             model = RFMEditor.from_pretrained(folder, device=dev, dtype=dtype, adapter=adapter or None)
         except ModuleNotFoundError as exc:

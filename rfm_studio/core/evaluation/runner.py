@@ -46,6 +46,7 @@ class EvalConfig:
     strength: float | None = None  # scale of the model's change; None: the model's default
     seed: int = 0
     device: str = "auto"
+    dtype: str = "float32"  # the bundle's precision (core.devices.resolve_dtype)
     clap_ckpt: str | Path | None = None
     clap_kind: str = "laion"
     panns_ckpt: str | Path | None = None
@@ -84,24 +85,6 @@ def check_settings(cfg: EvalConfig) -> None:
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise OptionError(f"The output path {out} is a file; give a folder.")
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name in (None, "", "auto"):
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise OptionError(f"Device '{name}' was requested but no CUDA GPU is available.")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise OptionError("Device 'mps' was requested but Metal is not available.")
-    if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
-        raise OptionError(f"Unknown device '{name}': use auto, cpu, cuda, cuda:N or mps.")
-    return name
 
 
 def device_record(device: str) -> dict:
@@ -362,7 +345,10 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     from ..audio.io import save_audio
     from ..editing import default_strength, edit
 
+    from ..devices import resolve_device, resolve_dtype
+
     device = resolve_device(cfg.device) if model is None else str(model.device)
+    dtype = resolve_dtype(cfg.dtype, device) if model is None else None  # before any network loads
     folder = None
     if model is None:
         from ...paths import resolve_model
@@ -374,7 +360,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     if model is None:
         from ..model.bundle import RFMEditor
 
-        model = RFMEditor.from_pretrained(folder, device=device)
+        model = RFMEditor.from_pretrained(folder, device=device, dtype=dtype)
         yield EvalEvent("model", 1, 1, f"model {folder}")
     model_rec = {"path": str(getattr(model, "source_folder", "")), "info": dict(model.info),
                  "defaults": {"t_start": model.flow.t_start, "steps": model.flow.steps,

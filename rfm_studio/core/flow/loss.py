@@ -28,7 +28,7 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
         t = sample_times(f, b, generator).to(x_tar)
     x0 = source_sample(f, noise, x_orig)
     x_t = interpolate(x0, x_tar, t, f.sigma_min)
-    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), t * f.timestep_scale, context, mask, region=region)
+    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(t), context, mask, region=region)
     if f.prediction == "sample":
         err = x_orig + out - x_tar
     else:

@@ -41,6 +41,11 @@ class FlowConfig:
     changed_threshold: float = 0.5  # |x_tar - x_orig| above this counts as changed
     loss: str = "mse"  # "mse" (paper eq. 3) | "l1": absolute error (the median, not the mean, of the edits)
     timestep_scale: float = 1000.0  # t in [0, 1] -> network timestep t * scale
+    # what the network's timestep means: "rfm": scale * t (t = 0 noise, t = 1 data: the flow's own
+    # time); "ddpm": scale * (1 - t), the convention of DDPM-pretrained U-Nets (AudioLDM, Tango:
+    # timestep 0 is clean data, timestep 1000 pure noise), so a converted U-Net hears the noise
+    # level it was pretrained on
+    timestep_convention: str = "rfm"
     t_low_fraction: float = 0.0  # share of training times drawn from [0, t_low_max] (few-step sampling)
     t_low_max: float = 0.05
 
@@ -56,12 +61,24 @@ class FlowConfig:
             raise ValueError(f"unknown flow source {self.source!r}")
         if self.prediction not in ("velocity", "sample"):
             raise ValueError(f"unknown prediction type {self.prediction!r}")
+        if self.timestep_convention not in ("rfm", "ddpm"):
+            raise ValueError(f"unknown timestep convention {self.timestep_convention!r} (rfm or ddpm)")
         if self.loss not in ("mse", "l1"):
             raise ValueError(f"unknown loss {self.loss!r}")
         if not 1 <= int(self.draws) <= 64:
             raise ValueError("draws must be between 1 and 64")
         if not 0.0 <= self.sigma_min < 1.0:
             raise ValueError("sigma_min must be in [0, 1)")
+
+
+def network_timestep(cfg: FlowConfig, t):
+    """The timestep the network is given at flow time ``t`` (see ``timestep_convention``)."""
+    if cfg.timestep_convention == "ddpm":
+        return (1 - t) * cfg.timestep_scale
+    return t * cfg.timestep_scale
+
+
+FlowConfig.network_timestep = network_timestep
 
 
 def _bt(t, like):

@@ -81,10 +81,22 @@ class RFMEditor(nn.Module):
     def dtype(self):
         return next(self.denoiser.parameters()).dtype
 
+    def set_dtype(self, dtype):
+        """The bundle's one precision rule: every network (U-Net, VAE, text encoder, vocoder,
+        attached adapters' LoRA factors) holds its weights in ``dtype`` and casts its input to it;
+        the mel front end, the mels and latents between the networks, the Euler integration
+        and the captured attention stay float32 (each network returns float32)."""
+        from ..devices import resolve_dtype
+
+        dtype = resolve_dtype(dtype, str(self.device))
+        self.to(dtype)  # the mel front end is no module: it computes in its input's dtype (float32)
+        return self
+
     @property
     def frame_multiple(self) -> int:
         cm = self.codec.frame_multiple
-        lat_mult = self.denoiser.frame_multiple
+        # the denoiser itself, also while training wraps it (DistributedDataParallel under accelerate)
+        lat_mult = getattr(self.denoiser, "module", self.denoiser).frame_multiple
         return cm * lat_mult
 
     # ---- pieces of one edit -----------------------------------------------------------
@@ -107,7 +119,7 @@ class RFMEditor(nn.Module):
         ``region`` [B, frames] reaches networks with a region channel; others ignore it."""
         f = self.flow
         tt = t if torch.is_tensor(t) else torch.full((x_t.shape[0],), float(t), device=x_t.device)
-        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), tt * f.timestep_scale, context, mask, region=region)
+        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(tt), context, mask, region=region)
         if f.prediction == "sample":
             return velocity_from_sample(x_t, x_orig + out, tt, f.sigma_min)
         return out
@@ -164,6 +176,8 @@ class RFMEditor(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder, device="cpu", dtype=torch.float32, adapter=None):
+        """``device``: a resolved device string (core.devices.resolve_device); ``dtype``: a torch
+        dtype or its name, applied to every network of the bundle (``set_dtype``)."""
         quiet_transformers()
         folder = Path(folder)
         if not folder.is_dir():
@@ -188,7 +202,7 @@ class RFMEditor(nn.Module):
                     idx.get("peak_normalize"), idx.get("info", {}))
         model.source_folder = folder
         model.to(device)
-        model.denoiser.to(dtype)
+        model.set_dtype(dtype)
         model.eval()
         if adapter is not None:  # after the move: its LoRA is made on the layers' device and dtype
             from .adapters import apply_adapter

@@ -71,14 +71,15 @@ class KLCodec(nn.Module):
         return float(self.vae.config.scaling_factor)
 
     def encode(self, mel, sample: bool = False, generator=None):
-        img = mel.transpose(1, 2).unsqueeze(1)  # [B, 1, T, F]
+        """float32 latent; the VAE runs in its own dtype (the bundle's precision)."""
+        img = mel.transpose(1, 2).unsqueeze(1).to(self.vae.dtype)  # [B, 1, T, F]
         dist = self.vae.encode(img).latent_dist
         z = dist.sample(generator) if sample else dist.mode()
-        return z * self.scaling_factor
+        return z.float() * self.scaling_factor
 
     def decode(self, latent):
-        img = self.vae.decode(latent / self.scaling_factor).sample
-        return img.squeeze(1).transpose(1, 2)
+        img = self.vae.decode((latent / self.scaling_factor).to(self.vae.dtype)).sample
+        return img.squeeze(1).transpose(1, 2).float()
 
     def save_pretrained(self, folder):
         self.vae.save_pretrained(folder, safe_serialization=True)

@@ -24,11 +24,13 @@ from .bundle import RFMEditor, quiet_transformers
 from .codec import KLCodec
 from .files import read_json
 from .text_encoder import InstructionEncoder, TextEncoderConfig, load_tokenizer, load_transformers_encoder
-from .unet import Denoiser, widen_conv_in
+from .unet import Denoiser
 from .vocoder import GriffinLimVocoder, load_vocoder
 
+# AudioLDM and Tango U-Nets are DDPM-pretrained (timestep 0: clean data, 1000: noise): a converted
+# U-Net keeps that convention, the RFM time t mapped to 1000 (1 - t)
 PAPER_FLOW = FlowConfig(sigma_min=1e-4, source="noise", prediction="velocity", t_start=0.01, steps=200,
-                        guidance=3.0, cond_dropout=0.1)
+                        guidance=3.0, cond_dropout=0.1, timestep_convention="ddpm")
 
 
 def _need(folder, what):
@@ -110,54 +112,137 @@ def _load_text_encoder(text_dir, tokenizer_dir):
     return InstructionEncoder(model, tokenizer, TextEncoderConfig(base="folder", max_length=64))
 
 
-def _class_embedding_free(state: dict, own: dict) -> dict:
-    """Weights of a U-Net built with ``class_embeddings_concat`` for the same U-Net without it:
-    every resnet's time projection took [time embedding, class embedding]; keep the time half."""
-    out = {}
-    for k, v in state.items():
-        if k not in own:
-            continue
-        if own[k].shape == v.shape:
+UNET_WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.bin")
+
+
+def read_unet_weights(folder: Path) -> dict:
+    """The U-Net checkpoint's own tensors (safetensors; a third-party .bin only with weights_only)."""
+    import torch
+
+    for name in UNET_WEIGHT_FILES:
+        f = folder / name
+        if f.is_file():
+            try:
+                if name.endswith(".safetensors"):
+                    from safetensors.torch import load_file
+
+                    return load_file(str(f))
+                return torch.load(str(f), map_location="cpu", weights_only=True)
+            except Exception as exc:  # a damaged or foreign file: one sentence
+                raise ModelLoadError(f"Cannot read the U-Net weights {f} ({str(exc).splitlines()[0][:160]}).") from None
+    raise ModelLoadError(f"The U-Net folder {folder} has no weights ({', '.join(UNET_WEIGHT_FILES)}).")
+
+
+def _count_blocks(keys, prefix: str) -> int:
+    idx = {int(k[len(prefix):].split(".", 1)[0]) for k in keys if k.startswith(prefix)}
+    return max(idx) + 1 if idx else 0
+
+
+def unet_layout(state: dict) -> dict:
+    """What the checkpoint's keys say about its architecture, whatever its config.json claims:
+    each down/up block's kind (with or without attention: Stable Diffusion / Tango order
+    ends the down path with a plain block, AudioLDM's starts with one), the middle block,
+    the class embedding AudioLDM 1 uses for its CLAP condition (FiLM: added to the time
+    embedding, or concatenated with it) and the cross-attention width."""
+    keys = list(state)
+    n_down, n_up = _count_blocks(keys, "down_blocks."), _count_blocks(keys, "up_blocks.")
+    has = lambda p: any(k.startswith(p) for k in keys)
+    down = ["CrossAttnDownBlock2D" if has(f"down_blocks.{i}.attentions.") else "DownBlock2D" for i in range(n_down)]
+    up = ["CrossAttnUpBlock2D" if has(f"up_blocks.{i}.attentions.") else "UpBlock2D" for i in range(n_up)]
+    mid = "UNetMidBlock2DCrossAttn" if has("mid_block.attentions.") else ("UNetMidBlock2D" if has("mid_block.") else None)
+    temb = state["time_embedding.linear_2.weight"].shape[0] if "time_embedding.linear_2.weight" in state else None
+    projs = [v for k, v in state.items() if k.endswith("time_emb_proj.weight")]
+    concat = bool(temb and projs and projs[0].shape[1] == 2 * temb)
+    k_dims = sorted({v.shape[1] for k, v in state.items() if k.endswith("attn2.to_k.weight")})
+    return {"down_block_types": down, "up_block_types": up, "mid_block_type": mid,
+            "class_embedding": has("class_embedding."), "class_embeddings_concat": concat,
+            "cross_attention_dims": k_dims}
+
+
+def _converted_state(state: dict, own: dict, layout: dict, act) -> tuple[dict, list]:
+    """``state`` mapped onto the converted U-Net's parameters ``own``: every tensor whose name and
+    shape match is kept; the input convolution is widened with zeros; a class embedding is
+    folded in as its value for a zero condition (its bias), so the converted U-Net computes
+    what the original computed with the class condition zeroed. Returns (state, new names)."""
+    import torch
+
+    out, new = {}, []
+    # a linear class embedding (AudioLDM's "simple_projection") gives its bias for a zero condition;
+    # other kinds are dropped without folding
+    cls_bias = state.get("class_embedding.bias")
+    for k, target in own.items():
+        v = state.get(k)
+        if k.endswith("time_emb_proj.bias") and v is not None and layout["class_embeddings_concat"] \
+                and cls_bias is not None:
+            w = state[k[: -len("bias")] + "weight"]
+            half = w.shape[1] // 2
+            out[k] = v + (w[:, half:].float() @ act(cls_bias.float())).to(v.dtype)
+        elif v is not None and v.shape == target.shape:
             out[k] = v
-        elif k.endswith("time_emb_proj.weight") and v.dim() == 2 and v.shape[0] == own[k].shape[0] \
-                and v.shape[1] == 2 * own[k].shape[1]:
-            out[k] = v[:, : own[k].shape[1]].clone()
-    return out
+        elif k == "conv_in.weight" and v is not None and v.shape[0] == target.shape[0] \
+                and v.shape[2:] == target.shape[2:] and v.shape[1] < target.shape[1]:
+            w = torch.zeros(target.shape, dtype=v.dtype)
+            w[:, : v.shape[1]] = v
+            out[k] = w
+        elif k.endswith("time_emb_proj.weight") and v is not None and layout["class_embeddings_concat"] \
+                and v.shape[1] == 2 * target.shape[1]:
+            out[k] = v[:, : target.shape[1]].clone()
+        else:
+            new.append(k)
+    if layout["class_embedding"] and not layout["class_embeddings_concat"] and cls_bias is not None:
+        k = "time_embedding.linear_2.bias"  # FiLM added to the time embedding: fold it there
+        out[k] = out[k] + cls_bias
+    return out, new
 
 
 def load_t2a_unet(folder, cross_attention_dim: int, latent_channels: int):
-    """A text-to-audio UNet2DConditionModel, widened for the concatenated original latent."""
+    """A text-to-audio UNet2DConditionModel, widened for the concatenated original latent.
+    Its block layout comes from the checkpoint's keys (``unet_layout``); only the input
+    convolution (zero weights for the original latent's channels) and, where the checkpoint
+    has none of the text encoder's width, the cross-attention key/value projections are new.
+    The converted U-Net's ``conversion`` config entry records what was new."""
+    import torch
     from diffusers import UNet2DConditionModel
+    from diffusers.models.activations import get_activation
 
-    folder, _ = component_folder(folder, "U-Net")
-    try:
-        unet = UNet2DConditionModel.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        raise ModelLoadError(f"Cannot load the U-Net from {folder} ({str(exc).splitlines()[0][:160]}).") from None
-    cfg = dict(unet.config)
-    # AudioLDM 1 conditions on a CLAP embedding added to (or, with class_embeddings_concat, concatenated
-    # with) the time embedding; the rebuilt U-Net has no class embedding, so none of these may remain
-    needs_rebuild = cfg.get("cross_attention_dim") != cross_attention_dim or cfg.get("class_embed_type") is not None \
-        or bool(cfg.get("class_embeddings_concat")) or cfg.get("num_class_embeds") is not None \
-        or cfg.get("addition_embed_type") is not None \
-        or any("CrossAttn" not in b for b in cfg["down_block_types"][1:])
-    if needs_rebuild:
-        new_cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
-        new_cfg.update(cross_attention_dim=cross_attention_dim, class_embed_type=None,
-                       projection_class_embeddings_input_dim=None, class_embeddings_concat=False,
-                       num_class_embeds=None, addition_embed_type=None, only_cross_attention=False,
-                       down_block_types=[cfg["down_block_types"][0]] + ["CrossAttnDownBlock2D"] * (len(cfg["down_block_types"]) - 1),
-                       up_block_types=["CrossAttnUpBlock2D"] * (len(cfg["up_block_types"]) - 1) + [cfg["up_block_types"][-1]],
-                       mid_block_type="UNetMidBlock2DCrossAttn")
-        fresh = UNet2DConditionModel(**new_cfg)
-        fresh.load_state_dict(_class_embedding_free(unet.state_dict(), fresh.state_dict()), strict=False)
-        unet = fresh
-    if unet.config.in_channels == latent_channels:
-        widen_conv_in(unet, latent_channels)
-    elif unet.config.in_channels != 2 * latent_channels:
-        raise ModelLoadError(f"The U-Net in {folder} takes {unet.config.in_channels} channels; "
+    folder, cfg = component_folder(folder, "U-Net")
+    state = read_unet_weights(folder)
+    layout = unet_layout(state)
+    if "conv_in.weight" not in state or not layout["down_block_types"]:
+        raise ModelLoadError(f"The U-Net weights in {folder} are not a UNet2DConditionModel's (no conv_in or down blocks).")
+    in_ch = int(state["conv_in.weight"].shape[1])
+    if in_ch not in (latent_channels, 2 * latent_channels):
+        raise ModelLoadError(f"The U-Net in {folder} takes {in_ch} channels; "
                              f"expected {latent_channels} (text-to-audio) or {2 * latent_channels}.")
-    return unet
+    new_cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    new_cfg.update(down_block_types=layout["down_block_types"], up_block_types=layout["up_block_types"],
+                   mid_block_type=layout["mid_block_type"], cross_attention_dim=cross_attention_dim,
+                   in_channels=2 * latent_channels, class_embed_type=None,
+                   projection_class_embeddings_input_dim=None, class_embeddings_concat=False,
+                   num_class_embeds=None, addition_embed_type=None)
+    try:
+        fresh = UNet2DConditionModel(**new_cfg)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"Cannot build the U-Net of {folder} ({str(exc).splitlines()[0][:160]}).") from None
+    act = get_activation(new_cfg.get("act_fn", "silu"))
+    weights, new = _converted_state(state, fresh.state_dict(), layout, act)
+    fresh.load_state_dict(weights, strict=False)
+    new_params = sum(fresh.state_dict()[k].numel() for k in new)
+    fresh.register_to_config(conversion={
+        "source_in_channels": in_ch, "block_order": "stable-diffusion" if layout["down_block_types"][-1] == "DownBlock2D"
+        and layout["down_block_types"][0] != "DownBlock2D" else "audioldm",
+        "class_embedding_folded": bool(layout["class_embedding"]), "new_tensors": sorted(new),
+        "new_parameters": int(new_params)})
+    return fresh
+
+
+PAPER_FRAMES = 1024  # the paper's clips: 1024 mel frames (10.24 s at 100 frames/s)
+
+
+def paper_window_frames(frame_multiple: int) -> int:
+    """The paper's 1024 frames, as a multiple of what the VAE and U-Net downsample by (the
+    U-Net's ``sample_size`` is only the size it was pretrained on, not the clip length)."""
+    return max(frame_multiple, (PAPER_FRAMES // frame_multiple) * frame_multiple)
 
 
 def build_paper_bundle(vae_dir, unet_dir, text_dir, vocoder_dir=None, tokenizer_dir=None,
@@ -175,9 +260,9 @@ def build_paper_bundle(vae_dir, unet_dir, text_dir, vocoder_dir=None, tokenizer_
     text = _load_text_encoder(text_dir, tokenizer_dir)
     unet = load_t2a_unet(unet_path, text.hidden_size, vae.latent_channels)
     vocoder = load_vocoder(voc_path) if voc_path else GriffinLimVocoder()
-    frames = int(unet.config.sample_size[0] if isinstance(unet.config.sample_size, (list, tuple))
-                 else unet.config.sample_size) * vae.frame_multiple
-    return RFMEditor(vae, Denoiser(unet), text, vocoder, flow, MelConfig(), window_frames=min(max(frames, 256), 1024),
+    denoiser = Denoiser(unet)
+    return RFMEditor(vae, denoiser, text, vocoder, flow, MelConfig(),
+                     window_frames=paper_window_frames(vae.frame_multiple * denoiser.frame_multiple),
                      peak_normalize=0.5, info={"name": "rfm-editing-paper", "render": "vocoder",
                                                "sources": {"vae": str(vae_dir), "unet": str(unet_dir),
                                                            "text_encoder": str(text_dir),

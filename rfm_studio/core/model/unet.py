@@ -35,11 +35,17 @@ class Denoiser(nn.Module):
         return isinstance(self.net, MelUNet1D) and bool(self.net.config.region_channel)
 
     def forward(self, x_cat, timestep, context, mask=None, region=None):
-        """region: [B, frames] for networks with a region channel (None: the whole clip)."""
+        """region: [B, frames] for networks with a region channel (None: the whole clip).
+        Inputs are cast to the network's dtype and the output back to ``x_cat``'s (the bundle's
+        precision rule: see RFMEditor.set_dtype); in float32 both casts are no-ops."""
+        dt = next(self.net.parameters()).dtype
+        out_dtype = x_cat.dtype
+        x_cat, context = x_cat.to(dt), context.to(dt)
         if isinstance(self.net, MelUNet1D):
-            return self.net(x_cat, timestep, context, mask, region=region if self.has_region_channel else None)
+            region = region.to(dt) if region is not None and self.has_region_channel else None
+            return self.net(x_cat, timestep, context, mask, region=region).to(out_dtype)
         return self.net(x_cat, timestep, encoder_hidden_states=context,
-                        encoder_attention_mask=mask, return_dict=False)[0]
+                        encoder_attention_mask=mask, return_dict=False)[0].to(out_dtype)
 
     def save_pretrained(self, folder, dtype=None):
         folder = Path(folder)

@@ -89,7 +89,8 @@ class HifiGanVocoder(nn.Module):
         self.model = model
 
     def forward(self, log_mel, length: int | None = None, init_audio=None):
-        wav = self.model(log_mel.transpose(1, 2))
+        dt = next(self.model.parameters()).dtype  # the bundle's precision; float32 out
+        wav = self.model(log_mel.transpose(1, 2).to(dt)).float()
         if wav.dim() == 1:
             wav = wav[None]
         if length is not None:
@@ -125,7 +126,8 @@ class BigVGANVocoder(nn.Module):
         self.h = h
 
     def forward(self, log_mel, length: int | None = None, init_audio=None):
-        wav = self.model(log_mel).squeeze(1)
+        dt = next(self.model.parameters()).dtype  # the bundle's precision; float32 out
+        wav = self.model(log_mel.to(dt)).squeeze(1).float()
         if length is not None:
             wav = wav[..., :length]
             if wav.shape[-1] < length:

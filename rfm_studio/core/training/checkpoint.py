@@ -71,9 +71,10 @@ def save_checkpoint(root, step: int, weights: dict, opt, state: dict, keep: int 
     return final
 
 
-def mark_best(root, step: int, metric: float):
+def mark_best(root, step: int, metric: float, key: str = "val_loss"):
+    """``key``: what chose it, "val_loss" (lowest) or "clap" (highest CLAP score, the paper's rule)."""
     ck = Path(root) / "checkpoints"
-    write_json(ck / "best.json", {"path": f"step-{step:07d}", "step": step, "val_loss": metric})
+    write_json(ck / "best.json", {"path": f"step-{step:07d}", "step": step, key: metric})
 
 
 def _read_name(p: Path):

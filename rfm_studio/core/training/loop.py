@@ -58,6 +58,15 @@ class TrainConfig:
     region_prob: float = 0.0  # > 0: train the region channel; share of bank batches given the edit's span
     event_augment: float = 0.0  # bank training triplets: chance of each event change (speed, EQ, room)
     channel_augment: float = 0.0  # bank training triplets: chance of one EQ / band limit on input and target
+    dtype: str = "float32"  # mixed precision: the networks compute in it (autocast); trainable weights stay float32
+    epochs: int = 0  # > 0 with a manifest: steps = epochs x clips / (batch x processes) (a bank has no size)
+    grad_checkpointing: bool = False  # diffusers U-Net: recompute activations in backward (less memory)
+    cache_latents: bool = False  # manifest data: each (clip, crop)'s VAE latents computed once, not every step
+    clap_ckpt: str | None = None  # a CLAP checkpoint: the best checkpoint is the one with the highest CLAP score
+    clap_kind: str = "laion"
+    val_clips: int = 16  # clips edited for the CLAP validation (paper: 1,000)
+    val_steps: int | None = None  # Euler steps of those edits (default: the model's)
+    preset: str | None = None  # "paper": the settings PAPER_PRESET lists (recorded here)
 
     def to_dict(self):
         return asdict(self)
@@ -65,7 +74,7 @@ class TrainConfig:
     def check(self) -> None:
         """One sentence (OptionError) for the first setting out of range."""
         whole = {"steps": 1, "batch_size": 1, "val_every": 1, "val_batches": 1, "lora_rank": 1, "log_every": 1,
-                 "warmup": 0, "decay_steps": 0}
+                 "warmup": 0, "decay_steps": 0, "epochs": 0, "val_clips": 1}
         for key, low in whole.items():
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -78,6 +87,12 @@ class TrainConfig:
         ranges = {"lr_text": (0.0, math.inf), "weight_decay": (0.0, math.inf), "grad_clip": (0.0, math.inf),
                   "ema": (0.0, 1.0), "region_prob": (0.0, 1.0), "event_augment": (0.0, 1.0),
                   "channel_augment": (0.0, 1.0)}
+        from ..devices import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise OptionError(f"Training setting dtype must be one of {', '.join(DTYPES)}, got {self.dtype}.")
+        if self.val_steps is not None and (not isinstance(self.val_steps, int) or not 1 <= self.val_steps <= 2000):
+            raise OptionError(f"Training setting val_steps must be between 1 and 2000, got {self.val_steps}.")
         for key, (lo, hi) in ranges.items():
             v = getattr(self, key)
             if not isinstance(v, (int, float)) or math.isnan(v) or not lo <= v <= hi or (key == "ema" and v >= 1.0):
@@ -86,14 +101,16 @@ class TrainConfig:
                                   f"got {v}.")
 
 
-def pick_device(name: str) -> str:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    return name
+# the paper's training settings (sec. 3.2): lr 5e-5, 1024-frame clips (10.24 s), 100 epochs, the best
+# checkpoint by CLAP score on 1,000 validation clips (when a CLAP checkpoint is given); bf16 autocast on CUDA
+PAPER_PRESET = {"lr": 5e-5, "crop_seconds": 10.24, "epochs": 100, "val_clips": 1000}
+
+
+def preset_settings(name: str, device: str) -> dict:
+    """TrainConfig fields of a named preset on a resolved ``device``."""
+    if name != "paper":
+        raise OptionError(f"Unknown training preset '{name}': use paper.")
+    return {**PAPER_PRESET, "dtype": "bfloat16" if device.startswith("cuda") else "float32", "preset": name}
 
 
 def build_model(cfg: TrainConfig):
@@ -112,6 +129,12 @@ def build_model(cfg: TrainConfig):
         model = RFMEditor.from_pretrained(cfg.init)
         if cfg.flow:
             model.flow = FlowConfig.from_dict({**model.flow.to_dict(), **cfg.flow})
+    return prepare_model(model, cfg)
+
+
+def prepare_model(model, cfg: TrainConfig):
+    """What a run adds to its start model: the region channel, the text encoder's LoRA, gradient
+    checkpointing."""
     if cfg.region_prob > 0:
         from ..model.mel_unet import MelUNet1D, add_region_channel
 
@@ -120,6 +143,10 @@ def build_model(cfg: TrainConfig):
         add_region_channel(model.denoiser.net)
     if cfg.text_lora and not model.text_encoder._lora:
         model.text_encoder.add_lora(rank=cfg.lora_rank, layers=cfg.lora_layers)
+    if cfg.grad_checkpointing:
+        if not model.denoiser.is_diffusers:
+            raise OptionError("Gradient checkpointing needs a diffusers U-Net (a paper-scale bundle as --init).")
+        model.denoiser.net.enable_gradient_checkpointing()
     return model
 
 
@@ -172,6 +199,31 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
+class LatentCache:
+    """VAE latents of (input, target) crops of a manifest, each computed once: with clips as long
+    as the crop (the paper's 10.24 s clips) every epoch after the first skips the VAE. Crops are
+    not gain-augmented (a cached latent must be the same crop every time)."""
+
+    def __init__(self, source, device):
+        self.source, self.device, self.store = source, device, {}
+
+    def batch(self, model, n: int, rng: np.random.Generator):
+        src = self.source
+        xs, ys, texts = [], [], []
+        for _ in range(n):
+            i = int(rng.integers(len(src)))
+            a, b = src._pair(i)
+            s = int(rng.integers(0, len(a) - src.crop + 1))
+            if (i, s) not in self.store:
+                x, y = paired_latents(model, a[None, s: s + src.crop], b[None, s: s + src.crop], self.device)
+                self.store[(i, s)] = (x[0].cpu(), y[0].cpu())
+            x, y = self.store[(i, s)]
+            xs.append(x)
+            ys.append(y)
+            texts.append(src.rows[i]["instruction"])
+        return torch.stack(xs).to(self.device), torch.stack(ys).to(self.device), texts
+
+
 def encode_batch(model, wav_np: np.ndarray, device, peak_of: np.ndarray | None = None):
     """[B, samples] numpy -> latent [B, ...] (no grad). With ``model.peak_normalize`` each row
     is scaled to that peak; ``peak_of`` ([B, samples]) gives the rows whose peaks set the gains."""
@@ -220,16 +272,42 @@ def validate(model, batches, device) -> float:
     return total / max(n, 1)
 
 
-def train(cfg: TrainConfig, cancel: CancelToken | None = None):
+def start_accelerator(device_spec: str, dtype_name: str):
+    """(Accelerator, torch dtype) for a requested device and precision: a device that is not
+    usable is an OptionError (never a silent CPU run); ``cuda:N`` is the device of a
+    single-process run (several processes take one GPU each, by local rank)."""
+    import os
+
     from accelerate import Accelerator
 
+    from ..devices import resolve_device, resolve_dtype
+
+    device = resolve_device(device_spec)
+    dtype = resolve_dtype(dtype_name, device)
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if device.startswith("cuda:") and world == 1:
+        torch.cuda.set_device(torch.device(device))
+    if dtype == torch.float16 and not device.startswith("cuda"):
+        raise OptionError(f"Training in float16 needs a CUDA GPU (for its loss scaling); on {device} use bfloat16 "
+                          f"or float32.")
+    mp = {torch.float32: "no", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    if world == 1:  # one process: a new run may use another device or precision than the last in this process
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(True)
+    return Accelerator(cpu=device == "cpu", mixed_precision=mp), dtype
+
+
+def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
+    """``model``: an in-memory start model (scripts, benchmarks) instead of ``cfg.init``'s."""
     cfg.check()
-    device = pick_device(cfg.device)
-    acc = Accelerator(cpu=device == "cpu")
+    acc, dtype = start_accelerator(cfg.device, cfg.dtype)
     device = acc.device
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed + acc.process_index)
-    model = build_model(cfg).to(device)
+    model = (build_model(cfg) if model is None else prepare_model(model, cfg)).to(device)
+    if dtype != torch.float32:  # the frozen VAE in the training precision (trainable weights stay float32)
+        model.codec.to(dtype)
     model.train()
     crop = int(round(cfg.crop_seconds * model.mel_config.sample_rate))
     # the data are checked before the run folder exists: bad input leaves nothing behind
@@ -248,6 +326,29 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
             write_json(out / BASE_INFO, base_totals(model.info if cfg.init not in ("small", "tiny") else {}))
     val_batches = fixed_val_batches(val_source, cfg)
     with_regions = cfg.region_prob > 0 and isinstance(source, BankSource)  # spans come from the bank
+    if cfg.epochs:
+        if isinstance(source, BankSource):
+            yield TrainEvent(0, cfg.steps, float("nan"), 0.0, message=f"epochs: the bank has no fixed size; "
+                                                                      f"training {cfg.steps} steps")
+        else:
+            cfg.steps = max(1, math.ceil(cfg.epochs * len(source) / (cfg.batch_size * acc.num_processes)))
+    cache = None
+    if cfg.cache_latents:
+        from .sources import ManifestSource
+
+        if not isinstance(source, ManifestSource) or with_regions:
+            raise OptionError("Cached latents need a manifest of clips (a bank makes new triplets every step).")
+        cache = LatentCache(source, device)
+    scorer, clap_clips = None, []
+    if cfg.clap_ckpt:
+        from ..evaluation.clap import load_clap
+        from .clap_val import clap_val_clips
+
+        try:
+            scorer = load_clap(cfg.clap_ckpt, cfg.clap_kind, str(device))
+        except Exception as exc:
+            raise OptionError(f"Cannot use the CLAP checkpoint {cfg.clap_ckpt} ({str(exc).rstrip('.')}).") from None
+        clap_clips = clap_val_clips(val_source, cfg.val_clips, cfg.seed)
 
     unet_params = [p for p in model.denoiser.parameters() if p.requires_grad]
     text_params = [p for n, p in model.text_encoder.named_parameters() if "lora_" in n]
@@ -270,8 +371,14 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
         step, best = int(state["step"]), float(state.get("best", math.inf))
         elapsed_before = float(state.get("elapsed", 0.0))
         yield TrainEvent(step, cfg.steps, float("nan"), 0.0, message=f"resumed from {ck.name}")
-    dnet, opt = acc.prepare(model.denoiser, opt)
-    model.denoiser = dnet
+    # everything trainable goes through accelerate: with several processes the U-Net's and the
+    # text encoder's LoRA gradients are both averaged across them
+    if text_params:
+        dnet, text_net, opt = acc.prepare(model.denoiser, model.text_encoder, opt)
+    else:
+        dnet, opt = acc.prepare(model.denoiser, opt)
+        text_net = model.text_encoder
+    model.denoiser = dnet  # model.text_encoder stays the module itself (its tokenizer, LoRA state...)
 
     rng = np.random.default_rng(cfg.seed * 1000 + step + 7919 * acc.process_index)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
@@ -294,15 +401,18 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
             yield TrainEvent(step, cfg.steps, float("nan"), 0.0, checkpoint=str(p) if p else None, message="cancelled")
             return
         region = None
-        if with_regions:
-            inp, tgt, texts, spans = source.batch(cfg.batch_size, rng, augment=True, spans=True)
+        if cache is not None:
+            x_orig, x_tar, texts = cache.batch(model, cfg.batch_size, rng)
         else:
-            inp, tgt, texts = source.batch(cfg.batch_size, rng, augment=True)
-        x_orig, x_tar = paired_latents(model, inp, tgt, device)
+            if with_regions:
+                inp, tgt, texts, spans = source.batch(cfg.batch_size, rng, augment=True, spans=True)
+            else:
+                inp, tgt, texts = source.batch(cfg.batch_size, rng, augment=True)
+            x_orig, x_tar = paired_latents(model, inp, tgt, device)
         if with_regions:
             region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)
         texts = drop_instructions(texts, model.flow.cond_dropout, rng)
-        ctx, mask = model.encode_instruction(texts)
+        ctx, mask = text_net(texts)
         loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen, region=region)
         opt.zero_grad(set_to_none=True)
         acc.backward(loss)
@@ -321,20 +431,39 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None):
             load_trainable(model, {k: v for k, v in ema.shadow.items()})
             model.eval()
             val = validate(model, val_batches, device)
+            clap = None
+            if scorer is not None and acc.is_main_process:
+                from .clap_val import clap_validate
+
+                clap = clap_validate(model, clap_clips, scorer, cfg.val_steps, seed=cfg.seed)
             model.train()
             load_trainable(model, live)
-            if val < best:
-                best = val
+            # lower is better: the validation loss, or (paper) minus the CLAP score
+            metric = val if scorer is None else -acc_broadcast(acc, clap)
+            if metric < best:
+                best = metric
                 p = checkpoint(val)
                 if acc.is_main_process:
-                    mark_best(out, step, val)
+                    mark_best(out, step, val if scorer is None else clap, "val_loss" if scorer is None else "clap")
         ck_path = None
         if time.time() - last_ck > cfg.checkpoint_seconds or step == cfg.steps:
             ck_path = checkpoint(val)
         if step % cfg.log_every == 0 or val is not None or ck_path:
             yield TrainEvent(step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), opt.param_groups[0]["lr"],
                              val_loss=val, seconds=elapsed_before + time.time() - t_start,
-                             checkpoint=str(ck_path) if ck_path else None)
+                             checkpoint=str(ck_path) if ck_path else None,
+                             message=f"val CLAP {-metric:.4f}" if scorer is not None and val is not None else "")
+
+
+def acc_broadcast(acc, value):
+    """The main process's ``value`` (a float; None elsewhere) on every process."""
+    if acc.num_processes == 1:
+        return float(value)
+    from accelerate.utils import broadcast_object_list
+
+    box = [value if acc.is_main_process else None]
+    broadcast_object_list(box, from_process=0)
+    return float(box[0])
 
 
 BASE_INFO = "base_info.json"

@@ -1,0 +1,287 @@
+"""The GPU user's path, checked on the CPU with tiny components in the public formats:
+one device and precision rule for a whole bundle, conversion that keeps what a public U-Net
+computes, the paper's window and timestep convention, and training settings."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tone
+
+
+@pytest.fixture(scope="module")
+def components(tmp_path_factory):
+    from rfm_studio.core.model.tiny_public import write_tiny_public_components
+
+    return write_tiny_public_components(tmp_path_factory.mktemp("public"))
+
+
+@pytest.fixture(scope="module")
+def paper_bundle(components, tmp_path_factory):
+    from rfm_studio.core.model.convert import build_paper_bundle
+
+    m = build_paper_bundle(components / "vae", components / "unet", components / "t5", components / "hifigan")
+    m.window_frames = 256  # a short window keeps the CPU edits fast
+    return m.save_pretrained(tmp_path_factory.mktemp("paper") / "bundle")
+
+
+# ---- 1. devices -----------------------------------------------------------------------------
+def test_a_device_asked_for_by_name_must_be_usable(monkeypatch):
+    from rfm_studio.core.devices import resolve_device
+    from rfm_studio.core.errors import OptionError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("cpu") == "cpu" and resolve_device("auto") in ("cpu", "mps")
+    for spec in ("cuda", "cuda:1"):
+        with pytest.raises(OptionError, match=f"Device '{spec}' was requested but no usable CUDA GPU"):
+            resolve_device(spec)
+    with pytest.raises(OptionError, match="Unknown device 'gpu'"):
+        resolve_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("auto") == "cuda"  # cuda:N is kept
+    with pytest.raises(OptionError, match=r"has 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
+        resolve_device("cuda:2")
+
+
+def test_train_on_a_missing_gpu_is_one_sentence_and_exit_2(tmp_path, capsys, monkeypatch):
+    """It used to train on the CPU and exit 0."""
+    from rfm_studio.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for dev in ("cuda", "cuda:1"):
+        code = main(["train", "--data", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "run"), "--init", "tiny",
+                     "--steps", "1", "--device", dev])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "no usable CUDA GPU" in err and "Traceback" not in err
+        assert not (tmp_path / "run").exists()
+
+
+def test_edit_eval_and_finetune_refuse_a_missing_gpu(tmp_path, capsys, monkeypatch):
+    import soundfile as sf
+
+    from rfm_studio.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    sf.write(tmp_path / "in.wav", tone(1.0, sr=16000), 16000)
+    assert main(["edit", str(tmp_path / "in.wav"), "Remove the hum", "-o", str(tmp_path / "o.wav"),
+                 "--device", "cuda:0"]) == 2
+    assert "no usable CUDA GPU" in capsys.readouterr().err and not (tmp_path / "o.wav").exists()
+    (tmp_path / "m.jsonl").write_text(json.dumps({"id": "a", "input": "in.wav", "instruction": "x"}) + "\n")
+    assert main(["edit-batch", str(tmp_path / "m.jsonl"), "--out-dir", str(tmp_path / "out"), "--device", "cuda"]) == 2
+    assert "no usable CUDA GPU" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_one_device_rule_everywhere():
+    """The three copies (training, evaluation, GUI) are gone: each uses core.devices."""
+    import inspect
+
+    import rfm_studio.core.evaluation.runner as runner
+    import rfm_studio.core.training.loop as loop
+    import rfm_studio.gui.tasks as tasks
+
+    assert not hasattr(loop, "pick_device") and not hasattr(runner, "resolve_device")
+    assert "core.devices" in inspect.getsource(tasks.resolve_device)
+
+
+def test_precision_names(monkeypatch):
+    from rfm_studio.core.devices import resolve_dtype
+    from rfm_studio.core.errors import OptionError
+
+    assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16 and resolve_dtype(None) == torch.float32
+    assert resolve_dtype("float16", "cpu") == torch.float16  # this CPU runs the ops in float16 (probed)
+    with pytest.raises(OptionError, match="Unknown precision 'float8'"):
+        resolve_dtype("float8", "cpu")
+    import rfm_studio.core.devices as devices
+
+    monkeypatch.setitem(devices._PROBED, ("cpu", torch.float16), "conv2d not implemented for 'Half'")
+    with pytest.raises(OptionError, match="cannot run this model's operations in it"):
+        resolve_dtype("float16", "cpu")
+
+
+# ---- 2. one precision for a whole bundle ----------------------------------------------------------
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_paper_bundle_edits_in_half_precision(paper_bundle, dtype):
+    """Only the U-Net used to be cast: the fp32 VAE then failed on the half-precision mel."""
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.model.bundle import RFMEditor
+
+    m = RFMEditor.from_pretrained(paper_bundle, dtype=dtype)
+    assert {p.dtype for p in m.parameters()} == {dtype}  # U-Net, VAE, text encoder, vocoder
+    res = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", steps=2, guidance=2.0,
+               capture_attention=True, preview_every=1)
+    assert res.audio.dtype == np.float32 and res.audio.shape == (48000,) and np.isfinite(res.audio).all()
+    assert res.attention is not None and np.isfinite(res.attention).all()
+    ref = edit(RFMEditor.from_pretrained(paper_bundle), tone(3.0, sr=16000), 16000, "Remove the dog barking",
+               steps=2, guidance=2.0)
+    # the same edit, to the precision's rounding (the mels: this random HiFi-GAN's waveform is ~1e-9,
+    # below float16's smallest number)
+    assert np.corrcoef(res.mel_out.ravel(), ref.mel_out.ravel())[0, 1] > 0.99
+
+
+def test_cli_edit_in_bfloat16(paper_bundle, tmp_path, capsys):
+    import soundfile as sf
+
+    from rfm_studio.cli import main
+
+    sf.write(tmp_path / "in.wav", tone(2.0, sr=16000), 16000)
+    assert main(["edit", str(tmp_path / "in.wav"), "Add a bell", "-o", str(tmp_path / "o.wav"), "--model",
+                 str(paper_bundle), "--steps", "2", "--dtype", "bfloat16", "--device", "cpu"]) == 0, \
+        capsys.readouterr().err
+    out, sr = sf.read(tmp_path / "o.wav")
+    assert sr == 16000 and len(out) == 32000 and np.isfinite(out).all()
+
+
+def test_adapter_on_a_half_precision_paper_bundle(paper_bundle, tmp_path):
+    """A LoRA adapter (U-Net and text encoder) attached to a bfloat16 bundle is made in bfloat16 and edits."""
+    from test_adapters import _save
+
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.model.bundle import RFMEditor
+
+    path = _save(RFMEditor.from_pretrained(paper_bundle), tmp_path / "ad")
+    h = RFMEditor.from_pretrained(paper_bundle, dtype="bfloat16", adapter=path)
+    assert len(h._adapter_sets) == 2
+    assert all(p.dtype == torch.bfloat16 for s in h._adapter_sets for p in s.parameters())
+    res = edit(h, tone(1.0, sr=16000), 16000, "Remove the hum", steps=2, guidance=2.0)
+    assert np.isfinite(res.audio).all()
+
+
+def test_gui_precision_uses_the_core_rule(tiny_bundle, monkeypatch):
+    from rfm_studio.gui.tasks import ModelHost
+
+    host = ModelHost()
+    info = host.load(str(tiny_bundle), device="cpu", precision="bfloat16")
+    assert info.precision == "bfloat16" and {p.dtype for p in host.model.parameters()} == {torch.bfloat16}
+    import rfm_studio.core.devices as devices
+
+    monkeypatch.setitem(devices._PROBED, ("cpu", torch.float16), "not implemented for 'Half'")
+    info = host.load(str(tiny_bundle), device="cpu", precision="float16")
+    assert info.precision == "float32" and "float16 is not usable on cpu" in info.note
+
+
+# ---- 3. conversion keeps what the public U-Net computes -----------------------------------------
+def _t2a_unet(order: str, film: str | None = None, cross_dim: int = 32):
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(1)
+    if order == "tango":  # Stable Diffusion's block order: attention first, a plain block last
+        down, up = ["CrossAttnDownBlock2D", "DownBlock2D"], ["UpBlock2D", "CrossAttnUpBlock2D"]
+    else:  # AudioLDM's: a plain block first
+        down, up = ["DownBlock2D", "CrossAttnDownBlock2D"], ["CrossAttnUpBlock2D", "UpBlock2D"]
+    kw = {}
+    if film:
+        kw = dict(class_embed_type="simple_projection", projection_class_embeddings_input_dim=16,
+                  class_embeddings_concat=film == "concat")
+    return UNet2DConditionModel(sample_size=[64, 16], in_channels=8, out_channels=8, block_out_channels=[16, 32],
+                                down_block_types=down, up_block_types=up, layers_per_block=1,
+                                cross_attention_dim=cross_dim, attention_head_dim=4, norm_num_groups=8, **kw)
+
+
+@pytest.mark.parametrize("order,film", [("tango", None), ("audioldm", None), ("tango", "concat"),
+                                        ("audioldm", "concat"), ("audioldm", "add")])
+def test_converted_unet_computes_what_the_original_did(order, film, tmp_path):
+    """With zeros on the new input channels (and a zero class condition for FiLM U-Nets) the
+    converted U-Net gives the original's output. A Tango U-Net used to be rebuilt with
+    cross-attention in every block (new random weights): it no longer computed the same."""
+    from rfm_studio.core.model.convert import load_t2a_unet, unet_layout
+
+    src = _t2a_unet(order, film)
+    with torch.no_grad():  # a trained-looking class embedding: its bias matters
+        if film:
+            src.class_embedding.bias.normal_()
+    src.save_pretrained(tmp_path / "unet")
+    conv = load_t2a_unet(tmp_path / "unet", 32, 8)
+    assert conv.config.in_channels == 16
+    assert list(conv.config.down_block_types) == list(src.config.down_block_types)
+    assert list(conv.config.up_block_types) == list(src.config.up_block_types)
+    assert conv.config.conversion["new_parameters"] == 0
+    torch.manual_seed(2)
+    x, ctx = torch.randn(2, 8, 16, 16), torch.randn(2, 5, 32)
+    kw = {"class_labels": torch.zeros(2, 16)} if film else {}
+    with torch.no_grad():
+        a = src(x, 500, encoder_hidden_states=ctx, **kw).sample
+        b = conv(torch.cat([x, torch.zeros_like(x)], 1), 500, encoder_hidden_states=ctx).sample
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    # the layout comes from the weights, not the config: a config that lies is overruled
+    lay = unet_layout(dict(src.state_dict()))
+    assert lay["down_block_types"] == list(src.config.down_block_types)
+    assert lay["class_embeddings_concat"] == (film == "concat")
+
+
+def test_block_kinds_come_from_the_checkpoints_keys(tmp_path):
+    """A Tango checkpoint whose config.json names AudioLDM's order is converted by its weights."""
+    from rfm_studio.core.model.convert import load_t2a_unet
+
+    src = _t2a_unet("tango")
+    src.save_pretrained(tmp_path / "unet")
+    cfg = json.loads((tmp_path / "unet" / "config.json").read_text())
+    cfg["down_block_types"], cfg["up_block_types"] = ["DownBlock2D", "CrossAttnDownBlock2D"], \
+        ["CrossAttnUpBlock2D", "UpBlock2D"]
+    (tmp_path / "unet" / "config.json").write_text(json.dumps(cfg))
+    conv = load_t2a_unet(tmp_path / "unet", 32, 8)
+    assert list(conv.config.down_block_types) == ["CrossAttnDownBlock2D", "DownBlock2D"]
+    assert conv.config.conversion["new_parameters"] == 0
+
+
+def test_another_text_width_only_renews_the_cross_attention_keys_and_values(tmp_path):
+    from rfm_studio.core.model.convert import load_t2a_unet
+
+    _t2a_unet("audioldm", cross_dim=24).save_pretrained(tmp_path / "unet")
+    conv = load_t2a_unet(tmp_path / "unet", 32, 8)
+    new = conv.config.conversion["new_tensors"]
+    assert new and all(k.endswith(("attn2.to_k.weight", "attn2.to_v.weight")) for k in new)
+
+
+def test_converted_bundle_edits_the_papers_1024_frames(components):
+    """The window used to come from the U-Net's sample_size (64 latent frames: 2.56 s)."""
+    from rfm_studio.core.model.convert import build_paper_bundle, paper_window_frames
+
+    m = build_paper_bundle(components / "vae", components / "unet", components / "t5", components / "hifigan")
+    assert m.window_frames == 1024 and m.window_frames * m.mel_config.hop_length / 16000 == pytest.approx(10.24)
+    assert paper_window_frames(4 * 8) == 1024 and paper_window_frames(48) == 1008
+
+
+# ---- 4. timestep convention ---------------------------------------------------------------------
+def test_converted_models_use_the_ddpm_timestep_convention(paper_bundle):
+    """AudioLDM / Tango were pretrained with timestep 0 = clean data, 1000 = noise: RFM time t
+    (0 noise, 1 data) reaches them as 1000 (1 - t). It used to reach them as 1000 t."""
+    from rfm_studio.core.flow.rectified import FlowConfig
+    from rfm_studio.core.model.bundle import RFMEditor
+
+    m = RFMEditor.from_pretrained(paper_bundle)
+    assert m.flow.timestep_convention == "ddpm"
+    seen = []
+    net = m.denoiser.net
+    orig = net.forward
+    net.forward = lambda x, t, **kw: (seen.append(t.clone()), orig(x, t, **kw))[1]
+    x = torch.zeros(1, 8, 16, 16)
+    ctx, mask = m.encode_instruction(["Add a bell"])
+    with torch.no_grad():
+        m.net_velocity(x, x, torch.tensor([0.01]), ctx, mask)
+    assert float(seen[0][0]) == pytest.approx(990.0)
+    assert FlowConfig().network_timestep(torch.tensor(0.25)) == 250.0  # the embedded models' convention
+    with pytest.raises(ValueError, match="timestep convention"):
+        FlowConfig(timestep_convention="edm")
+
+
+def test_the_shipped_model_edits_bit_identically():
+    """The shipped bundle has no timestep_convention (rfm); its float32 edit is unchanged by the
+    precision rule. The fingerprint was taken before either existed."""
+    import hashlib
+
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.paths import resolve_model
+
+    m = RFMEditor.from_pretrained(resolve_model(None))
+    assert m.flow.timestep_convention == "rfm" and m.dtype == torch.float32
+    r = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", seed=3, steps=4)
+    np.testing.assert_allclose(r.audio[1000:1004], [0.011839019134640694, -0.04854046180844307,
+                                                    -0.09970083087682724, -0.1459781676530838], rtol=0, atol=1e-7)
+    assert float(np.abs(r.audio).mean()) == pytest.approx(0.19015730917453766, rel=1e-6)
+    digest = hashlib.sha256(r.audio.tobytes()).hexdigest()
+    if digest != "c64f440d26467ca29752cfadd1eb44c4ae8e353e52cff2918dd93285492fcdb2":
+        pytest.xfail("within 1e-7 but not bit-identical on this machine's floating point")
