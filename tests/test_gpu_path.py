@@ -267,21 +267,34 @@ def test_converted_models_use_the_ddpm_timestep_convention(paper_bundle):
         FlowConfig(timestep_convention="edm")
 
 
+SHIPPED_UNET_SHA256 = "0ecc39becf1e828ba5a264971132846e76121647181273737879ed35800a7790"
+
+
 def test_the_shipped_model_edits_bit_identically():
-    """The shipped bundle has no timestep_convention (rfm); its float32 edit is unchanged by the
-    precision rule. The fingerprint was taken before either existed."""
+    """The shipped bundle has no timestep_convention (rfm: the network hears 1000 t) and its
+    float32 edit is unchanged by the precision rule: the fingerprint was taken before either existed
+    (while the shipped U-Net is the one it was taken of)."""
     import hashlib
 
     from rfm_studio.core.editing import edit
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.paths import resolve_model
 
-    m = RFMEditor.from_pretrained(resolve_model(None))
+    folder = resolve_model(None)
+    m = RFMEditor.from_pretrained(folder)
     assert m.flow.timestep_convention == "rfm" and m.dtype == torch.float32
+    seen = []
+    net = m.denoiser.net
+    orig = net.forward
+    net.forward = lambda x, t, *a, **kw: (seen.append(t.clone()), orig(x, t, *a, **kw))[1]
     r = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", seed=3, steps=4)
+    times = np.linspace(m.flow.t_start, 1.0, 5)[:4]
+    assert [float(t[0]) for t in seen] == [float(torch.tensor(t) * 1000.0) for t in times]
+    weights = hashlib.sha256((folder / "unet" / "model.safetensors").read_bytes()).hexdigest()
+    if weights != SHIPPED_UNET_SHA256:
+        pytest.skip("the shipped U-Net is not the one the fingerprint was taken of")
     np.testing.assert_allclose(r.audio[1000:1004], [0.011839019134640694, -0.04854046180844307,
                                                     -0.09970083087682724, -0.1459781676530838], rtol=0, atol=1e-7)
     assert float(np.abs(r.audio).mean()) == pytest.approx(0.19015730917453766, rel=1e-6)
-    digest = hashlib.sha256(r.audio.tobytes()).hexdigest()
-    if digest != "c64f440d26467ca29752cfadd1eb44c4ae8e353e52cff2918dd93285492fcdb2":
-        pytest.xfail("within 1e-7 but not bit-identical on this machine's floating point")
+    assert hashlib.sha256(r.audio.tobytes()).hexdigest() == \
+        "c64f440d26467ca29752cfadd1eb44c4ae8e353e52cff2918dd93285492fcdb2"

@@ -435,7 +435,11 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
             if scorer is not None and acc.is_main_process:
                 from .clap_val import clap_validate
 
-                clap = clap_validate(model, clap_clips, scorer, cfg.val_steps, seed=cfg.seed)
+                wrapped, model.denoiser = model.denoiser, _unwrap(model.denoiser)  # no collectives on one rank
+                try:
+                    clap = clap_validate(model, clap_clips, scorer, cfg.val_steps, seed=cfg.seed)
+                finally:
+                    model.denoiser = wrapped
             model.train()
             load_trainable(model, live)
             # lower is better: the validation loss, or (paper) minus the CLAP score
