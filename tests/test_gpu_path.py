@@ -211,6 +211,15 @@ def test_converted_unet_computes_what_the_original_did(order, film, tmp_path):
     assert lay["class_embeddings_concat"] == (film == "concat")
 
 
+def test_convert_cli_says_what_it_kept(components, tmp_path, capsys):
+    from rfm_studio.cli import main
+
+    _t2a_unet("tango").save_pretrained(tmp_path / "unet")
+    assert main(["models", "convert", "--vae", str(components / "vae"), "--unet", str(tmp_path / "unet"),
+                 "--text-encoder", str(components / "t5"), "--out", str(tmp_path / "out")]) == 0
+    assert "stable-diffusion block order, 0.00 M new parameters" in capsys.readouterr().out
+
+
 def test_block_kinds_come_from_the_checkpoints_keys(tmp_path):
     """A Tango checkpoint whose config.json names AudioLDM's order is converted by its weights."""
     from rfm_studio.core.model.convert import load_t2a_unet

@@ -275,5 +275,8 @@ def cmd_convert(args) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     n = sum(p.numel() for p in model.denoiser.parameters()) / 1e6
-    print(f"wrote {out} (U-Net {n:.1f} M parameters, in_channels {model.denoiser.net.config.in_channels})")
+    conv = dict(model.denoiser.net.config.get("conversion") or {})
+    print(f"wrote {out} (U-Net {n:.1f} M parameters, in_channels {model.denoiser.net.config.in_channels}, "
+          f"{conv.get('block_order', 'unknown')} block order, {conv.get('new_parameters', 0) / 1e6:.2f} M new "
+          f"parameters besides the zero input channels)")
     return 0
