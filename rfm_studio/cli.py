@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ["edit", "train", "finetune", "data", "eval", "models"]
+COMMANDS = ["edit", "train", "finetune", "data", "eval", "models", "library"]
 
 
 class _Parser(argparse.ArgumentParser):

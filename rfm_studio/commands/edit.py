@@ -34,6 +34,9 @@ def register(sub):
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--region", default=None, help="START:END in seconds; only that span changes")
     _common(p)
+    from .library import add_edit_options
+
+    add_edit_options(p)
     p.set_defaults(func=run_edit_cmd)
     b = sub.add_parser("edit-batch", help="edit every clip of a JSONL manifest (model loaded once)")
     b.add_argument("manifest")
@@ -100,11 +103,23 @@ def run_edit_cmd(args) -> int:
         summary = drive(edit_file(model, args.input, out, args.instruction, region=region, **params))
         print(f"{out}  ({summary['seconds']:.1f} s, {summary['chunks']} chunks)")
         return 0
+    from .library import check_reference, library_reference
+
+    reference = check_reference(args)
     audio, sr = load_audio(args.input)
     model = load_model(args)
-    res = edit(model, audio, sr, args.instruction, region=region, **params)
+    note = f"reference {reference.source}" if reference else None
+    if reference is None:
+        reference, note = library_reference(args, args.instruction)
+    prompts = (reference,) if reference is not None else ()
+    res = edit(model, audio, sr, args.instruction, region=region, prompts=prompts, **params)
     save_audio(out, res.audio, res.sample_rate, protect=[args.input])
-    print(f"{out}  ({res.seconds:.2f} s, {res.params['steps']} steps, t_start {res.params['t_start']:g})")
+    if "placement" in res.params:
+        from ..core.library.report import placement_line
+
+        print(f"{out}  ({res.seconds:.2f} s; {note}; {placement_line(res.params)})")
+    else:
+        print(f"{out}  ({res.seconds:.2f} s, {res.params['steps']} steps, t_start {res.params['t_start']:g})")
     return 0
 
 

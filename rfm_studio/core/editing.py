@@ -128,6 +128,11 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     t0 = time.perf_counter()
     if not req.instruction or not req.instruction.strip():
         raise OptionError("The instruction is empty; describe the edit, for example 'Remove the dog barking'.")
+    if req.prompts:  # "Add X" / "Replace A with B" with a reference sound: placed, not generated
+        from .library.prompted import is_reference_edit, run_reference_edit
+
+        if is_reference_edit(req):
+            return (yield from run_reference_edit(model, req, cancel))
     audio = check_audio(req.audio, req.sample_rate)
     sr = int(req.sample_rate)
     p = resolve_params(model, req)
