@@ -1,0 +1,151 @@
+"""Sound library index: add / update / remove / search, incremental re-scans, keyword
+fallback, an interrupted scan, and the starter library."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rfm_studio.core.library import Library
+
+SR = 16000
+
+
+def write(p, seconds=0.3, title=None, seed=0):
+    x = (0.1 * np.random.default_rng(seed).standard_normal(int(seconds * SR))).astype(np.float32)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if title is None:
+        sf.write(p, x, SR)
+    else:
+        with sf.SoundFile(str(p), "w", SR, 1, format="FLAC" if p.suffix == ".flac" else "WAV") as f:
+            f.title = title
+            f.write(x)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "Sounds ✓"
+    write(d / "ANMLDog_Big Dog Barking_JD_Yard.wav")
+    write(d / "weather" / "thunder-clap_02.flac", title="Thunder clap overhead")
+    write(d / "weather" / "RAINMetl_Rain On Tin Roof_TN_Lib.wav")
+    write(d / "city" / "carHorn honk.wav", 0.5)
+    write(d / "birds chirping in the morning.wav")
+    write(d / ".hidden" / "dog.wav")  # hidden folders are skipped
+    (d / "notes.txt").write_text("not audio")
+    (d / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    return d
+
+
+@pytest.fixture
+def lib(tmp_path):
+    with Library(tmp_path / "db" / "library.sqlite", starter=False) as lib:
+        yield lib
+
+
+def names(hits):
+    return [os.path.basename(h.path) for h in hits]
+
+
+def test_add_search_update_remove(lib, folder):
+    r = lib.add_folder(folder)
+    assert (r.added, r.failed, r.removed) == (5, 1, 0) and lib.count() == 5
+    assert names(lib.search("a dog barking", 3))[0] == "ANMLDog_Big Dog Barking_JD_Yard.wav"
+    assert names(lib.search("thunder", 1)) == ["thunder-clap_02.flac"]
+    assert names(lib.search("rain falling on metal", 1)) == ["RAINMetl_Rain On Tin Roof_TN_Lib.wav"]
+    assert names(lib.search("a car horn", 1)) == ["carHorn honk.wav"]
+    hit = lib.search("birds", 1)[0]
+    assert "birds chirping" in hit.description and abs(hit.duration - 0.3) < 1e-3
+    assert lib.mode == "embeddings"
+    # nothing changed: nothing is read again
+    r = lib.scan(str(folder.resolve()))
+    assert (r.added, r.updated, r.removed, r.unchanged) == (0, 0, 0, 5)
+    # one file retagged, one deleted, one added
+    p = folder / "weather" / "thunder-clap_02.flac"
+    write(p, 0.4, title="Distant fireworks popping", seed=1)
+    os.utime(p, ns=(time.time_ns(), time.time_ns() + 10**9))
+    (folder / "city" / "carHorn honk.wav").unlink()
+    write(folder / "Cat_Meow.wav")
+    r = lib.add_folder(folder)
+    assert (r.added, r.updated, r.removed, r.unchanged) == (1, 1, 1, 3)
+    assert names(lib.search("fireworks", 1)) == ["thunder-clap_02.flac"]
+    assert "carHorn honk.wav" not in names(lib.search("car horn", 10))
+    # a sub-folder of an indexed folder is part of it; removing forgets the files only
+    assert lib.add_folder(folder / "weather").folder == str(folder.resolve())
+    assert lib.remove_folder(folder) == 5 and lib.count() == 0 and lib.search("dog") == []
+    assert (folder / "Cat_Meow.wav").exists()
+    assert lib.db.execute("SELECT count(*) FROM texts").fetchone()[0] == 0
+
+
+def test_keyword_fallback_when_the_encoder_cannot_load(lib, folder, monkeypatch):
+    from rfm_studio.core.library import embed
+
+    lib.add_folder(folder)
+
+    def broken():
+        raise embed.EncoderUnavailable("no model")
+
+    monkeypatch.setattr(embed, "_load", broken)
+    hits = lib.search("dogs barking", 3)
+    assert lib.mode == "keywords" and names(hits)[0] == "ANMLDog_Big Dog Barking_JD_Yard.wav"
+    assert names(lib.search("Thunder", 1)) == ["thunder-clap_02.flac"]
+
+
+def test_an_interrupted_scan_leaves_a_consistent_index_that_the_next_scan_completes(tmp_path):
+    import rfm_studio.core.library.index as index
+
+    d = tmp_path / "many"
+    for i in range(30):
+        write(d / f"door_slam_{i:02d}.wav", 0.05, seed=i)
+    db = tmp_path / "lib.sqlite"
+    old = index.BATCH
+    index.BATCH = 10
+    try:
+        lib = Library(db, starter=False)
+
+        def stop(i):
+            if i >= 20:
+                raise KeyboardInterrupt
+
+        real_walk = lib._walk
+
+        def walk(root):
+            for i, p in enumerate(real_walk(root)):
+                stop(i)
+                yield p
+
+        lib._walk = walk
+        with pytest.raises(KeyboardInterrupt):
+            lib.add_folder(d)
+        lib.close()
+        lib = Library(db, starter=False)
+        assert lib.count() == 20  # two committed batches; the third was rolled back
+        n_fts = lib.db.execute("SELECT count(*) FROM fts").fetchone()[0]
+        assert n_fts == 20
+        r = lib.add_folder(d)
+        assert (r.added, r.unchanged) == (10, 20) and lib.count() == 30
+        lib.close()
+    finally:
+        index.BATCH = old
+
+
+def test_starter_library_is_indexed_on_first_use_and_can_be_removed(tmp_path):
+    from rfm_studio.core.library.starter import licences, starter_dir
+
+    d = starter_dir()
+    assert d is not None
+    lic = licences()
+    files = sorted(p.name for p in d.glob("*.ogg"))
+    assert files and sorted(lic) == files  # every file has its licence and source
+    assert all(r["licence"] and r["package"] and r["source"] for r in lic.values())
+    assert sum(p.stat().st_size for p in d.iterdir()) <= 20 * 1024 * 1024
+    with Library(tmp_path / "s.sqlite") as lib:
+        assert lib.folders() == [(str(d.resolve()), len(files), True)]
+        for q, cls in [("Add a dog barking", "dog_bark"), ("birds chirping", "bird_chirp"),
+                       ("a car horn", "car_horn"), ("footsteps", "footsteps"), ("rain", "rain"),
+                       ("thunder", "thunder"), ("a bell", "bell_gong")]:
+            assert names(lib.search(q, 1))[0].startswith(cls), q
+        lib.remove_folder("starter")
+    with Library(tmp_path / "s.sqlite") as lib:  # stays removed
+        assert lib.folders() == []

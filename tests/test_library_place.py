@@ -1,0 +1,184 @@
+"""Placing a reference into a scene (Add) and Replace: region respected, samples outside
+identical, level matched; instruction parsing; the edit through run_edit and the CLI."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import collect, tone
+
+from rfm_studio.core.events import EditRequest
+from rfm_studio.core.library.place import DEFAULT_BELOW_DB, foreground_db, place
+from rfm_studio.core.library.prompted import parse_instruction, residual_span
+from rfm_studio.core.prompts import AudioPrompt
+
+SR = 16000
+
+
+def scene(seconds=6.0, sr=SR, seed=0):
+    rng = np.random.default_rng(seed)
+    x = 0.05 * rng.standard_normal(int(seconds * sr))
+    x[: int(2 * sr)] += 0.4 * np.sin(2 * np.pi * 300 * np.arange(int(2 * sr)) / sr)  # busy start
+    return x.astype(np.float32)
+
+
+def bark(sr=22050, seed=1):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(0.6 * sr)) / sr
+    x = np.sin(2 * np.pi * 700 * t) * np.exp(-6 * t) + 0.2 * rng.standard_normal(len(t)) * np.exp(-8 * t)
+    return np.concatenate([np.zeros(2000), x, np.zeros(3000)]).astype(np.float32)
+
+
+def test_add_inside_a_region_leaves_every_sample_outside_unchanged_and_sits_under_the_scene():
+    x = scene()
+    out, pl = place(x, SR, bark(), 22050, region=(3.0, 4.5))
+    assert 3.0 <= pl.start and pl.end <= 4.5
+    a, b = int(3.0 * SR), int(4.5 * SR)
+    assert np.array_equal(out[:a], x[:a]) and np.array_equal(out[b:], x[b:])
+    added = out - x
+    assert np.abs(added).max() > 0.01  # something was added
+    s, e = int(pl.start * SR), int(pl.end * SR)
+    assert np.abs(added[:s]).max() == 0 and np.abs(added[e:]).max() == 0
+    # level: DEFAULT_BELOW_DB under the scene's foreground around it
+    assert abs(foreground_db(added[s:e], SR) - (pl.scene_db - DEFAULT_BELOW_DB)) < 0.1
+    assert abs(added[s]) < 1e-3 and abs(added[e - 1]) < 1e-3  # faded edges
+
+
+def test_without_a_region_the_least_busy_stretch_is_chosen_and_stereo_gets_it_in_both_channels():
+    x = scene()
+    st = np.stack([x, 0.8 * x], axis=1)
+    out, pl = place(st, SR, bark(), 22050)
+    assert pl.start >= 2.0  # the busy first two seconds are avoided
+    d = out - st
+    assert np.allclose(d[:, 0], d[:, 1]) and np.abs(d).max() > 0.005
+    assert out.shape == st.shape and out.dtype == np.float32
+
+
+def test_a_fixed_level_and_position_are_kept_and_a_long_reference_is_cut_to_fit():
+    x = scene()
+    long_ref = np.tile(bark(SR), 8)
+    out, pl = place(x, SR, long_ref, SR, region=(2.5, 5.5), start=3.0, length=1.0, level_db=-20.0, room=False)
+    assert pl.start == pytest.approx(3.0) and pl.end <= 4.0 + 1e-6
+    d = (out - x)[int(3.0 * SR):int(4.0 * SR)]
+    assert abs(foreground_db(d, SR) - (-20.0)) < 0.1
+    assert np.array_equal(out[int(4.0 * SR):], x[int(4.0 * SR):])
+
+
+def test_the_added_sound_never_clips_a_scene_that_did_not():
+    x = 0.9 * np.sign(np.sin(2 * np.pi * 50 * np.arange(3 * SR) / SR)).astype(np.float32)
+    out, pl = place(x, SR, bark(SR), SR, level_db=0.0)
+    assert np.abs(out).max() <= 0.99 + 1e-6
+
+
+@pytest.mark.parametrize("text,want", [
+    ("Add a dog barking", ("add", None, "a dog barking")),
+    ("add some birds chirping.", ("add", None, "birds chirping")),
+    ("Mix in light rain", ("add", None, "light rain")),
+    ("Add a bell to the recording", ("add", None, "a bell")),
+    ("Replace the dog barking with a cat meowing", ("replace", "the dog barking", "a cat meowing")),
+    ("Substitute a cat meowing for the dog barking", ("replace", "the dog barking", "a cat meowing")),
+    ("Swap the car horn for a bicycle bell", ("replace", "the car horn", "a bicycle bell")),
+    ("Remove the dog barking", (None, None, None)),
+])
+def test_instructions_are_read_as_add_or_replace(text, want):
+    assert parse_instruction(text) == want
+
+
+def test_residual_span_finds_the_removed_sound():
+    r = np.zeros(5 * SR, np.float32)
+    r[int(1.5 * SR):int(2.5 * SR)] = 0.3 * np.random.default_rng(0).standard_normal(SR)
+    s, e = residual_span(r, SR)
+    assert abs(s - 1.5) < 0.06 and abs(e - 2.5) < 0.06
+    assert residual_span(np.zeros(SR, np.float32), SR) is None
+
+
+def ref_prompt():
+    return AudioPrompt(bark(SR), SR, "reference", "bark.wav")
+
+
+def test_add_with_a_reference_through_run_edit_needs_no_model():
+    from rfm_studio.core.editing import run_edit
+
+    x = scene()
+    events, res = collect(run_edit(None, EditRequest(x, SR, "Add a dog barking", region=(4.0, 5.0),
+                                                     prompts=(ref_prompt(),))))
+    assert events and res.params["reference"] == "bark.wav" and res.params["task"] == "add"
+    pl = res.params["placement"]
+    assert 4.0 <= pl["start"] < pl["end"] <= 5.0
+    assert not np.array_equal(res.audio, x)
+    assert np.array_equal(res.audio[:4 * SR], x[:4 * SR]) and np.array_equal(res.audio[5 * SR:], x[5 * SR:])
+
+
+def test_replace_removes_with_the_model_then_places_b_where_a_was(tiny_model):
+    from rfm_studio.core.editing import edit
+
+    x = tone(4.0)
+    res = edit(tiny_model, x, SR, "Replace the tone with a dog barking", region=(1.0, 3.0), steps=2,
+               prompts=(ref_prompt(),))
+    assert res.params["task"] == "replace" and res.params["removed"] == "Remove the tone"
+    assert res.params["reference"] == "bark.wav"
+    assert np.array_equal(res.audio[:SR], x[:SR]) and np.array_equal(res.audio[3 * SR:], x[3 * SR:])
+    pl = res.params["placement"]
+    if res.params["a_span"]:
+        assert pl["start"] == pytest.approx(res.params["a_span"][0], abs=0.01)
+    assert 1.0 <= pl["start"] and pl["end"] <= 3.0
+
+
+# ---------------------------------------------------------------- CLI
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    d = tmp_path / "userdata"
+    monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(d))
+    return d
+
+
+def test_cli_library_commands(tmp_path, data_dir, capsys):
+    from rfm_studio.cli import main
+
+    d = tmp_path / "my sounds"
+    d.mkdir()
+    sf.write(d / "ANMLDog_Angry Dog Barks_JD_Lib.wav", bark(SR), SR)
+    sf.write(d / "owl hooting.flac", bark(SR, 2), SR)
+    assert main(["library", "add", str(d)]) == 0
+    assert "2 added" in capsys.readouterr().out
+    assert main(["library", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "(starter library)" in out and "my sounds" in out
+    assert main(["library", "search", "angry dog", "-n", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ANMLDog_Angry Dog Barks_JD_Lib.wav" in out and "animals, dog" in out and "s)" in out
+    assert main(["library", "remove", str(d)]) == 0
+    assert "2 files" in capsys.readouterr().out
+    assert main(["library", "add", str(tmp_path / "missing")]) == 2
+    assert main(["library", "remove", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err
+
+
+def test_cli_edit_with_a_reference_and_with_the_library(tmp_path, data_dir, tiny_bundle, capsys):
+    from rfm_studio.cli import main
+
+    x = scene(3.0)
+    sf.write(tmp_path / "in.wav", x, SR)
+    sf.write(tmp_path / "bark.wav", bark(SR), SR)
+    base = [str(tmp_path / "in.wav"), "--model", str(tiny_bundle), "--region", "1:2.5"]
+    assert main(["edit", base[0], "Add a dog barking", "-o", str(tmp_path / "o1.wav"), *base[1:],
+                 "--reference", str(tmp_path / "bark.wav")]) == 0
+    out = capsys.readouterr().out
+    assert "reference" in out and "added at" in out
+    y, _ = sf.read(tmp_path / "o1.wav", dtype="float32")
+    assert not np.allclose(y, x, atol=1e-4)
+    assert np.allclose(y[:SR], x[:SR], atol=1e-4) and np.allclose(y[int(2.5 * SR):], x[int(2.5 * SR):], atol=1e-4)
+    # no reference: the best starter library match is used and named
+    assert main(["edit", base[0], "Add a dog barking", "-o", str(tmp_path / "o2.wav"), *base[1:]]) == 0
+    out = capsys.readouterr().out
+    assert "library match for 'a dog barking'" in out and "dog_bark_" in out
+    assert main(["edit", base[0], "Add birds chirping", "-o", str(tmp_path / "o3.wav"), *base[1:],
+                 "--library", "bird_chirp_01.ogg"]) == 0
+    assert "bird_chirp_01.ogg" in capsys.readouterr().out
+    # bad reference: one sentence, nothing written
+    assert main(["edit", base[0], "Add a dog barking", "-o", str(tmp_path / "o4.wav"), *base[1:],
+                 "--reference", str(tmp_path / "nope.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "Reference file not found" in err and err.count("\n") == 1
+    assert not (tmp_path / "o4.wav").exists()
