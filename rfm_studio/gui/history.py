@@ -174,7 +174,8 @@ class HistoryPanel(QWidget):
                 tip = (f"{v.instruction}\nfrom version {v.parent} · guidance {p.get('guidance', 0):g} · "
                        f"draws {p.get('draws', 1)} · strength {p.get('strength', 1.0):g} · "
                        f"region {_fmt_region(p.get('region'))}\nmodel {model}"
-                       + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else ""))
+                       + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else "")
+                       + (f"\nlibrary sound {p['reference']}" if p.get("reference") else ""))
             it = QTreeWidgetItem(vals)
             it.setData(0, Qt.UserRole, v.id)
             for c in range(len(COLUMNS)):

@@ -86,6 +86,9 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self.setAcceptDrops(True)
         self._build_views()
         self._build_docks()
+        from .library import install as install_library
+
+        self.library = install_library(self)  # Library dock + drop a sound onto the waveform
         self._wire_finetune()
         self._build_actions()
         self._build_menus()
@@ -498,7 +501,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
                            draws=int(self.panel.draws.value()), strength=self.panel.strength_value(),
                            seed=self.panel.next_seed(), region=self.region,
                            capture_attention=self.panel.capture.isChecked(),
-                           attention_layers=self.panel.layers.currentData())
+                           attention_layers=self.panel.layers.currentData(),
+                           prompts=self.library.prompts_for(self.panel.instruction.text().strip()))
 
     def run_edit(self) -> Optional[int]:
         if self.history.source is None:

@@ -1,0 +1,97 @@
+"""The Library panel in the window: search as you type, candidates for an "Add ..." instruction,
+the chosen sound used by the edit and recorded in its history entry, a drop on the waveform
+placing the sound there, audition, and adding a folder."""
+
+import numpy as np
+import soundfile as sf
+
+import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
+from gui_helpers import SR, clip_path, gui_env, gui_tiny_bundle, loaded, settings, window  # noqa: F401
+
+
+def test_search_as_you_type_shows_path_description_and_length(qtbot, window):
+    lib = window.library
+    lib.search_box.setText("dog barking")
+    lib.search_box.textEdited.emit("dog barking")
+    qtbot.waitUntil(lambda: lib.tree.topLevelItemCount() > 0, timeout=60000)
+    it = lib.tree.topLevelItem(0)
+    assert it.text(0).startswith("dog_bark_") and "dog" in it.text(1) and it.text(2).endswith(" s")
+    assert "sounds" in lib.status.text()
+    assert lib.reference == ""  # typing a search does not choose for the edit
+
+
+def test_an_add_instruction_lists_candidates_and_the_edit_uses_the_chosen_one(qtbot, loaded):
+    w = loaded
+    lib = w.library
+    w.panel.instruction.setText("Add a dog barking")
+    qtbot.waitUntil(lambda: lib.reference != "", timeout=60000)
+    assert "dog_bark_" in lib.reference and lib.tree.topLevelItemCount() > 1
+    # the user picks the second candidate
+    lib.tree.setCurrentItem(lib.tree.topLevelItem(1))
+    chosen = lib.tree.topLevelItem(1).data(0, 0x0100)
+    assert lib.reference == chosen and "will use" in lib.use_label.text()
+    w.set_region((0.2, 1.2))
+    src = w.history.source.audio
+    job = w.run_edit()
+    assert job is not None
+    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    assert w.errors == []
+    v = w.history.get(w.history.current)
+    assert v.params["reference"] == chosen and v.params["task"] == "add"
+    a, b = int(0.2 * SR), int(1.2 * SR)
+    assert np.array_equal(v.audio[:a], src[:a]) and np.array_equal(v.audio[b:], src[b:])
+    assert not np.array_equal(v.audio[a:b], src[a:b])
+    w.history_panel.refresh() if hasattr(w, "history_panel") else None
+    # a remove instruction uses no library sound
+    assert lib.prompts_for("Remove the dog barking") == ()
+
+
+def test_dropping_a_library_sound_on_the_waveform_adds_it_there(qtbot, loaded, tmp_path):
+    w = loaded
+    bell = tmp_path / "small bell.wav"
+    t = np.arange(int(0.3 * 16000)) / 16000
+    sf.write(bell, (0.5 * np.sin(2 * np.pi * 1200 * t) * np.exp(-5 * t)).astype(np.float32), 16000)
+    src = w.history.source.audio
+    w.library.place_requested.emit(str(bell), 0.6)
+    qtbot.waitUntil(lambda: w._edit_job is None and w.history.current != 0, timeout=60000)
+    assert w.errors == []
+    v = w.history.get(w.history.current)
+    assert v.params["reference"] == str(bell) and w.panel.instruction.text() == "Add small bell"
+    pl = v.params["placement"]
+    assert abs(pl["start"] - 0.6) < 0.02 and pl["end"] <= 0.95
+    a = int(0.6 * SR)
+    assert np.array_equal(v.audio[:a], src[:a]) and np.array_equal(v.audio[int(0.95 * SR):], src[int(0.95 * SR):])
+
+
+def test_audition_plays_the_selected_sound_and_add_folder_indexes(qtbot, window, tmp_path):
+    lib = window.library
+    played = []
+
+    class FakePlayer:
+        available = True
+
+        def pause(self):
+            pass
+
+        def set_sources(self, a, b, sr):
+            played.append((a.shape, sr))
+
+        def seek(self, s):
+            pass
+
+        def play(self):
+            played.append("play")
+
+    lib.player = FakePlayer()
+    d = tmp_path / "mine"
+    d.mkdir()
+    sf.write(d / "ANMLWild_Zebra Whinny_AB_Lib.wav", np.zeros(8000, np.float32) + 0.01, 16000)
+    lib.add_folder(str(d))
+    qtbot.waitUntil(lambda: "1 added" in lib.status.text(), timeout=60000)
+    lib.search("a zebra whinnying")
+    qtbot.waitUntil(lambda: lib.tree.topLevelItemCount() > 0, timeout=60000)
+    assert lib.tree.topLevelItem(0).text(0) == "ANMLWild_Zebra Whinny_AB_Lib.wav"
+    lib.tree.setCurrentItem(lib.tree.topLevelItem(0))
+    lib.audition()
+    qtbot.waitUntil(lambda: "play" in played, timeout=30000)
+    assert played[0][1] == 16000
