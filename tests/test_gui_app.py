@@ -134,7 +134,7 @@ def test_ui_thread_stays_responsive_during_an_edit(qtbot, loaded):
     timer.timeout.connect(beat)
     timer.start()
     w.panel.steps.setValue(60)
-    w.panel.instruction.setText("Add a dog barking")
+    w.panel.instruction.setText("Remove the dog barking")  # a model edit ("Add ..." places a library sound at once)
     last[0] = t0 = time.perf_counter()
     w.run_edit()
     qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
@@ -204,7 +204,7 @@ def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypat
 def test_a_new_edit_supersedes_the_running_one(qtbot, loaded, monkeypatch):
     w = loaded
     pace_steps(monkeypatch, 0.05)
-    w.panel.instruction.setText("Add rain in the background")
+    w.panel.instruction.setText("Remove the rain in the background")  # a model edit ("Add ..." places a library sound)
     w.panel.steps.setValue(40)
     first = w.run_edit()
     qtbot.waitUntil(lambda: w.attn.live_draws >= 1, timeout=30000)

@@ -95,3 +95,15 @@ def test_audition_plays_the_selected_sound_and_add_folder_indexes(qtbot, window,
     lib.audition()
     qtbot.waitUntil(lambda: "play" in played, timeout=30000)
     assert played[0][1] == 16000
+
+
+def test_run_right_after_typing_an_add_still_uses_a_library_sound(qtbot, loaded):
+    """Run pressed before the candidates come back: the best keyword match is used (no silent no-op)."""
+    w = loaded
+    w.panel.instruction.setText("Add a cow mooing")
+    w.set_region((0.1, 1.4))
+    job = w.run_edit()
+    assert job is not None
+    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    v = w.history.get(w.history.current)
+    assert w.errors == [] and "cow_moo_" in v.params["reference"]

@@ -21,6 +21,7 @@ def install(window):
     window.tabifyDockWidget(window.history_dock, dock)
     window.history_dock.raise_()
     window.panel.instruction.textChanged.connect(panel.follow_instruction)
+    panel.busy = lambda: window._edit_job is not None
     window.library_dock = dock
     window.library_drop = DropPlacer(window, panel)
     pool = panel._pool

@@ -66,9 +66,7 @@ class DropPlacer(QObject):
             return
         at = min(max(0.0, at), max(0.0, dur_clip - 0.05))
         w.set_region((at, min(dur_clip, at + max(length, 0.05))))
-        self.panel.set_reference(path)
         if parse_instruction(w.panel.instruction.text())[0] != "add":
             w.panel.instruction.setText(f"Add {name_words(Path(path).stem) or Path(path).stem}")
-            self.panel.set_reference(path)  # the instruction's candidates must not replace the dropped file
-            self.panel._follow = False
+        self.panel.keep_reference(path)  # the instruction's candidates must not replace the dropped file
         w.run_edit()

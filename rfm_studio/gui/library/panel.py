@@ -97,6 +97,12 @@ class LibraryPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)  # search as you type, once the typing pauses
         self._timer.timeout.connect(self._search_now)
+        self._pending = ""  # the instruction's sound, searched once typing pauses and no edit runs
+        self.busy = lambda: False
+        self._follow_timer = QTimer(self)
+        self._follow_timer.setSingleShot(True)
+        self._follow_timer.setInterval(300)
+        self._follow_timer.timeout.connect(self._follow_now)
         self._results.connect(self._show, Qt.QueuedConnection)
         self._loaded.connect(self._play, Qt.QueuedConnection)
         self._indexed.connect(self._after_index, Qt.QueuedConnection)
@@ -186,25 +192,62 @@ class LibraryPanel(QWidget):
         self.use_label.setText(f"Add / Replace will use: <b>{Path(path).name}</b>" if path else "")
         self.reference_changed.emit(path)
 
+    def keep_reference(self, path: str) -> None:
+        """Use ``path`` for the next edit, whatever the instruction's candidates are."""
+        self._pending = ""
+        self._follow = False
+        self._follow_timer.stop()
+        self.set_reference(path)
+
     def follow_instruction(self, text: str) -> None:
         """For an "Add X" / "Replace A with B" instruction, list the candidates for X / B and
         pick the best (the user may choose another)."""
         task, _, what = parse_instruction(text)
         if task is None:
             self._follow = False
+            self._pending = ""
             self.set_reference("")
             return
         if what and what != self.search_box.text():
-            self.search(what, follow=True)
+            self._pending = what
+            self._follow_timer.start()
+
+    def _follow_now(self):
+        if not self._pending:
+            return
+        if self.busy():  # no library work competes with a running edit; look again shortly
+            self._follow_timer.start()
+            return
+        what, self._pending = self._pending, ""
+        self.search(what, follow=True)
 
     def prompts_for(self, instruction: str) -> tuple:
         """The reference prompt an edit with ``instruction`` uses: the chosen library sound
         for an add / replace instruction, else none."""
-        if not self.reference or parse_instruction(instruction)[0] is None:
+        task, _, what = parse_instruction(instruction)
+        if task is None:
+            return ()
+        if what and (not self.reference or self._pending == what):  # Run before the candidates came back
+            path = self._quick_pick(what)
+            if path:
+                self._pending = ""
+                self.set_reference(path)
+        if not self.reference:
             return ()
         from ...core.library.prompted import load_reference
 
         return (load_reference(self.reference, source=self.reference),)
+
+    def _quick_pick(self, what: str) -> str:
+        """The best keyword match (FTS5: no model, milliseconds) on a connection of this thread."""
+        from ...core.library import Library
+
+        try:
+            with Library(self.db_path) as lib:
+                hits = lib.keyword_search(what, 1)
+        except Exception:
+            return ""
+        return hits[0].path if hits else ""
 
     # ------------------------------------------------------------- audition, folders
     def audition(self) -> None:
