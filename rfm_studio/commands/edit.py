@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..core.audio.formats import CONTAINERS, SUBTYPES
 from ..core.errors import OptionError
 
 
@@ -25,6 +26,12 @@ def _common(p):
     from ..core.devices import add_device_arguments
 
     add_device_arguments(p)
+    p.add_argument("--format", choices=list(CONTAINERS), default=None,
+                   help="output container (default: the output name's extension; edit-batch: the input's, WAV "
+                        "for MP3 and other formats that cannot be written)")
+    p.add_argument("--subtype", type=str.upper, choices=SUBTYPES, default=None, metavar="SUBTYPE",
+                   help="sample format: " + ", ".join(SUBTYPES) + " (default: the input's, e.g. 16-bit PCM stays "
+                        "16-bit PCM; 16-bit PCM for MP3, Vorbis and Opus inputs; the nearest the container holds)")
 
 
 def register(sub):
@@ -33,6 +40,8 @@ def register(sub):
     p.add_argument("instruction")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--region", default=None, help="START:END in seconds; only that span changes")
+    p.add_argument("--residual", default=None, metavar="FILE",
+                   help="also write what the edit removed (input minus output), like the output")
     _common(p)
     from .library import add_edit_options
 
@@ -41,6 +50,8 @@ def register(sub):
     b = sub.add_parser("edit-batch", help="edit every clip of a JSONL manifest (model loaded once)")
     b.add_argument("manifest")
     b.add_argument("--out-dir", required=True)
+    b.add_argument("--residuals", action="store_true",
+                   help="also write each row's residual (input minus output) as <id>.residual.<ext>")
     _common(b)
     b.set_defaults(func=run_batch_cmd)
 
@@ -70,8 +81,6 @@ def _params(args):
 
 
 def _check_output(path: Path, inputs=()):
-    if path.suffix.lower() not in (".wav", ".flac", ".ogg"):
-        raise OptionError(f"Unsupported output format '{path.suffix or path.name}': use .wav, .flac or .ogg.")
     if not path.parent.exists():
         raise OptionError(f"Output folder does not exist: {path.parent}")
     if path.is_dir():
@@ -85,23 +94,38 @@ STREAM_SECONDS = 120.0  # longer files are edited chunk by chunk from disk
 
 
 def run_edit_cmd(args) -> int:
-    from ..core.audio.io import audio_info, load_audio, save_audio
+    from ..core.audio.io import audio_info, load_audio
     from ..core.audio.windows import parse_region
     from ..core.editing import drive, edit
+    from dataclasses import replace
+
+    from ..core.audio.formats import as_written
+    from .edit_output import plan_outputs, report_lines, safe_print, write_outputs
 
     out = Path(args.output)
     _check_output(out, [args.input])
+    residual = Path(args.residual) if args.residual else None
+    if residual is not None:
+        _check_output(residual, [args.input])
     region = parse_region(args.region) if args.region else None
     params = _params(args)
     if not Path(args.input).exists():
         load_audio(args.input)  # raises the one-sentence error
-    n, sr, _ = audio_info(args.input)
+    n, sr, ch = audio_info(args.input)
+    fmt, res_fmt = plan_outputs(args.input, out, residual, sr, ch, args.format, args.subtype)
     if n / max(sr, 1) > STREAM_SECONDS:
         from ..core.streaming import edit_file
 
         model = load_model(args)
-        summary = drive(edit_file(model, args.input, out, args.instruction, region=region, **params))
-        print(f"{out}  ({summary['seconds']:.1f} s, {summary['chunks']} chunks)")
+        summary = drive(edit_file(model, args.input, out, args.instruction, region=region, fmt=fmt, **params))
+        if residual is not None:
+            from ..core.residual import residual_file
+
+            residual_file(args.input, out, residual, res_fmt)
+        print(f"Wrote {out} ({fmt.describe()}, {n / sr:.2f} s of audio)")
+        if residual is not None:
+            print(f"Wrote {residual} (what was removed: input minus output, {res_fmt.describe()})")
+        print(f"Edited in {summary['seconds']:.1f} s ({summary['chunks']} chunks)")
         return 0
     from .library import check_reference, library_reference
 
@@ -113,13 +137,18 @@ def run_edit_cmd(args) -> int:
         reference, note = library_reference(args, args.instruction)
     prompts = (reference,) if reference is not None else ()
     res = edit(model, audio, sr, args.instruction, region=region, prompts=prompts, **params)
-    save_audio(out, res.audio, res.sample_rate, protect=[args.input])
+    res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
+    write_outputs([(out, res.audio, fmt)] + ([(residual, audio - res.audio, res_fmt)] if residual else []),
+                  res.sample_rate, protect=[args.input])
+    print(f"Wrote {out} ({fmt.describe()}, {len(res.audio) / res.sample_rate:.2f} s of audio)")
+    if residual is not None:
+        print(f"Wrote {residual} (what was removed: input minus output, {res_fmt.describe()})")
     if "placement" in res.params:
         from ..core.library.report import placement_line
 
-        print(f"{out}  ({res.seconds:.2f} s; {note}; {placement_line(res.params)})")
-    else:
-        print(f"{out}  ({res.seconds:.2f} s, {res.params['steps']} steps, t_start {res.params['t_start']:g})")
+        print(f"Used {note}; {placement_line(res.params)}")
+    for line in report_lines(audio, res, args):
+        safe_print(line)
     return 0
 
 
@@ -137,8 +166,11 @@ def _row_region(row, where: str):
     raise OptionError(f"{where}: region must be \"START:END\" or [START, END] in seconds.")
 
 
-def check_batch(man: Path, out_dir: Path):
-    """Every row of an edit-batch manifest checked before the model loads: [(row, input, output, region)]."""
+def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
+    """Every row of an edit-batch manifest checked before the model loads: [(row, input, output, region)].
+    An output is named <id> plus the extension of ``fmt``, else of the input's container."""
+    from .edit_output import batch_extension
+
     from ..core.audio.windows import check_region
     from ..core.training.sources import manifest_audio, read_manifest
 
@@ -160,7 +192,7 @@ def check_batch(man: Path, out_dir: Path):
         region = _row_region(row, where)
         if region is not None:
             check_region(region, n / sr)
-        jobs.append((row, src, out_dir / f"{rid}.wav", region))
+        jobs.append((row, src, out_dir / f"{rid}{batch_extension(src, fmt)}", region))
     inputs = {_file_id(j[1]) for j in jobs}  # (device, inode): also links to an input
     for row, src, dst, _ in jobs:
         if dst.exists() and _file_id(dst) in inputs:
@@ -184,23 +216,32 @@ def run_batch_cmd(args) -> int:
     from ..core.atomic import discard, temp_beside
     from ..core.audio.io import load_audio, save_audio
     from ..core.editing import edit
+    from dataclasses import replace
+
+    from ..core.audio.formats import as_written
+    from .edit_output import batch_report, plan_batch, safe_print
 
     man = Path(args.manifest)
     out_dir = Path(args.out_dir)
-    jobs = check_batch(man, out_dir)
+    jobs = check_batch(man, out_dir, args.format)
+    plans = plan_batch(jobs, args.format, args.subtype, args.residuals)
     params = _params(args)
     model = load_model(args)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the rows, options and model are good
     t0 = time.time()
-    staged = []
+    staged, reports = [], []
     try:
-        for row, src, dst, region in tqdm(jobs, desc="editing", unit="clip"):
+        for (row, src, dst, region), (fmt, res_dst, res_fmt) in tqdm(list(zip(jobs, plans)), desc="editing",
+                                                                    unit="clip"):
             audio, sr = load_audio(src)
             res = edit(model, audio, sr, row["instruction"], region=region, **params)
-            tmp = temp_beside(dst, ".wav")
-            staged.append((tmp, dst))
-            save_audio(tmp, res.audio, res.sample_rate, protect=[src])
+            res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
+            for path, data, f in [(dst, res.audio, fmt)] + ([(res_dst, audio - res.audio, res_fmt)] if res_dst else []):
+                tmp = temp_beside(path, path.suffix)
+                staged.append((tmp, path))
+                save_audio(tmp, data, res.sample_rate, protect=[src], fmt=f)
+            reports.append((row, res, batch_report(audio, res)))
     except BaseException:
         for tmp, _ in staged:
             discard(tmp)
@@ -212,5 +253,7 @@ def run_batch_cmd(args) -> int:
         raise
     for tmp, dst in staged:
         os.replace(tmp, dst)
-    print(f"{len(jobs)} clips -> {out_dir} ({time.time() - t0:.1f} s)")
+    print(f"{len(jobs)} clips -> {out_dir} (edited in {time.time() - t0:.1f} s)")
+    for row, res, text in reports:
+        safe_print(f"{row['id']}: {text}")
     return 0

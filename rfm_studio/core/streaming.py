@@ -18,28 +18,42 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import temp_beside
-from .audio.io import WRITE_FORMATS, audio_info
+from .audio.formats import check_encoder
+from .audio.io import audio_info, plain_format
 from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
 from .errors import AudioReadError, OptionError
 from .events import EditRequest, StepEvent
 
 
-def _open_out(dst: Path, sr: int, channels: int):
+def _open_out(dst: Path, sr: int, channels: int, fmt=None):
     import soundfile as sf
 
-    ext = dst.suffix.lower()
-    if ext not in WRITE_FORMATS:
-        raise OptionError(f"Unsupported output format '{ext or dst.name}': use .wav, .flac or .ogg.")
-    fmt, subtype = WRITE_FORMATS[ext]
-    tmp = temp_beside(dst, ext)
-    return sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype), tmp
+    fmt = fmt or plain_format(dst)
+    check_encoder(fmt, sr, channels, dst.name)
+    tmp = temp_beside(dst, dst.suffix.lower())
+    f = sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt.format, subtype=fmt.subtype)
+    return (f if fmt.subtype in ("FLOAT", "DOUBLE") else _Clipping(f)), tmp
+
+
+class _Clipping:
+    """A SoundFile whose writes are clipped to [-1, 1] (libsndfile wraps integer samples around)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, x):
+        self.f.write(np.clip(x, -1.0, 1.0))
+
+    def close(self):
+        self.f.close()
 
 
 def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: float = 60.0,
-              overlap_seconds: float = 2.0, cancel=None, **params):
+              overlap_seconds: float = 2.0, cancel=None, fmt=None, **params):
     """Generator of StepEvent; returns a dict summary. ``params``: steps, t_start, guidance,
-    draws, strength, seed, render (as EditRequest)."""
+    draws, strength, seed, render (as EditRequest); ``fmt``: the output's OutputFormat (None:
+    the plain format of its extension)."""
     import soundfile as sf
 
     src, dst = Path(src), Path(dst)
@@ -77,7 +91,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
         return (lo, hi) if hi > lo else ()
 
     edited = [i for i, (a, b) in enumerate(plan) if chunk_region(a, b) != ()]
-    out, tmp = _open_out(dst, sr, ch)
+    out, tmp = _open_out(dst, sr, ch, fmt)
     seed = params.pop("seed", 0) or 0
     try:
         with sf.SoundFile(str(src)) as f:

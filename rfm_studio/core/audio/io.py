@@ -10,9 +10,11 @@ import numpy as np
 
 from ..atomic import discard, temp_beside
 from ..errors import AudioReadError, OptionError
+from .formats import CONTAINERS, PLAIN, OutputFormat, check_encoder, container_of, extensions_text
 
 READ_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
-WRITE_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24"), ".ogg": ("OGG", "VORBIS")}
+# extension -> the plain (format, subtype) written when none is chosen (see formats.py)
+WRITE_FORMATS = {e: (f, PLAIN[f]) for f, exts, _ in CONTAINERS.values() for e in exts}
 MIN_RATE, MAX_RATE = 1000, 768000
 
 
@@ -84,17 +86,25 @@ def resample(data: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def save_audio(path, data: np.ndarray, sample_rate: int, *, protect=()) -> Path:
-    """Write atomically (temp file in the same folder, then rename).
+def plain_format(path) -> OutputFormat:
+    """The format a file name gives when the caller names none: WAV 32-bit float, FLAC 24-bit,
+    Ogg Vorbis, AIFF float (training data, evaluations); user-facing outputs use choose_format."""
+    p = Path(path)
+    name = container_of(p)
+    if name is None:
+        raise OptionError(f"Unsupported output format '{p.suffix or p.name}': use {extensions_text()}.")
+    major = CONTAINERS[name][0]
+    return OutputFormat(major, PLAIN[major])
 
-    ``protect``: paths that must never be overwritten (e.g. the source file).
-    """
+
+def stage_audio(path, data: np.ndarray, sample_rate: int, *, protect=(), fmt: OutputFormat | None = None) -> str:
+    """Write ``data`` to a new temporary file beside ``path`` (checked as save_audio checks it)
+    and return the temporary file's path; the caller renames it over ``path`` (os.replace) or
+    discards it. Several outputs can so be staged and put in place together."""
     import soundfile as sf
 
     p = Path(path)
-    ext = p.suffix.lower()
-    if ext not in WRITE_FORMATS:
-        raise OptionError(f"Unsupported output format '{ext or p.name}': use .wav, .flac or .ogg.")
+    fmt = fmt or plain_format(p)
     for q in protect:
         if q is not None and _same_file(p, Path(q)):
             raise OptionError(f"Refusing to overwrite the source file {p.name}; choose another output path.")
@@ -103,12 +113,27 @@ def save_audio(path, data: np.ndarray, sample_rate: int, *, protect=()) -> Path:
     data = np.asarray(data, dtype=np.float32)
     if not np.isfinite(data).all():
         raise OptionError("Refusing to write audio with NaN or infinite samples.")
-    fmt, subtype = WRITE_FORMATS[ext]
-    if subtype != "FLOAT":
+    check_encoder(fmt, sample_rate, 1 if data.ndim == 1 else data.shape[1], p.name)
+    if fmt.subtype not in ("FLOAT", "DOUBLE"):
         data = np.clip(data, -1.0, 1.0)
-    tmp = temp_beside(p, ext)
+    tmp = temp_beside(p, p.suffix.lower())
     try:
-        sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype)
+        sf.write(tmp, data, int(sample_rate), format=fmt.format, subtype=fmt.subtype)
+    except BaseException:
+        discard(tmp)
+        raise
+    return tmp
+
+
+def save_audio(path, data: np.ndarray, sample_rate: int, *, protect=(), fmt: OutputFormat | None = None) -> Path:
+    """Write atomically (temp file in the same folder, then rename).
+
+    ``protect``: paths that must never be overwritten (e.g. the source file); ``fmt``: the
+    container and sample format (None: the plain format of the extension, see plain_format).
+    """
+    p = Path(path)
+    tmp = stage_audio(p, data, sample_rate, protect=protect, fmt=fmt)
+    try:
         os.replace(tmp, p)
     except BaseException:
         discard(tmp)

@@ -1,0 +1,232 @@
+"""What an edit changed: where, in which band and by how much, as one short line.
+
+    report = compare(input_audio, output_audio, sample_rate)
+    report.text   # "2.1–5.3 s: −9 dB (0–2.5 kHz); elsewhere unchanged"
+
+Both clips are cut into 40 ms Hann frames every 10 ms; each frame's power is summed into
+the bands of BAND_EDGES_HZ (up to the clip's Nyquist rate) over every channel, smoothed over
+50 ms, and compared band by band in dB. Quiet cells cannot swing the figures: every energy
+carries a floor of 60 dB under the loudest cell of the input (and −100 dBFS). A frame has
+changed where some band moved by ``threshold_db`` (1 dB) or more; changed frames closer than
+0.25 s form one segment, and segments under 0.1 s that moved no band by 3 dB are dropped. For each segment the change is
+named in the contiguous bands that hold most of the energy it removed (and, when it also added
+a comparable amount, most of what it added): the level of those bands over the segment after
+the edit against before, in dB (added sound as +dB). No segment means nothing audible changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BAND_EDGES_HZ = (0, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000, 20000)
+HOP_S = 0.01
+WIN_S = 0.04
+SMOOTH_FRAMES = 5
+THRESHOLD_DB = 1.0
+FLOOR_DB = 60.0
+MERGE_GAP_S = 0.25
+MIN_SEGMENT_S = 0.1
+SHORT_DB = 3.0  # a segment shorter than MIN_SEGMENT_S counts only when some band moved this much
+SECOND_SIGN = 0.3  # a segment's opposite change is named too when it moved this share of the energy
+SPREAD = 0.2  # neighbouring bands join a change's range while they hold this share of its largest band
+MAX_SEGMENTS = 4  # named in the text (the largest); the rest are counted
+
+
+@dataclass(frozen=True)
+class BandChange:
+    db: float  # level after the edit against before, in the bands [f_lo, f_hi) over the segment
+    f_lo: float
+    f_hi: float
+
+    def text(self) -> str:
+        return f"{_fmt_db(self.db)} ({_fmt_band(self.f_lo, self.f_hi)})"
+
+
+@dataclass(frozen=True)
+class ChangeSegment:
+    start: float  # seconds
+    end: float
+    changes: tuple[BandChange, ...]  # the main change first
+    energy: float = 0.0  # how much energy moved (orders the segments in the text)
+
+    def text(self) -> str:
+        return f"{self.start:.1f}–{self.end:.1f} s: " + ", ".join(c.text() for c in self.changes)
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    segments: tuple[ChangeSegment, ...]
+    duration: float
+    max_db: float  # the largest change of any band in any frame (after smoothing), in dB
+    threshold_db: float = THRESHOLD_DB
+    identical: bool = False  # the output is the input sample for sample
+
+    @property
+    def unchanged(self) -> bool:
+        """Nothing audible changed: no band of any frame moved by threshold_db or more."""
+        return not self.segments
+
+    @property
+    def text(self) -> str:
+        if self.identical:
+            return "the output is identical to the input"
+        if not self.segments:
+            return f"no audible change (no band moved by {self.threshold_db:g} dB or more; largest {self.max_db:.1f} dB)"
+        shown = sorted(sorted(self.segments, key=lambda s: -s.energy)[:MAX_SEGMENTS], key=lambda s: s.start)
+        parts = [s.text() for s in shown]
+        more = len(self.segments) - len(shown)
+        if more:
+            parts.append(f"{more} smaller change{'s' if more > 1 else ''}")
+        covered = sum(s.end - s.start for s in self.segments)
+        if covered < self.duration - 2 * MERGE_GAP_S:
+            parts.append("elsewhere unchanged")
+        return "; ".join(parts)
+
+
+def _fmt_db(db: float) -> str:
+    v = round(db)
+    if v == 0:
+        v = 1 if db > 0 else -1
+    return f"+{v} dB" if v > 0 else f"−{abs(v)} dB"
+
+
+def _fmt_band(lo: float, hi: float) -> str:
+    if hi <= 1000:
+        return f"{lo:g}–{hi:g} Hz"
+    return f"{lo / 1000:g}–{hi / 1000:g} kHz"
+
+
+def _bands(sr: int) -> np.ndarray:
+    nyq = sr / 2
+    edges = [e for e in BAND_EDGES_HZ if e < nyq] + [nyq]
+    return np.array(edges, dtype=np.float64)
+
+
+def band_energies(audio: np.ndarray, sr: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """([bands, frames] power per band and frame summed over the channels, band edges in Hz)."""
+    import scipy.fft as sfft
+
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[1] > 8:  # many channels: their mix
+        x = x.mean(axis=1, keepdims=True)
+    hop = max(1, int(round(HOP_S * sr)))
+    n_fft = 1 << int(np.ceil(np.log2(max(16, WIN_S * sr))))
+    win = np.hanning(n_fft).astype(np.float32)
+    edges = _bands(sr)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    idx = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, len(edges) - 2)
+    n = x.shape[0]
+    frames = n // hop + 1
+    pad = np.pad(x, ((n_fft // 2, n_fft // 2 + hop), (0, 0)))
+    out = np.zeros((len(edges) - 1, frames), dtype=np.float64)
+    first = np.searchsorted(idx, np.arange(len(edges) - 1))  # bins are sorted: each band's first bin
+    keep = np.flatnonzero(np.diff(np.concatenate([first, [len(freqs)]])) > 0)  # bands holding bins
+    for f0 in range(0, frames, chunk):
+        f1 = min(frames, f0 + chunk)
+        starts = np.arange(f0, f1) * hop
+        for c in range(x.shape[1]):
+            seg = np.lib.stride_tricks.sliding_window_view(pad[:, c], n_fft)[starts] * win
+            p = np.abs(sfft.rfft(seg, axis=1, workers=1)) ** 2  # [frames, bins]
+            out[keep, f0:f1] += np.add.reduceat(p, first[keep], axis=1).T
+    return out, edges
+
+
+def _smooth(e: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1 or e.shape[1] < 2:
+        return e
+    c = np.cumsum(np.pad(e, ((0, 0), (k // 2 + 1, k // 2)), mode="edge"), axis=1)
+    return (c[:, k:] - c[:, :-k]) / k
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _band_range(values: np.ndarray) -> tuple[int, int]:
+    """The contiguous bands around the largest value holding at least SPREAD of it: [lo, hi)."""
+    k = int(np.argmax(values))
+    lo, hi = k, k + 1
+    lim = SPREAD * values[k]
+    while lo > 0 and values[lo - 1] >= lim:
+        lo -= 1
+    while hi < len(values) and values[hi] >= lim:
+        hi += 1
+    return lo, hi
+
+
+def compare(before: np.ndarray, after: np.ndarray, sample_rate: int, threshold_db: float = THRESHOLD_DB) -> ChangeReport:
+    """The ChangeReport of an edit from ``before`` to ``after`` (same rate, channels and length)."""
+    a = np.asarray(before, dtype=np.float32)
+    b = np.asarray(after, dtype=np.float32)
+    sr = int(sample_rate)
+    duration = a.shape[0] / sr
+    if a.shape == b.shape and np.array_equal(a, b):
+        return ChangeReport((), duration, 0.0, threshold_db, identical=True)
+    n = min(a.shape[0], b.shape[0])
+    ei, edges = band_energies(a[:n], sr)
+    eo, _ = band_energies(b[:n], sr)
+    ei, eo = _smooth(ei, SMOOTH_FRAMES), _smooth(eo, SMOOTH_FRAMES)
+    n_fft = 1 << int(np.ceil(np.log2(max(16, WIN_S * sr))))
+    full_scale = (np.hanning(n_fft).sum() / 2) ** 2  # a full-scale sine's power in one frame
+    eps = max(float(ei.max(initial=0.0)) * 10 ** (-FLOOR_DB / 10), full_scale * 1e-10)
+    d = 10 * np.log10((eo + eps) / (ei + eps))
+    max_db = float(np.abs(d).max(initial=0.0))
+    changed = (np.abs(d) >= threshold_db).any(axis=0)
+    runs = _runs(changed)
+    gap = int(round(MERGE_GAP_S / HOP_S))
+    merged: list[list[int]] = []
+    for s, e in runs:
+        if merged and s - merged[-1][1] <= gap:
+            merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    segments = []
+    for s, e in merged:
+        if (e - s) * HOP_S < MIN_SEGMENT_S and np.abs(d[:, s:e]).max() < SHORT_DB:
+            continue  # a brief small flicker
+        delta = (eo[:, s:e] - ei[:, s:e]).sum(axis=1)
+        removed, added = np.maximum(-delta, 0), np.maximum(delta, 0)
+        order = [removed, added] if removed.sum() >= added.sum() else [added, removed]
+        top = order[0].sum()
+        changes = []
+        for vals in order:
+            if vals.sum() <= 0 or vals.sum() < SECOND_SIGN * top:
+                continue
+            lo, hi = _band_range(vals)
+            db = 10 * np.log10((eo[lo:hi, s:e].sum() + eps) / (ei[lo:hi, s:e].sum() + eps))
+            if abs(db) >= threshold_db:
+                changes.append(BandChange(float(db), float(edges[lo]), float(edges[hi])))
+        if not changes:
+            continue
+        t0 = s * HOP_S
+        t1 = min(duration, (e - 1) * HOP_S)
+        segments.append(ChangeSegment(round(t0, 2), round(max(t1, t0 + HOP_S), 2), tuple(changes),
+                                      float(np.abs(delta).sum())))
+    return ChangeReport(tuple(segments), duration, max_db, threshold_db)
+
+
+ADD_WORDS = ("add", "insert", "put", "place", "replace", "overlay", "mix in")
+
+
+def advice(instruction: str, *, region: bool, strength: float | None, cli: bool, library: bool = False) -> str:
+    """What to try after an edit that changed nothing audible (one sentence)."""
+    tips = []
+    if not region:
+        tips.append("selecting where it should happen (--region START:END)" if cli else
+                    "selecting where it should happen (drag over the waveform)")
+    if strength is None or strength < 3:
+        nxt = 2 if strength is None or strength < 2 else 3
+        tips.append(f"a higher strength (--strength {nxt})" if cli else f"a higher Strength ({nxt})")
+    tips.append("rephrasing the instruction to name the sound as it is heard")
+    if instruction.strip().lower().startswith(ADD_WORDS):
+        if cli:
+            tips.append("a reference sound from the library (--library NAME or --reference FILE)" if library else
+                        "a reference recording of the sound to add")
+        else:
+            tips.append("a reference sound from the library")
+    return "Try " + ", ".join(tips[:-1]) + (" or " if len(tips) > 1 else "") + tips[-1] + "."

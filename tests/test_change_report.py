@@ -1,0 +1,113 @@
+"""The change report on synthetic edits with known answers: a tone removed in a span, noise
+added in a band, nothing changed, a change too small to hear, and the advice for a no-op."""
+
+import numpy as np
+import pytest
+from scipy.signal import butter, sosfilt
+
+from rfm_studio.core.change_report import advice, compare
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rng = np.random.default_rng(0)
+    n = int(8 * SR)
+    t = np.arange(n) / SR
+    bg = (0.05 * rng.standard_normal(n)).astype(np.float32)
+    tone = (0.3 * np.sin(2 * np.pi * 1200 * t)).astype(np.float32)
+    sos = butter(6, [2000, 4000], btype="band", fs=SR, output="sos")
+    noise = (0.3 * sosfilt(sos, rng.standard_normal(n))).astype(np.float32)
+    return bg, tone, noise
+
+
+def span(a, b):
+    return slice(int(a * SR), int(b * SR))
+
+
+def test_a_tone_removed_in_a_span(scene):
+    bg, tone, _ = scene
+    x = bg + tone
+    y = x.copy()
+    y[span(2.1, 5.3)] -= tone[span(2.1, 5.3)]
+    rep = compare(x, y, SR)
+    assert len(rep.segments) == 1
+    seg = rep.segments[0]
+    assert seg.start == pytest.approx(2.1, abs=0.06) and seg.end == pytest.approx(5.3, abs=0.06)
+    main = seg.changes[0]
+    assert main.db < -10 and main.f_lo <= 1200 < main.f_hi and main.f_hi - main.f_lo <= 1000
+    assert rep.text.startswith("2.1–5.3 s: −") and "(1–1.5 kHz)" in rep.text
+    assert rep.text.endswith("; elsewhere unchanged") and not rep.unchanged
+
+
+def test_noise_added_in_a_band(scene):
+    bg, tone, noise = scene
+    x = bg + tone
+    y = x.copy()
+    y[span(1.0, 3.0)] += noise[span(1.0, 3.0)]
+    rep = compare(x, y, SR)
+    assert len(rep.segments) == 1
+    seg = rep.segments[0]
+    assert seg.start == pytest.approx(1.0, abs=0.06) and seg.end == pytest.approx(3.0, abs=0.06)
+    main = seg.changes[0]
+    assert main.db > 6 and main.f_lo >= 1500 and main.f_hi <= 5000
+    assert "+" in rep.text and "(2–4 kHz)" in rep.text
+
+
+def test_replace_names_both_the_cut_and_the_addition(scene):
+    bg, tone, noise = scene
+    x = bg + tone
+    y = x.copy()
+    y[span(4, 6)] += 3 * noise[span(4, 6)] - tone[span(4, 6)]  # as much energy added as removed
+    seg = compare(x, y, SR).segments[0]
+    signs = sorted(np.sign(c.db) for c in seg.changes)
+    assert signs == [-1, 1]
+
+
+def test_two_segments_and_stereo(scene):
+    bg, tone, _ = scene
+    x = np.stack([bg + tone, 0.5 * (bg + tone)], axis=1)
+    y = x.copy()
+    for a, b in ((0.5, 1.5), (6.0, 7.0)):
+        y[span(a, b)] -= np.stack([tone, 0.5 * tone], axis=1)[span(a, b)]
+    rep = compare(x, y, SR)
+    assert [(round(s.start), round(s.end)) for s in rep.segments] in ([(0, 2), (6, 7)], [(1, 2), (6, 7)],
+                                                                      [(0, 1), (6, 7)], [(1, 1), (6, 7)])
+    assert rep.text.count(" s: −") == 2
+
+
+def test_nothing_changed(scene):
+    bg, tone, _ = scene
+    x = bg + tone
+    rep = compare(x, x.copy(), SR)
+    assert rep.unchanged and rep.identical and "identical" in rep.text
+    rep = compare(x, x * 1.05, SR)  # +0.4 dB everywhere: below the 1 dB threshold
+    assert rep.unchanged and not rep.identical and rep.max_db < 1.0
+    assert rep.text.startswith("no audible change")
+    rep = compare(x, x * 0.5, SR)  # -6 dB everywhere: a change over the whole clip
+    assert not rep.unchanged and "elsewhere" not in rep.text and "−6 dB" in rep.text
+
+
+def test_quiet_hiss_does_not_count(scene):
+    """Changes far below the clip's level (under the 60 dB floor) are not a change."""
+    bg, tone, _ = scene
+    x = bg + tone
+    y = x + (1e-5 * np.random.default_rng(1).standard_normal(len(x))).astype(np.float32)
+    assert compare(x, y, SR).unchanged
+
+
+def test_short_and_low_rate_clips():
+    x = np.random.default_rng(0).standard_normal(100).astype(np.float32) * 0.1
+    rep = compare(x, x * 0.1, 8000)
+    assert not rep.unchanged
+    rep = compare(x, x, 1000)
+    assert rep.unchanged
+
+
+def test_advice():
+    a = advice("Add a dog barking", region=False, strength=1.0, cli=True, library=True)
+    assert "--region" in a and "--strength 2" in a and "rephrasing" in a and "--library" in a
+    a = advice("Remove the car", region=True, strength=2.0, cli=False)
+    assert "region" not in a and "Strength (3)" in a and "library" not in a
+    assert advice("Remove x", region=True, strength=4.0, cli=True).startswith("Try rephrasing")
