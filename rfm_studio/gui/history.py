@@ -155,6 +155,11 @@ class HistoryPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(row)
         lay.addWidget(self.tree, 1)
+        self.change_label = QLabel("")  # what the shown edit changed (its change report)
+        self.change_label.setWordWrap(True)
+        self.change_label.setObjectName("change_report")
+        self.change_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lay.addWidget(self.change_label)
 
     def refresh(self, a_id=None, b_id=None) -> None:
         hist = self.history
@@ -175,7 +180,9 @@ class HistoryPanel(QWidget):
                        f"draws {p.get('draws', 1)} · strength {p.get('strength', 1.0):g} · "
                        f"region {_fmt_region(p.get('region'))}\nmodel {model}"
                        + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else "")
-                       + (f"\nlibrary sound {p['reference']}" if p.get("reference") else ""))
+                       + (f"\nlibrary sound {p['reference']}" if p.get("reference") else "")
+                       + (f"\nChanged: {p['change']}" if p.get("change") and not p.get("no_change") else "")
+                       + (f"\n{p['change']}" if p.get("no_change") else ""))
             it = QTreeWidgetItem(vals)
             it.setData(0, Qt.UserRole, v.id)
             for c in range(len(COLUMNS)):
@@ -186,6 +193,12 @@ class HistoryPanel(QWidget):
             self.tree.addTopLevelItem(it)
             if v.id == hist.current:
                 self.tree.setCurrentItem(it)
+        shown = hist.get(b_id) if b_id is not None else hist.get(hist.current)
+        change = shown.params.get("change", "") if shown is not None and not shown.is_source else ""
+        if change and not shown.params.get("no_change"):
+            change = f"Version {shown.id} changed: {change}"
+        self.change_label.setText(change)
+        self.change_label.setVisible(bool(change))
         for combo, sel, allow_none in ((self.combo_a, a_id, False), (self.combo_b, b_id, True)):
             combo.blockSignals(True)
             combo.clear()

@@ -32,6 +32,7 @@ from .views.spectrogram import SpectrogramView, mel_levels
 from .views.waveform import WaveformView
 from .window_actions import ActionsMixin
 from .window_export import ExportMixin
+from .window_report import ReportMixin
 from .window_model import ModelMixin
 
 APP_NAME = "RFM Studio"
@@ -56,7 +57,7 @@ def _fmt_duration(s: float) -> str:
     return f"{int(m)}:{sec:05.2f}"
 
 
-class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
+class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow):
     def __init__(self, settings: Settings | None = None, player: Player | None = None):
         super().__init__()
         self.settings = settings or Settings()
@@ -71,7 +72,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         self.model_info: Optional[ModelInfo] = None
         self._applied_defaults = None  # the sampling defaults last shown in the edit panel
         self.cursor = 0.0
-        self.ab = 0  # which of A (0) / B (1) is heard and shown
+        self.ab = 0  # which of A (0) / B (1) / R (2, A − B) is heard and shown
         self.errors: list[tuple[str, str]] = []  # every error shown (tests read it)
         self.confirm = self._confirm_dialog  # replaceable in tests
         self._doc = 0
@@ -355,7 +356,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         if b is None:
             self.ab = 0
         sel = self.ab
-        (self.a_b if sel == 1 else self.a_a).setChecked(True)
+        (self.a_a, self.a_b, self.a_r)[sel].setChecked(True)
         self.history_panel.refresh(a_id, b_id)
         if a is None:
             self.wave.set_audio(None, None, 1)
@@ -363,9 +364,9 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
             return
         labels = (f"A  {self._label(a_id)}", f"B  {self._label(b_id)}")
         self.wave.set_audio(a.audio, b.audio if b is not None else None, a.sample_rate, labels)
-        self.wave.set_active(sel)
+        self.wave.set_active(min(sel, 1))
         self.player.match_loudness = self.a_match.isChecked()
-        self.player.set_sources(a.audio, b.audio if b is not None else None, a.sample_rate)
+        self.player.set_sources(a.audio, b.audio if b is not None else None, a.sample_rate, self.removed_audio())
         self.player.select(sel)
         self._show_spectrogram()
         shown = b if b is not None else a
@@ -379,6 +380,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         a_id, b_id = self.compare
         sel = self.ab if b_id is not None else 0
         vid = b_id if sel == 1 else a_id
+        if sel == 2:
+            return self._show_removed_spectrogram()
         mel = self.history.mels.get(vid)
         ref = self.history.mels.get(a_id)
         levels = mel_levels(ref) if ref is not None else None
@@ -457,16 +460,17 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
     def toggle_ab(self):
         if self.compare[1] is None:
             return
-        self.select_ab(1 - self.ab)
+        self.select_ab(0 if self.ab else 1)
 
     def select_ab(self, which: int):
-        """Hear and show A (0) or B (1); playback continues at the same sample."""
-        if which == 1 and self.compare[1] is None:
+        """Hear and show A (0), B (1) or R (2: what B removed from A); playback continues at the
+        same sample."""
+        if which >= 1 and self.compare[1] is None:
             which = 0
         self.ab = which
         self.player.select(which)
-        (self.a_b if which == 1 else self.a_a).setChecked(True)
-        self.wave.set_active(which)
+        (self.a_a, self.a_b, self.a_r)[which].setChecked(True)
+        self.wave.set_active(min(which, 1))
         self._show_spectrogram()
 
     def set_loop(self, on: bool):
@@ -578,6 +582,8 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
             if doc == self._doc:
                 self.history.mels[vid] = value
                 self._show_spectrogram()
+        elif kind == "removed_mel":
+            self._removed_mel_done(job_id, value)
         elif kind == "edit" and job_id == self._edit_job:
             self._edit_done(value)
 
@@ -591,13 +597,13 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, QMainWindow):
         params = dict(r.params)
         params["attention_layers"] = ctx.request.attention_layers
         params["model_name"] = self.model_info.name if self.model_info else ""
+        params.update(self.change_params(out.report, r))
         if self.model_info and self.model_info.adapter:
             params["adapter"] = self.model_info.adapter
         v = self.history.add_edit(ctx.parent, r.audio, r.sample_rate, instruction=r.instruction, params=params,
                                   seconds=r.seconds, tokens=tuple(r.tokens), attention=r.attention)
         self.history.mels[v.id] = out.mel_out
-        self.panel.set_progress_text(f"Done in {r.seconds:.1f} s · version {v.id}")
-        self.statusBar().showMessage(f"Edit finished in {r.seconds:.1f} s: {r.instruction}", 6000)
+        self.show_change_report(v, out.report)
         self.compare = (self.compare[0] if self.compare[0] is not None else 0, v.id)
         self.ab = 1
         self._refresh_views()

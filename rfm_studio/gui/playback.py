@@ -68,7 +68,7 @@ class Player:
         self.source_rate = 0
         self.gain_b = 1.0
         self.match_loudness = False
-        self._raw = (None, None)  # the sources as given (for re-preparing)
+        self._raw = (None, None, None)  # the sources as given (A, B, R; for re-preparing)
         self._prepared: list = []  # (key, result) of recent _memo calls
         # state shared with the audio thread (single attribute writes, ints and tuples only)
         self._bufs: tuple = ()
@@ -105,9 +105,11 @@ class Player:
         return True
 
     # -- sources (UI thread) -----------------------------------------------------------
-    def set_sources(self, a: np.ndarray | None, b: np.ndarray | None, sample_rate: int) -> None:
-        """A and B of the same length and rate (B may be None). Keeps the position."""
-        self._raw = (a, b)
+    def set_sources(self, a: np.ndarray | None, b: np.ndarray | None, sample_rate: int,
+                    removed: np.ndarray | None = None) -> None:
+        """A and B of the same length and rate (B may be None), and optionally R (2), what the
+        edit removed (A − B), heard as a third source. Keeps the position."""
+        self._raw = (a, b, removed if b is not None else None)
         self.source_rate = int(sample_rate)
         self._prepare()
 
@@ -125,12 +127,12 @@ class Player:
             return self.device_rate
 
     def _prepare(self):
-        a, b = self._raw
+        a, b, r = (tuple(self._raw) + (None, None))[:3]
         if a is None:
             self._bufs = ()
             return
         rate = self._stream_rate(self.source_rate)
-        srcs = [a] + ([b] if b is not None else [])
+        srcs = [a] + ([b] if b is not None else []) + ([r] if r is not None else [])
         bufs = [self._device_copy(s, self.source_rate, rate) for s in srcs]
         self.gain_b = self._memo(("gain", bufs[0], bufs[1]), lambda: loudness_gain(bufs[0], bufs[1])) \
             if len(bufs) > 1 else 1.0
@@ -198,14 +200,18 @@ class Player:
         s = self._seek
         return (s if s >= 0 else self._pos) / self.rate
 
+    @property
+    def has_removed(self) -> bool:
+        return len(self._bufs) > 2
+
     def select(self, which: int) -> None:
-        """Switch to A (0) or B (1) at the current sample."""
+        """Switch to A (0), B (1) or R (2, what was removed) at the current sample."""
         if 0 <= which < max(1, len(self._bufs)):
             self._sel = int(which)
 
     def toggle_ab(self) -> int:
         if len(self._bufs) > 1:
-            self._sel = 1 - self._sel
+            self._sel = 1 - min(self._sel, 1)
         return self._sel
 
     def seek(self, seconds: float) -> None:

@@ -40,6 +40,7 @@ class EditOutcome:
     result: EditResult
     mel_out: np.ndarray  # [64, frames] display log-mel of the result audio (whole clip)
     wall: float  # seconds, including the spectrogram
+    report: Optional[object] = None  # core.change_report.ChangeReport of input -> result
 
 
 def worker_threads() -> int:
@@ -148,7 +149,10 @@ class ModelHost:
         result = yield from run_edit(self.model, req, cancel)
         # the spectrogram of what is heard (after rendering), computed like the input's
         mel = display_mel(result.audio, result.sample_rate)
-        return EditOutcome(result, mel, time.perf_counter() - t0)
+        from ..core.change_report import compare
+
+        report = compare(req.audio, result.audio, result.sample_rate)
+        return EditOutcome(result, mel, time.perf_counter() - t0, report)
 
 
 def display_mel(audio: np.ndarray, sr: int) -> np.ndarray:

@@ -34,6 +34,8 @@ class ActionsMixin:
         self.a_export = A("&Export Result…", lambda: self.export_result(), "Ctrl+E", "Export version B as WAV or FLAC")
         self.a_export_diff = A("Export &Difference (B − A)…", lambda: self.export_difference(), "Ctrl+Shift+E",
                                "Export what the edit removed or added")
+        self.a_export_removed = A("Export &Removed Sound (A − B)…", lambda: self.export_removed(), None,
+                                  "Export what B took out of A (input minus output) to listen to it")
         self.a_export_png = A("Export Heatmap as PNG…", lambda: self.export_heatmap_png())
         self.a_export_npz = A("Export Attention Maps (.npz)…", lambda: self.export_attention_npz())
         self.a_settings = A("&Settings…", self.open_settings, QKeySequence.Preferences)
@@ -49,7 +51,9 @@ class ActionsMixin:
         self.ab_group = QActionGroup(self)
         self.a_a = A("A", lambda on: on and self.select_ab(0), None, "Hear A (original)", checkable=True)
         self.a_b = A("B", lambda on: on and self.select_ab(1), None, "Hear B (edited)", checkable=True)
-        for a in (self.a_a, self.a_b):
+        self.a_r = A("R", lambda on: on and self.select_ab(2), None, "Hear R: what B removed from A (A − B)",
+                     checkable=True)
+        for a in (self.a_a, self.a_b, self.a_r):
             self.ab_group.addAction(a)
         self.a_a.setChecked(True)
         self.a_loop = A("Loop Selection", self.set_loop, "L", "Loop the selected region", checkable=True)
@@ -73,7 +77,7 @@ class ActionsMixin:
         self.examples_menu = m.addMenu("Open E&xample")
         self.examples_menu.aboutToShow.connect(self._fill_examples)
         m.addSeparator()
-        for a in (self.a_export, self.a_export_diff, self.a_export_png, self.a_export_npz):
+        for a in (self.a_export, self.a_export_diff, self.a_export_removed, self.a_export_png, self.a_export_npz):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.a_settings)
@@ -88,7 +92,7 @@ class ActionsMixin:
         m.addAction(self.edit_dock.toggleViewAction())
         m.addAction(self.history_dock.toggleViewAction())
         m = mb.addMenu("&Playback")
-        for a in (self.a_play, self.a_ab, self.a_a, self.a_b, None, self.a_loop, self.a_match):
+        for a in (self.a_play, self.a_ab, self.a_a, self.a_b, self.a_r, None, self.a_loop, self.a_match):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Model")
         for a in (self.a_choose_model, self.a_reload_model, self.a_settings):
@@ -103,10 +107,10 @@ class ActionsMixin:
         tb.setIconSize(QSize(18, 18))
         tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         for a in (self.a_open, self.a_export, None, self.a_undo, self.a_redo, None, self.a_play, self.a_a,
-                  self.a_b, self.a_loop, self.a_match, None, self.a_zoom_fit, self.a_zoom_sel):
+                  self.a_b, self.a_r, self.a_loop, self.a_match, None, self.a_zoom_fit, self.a_zoom_sel):
             tb.addSeparator() if a is None else tb.addAction(a)
         self.toolbar = tb
-        for a in (self.a_a, self.a_b):
+        for a in (self.a_a, self.a_b, self.a_r):
             w = tb.widgetForAction(a)
             if w is not None:
                 w.setMinimumWidth(30)
@@ -163,6 +167,8 @@ class ActionsMixin:
         self.a_cancel.setEnabled(self._edit_job is not None)
         self.a_export.setEnabled(has_doc)
         self.a_export_diff.setEnabled(has_b)
+        self.a_export_removed.setEnabled(has_b)
+        self.a_r.setEnabled(has_b)
         self.a_export_png.setEnabled(self.attn.has_maps())
         self.a_export_npz.setEnabled(self.attn.has_maps())
         self.a_b.setEnabled(has_b)

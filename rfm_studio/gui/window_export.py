@@ -1,6 +1,9 @@
-"""Exporting audio (result, difference) and attention (PNG, .npz) (a mixin of MainWindow).
+"""Exporting audio (result, difference, removed sound) and attention (PNG, .npz) (a mixin of
+MainWindow).
 
-Writes are atomic; the opened source file is only overwritten after a confirmation.
+Audio keeps the opened file's sample format and container unless the save dialog's type says
+otherwise (see core/audio/formats.py). Writes are atomic; the opened source file is only
+overwritten after a confirmation.
 """
 
 from __future__ import annotations
@@ -10,8 +13,36 @@ from typing import Optional
 
 from PySide6.QtWidgets import QFileDialog
 
+from ..core.audio.formats import CONTAINERS, OutputFormat, choose_format, source_format
 from ..core.audio.io import save_audio
 from ..core.errors import RFMError
+
+# the types the save dialog offers besides "the source's"
+EXPORT_TYPES = (("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24"),
+                ("OGG", "VORBIS"), ("AIFF", "PCM_16"), ("AIFF", "PCM_24"))
+
+
+def extension(of: OutputFormat) -> str:
+    return next(exts[0] for f, exts, _ in CONTAINERS.values() if f == of.format)
+
+
+def export_filters(source) -> list[tuple[str, OutputFormat]]:
+    """(file dialog filter, format): first the source's own format, then the others."""
+    kept = choose_format("x", source)
+    out = [(f"Same as the source: {kept.describe()} (*{extension(kept)})", kept)]
+    for f, st in EXPORT_TYPES:
+        of = OutputFormat(f, st)
+        out.append((f"{of.describe()} (*{extension(of)})", of))
+    return out
+
+
+def format_for(path, of: OutputFormat) -> tuple[Path, OutputFormat]:
+    """A dialog's path and chosen type: with no extension the type's is added; an extension of
+    another container wins, keeping the chosen sample format where that container holds it."""
+    p = Path(path)
+    if not p.suffix:
+        return p.with_suffix(extension(of)), of
+    return p, choose_format(p, (of.format, of.subtype))
 
 
 class ExportMixin:
@@ -23,10 +54,36 @@ class ExportMixin:
     def _default_stem(self) -> str:
         return self.source_path.stem if self.source_path else "clip"
 
-    def _write_audio(self, path, audio, sr) -> Optional[Path]:
+    def _source_format(self):
+        """The opened file's (format, subtype); a clip not read from a file exports as float WAV."""
+        if self.source_path is not None:
+            fmt = source_format(self.source_path)
+            if fmt is not None:
+                return fmt
+        return ("WAV", "FLOAT")
+
+    def _save_audio_path(self, title: str, name: str):
+        """The save dialog with the export types: (path, OutputFormat) or None."""
+        filters = export_filters(self._source_format())
+        kept = filters[0][1]
+        start = str(Path(self.settings.last_dir) / f"{name}{extension(kept)}")
+        path, chosen = QFileDialog.getSaveFileName(self, title, start, ";;".join(f for f, _ in filters), filters[0][0])
+        if not path:
+            return None
+        of = next((o for f, o in filters if f == chosen), kept)
+        return format_for(path, of)
+
+    def _write_audio(self, path, audio, sr, fmt: OutputFormat | None = None) -> Optional[Path]:
         p = Path(path)
-        if not p.suffix:
-            p = p.with_suffix(".wav")
+        try:
+            if fmt is None:
+                source = self._source_format()
+                if not p.suffix:
+                    p = p.with_suffix(extension(choose_format(p, source)))
+                fmt = choose_format(p, source)
+        except RFMError as exc:
+            self.show_error("Export failed", str(exc))
+            return None
         protect = (self.source_path,) if self.source_path else ()
         if self.source_path and p.exists() and p.resolve() == self.source_path.resolve():
             if not self.confirm("Overwrite the source?", f"{p.name} is the file you opened. Replace it with "
@@ -34,7 +91,7 @@ class ExportMixin:
                 return None
             protect = ()
         try:
-            out = save_audio(p, audio, sr, protect=protect)
+            out = save_audio(p, audio, sr, protect=protect, fmt=fmt)
         except RFMError as exc:
             self.show_error("Export failed", str(exc))
             return None
@@ -49,23 +106,43 @@ class ExportMixin:
         a_id, b_id = self.compare
         return self.history.get(b_id if b_id is not None else self.history.current)
 
-    def export_result(self, path: str | None = None) -> Optional[Path]:
+    def export_result(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         v = self._export_version()
         if v is None:
             return None
-        path = path or self._save_path("Export result", f"{self._default_stem()}-edit{v.id}.wav",
-                                       "WAV (*.wav);;FLAC (*.flac)")
-        return self._write_audio(path, v.audio, v.sample_rate) if path else None
+        if path is None:
+            chosen = self._save_audio_path("Export result", f"{self._default_stem()}-edit{v.id}")
+            if chosen is None:
+                return None
+            path, fmt = chosen
+        return self._write_audio(path, v.audio, v.sample_rate, fmt)
 
-    def export_difference(self, path: str | None = None) -> Optional[Path]:
+    def export_difference(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         a_id, b_id = self.compare
         a, b = self.history.get(a_id), self.history.get(b_id)
         if a is None or b is None:
             self.show_error("Nothing to compare", "Run an edit (or choose a version B) to export a difference.")
             return None
-        path = path or self._save_path("Export difference (B − A)", f"{self._default_stem()}-diff{b.id}.wav",
-                                       "WAV (*.wav);;FLAC (*.flac)")
-        return self._write_audio(path, b.audio - a.audio, a.sample_rate) if path else None
+        if path is None:
+            chosen = self._save_audio_path("Export difference (B − A)", f"{self._default_stem()}-diff{b.id}")
+            if chosen is None:
+                return None
+            path, fmt = chosen
+        return self._write_audio(path, b.audio - a.audio, a.sample_rate, fmt)
+
+    def export_removed(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
+        """What B removed from A (A − B, the residual): sound designers check a removal by it."""
+        r = self.removed_audio()
+        a_id, b_id = self.compare
+        if r is None:
+            self.show_error("Nothing removed yet", "Run an edit (or choose a version B) to export what it removed.")
+            return None
+        if path is None:
+            chosen = self._save_audio_path("Export removed sound (A − B)", f"{self._default_stem()}-removed{b_id}")
+            if chosen is None:
+                return None
+            path, fmt = chosen
+        return self._write_audio(path, r, self.history.get(a_id).sample_rate, fmt)
 
     def export_heatmap_png(self, path: str | None = None) -> Optional[Path]:
         path = path or self._save_path("Export heatmap", f"{self._default_stem()}-attention.png", "PNG (*.png)")

@@ -144,6 +144,8 @@ def check_encoder(of: OutputFormat, sample_rate: int, channels: int, name: str =
     count; call it before any work whose result would then be lost."""
     sr, ch = int(sample_rate), int(channels)
     f, st = of.format, of.subtype
+    if st not in _HOLDS.get(f, ()):
+        raise OptionError(f"{name}: {f} files cannot hold {LABELS.get(st, st)} samples ({st}).")
     alt = "a .wav or .flac file" if sr <= 655350 and ch <= 8 else "a .wav file"
     problem, pre = None, ""
     if f == "FLAC":
