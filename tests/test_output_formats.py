@@ -237,6 +237,9 @@ def test_long_file_residual_streams(capsys, tmp_path, tiny_bundle, monkeypatch):
     y, _ = sf.read(out, dtype="float32")
     r, _ = sf.read(res, dtype="float32")
     assert r.shape == x.shape and np.abs(np.clip(x - y, -1, 1) - r).max() < 1e-4
+    lines = o.splitlines()
+    assert lines[2].startswith("Edited in ") and "chunks from disk" in lines[2]
+    assert lines[3].startswith(("Changed: ", "No audible change: "))  # the report, from the files
 
 
 # -- what the CLI says ------------------------------------------------------------------------

@@ -94,13 +94,13 @@ STREAM_SECONDS = 120.0  # longer files are edited chunk by chunk from disk
 
 
 def run_edit_cmd(args) -> int:
-    from ..core.audio.io import audio_info, load_audio
-    from ..core.audio.windows import parse_region
-    from ..core.editing import drive, edit
     from dataclasses import replace
 
     from ..core.audio.formats import as_written
-    from .edit_output import plan_outputs, report_lines, safe_print, write_outputs
+    from ..core.audio.io import audio_info, load_audio
+    from ..core.audio.windows import parse_region
+    from ..core.editing import drive, edit
+    from .edit_output import finish_streamed, plan_outputs, report_lines, safe_print, write_outputs
 
     out = Path(args.output)
     _check_output(out, [args.input])
@@ -118,14 +118,7 @@ def run_edit_cmd(args) -> int:
 
         model = load_model(args)
         summary = drive(edit_file(model, args.input, out, args.instruction, region=region, fmt=fmt, **params))
-        if residual is not None:
-            from ..core.residual import residual_file
-
-            residual_file(args.input, out, residual, res_fmt)
-        print(f"Wrote {out} ({fmt.describe()}, {n / sr:.2f} s of audio)")
-        if residual is not None:
-            print(f"Wrote {residual} (what was removed: input minus output, {res_fmt.describe()})")
-        print(f"Edited in {summary['seconds']:.1f} s ({summary['chunks']} chunks)")
+        finish_streamed(args, model, summary, region, (out, fmt), (residual, res_fmt), n / sr)
         return 0
     from .library import check_reference, library_reference
 
@@ -169,10 +162,9 @@ def _row_region(row, where: str):
 def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
     """Every row of an edit-batch manifest checked before the model loads: [(row, input, output, region)].
     An output is named <id> plus the extension of ``fmt``, else of the input's container."""
-    from .edit_output import batch_extension
-
     from ..core.audio.windows import check_region
     from ..core.training.sources import manifest_audio, read_manifest
+    from .edit_output import batch_extension
 
     rows = read_manifest(man, required=("id", "input", "instruction"))
     if out_dir.exists() and not out_dir.is_dir():
@@ -213,12 +205,12 @@ def run_batch_cmd(args) -> int:
 
     from tqdm import tqdm
 
-    from ..core.atomic import discard, temp_beside
-    from ..core.audio.io import load_audio, save_audio
-    from ..core.editing import edit
     from dataclasses import replace
 
+    from ..core.atomic import discard, temp_beside
     from ..core.audio.formats import as_written
+    from ..core.audio.io import load_audio, save_audio
+    from ..core.editing import edit
     from .edit_output import batch_report, plan_batch, safe_print
 
     man = Path(args.manifest)

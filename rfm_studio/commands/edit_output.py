@@ -48,15 +48,16 @@ def write_outputs(items, sample_rate: int, protect=()) -> None:
 
 def steps_text(params: dict) -> str:
     n = int(params.get("steps", 0))
-    return f"{n} step{'' if n == 1 else 's'}, t_start {float(params.get('t_start', 0)):g}"
+    text = f"{n} step{'' if n == 1 else 's'}, t_start {float(params.get('t_start', 0)):g}"
+    return text + (f", {params['chunks']} chunks from disk" if params.get("chunks") else "")
 
 
-def report_lines(before, res, args) -> list[str]:
+def report_lines(before, res, args, report=None) -> list[str]:
     """The lines printed after an edit: the time it took and what it changed (or that it changed
-    nothing audible, with what to try)."""
+    nothing audible, with what to try). ``report``: already computed (long files, from disk)."""
     from ..core.change_report import advice, compare
 
-    rep = compare(before, res.audio, res.sample_rate)
+    rep = report if report is not None else compare(before, res.audio, res.sample_rate)
     lines = [f"Edited in {res.seconds:.2f} s ({steps_text(res.params)})"]
     if rep.unchanged:
         tip = advice(res.instruction, region=res.params.get("region") is not None,
@@ -66,6 +67,30 @@ def report_lines(before, res, args) -> list[str]:
     else:
         lines.append(f"Changed: {rep.text}")
     return lines
+
+
+def finish_streamed(args, model, summary: dict, region, output, residual, seconds: float) -> None:
+    """After a long file was edited from disk: its residual (streamed too) and what is printed,
+    the change report read from the two files. ``output``, ``residual``: (path, OutputFormat)."""
+    from types import SimpleNamespace
+
+    from ..core.change_report import compare_files
+
+    (out, fmt), (res_path, res_fmt) = output, residual
+    if res_path is not None:
+        from ..core.residual import residual_file
+
+        residual_file(args.input, out, res_path, res_fmt)
+    print(f"Wrote {out} ({fmt.describe()}, {seconds:.2f} s of audio)")
+    if res_path is not None:
+        print(f"Wrote {res_path} (what was removed: input minus output, {res_fmt.describe()})")
+    f = model.flow
+    done = SimpleNamespace(seconds=summary["seconds"], instruction=args.instruction,
+                           params={"steps": f.steps if args.steps is None else args.steps,
+                                   "t_start": f.t_start if args.t_start is None else args.t_start,
+                                   "region": region, "strength": args.strength, "chunks": summary["chunks"]})
+    for line in report_lines(None, done, args, compare_files(args.input, out)):
+        safe_print(line)
 
 
 def safe_print(line: str) -> None:

@@ -170,6 +170,39 @@ def compare(before: np.ndarray, after: np.ndarray, sample_rate: int, threshold_d
     n = min(a.shape[0], b.shape[0])
     ei, edges = band_energies(a[:n], sr)
     eo, _ = band_energies(b[:n], sr)
+    return _report(ei, eo, edges, sr, duration, threshold_db)
+
+
+def compare_files(before, after, threshold_db: float = THRESHOLD_DB, chunk_s: float = 60.0) -> ChangeReport:
+    """compare() of two audio files of the same rate, channels and length, read chunk by chunk
+    (memory for one chunk and the band energies only: long files edited from disk)."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(before)) as fa, sf.SoundFile(str(after)) as fb:
+        sr = fa.samplerate
+        hop = max(1, int(round(HOP_S * sr)))
+        step = max(1, int(chunk_s * sr) // hop) * hop
+        parts_i, parts_o, edges, identical = [], [], None, True
+        while True:
+            a = fa.read(step, dtype="float32", always_2d=True)
+            if not len(a):
+                break
+            b = fb.read(len(a), dtype="float32", always_2d=True)
+            identical = identical and a.shape == b.shape and np.array_equal(a, b)
+            ei, edges = band_energies(a, sr)
+            eo, _ = band_energies(b, sr)
+            last = len(a) < step or fa.tell() >= fa.frames
+            k = ei.shape[1] if last else ei.shape[1] - 1  # a chunk's last frame is the next one's first
+            parts_i.append(ei[:, :k])
+            parts_o.append(eo[:, :k])
+        duration = fa.frames / sr
+    if identical:
+        return ChangeReport((), duration, 0.0, threshold_db, identical=True)
+    return _report(np.concatenate(parts_i, axis=1), np.concatenate(parts_o, axis=1), edges, sr, duration,
+                   threshold_db)
+
+
+def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
     ei, eo = _smooth(ei, SMOOTH_FRAMES), _smooth(eo, SMOOTH_FRAMES)
     n_fft = 1 << int(np.ceil(np.log2(max(16, WIN_S * sr))))
     full_scale = (np.hanning(n_fft).sum() / 2) ** 2  # a full-scale sine's power in one frame
