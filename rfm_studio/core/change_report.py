@@ -3,7 +3,8 @@
     report = compare(input_audio, output_audio, sample_rate)
     report.text   # "2.1–5.3 s: −9 dB (0–2.5 kHz); elsewhere unchanged"
 
-Both clips are cut into 40 ms Hann frames every 10 ms; each frame's power is summed into
+Both clips are cut into Hann frames every 10 ms (the power of two samples under 40 ms: 23 ms at
+44.1 kHz); each frame's power is summed into
 the bands of BAND_EDGES_HZ (up to the clip's Nyquist rate) over every channel, smoothed over
 50 ms, and compared band by band in dB. Quiet cells cannot swing the figures: every energy
 carries a floor of 60 dB under the loudest cell of the input (and −100 dBFS). A frame has
@@ -98,6 +99,11 @@ def _fmt_band(lo: float, hi: float) -> str:
     return f"{lo / 1000:g}–{hi / 1000:g} kHz"
 
 
+def _n_fft(sr: int) -> int:
+    """The frame length: the power of two nearest under WIN_S (1,024 at 44.1 and 48 kHz)."""
+    return 1 << int(np.floor(np.log2(max(16, WIN_S * sr))))
+
+
 def _bands(sr: int) -> np.ndarray:
     nyq = sr / 2
     edges = [e for e in BAND_EDGES_HZ if e < nyq] + [nyq]
@@ -114,23 +120,23 @@ def band_energies(audio: np.ndarray, sr: int, chunk: int = 2048) -> tuple[np.nda
     if x.shape[1] > 8:  # many channels: their mix
         x = x.mean(axis=1, keepdims=True)
     hop = max(1, int(round(HOP_S * sr)))
-    n_fft = 1 << int(np.ceil(np.log2(max(16, WIN_S * sr))))
+    n_fft = _n_fft(sr)
     win = np.hanning(n_fft).astype(np.float32)
     edges = _bands(sr)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     idx = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, len(edges) - 2)
     n = x.shape[0]
     frames = n // hop + 1
-    pad = np.pad(x, ((n_fft // 2, n_fft // 2 + hop), (0, 0)))
     out = np.zeros((len(edges) - 1, frames), dtype=np.float64)
     first = np.searchsorted(idx, np.arange(len(edges) - 1))  # bins are sorted: each band's first bin
     keep = np.flatnonzero(np.diff(np.concatenate([first, [len(freqs)]])) > 0)  # bands holding bins
-    for f0 in range(0, frames, chunk):
-        f1 = min(frames, f0 + chunk)
-        starts = np.arange(f0, f1) * hop
-        for c in range(x.shape[1]):
-            seg = np.lib.stride_tricks.sliding_window_view(pad[:, c], n_fft)[starts] * win
-            p = np.abs(sfft.rfft(seg, axis=1, workers=1)) ** 2  # [frames, bins]
+    for c in range(x.shape[1]):
+        pad = np.pad(x[:, c], (n_fft // 2, n_fft // 2 + hop))
+        view = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop][:frames]  # no copy
+        for f0 in range(0, frames, chunk):
+            f1 = min(frames, f0 + chunk)
+            spec = sfft.rfft(view[f0:f1] * win, axis=1)
+            p = np.square(spec.real) + np.square(spec.imag)  # [frames, bins]
             out[keep, f0:f1] += np.add.reduceat(p, first[keep], axis=1).T
     return out, edges
 
@@ -204,7 +210,7 @@ def compare_files(before, after, threshold_db: float = THRESHOLD_DB, chunk_s: fl
 
 def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
     ei, eo = _smooth(ei, SMOOTH_FRAMES), _smooth(eo, SMOOTH_FRAMES)
-    n_fft = 1 << int(np.ceil(np.log2(max(16, WIN_S * sr))))
+    n_fft = _n_fft(sr)
     full_scale = (np.hanning(n_fft).sum() / 2) ** 2  # a full-scale sine's power in one frame
     eps = max(float(ei.max(initial=0.0)) * 10 ** (-FLOOR_DB / 10), full_scale * 1e-10)
     d = 10 * np.log10((eo + eps) / (ei + eps))
