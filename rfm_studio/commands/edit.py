@@ -113,7 +113,11 @@ def run_edit_cmd(args) -> int:
         load_audio(args.input)  # raises the one-sentence error
     n, sr, ch = audio_info(args.input)
     fmt, res_fmt = plan_outputs(args.input, out, residual, sr, ch, args.format, args.subtype)
-    if n / max(sr, 1) > STREAM_SECONDS:
+    from ..core.library.prompted import parse_instruction
+
+    # a library sound is placed in memory (the model, for Replace, works on the region's windows)
+    placed = bool(args.reference or args.library or parse_instruction(args.instruction)[0])
+    if n / max(sr, 1) > STREAM_SECONDS and not placed:
         from ..core.streaming import edit_file
 
         model = load_model(args)
