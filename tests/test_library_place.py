@@ -43,6 +43,16 @@ def test_add_inside_a_region_leaves_every_sample_outside_unchanged_and_sits_unde
     assert abs(added[s]) < 1e-3 and abs(added[e - 1]) < 1e-3  # faded edges
 
 
+def test_a_sound_added_to_a_steady_ambience_is_heard_over_it():
+    from rfm_studio.core.library.place import target_level
+
+    bed = (0.05 * np.random.default_rng(3).standard_normal(6 * SR)).astype(np.float32)
+    level, fg = target_level(bed, SR)
+    assert fg + 2.0 < level <= fg + 3.0 + 1e-6  # over a steady bed (at most 3 dB), not 6 dB under it
+    out, pl = place(bed, SR, bark(), 22050, region=(2.0, 4.0))
+    assert abs(pl.level_db - level) < 0.2 and pl.level_db > pl.scene_db
+
+
 def test_without_a_region_the_least_busy_stretch_is_chosen_and_stereo_gets_it_in_both_channels():
     x = scene()
     st = np.stack([x, 0.8 * x], axis=1)

@@ -63,6 +63,19 @@ def foreground_db(x: np.ndarray, sr: int) -> float:
     return float(np.percentile(lv, 90))
 
 
+def target_level(scene: np.ndarray, sr: int, below_db: float = DEFAULT_BELOW_DB) -> tuple[float, float]:
+    """(level for an added sound, the scene's foreground level) in block dB: ``below_db`` under the
+    scene's foreground (90th percentile of its block levels), but at least 6 dB over its bed (20th
+    percentile) as long as that stays within 3 dB over the foreground, so a sound added to a steady
+    ambience is heard over it and one added among loud events sits under them. A (near) silent
+    scene gets QUIET_TARGET_DB."""
+    lv = block_levels(scene, sr)
+    fg, bed = float(np.percentile(lv, 90)), float(np.percentile(lv, 20))
+    if fg <= SILENT_SCENE_DB:
+        return QUIET_TARGET_DB, fg
+    return max(fg - below_db, min(bed + 6.0, fg + 3.0)), fg
+
+
 def _band_db(x: np.ndarray, sr: int) -> np.ndarray:
     from scipy.signal import welch
 
@@ -180,8 +193,8 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
 
     region: (start, end) seconds the sound must stay inside (else the whole clip);
     start / length: a fixed position and longest length (seconds; replace uses A's);
-    level_db: the added sound's loudness (block dB as in ``foreground_db``); None: ``below_db``
-    under the scene's foreground around the span (a fixed level in a silent scene).
+    level_db: the added sound's loudness (block dB as in ``foreground_db``); None: ``target_level``
+    of the scene around the span (``below_db`` under its foreground, audible over its bed).
     """
     audio = np.asarray(scene, np.float32)
     n = audio.shape[0]
@@ -218,10 +231,10 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
     if fo:
         env[L - fo:] = np.cos(0.5 * np.pi * (np.arange(fo) + 1) / fo) ** 2
     r = r * env
-    scene_db = foreground_db(ctx, sr)
+    auto_level, scene_db = target_level(ctx, sr, below_db)
     ref_db = foreground_db(r, sr)
     if level_db is None:
-        level_db = scene_db - below_db if scene_db > SILENT_SCENE_DB else QUIET_TARGET_DB
+        level_db = auto_level
     gain_db = float(np.clip(level_db - ref_db, -60.0, 40.0))
     add = (r * 10 ** (gain_db / 20)).astype(np.float32)
     out = audio.copy()
