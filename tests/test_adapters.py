@@ -160,16 +160,18 @@ def test_malformed_adapter_is_one_sentence_and_changes_nothing(tiny_model, adapt
         remove_adapter(tiny_model)
 
 
-def test_malformed_adapter_at_load_is_one_line_on_the_cli(tiny_bundle, adapter, tmp_path, capsys):
+def test_malformed_adapter_at_load_is_one_line_on_the_cli(tiny_bundle, adapter, tmp_path, capsys, monkeypatch):
     import soundfile as sf
     from conftest import tone
 
     from rfm_studio.cli import main
 
-    bad = _broken(adapter, tmp_path, "bad", BROKEN["no-r"][0])
+    monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data" / "adapters").mkdir(parents=True)
+    _broken(adapter, tmp_path / "data" / "adapters", "bad", BROKEN["no-r"][0])
     sf.write(tmp_path / "in.wav", tone(1.0), 16000)
     code = main(["edit", str(tmp_path / "in.wav"), "Add rain", "-o", str(tmp_path / "out.wav"),
-                 "--model", str(tiny_bundle), "--adapter", str(bad), "--steps", "2"])
+                 "--model", str(tiny_bundle), "--adapter", "bad", "--steps", "2"])
     err = capsys.readouterr().err
     assert code == 2 and "Adapter 'bad' (unet)" in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert not (tmp_path / "out.wav").exists()

@@ -52,6 +52,11 @@ def test_wrong_shapes_name_the_file(tmp_path, tiny_bundle):
     cfg = json.loads((b / "unet" / "config.json").read_text())
     cfg["channels"] = [24, 32]
     (b / "unet" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="does not match its manifest.json: unet/config.json"):
+        RFMEditor.from_pretrained(b)  # checked against the manifest before it loads
+    from rfm_studio.core.model.manifest import write_manifest
+
+    write_manifest(b)  # a bundle made that way, its manifest and all: the loader names the file
     with pytest.raises(ModelLoadError, match="does not match its config"):
         RFMEditor.from_pretrained(b)
 

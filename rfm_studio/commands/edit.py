@@ -11,7 +11,7 @@ from ..core.errors import OptionError
 
 def _common(p):
     p.add_argument("--model", default=None, help="model folder or name (default: the embedded model)")
-    p.add_argument("--adapter", default=None, help="LoRA adapter name or folder")
+    p.add_argument("--adapter", default=None, help="LoRA adapter name (a folder of your adapters folder)")
     p.add_argument("--t-start", type=float, default=None, help="start time of the flow (paper: 0.01)")
     p.add_argument("--steps", type=int, default=None, help="Euler steps (paper: 200)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
@@ -81,6 +81,11 @@ def _params(args):
 
 
 def _check_output(path: Path, inputs=()):
+    from .preflight import check_no_loop, check_not_an_input, check_writable_folder
+
+    for q in inputs:
+        check_no_loop(q, "The input")
+    check_no_loop(path, "The output")
     if not path.parent.exists():
         raise OptionError(f"Output folder does not exist: {path.parent}")
     if path.is_dir():
@@ -88,6 +93,8 @@ def _check_output(path: Path, inputs=()):
     for q in inputs:
         if path.resolve() == Path(q).resolve():
             raise OptionError(f"Refusing to overwrite the input file {path.name}; choose another output path.")
+    check_not_an_input(path, inputs)
+    check_writable_folder(path.parent)
 
 
 STREAM_SECONDS = 120.0  # longer files are edited chunk by chunk from disk
@@ -112,6 +119,10 @@ def run_edit_cmd(args) -> int:
     if not Path(args.input).exists():
         load_audio(args.input)  # raises the one-sentence error
     n, sr, ch = audio_info(args.input)
+    if region is not None:
+        from ..core.audio.windows import check_region
+
+        check_region(region, n / max(sr, 1))  # before the model loads
     fmt, res_fmt = plan_outputs(args.input, out, residual, sr, ch, args.format, args.subtype)
     from ..core.library.prompted import parse_instruction
 
@@ -185,16 +196,31 @@ def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
         if not isinstance(row["instruction"], str) or not row["instruction"].strip():
             raise OptionError(f"{where}: the instruction is empty.")
         src, n, sr = manifest_audio(man.parent, str(row["input"]), where)
+        _decodes(src, where)
         region = _row_region(row, where)
         if region is not None:
             check_region(region, n / sr)
         jobs.append((row, src, out_dir / f"{rid}{batch_extension(src, fmt)}", region))
+    from .preflight import check_writable_folder
+
+    check_writable_folder(out_dir)
     inputs = {_file_id(j[1]) for j in jobs}  # (device, inode): also links to an input
     for row, src, dst, _ in jobs:
         if dst.exists() and _file_id(dst) in inputs:
             raise OptionError(f"The output {dst} of id '{row['id']}' is an input of this manifest; "
                               f"choose another --out-dir.")
     return jobs
+
+
+def _decodes(src: Path, where: str) -> None:
+    """Every sample of a row's audio decodes and is finite (not just its header), before the model loads."""
+    from ..core.audio.io import load_audio
+    from ..core.errors import AudioReadError
+
+    try:
+        load_audio(src)
+    except AudioReadError as exc:
+        raise AudioReadError(f"{where}: {exc}") from None
 
 
 def _file_id(p: Path) -> tuple[int, int]:

@@ -123,7 +123,9 @@ def cmd_import(args) -> int:
     _check_bundle(src, hashes=False)  # cheap checks first; the copy is hashed
     tmp = _temp_folder(dst, "import")
     try:
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        from ..core.model.integrity import copy_bundle
+
+        copy_bundle(src, tmp)  # never follows a link out of the bundle
         _check_bundle(tmp)
         if not (tmp / MANIFEST).exists():
             write_manifest(tmp)

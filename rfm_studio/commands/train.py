@@ -76,7 +76,9 @@ def run(args) -> int:
     if args.decay_steps is not None:
         kw["decay_steps"] = args.decay_steps
     if args.lora_layers:
-        kw["lora_layers"] = [int(x) for x in args.lora_layers.split(",")]
+        kw["lora_layers"] = parse_layers(args.lora_layers)
+    if not isinstance(extra, dict):
+        raise OptionError(f"The training config {args.config} must be a JSON object of TrainConfig fields.")
     kw.update(extra)
     try:
         cfg = TrainConfig(**kw)
@@ -100,6 +102,14 @@ def run(args) -> int:
         out, state = export_bundle(args.out, args.export)
         print(f"exported step {state['step']} to {out}")
     return 0
+
+
+def parse_layers(text: str) -> list[int]:
+    """``--lora-layers 3,4,5``: whole numbers of at least 0, separated by commas."""
+    parts = [x.strip() for x in str(text).split(",")]
+    if not parts or not all(x.isdigit() for x in parts):
+        raise OptionError(f"--lora-layers must be whole numbers separated by commas (e.g. 3,4,5), got '{text}'.")
+    return [int(x) for x in parts]
 
 
 @contextlib.contextmanager

@@ -51,16 +51,29 @@ def _entries(base: Path) -> set:
         return set()
 
 
-def resolve_adapter(name_or_path) -> Path:
+def resolve_adapter(name) -> Path:
+    """The folder of the adapter ``name``, directly inside the user adapters folder: never a path
+    (``../evil``, an absolute path), a link, or a folder holding links or anything but folders
+    and regular files. One sentence (OptionError / ModelLoadError) otherwise."""
     from ...paths import user_adapters_dir
 
-    p = Path(name_or_path).expanduser()
-    if (p / "adapter_card.json").exists():
-        return p
-    q = user_adapters_dir() / str(name_or_path)
-    if (q / "adapter_card.json").exists():
-        return q
-    raise ModelLoadError(f"Adapter '{name_or_path}' not found (looked in {user_adapters_dir()}).")
+    base = user_adapters_dir()
+    if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name \
+            or "\0" in name or Path(name).is_absolute() or Path(name).name != name:
+        raise OptionError(f"Adapter '{name}' is not an adapter name: adapters are loaded by name from {base} "
+                          "(save or copy one there with 'rfm-studio finetune').")
+    d = base / name
+    if d.is_symlink():
+        raise OptionError(f"Adapter '{name}' is a link; adapters are loaded only from folders inside {base}.")
+    if not (d / CARD).is_file() or name not in _entries(base):
+        raise ModelLoadError(f"Adapter '{name}' not found (looked in {base}).")
+    from .integrity import scan_tree
+
+    _files, problems = scan_tree(d)
+    problems += [f"{rel} is a link" for rel, p in _files.items() if p.is_symlink()]
+    if problems:
+        raise ModelLoadError(f"Adapter '{name}' was not loaded: {problems[0]}.")
+    return d
 
 
 def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:

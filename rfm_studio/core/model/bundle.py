@@ -46,6 +46,11 @@ def quiet_transformers():
         pass
 
 
+def _first_line(exc) -> str:
+    lines = str(exc).splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
 class RFMEditor(nn.Module):
     def __init__(self, codec, denoiser: Denoiser, text_encoder: InstructionEncoder, vocoder,
                  flow: FlowConfig | None = None, mel: MelConfig | None = None, window_frames: int = 1024,
@@ -175,19 +180,26 @@ class RFMEditor(nn.Module):
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder, device="cpu", dtype=torch.float32, adapter=None):
+    def from_pretrained(cls, folder, device="cpu", dtype=torch.float32, adapter=None, verify: bool = True):
         """``device``: a resolved device string (core.devices.resolve_device); ``dtype``: a torch
-        dtype or its name, applied to every network of the bundle (``set_dtype``)."""
+        dtype or its name, applied to every network of the bundle (``set_dtype``). With ``verify``
+        (the default) the folder is checked first: only its manifest's files, each matching its
+        sha256 (cached while unchanged), no links out of it, no config path leaving it
+        (``integrity.check_bundle_before_load``)."""
         quiet_transformers()
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelLoadError(f"Model folder not found: {folder}")
         idx = read_json(folder / "model_index.json")
-        if idx.get("_class_name") != "RFMEditor":
+        if not isinstance(idx, dict) or idx.get("_class_name") != "RFMEditor":
             raise ModelLoadError(f"{folder / 'model_index.json'} does not describe an RFM Studio model.")
         for sub in ("unet", "vae", "text_encoder", "vocoder"):
             if not (folder / sub).is_dir():
                 raise ModelLoadError(f"Model folder {folder} is missing its '{sub}' component.")
+        if verify:
+            from .integrity import check_bundle_before_load
+
+            check_bundle_before_load(folder)
         try:
             denoiser = Denoiser.from_pretrained(folder / "unet")
             codec = load_codec(folder / "vae")
@@ -195,11 +207,19 @@ class RFMEditor(nn.Module):
             vocoder = load_vocoder(folder / "vocoder")
         except ModelLoadError:
             raise
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise ModelLoadError(f"Cannot load the model in {folder} ({str(exc).splitlines()[0][:200]}).") from None
-        model = cls(codec, denoiser, text, vocoder, FlowConfig.from_dict(idx.get("flow", {})),
-                    MelConfig.from_dict(idx.get("mel", {})), idx.get("window_frames", 1024),
-                    idx.get("peak_normalize"), idx.get("info", {}))
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelLoadError(f"Cannot load the model in {folder} ({_first_line(exc)}).") from None
+        try:
+            sections = {k: idx.get(k) or {} for k in ("flow", "mel", "info")}
+            for k, v in sections.items():
+                if not isinstance(v, dict):
+                    raise ModelLoadError(f"{folder / 'model_index.json'}: \"{k}\" must be a JSON object.")
+            model = cls(codec, denoiser, text, vocoder, FlowConfig.from_dict(sections["flow"]),
+                        MelConfig.from_dict(sections["mel"]), idx.get("window_frames", 1024),
+                        idx.get("peak_normalize"), sections["info"])
+        except (ValueError, TypeError) as exc:
+            raise ModelLoadError(f"Cannot load the model in {folder}: model_index.json has a setting out of "
+                                 f"range ({_first_line(exc)}).") from None
         model.source_folder = folder
         model.to(device)
         model.set_dtype(dtype)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .files import ConfigOnlyFiles, read_json
+from .files import ConfigOnlyFiles, read_config
 
 
 @dataclass
@@ -85,14 +85,15 @@ class KLCodec(nn.Module):
         self.vae.save_pretrained(folder, safe_serialization=True)
 
     @classmethod
-    def from_pretrained(cls, folder):
+    def from_pretrained(cls, folder, safetensors_only: bool = True):
         from diffusers import AutoencoderKL
 
-        return cls(AutoencoderKL.from_pretrained(str(folder), local_files_only=True))
+        return cls(AutoencoderKL.from_pretrained(str(folder), local_files_only=True,
+                                                 use_safetensors=True if safetensors_only else None))
 
 
 def load_codec(folder):
-    cfg = read_json(Path(folder) / "config.json")
+    cfg = read_config(Path(folder) / "config.json")
     name = cfg.get("_class_name", "")
     if name == "MelNormalizer":
         return MelNormalizer.from_pretrained(folder)

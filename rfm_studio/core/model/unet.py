@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .files import load_safetensors_into, read_json, save_safetensors, write_json
+from .files import load_safetensors_into, read_config, save_safetensors, write_json
 from .mel_unet import MelUNet1D, MelUNetConfig, widened_conv
 
 
@@ -59,14 +59,14 @@ class Denoiser(nn.Module):
     @classmethod
     def from_pretrained(cls, folder):
         folder = Path(folder)
-        cfg = read_json(folder / "config.json")
+        cfg = read_config(folder / "config.json")
         if cfg.get("_class_name") == "MelUNet1D":
             net = MelUNet1D(MelUNetConfig.from_dict(cfg))
             load_safetensors_into(net, folder / "model.safetensors")
             return cls(net)
         from diffusers import UNet2DConditionModel
 
-        return cls(UNet2DConditionModel.from_pretrained(str(folder), local_files_only=True))
+        return cls(UNet2DConditionModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True))
 
 
 def widen_conv_in(unet, extra_channels: int):

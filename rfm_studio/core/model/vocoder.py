@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..features.mel import MelConfig, mel_filterbank
-from .files import ConfigOnlyFiles, read_json, write_json
+from .files import ConfigOnlyFiles, read_config, read_json, write_json
 
 
 @dataclass
@@ -106,7 +106,7 @@ class HifiGanVocoder(nn.Module):
     def from_pretrained(cls, folder):
         from transformers import SpeechT5HifiGan
 
-        return cls(SpeechT5HifiGan.from_pretrained(str(folder), local_files_only=True))
+        return cls(SpeechT5HifiGan.from_pretrained(str(folder), local_files_only=True, use_safetensors=True))
 
     @classmethod
     def from_config(cls, **overrides):
@@ -172,7 +172,7 @@ def load_vocoder(folder):
     folder = Path(folder)
     from .kinds import vocoder_kind
 
-    cfg = read_json(folder / "config.json")
+    cfg = read_config(folder / "config.json")
     kind = vocoder_kind(cfg, bigvgan_weights=(folder / "bigvgan_generator.pt").exists())
     if kind == "griffinlim":
         return GriffinLimVocoder.from_pretrained(folder)

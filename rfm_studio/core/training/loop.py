@@ -73,8 +73,9 @@ class TrainConfig:
 
     def check(self) -> None:
         """One sentence (OptionError) for the first setting out of range."""
+        self.check_kinds()
         whole = {"steps": 1, "batch_size": 1, "val_every": 1, "val_batches": 1, "lora_rank": 1, "log_every": 1,
-                 "warmup": 0, "decay_steps": 0, "epochs": 0, "val_clips": 1}
+                 "warmup": 0, "decay_steps": 0, "epochs": 0, "val_clips": 1, "seed": 0}
         for key, low in whole.items():
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -99,6 +100,45 @@ class TrainConfig:
                 upper = "below 1" if key == "ema" else ("at most 1" if hi == 1.0 else "")
                 raise OptionError(f"Training setting {key} must be at least {lo:g}{' and ' + upper if upper else ''}, "
                                   f"got {v}.")
+
+    def check_kinds(self) -> None:
+        """One sentence (OptionError) for a setting of the wrong kind, or a section ("unet", "flow")
+        that is not a JSON object of that section's own settings (an unknown key is refused, not ignored)."""
+        from ..flow.rectified import FlowConfig
+        from ..model.mel_unet import MelUNetConfig
+
+        texts = {"data": False, "out": False, "init": False, "device": False, "val_data": True, "dtype": False,
+                 "clap_ckpt": True, "clap_kind": False, "preset": True}
+        for key, optional in texts.items():
+            v = getattr(self, key)
+            if not (isinstance(v, str) and v.strip() and "\0" not in v) and not (optional and v is None):
+                raise OptionError(f"Training setting {key} must be a non-empty text"
+                                  f"{' or null' if optional else ''}, got {v!r}.")
+        for key in ("text_lora", "grad_checkpointing", "cache_latents"):
+            if not isinstance(getattr(self, key), bool):
+                raise OptionError(f"Training setting {key} must be true or false, got {getattr(self, key)!r}.")
+        if isinstance(self.val_steps, bool):
+            raise OptionError(f"Training setting val_steps must be a whole number, got {self.val_steps!r}.")
+        if self.lora_layers is not None and (
+                not isinstance(self.lora_layers, list) or not self.lora_layers
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in self.lora_layers)):
+            raise OptionError(f"Training setting lora_layers must be a list of layer numbers (whole numbers of "
+                              f"at least 0) or null, got {self.lora_layers!r}.")
+        for key, kind in (("unet", MelUNetConfig), ("flow", FlowConfig)):
+            section = getattr(self, key)
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                raise OptionError(f"Training setting {key} must be a JSON object of {kind.__name__} settings, "
+                                  f"got {section!r}.")
+            unknown = sorted(str(k) for k in section if k not in kind.__dataclass_fields__)
+            if unknown:
+                raise OptionError(f"Training setting {key} has an unknown key '{unknown[0]}' (known: "
+                                  f"{', '.join(sorted(kind.__dataclass_fields__))}).")
+            try:
+                kind.from_dict({**kind().to_dict(), **section})
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise OptionError(f"Training setting {key} has a value out of range ({str(exc)[:160]}).") from None
 
 
 # the paper's training settings (sec. 3.2): lr 5e-5, 1024-frame clips (10.24 s), 100 epochs, the best

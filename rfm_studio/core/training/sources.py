@@ -56,7 +56,10 @@ def manifest_audio(base: Path, rel: str, where: str) -> tuple[Path, int, int]:
 
 def resolve_inside(base: Path, rel: str) -> Path:
     """A manifest path, which must stay inside the manifest's folder."""
-    q = (base / rel).resolve()
+    try:
+        q = (base / rel).resolve()
+    except (RuntimeError, OSError, ValueError):  # a link loop (RuntimeError before Python 3.13), a NUL byte
+        raise OptionError(f"Manifest path '{rel}' cannot be resolved (a symbolic link loop or an invalid name).") from None
     if base.resolve() not in q.parents and q != base.resolve():
         raise OptionError(f"Manifest path '{rel}' points outside the manifest's folder.")
     return q
