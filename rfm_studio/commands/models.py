@@ -126,7 +126,10 @@ def cmd_import(args) -> int:
         from ..core.model.integrity import copy_bundle
 
         copy_bundle(src, tmp)  # never follows a link out of the bundle
-        _check_bundle(tmp)
+        try:
+            _check_bundle(tmp)  # the copy is what gets hashed: what was checked is what is kept
+        except ModelLoadError as exc:
+            raise ModelLoadError(str(exc).replace(str(tmp), str(src))) from None
         if not (tmp / MANIFEST).exists():
             write_manifest(tmp)
         if dst.exists():
