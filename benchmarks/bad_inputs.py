@@ -184,6 +184,8 @@ def cases(root: Path) -> list[tuple[str, str, list[str]]]:
     (evil / "adapter_card.json").write_text("{}")
     os.symlink(evil, adapters / "linked")
     (root / "empty.wav").write_bytes(b"")
+    os.mkfifo(root / "pipe.wav")
+    os.mkfifo(root / "pipe.jsonl")
 
     def man(name, rows):
         p = root / name
@@ -212,6 +214,8 @@ def cases(root: Path) -> list[tuple[str, str, list[str]]]:
         ("edit", "--region beyond the clip", [*edit, "--model", g, "--region", "5:9"]),
         ("edit", "empty input file", ["edit", str(root / "empty.wav"), "x", "-o", out, "--model", g]),
         ("edit", "NaN samples in the input", ["edit", str(root / "nan.wav"), "x", "-o", out, "--model", g]),
+        ("edit", "input is a fifo", ["edit", str(root / "pipe.wav"), "x", "-o", out, "--model", g]),
+        ("edit", "output is a fifo", ["edit", inp, "x", "-o", str(root / "pipe.wav"), "--model", g]),
     ]
     batch = ["edit-batch", "--model", g, "--device", "cpu", "--steps", "2"]
     ok_row = {"id": "r1", "input": "in.wav", "instruction": "Add rain"}
@@ -227,6 +231,7 @@ def cases(root: Path) -> list[tuple[str, str, list[str]]]:
          [*batch, man("m4.jsonl", [ok_row]), "--out-dir", str(ro / "new")]),
         ("edit-batch", "a row's region beyond the clip",
          [*batch, man("m5.jsonl", [{**ok_row, "region": [5, 9]}]), "--out-dir", str(root / "bo")]),
+        ("edit-batch", "the manifest is a fifo", [*batch, str(root / "pipe.jsonl"), "--out-dir", str(root / "bo")]),
         ("edit-batch", "--model: flipped byte in safetensors",
          ["edit-batch", man("m6.jsonl", [ok_row]), "--out-dir", str(root / "bo"), "--model",
           str(bundles["flipped byte in safetensors"])]),

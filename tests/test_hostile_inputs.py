@@ -495,3 +495,15 @@ def test_fuzz_train_settings(section, value):
 
     cfg = TrainConfig(**{"data": "x.jsonl", "out": "run", "init": "tiny", section: value})
     _only_sentences(cfg.check)
+
+
+def test_a_fifo_as_input_output_or_manifest_is_refused_without_waiting(tmp_path, capsys):
+    os.mkfifo(tmp_path / "pipe.wav")
+    wav = _wav(tmp_path)
+    assert _edit(tmp_path, tmp_path / "pipe.wav", tmp_path / "o.wav") == 2
+    assert "not a regular file" in _one_sentence(capsys)
+    assert _edit(tmp_path, wav, tmp_path / "pipe.wav") == 2
+    assert "not a regular file" in _one_sentence(capsys)
+    os.mkfifo(tmp_path / "m.jsonl")
+    assert main(["edit-batch", str(tmp_path / "m.jsonl"), "--out-dir", str(tmp_path / "out"), "--model", NO_MODEL]) == 2
+    assert "not a regular file" in _one_sentence(capsys)

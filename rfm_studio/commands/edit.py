@@ -81,11 +81,13 @@ def _params(args):
 
 
 def _check_output(path: Path, inputs=()):
-    from .preflight import check_no_loop, check_not_an_input, check_writable_folder
+    from .preflight import check_no_loop, check_not_an_input, check_not_special, check_writable_folder
 
     for q in inputs:
         check_no_loop(q, "The input")
+        check_not_special(q, "The input")
     check_no_loop(path, "The output")
+    check_not_special(path, "The output")
     if not path.parent.exists():
         raise OptionError(f"Output folder does not exist: {path.parent}")
     if path.is_dir():
@@ -180,7 +182,11 @@ def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
     from ..core.audio.windows import check_region
     from ..core.training.sources import manifest_audio, read_manifest
     from .edit_output import batch_extension
+    from .preflight import check_no_loop, check_not_special
 
+    check_no_loop(man, "The manifest")
+    check_not_special(man, "The manifest")
+    check_no_loop(out_dir, "The output folder")
     rows = read_manifest(man, required=("id", "input", "instruction"))
     if out_dir.exists() and not out_dir.is_dir():
         raise OptionError(f"The output folder {out_dir} is a file; give a folder.")

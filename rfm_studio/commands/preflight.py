@@ -23,6 +23,18 @@ def check_no_loop(path, what: str = "The path") -> None:
         raise OptionError(f"{what} {str(path)!r} is not a valid path.") from None
 
 
+def check_not_special(path, what: str = "The input") -> None:
+    """OptionError when ``path`` exists but is a fifo, socket or device (opening one may wait forever)."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return  # missing or unreadable: the reader says so
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise OptionError(f"{what} {path} is not a regular file (a pipe, socket or device).")
+
+
 def file_id(path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
