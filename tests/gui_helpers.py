@@ -81,6 +81,7 @@ def window(qtbot, settings):
     from rfm_studio.gui.main_window import MainWindow
 
     w = MainWindow(settings=settings)
+    w.ask_unsaved = lambda n, name: "discard"  # closing at the end of a test must not wait on a dialog
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)

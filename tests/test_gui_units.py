@@ -84,10 +84,16 @@ def test_runner_yields_and_returns(qtbot):
     got, res = [], []
     r.yielded.connect(lambda j, ev: got.append(ev))
     r.returned.connect(lambda j, v: res.append(v))
-    with qtbot.waitSignal(r.finished, timeout=5000):
-        r.submit("x", _gen(5, 0.03))
-    assert res == ["done"] and got == [0, 1, 2, 3, 4]
-    assert r.shutdown()
+    try:
+        with qtbot.waitSignal(r.finished, timeout=20000):
+            r.submit("x", _gen(5, 0.03))
+        # the runner promises the newest event (coalescing may drop older ones on a busy
+        # machine), in order, before the return value; not every event
+        assert res == ["done"]
+        assert got and got[-1] == 4 and got == sorted(set(got)), got
+        assert len(got) + r.coalesced >= 5
+    finally:
+        assert r.shutdown()
 
 
 def test_cycles_are_collected_on_the_ui_thread_while_the_worker_allocates(qtbot):

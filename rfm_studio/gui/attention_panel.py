@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QMenu, QSlider, QToolButton, QWidget
 
 from ..core.events import StepEvent
 from .jobs import Throttle
-from .views.attention import AttentionView, save_npz
+from .views.attention import FUNCTION_TIP, PER_WORD_TIP, SHARED_TIP, AttentionView, save_npz
 from .views.trajectories import TokenChips, TrajectoryView, default_picks, step_text
 
 FPS = 100
@@ -46,10 +46,16 @@ class AttentionPanel(QObject):
         self.step_label.setMinimumWidth(60)
         self.chips = TokenChips()
         self.chips.changed.connect(self.trajectories.set_picks)
-        self.norm = QCheckBox("Per word")
-        self.norm.setToolTip("Scale each word's row to its own maximum")
-        self.norm.setChecked(True)
-        self.norm.toggled.connect(self.heatmap.set_per_token)
+        self.scale = QComboBox()  # the colour scale: one for all words, or each word on its own
+        self.scale.addItem("Shared scale", False)
+        self.scale.addItem("Per word", True)
+        self.scale.setItemData(0, SHARED_TIP, Qt.ToolTipRole)
+        self.scale.setItemData(1, PER_WORD_TIP, Qt.ToolTipRole)
+        self.scale.setToolTip("Colour scale of the heatmap (the colour bar on its right gives the values)")
+        self.scale.currentIndexChanged.connect(lambda _i: self.heatmap.set_per_token(self.scale.currentData()))
+        self.function_words = QCheckBox("Function words")
+        self.function_words.setToolTip(f"{FUNCTION_TIP}: hidden when off, dimmed when on")
+        self.function_words.toggled.connect(self.heatmap.set_show_function_words)
         self.export = QToolButton()
         self.export.setText("Export")
         self.export.setPopupMode(QToolButton.InstantPopup)
@@ -64,7 +70,7 @@ class AttentionPanel(QObject):
         for w in (title, self.play, self.slider, self.step_label, words, self.chips):
             lay.addWidget(w, 3 if w is self.slider else 0)
         lay.addStretch(1)
-        for w in (self.norm, self.export):
+        for w in (self.scale, self.function_words, self.export):
             lay.addWidget(w)
         self.anim = QTimer(self)
         self.anim.setInterval(160)
@@ -89,9 +95,11 @@ class AttentionPanel(QObject):
             w.setEnabled(on)
 
     # -- live --------------------------------------------------------------------------
-    def begin_live(self, total_frames: int) -> None:
+    def begin_live(self, total_frames: int, region: bool = False) -> None:
         """A new edit starts: the clip has ``total_frames`` (100 fps); each StepEvent's
-        ``frame_offset`` places its window's map in the clip."""
+        ``frame_offset`` places its window's map in the clip. ``region``: a region edit (the
+        frames outside the model's context stay empty and are drawn as such)."""
+        self.heatmap.context_only = bool(region)
         self.throttle.clear()
         self.play.setChecked(False)
         self._canvas = None
@@ -137,6 +145,7 @@ class AttentionPanel(QObject):
         self.maps = maps
         self.meta = dict(meta or {})
         self.times = list(times or [])
+        self.heatmap.context_only = bool(self.meta.get("region"))
         if maps is None or maps.size == 0:
             self.tokens = ()
             self.chips.set_tokens((), [])

@@ -54,6 +54,15 @@ class History:
         self.current = v.id
         return v
 
+    def load(self, versions: dict, current: int, undo=(), redo=()) -> None:
+        """Replace every version (a restored session); ids keep counting after the highest."""
+        self.versions = dict(versions)
+        self.mels.clear()
+        self._next = max(self.versions) + 1 if self.versions else 0
+        self.current = current if current in self.versions else 0
+        self._undo = [v for v in undo if v in self.versions]
+        self._redo = [v for v in redo if v in self.versions]
+
     def _new(self, parent, audio, sr, **kw) -> Version:
         v = Version(self._next, parent, audio, sr, **kw)
         self.versions[v.id] = v
@@ -121,6 +130,17 @@ def _fmt_region(r):
     return f"{r[0]:.2f}–{r[1]:.2f} s" if r else "all"
 
 
+def fit_popup(combo: QComboBox) -> None:
+    """The closed box elides (its tooltip has the whole text); the list opens wide enough for
+    every instruction in full (up to the screen's width)."""
+    fm = combo.fontMetrics()
+    widest = max((fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())), default=0)
+    screen = combo.screen().availableGeometry().width() if combo.screen() else 1600
+    combo.view().setMinimumWidth(min(widest + 48, int(screen * 0.9)))
+    combo.view().setTextElideMode(Qt.ElideNone)
+    combo.setToolTip(combo.currentText())
+
+
 class HistoryPanel(QWidget):
     """A table of versions plus the A and B selectors used for comparing any two."""
 
@@ -146,14 +166,16 @@ class HistoryPanel(QWidget):
             c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             c.setMinimumContentsLength(8)
             c.activated.connect(self._emit_compare)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Compare  A"))
-        row.addWidget(self.combo_a, 1)
-        row.addWidget(QLabel("B"))
-        row.addWidget(self.combo_b, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        lay.addLayout(row)
+        for text, combo in (("Compare  A", self.combo_a), ("B", self.combo_b)):  # a row each: room for the text
+            row = QHBoxLayout()
+            label = QLabel(text)
+            label.setMinimumWidth(QLabel("Compare  A").sizeHint().width())
+            label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            row.addWidget(label)
+            row.addWidget(combo, 1)
+            lay.addLayout(row)
         lay.addWidget(self.tree, 1)
         self.change_label = QLabel("")  # what the shown edit changed (its change report)
         self.change_label.setWordWrap(True)
@@ -205,10 +227,15 @@ class HistoryPanel(QWidget):
             if allow_none:
                 combo.addItem("—", None)
             for v in hist.versions.values():
-                combo.addItem(f"{v.id}: {v.title()}", v.id)
+                text = f"{v.id}: {v.title()}"
+                combo.addItem(text, v.id)
+                combo.setItemData(combo.count() - 1, text, Qt.ToolTipRole)
             i = combo.findData(sel)
             combo.setCurrentIndex(max(0, i))
+            fit_popup(combo)
             combo.blockSignals(False)
 
     def _emit_compare(self, *_):
+        for c in (self.combo_a, self.combo_b):
+            c.setToolTip(c.currentText())
         self.compare_changed.emit(self.combo_a.currentData(), self.combo_b.currentData())

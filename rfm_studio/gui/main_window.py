@@ -26,6 +26,7 @@ from .finetune_tab import FinetuneTab
 from .history import History, HistoryPanel
 from .jobs import JobError, JobRunner
 from .playback import Player
+from .session import SessionMixin
 from .settings import Settings, SettingsDialog
 from .tasks import EditOutcome, ModelHost, ModelInfo, display_mel, read_clip
 from .views.spectrogram import SpectrogramView, mel_levels
@@ -57,7 +58,7 @@ def _fmt_duration(s: float) -> str:
     return f"{int(m)}:{sec:05.2f}"
 
 
-class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow):
+class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow):
     def __init__(self, settings: Settings | None = None, player: Player | None = None):
         super().__init__()
         self.settings = settings or Settings()
@@ -95,6 +96,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         self._build_menus()
         self._build_toolbar()
         self._build_statusbar()
+        self._init_session()
         self.apply_theme(self.colors)
         self.runner.returned.connect(self._on_returned)
         self.runner.errored.connect(self._on_errored)
@@ -105,6 +107,9 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         self._play_timer.setInterval(30)
         self._play_timer.timeout.connect(self._tick_playback)
         self.resize(1480, 940)
+        scr = self.screen().availableGeometry() if self.screen() is not None else None
+        if scr is not None and scr.width() >= 1024 and (scr.width() < 1480 or scr.height() < 940):
+            self.resize(min(1480, scr.width()), min(940, scr.height() - 40))  # a laptop screen: fit it
         self._restored = self.settings.restore_window(self)
         if not self._restored:  # the docks' width, now that the window has its size
             self.resizeDocks([self.edit_dock], [430], Qt.Horizontal)
@@ -172,7 +177,13 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         scroll.setFrameShape(QScrollArea.NoFrame)
         self.edit_dock = QDockWidget("Edit", self)
         self.edit_dock.setObjectName("edit_dock")
-        self.edit_dock.setWidget(scroll)
+        body = QWidget()
+        bl = QVBoxLayout(body)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.setSpacing(0)
+        bl.addWidget(scroll, 1)
+        bl.addWidget(self.panel.footer)  # Edit / Cancel stay in view however short the screen
+        self.edit_dock.setWidget(body)
         self.edit_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.RightDockWidgetArea, self.edit_dock)
         self.history_panel = HistoryPanel(self.history)
@@ -223,9 +234,15 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
             self.audio_label.setText(f"Audio: {self.player.device_name}")
         else:
             self.audio_label.setText("Audio: off")
-            self.statusBar().showMessage(self.player.reason, 8000)
+            self.playback_banner.setText(f"⚠ {self.player.reason}")
+            self.playback_banner.setToolTip("Editing and export work without an audio device; "
+                                            "see Help ▸ Report a Problem for the diagnostics.")
+            self.playback_banner.show()
+            self.a_play.setToolTip(self.player.reason)
         self.audio_label.setToolTip(self.player.reason)
-        if path:
+        if self.offer_restore():
+            pass  # the crashed session's versions are back
+        elif path:
             self.open_file(path)
         else:
             ex = self.example_files()
@@ -251,7 +268,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
     # documents
     # =================================================================================
     def open_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open audio", self.settings.last_dir, AUDIO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open audio", self.settings.open_dir(), AUDIO_FILTER)
         if path:
             self.open_file(path)
 
@@ -297,6 +314,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         self._doc += 1
         self.player.pause()
         self.history.reset(np.ascontiguousarray(audio, dtype=np.float32), int(sr))
+        self.exported = set()
         self.compare = (0, None)
         self.region = None
         self.cursor = 0.0
@@ -375,6 +393,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         cur = self.history.get(self.history.current)
         self.panel.region_label.setToolTip(f"Edits apply to version {cur.id}: {cur.title()}" if cur else "")
         self._update_actions()
+        self.schedule_autosave()
 
     def _show_spectrogram(self):
         a_id, b_id = self.compare
@@ -533,7 +552,7 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         self.panel.instruction.set_history(self.settings.instructions)
         sr = req.sample_rate
         total_frames = int(round(req.audio.shape[0] * 16000 / sr)) // 160 + 1  # core: mel frames of the clip
-        self.attn.begin_live(total_frames)
+        self.attn.begin_live(total_frames, region=req.region is not None)
         self.panel.set_busy(True)
         self.panel.set_progress_text("Preparing…")
         self._update_actions()
@@ -693,16 +712,6 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
         if (v["device"], v["precision"], v["model_folder"]) != before:
             self.start_model()
 
-    def about(self):
-        from .. import __version__
-
-        QMessageBox.about(self, "About RFM Studio",
-                          f"<b>RFM Studio {__version__}</b><br>Text-guided audio editing with rectified flow "
-                          "matching (RFM-Editing).<br>Runs offline; models load from local folders.")
-
-
-
-
     # =================================================================================
     # the Fine-tuning tab
     # =================================================================================
@@ -785,6 +794,10 @@ class MainWindow(ActionsMixin, ModelMixin, ExportMixin, ReportMixin, QMainWindow
                 return
 
     def closeEvent(self, ev):
+        if not self.confirm_close():
+            ev.ignore()
+            return
+        self.end_session()
         self.settings.save_window(self)
         self.settings.sync()
         self.player.close()

@@ -107,6 +107,16 @@ class Settings:
     def last_dir(self, v):
         self.q.setValue("ui/last_dir", str(v))
 
+    def open_dir(self) -> str:
+        """Where the Open dialog starts: the last folder used, else (first run) the examples."""
+        last = self._get("ui/last_dir", "") if self.q.contains("ui/last_dir") else ""
+        if last and Path(last).is_dir():
+            return last
+        from ..paths import examples_dir
+
+        ex = examples_dir()
+        return str(ex) if ex.is_dir() else str(Path.home())
+
     # -- lists ----------------------------------------------------------------------
     def _list(self, key) -> list[str]:
         v = self.q.value(key, [])

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel
 
 from . import icons
+from .help_menu import build_help_menu
 
 
 class ActionsMixin:
@@ -66,7 +67,6 @@ class ActionsMixin:
         self.a_zoom_out = A("Zoom Out", lambda: self.zoom(2.0), QKeySequence.ZoomOut)
         self.a_choose_model = A("Choose Model Folder…", self.choose_model_folder)
         self.a_reload_model = A("Reload Model", lambda: self.load_model(self._model_folder(), self.settings.adapter))
-        self.a_about = A("About RFM Studio", self.about)
 
     def _build_menus(self):
         mb = self.menuBar()
@@ -97,8 +97,7 @@ class ActionsMixin:
         m = mb.addMenu("&Model")
         for a in (self.a_choose_model, self.a_reload_model, self.a_settings):
             m.addAction(a)
-        m = mb.addMenu("&Help")
-        m.addAction(self.a_about)
+        self.help_actions = build_help_menu(self, mb.addMenu("&Help"))
 
     def _build_toolbar(self):
         tb = self.addToolBar("Main")
@@ -118,6 +117,11 @@ class ActionsMixin:
 
     def _build_statusbar(self):
         sb = self.statusBar()
+        self.playback_banner = QLabel("")  # stays while playback is off (not a passing message)
+        self.playback_banner.setObjectName("warning")
+        self.playback_banner.setStyleSheet("QLabel#warning { color: #e8a33d; font-weight: 600; padding: 0 8px; }")
+        self.playback_banner.hide()
+        sb.addPermanentWidget(self.playback_banner, 1)
         self.clip_label = QLabel("No clip")
         self.model_label = QLabel("Model: not loaded")
         self.audio_label = QLabel("Audio: –")

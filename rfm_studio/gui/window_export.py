@@ -115,7 +115,11 @@ class ExportMixin:
             if chosen is None:
                 return None
             path, fmt = chosen
-        return self._write_audio(path, v.audio, v.sample_rate, fmt)
+        out = self._write_audio(path, v.audio, v.sample_rate, fmt)
+        if out is not None:
+            self.exported.add(v.id)
+            self.schedule_autosave()
+        return out
 
     def export_difference(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         a_id, b_id = self.compare

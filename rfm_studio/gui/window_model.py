@@ -103,6 +103,8 @@ class ModelMixin:
             # a model with other defaults; an adapter on the same model keeps the user's settings
             self.panel.set_defaults(*defaults)
             self._applied_defaults = defaults
+        self._apply_panel_state()  # a restored session's settings win over the model's defaults, once
+        self._restored_panel = None
         extra = f" + {Path(info.adapter).name}" if info.adapter else ""
         status = f"{info.name}{extra} · {info.device} · {info.precision} · loaded in {info.seconds:.1f} s"
         if info.note:

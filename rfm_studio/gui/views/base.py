@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 LEFT_AXIS_WIDTH = 78  # every view uses the same width so their time axes line up
+RIGHT_MARGIN = 54  # the same for all: the attention view draws its colour bar there
 
 
 def fmt_time(t: float, spacing: float) -> str:
@@ -79,7 +80,7 @@ class TimePlot(pg.PlotWidget):
         for side in ("top", "bottom"):
             self.plotItem.showAxis(side, side == ruler)
         self.plotItem.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
-        self.plotItem.layout.setContentsMargins(0, 2, 10, 2)
+        self.plotItem.layout.setContentsMargins(0, 2, RIGHT_MARGIN, 2)  # room for the heatmap's colour bar
         self.setMinimumHeight(60)
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen("#ff5c5c", width=1.5))
         self.playhead.setZValue(30)

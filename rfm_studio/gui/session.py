@@ -1,0 +1,319 @@
+"""No lost work: the editing state is autosaved, a crashed session is offered back, and
+closing with versions that were never exported asks first (a mixin of MainWindow).
+
+Each running window keeps a session folder under ``user_data_dir()/sessions/<pid>-<n>``:
+``session.lock`` (the owner's process id, written at start, removed on a clean exit), one
+``.npy`` file per version's audio and ``state.json`` (versions, undo/redo, compare, region,
+edit-panel settings, which versions were exported). Every file is written atomically, the
+audio by a background thread (versions never change, so each is written once). A folder
+whose lock names a process that is no longer running was left by a crash.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from ..core.atomic import atomic_write_bytes
+
+STATE = "state.json"
+LOCK = "session.lock"
+AUTOSAVE_DELAY_MS = 400
+_ACTIVE: set[str] = set()  # session folders owned by windows of this process
+_COUNTER = iter(range(1, 1 << 30))
+
+
+def sessions_dir() -> Path:
+    from ..paths import user_data_dir
+
+    return user_data_dir() / "sessions"
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process
+    return True
+
+
+def crashed_sessions() -> list[Path]:
+    """Session folders left behind by a process that ended without closing (newest first)."""
+    out = []
+    base = sessions_dir()
+    if not base.is_dir():
+        return out
+    for d in base.iterdir():
+        lock = d / LOCK
+        if not (d / STATE).is_file() or not lock.is_file():
+            continue
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = -1
+        mine = pid == os.getpid()
+        if (mine and str(d) not in _ACTIVE) or (not mine and not _alive(pid)):
+            out.append(d)
+    return sorted(out, key=lambda p: (p / STATE).stat().st_mtime, reverse=True)
+
+
+def read_session(folder: Path) -> dict:
+    """The saved state with each version's audio (``versions[i]["audio"]``); raises OSError/ValueError."""
+    state = json.loads((folder / STATE).read_text(encoding="utf-8"))
+    for v in state["versions"]:
+        v["audio"] = np.load(folder / v["file"], allow_pickle=False)
+    return state
+
+
+class SessionStore:
+    """This window's session folder: the lock, the autosave writes, the clean-exit removal."""
+
+    def __init__(self, base: Optional[Path] = None):
+        base = base or sessions_dir()
+        self.folder = base / f"{os.getpid()}-{next(_COUNTER)}"
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rfm-autosave")
+        self._written: set[str] = set()
+        self._lock = threading.Lock()
+        self.saves = 0  # completed autosaves (tests, diagnostics)
+        self.error: Optional[str] = None  # the last write failure (a full disk must not stop editing)
+        self._started = False
+
+    def _start(self):
+        if not self._started:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.folder / LOCK, f"{os.getpid()}\n".encode())
+            _ACTIVE.add(str(self.folder))
+            self._started = True
+
+    def save(self, state: dict, audio: dict) -> None:
+        """Queue a write of ``state`` (JSON) and ``audio`` ({file name: array}); newest last."""
+        try:
+            self._pool.submit(self._write, state, audio)
+        except RuntimeError:  # closed: the window is going away
+            pass
+
+    def _write(self, state: dict, audio: dict) -> None:
+        try:
+            with self._lock:
+                self._start()
+                for name, a in audio.items():
+                    if name in self._written and (self.folder / name).is_file():
+                        continue
+                    buf = io.BytesIO()
+                    np.save(buf, np.asarray(a), allow_pickle=False)
+                    atomic_write_bytes(self.folder / name, buf.getvalue())
+                    self._written.add(name)
+                atomic_write_bytes(self.folder / STATE, json.dumps(state, default=str).encode("utf-8"))
+                keep = set(audio) | {STATE, LOCK}
+                for p in self.folder.iterdir():
+                    if p.suffix == ".npy" and p.name not in keep:
+                        p.unlink(missing_ok=True)
+                        self._written.discard(p.name)
+                self.saves += 1
+                self.error = None
+        except OSError as exc:
+            self.error = str(exc)
+
+    def flush(self) -> None:
+        """Wait for the queued writes (tests; the clean exit)."""
+        try:
+            self._pool.submit(lambda: None).result()
+        except RuntimeError:
+            pass
+
+    def clear(self) -> None:
+        """Nothing to keep (the document was closed): remove the saved state, keep the lock."""
+        self.flush()
+        with self._lock:
+            if self.folder.is_dir():
+                for p in self.folder.iterdir():
+                    if p.name != LOCK:
+                        p.unlink(missing_ok=True)
+            self._written.clear()
+
+    def close(self) -> None:
+        """A clean exit: wait for the writes, then remove the folder."""
+        self._pool.shutdown(wait=True)
+        _ACTIVE.discard(str(self.folder))
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _jsonable(params: dict) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+class SessionMixin:
+    """Autosave, crash restore and the unsaved-work prompt (mixed into MainWindow)."""
+
+    def _init_session(self):
+        self.exported: set[int] = set()  # version ids written by Export Result
+        self.session = SessionStore()
+        self.ask_unsaved = self._ask_unsaved_dialog  # -> "save" | "discard" | "cancel" (replaceable in tests)
+        self.ask_restore = self._ask_restore_dialog  # -> bool (replaceable in tests)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.autosave_now)
+        p = self.panel
+        for sig in (p.instruction.textChanged, p.steps.valueChanged, p.guidance.valueChanged, p.draws.valueChanged,
+                    p.t_spin.valueChanged, p.strength.valueChanged, p.seed.valueChanged):
+            sig.connect(self.schedule_autosave)
+
+    # -- autosave ----------------------------------------------------------------------
+    def unsaved_versions(self) -> list:
+        """Edited versions that were never exported."""
+        return [v for v in self.history.versions.values() if not v.is_source and v.id not in self.exported]
+
+    def schedule_autosave(self, *_):
+        if hasattr(self, "_autosave_timer"):
+            self._autosave_timer.start()
+
+    def _panel_state(self) -> dict:
+        p = self.panel
+        return {"instruction": p.instruction.text(), "steps": p.steps.value(), "guidance": p.guidance.value(),
+                "draws": p.draws.value(), "t_start": p.t_start(), "strength": p.strength.value(),
+                "strength_auto": p.strength_auto.isChecked(), "seed": p.seed.value(),
+                "seed_random": p.seed_random.isChecked()}
+
+    def autosave_now(self) -> None:
+        """Write the editing state (only while there is an edit to lose)."""
+        self._autosave_timer.stop()
+        h = self.history
+        if h.source is None or len(h) < 2:
+            if self.session.saves:
+                self.session.clear()
+                self.session.saves = 0
+            return
+        doc = self._doc
+        files, versions = {}, []
+        for v in h.versions.values():
+            name = f"d{doc}-v{v.id}.npy"
+            files[name] = v.audio
+            versions.append({"id": v.id, "parent": v.parent, "sample_rate": v.sample_rate, "file": name,
+                             "instruction": v.instruction, "params": _jsonable(v.params), "seconds": v.seconds,
+                             "tokens": list(v.tokens), "label": v.label})
+        state = {"format": 1, "doc_name": getattr(self, "doc_name", "untitled"),
+                 "source_path": str(self.source_path) if self.source_path else None,
+                 "versions": versions, "current": h.current, "undo": list(h._undo), "redo": list(h._redo),
+                 "compare": list(self.compare), "region": list(self.region) if self.region else None,
+                 "exported": sorted(self.exported), "panel": self._panel_state()}
+        self.session.save(state, files)
+
+    # -- restore -----------------------------------------------------------------------
+    def _ask_restore_dialog(self, name: str, n: int) -> bool:
+        return QMessageBox.question(
+            self, "Restore unsaved work?",
+            f"RFM Studio did not close properly last time. Restore the {n} edited version"
+            f"{'s' if n != 1 else ''} of {name}?", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes
+        ) == QMessageBox.Yes
+
+    def offer_restore(self) -> bool:
+        """At start: offer the newest crashed session back; True when it was restored. Left-over
+        sessions are removed either way (once answered)."""
+        crashed = crashed_sessions()
+        restored = False
+        for i, folder in enumerate(crashed):
+            if i == 0:
+                try:
+                    state = read_session(folder)
+                except (OSError, ValueError, KeyError) as exc:
+                    self.statusBar().showMessage(f"The autosaved session could not be read ({exc}).", 8000)
+                    state = None
+                if state is not None:
+                    n = sum(1 for v in state["versions"] if v["parent"] is not None)
+                    if n and self.ask_restore(state.get("doc_name") or "the clip", n):
+                        self.restore_state(state)
+                        restored = True
+            shutil.rmtree(folder, ignore_errors=True)
+        return restored
+
+    def restore_state(self, state: dict) -> None:
+        from .history import Version
+
+        vs = state["versions"]
+        src = next(v for v in vs if v["parent"] is None)
+        path = state.get("source_path")
+        self.source_path = Path(path) if path else None
+        self.set_document(src["audio"], src["sample_rate"], state.get("doc_name") or "untitled")
+        versions = {}
+        for v in vs:
+            params = dict(v.get("params") or {})
+            if isinstance(params.get("region"), list):
+                params["region"] = tuple(params["region"])
+            versions[v["id"]] = Version(v["id"], v["parent"], np.asarray(v["audio"], dtype=np.float32),
+                                        int(v["sample_rate"]), instruction=v.get("instruction", ""), params=params,
+                                        seconds=float(v.get("seconds", 0.0)), tokens=tuple(v.get("tokens", ())),
+                                        label=v.get("label", ""))
+        self.history.load(versions, state.get("current", 0), state.get("undo", []), state.get("redo", []))
+        self.exported = set(state.get("exported", []))
+        a, b = ((state.get("compare") or []) + [0, None])[:2]
+        self.compare = (a if a in versions else 0, b if b in versions else None)
+        self.ab = 1 if self.compare[1] is not None else 0
+        self._restored_panel = dict(state.get("panel") or {})
+        self._apply_panel_state()
+        for vid in versions:
+            self._request_mel(vid)
+        self._refresh_views()
+        if state.get("region"):
+            self.set_region(tuple(state["region"]))
+        self.statusBar().showMessage(f"Restored {len(versions) - 1} edited version(s) of {self.doc_name}.", 8000)
+
+    def _apply_panel_state(self) -> None:
+        """The restored edit settings (applied again once the model's defaults arrive)."""
+        s = getattr(self, "_restored_panel", None)
+        if not s:
+            return
+        p = self.panel
+        p.instruction.setText(s.get("instruction", ""))
+        for w, key in ((p.steps, "steps"), (p.draws, "draws"), (p.seed, "seed")):
+            if key in s:
+                w.setValue(int(s[key]))
+        for w, key in ((p.guidance, "guidance"), (p.strength, "strength")):
+            if key in s:
+                w.setValue(float(s[key]))
+        if "t_start" in s:
+            p.set_t_start(float(s["t_start"]))
+        p.strength_auto.setChecked(bool(s.get("strength_auto", True)))
+        p.seed_random.setChecked(bool(s.get("seed_random", False)))
+
+    # -- closing -----------------------------------------------------------------------
+    def _ask_unsaved_dialog(self, n: int, name: str) -> str:
+        box = QMessageBox(QMessageBox.Warning, "Unsaved versions",
+                          f"{n} edited version{'s' if n != 1 else ''} of {name} "
+                          f"{'have' if n != 1 else 'has'} not been exported.",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+        box.setInformativeText("Save exports the version shown as B; Discard closes without exporting.")
+        box.setDefaultButton(QMessageBox.Save)
+        r = box.exec()
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(r, "cancel")
+
+    def confirm_close(self) -> bool:
+        """True when the window may close (nothing unsaved, exported now, or discarded)."""
+        unsaved = self.unsaved_versions()
+        if not unsaved:
+            return True
+        answer = self.ask_unsaved(len(unsaved), getattr(self, "doc_name", "the clip"))
+        if answer == "discard":
+            return True
+        if answer == "save":
+            return self.export_result() is not None
+        return False
+
+    def end_session(self) -> None:
+        """The clean exit: the autosaved state and the lock go."""
+        self._autosave_timer.stop()
+        self.session.close()

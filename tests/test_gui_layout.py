@@ -1,0 +1,64 @@
+"""Small screens and high-DPI: the Edit button stays in view at 1280x720 and 1366x768, and
+at 4K with 2x scaling (a 1920x1080 logical window)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gui_helpers import clip_path, gui_env, settings, window  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def fully_visible(widget) -> bool:
+    """Shown, not scrolled out of view and not clipped by a parent."""
+    return widget.isVisible() and widget.visibleRegion().boundingRect().size() == widget.size()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1280, 650), (1366, 768), (1366, 700)])
+def test_the_edit_button_is_in_view_on_a_laptop_screen(qtbot, window, clip_path, size):
+    window.start(str(clip_path), load_model=False)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=5000)
+    qtbot.wait(50)
+    for w in (window.panel.run_button, window.panel.cancel_button, window.panel.progress,
+              window.panel.instruction):
+        assert fully_visible(w), (w.objectName() or type(w).__name__, size)
+    hist = window.history_panel
+    assert fully_visible(hist.combo_b) and hist.tree.height() >= 60
+    for v in window.views:
+        assert v.height() >= 40
+
+
+SCALED = r"""
+from rfm_studio.app import create_app
+app = create_app()
+from rfm_studio.gui.main_window import MainWindow
+from rfm_studio.gui.settings import Settings
+import sys
+w = MainWindow(settings=Settings(sys.argv[1])); w.show(); app.processEvents()
+w.start(None, None, load_model=False)
+w.resize(1920, 1080)
+for _ in range(20): app.processEvents()
+b = w.panel.run_button
+full = b.isVisible() and b.visibleRegion().boundingRect().size() == b.size()
+print("DPR", w.devicePixelRatio(), "FULL", full, "H", b.height(), "FONT", b.fontMetrics().height())
+w.ask_unsaved = lambda n, m: "discard"
+w.close()
+"""
+
+
+def test_4k_with_2x_scaling_keeps_the_edit_button_in_view_at_full_size(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT, QT_SCALE_FACTOR="2",
+               RFM_STUDIO_MODEL="no-such-model", RFM_STUDIO_DATA_DIR=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", SCALED, str(tmp_path / "s.ini")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    words = out.stdout.split()
+    got = dict(zip(words[::2], words[1::2]))
+    assert float(got["DPR"]) == 2.0 and got["FULL"] == "True"
+    assert int(got["H"]) >= int(got["FONT"])  # laid out in logical pixels: text fits the button
