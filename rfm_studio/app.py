@@ -64,6 +64,13 @@ def main(argv=None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     if args.theme:
         os.environ["RFM_STUDIO_THEME"] = args.theme
+    if not os.environ.get("RFM_STUDIO_SKIP_XCB_CHECK"):
+        from .xcb_check import check
+
+        problem = check()  # before Qt, which would abort without naming the missing libraries
+        if problem:
+            sys.stderr.write(problem + "\n")
+            return 2
     app = create_app()
     from PySide6.QtCore import QTimer
 

@@ -42,6 +42,9 @@ def diagnose() -> str:
         lines.append(f"audio outputs: {', '.join(devs) if devs else 'none'}")
     except Exception as exc:
         lines.append(f"audio: unavailable ({str(exc).splitlines()[0]})")
+    from .xcb_check import report
+
+    lines.append(report())
     for base in model_search_path():
         models = sorted(p.parent.name for p in base.glob("*/model_index.json")) if base.exists() else []
         lines.append(f"models in {base}: {', '.join(models) if models else '(none)'}")
