@@ -61,6 +61,30 @@ def _clip() -> str:
     raise SystemExit("no example clip under resources/examples/")
 
 
+def _attention_shot(w, app, wait, out: Path) -> None:
+    from PySide6.QtCore import QPointF, QRect
+
+    w.run_edit()  # the region edit set up for the main screenshot
+    wait(lambda: w._edit_job is None)
+    if w.errors:
+        raise SystemExit(f"{w.errors[-1][0]}: {w.errors[-1][1]}")
+    hm = w.attn.heatmap
+    words = [i for i in hm.rows]
+    row = next((k for k, i in enumerate(words) if hm.tokens[i].lower() == "cat"), 0)
+    hm._hover(hm.vb.mapViewToScene(QPointF(2.6, row + 0.5)))  # the read-out a hover shows
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+    top = hm.mapTo(w, hm.rect().topLeft())
+    ctl = w.attn.controls
+    bottom = ctl.mapTo(w, ctl.rect().bottomRight())
+    rect = QRect(top, bottom)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not w.grab(rect).save(str(out), "PNG"):
+        raise SystemExit(f"cannot write {out}")
+    print(f"wrote {out} ({rect.width()}x{rect.height()})")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,6 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("--instruction", default="Remove the car passing")
     ap.add_argument("--size", default="1600x1000")
     ap.add_argument("--steps", type=int, default=0, help="sampler steps (0: the model's default)")
+    ap.add_argument("--attention-out", default="",
+                    help="also run a region edit and save the attention views (heatmap with its colour bar, "
+                         "hover read-out, the region's context-less frames) to this PNG")
     args = ap.parse_args(argv)
     _ensure_display(argv)
 
@@ -127,6 +154,9 @@ def main(argv=None) -> int:
     if not w.grab().save(str(out), "PNG"):
         raise SystemExit(f"cannot write {out}")
     print(f"wrote {out} ({kind} model, {w.width()}x{w.height()})")
+    if args.attention_out:
+        _attention_shot(w, app, wait, Path(args.attention_out))
+    w.ask_unsaved = lambda n, name: "discard"  # no dialog on the way out
     w.close()
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

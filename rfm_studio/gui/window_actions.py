@@ -32,6 +32,7 @@ class ActionsMixin:
     def _build_actions(self):
         A = self._act
         self.a_open = A("&Open…", lambda: self.open_dialog(), QKeySequence.Open, "Open an audio file")
+        self.a_batch = A("&Batch Edit…", self.open_batch, "Ctrl+Shift+B", "One instruction over many files")
         self.a_export = A("&Export Result…", lambda: self.export_result(), "Ctrl+E", "Export version B as WAV or FLAC")
         self.a_export_diff = A("Export &Difference (B − A)…", lambda: self.export_difference(), "Ctrl+Shift+E",
                                "Export what the edit removed or added")
@@ -76,6 +77,7 @@ class ActionsMixin:
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.examples_menu = m.addMenu("Open E&xample")
         self.examples_menu.aboutToShow.connect(self._fill_examples)
+        m.addAction(self.a_batch)
         m.addSeparator()
         for a in (self.a_export, self.a_export_diff, self.a_export_removed, self.a_export_png, self.a_export_npz):
             m.addAction(a)
@@ -128,6 +130,11 @@ class ActionsMixin:
         for w in (self.clip_label, self.model_label, self.audio_label):
             w.setContentsMargins(8, 0, 8, 0)
             sb.addPermanentWidget(w)
+
+    def open_batch(self):
+        from .batch_window import open_batch_window
+
+        return open_batch_window(self)
 
     def _update_play_action(self):
         playing = self.player.playing

@@ -1,0 +1,148 @@
+"""One instruction over many files: where each output goes, and the edits as one generator.
+
+    items = plan_batch(["takes/"], out_dir=None, suffix="-edited")   # outputs beside the sources
+    gen = run_batch(model, items, "Remove the hum", params, cancel)   # BatchEvent per step / file
+
+Outputs never replace a source (checked by (device, inode), so links count too), two
+sources never share an output, and every output is written atomically; a file that cannot
+be edited is reported and the batch goes on with the next.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .audio.io import READ_EXTENSIONS, WRITE_FORMATS
+from .errors import Cancelled, OptionError, RFMError
+from .events import CancelToken, EditRequest
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    source: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """Progress of one file: ``status`` is "editing" (``step`` of ``steps``), "done" or "failed"."""
+
+    index: int  # the file's place in the batch (0-based)
+    total: int  # files in the batch
+    name: str  # the source's file name
+    status: str
+    step: int = 0
+    steps: int = 0
+    message: str = ""  # why it failed / where the output went
+    results: tuple = ()  # every finished file so far: (index, "done" | "failed", message); events
+    # may be coalesced by a UI that draws only the newest, and no file's outcome may be lost
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files directly in ``folder`` (sorted; hidden files skipped)."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix.lower() in READ_EXTENSIONS and not p.name.startswith("."))
+
+
+def _file_id(p: Path):
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -> list[BatchItem]:
+    """Sources (files and folders' audio files, in order, each once) with their outputs: next to
+    the source as ``<stem><suffix><ext>`` or in ``out_dir`` as ``<stem><ext>`` (``ext``: the
+    source's when it can be written, else .wav). Raises OptionError (one sentence) when an
+    output would be a source or two sources would share an output."""
+    sources, seen = [], set()
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise OptionError(f"{p} does not exist.")
+        for f in (audio_files(p) if p.is_dir() else [p]):
+            key = _file_id(f) or f.resolve()
+            if key not in seen:
+                seen.add(key)
+                sources.append(f)
+    if not sources:
+        raise OptionError("No audio files to edit: choose files or a folder that holds some.")
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OptionError(f"The output folder {out_dir} is a file; choose a folder.")
+    elif not suffix.strip():
+        raise OptionError("Outputs next to their sources need a suffix (e.g. '-edited'), or choose an output folder.")
+    ids = {_file_id(s) for s in sources}
+    items, outs = [], {}
+    for s in sources:
+        ext = s.suffix.lower() if s.suffix.lower() in WRITE_FORMATS else ".wav"
+        out = (out_dir / f"{s.stem}{ext}") if out_dir is not None else s.with_name(f"{s.stem}{suffix}{ext}")
+        key = str(out.resolve()) if out.parent.exists() else str(out)
+        if key in outs:
+            raise OptionError(f"{s.name} and {outs[key].name} would both be written to {out.name}; "
+                              "rename one or choose outputs next to the sources.")
+        if out.exists() and _file_id(out) in ids:
+            raise OptionError(f"The output {out} would replace a source file; choose another folder or suffix.")
+        outs[key] = s
+        items.append(BatchItem(s, out))
+    return items
+
+
+def run_batch(model, items, instruction: str, params: Optional[dict] = None, cancel: Optional[CancelToken] = None,
+              region: Optional[tuple[float, float]] = None):
+    """Edit every item with one instruction (and optional region); yields BatchEvent, returns
+    {"done": [outputs], "failed": [(name, reason)], "seconds": float}. Cancelling stops within
+    one sampler step; outputs already written stay (each is complete)."""
+    from .audio.io import load_audio, save_audio
+    from .editing import run_edit
+
+    if not instruction or not instruction.strip():
+        raise OptionError("The instruction is empty; describe the edit, for example 'Remove the hum'.")
+    params = dict(params or {})
+    cancel = cancel or CancelToken()
+    t0 = time.perf_counter()
+    done, failed, results = [], [], []
+    n = len(items)
+    for i, item in enumerate(items):
+        name = item.source.name
+        if cancel.cancelled:
+            raise Cancelled("The batch was cancelled.")
+        yield BatchEvent(i, n, name, "editing", results=tuple(results))
+        try:
+            audio, sr = load_audio(item.source)
+            req = EditRequest(audio=audio, sample_rate=sr, instruction=instruction, region=region, **params)
+            gen = run_edit(model, req, cancel)
+            while True:
+                try:
+                    ev = next(gen)
+                except StopIteration as stop:
+                    res = stop.value
+                    break
+                yield BatchEvent(i, n, name, "editing", ev.step, ev.total, results=tuple(results))
+            if cancel.cancelled:
+                raise Cancelled("The batch was cancelled.")
+            item.output.parent.mkdir(parents=True, exist_ok=True)
+            out = save_audio(item.output, res.audio, res.sample_rate, protect=[item.source])
+        except Cancelled:
+            raise
+        except RFMError as exc:
+            why = str(exc)
+        except OSError as exc:
+            from .errors import file_error
+
+            why = file_error(exc)
+        else:
+            done.append(str(out))
+            results.append((i, "done", str(out)))
+            yield BatchEvent(i, n, name, "done", message=str(out), results=tuple(results))
+            continue
+        failed.append((name, why))
+        results.append((i, "failed", why))
+        yield BatchEvent(i, n, name, "failed", message=why, results=tuple(results))
+    return {"done": done, "failed": failed, "results": tuple(results), "seconds": time.perf_counter() - t0}
