@@ -84,7 +84,7 @@ os._exit(3)  # a crash: no close, no clean-up
 def test_restore_after_a_crash_brings_the_versions_back(qtbot, settings, clip_path, tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT)
     out = subprocess.run([sys.executable, "-c", CRASH, str(clip_path), str(tmp_path / "crash.ini")], env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 3 and "SAVED" in out.stdout, out.stderr[-2000:]
     from rfm_studio.gui.main_window import MainWindow
     from rfm_studio.gui.session import crashed_sessions
@@ -112,7 +112,7 @@ def test_restore_after_a_crash_brings_the_versions_back(qtbot, settings, clip_pa
 def test_a_declined_restore_is_not_offered_again(qtbot, settings, clip_path, tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT)
     out = subprocess.run([sys.executable, "-c", CRASH, str(clip_path), str(tmp_path / "crash.ini")], env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 3, out.stderr[-2000:]
     from rfm_studio.gui.main_window import MainWindow
     from rfm_studio.gui.session import crashed_sessions

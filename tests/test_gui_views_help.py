@@ -77,7 +77,7 @@ def test_hover_reads_out_word_time_and_value(qtbot, view):
     # a real mouse move over the plot shows it
     pos = view.mapFromScene(view.vb.mapViewToScene(QPointF(1.2, 1.5)))
     qtbot.mouseMove(view.viewport(), pos)
-    qtbot.waitUntil(view.readout.isVisible, timeout=3000)
+    qtbot.waitUntil(view.readout.isVisible, timeout=30000)
     assert view.readout.isVisible() and view.readout.text().startswith("dog · 1.20 s")
 
 

@@ -195,7 +195,7 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self.history_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.RightDockWidgetArea, self.history_dock)
         self.resizeDocks([self.edit_dock], [430], Qt.Horizontal)
-        edit_h = self.panel.sizeHint().height() + 30
+        edit_h = self.panel.sizeHint().height() + self.panel.footer.sizeHint().height() + 30
         self.resizeDocks([self.edit_dock, self.history_dock], [edit_h, max(200, 900 - edit_h)], Qt.Vertical)
 
     # =================================================================================
@@ -224,7 +224,7 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
     # =================================================================================
     def _fit_docks(self):
         """Give the edit panel the height it needs and the history the rest."""
-        edit_h = self.panel.sizeHint().height() + 36
+        edit_h = self.panel.sizeHint().height() + self.panel.footer.sizeHint().height() + 36
         total = self.edit_dock.height() + self.history_dock.height()
         self.resizeDocks([self.edit_dock, self.history_dock], [edit_h, max(160, total - edit_h)], Qt.Vertical)
 
