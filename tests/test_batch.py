@@ -64,6 +64,8 @@ def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, wi
     assert all(bar.format() == "done" for bar in dlg.bars)
     assert seen and any(ev.status == "editing" and ev.steps for ev in seen)
     assert sf.info(str(takes / "c-edited.wav")).frames == sf.info(str(takes / "c.wav")).frames
+    for name in ("a-edited.wav", "b-edited.flac"):  # the source's sample format is kept
+        assert sf.info(str(takes / name)).subtype == "PCM_16"
     dlg.close()
 
 

@@ -3,9 +3,10 @@
     items = plan_batch(["takes/"], out_dir=None, suffix="-edited")   # outputs beside the sources
     gen = run_batch(model, items, "Remove the hum", params, cancel)   # BatchEvent per step / file
 
-Outputs never replace a source (checked by (device, inode), so links count too), two
-sources never share an output, and every output is written atomically; a file that cannot
-be edited is reported and the batch goes on with the next.
+Outputs keep their source's container and sample format (16-bit PCM stays 16-bit PCM; MP3
+and other formats that cannot be written give WAV) and never replace a source (checked by
+(device, inode), so links count too); two sources never share an output, and every output
+is written atomically; a file that cannot be edited is reported and the batch goes on.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def run_batch(model, items, instruction: str, params: Optional[dict] = None, can
     """Edit every item with one instruction (and optional region); yields BatchEvent, returns
     {"done": [outputs], "failed": [(name, reason)], "seconds": float}. Cancelling stops within
     one sampler step; outputs already written stay (each is complete)."""
+    from .audio.formats import as_written, choose_format, source_format
     from .audio.io import load_audio, save_audio
     from .editing import run_edit
 
@@ -128,7 +130,9 @@ def run_batch(model, items, instruction: str, params: Optional[dict] = None, can
             if cancel.cancelled:
                 raise Cancelled("The batch was cancelled.")
             item.output.parent.mkdir(parents=True, exist_ok=True)
-            out = save_audio(item.output, res.audio, res.sample_rate, protect=[item.source])
+            fmt = choose_format(item.output, source_format(item.source))  # the source's sample format
+            out = save_audio(item.output, as_written(res.audio, fmt), res.sample_rate, protect=[item.source],
+                             fmt=fmt)
         except Cancelled:
             raise
         except RFMError as exc:
