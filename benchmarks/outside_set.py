@@ -4,7 +4,10 @@ that the training bank never used (benchmarks/outside/README.md lists them).
 Steps (each is skipped when its output already exists; --force redoes them):
 
   1. bank:  build_bank(benchmarks/outside/event-bank-outside.tsv) -> data/outside/bank
-            (packages fetched into data/outside/work, no renders, no asterisk prompts)
+            (packages fetched into data/outside/work, no renders, no asterisk prompts; the
+            bank's curation: silence, clipping, fingerprint duplicates, label check)
+     leak:  clips whose landmark fingerprint matches a clip of the training bank
+            (/work/data/bank2, --bank) are dropped: the same recording in two packages
   2. split: every clip of this bank becomes 'val' (build_bank's seeded split would put most
             in 'train'; none of these sources is in the training bank, so all are held out)
   3. fixed: make_fixed_set(split="val", n_per_task=20, seconds=10.24, seed=4321)
@@ -33,12 +36,30 @@ OUT = ROOT / "data" / "outside"
 BANK, WORK, FIXED = OUT / "bank", OUT / "work", OUT / "fixed"
 FIXED_ARGS = dict(split="val", n_per_task=20, seconds=10.24, seed=4321)
 
-# sources of the training bank (data/bank): none of them may appear here
-TRAINING_PACKAGES = {
-    "megaglest-data", "minetest-data", "tuxpaint-stamps-default", "openttd-opensfx", "lincity-ng-data",
-    "wesnoth-1.16-data", "lmms-common", "simutrans-pak64", "sonic-pi-samples", "scratch",
-    "fluid-soundfont-gm", "espeak-ng-data", "asterisk-core-sounds-en-wav",
+BANK2 = Path("/work/data/bank2")   # the training bank whose recordings must not reappear here (--bank)
+
+
+def training_packages() -> set:
+    """Every package the training banks draw from (v1 list, v2 list, renders): none may appear here."""
+    from rfm_studio.core.data.labelling import BANK_PACKAGES
+    from rfm_studio.core.data.renders import ESPEAK_LICENCE, GM_LICENCE
+
+    v2 = ROOT / "resources" / "bank" / "event-bank-v2.tsv"
+    with v2.open(newline="") as f:
+        listed = {r["package"] for r in csv.DictReader(f, delimiter="\t")}
+    return set(BANK_PACKAGES) | listed | {GM_LICENCE[0], ESPEAK_LICENCE[0]} | {
+        "megaglest-data", "minetest-data", "tuxpaint-stamps-default", "openttd-opensfx", "lincity-ng-data",
+        "wesnoth-1.16-data", "lmms-common", "simutrans-pak64", "sonic-pi-samples", "scratch",
+        "asterisk-core-sounds-en-wav"}
+
+
+# kept for independent evaluation: never used for training, tuning or our benchmarks
+RESERVED_PACKAGES = {
+    "gcompris-qt-data", "widelands-data", "7kaa-data", "flare-game", "supertux-data", "heroes-sound-effects",
+    "sound-theme-freedesktop", "freedink-data", "tuxmath-data",
 }
+
+
 def read_rows() -> list[dict]:
     with TSV.open(newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
@@ -47,9 +68,12 @@ def read_rows() -> list[dict]:
 def check_rows(rows: list[dict]) -> None:
     from rfm_studio.core.data.captions import CAPTIONS
 
-    bad_pkg = sorted({r["package"] for r in rows} & TRAINING_PACKAGES)
+    bad_pkg = sorted({r["package"] for r in rows} & training_packages())
     if bad_pkg:
         raise SystemExit(f"{TSV.name} uses training packages: {', '.join(bad_pkg)}")
+    reserved = sorted({r["package"] for r in rows} & RESERVED_PACKAGES)
+    if reserved:
+        raise SystemExit(f"{TSV.name} uses reserved packages: {', '.join(reserved)}")
     bad_cls = sorted({r["class"] for r in rows} - set(CAPTIONS))
     if bad_cls:
         raise SystemExit(f"{TSV.name} has classes without captions: {', '.join(bad_cls)}")
@@ -84,6 +108,44 @@ def all_val(manifest: Path) -> int:
     print(f"split: {changed} of {len(lines)} clips moved to 'val'" if changed
           else f"split: all {len(lines)} clips already 'val'")
     return changed
+
+
+def leak_check(manifest: Path, bank_dir: Path) -> int:
+    """Drop every clip whose landmark fingerprint matches a clip of the training bank (the same
+    recording shipped by two packages); returns how many were dropped (logged in curation.jsonl)."""
+    import soundfile as sf
+
+    from rfm_studio.core.data.bank import load_manifest
+    from rfm_studio.core.data.curation import Fingerprints
+
+    if not (bank_dir / "bank.jsonl").is_file():
+        print(f"leak check: no training bank at {bank_dir}, skipped")
+        return 0
+    train = load_manifest(bank_dir)
+    fp = Fingerprints()
+    for c in train:
+        x, sr = sf.read(str(bank_dir / c.path), dtype="float32")
+        fp.add(x, sr)
+    lines = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
+    keep, dropped = [], []
+    for d in lines:
+        x, sr = sf.read(str(manifest.parent / d["path"]), dtype="float32")
+        m = fp.query(x, sr)
+        if m is None:
+            keep.append(d)
+        else:
+            t = train[m.other]
+            dropped.append({"class": d["class"], "source": f"{d['package']}/{d['source_path']}",
+                            "reason": f"same recording as training clip {t.package}/{t.source_path} "
+                                      f"(fingerprint: {m.matches} aligned landmarks, {100 * m.share:.0f} %)"})
+    if dropped:
+        tmp = manifest.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in keep))
+        tmp.replace(manifest)
+        with (manifest.parent / "curation.jsonl").open("a") as f:
+            f.write("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dropped))
+    print(f"leak check against {bank_dir} ({len(train)} clips): {len(dropped)} of {len(lines)} dropped")
+    return len(dropped)
 
 
 def fixed(force: bool, bank_changed: bool) -> Path:
@@ -132,13 +194,15 @@ def report(bank_manifest: Path, fixed_manifest: Path) -> None:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--force", action="store_true", help="rebuild the bank and the fixed set")
+    ap.add_argument("--bank", default=str(BANK2), help="training bank for the leak check (default: %(default)s)")
     args = ap.parse_args(argv)
     rows = read_rows()
     check_rows(rows)
     print(f"{TSV.relative_to(ROOT)}: {len(rows)} clips, {len({r['class'] for r in rows})} classes, "
           f"{len({r['package'] for r in rows})} packages")
     bank_manifest, built = build(args.force)
-    changed = all_val(bank_manifest)
+    leaked = leak_check(bank_manifest, Path(args.bank)) if built else 0
+    changed = all_val(bank_manifest) + leaked
     fixed_manifest = fixed(args.force, built or bool(changed))
     report(bank_manifest, fixed_manifest)
 

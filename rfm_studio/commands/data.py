@@ -8,21 +8,35 @@ from pathlib import Path
 from ..core.errors import OptionError
 
 TSV_NAME = "event-bank-train.tsv"
+V2_TSV = Path(__file__).resolve().parents[2] / "resources" / "bank" / "event-bank-v2.tsv"
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("data", help="build training data: event bank, fixed sets, AudioCaps triplets")
-    sub = p.add_subparsers(dest="data_command", metavar="{bank,fixed-set,audiocaps}")
+    sub = p.add_subparsers(dest="data_command", metavar="{bank,label,stats,fixed-set,audiocaps}")
     sub.required = True
 
     b = sub.add_parser("bank", help="fetch the Debian sound packages and build the labelled event bank")
     b.add_argument("--out", required=True, help="bank folder (clips/, bank.jsonl, curation.jsonl)")
-    b.add_argument("--tsv", help=f"candidate list (default: shared/data/{TSV_NAME} found near the repository)")
+    b.add_argument("--tsv", help="candidate list (default: resources/bank/event-bank-v2.tsv; 'v1': the shared "
+                                 f"{TSV_NAME})")
     b.add_argument("--work", help="download/unpack folder (default: next to --out)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--no-renders", action="store_true", help="skip General MIDI and espeak-ng renders")
     b.add_argument("--asterisk", type=int, default=24, help="number of asterisk speech prompts (0: none)")
+    b.add_argument("--no-label-check", action="store_true", help="skip the cross-validated label check")
     b.set_defaults(func=cmd_bank)
+
+    lb = sub.add_parser("label", help="fetch the bank's packages and write the name-labelled candidate list (TSV)")
+    lb.add_argument("--work", required=True, help="download/unpack folder")
+    lb.add_argument("--out", default=str(V2_TSV), help="TSV to write (default: resources/bank/event-bank-v2.tsv)")
+    lb.add_argument("--base", help=f"reviewed list whose rows are kept as they are (default: the shared {TSV_NAME})")
+    lb.set_defaults(func=cmd_label)
+
+    st = sub.add_parser("stats", help="print a built bank's figures (clips, classes, packages, licences)")
+    st.add_argument("--bank", required=True)
+    st.add_argument("--json", action="store_true", help="print JSON instead of text")
+    st.set_defaults(func=cmd_stats)
 
     f = sub.add_parser("fixed-set", help="write a fixed evaluation set of triplets from a bank split")
     f.add_argument("--bank", required=True)
@@ -65,11 +79,31 @@ def find_tsv(explicit: str | None = None) -> Path:
 def cmd_bank(args) -> int:
     from ..core.data.bank import build_bank, class_counts, load_manifest
 
-    manifest = build_bank(find_tsv(args.tsv), args.out, work_dir=args.work, seed=args.seed,
-                          renders=not args.no_renders, asterisk=args.asterisk)
+    tsv = find_tsv(None) if args.tsv == "v1" else (find_tsv(args.tsv) if args.tsv else V2_TSV)
+    manifest = build_bank(tsv, args.out, work_dir=args.work, seed=args.seed, renders=not args.no_renders,
+                          asterisk=args.asterisk, label_check=not args.no_label_check)
     counts = class_counts(load_manifest(manifest.parent))
     for cls, c in counts.items():
         print(f"{cls:24s} train {c['train']:3d}  val {c['val']:3d}")
+    return 0
+
+
+def cmd_label(args) -> int:
+    from ..core.data.labelling import write_list
+
+    base = find_tsv(args.base) if args.base else find_tsv(None)
+    rows = write_list(Path(args.work), Path(args.out), base=base)
+    print(f"{args.out}: {rows} rows")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    import json
+
+    from ..core.data.bank_stats import bank_stats, format_stats
+
+    s = bank_stats(args.bank)
+    print(json.dumps(s, indent=1) if args.json else format_stats(s))
     return 0
 
 

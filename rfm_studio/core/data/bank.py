@@ -26,6 +26,8 @@ import numpy as np
 from ..audio.io import resample, save_audio, to_mono
 from ..errors import AudioReadError, OptionError
 from . import clips as C
+from . import curation as K
+from . import inventory as INV
 from .fetch import fetch
 from .licences import copyright_path, licence_for, read_copyright
 from .opensfx import read_cat
@@ -34,8 +36,13 @@ OPENSFX_CAT = "usr/share/games/openttd/baseset/opensfx/opensfx.cat"
 ASTERISK_PKG = "asterisk-core-sounds-en-wav"
 ASTERISK_DIR = "usr/share/asterisk/sounds/en_US_f_Allison"
 VAL_FRACTION = 0.15
+MAX_CLIPPED = 0.01   # share of source samples in flat runs at the peak above which a clip is dropped
 # classes where one very short hit is turned into a natural run of hits
-SEQUENCE_CLASSES = {"dog_bark", "footsteps", "duck_quack", "goose_honk", "crickets_insects", "door", "hammering"}
+SEQUENCE_CLASSES = {"dog_bark", "footsteps", "duck_quack", "goose_honk", "crickets_insects", "door", "hammering",
+                    # event bank v2: single short hits of percussion and impacts
+                    "kick_drum", "snare_drum", "hihat", "hand_clap", "cowbell", "shaker", "tom_drum", "tabla",
+                    "woodblock", "triangle", "clock_tick", "pickaxe_rock", "wood_chop", "punch", "bow_arrow",
+                    "sword_clash", "laser_zap", "water_drip", "coins", "typing", "metal_clang", "digging"}
 SEQUENCE_BELOW_S = 0.6
 # manual curation, decided from per-clip stats and spectrogram sheets of every kept clip;
 # each drop is logged with its reason in <out>/curation.jsonl
@@ -143,6 +150,12 @@ def _bytes_loader(data: bytes, name: str):
     return load
 
 
+def _member_loader(root: Path, inner: str):
+    def load():
+        return INV.decode(INV.read_bytes(root, inner), inner.rsplit("/", 1)[-1])
+    return load
+
+
 def _stem(package: str, inner: str) -> str:
     parts = Path(inner).with_suffix("").parts[-2:]
     short = re.sub(r"[^a-z0-9]+", "", package.split("-")[0].lower())[:10]
@@ -170,6 +183,14 @@ def tsv_candidates(rows, work: Path, log) -> list[Candidate]:
             out.append(Candidate(r["class"], pkg, f"{OPENSFX_CAT}#{e.index}:{e.name}",
                                  e.licence or licence_for(pkg, "opensfx/" + inner, cr), copyright_path(pkg),
                                  group, _bytes_loader(e.wav, e.name), _stem(pkg, inner), [f"credit: {e.credit}"]))
+            continue
+        if INV.MEMBER_SEP in inner:   # a member of a zip archive (pk3, wz, zip)
+            if not INV.exists(root, inner):
+                log(f"skip {r['path']}: not in the package")
+                continue
+            arc, member = inner.split(INV.MEMBER_SEP, 1)
+            out.append(Candidate(r["class"], pkg, inner, licence_for(pkg, arc, cr), copyright_path(pkg),
+                                 f"{pkg}/{inner}", _member_loader(root, inner), _stem(pkg, member)))
             continue
         f = root / inner
         if not f.is_file():
@@ -219,6 +240,7 @@ def condition(c: Candidate, rng: np.random.Generator):
     if not np.isfinite(x).all() or x.size == 0:
         return None, None, "empty or invalid samples"
     raw_peak = float(np.max(np.abs(x)))
+    src_clip = K.clipping(to_mono(data))
     if raw_peak < C.SILENT_PEAK:
         return None, None, f"near-silent (peak {20 * np.log10(raw_peak + 1e-12):.0f} dBFS)"
     y = C.trim_silence(x)
@@ -235,21 +257,29 @@ def condition(c: Candidate, rng: np.random.Generator):
     st = C.stats(y)
     if st["active_fraction"] < 0.05:
         return None, None, "almost no active frames (clicks only)"
-    raw_stats = {"raw_peak_dbfs": round(float(20 * np.log10(raw_peak)), 1)}
+    raw_stats = {"raw_peak_dbfs": round(float(20 * np.log10(raw_peak)), 1), "source_clipped": round(src_clip, 4)}
     y = C.normalise(y)
     return y, {**st, **raw_stats}, "; ".join(notes) or "kept"
 
 
-def _near_duplicate(y: np.ndarray, kept) -> "Candidate | None":
-    """A kept candidate whose audio matches ``y`` up to gain (first 2 s, same length +-20 ms)."""
+_LEN_BUCKET = int(0.02 * C.SR)
+
+
+def _same_waveform(y: np.ndarray, kept, by_len) -> "int | None":
+    """Index of a kept clip whose audio matches ``y`` up to gain (first 2 s, same length +-20 ms).
+
+    Complements the landmark fingerprints for steady sounds (a held tone has no
+    distinct spectral peaks to pair)."""
     n = min(len(y), 2 * C.SR)
     a = y[:n] / (np.linalg.norm(y[:n]) + 1e-9)
-    for c, z, *_ in kept:
-        if abs(len(z) - len(y)) > 0.02 * C.SR or len(z) < n:
+    k = len(y) // _LEN_BUCKET
+    for j in by_len.get(k - 1, []) + by_len.get(k, []) + by_len.get(k + 1, []):
+        z = kept[j][1]
+        if abs(len(z) - len(y)) > _LEN_BUCKET or len(z) < n:
             continue
         b = z[:n] / (np.linalg.norm(z[:n]) + 1e-9)
         if float(np.dot(a, b)) > 0.98:
-            return c
+            return j
     return None
 
 
@@ -288,8 +318,16 @@ def assign_splits(items: list[tuple[str, str]], seed: int = 0, val_fraction: flo
 
 # ------------------------------------------------------------------ build
 def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = True, asterisk: int = 24,
-               log=print) -> Path:
-    """Build the bank; returns the path of ``bank.jsonl``."""
+               label_check: bool = True, log=print) -> Path:
+    """Build the bank; returns the path of ``bank.jsonl``.
+
+    Curation, in order: manual drops, decoding errors, near-silence, hard clipping
+    (``curation.clipping`` > MAX_CLIPPED of the source's samples), too short / clicks
+    only, the same recording as an earlier clip (landmark fingerprints: another name,
+    gain, sample rate or a cut of it), then the cross-validated label check over all
+    kept clips (flagged clips are quarantined). Every drop is logged in
+    ``curation.jsonl``; ``label_check.json`` holds the check's accuracy and flags.
+    """
     from tqdm import tqdm
 
     out = Path(out_dir)
@@ -303,6 +341,9 @@ def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = Tr
 
     kept, dropped = [], []
     rng = np.random.default_rng(seed)
+    fps = K.Fingerprints()
+    fp_owner: list[int] = []          # fingerprint index -> index in kept (or -1 when dropped)
+    by_len: dict[int, list[int]] = {}  # length bucket -> indices in kept
     for c in tqdm(cands, desc="conditioning clips", unit="clip"):
         src = f"{c.package}/{c.source_path}"
         key = src if src in MANUAL_DROPS else f"{c.package}/{c.source_path.rsplit(':', 1)[-1]}"
@@ -317,14 +358,44 @@ def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = Tr
         if y is None:
             dropped.append({"class": c.cls, "source": src, "reason": note})
             continue
-        other = _near_duplicate(y, kept)
-        if other is not None:
-            if other.cls == c.cls:
-                dropped.append({"class": c.cls, "source": src,
-                                "reason": f"same recording as {other.package}/{other.source_path} (correlation > 0.98)"})
-                continue
-            c.group = other.group  # same audio under two labels: keep both, never split them
+        if st.get("source_clipped", 0.0) > MAX_CLIPPED:
+            dropped.append({"class": c.cls, "source": src,
+                            "reason": f"clipped ({100 * st['source_clipped']:.1f} % of samples in flat runs at the peak)"})
+            continue
+        i, m = fps.add(y, C.SR)
+        twin = _same_waveform(y, kept, by_len)
+        if m is not None and (fp_owner[m.other] < 0 or (c.group.startswith("render:")
+                                                        and kept[fp_owner[m.other]][0].group.startswith("render:"))):
+            m = None  # two renders share soundfont samples by construction: not one recording
+        if twin is not None or m is not None:
+            other = kept[twin if twin is not None else fp_owner[m.other]][0]
+            how = ("waveform correlation > 0.98" if twin is not None else
+                   f"fingerprint: {m.matches} aligned landmarks, {100 * m.share:.0f} % of the shorter clip")
+            what = "same class" if other.cls == c.cls else f"labelled {other.cls}"
+            dropped.append({"class": c.cls, "source": src,
+                            "reason": f"same recording as {other.package}/{other.source_path} ({what}; {how})"})
+            fp_owner.append(-1)
+            continue
+        fp_owner.append(len(kept))
+        by_len.setdefault(len(y) // _LEN_BUCKET, []).append(len(kept))
         kept.append((c, y, st, note))
+
+    report = {"checked": 0, "accuracy": None, "flags": []}
+    if label_check and len(kept) >= 20:
+        feats = np.stack([K.clip_features(y, C.SR) for _, y, *_ in kept])
+        flags, acc = K.label_check(feats, [c.cls for c, *_ in kept], [c.group for c, *_ in kept], seed=seed)
+        report = {"checked": len(kept), "accuracy": round(acc, 3), "flags": []}
+        bad = set()
+        for f in flags:
+            c = kept[f.index][0]
+            bad.add(f.index)
+            reason = (f"label check: quarantined, held-out classifier says {f.predicted} (p={f.p_predicted:.2f}), "
+                      f"p({f.label})={f.p_label:.2f}")
+            dropped.append({"class": c.cls, "source": f"{c.package}/{c.source_path}", "reason": reason})
+            report["flags"].append({"class": c.cls, "source": f"{c.package}/{c.source_path}", "predicted": f.predicted,
+                                    "p_predicted": f.p_predicted, "p_label": f.p_label})
+        kept = [k for i, k in enumerate(kept) if i not in bad]
+        log(f"label check: held-out accuracy {acc:.2f} over {report['checked']} clips, {len(bad)} quarantined")
 
     split = assign_splits([(c.cls, c.group) for c, *_ in kept], seed)
     (out / "clips").mkdir(parents=True, exist_ok=True)
@@ -344,6 +415,9 @@ def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = Tr
     manifest = out / "bank.jsonl"
     _write_jsonl(manifest, [e.to_json() for e in entries])
     _write_jsonl(out / "curation.jsonl", dropped)
+    tmp = out / "label_check.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1))
+    tmp.replace(out / "label_check.json")
     log(f"bank: {len(entries)} clips in {len({e.cls for e in entries})} classes, {len(dropped)} dropped -> {manifest}")
     return manifest
 

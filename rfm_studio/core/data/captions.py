@@ -80,6 +80,11 @@ CAPTIONS: dict[str, tuple[str, ...]] = {
     "wolf_howl": ("a wolf howling", "wolves howling", "a howling wolf", "a wolf howls"),
 }
 
+from .vocab import CAPTIONS as _V2_CAPTIONS  # noqa: E402  (classes of event bank v2)
+
+for _k, _v in _V2_CAPTIONS.items():
+    CAPTIONS.setdefault(_k, _v)
+
 # captions for synthetic noise beds used as (part of) the background X
 NOISE_CAPTIONS = {
     "white": ("a faint hiss", "soft background noise", "a quiet static hiss"),

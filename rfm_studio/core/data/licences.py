@@ -24,12 +24,28 @@ SOURCE_PREFIXES = {
     # packages of the outside-recordings test set (benchmarks/outside_set.py)
     "scorched3d-data": {"usr/share/games/scorched3d/": ""},
     "lugaru-data": {"usr/share/games/lugaru/": "Data/"},
+    # packages of event bank v2 (resources/bank/event-bank-v2.tsv)
+    "supertuxkart-data": {"usr/share/games/supertuxkart/data/": "data/"},
+    "redeclipse-data": {"usr/share/games/redeclipse/": ""},
+    "naev-data": {"usr/share/naev/": "./"},
+    "cube2-data": {"usr/share/games/cube2/": ""},
+}
+# installed folder -> the single upstream file it was unpacked from (the folder's files take its stanza)
+SOURCE_ARCHIVES = {
+    "hydrogen-drumkits": {f"usr/share/hydrogen/data/drumkits/{d}/": f"drumkits/{a}.h2drumkit" for d, a in (
+        ("Audiophob", "Audiophob"), ("BJA_Pacific", "BJA_Pacific"), ("ColomboAcousticDrumkit", "ColomboAcousticDrumkit"),
+        ("ElectricEmpireKit", "ElectricEmpireKit"), ("ForzeeStereo", "ForzeeStereo"), ("Gimme A Hand 1.0", "Gimme A Hand 1.0"),
+        ("HardElectro1", "HardElectro1"), ("Millo-Drums_v.1", "Millo-Drums_v.1"), ("Millo_MultiLayered2", "Millo_MultiLayered2"),
+        ("Millo_MultiLayered3", "Millo_MultiLayered3"), ("The Black Pearl 1.0", "The Black Pearl 1.0"),
+        ("VariBreaks", "VariBreaks"), ("circAfrique v4", "circAfrique"), ("rumpf_kit_z01_h2", "rumpf_kit_z01_h2"))},
 }
 # packages whose copyright file is not machine-readable: licence read by hand
 FREEFORM_LICENCES = {
     "wesnoth-1.16-data": "GPL-2+",
     "fluid-soundfont-gm": "MIT",
     "espeak-ng-data": "GPL-3+",
+    "nexuiz-data": "GPL-2+",
+    "pingus-data": "GPL-2+",
 }
 # licences that allow redistributing derived example clips (with attribution)
 REDISTRIBUTABLE = ("CC0", "CC-BY", "MIT", "GPL", "LGPL", "Artistic", "Expat", "BSD")
@@ -68,6 +84,9 @@ def _fields(para: str) -> dict:
 
 
 def upstream_path(package: str, installed: str) -> str:
+    for pre, up in SOURCE_ARCHIVES.get(package, {}).items():
+        if installed.startswith(pre):
+            return up
     for pre, up in SOURCE_PREFIXES.get(package, {}).items():
         if installed.startswith(pre):
             return up + installed[len(pre):]

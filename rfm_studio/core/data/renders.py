@@ -25,13 +25,62 @@ ESPEAK_LICENCE = ("espeak-ng-data", "GPL-3+", "usr/share/doc/espeak-ng-data/copy
 
 # class -> GM programs (0-based). Melodic instruments.
 MELODIC = {
-    "piano": (0, 1, 4),
+    "piano": (0, 1, 2),
+    "electric_piano": (4, 5),
+    "harpsichord": (6,),
+    "glockenspiel_celesta": (8, 9),
+    "music_box": (10,),
+    "vibraphone": (11,),
+    "xylophone_marimba": (12, 13),
+    "tubular_bells": (14,),
     "organ": (19, 16, 20),
-    "guitar": (24, 25, 27),
+    "accordion": (21, 23),
+    "harmonica": (22,),
+    "guitar": (24, 25),
+    "electric_guitar": (26, 27, 29, 30),
+    "bass_guitar": (32, 33, 34),
     "violin_cello": (40, 42, 41),
+    "harp": (46,),
+    "string_ensemble": (48, 49),
+    "pizzicato_strings": (45,),
+    "timpani": (47,),
+    "choir": (52, 53),
     "trumpet_brass": (56, 57, 61),
-    "flute_woodwind": (73, 71, 68),
+    "tuba": (58,),
+    "french_horn": (60,),
+    "saxophone": (64, 65, 66),
+    "clarinet_oboe": (71, 68, 70),
+    "flute_woodwind": (73, 72),
+    "recorder": (74,),
+    "pan_flute": (75,),
+    "whistling": (78,),
+    "ocarina": (79,),
+    "sitar": (104,),
+    "banjo": (105,),
+    "koto": (107,),
+    "kalimba": (108,),
+    "bagpipes": (109,),
+    "steel_drums": (114,),
+    "taiko_drum": (116,),
 }
+CHORDED = ("piano", "organ", "guitar", "electric_piano", "accordion", "harpsichord", "string_ensemble", "choir")
+BASS_CLASSES = ("bass_guitar", "tuba", "timpani", "taiko_drum")
+# class -> GM drum-kit notes played as a short run of hits (channel 10, several kits)
+DRUM_PIECES = {
+    "kick_drum": (35, 36),
+    "snare_drum": (38, 40),
+    "hihat": (42, 44, 46),
+    "cymbal": (49, 57, 51, 55),
+    "tom_drum": (41, 43, 45, 47, 48, 50),
+    "hand_clap": (39,),
+    "cowbell": (56,),
+    "tambourine": (54,),
+    "shaker": (69, 70, 82),
+    "bongo_conga": (60, 61, 62, 63, 64),
+    "woodblock": (76, 77),
+    "triangle": (80, 81),
+}
+DRUM_KITS = (0, 8, 16, 24, 25, 32, 40)
 # class -> (program, pitches, note seconds, repeats) for GM sound-effect programs
 SFX = {
     "bird_chirp": (123, (72, 79, 84, 76), 0.35, 5),
@@ -41,6 +90,7 @@ SFX = {
     "gunshot": (127, (60, 48, 55, 64), 0.5, 3),
     "ocean_waves": (122, (60, 52, 67, 57), 5.0, 1),
 }
+RENDERS_PER_CLASS = 12
 SPEECH_SENTENCES = (
     "Please close the door when you leave the room.",
     "The next train to the city centre departs in five minutes.",
@@ -107,8 +157,8 @@ def midi_bytes(notes, *, program: int, channel: int = 0, tail_s: float = 1.0, tp
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(body)) + body
 
 
-def melody(rng: np.random.Generator, *, chords: bool) -> list:
-    root = int(rng.choice([48, 53, 55, 57, 60, 62, 64]))
+def melody(rng: np.random.Generator, *, chords: bool, low: bool = False) -> list:
+    root = int(rng.choice([48, 53, 55, 57, 60, 62, 64])) - (24 if low else 0)
     scale = [0, 2, 4, 5, 7, 9, 11, 12, 14]
     notes, t = [], 0.0
     total = float(rng.uniform(2.0, 4.0))
@@ -142,6 +192,16 @@ def drum_pattern(rng: np.random.Generator) -> list:
     return notes
 
 
+def drum_run(rng: np.random.Generator, notes: tuple) -> list:
+    """A short run of hits of one drum piece (2-8 hits, a little timing and velocity variation)."""
+    step = float(rng.choice([0.15, 0.2, 0.25, 0.3, 0.4]))
+    out, t = [], 0.0
+    for _ in range(int(rng.integers(2, 9))):
+        out.append((t, 0.1, int(rng.choice(notes)), int(rng.integers(70, 127))))
+        t += step * float(rng.uniform(0.9, 1.1)) * float(rng.choice([1, 1, 2]))
+    return out
+
+
 def render_midi(mid: bytes, out_wav: Path, sf2: str, sr: int = 16000) -> Path:
     mid_path = out_wav.with_suffix(".mid")
     mid_path.write_bytes(mid)
@@ -159,12 +219,18 @@ def gm_renders(work: Path, seed: int = 0) -> list[Rendered]:
     rng = np.random.default_rng(seed)
     jobs = []
     for cls, programs in MELODIC.items():
-        for prog in programs:
-            for k in range(3):
-                notes = melody(rng, chords=cls in ("piano", "organ", "guitar"))
-                jobs.append((cls, f"gm_{cls}_p{prog:03d}_m{k}", midi_bytes(notes, program=prog), f"GM program {prog}, melody {k}"))
+        for k in range(RENDERS_PER_CLASS):
+            prog = programs[k % len(programs)]
+            notes = melody(rng, chords=cls in CHORDED, low=cls in BASS_CLASSES)
+            jobs.append((cls, f"gm_{cls}_p{prog:03d}_m{k}", midi_bytes(notes, program=prog), f"GM program {prog}, melody {k}"))
     for k in range(8):
-        jobs.append(("drums", f"gm_drums_kit_p{k}", midi_bytes(drum_pattern(rng), program=0, channel=9), f"GM drum kit, pattern {k}"))
+        jobs.append(("drums", f"gm_drums_kit_p{k}", midi_bytes(drum_pattern(rng), program=DRUM_KITS[k % len(DRUM_KITS)], channel=9),
+                     f"GM drum kit {DRUM_KITS[k % len(DRUM_KITS)]}, pattern {k}"))
+    for cls, notes in DRUM_PIECES.items():
+        for k in range(RENDERS_PER_CLASS):
+            kit = DRUM_KITS[k % len(DRUM_KITS)]
+            jobs.append((cls, f"gm_{cls}_kit{kit:03d}_r{k}", midi_bytes(drum_run(rng, notes), program=kit, channel=9, tail_s=0.8),
+                         f"GM drum kit {kit}, notes {notes}, run {k}"))
     for cls, (prog, pitches, dur, reps) in SFX.items():
         for k, pitch in enumerate(pitches):
             notes, t = [], 0.0

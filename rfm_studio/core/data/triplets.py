@@ -26,6 +26,7 @@ from ..errors import OptionError
 from . import mixing as M
 from .bank import load_manifest
 from .augment import channel_eq, vary_event
+from .vocab import FAMILIES as _V2_FAMILIES
 from .captions import NOISE_CAPTIONS, caption_for, compose_caption, make_instruction
 
 TRIPLET_TYPES = M.SIX_TYPES
@@ -47,6 +48,9 @@ FAMILIES = {
     "violin_cello": "music", "trumpet_brass": "music", "flute_woodwind": "music", "organ": "music",
     "piano": "music", "guitar": "music", "drums": "music", "bell_gong": "music",
 }
+
+for _k, _v in _V2_FAMILIES.items():  # classes of event bank v2
+    FAMILIES.setdefault(_k, _v)
 
 
 def family(cls: str) -> str:

@@ -1,0 +1,133 @@
+"""Classes added with event bank v2: captions (first = canonical) and confusion families.
+
+``captions.CAPTIONS`` and ``triplets.FAMILIES`` are extended with these, so every
+class of the bank reads naturally in "Remove ..." / "Add ..." instructions and two
+classes a listener could confuse never meet in one triplet.
+"""
+
+from __future__ import annotations
+
+CAPTIONS: dict[str, tuple[str, ...]] = {
+    # people
+    "pain_cry": ("a man crying out in pain", "someone groaning in pain", "a pained grunt", "a person crying out"),
+    "snoring": ("someone snoring", "a person snoring", "loud snoring", "snoring"),
+    "kiss": ("a kiss", "a loud kiss", "someone kissing", "a smooch"),
+    # animals
+    "goat_bleat": ("a goat bleating", "goats bleating", "a bleating goat", "a goat"),
+    "eagle_screech": ("a bird of prey screeching", "an eagle screeching", "a hawk crying", "a raptor's shriek"),
+    "growl": ("an animal growling", "a growling beast", "a deep growl", "a wild animal snarling"),
+    "elephant_trumpet": ("an elephant trumpeting", "an elephant calling", "a trumpeting elephant", "an elephant"),
+    "monkey_chatter": ("a monkey screeching", "apes hooting", "a chimpanzee calling", "monkeys chattering"),
+    "snake_hiss": ("a snake hissing", "a hissing snake", "a reptile hissing", "a loud hiss"),
+    # weapons
+    "machine_gun": ("a machine gun firing", "automatic gunfire", "a burst of machine-gun fire", "rapid gunfire"),
+    "cannon_fire": ("a cannon firing", "artillery firing", "a cannon shot", "heavy guns firing"),
+    "ricochet": ("a bullet ricocheting", "ricochets", "a bullet whizzing off metal", "a ricochet"),
+    "laser_zap": ("a laser gun zapping", "a sci-fi laser shot", "laser blasts", "a zapping ray gun"),
+    "rocket_launch": ("a rocket launching", "a missile being fired", "a rocket whooshing away", "a rocket taking off"),
+    "bow_arrow": ("an arrow being shot", "a bow firing an arrow", "an arrow hitting a target", "arrows flying"),
+    "sword_clash": ("swords clashing", "a blade striking", "a sword fight", "metal blades clanging"),
+    "whip_crack": ("a whip cracking", "the crack of a whip", "a cracking whip", "a whip"),
+    "punch": ("a punch landing", "a heavy blow", "someone being hit", "a thump of a punch"),
+    # water
+    "splash": ("a splash", "something splashing into water", "water splashing", "a splash in water"),
+    "water_drip": ("water dripping", "drops of water falling", "a dripping tap", "drips of water"),
+    "bubbles": ("bubbles gurgling", "water bubbling", "bubbles rising", "gurgling water"),
+    # vehicles and machines
+    "motorcycle": ("a motorcycle passing", "a motorbike engine", "a motorcycle revving", "a motorcycle"),
+    "car_engine": ("a car engine revving", "a car engine running", "an engine idling", "a racing car engine"),
+    "car_crash": ("a car crashing", "a vehicle crash", "cars colliding", "a crash of metal"),
+    "tyre_skid": ("tyres skidding", "tires screeching", "a car skidding", "screeching tyres"),
+    "war_horn": ("a horn being blown", "a hunting horn", "a war horn sounding", "a horn call"),
+    "tank_treads": ("a tank rolling", "tank treads clanking", "a tracked vehicle moving", "a tank"),
+    "washing_machine": ("a washing machine running", "a washing machine", "a washer spinning", "laundry machine noise"),
+    "sewing_machine": ("a sewing machine running", "a sewing machine", "someone sewing on a machine", "a rattling sewing machine"),
+    "kettle_whistle": ("a kettle whistling", "a whistling kettle", "a boiling kettle", "a tea kettle"),
+    "electric_buzz": ("an electrical buzz", "electricity crackling", "a humming transformer", "sparks buzzing"),
+    "steam_hiss": ("steam hissing", "a hiss of steam", "escaping steam", "a steam vent"),
+    "machinery": ("machinery running", "industrial machines", "a factory machine", "machines humming"),
+    # objects
+    "rustling_leaves": ("leaves rustling", "rustling leaves", "someone rustling through foliage", "dry leaves crackling"),
+    "pickaxe_rock": ("a pickaxe striking rock", "someone mining stone", "a pick hitting stone", "stone being chipped"),
+    "metal_clang": ("metal clanging", "a metallic clang", "metal striking metal", "a clank of metal"),
+    "digging": ("someone digging", "a shovel digging", "digging in dirt", "dirt being dug"),
+    "wood_chop": ("wood being chopped", "an axe chopping wood", "chopping wood", "a thud of an axe"),
+    "coins": ("coins jingling", "coins clinking", "money clinking", "a handful of coins"),
+    "camera_shutter": ("a camera shutter clicking", "a camera shutter", "a photo being taken", "a camera click"),
+    "scissors": ("scissors cutting", "scissors snipping", "a pair of scissors", "snipping scissors"),
+    "clock_tick": ("a clock ticking", "ticking", "a ticking clock", "a metronome ticking"),
+    "whistle": ("a whistle blowing", "a referee's whistle", "a sharp whistle", "a whistle"),
+    "whoosh": ("a whoosh", "something swooshing past", "a swish through the air", "a quick whoosh"),
+    # percussion
+    "kick_drum": ("a kick drum", "a bass drum thumping", "kick drum hits", "a booming bass drum"),
+    "snare_drum": ("a snare drum", "snare drum hits", "a snare being struck", "a sharp snare"),
+    "hihat": ("a hi-hat", "hi-hat cymbals", "a hi-hat ticking", "hi-hat hits"),
+    "cymbal": ("a cymbal crash", "cymbals crashing", "a ride cymbal", "a cymbal"),
+    "tom_drum": ("tom drums", "a tom-tom drum", "drum toms being hit", "a floor tom"),
+    "hand_clap": ("hands clapping", "a hand clap", "claps", "someone clapping"),
+    "cowbell": ("a cowbell", "a cowbell being struck", "cowbell hits", "a clanking cowbell"),
+    "shaker": ("a shaker", "maracas shaking", "a rattle", "a shaker rattling"),
+    "tambourine": ("a tambourine", "a tambourine jingling", "a tambourine being shaken", "tambourine hits"),
+    "tabla": ("tabla drums", "a tabla being played", "hand drums from India", "a tabla"),
+    "bongo_conga": ("bongos playing", "conga drums", "hand drums", "bongo drums"),
+    "woodblock": ("a woodblock", "a wood block being struck", "woodblock clicks", "a hollow wooden knock"),
+    "triangle": ("a triangle ringing", "a triangle", "a triangle being struck", "a tinkling triangle"),
+    "taiko_drum": ("taiko drums", "a big drum booming", "a large drum", "taiko drumming"),
+    "timpani": ("timpani", "kettle drums", "a timpani roll", "orchestral drums"),
+    "steel_drums": ("steel drums", "a steel pan playing", "steel pan music", "a steel drum"),
+    # instruments
+    "electric_piano": ("an electric piano", "an electric piano playing", "a mellow electric piano", "electric piano chords"),
+    "harpsichord": ("a harpsichord playing", "a harpsichord", "baroque harpsichord music", "someone playing a harpsichord"),
+    "glockenspiel_celesta": ("a glockenspiel", "a celesta playing", "bell-like chimes playing a tune", "a glockenspiel melody"),
+    "music_box": ("a music box playing", "a music box", "a tinkling music box", "a wind-up music box"),
+    "vibraphone": ("a vibraphone", "a vibraphone playing", "vibes", "a mellow vibraphone"),
+    "xylophone_marimba": ("a xylophone", "a marimba playing", "a xylophone melody", "wooden mallet percussion"),
+    "tubular_bells": ("tubular bells", "chimes ringing", "orchestral bells", "tubular bells ringing"),
+    "accordion": ("an accordion playing", "an accordion", "accordion music", "someone playing the accordion"),
+    "harmonica": ("a harmonica playing", "a harmonica", "harmonica music", "a blues harp"),
+    "electric_guitar": ("an electric guitar", "an electric guitar playing", "a distorted guitar", "electric guitar riffs"),
+    "bass_guitar": ("a bass guitar", "a bass line", "a bass guitar playing", "an electric bass"),
+    "harp": ("a harp playing", "a harp", "harp music", "someone plucking a harp"),
+    "string_ensemble": ("a string orchestra", "strings playing", "an orchestral string section", "string ensemble music"),
+    "pizzicato_strings": ("plucked strings", "pizzicato strings", "strings being plucked", "pizzicato violins"),
+    "choir": ("a choir singing", "voices singing aah", "a choir", "choral voices"),
+    "tuba": ("a tuba playing", "a tuba", "a deep brass instrument", "tuba music"),
+    "french_horn": ("a french horn", "a french horn playing", "a horn playing a melody", "orchestral horns"),
+    "saxophone": ("a saxophone playing", "a saxophone", "saxophone music", "a jazz saxophone"),
+    "clarinet_oboe": ("a clarinet playing", "an oboe playing", "a reed instrument", "a clarinet"),
+    "recorder": ("a recorder playing", "a recorder", "someone playing the recorder", "recorder music"),
+    "pan_flute": ("a pan flute", "pan pipes playing", "a pan flute melody", "pan pipes"),
+    "whistling": ("someone whistling a tune", "whistling", "a person whistling", "a whistled melody"),
+    "ocarina": ("an ocarina playing", "an ocarina", "ocarina music", "a clay flute"),
+    "sitar": ("a sitar playing", "a sitar", "sitar music", "a sitar melody"),
+    "banjo": ("a banjo playing", "a banjo", "banjo music", "someone picking a banjo"),
+    "koto": ("a koto playing", "a koto", "koto music", "a plucked koto"),
+    "kalimba": ("a kalimba playing", "a kalimba", "a thumb piano", "kalimba music"),
+    "bagpipes": ("bagpipes playing", "bagpipes", "bagpipe music", "a piper playing"),
+}
+
+FAMILIES: dict[str, str] = {
+    "pain_cry": "voice", "snoring": "voice", "kiss": "voice", "whistling": "voice",
+    "goat_bleat": "sheep", "sheep_bleat": "sheep",
+    "eagle_screech": "bird", "growl": "beast", "lion_roar": "beast", "wolf_howl": "beast", "dog_bark": "beast",
+    "snake_hiss": "hiss", "steam_hiss": "hiss",
+    "machine_gun": "blast", "cannon_fire": "blast", "ricochet": "blast", "rocket_launch": "blast",
+    "laser_zap": "blast", "car_crash": "blast",
+    "sword_clash": "strike", "punch": "strike", "whip_crack": "strike", "bow_arrow": "strike", "whoosh": "strike",
+    "wood_chop": "strike", "hammering": "strike",
+    "splash": "water", "water_drip": "water", "bubbles": "water",
+    "motorcycle": "road", "car_engine": "road", "tyre_skid": "road", "tank_treads": "road",
+    "war_horn": "horn", "ship_horn": "horn", "car_horn": "horn",
+    "washing_machine": "machine", "sewing_machine": "machine", "machinery": "machine", "vacuum_cleaner": "machine",
+    "electric_buzz": "machine", "kettle_whistle": "whistle", "whistle": "whistle",
+    "clock_tick": "tick", "metal_clang": "strike", "pickaxe_rock": "strike", "rustling_leaves": "rustle", "camera_shutter": "tick", "scissors": "tick",
+    "bee_buzz": "insect", "crickets_insects": "insect",
+}
+# every instrument and drum class: one "music" family (as in triplets.FAMILIES)
+for _c in ("kick_drum", "snare_drum", "hihat", "cymbal", "tom_drum", "hand_clap", "cowbell", "shaker",
+           "tambourine", "tabla", "bongo_conga", "woodblock", "triangle", "taiko_drum", "timpani", "steel_drums",
+           "electric_piano", "harpsichord", "glockenspiel_celesta", "music_box", "vibraphone", "xylophone_marimba",
+           "tubular_bells", "accordion", "harmonica", "electric_guitar", "bass_guitar", "harp", "string_ensemble",
+           "pizzicato_strings", "choir", "tuba", "french_horn", "saxophone", "clarinet_oboe", "recorder",
+           "pan_flute", "ocarina", "sitar", "banjo", "koto", "kalimba", "bagpipes"):
+    FAMILIES[_c] = "music"

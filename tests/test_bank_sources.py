@@ -1,0 +1,87 @@
+"""Event bank v2 sources: the committed list, name rules, zip members, package separation."""
+
+import csv
+import importlib.util
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from rfm_studio.core.data import inventory as INV
+from rfm_studio.core.data.captions import CAPTIONS
+from rfm_studio.core.data.labelling import BANK_PACKAGES, label, select
+from rfm_studio.core.data.renders import DRUM_PIECES, ESPEAK_LICENCE, GM_LICENCE, MELODIC, SFX
+from rfm_studio.core.data.triplets import family
+
+ROOT = Path(__file__).resolve().parents[1]
+V2 = ROOT / "resources" / "bank" / "event-bank-v2.tsv"
+OUTSIDE = ROOT / "benchmarks" / "outside" / "event-bank-outside.tsv"
+RESERVED = {"gcompris-qt-data", "widelands-data", "7kaa-data", "flare-game", "supertux-data",
+            "heroes-sound-effects", "sound-theme-freedesktop", "freedink-data", "tuxmath-data"}
+
+
+def _rows(path):
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _outside_module():
+    spec = importlib.util.spec_from_file_location("outside_set", ROOT / "benchmarks" / "outside_set.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_no_package_is_in_both_the_bank_and_the_outside_set():
+    bank = {r["package"] for r in _rows(V2)} | set(BANK_PACKAGES) | {GM_LICENCE[0], ESPEAK_LICENCE[0]}
+    outside = {r["package"] for r in _rows(OUTSIDE)}
+    assert not bank & outside
+    assert not (bank | outside) & RESERVED
+    mod = _outside_module()
+    assert mod.RESERVED_PACKAGES == RESERVED
+    assert bank <= mod.training_packages()
+    mod.check_rows(_rows(OUTSIDE))                      # the builder's own guard accepts the list
+    assert len({r["class"] for r in _rows(OUTSIDE)}) >= 20
+
+
+def test_every_listed_or_rendered_class_reads_as_a_caption():
+    classes = {r["class"] for r in _rows(V2)} | set(MELODIC) | set(DRUM_PIECES) | set(SFX) | {"speech"}
+    assert not classes - set(CAPTIONS)
+    assert len(classes) >= 100
+    for r in _rows(V2):
+        assert r["path"].startswith(r["package"] + "/")
+    assert family("snare_drum") == family("piano") == "music"
+
+
+def test_name_rules():
+    assert label("0ad-data/usr/share/games/0ad/mods/public/public.zip#audio/resource/lumbering/lumber_tree_03.ogg") == "wood_chop"
+    assert label("torcs-data/usr/share/games/torcs/sound/sound/crash3.wav") == "car_crash"
+    assert label("scratch/usr/share/scratch/Media/Sounds/Animal/Dog1.wav") == "dog_bark"
+    assert label("hydrogen-drumkits/usr/share/hydrogen/data/drumkits/BJA_Pacific/CB_01.aiff") is None   # no name to go by
+    assert label("hedgewars-data/usr/share/games/hedgewars/Data/Music/City.ogg") is None                # music
+    assert label("tuxpaint-stamps-default/usr/share/tuxpaint/stamps/animals/birds/duck_fr.ogg") is None  # a spoken name
+    assert label("minetest-data/usr/share/games/minetest/games/minetest_game/mods/tnt/sounds/tnt_explode.ogg") == "explosion"
+    many = [f"pkg/snd/kit{k}/kick{i}.wav" for k in range(10) for i in range(12)]
+    picked = select(many, cap_package=30, cap_folder=8)
+    assert len(picked) == 30 and all(c == "kick_drum" for c, _ in picked)
+    assert max(sum(p.startswith(f"pkg/snd/kit{k}/") for _, p in picked) for k in range(10)) <= 8
+    assert picked == select(list(reversed(many)), cap_package=30, cap_folder=8)
+
+
+def test_zip_members_are_listed_and_read(tmp_path):
+    root = tmp_path / "pkg"
+    (root / "data").mkdir(parents=True)
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 16000)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, x, 16000, format="WAV")
+    with zipfile.ZipFile(root / "data" / "pak0.pk3", "w") as z:
+        z.writestr("sound/world/fire1.wav", buf.getvalue())
+        z.writestr("textures/wall.png", b"x")
+    (root / "data" / "loose.ogg").write_bytes(b"")
+    assert INV.audio_paths(root) == ["data/loose.ogg", "data/pak0.pk3#sound/world/fire1.wav"]
+    assert INV.exists(root, "data/pak0.pk3#sound/world/fire1.wav")
+    assert not INV.exists(root, "data/pak0.pk3#sound/world/none.wav")
+    y, sr = INV.decode(INV.read_bytes(root, "data/pak0.pk3#sound/world/fire1.wav"), "fire1.wav")
+    assert sr == 16000 and np.allclose(y[:, 0], x, atol=1e-4)
