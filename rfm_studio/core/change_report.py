@@ -12,7 +12,9 @@ changed where some band moved by ``threshold_db`` (1 dB) or more; changed frames
 0.25 s form one segment, and segments under 0.1 s that moved no band by 3 dB are dropped. For each segment the change is
 named in the contiguous bands that hold most of the energy it removed (and, when it also added
 a comparable amount, most of what it added): the level of those bands over the segment after
-the edit against before, in dB (added sound as +dB). No segment means nothing audible changed.
+the edit against before, in dB (added sound as +dB); when the neighbouring bands moved the same
+way by 3 dB or more, two bands or more beyond them, that wider range is named too ("−10 dB
+(0–250 Hz; −9 dB across 0–5 kHz)"). No segment means nothing audible changed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ MIN_SEGMENT_S = 0.1
 SHORT_DB = 3.0  # a segment shorter than MIN_SEGMENT_S counts only when some band moved this much
 SECOND_SIGN = 0.3  # a segment's opposite change is named too when it moved this share of the energy
 SPREAD = 0.2  # neighbouring bands join a change's range while they hold this share of its largest band
+WIDE_DB = 3.0  # a change is also named across the neighbouring bands that moved this much the same way
+WIDE_BANDS = 2  # when they are at least this many
 MAX_SEGMENTS = 4  # named in the text (the largest); the rest are counted
 
 
@@ -40,9 +44,11 @@ class BandChange:
     db: float  # level after the edit against before, in the bands [f_lo, f_hi) over the segment
     f_lo: float
     f_hi: float
+    wide: tuple = ()  # (db, f_lo, f_hi) when the change of the same sign reaches well beyond them
 
     def text(self) -> str:
-        return f"{_fmt_db(self.db)} ({_fmt_band(self.f_lo, self.f_hi)})"
+        more = f"; {_fmt_db(self.wide[0])} across {_fmt_band(*self.wide[1:])}" if self.wide else ""
+        return f"{_fmt_db(self.db)} ({_fmt_band(self.f_lo, self.f_hi)}{more})"
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,8 @@ class ChangeSegment:
     energy: float = 0.0  # how much energy moved (orders the segments in the text)
 
     def text(self) -> str:
-        return f"{self.start:.1f}–{self.end:.1f} s: " + ", ".join(c.text() for c in self.changes)
+        d = 2 if self.end - self.start < 0.3 else 1  # a short change gets hundredths
+        return f"{self.start:.{d}f}–{self.end:.{d}f} s: " + ", ".join(c.text() for c in self.changes)
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,23 @@ def _band_range(values: np.ndarray) -> tuple[int, int]:
     return lo, hi
 
 
+def _wide(ei, eo, eps, lo, hi, sign, edges) -> tuple:
+    """(db, f_lo, f_hi) of the contiguous bands around [lo, hi) that moved the same way by WIDE_DB
+    or more, when they reach WIDE_BANDS or more bands beyond it (a broad cut or boost); else ()."""
+    n = ei.shape[1]
+    db = 10 * np.log10((eo.sum(axis=1) + eps * n) / (ei.sum(axis=1) + eps * n))
+    ok = (np.sign(db) == sign) & (np.abs(db) >= WIDE_DB)
+    a, b = lo, hi
+    while a > 0 and ok[a - 1]:
+        a -= 1
+    while b < len(ok) and ok[b]:
+        b += 1
+    if (lo - a) + (b - hi) < WIDE_BANDS:
+        return ()
+    total = 10 * np.log10((eo[a:b].sum() + eps * n) / (ei[a:b].sum() + eps * n))
+    return (float(total), float(edges[a]), float(edges[b]))
+
+
 def compare(before: np.ndarray, after: np.ndarray, sample_rate: int, threshold_db: float = THRESHOLD_DB) -> ChangeReport:
     """The ChangeReport of an edit from ``before`` to ``after`` (same rate, channels and length)."""
     a = np.asarray(before, dtype=np.float32)
@@ -239,7 +263,8 @@ def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
             lo, hi = _band_range(vals)
             db = 10 * np.log10((eo[lo:hi, s:e].sum() + eps) / (ei[lo:hi, s:e].sum() + eps))
             if abs(db) >= threshold_db:
-                changes.append(BandChange(float(db), float(edges[lo]), float(edges[hi])))
+                changes.append(BandChange(float(db), float(edges[lo]), float(edges[hi]),
+                                          _wide(ei[:, s:e], eo[:, s:e], eps, lo, hi, np.sign(db), edges)))
         if not changes:
             continue
         t0 = s * HOP_S
