@@ -58,7 +58,8 @@ def report_lines(before, res, args, report=None) -> list[str]:
     from ..core.change_report import advice, compare
 
     rep = report if report is not None else compare(before, res.audio, res.sample_rate)
-    lines = [f"Edited in {res.seconds:.2f} s ({steps_text(res.params)})"]
+    how = f" ({steps_text(res.params)})" if res.params.get("steps") else ""  # a placed library sound: no steps
+    lines = [f"Edited in {res.seconds:.2f} s{how}"]
     if rep.unchanged:
         tip = advice(res.instruction, region=res.params.get("region") is not None,
                      strength=res.params.get("strength"), cli=True,
