@@ -507,3 +507,20 @@ def test_a_fifo_as_input_output_or_manifest_is_refused_without_waiting(tmp_path,
     os.mkfifo(tmp_path / "m.jsonl")
     assert main(["edit-batch", str(tmp_path / "m.jsonl"), "--out-dir", str(tmp_path / "out"), "--model", NO_MODEL]) == 2
     assert "not a regular file" in _one_sentence(capsys)
+
+
+@pytest.mark.parametrize("argv", [["train", "--data", "{fifo}", "--out", "{tmp}/run", "--init", "tiny"],
+                                  ["finetune", "--triplets", "{fifo}", "--name", "x"],
+                                  ["eval", "--manifest", "{fifo}", "--out", "{tmp}/ev"]])
+def test_a_fifo_as_a_manifest_is_refused_without_waiting(argv, tmp_path, user_dirs):
+    import sys
+
+    os.mkfifo(tmp_path / "f.jsonl")
+    argv = [a.format(fifo=tmp_path / "f.jsonl", tmp=tmp_path) for a in argv]
+    try:  # a child process: opening a fifo blocks past SIGTERM, so a regression must not hang the suite
+        r = subprocess.run([sys.executable, "-m", "rfm_studio", *argv], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, RFM_STUDIO_DATA_DIR=str(user_dirs)))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the command waited on the fifo")
+    assert r.returncode == 2 and "not a regular file" in r.stderr and r.stderr.count("\n") == 1, r.stderr[-500:]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "ev").exists()

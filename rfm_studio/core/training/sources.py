@@ -17,6 +17,7 @@ def read_manifest(path, required=("input", "target", "instruction")) -> list[dic
     p = Path(path)
     if not p.exists():
         raise OptionError(f"Manifest not found: {p}")
+    check_regular_file(p, "The manifest")
     rows = []
     for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -52,6 +53,20 @@ def manifest_audio(base: Path, rel: str, where: str) -> tuple[Path, int, int]:
     if frames == 0:
         raise AudioReadError(f"{where}: {q.name} contains no audio samples.")
     return q, frames, sr
+
+
+def check_regular_file(p: Path, what: str) -> None:
+    """OptionError unless ``p`` is a regular file (a fifo or device could block its reader forever,
+    past Ctrl-C and SIGTERM; a folder is not a manifest)."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(p)
+    except OSError:
+        return  # the reader says what is wrong
+    if not stat.S_ISREG(st.st_mode):
+        raise OptionError(f"{what} {p} is not a regular file.")
 
 
 def resolve_inside(base: Path, rel: str) -> Path:

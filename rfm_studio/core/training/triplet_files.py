@@ -29,6 +29,9 @@ def read_triplet_rows(path) -> list[dict]:
     p = Path(path)
     if not p.exists():
         raise OptionError(f"Triplet file not found: {p}")
+    from .sources import check_regular_file
+
+    check_regular_file(p, "The triplet file")
     if p.suffix.lower() != ".csv":
         try:
             return read_manifest(p)
