@@ -198,11 +198,15 @@ def main(argv=None) -> int:
         seg_out = resample(to_mono(y[s0:s1]), sr, 16000)
         o_in, p_in = ranks(clf, seg_in)
         o_out, p_out = ranks(clf, seg_out)
+        # ceilings: the library sound alone, and what the edit added (output minus input) alone
+        o_ref, _ = ranks(clf, resample(ref.audio, ref.sample_rate, 16000))
+        o_add = ranks(clf, resample(to_mono(y[s0:s1]) - to_mono(x[s0:s1]), sr, 16000))[0] if task == "add" else []
         # meta type "add_B": B is added; "replace_AB": A removed, B added (classes of the letters)
         letters = r["meta"]["type"].split("_", 1)[1]
         by = {"A": r["classes"]["a"], "B": r["classes"]["b"]}
         cls_a, new = (by[letters[0]], by[letters[-1]]) if task == "replace" else (None, by[letters[0]])
-        row = {"id": r["id"], "parsed": True, "secs": secs, "cpu": cpu, "new_out5": new in o_out[:5], "keep": float(outside.max()) if outside.size else 0.0,
+        row = {"id": r["id"], "parsed": True, "secs": secs, "cpu": cpu, "new_out5": new in o_out[:5],
+               "ref_alone": new in o_ref[:TOP], "added_alone": new in o_add[:TOP], "keep": float(outside.max()) if outside.size else 0.0,
                "unchanged": bool(np.array_equal(y, x)), "new_in": new in o_in[:TOP], "new_out": new in o_out[:TOP],
                "ref": Path(hit.path).name, "ref_ok": Path(hit.path).name.startswith(new)}
         if task == "replace":
@@ -219,7 +223,10 @@ def main(argv=None) -> int:
             continue
         line = (f"{task}: {len(rs)} rows ({len(rs) - len(ok)} instructions not read); "
                 f"{task == 'add' and 'A' or 'B'} present {sum(r['new_out'] for r in ok) / len(rs):.0%} "
-                f"(top 5: {sum(r['new_out5'] for r in ok) / len(rs):.0%}) "
+                f"(top 5: {sum(r['new_out5'] for r in ok) / len(rs):.0%}; the library sound alone "
+                f"{sum(r['ref_alone'] for r in ok) / len(rs):.0%}"
+                + (f", the placed sound alone {sum(r['added_alone'] for r in ok) / len(rs):.0%}" if task == "add" else "")
+                + ") "
                 f"(before the edit {sum(r['new_in'] for r in ok) / len(rs):.0%}); library picked the right class "
                 f"{sum(r['ref_ok'] for r in ok) / len(rs):.0%}")
         if task == "replace":
