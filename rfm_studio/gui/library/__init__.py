@@ -7,6 +7,23 @@ from .drop import DropPlacer
 from .panel import LibraryPanel
 
 
+class _CloseWatch:
+    """Stops the panel's worker thread when the window closes."""
+
+    def __new__(cls, window, panel):
+        from PySide6.QtCore import QEvent, QObject
+
+        class Watch(QObject):
+            def eventFilter(self, obj, ev):
+                if ev.type() == QEvent.Close:
+                    panel.shutdown()
+                return False
+
+        w = Watch(window)
+        window.installEventFilter(w)
+        return w
+
+
 def install(window):
     """Add the Library dock to ``window`` (a MainWindow), tabbed with its History dock."""
     from PySide6.QtCore import Qt
@@ -24,6 +41,5 @@ def install(window):
     panel.busy = lambda: window._edit_job is not None
     window.library_dock = dock
     window.library_drop = DropPlacer(window, panel)
-    pool = panel._pool
-    window.destroyed.connect(lambda *_: pool.shutdown(wait=False, cancel_futures=True))
+    window.library_close_watch = _CloseWatch(window, panel)
     return panel

@@ -55,6 +55,7 @@ class LibraryPanel(QWidget):
         self.player = player  # a Player of its own for auditions (made on first use)
         self._lib = None  # opened in the worker thread, used only there
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
+        self._closed = False
         self._req = 0
         self._follow = False  # the list shows candidates for the instruction
         self.hits: tuple = ()
@@ -122,15 +123,22 @@ class LibraryPanel(QWidget):
                 value = fut.result()
             except BaseException as exc:  # delivered to the UI thread as a value
                 value = exc
+            if self._closed:
+                return
             try:
                 signal.emit(*head, value)
             except RuntimeError:  # the panel was deleted meanwhile
                 pass
 
+        if self._closed:  # a close was refused (the window stays): work again
+            self._closed = False
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
         self._pool.submit(fn).add_done_callback(done)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Wait for the worker (no thread may outlive the window's Qt objects) and drop queued work."""
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------- searching
     def _typed(self, _text):
