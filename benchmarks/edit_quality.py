@@ -11,7 +11,12 @@ with the identity (return the input: gain 0) and Griffin-Lim resynthesis of the 
 (this vocoder's ceiling) measured in the same run, and, for "add", the target's own event
 placed at a random time: an instruction does not say when to add, so this is what a
 perfect but timing-blind edit scores. ``--region`` also runs each model with the event's
-span as the edit region, as a user who selects it in the app would.
+span as the edit region, as a user who selects it in the app would. ``--prompt example``
+also runs each model with an audio prompt (``example_prompt``): for remove, an example cut
+from the input clip over the event's longest span (as a user marks one occurrence); for add,
+the added event itself (target minus input over its span); for replace, the target clip over
+the new event's span; these are references, so add and replace rows show what a perfectly
+matching reference buys.
 
     python benchmarks/edit_quality.py [--model DIR ...] [--manifest data/fixed_val/manifest.jsonl]
 """
@@ -48,6 +53,25 @@ def rows_of(manifest: Path, limit: int | None):
             by[r["task"]].append(r)
         rows = [r for t in sorted(by) for r in by[t][:limit]]
     return rows
+
+
+def example_prompt(r: dict, x: np.ndarray, y: np.ndarray):
+    """The audio prompt of ``--prompt example`` for a triplet row (16 kHz input ``x``, target ``y``)."""
+    from rfm_studio.core.prompts import AudioPrompt
+
+    spans = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
+    if r["task"] == "replace" and isinstance(r.get("meta"), dict):  # the new event's own span
+        new = r["meta"]["B" if r["meta"].get("type", "").endswith("AB") else "A"]
+        spans = [[new["onset_s"], new["onset_s"] + max(new.get("duration_s") or 0.0, 0.1)]]
+    a, b = max(spans, key=lambda s: s[1] - s[0])
+    a, b = max(0.0, float(a)), min(len(x) / 16000, max(float(b), float(a) + 0.1))
+    i, j = int(a * 16000), int(b * 16000)
+    src = {"remove": x, "add": y - x, "replace": y}[r["task"]]
+    seg = src[i:j].astype(np.float32)
+    if float(np.abs(seg).max()) < 1e-5:  # a silent cut (an event quieter than its span): take the whole clip
+        seg = src.astype(np.float32)
+    return AudioPrompt(seg, 16000, "example" if r["task"] == "remove" else "reference",
+                       f"{r.get('id', '?')} {a:.2f}-{b:.2f} s")
 
 
 def table(name: str, results: list[dict]):
@@ -89,6 +113,9 @@ def main(argv=None):
     ap.add_argument("--region", action="store_true",
                     help="also give the model each triplet's event span as the edit region (as a user selecting "
                          "it in the app would), and report those figures too")
+    ap.add_argument("--prompt", choices=["none", "example"], default="none",
+                    help="example: also run each model with an audio prompt cut from the triplet (see above)")
+    ap.add_argument("--no-text-only", action="store_true", help="with --prompt: skip the runs without a prompt")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -141,22 +168,29 @@ def main(argv=None):
         model = RFMEditor.from_pretrained(path)
         if args.mask_threshold is not None:
             model.info["mask_threshold"] = args.mask_threshold
-        for with_region in ([False, True] if args.region else [False]):
+        prompt_modes = ([] if args.no_text_only and args.prompt != "none" else [False]) + \
+            ([True] if args.prompt == "example" else [])
+        for with_region, with_prompt in [(g, q) for g in ([False, True] if args.region else [False])
+                                         for q in prompt_modes]:
             res, secs = [], []
             for r, x, y, mi, mt, m in clips:
                 spans = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
                 region = (min(a for a, _ in spans), min(len(x) / 16000, max(b for _, b in spans))) if with_region else None
+                prompts = (example_prompt(r, x, y),) if with_prompt else ()
                 e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
                          guidance=args.guidance, draws=args.draws, strength=args.strength, render=args.render, seed=0,
-                         region=region)
+                         region=region, prompts=prompts)
                 secs.append(e.seconds)
                 res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
             p = e.params
             name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
                    f"draws {p['draws']}, strength {p['strength']:g}, " \
                    f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
-                   f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "")
-            key = str(path) + (" region" if with_region else "")
+                   f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "") \
+                + ((" WITH AN EXAMPLE/REFERENCE PROMPT" + ("" if model.accepts_prompts else
+                                                           " (IGNORED: the model has no prompt input)"))
+                   if with_prompt else "")
+            key = str(path) + (" region" if with_region else "") + (" prompt" if with_prompt else "")
             report[key] = table(name, res)
             report[key]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "draws", "strength", "render")}
     if args.json:

@@ -2,7 +2,10 @@
 settings (model already loaded), and the ratio against the paper's settings (200 Euler
 steps) measured in the same run; peak memory (max RSS) of the process.
 
-    python benchmarks/edit_speed.py [--model DIR] [--repeats 5] [--paper-repeats 1]
+    python benchmarks/edit_speed.py [--model DIR] [--repeats 5] [--paper-repeats 1] [--example 1:3]
+
+``--example START:END`` also times the default edit with that span of the clip as an example
+prompt (the "remove sounds like this" input; a model without a prompt input ignores it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--paper-repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--example", default=None, metavar="START:END", help="also time edits with this example span")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -60,6 +64,14 @@ def main(argv=None):
         times.append(r.seconds)
     default = statistics.median(times)
     p = r.params
+    ex_times = []
+    if args.example:
+        from rfm_studio.core.prompts import example_from_clip, parse_span
+
+        prompts = (example_from_clip(x, 16000, *parse_span(args.example)),)
+        edit(model, x, 16000, instr, prompts=prompts)  # warm-up
+        for i in range(args.repeats):
+            ex_times.append(edit(model, x, 16000, instr, seed=i, prompts=prompts).seconds)
     paper = []
     for i in range(args.paper_repeats):
         # the paper: one trajectory of 200 Euler steps with classifier-free guidance (two network
@@ -74,6 +86,10 @@ def main(argv=None):
     print(f"default settings: steps={p['steps']} t_start={p['t_start']} guidance={p['guidance']} draws={p['draws']} render={p['render']}")
     print(f"median edit time, 10.24 s clip, default settings: {default:.3f} s  (runs: "
           + ", ".join(f"{t:.3f}" for t in times) + ")")
+    if ex_times:
+        print(f"median edit time, 10.24 s clip, default settings, example {args.example} s as prompt "
+              f"({'used' if model.accepts_prompts else 'ignored: no prompt input'}): {statistics.median(ex_times):.3f} s  "
+              f"(runs: " + ", ".join(f"{t:.3f}" for t in ex_times) + ")")
     print(f"median edit time, paper settings (200 Euler steps, one draw, guidance {PAPER_GUIDANCE:g}, vocoder render): "
           f"{paper_med:.3f} s")
     print(f"ratio paper / default: {paper_med / default:.1f}x")

@@ -90,6 +90,10 @@ def main(argv=None):
     ap.add_argument("--region-strength", type=float, default=None,
                     help="default scale of the model's change within a region to ship with")
     ap.add_argument("--region", action="store_true", help="also record the figures with the event span as region")
+    ap.add_argument("--manifest", default=None, help="the triplets to judge on (default: edit_quality.py's validation set), "
+                                                      "e.g. the outside set's data/outside/fixed/manifest.jsonl")
+    ap.add_argument("--prompt", choices=["none", "example"], default="none",
+                    help="example: also record the figures with an audio prompt (edit_quality.py --prompt example)")
     args = ap.parse_args(argv)
     import edit_quality
 
@@ -133,7 +137,9 @@ def evaluate_and_ship(args, tmp: Path, edit_quality, export_bundle):
     models = [str(cand)] + ([str(SHIPPED)] if (SHIPPED / "model_index.json").exists() else [])
     out_json = tmp / "figures.json"
     edit_quality.main(sum([["--model", m] for m in models], []) + ["--json", str(out_json)]
-                      + (["--limit", str(args.limit)] if args.limit else []) + (["--region"] if args.region else []))
+                      + (["--limit", str(args.limit)] if args.limit else []) + (["--region"] if args.region else [])
+                      + (["--manifest", args.manifest] if getattr(args, "manifest", None) else [])
+                      + (["--prompt", args.prompt] if getattr(args, "prompt", "none") != "none" else []))
     figs = json.loads(out_json.read_text())
     s_new = score(figs[str(cand)])
     s_old = score(figs[str(SHIPPED)]) if str(SHIPPED) in figs else float("-inf")
@@ -153,6 +159,8 @@ def evaluate_and_ship(args, tmp: Path, edit_quality, export_bundle):
                     "add_event_random_time": figs.get("add_event_random_time"), "train_state": state}
         if str(cand) + " region" in figs:
             figs_out["model_with_region"] = figs[str(cand) + " region"]
+        if str(cand) + " prompt" in figs:
+            figs_out["model_with_prompt"] = figs[str(cand) + " prompt"]
         install(cand, figs_out)
         print(f"shipped to {SHIPPED}")
     else:

@@ -42,6 +42,9 @@ def register(sub):
     p.add_argument("--region", default=None, help="START:END in seconds; only that span changes")
     p.add_argument("--residual", default=None, metavar="FILE",
                    help="also write what the edit removed (input minus output), like the output")
+    p.add_argument("--example", action="append", default=[], metavar="START:END",
+                   help="a span of the input (seconds) where the sound to edit plays, given to the model as an "
+                        "example: 'remove sounds like this' (repeatable); every occurrence is edited")
     _common(p)
     from .library import add_edit_options
 
@@ -102,6 +105,46 @@ def _check_output(path: Path, inputs=()):
 STREAM_SECONDS = 120.0  # longer files are edited chunk by chunk from disk
 
 
+def example_spans(args, frames: int, sr: int) -> list:
+    """``--example START:END`` spans, checked against the clip's length before the model loads."""
+    from ..core.prompts import MAX_PROMPTS, check_span, parse_span
+
+    given = getattr(args, "example", None) or []
+    if len(given) > MAX_PROMPTS:
+        raise OptionError(f"At most {MAX_PROMPTS} examples can be given, got {len(given)}.")
+    return [check_span(*parse_span(s), frames / float(sr)) for s in given]
+
+
+def example_prompts(spans, audio=None, sr=None, path=None) -> dict:
+    """The spans cut from the input's mono mix (``audio``, or read from ``path``) as audio
+    prompts: {"prompts": (...)}, or {} without spans."""
+    from ..core.prompts import example_from_clip
+
+    if not spans:
+        return {}
+    out = []
+    for a, b in spans:
+        if audio is None:
+            import soundfile as sf
+
+            with sf.SoundFile(str(path)) as f:
+                sr = f.samplerate
+                f.seek(int(round(a * sr)))
+                seg = f.read(int(round(b * sr)) - int(round(a * sr)), dtype="float32", always_2d=True)
+            p = example_from_clip(seg, sr, 0.0, len(seg) / sr)
+            out.append(type(p)(p.audio, p.sample_rate, p.kind, f"clip {a:.2f}-{b:.2f} s"))
+        else:
+            out.append(example_from_clip(audio, sr, a, b))
+    return {"prompts": tuple(out)}
+
+
+def warn_unused_prompts(model, params) -> None:
+    if params.get("prompts") and not model.accepts_prompts:
+        import sys
+
+        print("Note: this model has no audio-prompt input; the examples are not used (text only).", file=sys.stderr)
+
+
 def run_edit_cmd(args) -> int:
     from dataclasses import replace
 
@@ -121,6 +164,7 @@ def run_edit_cmd(args) -> int:
     if not Path(args.input).exists():
         load_audio(args.input)  # raises the one-sentence error
     n, sr, ch = audio_info(args.input)
+    spans = example_spans(args, n, sr)
     if region is not None:
         from ..core.audio.windows import check_region
 
@@ -133,7 +177,9 @@ def run_edit_cmd(args) -> int:
     if n / max(sr, 1) > STREAM_SECONDS and not placed:
         from ..core.streaming import edit_file
 
+        params.update(example_prompts(spans, path=args.input))  # every chunk hears every example
         model = load_model(args)
+        warn_unused_prompts(model, params)
         summary = drive(edit_file(model, args.input, out, args.instruction, region=region, fmt=fmt, **params))
         finish_streamed(args, model, summary, region, (out, fmt), (residual, res_fmt), n / sr)
         return 0
@@ -141,11 +187,13 @@ def run_edit_cmd(args) -> int:
 
     reference = check_reference(args)
     audio, sr = load_audio(args.input)
+    params.update(example_prompts(spans, audio, sr))
     model = load_model(args)
+    warn_unused_prompts(model, params)
     note = f"reference {reference.source}" if reference else None
     if reference is None:
         reference, note = library_reference(args, args.instruction)
-    prompts = (reference,) if reference is not None else ()
+    prompts = tuple(params.pop("prompts", ())) + ((reference,) if reference is not None else ())
     res = edit(model, audio, sr, args.instruction, region=region, prompts=prompts, **params)
     res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
     write_outputs([(out, res.audio, fmt)] + ([(residual, audio - res.audio, res_fmt)] if residual else []),

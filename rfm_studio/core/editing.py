@@ -163,8 +163,15 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     dev = model.device
     with torch.no_grad():
         cond = model.encode_instruction([req.instruction])
+        # every window hears every prompt: the marked example finds its sound anywhere in the clip
+        prompt = model.encode_prompts(req.prompts)
     tokens = tuple(w for w, _ in model.text_encoder.display_tokens(req.instruction))
     word_idx = [idx for _, idx in model.text_encoder.display_tokens(req.instruction)]
+    if prompt is not None:  # attention rows for the prompts: "[example]", "[reference]"
+        per = prompt[0].shape[1] // len(req.prompts)
+        L = cond[0].shape[1]
+        tokens += tuple(f"[{q.kind}]" for q in req.prompts)
+        word_idx += [list(range(L + i * per, L + (i + 1) * per)) for i in range(len(req.prompts))]
     total = p["steps"] * len(windows)
     span = x16[a16:b16]
     with torch.no_grad():
@@ -205,7 +212,7 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         steps_att = []
         it = sample_window(model, x_orig, cond, steps=p["steps"], t_start=p["t_start"], guidance=p["guidance"],
                            generator=gen, cancel=cancel, store=store, frames=f_pad, region=region_t,
-                           draws=p["draws"])
+                           draws=p["draws"], prompt=prompt)
         while True:
             try:
                 st = next(it)
@@ -279,7 +286,8 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
         params={**p, "region": list(req.region) if req.region else None,
-                "model": str(getattr(model, "source_folder", "")), "windows": len(windows)},
+                "model": str(getattr(model, "source_folder", "")), "windows": len(windows),
+                "prompts": [f"{q.kind}: {q.source}" for q in req.prompts] if prompt is not None else []},
         seconds=time.perf_counter() - t0, mel_in=mel_in_full, mel_out=mel_out_span if req.region is None else None,
         tokens=tokens, attention=attention,
     )

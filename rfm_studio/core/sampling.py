@@ -24,14 +24,15 @@ class LatentStep:
 
 def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: float, generator,
                   cancel=None, store: AttentionStore | None = None, frames: int | None = None, region=None,
-                  draws: int = 1):
+                  draws: int = 1, prompt=None):
     """Yield LatentStep per Euler step; return the final latent x_tar*. ``region`` [B, frames]:
     where the edit may change the clip, for networks with a region channel.
 
     ``draws`` > 1 runs that many trajectories from independent noise in one batch and
     averages them: an estimate of the expected edit, in which changes that depend on the
     particular noise (and so are not asked for) cancel out. Steps, previews and attention
-    are the averages too; with ``draws=1`` this is the paper's sampler, noise for noise."""
+    are the averages too; with ``draws=1`` this is the paper's sampler, noise for noise.
+    ``prompt``: audio-prompt tokens from ``model.encode_prompts`` (batch 1 or B), or None."""
     draws = int(draws)
     if draws < 1:
         raise ValueError("draws must be >= 1")
@@ -46,6 +47,12 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
         cond = (ctx.repeat(draws, 1, 1), mask.repeat(draws, 1))
         if region is not None:
             region = region.repeat(draws, 1)
+    if prompt is not None:
+        tok, pm, gate = prompt
+        n = draws * b
+        prompt = (tok.expand(n, -1, -1) if tok.shape[0] == 1 else tok.repeat(draws, 1, 1),
+                  pm.expand(n, -1) if pm.shape[0] == 1 else pm.repeat(draws, 1),
+                  gate.expand(n) if gate.shape[0] == 1 else gate.repeat(draws))
     mean = (lambda z: z.reshape((draws, b) + tuple(z.shape[1:])).mean(0)) if draws > 1 else (lambda z: z)
     x = sampler.start(noise, x_orig)
     if store is not None:
@@ -59,7 +66,7 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
                 n = x.shape[0]
                 store.reset(hw, slice(n, 2 * n) if guidance != 1.0 else slice(None))
             with torch.no_grad():
-                v = model.guided_velocity(x, x_orig, times[i], cond, guidance, region)
+                v = model.guided_velocity(x, x_orig, times[i], cond, guidance, region, prompt)
             x = sampler.step(v, i, x)
             att = store.collect(frames) if store is not None and frames else None
             if att is not None and draws > 1:

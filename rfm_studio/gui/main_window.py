@@ -19,6 +19,7 @@ from .. import paths
 from ..core.audio.io import READ_EXTENSIONS, audio_info, load_audio
 from ..core.errors import RFMError
 from ..core.events import EditRequest
+from .example_marks import ExampleMarks
 from . import theme
 from .attention_panel import AttentionPanel
 from .edit_panel import EditPanel
@@ -167,6 +168,9 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self.panel.adapter_chosen.connect(self._adapter_chosen)
         self.panel.browse_model.connect(self.choose_model_folder)
         self.panel.clear_region.connect(lambda: self.set_region(None))
+        # example marks (Shift-drag): the next edit's audio prompts; listed under the region
+        self.examples = ExampleMarks([self.wave, self.spec], self)
+        self.panel.region_label.parentWidget().layout().addWidget(self.examples.row)
         self.panel.instruction.set_history(self.settings.instructions)
         self.panel.layers.setCurrentIndex(max(0, self.panel.layers.findData(self.settings.attention_layers)))
         self.panel.layers.currentIndexChanged.connect(
@@ -317,6 +321,7 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self.exported = set()
         self.compare = (0, None)
         self.region = None
+        self.examples.clear()
         self.cursor = 0.0
         self.doc_name = name
         self.setWindowTitle(f"{name} — {APP_NAME}")
@@ -525,7 +530,8 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
                            seed=self.panel.next_seed(), region=self.region,
                            capture_attention=self.panel.capture.isChecked(),
                            attention_layers=self.panel.layers.currentData(),
-                           prompts=self.library.prompts_for(self.panel.instruction.text().strip()))
+                           prompts=self.examples.prompts(cur.audio, cur.sample_rate)
+                           + self.library.prompts_for(self.panel.instruction.text().strip()))
 
     def run_edit(self) -> Optional[int]:
         if self.history.source is None:

@@ -114,3 +114,21 @@ def channel_eq(inp: np.ndarray, tgt: np.ndarray, rng: np.random.Generator, p: fl
         cut = float(rng.uniform(3000, 7000))
         gains = gains / np.sqrt(1 + (f / cut) ** 8)
     return apply_eq(inp, gains, n), apply_eq(tgt, gains, n)
+
+
+def vary_prompt(x: np.ndarray, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+    """An example or reference sound as it might differ from the occurrences it stands for:
+    gain (+-10 dB), a smooth EQ (+-6 dB, 3 in 4), a small speed change (0.94-1.06x, pitch and
+    duration together, 1 in 2) and a little noise (20-40 dB below it, 1 in 2)."""
+    y = x.astype(np.float32)
+    if len(y) < 16:
+        return y
+    if rng.random() < 0.5:
+        y = varispeed(y, float(np.exp(rng.uniform(np.log(0.94), np.log(1.06)))))
+    if rng.random() < 0.75:
+        n = eq_size(len(y))
+        y = apply_eq(y, eq_curve(n, rng, 6.0, sr), n)
+    if rng.random() < 0.5:
+        rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) + 1e-9
+        y = y + rng.standard_normal(len(y)).astype(np.float32) * rms * 10 ** (-rng.uniform(20, 40) / 20)
+    return (y * 10 ** (rng.uniform(-10, 10) / 20)).astype(np.float32)

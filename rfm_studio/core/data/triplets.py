@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import OptionError
 from . import mixing as M
 from .bank import load_manifest
-from .augment import channel_eq, vary_event
+from .augment import channel_eq, vary_event, vary_prompt
 from .vocab import FAMILIES as _V2_FAMILIES
 from .captions import NOISE_CAPTIONS, caption_for, compose_caption, make_instruction
 
@@ -67,12 +67,14 @@ class Triplet:
     edit_mask: np.ndarray   # bool [n // 160 + 1]: frames where the edited event(s) sound
     target_caption: str
     meta: dict              # classes, files, onsets, snr, etc.
+    prompt: np.ndarray | None = None  # an example (remove) or reference (add, replace) sound, 16 kHz
+    prompt_kind: str = ""   # "example" | "reference" when ``prompt`` is given
 
 
 class TripletGenerator:
     def __init__(self, bank_dir, *, split="train", seconds=5.12, sample_rate=16000, seed=0, paraphrase_prob=0.5,
                  snr_db=(-5.0, 10.0), level_db=(-30.0, -16.0), n_background_events=(0.3, 0.45, 0.25),
-                 bed_prob=0.5, noise_prob=0.6, event_augment=0.0, channel_augment=0.0):
+                 bed_prob=0.5, noise_prob=0.6, event_augment=0.0, channel_augment=0.0, prompt_prob=0.0):
         if sample_rate != 16000:
             raise OptionError("The event bank is stored at 16 kHz; use sample_rate=16000.")
         self.bank_dir = Path(bank_dir)
@@ -83,6 +85,8 @@ class TripletGenerator:
         self.bed_prob, self.noise_prob = bed_prob, noise_prob
         # training only: vary each event (speed, EQ, room) and the clip's recording chain (augment.py)
         self.event_augment, self.channel_augment = float(event_augment), float(channel_augment)
+        # training with audio prompts: the chance that a triplet carries an example or reference
+        self.prompt_prob = float(prompt_prob)
         import soundfile as sf
 
         self.clips: dict[str, list[tuple[str, np.ndarray]]] = {}
@@ -210,7 +214,35 @@ class TripletGenerator:
                 "x_caption": compose_caption(x_parts), "gain_db": round(20 * np.log10(g), 2),
                 "classes": {"x": [e["class"] for e in meta_x["events"]] + ([meta_x["bed"]["class"]] if meta_x["bed"] else []),
                             "a": cls_a, "b": cls_b}}
-        return Triplet(inp, tgt, instr, task, templated, mask, tcap, meta)
+        prompt, kind = None, ""
+        if self.prompt_prob > 0 and rng.random() < self.prompt_prob:
+            prompt, kind = self._prompt(task, first, second, ev, info, inp, rng)
+            meta["prompt"] = kind
+        return Triplet(inp, tgt, instr, task, templated, mask, tcap, meta, prompt, kind)
+
+    def _prompt(self, task, first, second, ev, info, inp, rng):
+        """An audio prompt for a triplet. Remove: an example cut from the removed event, a random
+        stretch of 0.3-3 s within where it sounds, from the input clip (as a user marks it) or,
+        one time in four, from the event alone. Add and replace: a reference for the added event,
+        another recording of its class when the split has one, else a copy of the event. Both
+        varied (vary_prompt): the prompt is like the target sound, never the same samples."""
+        if task == "remove":
+            act = np.flatnonzero(M.activity(ev[first]))
+            a, b = int(act[0]) * M.HOP, min(len(inp), (int(act[-1]) + 1) * M.HOP)
+            src = inp if rng.random() < 0.75 else ev[first]
+            n = min(b - a, int(rng.uniform(0.3, 3.0) * self.sr))
+            s0 = a + int(rng.integers(0, max(1, b - a - n + 1)))
+            x, kind = src[s0: s0 + max(n, int(0.1 * self.sr))], "example"
+        else:
+            cls, used = info[second]["class"], info[second]["file"]
+            others = [c for c in self.clips[cls] if c[0] != used]
+            x = others[int(rng.integers(len(others)))][1] if others else \
+                dict(self.clips[cls]).get(used, ev[second])
+            x = M.crop_event(x, int(rng.uniform(0.5, 4.0) * self.sr), rng)
+            kind = "reference"
+        if len(x) < int(0.1 * self.sr):
+            x = np.pad(x, (0, int(0.1 * self.sr) - len(x)))
+        return vary_prompt(x, rng, self.sr), kind
 
     def __iter__(self):
         seed = self.seed

@@ -7,7 +7,8 @@ import torch
 from .rectified import FlowConfig, interpolate, sample_times, source_sample, target_velocity
 
 
-def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noise=None, reduce=True, region=None):
+def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noise=None, reduce=True, region=None,
+             prompt=None):
     """Mean squared error of the network against the flow's target (eq. 1-3).
 
     prediction "velocity" (paper): || v_theta - (x_tar - (1 - s) x0) ||^2
@@ -18,7 +19,7 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
     With ``loss = "l1"`` the squared error becomes the absolute error: the network then
     predicts the median edit, which leaves a bin alone unless a change is more likely than not.
     ``region`` [B, frames] (1 where the edit may change the clip) reaches networks with a
-    region channel.
+    region channel; ``prompt`` (tokens, mask, gate) networks with the audio-prompt input.
     """
     f: FlowConfig = model.flow
     b = x_tar.shape[0]
@@ -28,7 +29,8 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
         t = sample_times(f, b, generator).to(x_tar)
     x0 = source_sample(f, noise, x_orig)
     x_t = interpolate(x0, x_tar, t, f.sigma_min)
-    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(t), context, mask, region=region)
+    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(t), context, mask, region=region,
+                        prompt=prompt)
     if f.prediction == "sample":
         err = x_orig + out - x_tar
     else:

@@ -119,30 +119,69 @@ class RFMEditor(nn.Module):
         h, m = self._uncond_cache
         return h.expand(batch, -1, -1), m.expand(batch, -1)
 
-    def net_velocity(self, x_t, x_orig, t, context, mask, region=None):
+    @property
+    def accepts_prompts(self) -> bool:
+        """Whether the network has the audio-prompt input (examples and references)."""
+        return bool(getattr(self.denoiser, "has_prompt_input", False))
+
+    def prompt_latent(self, audio16):
+        """A prepared prompt's samples (16 kHz, see core.prompts.prepare_prompt_audio) ->
+        normalised mel [1, n_mels, frames], frames a multiple of 4 (mirrored at the end)."""
+        wav = torch.as_tensor(audio16, dtype=torch.float32).reshape(1, -1).to(self.device)
+        mel = self.mel(wav)
+        f = mel.shape[-1]
+        need = -f % 4
+        if need:
+            mel = torch.cat([mel, mel.flip(-1)[..., 1: need + 1] if f > need else mel[..., -1:].expand(-1, -1, need)],
+                            dim=-1)
+        return self.codec.encode(mel)  # float32, as in an edit: the network casts to its dtype
+
+    def encode_prompts(self, prompts, batch: int = 1):
+        """AudioPrompts (core.prompts) -> (tokens [batch, K, dim], mask [batch, K], gate [batch]) for
+        the network, or None when there are none or the network has no prompt input."""
+        from ..prompts import check_prompts, prepare_prompt_audio
+
+        prompts = check_prompts(prompts)
+        if not prompts or not self.accepts_prompts:
+            return None
+        net = self.denoiser.net
+        toks = [net.encode_prompt(self.prompt_latent(prepare_prompt_audio(p.audio, p.sample_rate,
+                                                                           self.mel_config.sample_rate)), p.kind)
+                for p in prompts]
+        tok = torch.cat(toks, dim=1).expand(batch, -1, -1)
+        mask = torch.ones(tok.shape[:2], dtype=torch.bool, device=tok.device)
+        return tok, mask, torch.ones(batch, device=tok.device)
+
+    def net_velocity(self, x_t, x_orig, t, context, mask, region=None, prompt=None):
         """The network's velocity at (x_t, t), whatever it predicts (see FlowConfig.prediction).
-        ``region`` [B, frames] reaches networks with a region channel; others ignore it."""
+        ``region`` [B, frames] reaches networks with a region channel; others ignore it;
+        ``prompt`` (from ``encode_prompts``) reaches networks with the audio-prompt input."""
         f = self.flow
         tt = t if torch.is_tensor(t) else torch.full((x_t.shape[0],), float(t), device=x_t.device)
-        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(tt), context, mask, region=region)
+        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(tt), context, mask, region=region,
+                            prompt=prompt)
         if f.prediction == "sample":
             return velocity_from_sample(x_t, x_orig + out, tt, f.sigma_min)
         return out
 
-    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None):
-        """Classifier-free guidance with cond and uncond in one batched forward."""
+    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None, prompt=None):
+        """Classifier-free guidance with cond and uncond in one batched forward (the
+        unconditional half hears neither instruction nor prompts)."""
         ctx, mask = cond
         if guidance == 1.0:
-            return self.net_velocity(x_t, x_orig, t, ctx, mask, region)
+            return self.net_velocity(x_t, x_orig, t, ctx, mask, region, prompt)
         b = x_t.shape[0]
         uctx, umask = self.uncond_embedding(b)
         L = max(ctx.shape[1], uctx.shape[1])
         pad = lambda h, m: (nn.functional.pad(h, (0, 0, 0, L - h.shape[1])), nn.functional.pad(m, (0, L - m.shape[1])))
         ctx, mask = pad(ctx, mask)
         uctx, umask = pad(uctx.to(ctx.dtype), umask)
+        if prompt is not None:
+            tok, pm, gate = prompt
+            prompt = (torch.cat([tok, tok]), torch.cat([pm, pm]), torch.cat([torch.zeros_like(gate), gate]))
         v = self.net_velocity(torch.cat([x_t, x_t]), torch.cat([x_orig, x_orig]), t,
                               torch.cat([uctx, ctx]), torch.cat([umask, mask]),
-                              None if region is None else torch.cat([region, region]))
+                              None if region is None else torch.cat([region, region]), prompt)
         vu, vc = v.chunk(2)
         return vu + guidance * (vc - vu)
 

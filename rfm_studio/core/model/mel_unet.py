@@ -4,6 +4,14 @@ Input: the noisy mel x_t concatenated channel-wise with the original mel (2 x n_
 channels), a timestep and instruction token embeddings; output: n_mels channels.
 Cheap per step: 1-D convolutions over (patched) frames, cross-attention to the
 instruction at the coarser levels, one self-attention in the middle.
+
+Audio prompts (``prompt_tokens`` > 0): each example or reference sound's normalised mel is
+encoded by a small convolutional encoder into ``prompt_tokens`` tokens (plus a learned type
+embedding: example or reference). Every cross-attention layer attends to them in a second,
+decoupled attention (its own keys and values, a learned "nothing" token, the instruction's
+queries) whose output projection starts at zero: a network given the prompt input computes
+exactly what it computed before, with or without prompts, until training moves those weights.
+Without prompts that path is skipped altogether.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ class MelUNetConfig:
     groups: int = 16
     zero_init_out: bool = True
     region_channel: bool = False  # one more input channel: 1 on frames the edit may change
+    prompt_tokens: int = 0  # > 0: an audio-prompt input, encoded into this many tokens per prompt
+    prompt_width: int = 128  # channels of the prompt encoder
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -85,8 +95,44 @@ class Attention1D(nn.Module):
         self.to_v = nn.Linear(context_dim, dim, bias=False)
         self.to_out = nn.Linear(dim, dim)
         self.store = None
+        self.prompt_k = self.prompt_v = self.prompt_out = self.prompt_null = None
 
-    def forward(self, x, context=None, mask=None):
+    def add_prompt_path(self, context_dim: int):
+        """A second cross-attention, to audio-prompt tokens, whose output starts at zero."""
+        dim = self.to_q.out_features
+        self.prompt_k = nn.Linear(context_dim, dim, bias=False)
+        self.prompt_v = nn.Linear(context_dim, dim, bias=False)
+        self.prompt_null = nn.Parameter(torch.randn(1, 1, context_dim) * 0.02)  # "like nothing given"
+        self.prompt_out = nn.Linear(dim, dim)
+        nn.init.zeros_(self.prompt_out.weight)
+        nn.init.zeros_(self.prompt_out.bias)
+        dev, dt = self.to_q.weight.device, self.to_q.weight.dtype
+        for m in (self.prompt_k, self.prompt_v, self.prompt_out):
+            m.to(device=dev, dtype=dt)
+        self.prompt_null.data = self.prompt_null.data.to(device=dev, dtype=dt)
+
+    def _prompt_attention(self, q, prompt):
+        """q [B, heads, T, d]; prompt (tokens [B, K, C], mask [B, K], gate [B]) ->
+        (output [B, T, dim] times the gate, probabilities over the K tokens or None)."""
+        tok, pmask, gate = prompt
+        b = q.shape[0]
+        ctx = torch.cat([self.prompt_null.expand(b, 1, -1).to(tok.dtype), tok], dim=1)
+        m = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=tok.device), pmask.bool()], dim=1)
+        k = self.prompt_k(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
+        v = self.prompt_v(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
+        am = m[:, None, None, :]
+        probs = None
+        if self.store is not None:
+            scores = (q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])).masked_fill(~am, float("-inf"))
+            probs = scores.softmax(dim=-1)
+            o = probs @ v
+            probs = probs[..., 1:]  # the prompt tokens (not the "nothing" token)
+        else:
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=am)
+        o = o.transpose(1, 2).reshape(b, q.shape[2], -1)
+        return self.prompt_out(o) * gate.to(o.dtype)[:, None, None], probs
+
+    def forward(self, x, context=None, mask=None, prompt=None):
         b, c, t = x.shape
         h = self.norm(x).transpose(1, 2)  # [B, T, C]
         ctx = h if context is None else context
@@ -96,17 +142,55 @@ class Attention1D(nn.Module):
         attn_mask = None
         if mask is not None and context is not None:
             attn_mask = mask[:, None, None, :].bool()
+        use_prompt = prompt is not None and context is not None and self.prompt_out is not None
+        probs = None
         if self.store is not None and context is not None:
             scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
             if attn_mask is not None:
                 scores = scores.masked_fill(~attn_mask, float("-inf"))
             probs = scores.softmax(dim=-1)
-            self.store.add(self.name, probs)
+            if not use_prompt:
+                self.store.add(self.name, probs)
             o = probs @ v
         else:
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         o = o.transpose(1, 2).reshape(b, t, c)
-        return x + self.to_out(o).transpose(1, 2)
+        out = x + self.to_out(o).transpose(1, 2)
+        if use_prompt:
+            po, pprobs = self._prompt_attention(q, prompt)
+            if probs is not None:  # instruction tokens, then prompt tokens
+                self.store.add(self.name, torch.cat([probs, pprobs], dim=-1))
+            out = out + po.transpose(1, 2)
+        return out
+
+
+class PromptEncoder(nn.Module):
+    """A prompt's normalised mel [1, n_mels, frames] -> [1, tokens, dim]: convolutions over time
+    (4x fewer frames), then attention pooling by learned queries, a projection and a type
+    embedding (0: example from the clip, 1: reference recording)."""
+
+    KINDS = ("example", "reference")
+
+    def __init__(self, n_mels: int, width: int, dim: int, tokens: int, groups: int):
+        super().__init__()
+        g = min(groups, width)
+        self.conv = nn.Sequential(
+            nn.Conv1d(n_mels, width, 3, padding=1), nn.GroupNorm(g, width), nn.SiLU(),
+            nn.Conv1d(width, width, 3, stride=2, padding=1), nn.GroupNorm(g, width), nn.SiLU(),
+            nn.Conv1d(width, width, 3, stride=2, padding=1), nn.GroupNorm(g, width), nn.SiLU(),
+            nn.Conv1d(width, width, 3, padding=1))
+        self.queries = nn.Parameter(torch.randn(tokens, width) * 0.02)
+        self.proj = nn.Linear(2 * width, dim)
+        self.type_embedding = nn.Embedding(len(self.KINDS), dim)
+        nn.init.normal_(self.type_embedding.weight, std=0.02)
+
+    def forward(self, mel, kind: int = 0):
+        h = self.conv(mel).transpose(1, 2)  # [1, F', width]
+        w = (self.queries[None] @ h.transpose(1, 2) / math.sqrt(h.shape[-1])).softmax(dim=-1)  # [1, k, F']
+        pooled = w @ h
+        glob = h.mean(dim=1, keepdim=True).expand_as(pooled)
+        out = self.proj(torch.cat([pooled, glob], dim=-1))
+        return out + self.type_embedding.weight[kind][None, None]
 
 
 class MelUNet1D(nn.Module):
@@ -156,6 +240,31 @@ class MelUNet1D(nn.Module):
         if c.zero_init_out:
             nn.init.zeros_(self.conv_out.weight)
             nn.init.zeros_(self.conv_out.bias)
+        self.prompt_encoder = None
+        if c.prompt_tokens > 0:
+            self._build_prompt_input()
+
+    def _build_prompt_input(self):
+        c = self.config
+        self.prompt_encoder = PromptEncoder(c.out_channels, c.prompt_width, c.cross_attention_dim, c.prompt_tokens,
+                                            c.groups).to(device=self.conv_in.weight.device,
+                                                         dtype=self.conv_in.weight.dtype)
+        for m in self.cross_attentions():
+            m.add_prompt_path(c.cross_attention_dim)
+
+    def cross_attentions(self):
+        """The attention layers that attend to the instruction (and to prompts)."""
+        return [m for m in self.modules() if isinstance(m, Attention1D) and m is not self.mid_self]
+
+    @property
+    def has_prompt_input(self) -> bool:
+        return self.prompt_encoder is not None
+
+    def encode_prompt(self, mel, kind: str = "example"):
+        """A prompt's normalised mel [1, n_mels, frames] (frames a multiple of 4) -> tokens [1, k, dim]."""
+        if self.prompt_encoder is None:
+            raise ValueError("this network has no audio-prompt input")
+        return self.prompt_encoder(mel.to(self.conv_in.weight.dtype), PromptEncoder.KINDS.index(kind))
 
     @property
     def multiple(self) -> int:
@@ -167,10 +276,12 @@ class MelUNet1D(nn.Module):
             if isinstance(m, Attention1D):
                 m.store = store
 
-    def forward(self, sample, timestep, encoder_hidden_states, encoder_attention_mask=None, region=None):
+    def forward(self, sample, timestep, encoder_hidden_states, encoder_attention_mask=None, region=None,
+                prompt=None):
         """sample: [B, in_channels, T] (T a multiple of ``multiple``); timestep: [B] or scalar;
         region: [B, T] (1 where the edit may change the clip), all ones when None; only for a
-        network with ``region_channel``."""
+        network with ``region_channel``; prompt: (tokens [B, K, dim], mask [B, K], gate [B])
+        from ``encode_prompt`` (gate 0: that row has no prompt), or None."""
         c = self.config
         b, _, t = sample.shape
         if t % self.multiple:
@@ -187,6 +298,8 @@ class MelUNet1D(nn.Module):
             sample, cin = torch.cat([sample, r], dim=1), cin + 1
         elif region is not None:
             raise ValueError("this network has no region channel")
+        if prompt is not None and self.prompt_encoder is None:
+            raise ValueError("this network has no audio-prompt input")
         x = sample.reshape(b, cin, t // c.patch, c.patch).permute(0, 1, 3, 2).reshape(b, -1, t // c.patch)
         h = self.conv_in(x)
         hs = []
@@ -194,19 +307,19 @@ class MelUNet1D(nn.Module):
             for blk, att in zip(blocks, attns):
                 h = blk(h, temb)
                 if not isinstance(att, nn.Identity):
-                    h = att(h, ctx, mask)
+                    h = att(h, ctx, mask, prompt)
                 hs.append(h)
             h = ds(h)
         h = self.mid1(h, temb)
         if self.mid_self is not None:
             h = self.mid_self(h)
-        h = self.mid_cross(h, ctx, mask)
+        h = self.mid_cross(h, ctx, mask, prompt)
         h = self.mid2(h, temb)
         for blocks, attns, us in zip(self.up, self.up_attn, self.upsample):
             for blk, att in zip(blocks, attns):
                 h = blk(torch.cat([h, hs.pop()], dim=1), temb)
                 if not isinstance(att, nn.Identity):
-                    h = att(h, ctx, mask)
+                    h = att(h, ctx, mask, prompt)
             if not isinstance(us, nn.Identity):
                 h = us(F.interpolate(h, scale_factor=2, mode="nearest"))
         out = self.conv_out(F.silu(self.norm_out(h)))
@@ -233,4 +346,15 @@ def add_region_channel(net: MelUNet1D) -> MelUNet1D:
         return net
     net.conv_in = widened_conv(net.conv_in, c.patch)  # the channel is patched like the others
     c.region_channel = True
+    return net
+
+
+def add_prompt_input(net: MelUNet1D, tokens: int = 4, width: int = 128) -> MelUNet1D:
+    """Give a trained network the audio-prompt input (encoder and decoupled attention with
+    zero output weights): it computes exactly what it computed before until trained."""
+    c = net.config
+    if c.prompt_tokens > 0:
+        return net
+    c.prompt_tokens, c.prompt_width = int(tokens), int(width)
+    net._build_prompt_input()
     return net

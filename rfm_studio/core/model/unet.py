@@ -34,8 +34,13 @@ class Denoiser(nn.Module):
     def has_region_channel(self) -> bool:
         return isinstance(self.net, MelUNet1D) and bool(self.net.config.region_channel)
 
-    def forward(self, x_cat, timestep, context, mask=None, region=None):
-        """region: [B, frames] for networks with a region channel (None: the whole clip).
+    @property
+    def has_prompt_input(self) -> bool:
+        return isinstance(self.net, MelUNet1D) and self.net.has_prompt_input
+
+    def forward(self, x_cat, timestep, context, mask=None, region=None, prompt=None):
+        """region: [B, frames] for networks with a region channel (None: the whole clip);
+        prompt: audio-prompt tokens (see MelUNet1D.forward), for networks with that input.
         Inputs are cast to the network's dtype and the output back to ``x_cat``'s (the bundle's
         precision rule: see RFMEditor.set_dtype); in float32 both casts are no-ops."""
         dt = next(self.net.parameters()).dtype
@@ -43,7 +48,11 @@ class Denoiser(nn.Module):
         x_cat, context = x_cat.to(dt), context.to(dt)
         if isinstance(self.net, MelUNet1D):
             region = region.to(dt) if region is not None and self.has_region_channel else None
-            return self.net(x_cat, timestep, context, mask, region=region).to(out_dtype)
+            if prompt is not None and self.has_prompt_input:
+                prompt = (prompt[0].to(dt), prompt[1], prompt[2].to(dt))
+            else:
+                prompt = None
+            return self.net(x_cat, timestep, context, mask, region=region, prompt=prompt).to(out_dtype)
         return self.net(x_cat, timestep, encoder_hidden_states=context,
                         encoder_attention_mask=mask, return_dict=False)[0].to(out_dtype)
 

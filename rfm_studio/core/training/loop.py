@@ -25,6 +25,7 @@ from ..flow.loss import rfm_loss
 from ..model.files import write_json
 from .checkpoint import best_checkpoint, latest_checkpoint, load_checkpoint, mark_best, optimizer_from_files, \
     save_checkpoint
+from .prompt_batch import prompt_batch
 from .sources import BankSource, make_source, region_masks
 
 
@@ -67,6 +68,9 @@ class TrainConfig:
     val_clips: int = 16  # clips edited for the CLAP validation (paper: 1,000)
     val_steps: int | None = None  # Euler steps of those edits (default: the model's)
     preset: str | None = None  # "paper": the settings PAPER_PRESET lists (recorded here)
+    prompt_prob: float = 0.0  # > 0: train the audio-prompt input; share of bank triplets given an example/reference
+    prompt_tokens: int = 4  # tokens per prompt when the prompt input is added to a network without one
+    prompt_width: int = 128  # channels of that prompt encoder
 
     def to_dict(self):
         return asdict(self)
@@ -75,7 +79,8 @@ class TrainConfig:
         """One sentence (OptionError) for the first setting out of range."""
         self.check_kinds()
         whole = {"steps": 1, "batch_size": 1, "val_every": 1, "val_batches": 1, "lora_rank": 1, "log_every": 1,
-                 "warmup": 0, "decay_steps": 0, "epochs": 0, "val_clips": 1, "seed": 0}
+                 "warmup": 0, "decay_steps": 0, "epochs": 0, "val_clips": 1, "seed": 0,
+                 "prompt_tokens": 1, "prompt_width": 8}
         for key, low in whole.items():
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -87,7 +92,7 @@ class TrainConfig:
                 raise OptionError(f"Training setting {key} must be a positive number, got {v}.")
         ranges = {"lr_text": (0.0, math.inf), "weight_decay": (0.0, math.inf), "grad_clip": (0.0, math.inf),
                   "ema": (0.0, 1.0), "region_prob": (0.0, 1.0), "event_augment": (0.0, 1.0),
-                  "channel_augment": (0.0, 1.0)}
+                  "channel_augment": (0.0, 1.0), "prompt_prob": (0.0, 1.0)}
         from ..devices import DTYPES
 
         if self.dtype not in DTYPES:
@@ -181,6 +186,12 @@ def prepare_model(model, cfg: TrainConfig):
         if not isinstance(model.denoiser.net, MelUNet1D):
             raise OptionError("Region training needs the 1-D mel U-Net (init 'small', 'tiny' or such a bundle).")
         add_region_channel(model.denoiser.net)
+    if cfg.prompt_prob > 0:
+        from ..model.mel_unet import MelUNet1D, add_prompt_input
+
+        if not isinstance(model.denoiser.net, MelUNet1D):
+            raise OptionError("Audio-prompt training needs the 1-D mel U-Net (init 'small', 'tiny' or such a bundle).")
+        add_prompt_input(model.denoiser.net, cfg.prompt_tokens, cfg.prompt_width)
     if cfg.text_lora and not model.text_encoder._lora:
         model.text_encoder.add_lora(rank=cfg.lora_rank, layers=cfg.lora_layers)
     if cfg.grad_checkpointing:
@@ -352,7 +363,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
     crop = int(round(cfg.crop_seconds * model.mel_config.sample_rate))
     # the data are checked before the run folder exists: bad input leaves nothing behind
     source = make_source(cfg.data, crop, split="train", seed=cfg.seed + acc.process_index,
-                         event_augment=cfg.event_augment, channel_augment=cfg.channel_augment)
+                         event_augment=cfg.event_augment, channel_augment=cfg.channel_augment,
+                         **({"prompt_prob": cfg.prompt_prob} if cfg.prompt_prob > 0 else {}))
     if cfg.val_data:
         val_source = make_source(cfg.val_data, crop, split="val", seed=cfg.seed)
     elif cfg.data.startswith("bank:"):
@@ -389,6 +401,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
         except Exception as exc:
             raise OptionError(f"Cannot use the CLAP checkpoint {cfg.clap_ckpt} ({str(exc).rstrip('.')}).") from None
         clap_clips = clap_val_clips(val_source, cfg.val_clips, cfg.seed)
+    with_prompts = cfg.prompt_prob > 0 and isinstance(source, BankSource)  # so do examples and references
 
     unet_params = [p for p in model.denoiser.parameters() if p.requires_grad]
     text_params = [p for n, p in model.text_encoder.named_parameters() if "lora_" in n]
@@ -440,9 +453,15 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
             p = checkpoint()
             yield TrainEvent(step, cfg.steps, float("nan"), 0.0, checkpoint=str(p) if p else None, message="cancelled")
             return
-        region = None
+        region = prompt = items = None
         if cache is not None:
             x_orig, x_tar, texts = cache.batch(model, cfg.batch_size, rng)
+        elif isinstance(source, BankSource):
+            got = list(source.batch(cfg.batch_size, rng, augment=True, spans=with_regions, prompts=with_prompts))
+            inp, tgt, texts = got[:3]
+            spans = got[3] if with_regions else None
+            items = got[-1] if with_prompts else None
+            x_orig, x_tar = paired_latents(model, inp, tgt, device)
         else:
             if with_regions:
                 inp, tgt, texts, spans = source.batch(cfg.batch_size, rng, augment=True, spans=True)
@@ -453,7 +472,9 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
             region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)
         texts = drop_instructions(texts, model.flow.cond_dropout, rng)
         ctx, mask = text_net(texts)
-        loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen, region=region)
+        if items is not None:
+            prompt = prompt_batch(model, items, model.mel_config.sample_rate)
+        loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen, region=region, prompt=prompt)
         opt.zero_grad(set_to_none=True)
         acc.backward(loss)
         if cfg.grad_clip:

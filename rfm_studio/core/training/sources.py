@@ -125,18 +125,20 @@ class BankSource:
     """On-the-fly triplets from the event bank (never the same triplet twice)."""
 
     def __init__(self, bank_dir, crop_samples: int, sample_rate: int = 16000, split: str = "train", seed: int = 0,
-                 event_augment: float = 0.0, channel_augment: float = 0.0):
+                 event_augment: float = 0.0, channel_augment: float = 0.0, prompt_prob: float = 0.0):
         from ..data.triplets import TripletGenerator
 
         self.gen = TripletGenerator(bank_dir, split=split, seconds=crop_samples / sample_rate,
                                     sample_rate=sample_rate, seed=seed, event_augment=event_augment,
-                                    channel_augment=channel_augment)
+                                    channel_augment=channel_augment, prompt_prob=prompt_prob)
         self.crop = crop_samples
 
-    def batch(self, n: int, rng: np.random.Generator, augment: bool = False, spans: bool = False):
+    def batch(self, n: int, rng: np.random.Generator, augment: bool = False, spans: bool = False,
+              prompts: bool = False):
         """inputs, targets, instructions (and, with ``spans``, each edit's [first, last) frame
-        at 100 frames/s: where the edited events sound)."""
-        ins, tgs, texts, sp = [], [], [], []
+        at 100 frames/s: where the edited events sound; with ``prompts``, then each triplet's
+        (audio, kind) prompt or None)."""
+        ins, tgs, texts, sp, pr = [], [], [], [], []
         for _ in range(n):
             tr = self.gen.sample(rng)
             ins.append(_fit(tr.input, self.crop))
@@ -144,9 +146,9 @@ class BankSource:
             texts.append(tr.instruction)
             on = np.flatnonzero(tr.edit_mask)
             sp.append((int(on[0]), int(on[-1]) + 1) if len(on) else (0, len(tr.edit_mask)))
-        if spans:
-            return np.stack(ins), np.stack(tgs), texts, sp
-        return np.stack(ins), np.stack(tgs), texts
+            pr.append((tr.prompt, tr.prompt_kind) if tr.prompt is not None else None)
+        out = (np.stack(ins), np.stack(tgs), texts) + ((sp,) if spans else ()) + ((pr,) if prompts else ())
+        return out
 
 
 def region_masks(spans, frames: int, rng: np.random.Generator, prob: float, max_pad: int = 50) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The shared time axis: a seconds ruler, a playhead, region selection, linked zoom/pan.
 
-Mouse: drag selects a region; click moves the playhead; wheel zooms in time;
-right- or middle-drag pans; double-click clears the selection.
+Mouse: drag selects a region; Shift-drag marks an example of the sound to edit; click moves
+the playhead; wheel zooms in time; right- or middle-drag pans; double-click clears the selection.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class TimeAxis(pg.AxisItem):
 
 class SelectViewBox(pg.ViewBox):
     dragged = Signal(float, float, bool)  # start, end (seconds), finished
+    example_dragged = Signal(float, float, bool)  # the same with Shift held: an example mark
     clicked = Signal(float)
     cleared = Signal()
 
@@ -43,7 +44,8 @@ class SelectViewBox(pg.ViewBox):
             ev.accept()
             a = self.mapSceneToView(ev.buttonDownScenePos()).x()
             b = self.mapSceneToView(ev.scenePos()).x()
-            self.dragged.emit(min(a, b), max(a, b), ev.isFinish())
+            shift = bool(ev.modifiers() & Qt.ShiftModifier)
+            (self.example_dragged if shift else self.dragged).emit(min(a, b), max(a, b), ev.isFinish())
         elif ev.button() in (Qt.RightButton, Qt.MiddleButton):
             ev.accept()
             last = self.mapSceneToView(ev.lastScenePos()).x()

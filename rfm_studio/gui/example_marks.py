@@ -1,0 +1,101 @@
+"""Example marks: a second kind of selection in the time views ("sounds like this").
+
+Shift-drag on the waveform or spectrogram marks a span of the clip where the sound to edit
+plays; several may be marked (drawn in green, apart from the blue edit region). The marks
+become the audio prompts (core.prompts, kind "example") of the next edit, so an edit can
+remove every occurrence of the marked sound. "Clear examples" or opening another clip
+removes them.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+
+from ..core.prompts import MAX_PROMPTS, MIN_PROMPT_SECONDS, example_from_clip
+
+EXAMPLE_COLOR = "#3fbf7f"
+
+
+class ExampleMarks(QObject):
+    changed = Signal()
+
+    def __init__(self, views, parent=None):
+        super().__init__(parent)
+        self.views = list(views)
+        self.spans: list[tuple[float, float]] = []
+        self._items: list[list] = []  # per span, its item in each view
+        self._live = None  # the span being dragged: one item per view
+        self.row = QWidget()
+        lay = QHBoxLayout(self.row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.label.setObjectName("hint")
+        self.label.setWordWrap(True)
+        self.clear_button = QToolButton()
+        self.clear_button.setText("Clear examples")
+        self.clear_button.setAutoRaise(True)
+        self.clear_button.clicked.connect(self.clear)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.clear_button)
+        for v in self.views:
+            v.vb.example_dragged.connect(self.on_drag)
+        self._show()
+
+    def _item(self, a: float, b: float):
+        c = QColor(EXAMPLE_COLOR)
+        c.setAlpha(70)
+        it = pg.LinearRegionItem((a, b), movable=False, brush=pg.mkBrush(c), pen=pg.mkPen(EXAMPLE_COLOR, width=1))
+        it.setZValue(19)
+        return it
+
+    def _drop(self, items):
+        for v, it in zip(self.views, items):
+            v.removeItem(it)
+
+    def on_drag(self, a: float, b: float, finished: bool) -> None:
+        dur = min((v.duration for v in self.views), default=0.0)
+        a, b = max(0.0, float(a)), min(dur, float(b))
+        if self._live is None:
+            self._live = [self._item(a, b) for _ in self.views]
+            for v, it in zip(self.views, self._live):
+                v.addItem(it, ignoreBounds=True)
+        for it in self._live:
+            it.setRegion((a, b))
+        if finished:
+            items, self._live = self._live, None
+            if b - a >= MIN_PROMPT_SECONDS and len(self.spans) < MAX_PROMPTS:
+                self.spans.append((a, b))
+                self._items.append(items)
+                self.changed.emit()
+            else:
+                self._drop(items)
+            self._show()
+
+    def clear(self) -> None:
+        for items in self._items:
+            self._drop(items)
+        if self._live is not None:
+            self._drop(self._live)
+            self._live = None
+        had = bool(self.spans)
+        self.spans, self._items = [], []
+        self._show()
+        if had:
+            self.changed.emit()
+
+    def prompts(self, audio, sample_rate: int) -> tuple:
+        """The marked spans of ``audio`` as example prompts (spans past its end are skipped)."""
+        dur = audio.shape[0] / float(sample_rate)
+        return tuple(example_from_clip(audio, sample_rate, a, min(b, dur)) for a, b in self.spans
+                     if min(b, dur) - a >= MIN_PROMPT_SECONDS)
+
+    def _show(self) -> None:
+        if not self.spans:
+            self.label.setText("Examples: none (Shift-drag to mark where the sound plays)")
+        else:
+            marks = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in self.spans)
+            self.label.setText(f"Examples ({len(self.spans)}): {marks}")
+        self.clear_button.setVisible(bool(self.spans))

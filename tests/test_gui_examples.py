@@ -1,0 +1,60 @@
+"""Example marks in the time views (Shift-drag): the next edit's audio prompts."""
+
+import numpy as np
+
+import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
+from gui_helpers import SR, clip_path, gui_env, gui_tiny_bundle, loaded, run_edit, settings, window  # noqa: F401
+
+
+class _Drag:
+    """A left-button drag from view x ``a`` to ``b`` seconds, for SelectViewBox.mouseDragEvent."""
+
+    def __init__(self, vb, a, b, shift, finish=True):
+        from PySide6.QtCore import QPointF, Qt
+
+        self._down, self._now = vb.mapViewToScene(QPointF(a, 0.0)), vb.mapViewToScene(QPointF(b, 0.0))
+        self._mods = Qt.ShiftModifier if shift else Qt.NoModifier
+        self._finish = finish
+
+    def button(self):
+        from PySide6.QtCore import Qt
+
+        return Qt.LeftButton
+
+    def modifiers(self):
+        return self._mods
+
+    def buttonDownScenePos(self):
+        return self._down
+
+    def scenePos(self):
+        return self._now
+
+    def isFinish(self):
+        return self._finish
+
+    def accept(self):
+        pass
+
+
+def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
+    w = loaded
+    vb = w.wave.vb
+    vb.mouseDragEvent(_Drag(vb, 0.2, 0.6, shift=True))
+    vb.mouseDragEvent(_Drag(vb, 0.9, 1.3, shift=True))
+    vb.mouseDragEvent(_Drag(vb, 1.0, 1.02, shift=True))  # too short: not kept
+    assert [tuple(round(t, 2) for t in s) for s in w.examples.spans] == [(0.2, 0.6), (0.9, 1.3)]
+    assert w.region is None  # a Shift-drag is no region
+    assert "Examples (2)" in w.examples.label.text() and not w.examples.clear_button.isHidden()
+    req = w.build_request()
+    assert [p.kind for p in req.prompts] == ["example", "example"]
+    src = w.history.source.audio.mean(axis=1)
+    assert np.allclose(req.prompts[0].audio, src[int(round(w.examples.spans[0][0] * SR)):
+                                                 int(round(w.examples.spans[0][1] * SR))])
+    vb.mouseDragEvent(_Drag(vb, 0.3, 0.8, shift=False))  # a plain drag still selects the region
+    assert w.region is not None and len(w.examples.spans) == 2
+    v = run_edit(qtbot, w, steps=1)  # the tiny model has no prompt input: the edit runs text-only
+    assert v.params["prompts"] == []
+    w.examples.clear_button.click()
+    assert w.examples.spans == [] and w.build_request().prompts == ()
+    assert w.examples.clear_button.isHidden()
