@@ -47,30 +47,14 @@ def within_keep_target(fig: dict) -> bool:
 
 def install(cand: Path, figs_out: dict) -> None:
     """Put ``cand`` in place of the shipped bundle: copied beside it first, then swapped in by
-    renames, so an interrupted copy never leaves the app without a model or with half of one;
-    the figures are written atomically after the swap."""
+    renames (``core.swap``: a swap cut short is recovered before the next one), so an
+    interrupted copy never leaves the app without a model or with half of one; the figures
+    are written atomically after the swap."""
     from rfm_studio.core.atomic import atomic_write_bytes
+    from rfm_studio.core.swap import replacing
 
-    new = SHIPPED.with_name(f".{SHIPPED.name}.new")
-    old = SHIPPED.with_name(f".{SHIPPED.name}.old")
-    for p in (new, old):
-        if p.exists():
-            shutil.rmtree(p)
-    try:
-        shutil.copytree(cand, new)
-    except BaseException:
-        shutil.rmtree(new, ignore_errors=True)
-        raise
-    if SHIPPED.exists():
-        SHIPPED.rename(old)
-    try:
-        new.rename(SHIPPED)
-    except BaseException:
-        if old.exists() and not SHIPPED.exists():
-            old.rename(SHIPPED)
-        raise
-    if old.exists():
-        shutil.rmtree(old)
+    with replacing(SHIPPED, replace=True) as new:
+        shutil.copytree(cand, new, dirs_exist_ok=True)
     atomic_write_bytes(ROOT / "models" / "rfm-studio-small.benchmark.json",
                        (json.dumps(figs_out, indent=2) + "\n").encode("utf-8"))
 

@@ -71,6 +71,9 @@ def main(argv=None) -> int:
         if problem:
             sys.stderr.write(problem + "\n")
             return 2
+    from .core.cleanup import startup_sweep
+
+    startup_sweep()  # what a killed run left in the app's folders
     app = create_app()
     from PySide6.QtCore import QTimer
 

@@ -57,13 +57,16 @@ def main(argv=None) -> int:
         return app_main([])
     import logging
 
+    from .core.cleanup import Terminated, command_folders, startup_sweep, terminate_like_interrupt
     from .core.faults import advice_for
     from .logs import setup_logging
 
     setup_logging()
     log = logging.getLogger("rfm_studio.cli")
     log.info("command: %s", " ".join(sys.argv[1:] if argv is None else argv))
+    restore_sigterm = terminate_like_interrupt()  # SIGTERM cleans up as Ctrl-C does
     try:
+        startup_sweep(command_folders(args))  # what killed runs left in the folders this command writes
         return int(args.func(args) or 0)
     except RFMError as exc:
         log.info("user error: %s", exc)
@@ -81,9 +84,14 @@ def main(argv=None) -> int:
         log.warning("out of memory: %s", exc)
         sys.stderr.write(f"rfm-studio: {advice}\n")
         return 2
+    except Terminated:
+        sys.stderr.write("rfm-studio: terminated; partial files were removed.\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("rfm-studio: interrupted.\n")
         return 130
+    finally:
+        restore_sigterm()
 
 
 if __name__ == "__main__":

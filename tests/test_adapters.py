@@ -226,18 +226,19 @@ def _weights(folder):
 
 
 def test_replace_keeps_the_old_adapter_until_the_new_one_is_in_place(tiny_model, tmp_path, monkeypatch):
+    import os
     from pathlib import Path
 
     folder = _save(tiny_model, tmp_path / "mine", parts=("unet",), seed=1)
     old = _weights(folder)
-    real = Path.rename
+    real = os.rename
 
-    def fail_new_into_place(self, target):
-        if self.name.startswith(".tmp-"):
-            raise OSError(28, "No space left on device", str(self))
-        return real(self, target)
+    def fail_new_into_place(src, dst):
+        if Path(src).name.startswith(".rfm-new-"):
+            raise OSError(28, "No space left on device", str(src))
+        return real(src, dst)
 
-    monkeypatch.setattr(Path, "rename", fail_new_into_place)
+    monkeypatch.setattr(os, "rename", fail_new_into_place)
     with pytest.raises(OSError):
         _save(tiny_model, folder, parts=("unet",), seed=2)
     monkeypatch.undo()

@@ -45,8 +45,8 @@ def test_install_swaps_the_whole_bundle_and_a_failed_copy_keeps_the_old_one(ship
     (cand / "model_index.json").write_text("new")
     (cand / "weights.bin").write_bytes(b"w" * 1000)
 
-    def half_copy(src, dst):  # the disk fills up half-way
-        Path(dst).mkdir()
+    def half_copy(src, dst, **kw):  # the disk fills up half-way
+        Path(dst).mkdir(exist_ok=True)
         (Path(dst) / "model_index.json").write_text("new")
         raise OSError(28, "No space left on device")
 

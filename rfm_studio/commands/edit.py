@@ -254,7 +254,9 @@ def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
         region = _row_region(row, where)
         if region is not None:
             check_region(region, n / sr)
-        jobs.append((row, src, out_dir / f"{rid}{batch_extension(src, fmt)}", region))
+        dst = out_dir / f"{rid}{batch_extension(src, fmt)}"
+        _check_batch_output(dst, where, rid)
+        jobs.append((row, src, dst, region))
     from .preflight import check_writable_folder
 
     check_writable_folder(out_dir)
@@ -277,6 +279,19 @@ def _decodes(src: Path, where: str) -> None:
         raise AudioReadError(f"{where}: {exc}") from None
 
 
+def _check_batch_output(dst: Path, where: str, rid: str) -> None:
+    """What would stop a row's output being put in place, found before the model loads."""
+    import os
+
+    if len(os.fsencode(dst.name)) > 255 - len(".residual"):
+        raise OptionError(f"{where}: id '{rid[:40]}...' is too long for a file name ({len(rid)} characters); "
+                          "use at most 240.")
+    if dst.is_symlink() or (dst.exists() and not dst.is_file()):
+        raise OptionError(f"{where}: the output {dst} of id '{rid}' is "
+                          f"{'a link' if dst.is_symlink() else 'a folder or other non-file'}; "
+                          "remove it or choose another --out-dir.")
+
+
 def _file_id(p: Path) -> tuple[int, int]:
     st = p.stat()
     return st.st_dev, st.st_ino
@@ -284,14 +299,13 @@ def _file_id(p: Path) -> tuple[int, int]:
 
 def run_batch_cmd(args) -> int:
     """Edit every row; outputs are written beside their final names and moved into place only
-    when every row has been edited, so a failure part-way leaves the output folder unchanged."""
-    import os
-
+    when every row has been edited, all or none (``commit_files``), so a failure or a kill
+    part-way leaves the output folder unchanged."""
     from tqdm import tqdm
 
     from dataclasses import replace
 
-    from ..core.atomic import discard, temp_beside
+    from ..core.atomic import commit_files, discard, recover_commits, temp_beside
     from ..core.audio.formats import as_written
     from ..core.audio.io import load_audio, save_audio
     from ..core.editing import edit
@@ -299,6 +313,8 @@ def run_batch_cmd(args) -> int:
 
     man = Path(args.manifest)
     out_dir = Path(args.out_dir)
+    if out_dir.is_dir():
+        recover_commits(out_dir)  # an earlier batch killed while its outputs were put in place
     jobs = check_batch(man, out_dir, args.format)
     plans = plan_batch(jobs, args.format, args.subtype, args.residuals)
     params = _params(args)
@@ -318,6 +334,7 @@ def run_batch_cmd(args) -> int:
                 staged.append((tmp, path))
                 save_audio(tmp, data, res.sample_rate, protect=[src], fmt=f)
             reports.append((row, res, batch_report(audio, res)))
+        commit_files(staged, out_dir)
     except BaseException:
         for tmp, _ in staged:
             discard(tmp)
@@ -327,8 +344,6 @@ def run_batch_cmd(args) -> int:
             except OSError:
                 pass
         raise
-    for tmp, dst in staged:
-        os.replace(tmp, dst)
     print(f"{len(jobs)} clips -> {out_dir} (edited in {time.time() - t0:.1f} s)")
     for row, res, text in reports:
         safe_print(f"{row['id']}: {text}")

@@ -91,53 +91,36 @@ def _check_bundle(folder: Path, hashes: bool = True):
 
 def _new_model_folder(name: str) -> Path:
     """The user models folder's entry for a new model ``name`` (checked, and not taken)."""
+    from ..core.swap import exists
     from ..paths import check_model_name
 
     dst = _user_models() / check_model_name(name)
-    if dst.exists() or dst.is_symlink():
+    if exists(dst):  # after recovering an import or removal a crash cut short
         raise OptionError(f"A model named '{name}' is already installed; remove it first or choose another --name.")
     return dst
-
-
-def _temp_folder(dst: Path, what: str) -> Path:
-    """A new '.tmp-*' folder beside ``dst`` (never listed as a model), with a new folder's mode."""
-    import tempfile
-
-    from ..core.atomic import new_file_mode
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{what}-{dst.name}-", dir=str(dst.parent)))
-    m = new_file_mode()
-    try:
-        tmp.chmod(m | ((m & 0o444) >> 2))  # mkdtemp's 0700 would stay on the renamed folder
-    except OSError:
-        pass
-    return tmp
 
 
 def cmd_import(args) -> int:
     from ..core.model.manifest import MANIFEST, write_manifest
 
+    from ..core.swap import replacing
+
     src = Path(args.folder)
     dst = _new_model_folder(args.name or src.resolve().name)
     _check_bundle(src, hashes=False)  # cheap checks first; the copy is hashed
-    tmp = _temp_folder(dst, "import")
     try:
-        from ..core.model.integrity import copy_bundle
+        with replacing(dst) as tmp:  # staged beside dst, renamed in when complete
+            from ..core.model.integrity import copy_bundle
 
-        copy_bundle(src, tmp)  # never follows a link out of the bundle
-        try:
-            _check_bundle(tmp)  # the copy is what gets hashed: what was checked is what is kept
-        except ModelLoadError as exc:
-            raise ModelLoadError(str(exc).replace(str(tmp), str(src))) from None
-        if not (tmp / MANIFEST).exists():
-            write_manifest(tmp)
-        if dst.exists():
-            raise OptionError(f"A model named '{dst.name}' was installed meanwhile.")
-        tmp.rename(dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            copy_bundle(src, tmp)  # never follows a link out of the bundle
+            try:
+                _check_bundle(tmp)  # the copy is what gets hashed: what was checked is what is kept
+            except ModelLoadError as exc:
+                raise ModelLoadError(str(exc).replace(str(tmp), str(src))) from None
+            if not (tmp / MANIFEST).exists():
+                write_manifest(tmp)
+    except FileExistsError:
+        raise OptionError(f"A model named '{dst.name}' was installed meanwhile.") from None
     print(f"imported {dst.name} -> {dst}")
     return 0
 
@@ -185,13 +168,12 @@ def cmd_remove(args) -> int:
     if d.resolve().parent != base.resolve():
         raise OptionError(f"'{name}' is not a folder directly inside your models folder {base}; nothing was removed.")
     import sys
-    import tempfile
+
+    from ..core.swap import discard_tree
 
     # out of the list in one step, then deleted: a removal cut short leaves no half model
-    trash = Path(tempfile.mkdtemp(prefix=f".tmp-remove-{name}-", dir=str(base)))
-    d.rename(trash / name)
-    shutil.rmtree(trash, ignore_errors=True)
-    if trash.exists():
+    trash = discard_tree(d)
+    if trash is not None:
         sys.stderr.write(f"rfm-studio: some of {name}'s files could not be deleted; they are left in {trash}.\n")
     print(f"removed {name}")
     return 0
@@ -252,9 +234,13 @@ def cmd_download(args) -> int:
     except (ModelLoadError, OptionError) as exc:
         shutil.rmtree(part, ignore_errors=True)
         raise ModelLoadError(f"The download of {args.repo} was discarded: {exc}") from None
-    if dst.exists():
-        raise OptionError(f"A model named '{dst.name}' was installed meanwhile; the download is kept in {part}.")
-    part.rename(dst)
+    from ..core.swap import commit
+
+    try:
+        commit(part, dst)
+    except FileExistsError:
+        raise OptionError(f"A model named '{dst.name}' was installed meanwhile; the download is kept in {part}.") \
+            from None
     print(f"downloaded {args.repo} -> {dst}")
     return 0
 
@@ -269,16 +255,13 @@ def cmd_convert(args) -> int:
         raise OptionError(f"Output folder {out} is not empty.")
     model = build_paper_bundle(args.vae, args.unet, args.text_encoder, args.vocoder, args.tokenizer)
     out.parent.mkdir(parents=True, exist_ok=True)
+    from ..core.swap import replacing
+
     # written beside the output and renamed into place when complete: never a half bundle at --out
-    tmp = _temp_folder(out, "convert")
-    try:
+    with replacing(out, replace=True) as tmp:  # replaces at most the empty folder checked above
         model.save_pretrained(tmp)
-        if out.exists():
-            out.rmdir()  # the empty folder checked above (not empty now: OSError, the bundle stays unplaced)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise OptionError(f"Output folder {out} is not empty any more; nothing was written there.")
     n = sum(p.numel() for p in model.denoiser.parameters()) / 1e6
     conv = dict(model.denoiser.net.config.get("conversion") or {})
     print(f"wrote {out} (U-Net {n:.1f} M parameters, in_channels {model.denoiser.net.config.in_channels}, "

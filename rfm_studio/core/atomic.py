@@ -3,13 +3,27 @@ so a reader never sees a partial file and a failure leaves the destination as it
 
 Temporary files from ``tempfile.mkstemp`` are private (0600); they are given the mode a
 newly created file would have under the process's umask before they are renamed into place.
+Their names are '.rfm-PID-XXXXXXXX[.ext]' (PID: the writing process), which is how the
+start-up sweep (``sweep``) tells a stale one, left by a killed process, from one in use.
+
+``commit_files`` moves a set of complete temporary files onto their names all or none:
+a journal is written first, so a set cut short by a kill is rolled back (``recover_commits``,
+run by the sweep and before the next set is written to the folder).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+PREFIX = ".rfm-"
+# exactly the names temp_beside makes: '.rfm-' [PID '-'] 8 of tempfile's letters [.ext]
+TEMP_NAME = re.compile(r"^\.rfm-(?:(\d+)-)?[a-z0-9_]{8}(?:\.[A-Za-z0-9]{1,10})?$")
+JOURNAL = ".journal"
 
 
 def new_file_mode() -> int:
@@ -29,7 +43,7 @@ def new_file_mode() -> int:
 def temp_beside(path, suffix: str = "") -> str:
     """A new empty temporary file in ``path``'s folder, with a normal file's permissions."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".rfm-", suffix=suffix, dir=str(p.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}-", suffix=suffix, dir=str(p.parent))
     os.close(fd)
     try:
         os.chmod(tmp, new_file_mode())
@@ -54,3 +68,168 @@ def atomic_write_bytes(path, data: bytes) -> None:
     except BaseException:
         discard(tmp)
         raise
+
+
+# ---- a set of files, all or none -------------------------------------------------------------
+def commit_files(pairs, folder) -> None:
+    """Move each complete temporary file ``tmp`` onto ``dst`` (pairs of paths, all in
+    ``folder``): all of them or, when a move fails or the process is killed part-way, none
+    (the files that were there come back). The temporary files are gone afterwards either way
+    (on failure: those not moved are the caller's to discard)."""
+    folder = Path(folder)
+    entries = []
+    for tmp, dst in pairs:
+        tmp, dst = Path(tmp), Path(dst)
+        if tmp.parent.resolve() != folder.resolve() or dst.parent.resolve() != folder.resolve():
+            raise ValueError("commit_files: every file must be in the folder")
+        entries.append({"tmp": tmp.name, "dst": dst.name, "bak": None})
+    if not entries:
+        return
+    journal = Path(temp_beside(folder / "x", JOURNAL))
+    try:
+        for e in entries:
+            if os.path.lexists(folder / e["dst"]):
+                e["bak"] = Path(temp_beside(folder / "x", ".bak")).name  # a name reserved for it
+        atomic_write_bytes(journal, json.dumps({"entries": entries}).encode("utf-8"))
+    except BaseException:
+        for e in entries:
+            if e["bak"]:
+                discard(folder / e["bak"])
+        discard(journal)
+        raise
+    try:
+        for e in entries:
+            if e["bak"]:
+                os.replace(folder / e["dst"], folder / e["bak"])
+            os.replace(folder / e["tmp"], folder / e["dst"])
+    except BaseException:
+        rollback(journal)
+        raise
+    os.unlink(journal)  # the commit point: from here on the new set stands
+    for e in entries:
+        if e["bak"]:
+            try:
+                os.unlink(folder / e["bak"])
+            except OSError:
+                pass  # a stale '.rfm-' file: swept later
+
+
+def rollback(journal) -> None:
+    """Put back what an unfinished ``commit_files`` (its ``journal``) had replaced; idempotent,
+    so a rollback cut short can run again."""
+    journal = Path(journal)
+    folder = journal.parent
+    try:
+        entries = json.loads(journal.read_text(encoding="utf-8"))["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        entries = None  # cut short while it was written: nothing had been moved yet
+    for e in reversed(entries or []):
+        tmp, dst = folder / e["tmp"], folder / e["dst"]
+        bak = folder / e["bak"] if e.get("bak") else None
+        if os.path.lexists(tmp):
+            if bak is not None and os.path.lexists(bak) and not os.path.lexists(dst):
+                os.replace(bak, dst)  # moved aside, the new one not yet in
+            discard(tmp)
+        elif bak is not None:
+            if os.path.lexists(bak):
+                os.replace(bak, dst)  # the new one was in: the old one back over it
+            # else: put back already
+        elif os.path.lexists(dst):
+            os.unlink(dst)  # a new file where there was none
+        if bak is not None and os.path.lexists(bak):
+            os.unlink(bak)  # a reserved name never used
+    os.unlink(journal)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
+
+
+def _stale(path: Path, before: float) -> bool:
+    """A temporary name left by a process that is gone: older than ``before`` and, when the
+    name carries its writer's PID, that process is not running."""
+    m = TEMP_NAME.match(path.name)
+    if m is None:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if st.st_mtime >= before:
+        return False
+    return not (m.group(1) and _pid_alive(int(m.group(1))))
+
+
+def recover_commits(folder, before: float | None = None) -> int:
+    """Roll back every unfinished ``commit_files`` in ``folder`` (its writer gone)."""
+    folder = Path(folder)
+    before = time.time() if before is None else before
+    n = 0
+    try:
+        names = [e.name for e in folder.iterdir()]
+    except OSError:
+        return 0
+    for name in names:
+        p = folder / name
+        if name.endswith(JOURNAL) and _stale(p, before):
+            try:
+                rollback(p)
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def sweep(folder, before: float | None = None) -> list[str]:
+    """Clean ``folder`` of what killed processes left: unfinished file sets are rolled back,
+    folder swaps recovered (``swap.recover_all``), and the app's own stale temporary files
+    ('.rfm-PID-XXXXXXXX[.ext]', older than ``before``, default now, their writer gone)
+    deleted. Nothing else is touched. Returns the names removed or recovered."""
+    import shutil
+
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    before = time.time() if before is None else before
+    recover_commits(folder, before)
+    done = []
+    try:
+        names = [e.name for e in folder.iterdir()]
+    except OSError:
+        return []
+    from .swap import DEL, NEW, OLD, recover
+
+    for name in names:  # folder swaps cut short, older than ``before``
+        p = folder / name
+        try:
+            old_enough = os.lstat(p).st_mtime < before
+        except OSError:
+            continue
+        if not old_enough:
+            continue
+        try:
+            if name.startswith(DEL):
+                shutil.rmtree(p, ignore_errors=True)
+                done.append(name)
+            elif name.startswith((NEW, OLD)) and len(name) > len(NEW):
+                recover(folder / name[len(NEW):])
+                done.append(name)
+        except OSError:
+            pass
+    for name in names:
+        p = folder / name
+        if _stale(p, before) and not p.is_dir():
+            try:
+                os.unlink(p)
+                done.append(name)
+            except OSError:
+                pass
+    return done

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 from ..errors import ModelLoadError, OptionError
@@ -95,8 +94,12 @@ def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:
 def delete_adapter(name: str, folder=None):
     from ...paths import user_adapters_dir
 
+    from ..swap import discard_tree
+
     d = _existing(Path(folder) if folder else user_adapters_dir(), name)
-    shutil.rmtree(d)
+    left = discard_tree(d)  # out of the list in one rename, then deleted
+    if left is not None:
+        raise OSError(f"some of the adapter's files could not be deleted; they are left in {left}")
 
 
 def rename_adapter(old: str, new: str, folder=None) -> Path:

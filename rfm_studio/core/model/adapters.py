@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -249,78 +248,41 @@ def remove_adapter(model):
 
 def backup_path(folder) -> Path:
     """Where ``save_adapter`` keeps the adapter it replaces (hidden: not listed)."""
+    from ..swap import backup_path as swap_backup
+
+    return swap_backup(folder)
+
+
+def save_adapter(folder, sets: dict[str, LoRASet], card: AdapterCard, keep_backup: bool = False,
+                 replace: bool = True):
+    """Write the adapter into a staging folder, then swap it in (``core.swap``): an adapter of
+    the same name is renamed to a backup, the new one renamed into place, and the backup
+    deleted, so at every moment one complete adapter holds the name (or is put back by the
+    recovery that runs before the next operation on it). Without ``replace`` an existing
+    adapter of this name (one a crash had left as a backup included) is refused
+    (FileExistsError) and kept. With ``keep_backup`` the replaced adapter stays at
+    ``backup_path(folder)`` until ``drop_backup`` or ``restore_backup`` (a caller that may
+    still undo the save)."""
+    from ..swap import replacing
+
     folder = Path(folder)
-    return folder.parent / f".old-{folder.name}"
-
-
-def _recover(folder: Path) -> None:
-    """Finish a replacement that a crash interrupted: the old adapter comes back when the new
-    one never arrived; a backup beside a complete adapter is dropped."""
-    bak = backup_path(folder)
-    if not bak.exists():
-        return
-    if (folder / CARD).exists():
-        shutil.rmtree(bak, ignore_errors=True)
-    elif not folder.exists() and (bak / CARD).exists():
-        bak.rename(folder)
-
-
-def save_adapter(folder, sets: dict[str, LoRASet], card: AdapterCard, keep_backup: bool = False):
-    """Write the adapter into a temporary folder, then swap it in: an adapter of the same name
-    is renamed to a backup, the new one renamed into place, and the backup deleted (put back
-    if the swap fails), so at every moment one complete adapter holds the name. With
-    ``keep_backup`` the replaced adapter stays at ``backup_path(folder)`` until
-    ``drop_backup`` or ``restore_backup`` (a caller that may still undo the save)."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    _recover(folder)
-    tmp = folder.parent / f".tmp-{folder.name}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with replacing(folder, replace=replace, keep_old=keep_backup) as tmp:
         for part, s in sets.items():
             s.save(tmp / part, card.base_model)
         write_json(tmp / CARD, card.to_dict())
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    bak = backup_path(folder)
-    had_old = folder.exists()
-    if had_old:
-        if bak.exists():
-            shutil.rmtree(bak)
-        try:
-            folder.rename(bak)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    try:
-        tmp.rename(folder)
-    except BaseException:
-        if had_old:
-            bak.rename(folder)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if had_old and not keep_backup:
-        shutil.rmtree(bak, ignore_errors=True)
     return folder
 
 
 def drop_backup(folder) -> None:
     """Keep the saved adapter: delete the one it replaced (if any)."""
-    shutil.rmtree(backup_path(folder), ignore_errors=True)
+    from ..swap import drop_old
+
+    drop_old(folder)
 
 
 def restore_backup(folder) -> None:
     """Undo a ``save_adapter(..., keep_backup=True)``: the new adapter goes, the one it replaced
     (if any) comes back under its name."""
-    folder = Path(folder)
-    bak = backup_path(folder)
-    gone = folder.parent / f".tmp-{folder.name}"
-    if folder.exists():
-        if gone.exists():
-            shutil.rmtree(gone)
-        folder.rename(gone)  # out of the way first, so the name never points at a half-deleted folder
-    if bak.exists():
-        bak.rename(folder)
-    shutil.rmtree(gone, ignore_errors=True)
+    from ..swap import undo
+
+    undo(folder)

@@ -7,10 +7,19 @@ gain, time shift through random crops). Cancelling writes nothing; the adapter f
 appears (atomically) only when training finishes, and only when its loss and weights are
 finite numbers. An adapter of the same name is refused unless ``replace`` is set; then it is
 swapped out safely (``save_adapter``).
+
+A run killed part-way resumes: every ``checkpoint_seconds`` (or ``checkpoint_every`` steps)
+the LoRA factors, the optimizer's state and the random generators are checkpointed
+(``training.checkpoint``) in the user's data folder, keyed by the adapters folder and name;
+the same fine-tuning started again (same triplets, settings and base model) continues from
+the latest complete checkpoint. The checkpoints go when the adapter is saved, cancelled or
+diverged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import numbers
 import time
@@ -47,6 +56,8 @@ class FinetuneConfig:
     card_triplets: list | None = None  # what the card records (e.g. the user's own paths); default: the table
     replace: bool = False  # replace an adapter of this name (else it is refused before training)
     keep_replaced: bool = False  # keep the replaced adapter as a backup (adapters.restore_backup/drop_backup)
+    checkpoint_seconds: float = 60.0  # resume checkpoints this often (a killed run continues from the latest)
+    checkpoint_every: int = 0  # > 0: also every this many steps
 
     def to_dict(self):
         d = asdict(self)
@@ -69,11 +80,45 @@ def check_settings(cfg: FinetuneConfig) -> None:
 
 
 def adapter_exists(out_dir, name: str) -> bool:
-    """Whether ``name`` is taken in the adapters folder ``out_dir`` (None: the user's)."""
+    """Whether ``name`` is taken in the adapters folder ``out_dir`` (None: the user's), once a
+    replacement a crash cut short is recovered (the adapter it left as a backup counts)."""
     from ...paths import user_adapters_dir
+    from ..swap import exists
 
-    d = (Path(out_dir) if out_dir else user_adapters_dir()) / name
-    return d.exists() or d.is_symlink()
+    return exists((Path(out_dir) if out_dir else user_adapters_dir()) / name)
+
+
+# settings that do not change what is trained (a run with another value still resumes)
+_NOT_FINGERPRINTED = ("replace", "keep_replaced", "card_triplets", "checkpoint_seconds", "checkpoint_every",
+                      "steps", "log_every", "val_every")
+
+
+def resume_dir(out_dir, name: str) -> Path:
+    """Where the resume checkpoints of fine-tuning ``name`` into ``out_dir`` live."""
+    from ...paths import user_adapters_dir, user_data_dir
+
+    base = Path(out_dir) if out_dir else user_adapters_dir()
+    key = hashlib.sha256(str(base.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return user_data_dir() / "finetune-resume" / f"{key}-{name}"
+
+
+def _fingerprint(cfg: FinetuneConfig, base_name: str) -> str:
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_FINGERPRINTED}
+    h = hashlib.sha256(json.dumps([settings, base_name], sort_keys=True, default=str).encode("utf-8"))
+    try:
+        h.update(Path(cfg.triplets).read_bytes())
+    except OSError:
+        pass
+    return h.hexdigest()
+
+
+def _forget(run: Path) -> None:
+    from ..swap import discard_tree
+
+    try:
+        discard_tree(run)
+    except OSError:
+        pass
 
 
 def _refuse_existing(cfg: FinetuneConfig) -> None:
@@ -113,9 +158,17 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
     gen = torch.Generator().manual_seed(cfg.seed)
     t0 = time.time()
     losses, val_loss = [], None
+    run, fingerprint = resume_dir(cfg.out_dir, cfg.name), _fingerprint(cfg, base_name)
+    first, val_loss = _resume(run, fingerprint, sets, opt, rng, gen, losses)
+    if first > cfg.steps:
+        first = cfg.steps + 1
+    last_ck = time.time()
     try:
-        for step in range(1, cfg.steps + 1):
+        if first > 1:
+            yield TrainEvent(first - 1, cfg.steps, float("nan"), 0.0, message=f"resumed from step {first - 1}")
+        for step in range(first, cfg.steps + 1):
             if cancel is not None and cancel.cancelled:
+                _forget(run)
                 yield TrainEvent(step - 1, cfg.steps, float("nan"), 0.0, message="cancelled")
                 return None
             inp, tgt, texts = src.batch(cfg.batch_size, rng, augment=cfg.augment)
@@ -132,15 +185,21 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
             losses.append(loss.item())
             if val_rows is not None and (step % cfg.val_every == 0 or step == cfg.steps):
                 val_loss = validate(model, val_rows, model.device)
+            if step < cfg.steps and ((cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
+                                     or time.time() - last_ck > cfg.checkpoint_seconds):
+                _checkpoint(run, step, fingerprint, sets, opt, rng, gen, losses[-cfg.log_every:], val_loss)
+                last_ck = time.time()
             if step % cfg.log_every == 0 or step == cfg.steps:
                 yield TrainEvent(step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), cfg.lr,
                                  val_loss=val_loss, seconds=time.time() - t0)
         if cancel is not None and cancel.cancelled:
+            _forget(run)
             yield TrainEvent(cfg.steps, cfg.steps, float("nan"), 0.0, message="cancelled")
             return None
-        final = float(np.mean(losses[-cfg.log_every:]))
+        final = float(np.mean(losses[-cfg.log_every:])) if losses else float("nan")
         if not math.isfinite(final) or (val_loss is not None and not math.isfinite(val_loss)) \
                 or not all(s.all_finite() for s in sets.values()):
+            _forget(run)
             raise RFMError("Training diverged (the loss or the adapter's weights are not finite numbers), so "
                            f"'{cfg.name}' was not saved; try a lower learning rate or alpha.")
         _refuse_existing(cfg)  # taken while training
@@ -152,7 +211,12 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
                            settings={k: v for k, v in cfg.to_dict().items() if k not in ("replace", "keep_replaced")},
                            final_loss=final,
                            final_val_loss=val_loss)
-        folder = save_adapter(out / cfg.name, sets, card, keep_backup=cfg.keep_replaced)
+        try:
+            folder = save_adapter(out / cfg.name, sets, card, keep_backup=cfg.keep_replaced, replace=cfg.replace)
+        except FileExistsError:  # taken while training (a crash's backup, recovered, counts)
+            raise OptionError(f"An adapter named '{cfg.name}' already exists; choose another name or replace "
+                              "it.") from None
+        _forget(run)
         yield TrainEvent(cfg.steps, cfg.steps, card.final_loss, cfg.lr, val_loss=val_loss,
                          seconds=time.time() - t0, checkpoint=str(folder), message="saved")
         return folder
@@ -160,3 +224,43 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
         for s in sets.values():
             s.detach()
         model._uncond_cache = None
+
+
+def _checkpoint(run: Path, step: int, fingerprint: str, sets: dict, opt, rng, gen, losses, val_loss) -> None:
+    from .checkpoint import save_checkpoint
+
+    weights = {f"{part}.{k}": v.detach() for part, s in sets.items() for k, v in s.named_parameters()}
+    weights["rng.torch"] = gen.get_state()
+    save_checkpoint(run, step, weights, opt, {"fingerprint": fingerprint, "rng": rng.bit_generator.state,
+                                              "losses": [float(x) for x in losses], "val_loss": val_loss}, keep=1)
+
+
+def _resume(run: Path, fingerprint: str, sets: dict, opt, rng, gen, losses) -> tuple[int, float | None]:
+    """Load the latest complete checkpoint of this same fine-tuning: (the first step to run,
+    the last validation loss)."""
+    from .checkpoint import latest_checkpoint, load_checkpoint, optimizer_from_files
+
+    if not run.is_dir():
+        return 1, None
+    try:
+        ck = latest_checkpoint(run)
+        if ck is None:
+            raise RFMError("no checkpoint")
+        weights, state = load_checkpoint(ck)
+        if state.get("fingerprint") != fingerprint:
+            raise RFMError("another fine-tuning")
+        own = {f"{part}.{k}": v for part, s in sets.items() for k, v in s.named_parameters()}
+        if set(own) - set(weights):
+            raise RFMError("other layers")
+        with torch.no_grad():
+            for k, v in own.items():
+                v.copy_(weights[k])
+        optimizer_from_files(opt, ck)
+        gen.set_state(weights["rng.torch"])
+        rng.bit_generator.state = state["rng"]
+        losses.extend(state.get("losses") or [])
+        val = state.get("val_loss")
+        return int(state["step"]) + 1, (float(val) if val is not None else None)
+    except (RFMError, OSError, ValueError, KeyError, RuntimeError, TypeError):
+        _forget(run)  # not this run's, or unreadable: start afresh
+        return 1, None
