@@ -59,6 +59,8 @@ def run(args) -> int:
         bar.update(ev.step - last)
         last = ev.step
         bar.set_postfix(loss=f"{ev.loss:.4f}", val="-" if ev.val_loss is None else f"{ev.val_loss:.4f}")
+        if ev.message.startswith("resumed"):
+            bar.write(f"fine-tuning '{args.name}' {ev.message} (a run cut short earlier)")
         if ev.checkpoint:
             bar.close()
             print(f"adapter '{args.name}' saved to {ev.checkpoint}; use it with --adapter {args.name!r}")

@@ -51,13 +51,26 @@ def discard_tree(p) -> Path | None:
     if p.is_symlink() or not p.is_dir():
         p.unlink()
         return None
-    gone = p.parent / f"{DEL}{uuid.uuid4().hex[:8]}-{p.name}"[:255]
-    try:
-        os.rename(p, gone)
-    except OSError:
-        gone = p
+    gone = _trash_name(p)
+    os.rename(p, gone)  # a failure leaves the folder whole, under its name
     shutil.rmtree(gone, ignore_errors=True)
     return gone if _present(gone) else None
+
+
+def _base_name(name: str) -> str:
+    for prefix in (NEW, OLD):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _trash_name(p: Path) -> Path:
+    """'.rfm-del-XXXXXXXX-NAME' (NAME: the folder's name without a staging or backup prefix)."""
+    return p.parent / f"{DEL}{uuid.uuid4().hex[:8]}-{_base_name(p.name)}"[:255]
+
+
+def _trash_of(dst: Path) -> list[Path]:
+    return [q for q in dst.parent.glob(f"{DEL}????????-*") if q.name[len(DEL) + 9:] == dst.name[:255 - len(DEL) - 9]]
 
 
 def recover(dst) -> None:
@@ -74,6 +87,8 @@ def recover(dst) -> None:
             os.rename(old, dst)  # the new one never arrived (or was taken away): the old one comes back
     if _present(new):
         discard_tree(new)  # a staging folder that was never committed
+    for q in _trash_of(dst):  # deletions of its earlier versions cut short
+        shutil.rmtree(q, ignore_errors=True)
 
 
 def recover_all(folder) -> None:
@@ -124,7 +139,10 @@ def commit(new, dst, replace: bool = False, keep_old: bool = False) -> None:
                 pass  # recover(dst) puts it back
         raise
     if had and not keep_old:
-        discard_tree(old)
+        try:
+            discard_tree(old)
+        except OSError:
+            pass  # the new one is in place; recover() drops the old one next time
 
 
 @contextmanager
@@ -164,7 +182,7 @@ def undo(dst) -> None:
         discard_tree(dst)
         return
     if _present(dst):
-        gone = dst.parent / f"{DEL}{uuid.uuid4().hex[:8]}-{dst.name}"[:255]
+        gone = _trash_name(dst)
         os.rename(dst, gone)  # out of the way first; a crash now leaves the old one for recover()
         os.rename(old, dst)
         shutil.rmtree(gone, ignore_errors=True)

@@ -55,11 +55,12 @@ def is_complete(folder: Path) -> bool:
 
 
 def save_checkpoint(root, step: int, weights: dict, opt, state: dict, keep: int = 3) -> Path:
-    from ..swap import discard_tree, recover_all, replacing
+    from ..atomic import sweep
+    from ..swap import discard_tree, replacing
 
     ck = Path(root) / "checkpoints"
     ck.mkdir(parents=True, exist_ok=True)
-    recover_all(ck)
+    sweep(ck)  # swaps and temporary files a killed save left
     name = f"step-{step:07d}"
     final = ck / name
     with replacing(final, replace=True) as tmp:

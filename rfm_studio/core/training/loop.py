@@ -486,7 +486,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
         step += 1
         ema.update(trainable_state(model), step)
         losses.append(loss.item())
-        val = None
+        val, ck_path = None, None
         if step % cfg.val_every == 0 or step == cfg.steps:
             live = {k: v.detach().clone() for k, v in trainable_state(model).items()}
             load_trainable(model, {k: v for k, v in ema.shadow.items()})
@@ -507,12 +507,11 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
             metric = val if scorer is None else -acc_broadcast(acc, clap)
             if metric < best:
                 best = metric
-                p = checkpoint(val)
+                ck_path = checkpoint(val)
                 if acc.is_main_process:
                     mark_best(out, step, val if scorer is None else clap, "val_loss" if scorer is None else "clap")
-        ck_path = None
-        if time.time() - last_ck > cfg.checkpoint_seconds or step == cfg.steps:
-            ck_path = checkpoint(val)
+        if ck_path is None and (time.time() - last_ck > cfg.checkpoint_seconds or step == cfg.steps):
+            ck_path = checkpoint(val)  # (a step just saved as the best is not saved again)
         if step % cfg.log_every == 0 or val is not None or ck_path:
             yield TrainEvent(step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), opt.param_groups[0]["lr"],
                              val_loss=val, seconds=elapsed_before + time.time() - t_start,
