@@ -84,16 +84,21 @@ def test_a_resave_of_the_same_step_killed_midway_leaves_a_complete_checkpoint(tm
     kill while the second save removes the first used to leave step-N without optimizer.json."""
     from faultinject import run_in_child
 
-    from rfm_studio.core.training.checkpoint import latest_checkpoint, optimizer_from_files, save_checkpoint
+    from rfm_studio.core.training.checkpoint import latest_checkpoint, load_checkpoint, optimizer_from_files, \
+        save_checkpoint
 
     opt = _opt()
     save_checkpoint(tmp_path, 20, {"w": torch.ones(2)}, opt, {"best": 1.0})
-    # kill at each of the first calls of the re-save's swap (the old code's rmtree among them)
-    for k in range(1, 16):
-        outcome, _ = run_in_child(lambda: save_checkpoint(tmp_path, 20, {"w": torch.ones(2)}, opt, {"best": .5}),
-                                  k, "kill")
+
+    def resave():
+        save_checkpoint(tmp_path, 20, {"w": torch.ones(2)}, opt, {"best": .5})
+
+    _, n = run_in_child(resave, 0, "kill")
+    for k in range(1, n + 1):  # killed at each call (the old code's rmtree of step-20 among them)
+        outcome, _ = run_in_child(resave, k, "kill")
         ck = latest_checkpoint(tmp_path)
         assert ck is not None and ck.name == "step-0000020", (k, outcome)
+        load_checkpoint(ck)
         optimizer_from_files(_opt(), ck)  # complete: resumes
 
 
