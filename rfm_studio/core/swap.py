@@ -169,7 +169,11 @@ def replacing(dst, replace: bool = False, keep_old: bool = False):
         commit(new, dst, replace=replace, keep_old=keep_old)
     except BaseException:
         if _present(new):
-            discard_tree(new)
+            try:
+                discard_tree(new)
+            except OSError:  # not even renamed: deleted in place, unless recover() would need it whole
+                if not (_present(backup_path(dst)) and not _present(dst)):
+                    shutil.rmtree(new, ignore_errors=True)
         raise
 
 

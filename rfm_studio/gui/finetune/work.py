@@ -229,6 +229,8 @@ def train(host, triplets, s: TrainSettings, cancel):
                 return TrainOutcome(None, s.name, None, None, time.perf_counter() - t0, tuple(points), tuple(vpoints))
             if ev.checkpoint:
                 saved = ev.checkpoint
+            elif ev.message.startswith("resumed"):  # a run cut short earlier continues: no loss yet
+                pass
             else:
                 points.append((ev.step, float(ev.loss)))
                 if ev.val_loss is not None and (ev.step % val_every == 0 or ev.step == ev.total):
