@@ -283,6 +283,40 @@ def atomic_write_scenario() -> Scenario:
     return Scenario("atomic write", setup, action, check, action, done)
 
 
+def audio_save_scenario() -> Scenario:
+    """An edit's output (core.audio.io.save_audio): encoded to a temporary file, renamed over."""
+    import numpy as np
+
+    from rfm_studio.core.audio.io import save_audio
+
+    sr = 16000
+    old = (0.1 * np.sin(np.arange(sr) / 10)).astype(np.float32)
+    new = (0.2 * np.sin(np.arange(2 * sr) / 7)).astype(np.float32)
+
+    def setup(d):
+        save_audio(d / "out.wav", old, sr)
+
+    def action(d):
+        save_audio(d / "out.wav", new, sr)
+
+    def frames(d) -> int:
+        import soundfile as sf
+
+        return sf.info(str(d / "out.wav")).frames
+
+    def check(d):
+        assert frames(d) in (len(old), len(new)), "the output is neither the old nor the new one"
+        return 1
+
+    def done(d):
+        assert frames(d) == len(new)
+        _sweep(d)
+        assert _leftovers(d) == [], _leftovers(d)
+        return 2
+
+    return Scenario("audio output", setup, action, check, action, done)
+
+
 def checkpoint_scenario() -> Scenario:
     """A run holding step 10 and 20 re-saves step 20 (validation improved on a periodic
     step) and then saves step 30 (a kill at any moment must leave a complete checkpoint and a
@@ -578,5 +612,5 @@ def batch_scenario() -> Scenario:
 
 
 def all_scenarios(bundle: Path) -> list[Scenario]:
-    return [atomic_write_scenario(), checkpoint_scenario(), adapter_scenario(), batch_scenario(),
+    return [atomic_write_scenario(), audio_save_scenario(), checkpoint_scenario(), adapter_scenario(), batch_scenario(),
             models_import_scenario(bundle), models_remove_scenario(bundle), ship_scenario(bundle)]
