@@ -310,24 +310,23 @@ def test_startup_sweeps_only_the_apps_stale_temporary_files(tmp_path, capsys):
 
 SIGTERM_SCRIPT = r"""
 import sys, time
-import numpy as np
-import soundfile
+from pathlib import Path
 import rfm_studio.commands.edit as E
-import rfm_studio.core.editing as ED
-from types import SimpleNamespace
+from rfm_studio.core.atomic import discard, temp_beside
 
-E.load_model = lambda args: None
-ED.edit = lambda model, audio, sr, text, **k: SimpleNamespace(audio=audio, sample_rate=sr, seconds=0.0,
-                                                              params={"steps": 1, "t_start": 0.0})
+def long_edit(args):  # as save_audio and the streamed edit do: a temporary file, removed on any exit
+    tmp = temp_beside(Path(args.output), ".wav")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(b"\0" * 1_000_000)
+            f.flush()
+            open(sys.argv[3], "w").close()
+            time.sleep(60)
+    except BaseException:
+        discard(tmp)
+        raise
 
-def slow_write(path, data, sr, **k):  # a long encode: a big partial file, then the signal
-    with open(path, "wb") as f:
-        f.write(b"\0" * 1_000_000)
-        f.flush()
-        open(sys.argv[3], "w").close()
-        time.sleep(60)
-
-soundfile.write = slow_write
+E.run_edit_cmd = long_edit
 from rfm_studio.cli import main
 sys.exit(main(["edit", sys.argv[1], "x", "-o", sys.argv[2]]))
 """
