@@ -298,3 +298,20 @@ def test_rename_and_delete_refuse_paths_and_bad_names(tmp_path):
     assert json.loads((base / "old" / "adapter_card.json").read_text())["name"] == "old"
     delete_adapter("old", base)
     assert [n for n, _p, _c in list_adapters(base)] == ["a"]
+
+
+def test_finetune_message_says_how_to_use_an_adapter_saved_elsewhere(tmp_path, monkeypatch):
+    """--adapter takes names from the user adapters folder only, so an adapter saved with
+    --out-dir elsewhere must not be announced as usable with --adapter NAME as it stands."""
+    from types import SimpleNamespace
+
+    from rfm_studio.commands.finetune import _how_to_use
+
+    monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    from rfm_studio.paths import user_adapters_dir
+
+    assert _how_to_use(SimpleNamespace(out_dir=None, name="mine")) == "use it with --adapter 'mine'"
+    assert _how_to_use(SimpleNamespace(out_dir=str(user_adapters_dir()), name="mine")) == \
+        "use it with --adapter 'mine'"
+    msg = _how_to_use(SimpleNamespace(out_dir=str(tmp_path / "elsewhere"), name="mine"))
+    assert "copy the folder there" in msg and str(user_adapters_dir()) in msg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from ..core.errors import OptionError
 
@@ -63,5 +64,15 @@ def run(args) -> int:
             bar.write(f"fine-tuning '{args.name}' {ev.message} (a run cut short earlier)")
         if ev.checkpoint:
             bar.close()
-            print(f"adapter '{args.name}' saved to {ev.checkpoint}; use it with --adapter {args.name!r}")
+            print(f"adapter '{args.name}' saved to {ev.checkpoint}; {_how_to_use(args)}")
     return 0
+
+
+def _how_to_use(args) -> str:
+    """--adapter takes a name from the user adapters folder only: say so when it was saved elsewhere."""
+    from ..paths import user_adapters_dir
+
+    if args.out_dir is None or Path(args.out_dir).resolve() == user_adapters_dir().resolve():
+        return f"use it with --adapter {args.name!r}"
+    return (f"--adapter loads adapters by name from {user_adapters_dir()}: copy the folder there "
+            f"to use it with --adapter {args.name!r}")
