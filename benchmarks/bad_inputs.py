@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # this checkout's rfm_studio, not another install's
 
+from rfm_studio.core.envvars import temporary_env  # noqa: E402
+
 
 class _Boom:  # a pickle that would leave a mark if it were ever loaded
     def __init__(self, mark):
@@ -255,16 +257,8 @@ def rows(subprocess_mode: bool = False, verbose: bool = False) -> list[dict]:
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     table: dict[str, dict] = {}
     try:
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with temporary_env(env):
             all_cases = cases(root)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         skip = (root / "cache", root / "logs", root / "config")
         full_env = dict(os.environ, **env)
         for command, what, argv in all_cases:

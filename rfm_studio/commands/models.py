@@ -186,6 +186,8 @@ def _truthy(value) -> bool:
 def cmd_download(args) -> int:
     import os
 
+    from ..core.envvars import temporary_env
+
     # The CLI turns HF_HUB_OFFLINE on by default and notes that it did (RFM_STUDIO_OFFLINE_DEFAULT);
     # this explicit command lifts that default for itself, but never an offline mode the user asked for.
     # (huggingface_hub reads HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE when that is unset or empty)
@@ -207,21 +209,15 @@ def cmd_download(args) -> int:
         shutil.rmtree(part)  # a partial download of another repository or revision: start again
     part.mkdir(parents=True, exist_ok=True)
     mark.write_text(source, encoding="utf-8")
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     saved_const = getattr(constants, "HF_HUB_OFFLINE", None)
-    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "0"
     constants.HF_HUB_OFFLINE = False  # read once when huggingface_hub was imported
     try:
-        snapshot_download(repo_id=args.repo, revision=args.revision, local_dir=str(part))
+        with temporary_env({"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}):
+            snapshot_download(repo_id=args.repo, revision=args.revision, local_dir=str(part))
     except Exception as exc:
         why = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"Download of {args.repo} failed ({why}); run the command again to resume.") from None
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         constants.HF_HUB_OFFLINE = saved_const
     shutil.rmtree(part / ".cache", ignore_errors=True)  # huggingface_hub's resume bookkeeping
     mark.unlink(missing_ok=True)

@@ -268,19 +268,27 @@ def parse_info(b: bytes, tags: dict) -> None:
             _put(tags, key, _text(val))
 
 
+def _chunks(f, size: int, end: str):
+    """(position, id, length) of each chunk of a RIFF/RIFX/AIFF file after its 12-byte header,
+    with the file positioned at the chunk's data; ``end`` is the struct byte order."""
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        h = f.read(8)
+        if len(h) < 8:
+            return
+        ln = struct.unpack(end + "I", h[4:8])[0]
+        yield pos, h[:4], ln
+        pos += 8 + ln + (ln & 1)
+
+
 def read_riff(f, tags: dict, meta: FileMeta, size: int) -> None:
     head = f.read(12)
     big = head[:4] == b"RIFX"
     end = "<" if not big else ">"
     ds64_data = None
     data_len = None
-    pos = 12
-    while pos + 8 <= size:
-        f.seek(pos)
-        h = f.read(8)
-        if len(h) < 8:
-            break
-        cid, ln = h[:4], struct.unpack(end + "I", h[4:8])[0]
+    for pos, cid, ln in _chunks(f, size, end):
         if cid == b"data":
             if ln == 0xFFFFFFFF and ds64_data is not None:
                 ln = ds64_data
@@ -306,7 +314,6 @@ def read_riff(f, tags: dict, meta: FileMeta, size: int) -> None:
                 parse_info(d, tags)
         elif cid in (b"id3 ", b"ID3 ") and ln < 4_000_000:
             parse_id3v2(f.read(ln), tags)
-        pos += 8 + ln + (ln & 1)
     align = getattr(meta, "_align", 0)
     if data_len is not None and align and meta.sample_rate:
         meta.duration = data_len / align / meta.sample_rate
@@ -321,13 +328,7 @@ def _ieee_extended(b: bytes) -> float:
 
 
 def read_aiff(f, tags: dict, meta: FileMeta, size: int) -> None:
-    pos = 12
-    while pos + 8 <= size:
-        f.seek(pos)
-        h = f.read(8)
-        if len(h) < 8:
-            break
-        cid, ln = h[:4], struct.unpack(">I", h[4:8])[0]
+    for _pos, cid, ln in _chunks(f, size, ">"):
         if cid == b"COMM":
             d = f.read(18)
             if len(d) >= 18:
@@ -349,7 +350,6 @@ def read_aiff(f, tags: dict, meta: FileMeta, size: int) -> None:
                 p += 8 + cl + (cl & 1)
         elif cid == b"ID3 " and ln < 4_000_000:
             parse_id3v2(f.read(ln), tags)
-        pos += 8 + ln + (ln & 1)
 
 
 def read_meta(path) -> FileMeta:
