@@ -71,3 +71,17 @@ def tone(seconds=2.0, sr=16000, freq=440.0, channels=None, amp=0.3, seed=0):
     if channels:
         x = np.stack([x * (1 - 0.1 * c) for c in range(channels)], axis=1)
     return x
+
+
+def run_cli(capsys, *argv):
+    """``rfm-studio ARGV`` in this process: (exit code, stdout, stderr)."""
+    from rfm_studio.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_sentence(err: str) -> bool:
+    """The CLI's user-error form: one line starting 'rfm-studio: ', no traceback."""
+    return err.startswith("rfm-studio: ") and err.count("\n") == 1 and "Traceback" not in err

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone
+from conftest import run_cli as run, tone
 from rfm_studio.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture()

@@ -10,18 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone
-from rfm_studio.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_sentence(err: str) -> bool:
-    return err.startswith("rfm-studio: ") and err.count("\n") == 1 and "Traceback" not in err
+from conftest import run_cli as run, one_sentence, tone
 
 
 @pytest.fixture()

@@ -8,21 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone
-from rfm_studio.cli import main
+from conftest import run_cli as run, one_sentence, tone
 from rfm_studio.core.audio.formats import OutputFormat, check_encoder, choose_format, kept_subtype
 from rfm_studio.core.audio.io import save_audio
 from rfm_studio.core.errors import OptionError
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_sentence(err: str) -> bool:
-    return err.startswith("rfm-studio: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
 def write(path, seconds=1.0, sr=16000, channels=None, **kw):
