@@ -149,3 +149,31 @@ def test_starter_library_is_indexed_on_first_use_and_can_be_removed(tmp_path):
         lib.remove_folder("starter")
     with Library(tmp_path / "s.sqlite") as lib:  # stays removed
         assert lib.folders() == []
+
+
+def test_a_large_unembedded_backlog_is_searched_by_keywords_until_embedded(lib, folder, monkeypatch):
+    """A big folder just added must not make the next search embed thousands of descriptions
+    (minutes); it answers from the keyword index until embed_pending has run."""
+    import rfm_studio.core.library.index as index_mod
+
+    lib.add_folder(folder)
+    monkeypatch.setattr(index_mod, "SEARCH_EMBED_MAX", 2)  # 5 pending descriptions > 2
+    calls = []
+    monkeypatch.setattr(lib, "embed_pending", lambda *a, **k: calls.append(1) or 0)
+    assert names(lib.search("thunder", 1)) == ["thunder-clap_02.flac"]
+    assert lib.mode == "keywords" and not calls
+    monkeypatch.undo()
+    lib.embed_pending()
+    assert names(lib.search("a dog barking", 1)) == ["ANMLDog_Big Dog Barking_JD_Yard.wav"]
+    assert lib.mode == "embeddings"
+
+
+def test_cli_library_add_embeds_the_new_descriptions(tmp_path, folder, capsys, monkeypatch):
+    from conftest import run_cli
+
+    monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    code, out, err = run_cli(capsys, "library", "add", str(folder))
+    assert code == 0, err
+    assert "new descriptions embedded for search" in out
+    code, out, _ = run_cli(capsys, "library", "search", "a dog barking")
+    assert code == 0 and "ANMLDog_Big Dog Barking" in out.splitlines()[0]

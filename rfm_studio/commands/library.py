@@ -44,7 +44,24 @@ def cmd_add(args) -> int:
         raise OptionError(f"{args.folder} is not a folder." if d.exists() else f"Folder not found: {args.folder}")
     with _open() as lib:
         print(_report(lib.add_folder(d)))
+        _embed(lib)
     return 0
+
+
+def _embed(lib) -> None:
+    """Embed the new descriptions now, so the next search is a text-encoder search at once."""
+    import time
+
+    from ..core.library.embed import EncoderUnavailable
+
+    t0 = time.perf_counter()
+    try:
+        n = lib.embed_pending()
+    except EncoderUnavailable:
+        print("The text encoder is not available: searches use keywords.")
+        return
+    if n:
+        print(f"{n} new descriptions embedded for search ({time.perf_counter() - t0:.1f} s)")
 
 
 def cmd_list(args) -> int:
@@ -68,6 +85,7 @@ def cmd_refresh(args) -> int:
     with _open() as lib:
         for r in lib.refresh():
             print(_report(r))
+        _embed(lib)
     return 0
 
 

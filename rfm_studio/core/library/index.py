@@ -26,6 +26,9 @@ from .describe import describe
 from .meta import AUDIO_EXTS, read_meta
 
 BATCH = 500
+# A search embeds at most this many new descriptions itself; a larger backlog (a big folder just
+# added) is searched by keywords until `embed_pending` has run (library add/refresh run it).
+SEARCH_EMBED_MAX = 512
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS folders(id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, starter INTEGER NOT NULL DEFAULT 0,
@@ -316,6 +319,10 @@ class Library:
         if not query:
             return []
         with self._lock:
+            pending = self.db.execute("SELECT COUNT(*) FROM texts WHERE emb IS NULL").fetchone()[0]
+            if pending > SEARCH_EMBED_MAX:
+                self.mode = "keywords"
+                return self.keyword_search(query, limit)
             try:
                 from .embed import embed
 

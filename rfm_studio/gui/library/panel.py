@@ -298,7 +298,17 @@ class LibraryPanel(QWidget):
     def add_folder(self, folder: str) -> None:
         self.status.setText(f"Indexing {folder}…")
         self.add_btn.setEnabled(False)
-        self._run(lambda: self._library().add_folder(folder), self._indexed)
+        self._run(lambda: self._index_and_embed(folder), self._indexed)
+
+    def _index_and_embed(self, folder: str):
+        """Worker side: scan the folder, then embed its descriptions (keywords serve if that fails)."""
+        lib = self._library()
+        rep = lib.add_folder(folder)
+        try:
+            lib.embed_pending()
+        except Exception:  # the encoder is unavailable: searches fall back to keywords
+            pass
+        return rep
 
     def _after_index(self, rep):
         self.add_btn.setEnabled(True)
