@@ -188,7 +188,8 @@ def main(argv=None):
                    f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
                    f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "") \
                 + ((" WITH AN EXAMPLE/REFERENCE PROMPT" + ("" if model.accepts_prompts else
-                                                           " (IGNORED: the model has no prompt input)"))
+                                                           " (the model has no prompt input: remove rows ignore the example; add/replace rows "
+                                                           "place the reference by the library's signal processing)"))
                    if with_prompt else "")
             key = str(path) + (" region" if with_region else "") + (" prompt" if with_prompt else "")
             report[key] = table(name, res)
