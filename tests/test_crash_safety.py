@@ -237,7 +237,17 @@ def ft_triplets(tmp_path_factory):
     return d
 
 
-def test_finetuning_killed_part_way_resumes_to_the_same_adapter(tiny_model, ft_triplets, tmp_path):
+@pytest.fixture
+def one_thread():
+    """Same float results in the parent and a forked child: a forked child does not get the
+    parent's intra-op thread pool, and sums split over other thread counts round differently."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_finetuning_killed_part_way_resumes_to_the_same_adapter(tiny_model, ft_triplets, tmp_path, one_thread):
     from faultinject import run_in_child
 
     from rfm_studio.core.model.files import load_safetensors
