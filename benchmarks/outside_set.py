@@ -53,11 +53,7 @@ def training_packages() -> set:
         "asterisk-core-sounds-en-wav"}
 
 
-# kept for independent evaluation: never used for training, tuning or our benchmarks
-RESERVED_PACKAGES = {
-    "gcompris-qt-data", "widelands-data", "7kaa-data", "flare-game", "supertux-data", "heroes-sound-effects",
-    "sound-theme-freedesktop", "freedink-data", "tuxmath-data",
-}
+from rfm_studio.core.data.reserved import RESERVED_PACKAGES  # noqa: E402
 
 
 def read_rows() -> list[dict]:

@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "resources" / "library"
-RESERVED = {"gcompris-qt-data", "widelands-data", "7kaa-data", "flare-game", "supertux-data", "heroes-sound-effects",
-            "sound-theme-freedesktop", "freedink-data", "tuxmath-data"}
+from rfm_studio.core.data.reserved import RESERVED_PACKAGES as RESERVED  # noqa: E402
 MAX_BYTES = 20 * 1024 * 1024
 
 

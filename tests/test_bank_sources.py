@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from rfm_studio.core.data import inventory as INV
@@ -85,3 +86,18 @@ def test_zip_members_are_listed_and_read(tmp_path):
     assert not INV.exists(root, "data/pak0.pk3#sound/world/none.wav")
     y, sr = INV.decode(INV.read_bytes(root, "data/pak0.pk3#sound/world/fire1.wav"), "fire1.wav")
     assert sr == 16000 and np.allclose(y[:, 0], x, atol=1e-4)
+
+
+def test_the_core_reserved_list_is_the_developer_guides():
+    from rfm_studio.core.data.reserved import RESERVED_PACKAGES
+
+    assert RESERVED_PACKAGES == RESERVED
+
+
+def test_reserved_packages_are_never_fetched(tmp_path):
+    from rfm_studio.core.data.fetch import fetch
+    from rfm_studio.core.errors import OptionError
+
+    with pytest.raises(OptionError, match="reserved for independent evaluation"):
+        fetch("flare-game", tmp_path)
+    assert not any(tmp_path.rglob("*.deb"))

@@ -15,7 +15,13 @@ def find_deb(debs: Path, package: str) -> Path | None:
 
 
 def download(package: str, debs: Path) -> Path:
-    """The .deb of ``package`` in ``debs`` (downloaded with apt-get when missing)."""
+    """The .deb of ``package`` in ``debs`` (downloaded with apt-get when missing); never one of the
+    packages reserved for independent evaluation."""
+    from .reserved import RESERVED_PACKAGES
+
+    if package in RESERVED_PACKAGES:
+        raise OptionError(f"{package} is reserved for independent evaluation; it is never used for training, "
+                          "tuning or the project's benchmarks.")
     debs.mkdir(parents=True, exist_ok=True)
     deb = find_deb(debs, package)
     if deb is not None:
