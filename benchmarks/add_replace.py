@@ -168,7 +168,7 @@ def main(argv=None) -> int:
           f"(chance top-{TOP} {TOP / n_cls:.0%})")
 
     from rfm_studio.core.model.bundle import RFMEditor
-    from rfm_studio.paths import resolve_model
+    from rfm_studio.core.paths import resolve_model
 
     model = RFMEditor.from_pretrained(resolve_model(args.model), device=torch.device("cpu"))
     lib = Library(Path(tempfile.mkdtemp()) / "starter.sqlite")  # the starter library only

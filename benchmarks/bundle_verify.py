@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="rfm-verify-cache-") as cache:
         os.environ["RFM_STUDIO_CACHE_DIR"] = cache
         from rfm_studio.core.model.integrity import CACHE_NAME, check_bundle_before_load
-        from rfm_studio.paths import resolve_model
+        from rfm_studio.core.paths import resolve_model
 
         folder = resolve_model(argv[0] if argv else None)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6

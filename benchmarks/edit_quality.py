@@ -126,7 +126,7 @@ def main(argv=None):
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.core.model.vocoder import GriffinLimVocoder
-    from rfm_studio.paths import resolve_model
+    from rfm_studio.core.paths import resolve_model
 
     manifest = ensure_manifest(Path(args.manifest), Path(args.bank))
     rows = rows_of(manifest, args.limit)

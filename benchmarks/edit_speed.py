@@ -45,7 +45,7 @@ def main(argv=None):
     from rfm_studio.core.audio.io import load_audio
     from rfm_studio.core.editing import edit
     from rfm_studio.core.model.bundle import RFMEditor
-    from rfm_studio.paths import examples_dir, resolve_model
+    from rfm_studio.core.paths import examples_dir, resolve_model
 
     folder = resolve_model(args.model)
     t0 = time.perf_counter()

@@ -69,7 +69,7 @@ def main(argv=None):
     from rfm_studio.core.editing import edit
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.bundle import RFMEditor
-    from rfm_studio.paths import examples_dir, resolve_model
+    from rfm_studio.core.paths import examples_dir, resolve_model
 
     if not (Path(args.bank) / "bank.jsonl").exists():
         sys.exit(f"No event bank at {args.bank}: build it with 'rfm-studio data bank --out {args.bank}'.")

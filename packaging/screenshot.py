@@ -34,7 +34,7 @@ def _ensure_display(argv) -> None:
 
 def _model_folder(tmp: Path) -> tuple[str, str]:
     sys.path.insert(0, str(ROOT))
-    from rfm_studio import paths
+    from rfm_studio.core import paths
 
     default = paths.shipped_models_dir() / paths.DEFAULT_MODEL
     if (default / "model_index.json").is_file():
@@ -50,7 +50,7 @@ def _model_folder(tmp: Path) -> tuple[str, str]:
 
 
 def _clip() -> str:
-    from rfm_studio import paths
+    from rfm_studio.core import paths
 
     p = paths.examples_dir() / "birds_and_car_passing.wav"
     if p.is_file():

@@ -31,7 +31,7 @@ def create_app():
     app.setApplicationDisplayName("RFM Studio")
     from PySide6.QtGui import QIcon
 
-    from .paths import resources_dir
+    from .core.paths import resources_dir
 
     icon = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256, 512):

@@ -17,7 +17,7 @@ def _version(mod: str) -> str:
 
 def diagnose() -> str:
     from . import __version__
-    from .paths import model_search_path, user_adapters_dir, user_config_dir, user_log_dir
+    from .core.paths import model_search_path, user_adapters_dir, user_config_dir, user_log_dir
 
     lines = [f"rfm-studio {__version__}", f"python {sys.version.split()[0]} on {platform.platform()}"]
     for pkg in ("torch", "diffusers", "transformers", "peft", "accelerate", "PySide6",

@@ -7,7 +7,7 @@ import logging.handlers
 
 
 def setup_logging(level=logging.INFO) -> str | None:
-    from .paths import user_log_dir
+    from .core.paths import user_log_dir
 
     root = logging.getLogger("rfm_studio")
     if any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):

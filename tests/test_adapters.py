@@ -308,7 +308,7 @@ def test_finetune_message_says_how_to_use_an_adapter_saved_elsewhere(tmp_path, m
     from rfm_studio.commands.finetune import _how_to_use
 
     monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(tmp_path / "data"))
-    from rfm_studio.paths import user_adapters_dir
+    from rfm_studio.core.paths import user_adapters_dir
 
     assert _how_to_use(SimpleNamespace(out_dir=None, name="mine")) == "use it with --adapter 'mine'"
     assert _how_to_use(SimpleNamespace(out_dir=str(user_adapters_dir()), name="mine")) == \

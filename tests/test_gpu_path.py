@@ -287,7 +287,7 @@ def test_the_shipped_model_edits_bit_identically():
 
     from rfm_studio.core.editing import edit
     from rfm_studio.core.model.bundle import RFMEditor
-    from rfm_studio.paths import resolve_model
+    from rfm_studio.core.paths import resolve_model
 
     folder = resolve_model(None)
     m = RFMEditor.from_pretrained(folder)

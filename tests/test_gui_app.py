@@ -335,7 +335,7 @@ def test_errors_show_a_dialog_and_the_app_keeps_running(qtbot, loaded, monkeypat
 
 
 def test_model_and_adapter_selectors(qtbot, loaded, gui_tiny_bundle):
-    from rfm_studio import paths
+    from rfm_studio.core import paths
 
     w = loaded
     combo = w.panel.model_combo

@@ -128,7 +128,7 @@ def test_import_pairing_and_validation_messages(qtbot, window, pairs, tmp_path):
 
 
 def test_training_in_the_worker_plots_the_loss_and_adds_the_adapter(qtbot, loaded, pairs, monkeypatch):
-    from rfm_studio import paths
+    from rfm_studio.core import paths
     from rfm_studio.gui.finetune import work
 
     w = loaded
@@ -212,7 +212,7 @@ def test_training_in_the_worker_plots_the_loss_and_adds_the_adapter(qtbot, loade
 
 
 def test_cancel_leaves_no_adapter_and_resume_starts_again(qtbot, loaded, pairs):
-    from rfm_studio import paths
+    from rfm_studio.core import paths
     from rfm_studio.gui.finetune import work
 
     w = loaded
@@ -244,7 +244,7 @@ def test_cancel_leaves_no_adapter_and_resume_starts_again(qtbot, loaded, pairs):
 
 
 def test_rename_and_delete_update_the_tab_and_the_edit_panel(qtbot, window):
-    from rfm_studio import paths
+    from rfm_studio.core import paths
 
     w = window
     tab = w.finetune
@@ -292,7 +292,7 @@ def test_replacing_an_adapter_is_undone_by_a_cancel_while_saving(pairs, gui_tiny
     being saved (the tab already said "cancelled, nothing saved") brings the old one back."""
     from types import SimpleNamespace
 
-    from rfm_studio import paths
+    from rfm_studio.core import paths
     from rfm_studio.core.events import CancelToken
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.gui.finetune import work

@@ -122,7 +122,7 @@ def test_help_menu_has_quick_start_shortcuts_docs_and_report(qtbot, window):
     assert set(acts) == {"quick_start", "shortcuts", "docs", "report", "about"}
     rows = dict(shortcut_rows(window))
     assert rows["Run Edit"] == "Ctrl+Return" and rows["Play"] == "Space"
-    from rfm_studio.paths import user_log_dir
+    from rfm_studio.core.paths import user_log_dir
 
     assert str(user_log_dir() / "rfm-studio.log") in report_text()
     acts["quick_start"].trigger()
@@ -134,7 +134,7 @@ def test_help_menu_has_quick_start_shortcuts_docs_and_report(qtbot, window):
 
 
 def test_open_dialog_starts_at_the_examples_then_the_last_folder(window, settings, clip_path):
-    from rfm_studio import paths
+    from rfm_studio.core import paths
 
     assert settings.open_dir() == str(paths.examples_dir())
     window.open_file(str(clip_path))

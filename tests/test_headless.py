@@ -17,7 +17,7 @@ def test_core_imports_with_gui_modules_blocked():
         import rfm_studio.core as core
         for m in pkgutil.walk_packages(core.__path__, 'rfm_studio.core.'):
             importlib.import_module(m.name)
-        import rfm_studio.cli, rfm_studio.paths
+        import rfm_studio.cli, rfm_studio.core.paths
         for name in ('edit', 'train', 'data', 'eval', 'models', 'finetune'):
             try:
                 importlib.import_module('rfm_studio.commands.' + name)
@@ -33,7 +33,7 @@ def test_core_imports_with_gui_modules_blocked():
 
 def test_package_import_is_light():
     """Importing the package and the CLI module loads neither torch nor transformers."""
-    code = "import sys, rfm_studio, rfm_studio.cli, rfm_studio.paths; " \
+    code = "import sys, rfm_studio, rfm_studio.cli, rfm_studio.core.paths; " \
            "print(any(m in sys.modules for m in ('torch', 'transformers', 'diffusers')))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "False", r.stderr

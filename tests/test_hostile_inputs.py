@@ -253,7 +253,7 @@ def test_a_bundle_without_a_manifest_is_not_loaded(tiny_bundle, tmp_path):
 
 def test_the_shipped_bundle_verifies():
     from rfm_studio.core.model.integrity import check_bundle_before_load
-    from rfm_studio.paths import shipped_models_dir
+    from rfm_studio.core.paths import shipped_models_dir
 
     assert check_bundle_before_load(shipped_models_dir() / "rfm-studio-small") in ("hashed", "cached")
 

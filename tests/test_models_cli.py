@@ -47,7 +47,7 @@ def _one_sentence(capsys):
 
 
 def test_names_cannot_leave_the_models_folder(user_dirs, tiny_bundle, tmp_path, capsys):
-    from rfm_studio.paths import shipped_models_dir
+    from rfm_studio.core.paths import shipped_models_dir
 
     victim = tmp_path / "victim"
     victim.mkdir()

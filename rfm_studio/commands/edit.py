@@ -62,7 +62,7 @@ def register(sub):
 def load_model(args):
     from ..core.devices import resolve_device, resolve_dtype
     from ..core.model.bundle import RFMEditor
-    from ..paths import resolve_model
+    from ..core.paths import resolve_model
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)

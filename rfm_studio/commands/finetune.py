@@ -36,7 +36,7 @@ def run(args) -> int:
     from ..core.training.finetune import FinetuneConfig, adapter_exists, check_settings, finetune
     from ..core.devices import resolve_device
     from ..core.training.triplet_files import load_triplet_table, validate_triplets
-    from ..paths import resolve_model
+    from ..core.paths import resolve_model
 
     parts = tuple(x.strip() for x in args.parts.split(",") if x.strip())
     if not parts or set(parts) - {"unet", "text_encoder"}:
@@ -70,7 +70,7 @@ def run(args) -> int:
 
 def _how_to_use(args) -> str:
     """--adapter takes a name from the user adapters folder only: say so when it was saved elsewhere."""
-    from ..paths import user_adapters_dir
+    from ..core.paths import user_adapters_dir
 
     if args.out_dir is None or Path(args.out_dir).resolve() == user_adapters_dir().resolve():
         return f"use it with --adapter {args.name!r}"

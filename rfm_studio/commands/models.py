@@ -42,13 +42,13 @@ def register(sub):
 
 
 def _user_models() -> Path:
-    from ..paths import user_models_dir
+    from ..core.paths import user_models_dir
 
     return user_models_dir()
 
 
 def cmd_list(args) -> int:
-    from ..paths import model_search_path
+    from ..core.paths import model_search_path
 
     found = 0
     for base in model_search_path():
@@ -92,7 +92,7 @@ def _check_bundle(folder: Path, hashes: bool = True):
 def _new_model_folder(name: str) -> Path:
     """The user models folder's entry for a new model ``name`` (checked, and not taken)."""
     from ..core.swap import exists
-    from ..paths import check_model_name
+    from ..core.paths import check_model_name
 
     dst = _user_models() / check_model_name(name)
     if exists(dst):  # after recovering an import or removal a crash cut short
@@ -127,7 +127,7 @@ def cmd_import(args) -> int:
 
 def cmd_verify(args) -> int:
     from ..core.model.manifest import MANIFEST, read_manifest, verify_manifest
-    from ..paths import resolve_model
+    from ..core.paths import resolve_model
 
     folder = resolve_model(args.model)
     if not (folder / MANIFEST).exists():
@@ -142,7 +142,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    from ..paths import check_model_name, shipped_models_dir
+    from ..core.paths import check_model_name, shipped_models_dir
 
     name = args.name
     if not name or name.startswith(".") or "/" in name or "\\" in name:  # only a folder directly inside

@@ -48,7 +48,7 @@ def terminate_like_interrupt():
 
 
 def app_folders() -> list[Path]:
-    from ..paths import shipped_models_dir, user_adapters_dir, user_data_dir, user_models_dir
+    from .paths import shipped_models_dir, user_adapters_dir, user_data_dir, user_models_dir
 
     return [user_models_dir(), user_adapters_dir(), user_data_dir(), shipped_models_dir()]
 

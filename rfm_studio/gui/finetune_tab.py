@@ -1188,7 +1188,7 @@ class FinetuneTab(QWidget):
     # =================================================================================
     def refresh_adapters(self, select: Optional[str] = None) -> list[str]:
         from ..core.model.adapter_store import list_adapters
-        from ..paths import user_adapters_dir
+        from ..core.paths import user_adapters_dir
 
         keep = select or self._selected_adapter()
         self.adapter_tree.clear()

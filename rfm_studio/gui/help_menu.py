@@ -29,7 +29,7 @@ when: hover for the word, time and value; the colour bar gives the scale.</p>"""
 
 
 def docs_dir() -> Path | None:
-    from ..paths import install_root
+    from ..core.paths import install_root
 
     d = install_root() / "docs"
     return d if d.is_dir() else None
@@ -85,7 +85,7 @@ def shortcuts_dialog(window) -> QDialog:
 
 
 def report_text() -> str:
-    from ..paths import user_log_dir
+    from ..core.paths import user_log_dir
 
     log = user_log_dir() / "rfm-studio.log"
     return (f"<p>Please describe what you did, what you expected and what happened, and attach the log "
@@ -95,7 +95,7 @@ def report_text() -> str:
 
 
 def report_dialog(window) -> QDialog:
-    from ..paths import user_log_dir
+    from ..core.paths import user_log_dir
 
     label = QLabel(report_text())
     label.setWordWrap(True)

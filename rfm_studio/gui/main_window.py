@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from .. import paths
+from ..core import paths
 from ..core.audio.io import READ_EXTENSIONS, audio_info, load_audio
 from ..core.errors import RFMError
 from ..core.events import EditRequest

@@ -35,7 +35,7 @@ _COUNTER = iter(range(1, 1 << 30))
 
 
 def sessions_dir() -> Path:
-    from ..paths import user_data_dir
+    from ..core.paths import user_data_dir
 
     return user_data_dir() / "sessions"
 

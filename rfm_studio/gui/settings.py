@@ -21,7 +21,7 @@ class Settings:
 
     def __init__(self, path: str | Path | None = None):
         if path is None:
-            from ..paths import user_config_dir
+            from ..core.paths import user_config_dir
 
             path = user_config_dir() / "settings.ini"
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ class Settings:
         last = self._get("ui/last_dir", "") if self.q.contains("ui/last_dir") else ""
         if last and Path(last).is_dir():
             return last
-        from ..paths import examples_dir
+        from ..core.paths import examples_dir
 
         ex = examples_dir()
         return str(ex) if ex.is_dir() else str(Path.home())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from .. import paths
+from ..core import paths
 from ..core.errors import RFMError
 from .edit_panel import adapter_folders, model_folders
 from .tasks import ModelInfo

@@ -351,7 +351,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     dtype = resolve_dtype(cfg.dtype, device) if model is None else None  # before any network loads
     folder = None
     if model is None:
-        from ...paths import resolve_model
+        from ..paths import resolve_model
 
         folder = resolve_model(str(cfg.model) if cfg.model else None)  # a bad path fails before any load
     nets = load_networks(cfg, device)

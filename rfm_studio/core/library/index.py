@@ -66,7 +66,7 @@ class ScanReport:
 
 
 def default_db_path() -> Path:
-    from ...paths import user_data_dir
+    from ..paths import user_data_dir
 
     return user_data_dir() / "library.sqlite"
 

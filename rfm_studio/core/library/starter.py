@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def starter_dir() -> Path | None:
-    from ...paths import resources_dir
+    from ..paths import resources_dir
 
     d = resources_dir() / "library"
     return d if (d / "licences.tsv").is_file() else None

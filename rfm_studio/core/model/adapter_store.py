@@ -54,7 +54,7 @@ def resolve_adapter(name) -> Path:
     """The folder of the adapter ``name``, directly inside the user adapters folder: never a path
     (``../evil``, an absolute path), a link, or a folder holding links or anything but folders
     and regular files. One sentence (OptionError / ModelLoadError) otherwise."""
-    from ...paths import user_adapters_dir
+    from ..paths import user_adapters_dir
 
     base = user_adapters_dir()
     if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name \
@@ -76,7 +76,7 @@ def resolve_adapter(name) -> Path:
 
 
 def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:
-    from ...paths import user_adapters_dir
+    from ..paths import user_adapters_dir
 
     base = Path(folder) if folder else user_adapters_dir()
     out = []
@@ -92,7 +92,7 @@ def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:
 
 
 def delete_adapter(name: str, folder=None):
-    from ...paths import user_adapters_dir
+    from ..paths import user_adapters_dir
 
     from ..swap import discard_tree
 
@@ -103,7 +103,7 @@ def delete_adapter(name: str, folder=None):
 
 
 def rename_adapter(old: str, new: str, folder=None) -> Path:
-    from ...paths import user_adapters_dir
+    from ..paths import user_adapters_dir
 
     base = Path(folder) if folder else user_adapters_dir()
     check_name(new)

@@ -214,7 +214,7 @@ def _stamp(path: Path) -> list[int]:
 
 
 def _cache_path() -> Path:
-    from ...paths import user_cache_dir
+    from ..paths import user_cache_dir
 
     return user_cache_dir() / CACHE_NAME
 

@@ -82,7 +82,7 @@ def check_settings(cfg: FinetuneConfig) -> None:
 def adapter_exists(out_dir, name: str) -> bool:
     """Whether ``name`` is taken in the adapters folder ``out_dir`` (None: the user's), once a
     replacement a crash cut short is recovered (the adapter it left as a backup counts)."""
-    from ...paths import user_adapters_dir
+    from ..paths import user_adapters_dir
     from ..swap import exists
 
     return exists((Path(out_dir) if out_dir else user_adapters_dir()) / name)
@@ -95,7 +95,7 @@ _NOT_FINGERPRINTED = ("replace", "keep_replaced", "card_triplets", "checkpoint_s
 
 def resume_dir(out_dir, name: str) -> Path:
     """Where the resume checkpoints of fine-tuning ``name`` into ``out_dir`` live."""
-    from ...paths import user_adapters_dir, user_data_dir
+    from ..paths import user_adapters_dir, user_data_dir
 
     base = Path(out_dir) if out_dir else user_adapters_dir()
     key = hashlib.sha256(str(base.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:12]
@@ -127,7 +127,7 @@ def _refuse_existing(cfg: FinetuneConfig) -> None:
 
 
 def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base_name: str = ""):
-    from ...paths import user_adapters_dir
+    from ..paths import user_adapters_dir
 
     check_settings(cfg)
     _refuse_existing(cfg)

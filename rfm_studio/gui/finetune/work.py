@@ -125,7 +125,7 @@ def renumber(message: str, index: int) -> str:
 # staging
 # =====================================================================================
 def staging_root() -> Path:
-    from ... import paths
+    from ...core import paths
 
     return paths.user_cache_dir() / "finetune"
 

@@ -18,7 +18,7 @@ def install_root() -> Path:
     """The folder holding ``resources/`` and ``models/`` (repo root or the frozen bundle)."""
     if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
         return Path(sys._MEIPASS)
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parent.parent.parent
 
 
 def resources_dir() -> Path:
@@ -69,9 +69,9 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 def check_model_name(name: str) -> str:
     """``name`` if it is a plain folder name for the user models folder (letters, digits, '-',
     '_' and '.', not starting with '.', no path separators); otherwise an OptionError."""
-    from .core.errors import OptionError
+    from .errors import OptionError
 
-    from .core.names import portable
+    from .names import portable
 
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or not portable(name):
         raise OptionError(f"Model name {name!r} is not allowed: use up to 100 letters, digits, '-', '_' and '.', "
@@ -85,7 +85,7 @@ def model_search_path() -> list[Path]:
 
 def resolve_model(name_or_path: str | None) -> Path:
     """A model folder from a path or a name (user models first, then shipped ones)."""
-    from .core.errors import ModelLoadError
+    from .errors import ModelLoadError
 
     name = name_or_path or os.environ.get("RFM_STUDIO_MODEL") or DEFAULT_MODEL
     p = Path(name).expanduser()
