@@ -50,7 +50,7 @@ def test_import_pairing_and_validation_messages(qtbot, window, pairs, tmp_path):
     from PySide6.QtGui import QDropEvent
 
     from rfm_studio.gui.finetune.pairing import Triplet
-    from rfm_studio.gui.finetune_tab import COL_CHECK, COL_INSTRUCTION
+    from rfm_studio.gui.finetune.triplet_table import COL_CHECK, COL_INSTRUCTION
 
     tab = window.finetune
     assert window.tabs.tabText(1) == "Fine-tuning"
@@ -116,7 +116,7 @@ def test_import_pairing_and_validation_messages(qtbot, window, pairs, tmp_path):
     tab.add_paths([str(silent)])
     assert tab.table.rowCount() == 4 and "No partner" in tab.notice.text()
     # the Add dialog builds a triplet from its fields
-    from rfm_studio.gui.finetune_tab import AddTripletDialog
+    from rfm_studio.gui.finetune.triplet_table import AddTripletDialog
 
     dlg = AddTripletDialog(str(pairs), "Remove the hiss", tab)
     dlg.input.setText(str(pairs / "take2.wav"))
@@ -182,7 +182,7 @@ def test_training_in_the_worker_plots_the_loss_and_adds_the_adapter(qtbot, loade
     assert tab.play_row(0, "target") and played[-1].shape[0] == SR
     w.tabs.setCurrentIndex(0)
     assert not tab.owns_player and w.player._raw[0] is w.history.source.audio
-    tab._open_preview()  # A = base model, B = with the adapter, in the editor's views
+    tab.preview.open_in_editor()  # A = base model, B = with the adapter, in the editor's views
     assert w.tabs.currentIndex() == 0 and len(w.history) == 3 and w.compare == (1, 2)
     assert w.history.get(2).params["adapter"] == str(folder)
     # use it in the editor: applied without reloading the model
@@ -237,7 +237,7 @@ def test_cancel_leaves_no_adapter_and_resume_starts_again(qtbot, loaded, pairs):
     assert w.panel.adapter_combo.count() == 1  # "No adapter" only
     # Resume: the same triplets and settings again, from step 0
     job = tab.resume_training()
-    assert job is not None and tab.training and tab._last[1].name == "gone" and tab._last[1].steps == 500
+    assert job is not None and tab.training and tab.trainer.last[1].name == "gone" and tab.trainer.last[1].steps == 500
     tab.cancel()
     qtbot.waitUntil(lambda: w.runner._running is None and not w.runner._queue, timeout=30000)
     assert w.errors == [] and tab.refresh_adapters() == []
@@ -306,7 +306,7 @@ def test_replacing_an_adapter_is_undone_by_a_cancel_while_saving(pairs, gui_tiny
 
     def train(cancel_when_saved):
         tok = CancelToken()
-        gen = work.train(host, triplets, work.TrainSettings(name="mine", steps=2, batch_size=2, seed=len(seen)), tok)
+        gen = work.train(host, triplets, work.run_config(name="mine", steps=2, batch_size=2, seed=len(seen)), tok)
         for ev in gen:
             if ev.message == "saved" and cancel_when_saved:
                 tok.cancel()

@@ -7,12 +7,13 @@ OOM_ADVICE = ("The device ran out of memory; try fewer steps, a shorter clip or 
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    if name in ("OutOfMemoryError", "MemoryError"):
+    """The one rule for "the device or the host ran out of memory" (CLI and GUI alike)."""
+    if type(exc).__name__ in ("OutOfMemoryError", "MemoryError") or isinstance(exc, MemoryError):
         return True
     msg = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg
-                                              or "not enough memory" in msg)
+    if "out of memory" in msg:  # CUDA, MPS and allocator messages, whatever the exception's class
+        return True
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in msg or "not enough memory" in msg)
 
 
 def advice_for(exc: BaseException) -> str | None:

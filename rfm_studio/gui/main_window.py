@@ -23,7 +23,7 @@ from .example_marks import ExampleMarks
 from . import theme
 from .attention_panel import AttentionPanel
 from .edit_panel import EditPanel
-from .finetune_tab import FinetuneTab
+from .finetune.tab import FinetuneTab
 from .history import History, HistoryPanel
 from .jobs import JobError, JobRunner
 from .playback import Player

@@ -23,7 +23,6 @@ import json
 import math
 import numbers
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,36 +32,9 @@ from ..errors import OptionError, RFMError
 from ..events import CancelToken, TrainEvent
 from ..flow.loss import rfm_loss
 from ..model.adapters import UNET_TARGETS, TEXT_TARGETS, AdapterCard, LoRASet, check_name, save_adapter
+from .finetune_config import HOLD_OUT_MIN, FinetuneConfig
 from .loop import drop_instructions, paired_latents, validate
 from .sources import ManifestSource
-
-
-@dataclass
-class FinetuneConfig:
-    triplets: str  # JSONL or CSV (input, target, instruction)
-    name: str
-    out_dir: str | None = None  # default: the user's adapters folder
-    steps: int = 300
-    batch_size: int = 4
-    lr: float = 1e-3
-    rank: int = 8
-    alpha: float = 16.0
-    parts: tuple = ("unet",)  # "unet", "text_encoder"
-    crop_seconds: float = 2.56
-    augment: bool = True
-    seed: int = 0
-    log_every: int = 10
-    val_every: int = 50
-    card_triplets: list | None = None  # what the card records (e.g. the user's own paths); default: the table
-    replace: bool = False  # replace an adapter of this name (else it is refused before training)
-    keep_replaced: bool = False  # keep the replaced adapter as a backup (adapters.restore_backup/drop_backup)
-    checkpoint_seconds: float = 60.0  # resume checkpoints this often (a killed run continues from the latest)
-    checkpoint_every: int = 0  # > 0: also every this many steps
-
-    def to_dict(self):
-        d = asdict(self)
-        d["parts"] = list(self.parts)
-        return d
 
 
 def check_settings(cfg: FinetuneConfig) -> None:
@@ -139,7 +111,7 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
     crop = int(cfg.crop_seconds * sr)
     src = ManifestSource(None, crop, rows=rows, base=manifest.base)
     val_rows = None
-    if len(rows) >= 5:  # hold one triplet out
+    if len(rows) >= HOLD_OUT_MIN:  # hold the last triplet out
         src.rows = rows[:-1]
         val = ManifestSource(None, crop, rows=rows[-1:], base=manifest.base)
         val_rows = [val.batch(min(4, cfg.batch_size), np.random.default_rng(99))]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError
+from .finetune_config import MIN_TRIPLETS
 from .sources import read_manifest, resolve_inside
 
 
@@ -55,7 +56,7 @@ def load_triplet_table(path) -> TripletTable:
     return TripletTable(Path(path), read_triplet_rows(path))
 
 
-def validate_triplets(rows: list[dict], base: Path, min_count: int = 3) -> list[str]:
+def validate_triplets(rows: list[dict], base: Path, min_count: int = MIN_TRIPLETS) -> list[str]:
     """Problems with a user's triplets, one sentence each (empty: ready to train)."""
     from ..audio.io import load_audio
     from ..errors import AudioReadError

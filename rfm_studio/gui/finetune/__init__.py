@@ -1,2 +1,6 @@
-"""Helpers of the Fine-tuning tab: pairing files into triplets (pairing.py) and the
-worker-side jobs that stage, train and preview (work.py). Torch-free at import."""
+"""The Fine-tuning tab (tab.py) and its pieces: the triplet table and its checks
+(triplet_table.py, checks.py), the settings (settings_form.py), training and the loss curve
+(training_panel.py), the before/after preview (preview_panel.py), the adapters on disk
+(adapters_panel.py), the tab's one job on the model (job_slot.py), listening (playback.py);
+pairing files into triplets (pairing.py) and the worker-side jobs that check, stage, train
+and preview (work.py). Torch-free at import."""

@@ -2,7 +2,8 @@
 
 ``train`` and ``preview`` are generators run by the app's one worker thread (jobs.py) on
 the model the worker holds (tasks.ModelHost); the UI receives only the frozen dataclasses
-below. ``check_triplet`` reads audio files and runs on a plain background thread.
+below. ``check_files`` (``check_triplet`` for each file pair) runs there too; it reads
+audio files only.
 
 Staging: the core reads a JSONL manifest whose paths must lie *inside* the manifest's
 folder, while a user's files can be anywhere (other disks, other folders). So for every
@@ -26,31 +27,17 @@ from typing import Optional
 
 import numpy as np
 
-MIN_TRIPLETS = 3
-HOLD_OUT_MIN = 5  # the core holds the last triplet out from this many on
+from ...core.training.finetune_config import FinetuneConfig
+
 PREVIEW_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    name: str
-    steps: int = 300
-    batch_size: int = 4
-    lr: float = 1e-3
-    rank: int = 8
-    alpha: float = 16.0
-    parts: tuple = ("unet",)
-    augment: bool = True
-    crop_seconds: float = 2.56
-    seed: int = 0
-    out_dir: Optional[str] = None  # None: the user's adapters folder
-
-    def log_every(self) -> int:
-        return max(1, self.steps // 100)  # about 100 points on the curve
-
-    def val_every(self) -> int:
-        le = self.log_every()
-        return le * max(1, round(self.steps / 20 / le))  # about 20 held-out points, on logged steps
+def run_config(name: str, steps: int = 300, **fields) -> FinetuneConfig:
+    """The FinetuneConfig of a run of the tab: about 100 points on the loss curve and 20
+    held-out ones (on logged steps). ``triplets`` is filled in by ``train`` (the staged table)."""
+    log_every = max(1, steps // 100)
+    val_every = log_every * max(1, round(steps / 20 / log_every))
+    return FinetuneConfig(triplets="", name=name, steps=steps, log_every=log_every, val_every=val_every, **fields)
 
 
 @dataclass(frozen=True)
@@ -98,7 +85,7 @@ class PreviewOutcome:
 
 
 # =====================================================================================
-# checks (a background thread; no model)
+# checks (the worker thread; no model)
 # =====================================================================================
 def check_triplet(input_path: str, target_path: str) -> list[str]:
     """The core's audio checks of one triplet (unreadable, silent, very different lengths),
@@ -119,6 +106,23 @@ def check_triplet(input_path: str, target_path: str) -> list[str]:
 
 def renumber(message: str, index: int) -> str:
     return re.sub(r"^Triplet 1\b", f"Triplet {index}", message)
+
+
+def check_files(items, cancel=None):
+    """A job of the app's worker: ``check_triplet`` for each ``(key, input, target)``.
+    Yields the results so far, ``((key, messages), ...)``, after each one (so a coalesced
+    event loses nothing) and returns them all; a check that fails says so in its message."""
+    done = []
+    for key, input_path, target_path in items:
+        if cancel is not None and cancel.cancelled:
+            break
+        try:
+            msgs = tuple(check_triplet(input_path, target_path))
+        except Exception as exc:  # noqa: BLE001 - a check must never take the app down
+            msgs = (f"Triplet 1 could not be checked ({type(exc).__name__}).",)
+        done.append((key, msgs))
+        yield tuple(done)
+    return tuple(done)
 
 
 # =====================================================================================
@@ -191,12 +195,13 @@ def _restore_adapter(host, model, prev: Optional[str]) -> None:
 # =====================================================================================
 # jobs (the worker thread)
 # =====================================================================================
-def train(host, triplets, s: TrainSettings, cancel):
-    """Generator of TrainProgress; returns a TrainOutcome. Any attached adapter is taken
-    off for the run (the new adapter learns on the base model) and put back afterwards."""
+def train(host, triplets, s: FinetuneConfig, cancel):
+    """Generator of TrainProgress; returns a TrainOutcome. ``s`` is the run's settings
+    (``run_config``); its table is the staged copy of ``triplets``. Any attached adapter is
+    taken off for the run (the new adapter learns on the base model) and put back afterwards."""
     from ...core.errors import ModelLoadError
     from ...core.model.adapters import remove_adapter
-    from ...core.training.finetune import FinetuneConfig, finetune
+    from ...core.training.finetune import finetune
 
     model = host.model
     if model is None:
@@ -206,21 +211,18 @@ def train(host, triplets, s: TrainSettings, cancel):
     stage = _new_stage()
     prev = getattr(model, "_adapter_path", None)
     saved, points, vpoints = None, [], []
-    val_every = s.val_every()
+    val_every = s.val_every
     gen = None
     try:
         manifest = stage_triplets(triplets, stage)
         if prev:
             remove_adapter(model)
-        cfg = FinetuneConfig(triplets=str(manifest), name=s.name, out_dir=s.out_dir, steps=s.steps,
-                             batch_size=s.batch_size, lr=s.lr, rank=s.rank, alpha=s.alpha, parts=tuple(s.parts),
-                             crop_seconds=s.crop_seconds, augment=s.augment, seed=s.seed,
-                             log_every=s.log_every(), val_every=val_every,
-                             # the tab asked before replacing an adapter of this name; the old one is
-                             # kept as a backup until the run's outcome is known (cancel: it comes back)
-                             replace=True, keep_replaced=True,
-                             card_triplets=[{"input": str(Path(t.input).resolve()), "target": str(Path(t.target).resolve()),
-                                             "instruction": t.instruction} for t in triplets])
+        cfg = replace(s, triplets=str(manifest),
+                      # the tab asked before replacing an adapter of this name; the old one is
+                      # kept as a backup until the run's outcome is known (cancel: it comes back)
+                      replace=True, keep_replaced=True,
+                      card_triplets=[{"input": str(Path(t.input).resolve()), "target": str(Path(t.target).resolve()),
+                                      "instruction": t.instruction} for t in triplets])
         base_name = (host.info.folder or host.info.name) if host.info is not None else ""
         last = None
         gen = finetune(model, cfg, cancel, base_name=base_name)
