@@ -2,6 +2,7 @@
 re-saved under the same step, edit-batch outputs all or none, adapters that never vanish,
 fine-tuning that resumes after a kill, the start-up sweep and SIGTERM."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -262,8 +263,7 @@ def test_finetuning_killed_part_way_resumes_to_the_same_adapter(tiny_model, ft_t
     assert not ft.resume_dir(tmp_path / "a", "whole").exists()  # checkpoints go once it is saved
 
     def killed_at_step_5(name="cut", lr=1e-3):
-        c = cfg(name, tmp_path / "b")
-        c.lr = lr
+        c = dataclasses.replace(cfg(name, tmp_path / "b"), lr=lr)  # the config is frozen
         for ev in ft.finetune(tiny_model, c):
             if ev.step == 5:
                 os._exit(9)  # like kill -9: no cleanup
