@@ -116,7 +116,7 @@ def test_import_pairing_and_validation_messages(qtbot, window, pairs, tmp_path):
     tab.add_paths([str(silent)])
     assert tab.table.rowCount() == 4 and "No partner" in tab.notice.text()
     # the Add dialog builds a triplet from its fields
-    from rfm_studio.gui.finetune.triplet_table import AddTripletDialog
+    from rfm_studio.gui.finetune.add_dialog import AddTripletDialog
 
     dlg = AddTripletDialog(str(pairs), "Remove the hiss", tab)
     dlg.input.setText(str(pairs / "take2.wav"))
