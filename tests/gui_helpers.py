@@ -101,9 +101,9 @@ def loaded(qtbot, window, clip_path, gui_tiny_bundle):
 
 def pace_steps(monkeypatch, seconds: float):
     """Make every sampler step take at least ``seconds`` (like a real model on a GPU/CPU)."""
-    from rfm_studio.core import editing
+    from rfm_studio.core.edit import window as edit_window  # where the edit calls the sampler
 
-    real = editing.sample_window
+    real = edit_window.sample_window
 
     def slow(*args, **kw):
         it = real(*args, **kw)
@@ -115,7 +115,7 @@ def pace_steps(monkeypatch, seconds: float):
             time.sleep(seconds)  # the worker sleeps, the GIL is free
             yield ev
 
-    monkeypatch.setattr(editing, "sample_window", slow)
+    monkeypatch.setattr(edit_window, "sample_window", slow)
 
 
 def run_edit(qtbot, w, text: str = INSTRUCTION, steps: int = 3, timeout: int = 60000):

@@ -188,11 +188,11 @@ def test_an_add_instruction_without_a_region_suggests_selecting_one(qtbot, windo
     assert "choose where to add" in panel.region_label.text()
 
 def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypatch):
-    from rfm_studio.core import editing
+    from rfm_studio.core.edit import window as edit_window
 
     w = loaded
     pace_steps(monkeypatch, 0.1)
-    paced, produced = editing.sample_window, []
+    paced, produced = edit_window.sample_window, []
 
     def counting(*args, **kw):  # the sampler steps the worker actually computes
         it = paced(*args, **kw)
@@ -204,7 +204,7 @@ def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypat
             produced.append(ev)
             yield ev
 
-    monkeypatch.setattr(editing, "sample_window", counting)
+    monkeypatch.setattr(edit_window, "sample_window", counting)
     seen = []
     w.runner.yielded.connect(lambda j, ev: seen.append(ev.step))
     w.panel.instruction.setText(INSTRUCTION)

@@ -204,7 +204,8 @@ def test_cli_example_spans_are_cut_from_the_input_and_checked(capsys, tmp_path, 
 def test_every_window_and_every_chunk_hears_the_prompts(monkeypatch, minilm, tmp_path):
     import soundfile as sf
 
-    from rfm_studio.core import editing, streaming
+    from rfm_studio.core import streaming
+    from rfm_studio.core.edit import window as edit_window
     from rfm_studio.core.editing import drive, edit
     from rfm_studio.core.model.mel_unet import add_prompt_input
 
@@ -213,13 +214,13 @@ def test_every_window_and_every_chunk_hears_the_prompts(monkeypatch, minilm, tmp
     x = np.tile(_clip(), 12)  # 24 s: three 10.24 s windows
     ex = _example(x)
     seen = []
-    real = editing.sample_window
+    real = edit_window.sample_window
 
     def spy(*a, **kw):
         seen.append(kw.get("prompt"))
         return real(*a, **kw)
 
-    monkeypatch.setattr(editing, "sample_window", spy)
+    monkeypatch.setattr(edit_window, "sample_window", spy)
     res = edit(model, x, 16000, "Remove the tone", steps=1, draws=1, prompts=(ex,))
     assert res.params["windows"] == len(seen) >= 3
     assert all(p is not None and p[0].shape[1] == 2 for p in seen)
