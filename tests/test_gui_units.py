@@ -172,6 +172,88 @@ def test_runner_cancel_and_supersede_drop_stale_signals(qtbot):
     assert r.shutdown()
 
 
+def test_runner_calls_each_jobs_own_callbacks_only(qtbot):
+    """Per-job callbacks: each job's on_* callbacks see its own events, result or error,
+    never another job's (two lanes queued in the one worker)."""
+    from rfm_studio.gui.jobs import JobError, JobRunner
+
+    r = JobRunner()
+    calls = {"a": [], "b": []}
+
+    def rec(name):
+        cb = {k: (lambda *a, k=k: calls[name].append((k,) + a))
+              for k in ("started", "yielded", "returned", "errored", "aborted", "finished")}
+        return {f"on_{k}": f for k, f in cb.items()}
+
+    try:
+        ja = r.submit("one", _gen(4, 0.02), **rec("a"))
+        jb = r.submit("two", _gen(5, 0.02, fail_at=2), **rec("b"))
+        qtbot.waitUntil(lambda: not r.busy(), timeout=20000)
+        a, b = calls["a"], calls["b"]
+        assert ja != jb
+        assert a[0] == ("started",) and a[-2:] == [("returned", "done"), ("finished",)]
+        assert [e for k, *e in a if k == "yielded"][-1] == [3]
+        assert not any(k in ("errored", "aborted") for k, *_ in a)
+        assert b[0] == ("started",) and b[-1] == ("finished",)
+        errs = [e[0] for k, *e in b if k == "errored"]
+        assert len(errs) == 1 and isinstance(errs[0], JobError) and "boom" in errs[0].message
+        assert all(e[0] in (0, 1) for k, *e in b if k == "yielded")  # b's own events only
+        assert not any(k in ("returned", "aborted") for k, *_ in b)
+    finally:
+        assert r.shutdown()
+
+
+def test_runner_never_calls_back_a_superseded_or_cancelled_job(qtbot):
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    calls = {1: [], 2: [], 3: []}
+
+    def rec(n):
+        return {f"on_{k}": (lambda *a, k=k: calls[n].append(k))
+                for k in ("started", "yielded", "returned", "errored", "aborted", "finished")}
+
+    try:
+        r.submit("edit", _gen(1000, 0.01), **rec(1))
+        qtbot.waitUntil(lambda: "yielded" in calls[1], timeout=5000)
+        r.submit("edit", _gen(3, 0.01), **rec(2))  # supersedes job 1
+        seen1 = len(calls[1])
+        qtbot.waitUntil(lambda: "finished" in calls[2], timeout=5000)
+        assert calls[2][-2:] == ["returned", "finished"]
+        j3 = r.submit("edit", _gen(1000, 0.01), **rec(3))
+        qtbot.waitUntil(lambda: "yielded" in calls[3], timeout=5000)
+        r.cancel("edit")
+        seen3 = len(calls[3])
+        qtbot.waitUntil(lambda: not r._thread.isRunning() or r._running is None, timeout=5000)
+        qtbot.wait(100)
+        assert len(calls[1]) == seen1 and not {"returned", "aborted", "finished"} & set(calls[1])
+        assert len(calls[3]) == seen3 and not {"returned", "aborted", "finished"} & set(calls[3])
+        assert not r.is_live(j3)
+    finally:
+        assert r.shutdown()
+
+
+def test_a_failing_callback_still_finishes_its_job(qtbot):
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    done = []
+
+    def bad(_value):
+        raise RuntimeError("callback bug")
+
+    try:
+        with qtbot.capture_exceptions() as exceptions:
+            with qtbot.waitSignal(r.finished, timeout=5000):
+                r.submit("x", lambda c: 7, on_returned=bad)
+        assert [str(e[1]) for e in exceptions] == ["callback bug"]
+        with qtbot.waitSignal(r.finished, timeout=5000):
+            r.submit("x", lambda c: 8, on_returned=done.append)
+        assert done == [8] and not r.busy()
+    finally:
+        assert r.shutdown()
+
+
 def test_runner_reports_errors_as_jobError(qtbot):
     from rfm_studio.core.errors import AudioReadError
     from rfm_studio.gui.jobs import JobError, JobRunner

@@ -114,11 +114,6 @@ class BatchWindow(QDialog):
         for b in (self.run_button, self.cancel_button, close):
             row.addWidget(b)
         lay.addLayout(row)
-        runner = window.runner
-        runner.yielded.connect(self._on_event)
-        runner.returned.connect(self._on_returned)
-        runner.errored.connect(self._on_errored)
-        runner.aborted.connect(self._on_aborted)
         self.resize(760, 560)
 
     # -- sources --------------------------------------------------------------------
@@ -196,7 +191,9 @@ class BatchWindow(QDialog):
                       draws=int(p.draws.value()), strength=p.strength_value(), seed=int(p.seed.value()))
         self.items = items
         self.job = w.runner.submit("batch", lambda c: run_batch(host.model, items, text, params, c, region=region),
-                                   label=f"batch: {text}")
+                                   label=f"batch: {text}", on_yielded=self._on_event,
+                                   on_returned=self._on_returned, on_errored=self._on_errored,
+                                   on_aborted=self._on_aborted)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Editing {len(items)} files…")
@@ -215,9 +212,7 @@ class BatchWindow(QDialog):
         it.setText(2, Path(message).name if status == "done" else message)
         it.setToolTip(2, message)
 
-    def _on_event(self, job_id, ev):
-        if job_id != self.job:
-            return
+    def _on_event(self, ev):
         for index, status, message in ev.results:
             self._mark(index, status, message)
         if ev.status == "editing" and ev.index < len(self.bars):
@@ -227,9 +222,7 @@ class BatchWindow(QDialog):
             bar.setFormat(f"step {ev.step}/{ev.steps}" if ev.steps else "reading…")
         self.status.setText(f"File {ev.index + 1} of {ev.total}: {ev.name}")
 
-    def _on_returned(self, job_id, summary):
-        if job_id != self.job:
-            return
+    def _on_returned(self, summary):
         self.summary = summary
         for index, status, message in summary["results"]:
             self._mark(index, status, message)
@@ -237,13 +230,11 @@ class BatchWindow(QDialog):
         self._finish(f"{n} file{'s' if n != 1 else ''} edited in {summary['seconds']:.1f} s"
                      + (f"; {bad} failed (see Result)." if bad else "."))
 
-    def _on_errored(self, job_id, err):
-        if job_id == self.job:
-            self._finish(f"The batch stopped: {err.message}")
+    def _on_errored(self, err):
+        self._finish(f"The batch stopped: {err.message}")
 
-    def _on_aborted(self, job_id):
-        if job_id == self.job:
-            self._finish("Cancelled; the outputs already written are kept.")
+    def _on_aborted(self):
+        self._finish("Cancelled; the outputs already written are kept.")
 
     def _finish(self, text: str):
         self.job = None

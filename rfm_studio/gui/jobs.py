@@ -9,6 +9,25 @@ Jobs are submitted to a *lane* ("edit", "model", "analysis"): a new job supersed
 lane's pending and running job (the running one is cancelled and whatever it still emits
 is dropped). Jobs of different lanes queue in the one worker, in order.
 
+Per-job callbacks (in the manner of superqt's ``create_worker(..., _connect={...})``): the
+caller names what to do with *this* job's outcome when it submits it, so no listener has to
+keep a table of job ids or switch on kinds::
+
+    runner.submit("mel", lambda cancel: display_mel(audio, sr), label="mel",
+                  on_returned=lambda mel: show(mel),      # the job's return value
+                  on_errored=lambda err: report(err),     # a JobError
+                  on_aborted=lambda: ...,                 # cancelled while live (not superseded)
+                  on_yielded=lambda ev: progress(ev),     # each delivered event (newest wins)
+                  on_started=lambda: ...,                 # the worker began it
+                  on_finished=lambda: ...)                # after returned / errored / aborted
+
+Every callback is optional, runs on the UI thread, and fires for its own job only, and only
+while the job is live: a job superseded by a newer one in its lane, or cancelled with
+``cancel()``, never calls any of its callbacks again (its references are dropped at once).
+A callback runs before the matching runner-wide signal, which stays for listeners that
+watch every job (tests, diagnostics); an exception in a callback does not stop the
+signals or ``finished``.
+
 Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side
 callables keep anything heavier (the model) on the worker thread.
 """
@@ -21,7 +40,8 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -65,6 +85,9 @@ def lower_thread_priority(nice: int = 5) -> None:
     QThread.currentThread().setPriority(QThread.LowPriority)
 
 
+CALLBACKS = ("started", "yielded", "returned", "errored", "aborted", "finished")
+
+
 @dataclass
 class _Job:
     id: int
@@ -72,6 +95,7 @@ class _Job:
     fn: object
     cancel: CancelToken
     label: str = ""
+    callbacks: dict = field(default_factory=dict)  # "returned" -> fn(value), ... (UI thread only)
 
 
 class _Worker(QObject):
@@ -190,10 +214,22 @@ class JobRunner(QObject):
         self._thread.start()
 
     # -- UI-thread API ------------------------------------------------------------------
-    def submit(self, lane: str, fn, label: str = "") -> int:
-        """Queue ``fn(cancel)``; supersede the lane's previous job. Returns the job id."""
+    def submit(self, lane: str, fn, label: str = "", *,
+               on_started: Optional[Callable[[], Any]] = None,
+               on_yielded: Optional[Callable[[Any], Any]] = None,
+               on_returned: Optional[Callable[[Any], Any]] = None,
+               on_errored: Optional[Callable[[JobError], Any]] = None,
+               on_aborted: Optional[Callable[[], Any]] = None,
+               on_finished: Optional[Callable[[], Any]] = None) -> int:
+        """Queue ``fn(cancel)``; supersede the lane's previous job. Returns the job id.
+
+        The ``on_*`` callbacks belong to this job alone (see the module docstring): they run
+        on the UI thread while the job is live and are dropped when it is superseded."""
         self.cancel(lane)
-        job = _Job(next(self._ids), lane, fn, CancelToken(), label)
+        given = dict(started=on_started, yielded=on_yielded, returned=on_returned, errored=on_errored,
+                     aborted=on_aborted, finished=on_finished)
+        callbacks = {k: f for k, f in given.items() if f is not None}
+        job = _Job(next(self._ids), lane, fn, CancelToken(), label, callbacks)
         with self._lock:
             self._queue.append(job)
             self._live[job.id] = job
@@ -206,6 +242,7 @@ class JobRunner(QObject):
             for job in list(self._live.values()):
                 if lane is None or job.lane == lane:
                     job.cancel.cancel()
+                    job.callbacks = {}  # a let-go job calls nothing back (and keeps nothing alive)
                     del self._live[job.id]
             self._queue = deque(j for j in self._queue if not j.cancel.cancelled)
 
@@ -252,36 +289,62 @@ class JobRunner(QObject):
             return not pending
 
     # -- UI-thread slots ----------------------------------------------------------------
+    @staticmethod
+    def _call(job: _Job | None, name: str, *args) -> None:
+        fn = job.callbacks.get(name) if job is not None else None
+        if fn is not None:
+            fn(*args)
+
     def _on_started(self, job_id):
-        if job_id in self._live:
-            self.started.emit(job_id)
+        job = self._live.get(job_id)
+        if job is not None:
+            try:
+                self._call(job, "started")
+            finally:
+                self.started.emit(job_id)
 
     def _on_ping(self, job_id):
         with self._lock:
             ev = self._mailbox.pop(job_id, None)
-        if ev is not None and job_id in self._live:
-            self.yielded.emit(job_id, ev)
+        job = self._live.get(job_id)
+        if ev is not None and job is not None:
+            try:
+                self._call(job, "yielded", ev)
+            finally:
+                self.yielded.emit(job_id, ev)
 
-    def _end(self, job_id) -> bool:
+    def _end(self, job_id) -> _Job | None:
         with self._lock:
             self._mailbox.pop(job_id, None)
-            return self._live.pop(job_id, None) is not None
+            return self._live.pop(job_id, None)
+
+    def _deliver(self, job: _Job, name: str, signal, *args) -> None:
+        """The job's own callback, then the runner-wide signal, then ``finished`` (both always)."""
+        try:
+            try:
+                self._call(job, name, *args)
+            finally:
+                signal.emit(job.id, *args)
+            self._call(job, "finished")
+        finally:
+            job.callbacks = {}
+            self.finished.emit(job.id)
 
     def _on_returned(self, job_id, value):
         self._on_ping(job_id)  # deliver a last coalesced event before the result
-        if self._end(job_id):
-            self.returned.emit(job_id, value)
-            self.finished.emit(job_id)
+        job = self._end(job_id)
+        if job is not None:
+            self._deliver(job, "returned", self.returned, value)
 
     def _on_errored(self, job_id, err):
-        if self._end(job_id):
-            self.errored.emit(job_id, err)
-            self.finished.emit(job_id)
+        job = self._end(job_id)
+        if job is not None:
+            self._deliver(job, "errored", self.errored, err)
 
     def _on_aborted(self, job_id):
-        if self._end(job_id):
-            self.aborted.emit(job_id)
-            self.finished.emit(job_id)
+        job = self._end(job_id)
+        if job is not None:
+            self._deliver(job, "aborted", self.aborted)
 
 
 class Throttle:

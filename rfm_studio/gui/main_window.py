@@ -78,12 +78,9 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self.errors: list[tuple[str, str]] = []  # every error shown (tests read it)
         self.confirm = self._confirm_dialog  # replaceable in tests
         self._doc = 0
-        self._jobs: dict[int, str] = {}
         self._mel_jobs: dict[int, tuple[int, int]] = {}
-        self._open_jobs: dict[int, tuple[Path, bool]] = {}  # long files being read in the worker
         self._edit_job: Optional[int] = None
         self._edit: Optional[_EditCtx] = None
-        self._model_job: Optional[int] = None
         self._dialogs = []
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -99,11 +96,6 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self._build_statusbar()
         self._init_session()
         self.apply_theme(self.colors)
-        self.runner.returned.connect(self._on_returned)
-        self.runner.errored.connect(self._on_errored)
-        self.runner.aborted.connect(self._on_aborted)
-        self.runner.yielded.connect(self._on_yielded)
-        self.runner.started.connect(self._on_started)
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(30)
         self._play_timer.timeout.connect(self._tick_playback)
@@ -286,9 +278,10 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
             long_file = False
         if long_file:
             self.cancel_edit(quiet=True)
-            job = self.runner.submit("open", lambda c: read_clip(path), label=f"open {Path(path).name}")
-            self._jobs[job] = "open"
-            self._open_jobs[job] = (Path(path), remember)
+            p = Path(path)
+            self.runner.submit("open", lambda c: read_clip(path), label=f"open {p.name}",
+                               on_returned=lambda clip: self._opened(p, remember, clip.audio, clip.sample_rate),
+                               on_errored=lambda err: self._open_failed(p, err), on_aborted=self._update_actions)
             self.panel.set_progress_text(f"Opening {Path(path).name}…")
             self.statusBar().showMessage(f"Opening {Path(path).name}…")
             return True
@@ -311,10 +304,14 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
             self.settings.last_dir = str(path.parent)
         self.set_document(audio, sr, path.name)
 
+    def _open_failed(self, path: Path, err: JobError) -> None:
+        self.panel.set_progress_text("Ready")
+        self.show_error("Cannot open file", err.message if err.user else f"{path.name} could not be read ({err.message}).")
+        self._update_actions()
+
     def set_document(self, audio: np.ndarray, sr: int, name: str = "untitled") -> None:
         """Show a clip as the source (version 0) of a new history."""
         self.runner.cancel("open")  # a long file still being read must not replace this one
-        self._open_jobs.clear()
         self._doc += 1
         self.player.pause()
         self.history.reset(np.ascontiguousarray(audio, dtype=np.float32), int(sr))
@@ -347,10 +344,22 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
             return
         if any(key == (self._doc, vid) and self.runner.is_live(j) for j, key in self._mel_jobs.items()):
             return  # already on its way
-        audio, sr = v.audio, v.sample_rate
-        job = self.runner.submit("mel", lambda c: display_mel(audio, sr), label="mel")
-        self._jobs[job] = "mel"
-        self._mel_jobs[job] = (self._doc, vid)
+        audio, sr, doc = v.audio, v.sample_rate, self._doc
+        job = self.runner.submit("mel", lambda c: display_mel(audio, sr), label="mel",
+                                 on_returned=lambda mel: self._mel_done(doc, vid, mel),
+                                 on_errored=self._mel_failed, on_aborted=self._update_actions,
+                                 on_finished=lambda: self._mel_jobs.pop(job, None))
+        self._mel_jobs[job] = (doc, vid)
+
+    def _mel_done(self, doc: int, vid: int, mel) -> None:
+        if doc == self._doc:
+            self.history.mels[vid] = mel
+            self._show_spectrogram()
+
+    def _mel_failed(self, err: JobError) -> None:
+        self.spec.set_message("No spectrogram")
+        self.show_error("Spectrogram failed", err.message, err.detail if not err.user else "")
+        self._update_actions()
 
     # =================================================================================
     # compare / views
@@ -550,8 +559,9 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
             return None
         req = self.build_request()
         host = self.host
-        job = self.runner.submit("edit", lambda c: host.edit(req, c), label=text)
-        self._jobs[job] = "edit"
+        job = self.runner.submit("edit", lambda c: host.edit(req, c), label=text, on_yielded=self._on_edit_step,
+                                 on_returned=self._edit_done, on_errored=self._edit_failed,
+                                 on_aborted=self._edit_aborted)
         self._edit_job = job
         self._edit = _EditCtx(self.history.current, self._doc, time.perf_counter(), req, times=[])
         self.settings.add_instruction(text)
@@ -568,8 +578,7 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         if self._edit_job is None:
             return
         self.runner.cancel("edit")
-        job, self._edit_job = self._edit_job, None
-        self._jobs.pop(job, None)
+        self._edit_job = None
         self.panel.set_busy(False)
         if not quiet:
             self.panel.set_progress_text("Cancelled")
@@ -577,12 +586,8 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self.attn.show_maps(None, ())
         self._refresh_views()
 
-    def _on_started(self, job_id):
-        if self._jobs.get(job_id) == "model":
-            self.panel.set_model_status("Loading the model…", False)
-
-    def _on_yielded(self, job_id, ev):
-        if job_id != self._edit_job or self._edit is None:
+    def _on_edit_step(self, ev):
+        if self._edit is None:
             return
         now = time.perf_counter()
         ctx = self._edit
@@ -594,23 +599,6 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
             eta = (now - ctx.first_step_at) / max(1, ev.step - 1) * (ev.total - ev.step)
         self.panel.set_progress(ev.step, ev.total, eta)
         self.attn.push(ev)
-
-    def _on_returned(self, job_id, value):
-        kind = self._jobs.pop(job_id, None)
-        if kind == "open":
-            path, remember = self._open_jobs.pop(job_id)
-            self._opened(path, remember, value.audio, value.sample_rate)
-        elif kind == "model":
-            self._model_loaded(value)
-        elif kind == "mel":
-            doc, vid = self._mel_jobs.pop(job_id, (None, None))
-            if doc == self._doc:
-                self.history.mels[vid] = value
-                self._show_spectrogram()
-        elif kind == "removed_mel":
-            self._removed_mel_done(job_id, value)
-        elif kind == "edit" and job_id == self._edit_job:
-            self._edit_done(value)
 
     def _edit_done(self, out: EditOutcome):
         ctx, self._edit, self._edit_job = self._edit, None, None
@@ -633,40 +621,18 @@ class MainWindow(SessionMixin, ActionsMixin, ModelMixin, ExportMixin, ReportMixi
         self.ab = 1
         self._refresh_views()
 
-    def _on_errored(self, job_id, err: JobError):
-        kind = self._jobs.pop(job_id, None)
-        self._mel_jobs.pop(job_id, None)
-        opening = self._open_jobs.pop(job_id, None)
-        if kind == "open" and opening is not None:
-            self.panel.set_progress_text("Ready")
-            self.show_error("Cannot open file", err.message if err.user else
-                            f"{opening[0].name} could not be read ({err.message}).")
-        elif kind == "model":
-            self.settings.adapter = ""  # a broken adapter must not block the next start
-            if self.host.info is not None and self._model_job == job_id:
-                self._model_loaded(self.host.info)  # the previous model stays usable
-            else:
-                self._no_model(f"No model loaded: {err.message}")
-            self.show_error("Cannot load the model", err.message, err.detail if not err.user else "")
-        elif kind == "edit" and job_id == self._edit_job:
-            self._edit_job, self._edit = None, None
-            self.panel.set_busy(False)
-            self.panel.set_progress_text("Failed")
-            self.attn.show_maps(None, ())
-            self.show_error("The edit failed", err.message, err.detail if not err.user else "")
-        elif kind == "mel":
-            self.spec.set_message("No spectrogram")
-            self.show_error("Spectrogram failed", err.message, err.detail if not err.user else "")
+    def _edit_failed(self, err: JobError):
+        self._edit_job, self._edit = None, None
+        self.panel.set_busy(False)
+        self.panel.set_progress_text("Failed")
+        self.attn.show_maps(None, ())
+        self.show_error("The edit failed", err.message, err.detail if not err.user else "")
         self._update_actions()
 
-    def _on_aborted(self, job_id):
-        kind = self._jobs.pop(job_id, None)
-        self._mel_jobs.pop(job_id, None)
-        self._open_jobs.pop(job_id, None)
-        if kind == "edit" and job_id == self._edit_job:
-            self._edit_job, self._edit = None, None
-            self.panel.set_busy(False)
-            self.panel.set_progress_text("Cancelled")
+    def _edit_aborted(self):
+        self._edit_job, self._edit = None, None
+        self.panel.set_busy(False)
+        self.panel.set_progress_text("Cancelled")
         self._update_actions()
 
     # =================================================================================

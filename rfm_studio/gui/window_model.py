@@ -48,9 +48,7 @@ class ModelMixin:
             self.choose_model_folder()
             return
         host, dev, prec = self.host, self.settings.device, self.settings.precision
-        job = self.runner.submit("model", lambda c: host.load(folder, dev, prec, adapter), label="model")
-        self._jobs[job] = "model"
-        self._model_job = job
+        self._submit_model(lambda c: host.load(folder, dev, prec, adapter), "model")
         self.model_info = None
         self.panel.set_model_status(f"Loading {Path(folder).name}…", False)
         self.model_label.setText(f"Model: loading {Path(folder).name}…")
@@ -59,10 +57,14 @@ class ModelMixin:
     def use_model(self, model, name: str = "injected") -> int:
         """Hand an in-memory model to the worker (tests and scripts)."""
         host = self.host
-        job = self.runner.submit("model", lambda c: host.set_model(model, name), label="model")
-        self._jobs[job] = "model"
-        self._model_job = job
-        return job
+        return self._submit_model(lambda c: host.set_model(model, name), "model")
+
+    def _submit_model(self, fn, label: str) -> int:
+        """The one model job (a newer one supersedes it): load, inject or change the adapter."""
+        return self.runner.submit("model", fn, label=label,
+                                  on_started=lambda: self.panel.set_model_status("Loading the model…", False),
+                                  on_returned=self._model_loaded, on_errored=self._model_failed,
+                                  on_aborted=self._update_actions)
 
     def choose_model_folder(self, folder: str | None = None) -> None:
         if folder is None:
@@ -88,12 +90,19 @@ class ModelMixin:
             self.load_model(self._model_folder(), adapter)
             return
         host = self.host
-        job = self.runner.submit("model", lambda c: host.set_adapter(adapter), label="adapter")
-        self._jobs[job] = "model"
-        self._model_job = job
+        self._submit_model(lambda c: host.set_adapter(adapter), "adapter")
         self.model_info = None
         self.panel.set_model_status(f"Applying adapter {Path(adapter).name}…" if adapter else "Removing the adapter…",
                                     False)
+        self._update_actions()
+
+    def _model_failed(self, err) -> None:
+        self.settings.adapter = ""  # a broken adapter must not block the next start
+        if self.host.info is not None:
+            self._model_loaded(self.host.info)  # the previous model stays usable
+        else:
+            self._no_model(f"No model loaded: {err.message}")
+        self.show_error("Cannot load the model", err.message, err.detail if not err.user else "")
         self._update_actions()
 
     def _model_loaded(self, info: ModelInfo):

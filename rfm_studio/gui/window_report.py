@@ -61,8 +61,11 @@ class ReportMixin:
             if r is not None and not any(k == key and self.runner.is_live(j)
                                          for j, k in self.__dict__.setdefault("_removed_jobs", {}).items()):
                 sr = self.history.get(a_id).sample_rate
-                job = self.runner.submit("mel", lambda c: display_mel(r, sr), label="mel")
-                self._jobs[job] = "removed_mel"
+                job = self.runner.submit("mel", lambda c: display_mel(r, sr), label="mel",
+                                         on_returned=lambda mel: self._removed_mel_done(key, mel),
+                                         on_errored=lambda _err: self._update_actions(),
+                                         on_aborted=self._update_actions,
+                                         on_finished=lambda: self._removed_jobs.pop(job, None))
                 self._removed_jobs[job] = key
         else:
             self.spec.set_message(None)
@@ -70,9 +73,8 @@ class ReportMixin:
         self.spec_tag.setText(f"R · removed: {self._label(a_id)} − {self._label(b_id)}  ·  log-mel 64 bands")
         self.spec_tag.adjustSize()
 
-    def _removed_mel_done(self, job_id, value) -> None:
-        key = self.__dict__.setdefault("_removed_jobs", {}).pop(job_id, None)
-        if key is None or key[0] != self._doc:
+    def _removed_mel_done(self, key, value) -> None:
+        if key[0] != self._doc:
             return
         mels = self.__dict__.setdefault("_removed_mels", {})
         if len(mels) > 4:
