@@ -107,3 +107,23 @@ def test_run_right_after_typing_an_add_still_uses_a_library_sound(qtbot, loaded)
     qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
     v = w.history.get(w.history.current)
     assert w.errors == [] and "cow_moo_" in v.params["reference"]
+
+
+def test_a_replace_records_the_library_file_in_its_history_entry(qtbot, loaded):
+    w = loaded
+    lib = w.library
+    w.panel.instruction.setText("Replace the tone with a dog barking")
+    qtbot.waitUntil(lambda: lib.reference != "", timeout=60000)
+    chosen = lib.reference
+    assert "dog_bark_" in chosen
+    w.set_region((0.2, 1.4))
+    job = w.run_edit()
+    assert job is not None
+    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    assert w.errors == []
+    v = w.history.get(w.history.current)
+    assert v.params["task"] == "replace" and v.params["reference"] == chosen
+    assert v.params["removed"] == "Remove the tone" and "placements" in v.params
+    w.history_panel.refresh()
+    tips = [w.history_panel.tree.topLevelItem(i).toolTip(0) for i in range(w.history_panel.tree.topLevelItemCount())]
+    assert any(f"library sound {chosen}" in t for t in tips)

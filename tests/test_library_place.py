@@ -8,7 +8,7 @@ from conftest import collect, tone
 
 from rfm_studio.core.events import EditRequest
 from rfm_studio.core.library.place import DEFAULT_BELOW_DB, foreground_db, place
-from rfm_studio.core.library.prompted import parse_instruction, residual_span
+from rfm_studio.core.library.prompted import parse_instruction
 from rfm_studio.core.prompts import AudioPrompt
 
 SR = 16000
@@ -93,14 +93,6 @@ def test_instructions_are_read_as_add_or_replace(text, want):
     assert parse_instruction(text) == want
 
 
-def test_residual_span_finds_the_removed_sound():
-    r = np.zeros(5 * SR, np.float32)
-    r[int(1.5 * SR):int(2.5 * SR)] = 0.3 * np.random.default_rng(0).standard_normal(SR)
-    s, e = residual_span(r, SR)
-    assert abs(s - 1.5) < 0.06 and abs(e - 2.5) < 0.06
-    assert residual_span(np.zeros(SR, np.float32), SR) is None
-
-
 def ref_prompt():
     return AudioPrompt(bark(SR), SR, "reference", "bark.wav")
 
@@ -128,8 +120,13 @@ def test_replace_removes_with_the_model_then_places_b_where_a_was(tiny_model):
     assert res.params["reference"] == "bark.wav"
     assert np.array_equal(res.audio[:SR], x[:SR]) and np.array_equal(res.audio[3 * SR:], x[3 * SR:])
     pl = res.params["placement"]
-    if res.params["a_span"]:
-        assert pl["start"] == pytest.approx(res.params["a_span"][0], abs=0.01)
+    if res.params["a_spans"]:  # B at each place A was, nothing outside them changed
+        got = [v for q in res.params["placements"] for v in (q["start"], q["end"])]
+        assert got == pytest.approx([v for sp in res.params["a_spans"] for v in sp], abs=0.01)
+        keep = np.ones(len(x), bool)
+        for s, e in res.params["a_spans"]:
+            keep[int(round(s * SR)):int(round(e * SR))] = False
+        assert np.array_equal(res.audio[keep], x[keep])
     assert 1.0 <= pl["start"] and pl["end"] <= 3.0
 
 

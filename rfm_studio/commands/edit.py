@@ -138,11 +138,15 @@ def example_prompts(spans, audio=None, sr=None, path=None) -> dict:
     return {"prompts": tuple(out)}
 
 
-def warn_unused_prompts(model, params) -> None:
+def warn_unused_prompts(model, params, instruction: str = "") -> None:
     if params.get("prompts") and not model.accepts_prompts:
         import sys
 
-        print("Note: this model has no audio-prompt input; the examples are not used (text only).", file=sys.stderr)
+        from ..core.library.prompted import parse_instruction
+
+        used = ("the examples only mark where the old sound plays (Replace puts the new one there)"
+                if parse_instruction(instruction)[0] == "replace" else "the examples are not used (text only)")
+        print(f"Note: this model has no audio-prompt input; {used}.", file=sys.stderr)
 
 
 def run_edit_cmd(args) -> int:
@@ -189,7 +193,7 @@ def run_edit_cmd(args) -> int:
     audio, sr = load_audio(args.input)
     params.update(example_prompts(spans, audio, sr))
     model = load_model(args)
-    warn_unused_prompts(model, params)
+    warn_unused_prompts(model, params, args.instruction)
     note = f"reference {reference.source}" if reference else None
     if reference is None:
         reference, note = library_reference(args, args.instruction)

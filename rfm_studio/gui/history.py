@@ -203,6 +203,7 @@ class HistoryPanel(QWidget):
                        f"region {_fmt_region(p.get('region'))}\nmodel {model}"
                        + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else "")
                        + (f"\nlibrary sound {p['reference']}" if p.get("reference") else "")
+                       + (f" at {len(p['placements'])} places" if len(p.get("placements") or ()) > 1 else "")
                        + (f"\nChanged: {p['change']}" if p.get("change") and not p.get("no_change") else "")
                        + (f"\n{p['change']}" if p.get("no_change") else ""))
             it = QTreeWidgetItem(vals)

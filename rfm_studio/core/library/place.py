@@ -255,3 +255,79 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
         mix = seg + (add[:, None] if seg.ndim == 2 else add)
     out[s:s + L] = mix
     return out, Placement(s / sr, (s + L) / sr, gain_db, foreground_db(add, sr), scene_db, t60, tuple(map(float, eq)))
+
+
+XFADE_S = 0.05  # crossfade between repeats of a reference shorter than the span it fills
+
+
+def fit_length(r: np.ndarray, n: int, sr: int) -> np.ndarray:
+    """``r`` made ``n`` samples long: its loudest stretch when longer, repeated with equal-power
+    crossfades (XFADE_S, at most a quarter of it) when shorter; faded in and out."""
+    r = np.asarray(r, np.float32)
+    if n <= 0 or len(r) == 0:
+        return np.zeros(max(0, n), np.float32)
+    if len(r) >= n:
+        a = loudest_stretch(r, n)
+        y = r[a:a + n].copy()
+    else:
+        xf = max(1, min(int(XFADE_S * sr), len(r) // 4))
+        t = (np.arange(xf) + 0.5) / xf
+        fin, fout = np.sin(0.5 * np.pi * t).astype(np.float32), np.cos(0.5 * np.pi * t).astype(np.float32)
+        y = r.copy()
+        while len(y) < n:
+            nxt = r.copy()
+            head = y[-xf:] * fout + nxt[:xf] * fin
+            y = np.concatenate([y[:-xf], head, nxt[xf:]])
+        y = y[:n]
+    fi, fo = min(int(FADE_IN_S * sr), n // 4), min(int(FADE_OUT_S * sr), n // 4)
+    if fi:
+        y[:fi] *= np.sin(0.5 * np.pi * np.arange(fi) / fi) ** 2
+    if fo:
+        y[n - fo:] *= np.cos(0.5 * np.pi * (np.arange(fo) + 1) / fo) ** 2
+    return y.astype(np.float32)
+
+
+def place_each(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, spans, levels_db, *,
+               room: bool = True, seed: int = 0):
+    """(scene with the reference in every span, [Placement, ...]): in span i the reference is
+    trimmed to (or repeated over) the span's length, at loudness ``levels_db[i]`` (block dB as in
+    ``foreground_db``), EQ'd towards the scene and, in a reverberant scene, given its decay (cut
+    at the span's end). Outside the spans the scene is unchanged."""
+    audio = np.asarray(scene, np.float32)
+    n = audio.shape[0]
+    mono = to_mono(audio)
+    r = trim_silence(resample(to_mono(np.asarray(ref, np.float32)), int(ref_sr), int(sr)), sr)
+    out, placements = audio.copy(), []
+    if len(r) < 16:
+        return out, placements
+    eq = match_eq(r, mono, sr) if room and n > sr // 4 else np.zeros(len(BANDS))
+    r = apply_eq(r, sr, eq)
+    t60 = estimate_t60(mono, sr) if room else 0.0
+    t60 = t60 if t60 >= 0.3 else 0.0
+    scene_db = foreground_db(mono, sr)
+    for i, ((a, b), level) in enumerate(zip(spans, levels_db)):
+        s, e = max(0, int(round(a * sr))), min(n, int(round(b * sr)))
+        if e - s < int(0.02 * sr):
+            continue
+        piece = fit_length(r, e - s, sr)
+        if t60:
+            piece = add_decay(piece, sr, t60, 0, seed + i)
+            fo = min(int(FADE_OUT_S * sr), len(piece) // 4)
+            if fo:
+                piece[-fo:] *= np.cos(0.5 * np.pi * (np.arange(fo) + 1) / fo) ** 2
+        gain_db = float(np.clip(level - foreground_db(piece, sr), -60.0, 40.0))
+        add = (piece * 10 ** (gain_db / 20)).astype(np.float32)
+        seg = out[s:e]
+        addc = add[:, None] if seg.ndim == 2 else add
+        orig_peak = float(np.abs(seg).max())
+        if float(np.abs(seg + addc).max()) > 0.99 and orig_peak < 0.99:  # never clip: B gives way
+            g_lo, g_hi = 0.0, 1.0
+            for _ in range(20):
+                g = 0.5 * (g_lo + g_hi)
+                g_lo, g_hi = (g, g_hi) if float(np.abs(seg + g * addc).max()) <= 0.99 else (g_lo, g)
+            add, addc = add * g_lo, addc * g_lo
+            gain_db += 20 * math.log10(max(g_lo, 1e-6))
+        out[s:e] = seg + addc
+        placements.append(Placement(s / sr, e / sr, gain_db, foreground_db(add, sr), scene_db, t60,
+                                    tuple(map(float, eq))))
+    return out, placements

@@ -2,9 +2,10 @@
 
 - "Add X" + reference: the reference is placed into the clip (place.py): inside the region
   when one is given, else at the scene's least busy stretch; level, EQ and decay matched.
-- "Replace A with B" + reference (B): the model's "Remove A" edit, then B placed where A was:
-  A's timing and length come from the removal residual's energy envelope and B's level is
-  matched to A's.
+- "Replace A with B" + reference (B): the model's "Remove A" edit, then B at every place A
+  was (occurrences.py: from the removal residual, or an example span of A): in each, B is
+  trimmed to (or repeated over) A's length at A's level; outside A's spans the output is the
+  input, sample for sample.
 
 ``run_reference_edit`` is a core generator (StepEvents, then an EditResult) like run_edit;
 run_edit hands requests with a reference and an add / replace instruction to it.
@@ -23,10 +24,8 @@ from ..audio.io import to_mono
 from ..errors import OptionError
 from ..events import EditRequest, EditResult, StepEvent
 from ..prompts import AudioPrompt
-from .place import DEFAULT_BELOW_DB, foreground_db, place
-
-RESIDUAL_BELOW_DB = 15.0  # A's span: where the removal residual's envelope is within this of its peak
-NO_RESIDUAL_DB = -60.0
+from .occurrences import find_occurrences
+from .place import DEFAULT_BELOW_DB, _kweight, foreground_db, place, place_each
 
 
 @lru_cache(maxsize=1)
@@ -79,25 +78,6 @@ def load_reference(path, source: str | None = None) -> AudioPrompt:
     return AudioPrompt(audio=audio, sample_rate=int(sr), kind="reference", source=source or str(path))
 
 
-def residual_span(residual: np.ndarray, sr: int, region=None) -> tuple[float, float] | None:
-    """(start, end) seconds where the removal residual's 20 ms energy envelope (smoothed over
-    100 ms) is within RESIDUAL_BELOW_DB of its peak; None when nothing was removed."""
-    hop = max(1, int(0.02 * sr))
-    lo = 0 if region is None else int(region[0] * sr)
-    hi = len(residual) if region is None else min(len(residual), int(region[1] * sr))
-    x = residual[lo:hi].astype(np.float64)
-    n = len(x) // hop
-    if n < 1:
-        return None
-    e = (x[: n * hop] ** 2).reshape(n, hop).mean(1)
-    e = np.convolve(e, np.ones(5) / 5, mode="same")
-    db = 10 * np.log10(e + 1e-12)
-    if db.max() < NO_RESIDUAL_DB:
-        return None
-    on = np.nonzero(db >= db.max() - RESIDUAL_BELOW_DB)[0]
-    return (lo + on[0] * hop) / sr, (lo + (on[-1] + 1) * hop) / sr
-
-
 def _placement_params(pl, ref: AudioPrompt) -> dict:
     return {"reference": ref.source,
             "placement": None if pl is None else {
@@ -129,29 +109,81 @@ def run_reference_edit(model, req: EditRequest, cancel=None):
         params = {"task": "add", "region": list(req.region) if req.region else None, **_placement_params(pl, ref)}
         return EditResult(audio=out, sample_rate=sr, instruction=req.instruction, params=params,
                           seconds=time.perf_counter() - t0)
-    # replace: remove A with the model (the reference is not A), then B where A was
+    # replace: remove A with the model (the reference is not A), then B wherever A was
     if model is None:
         raise OptionError("Replace needs the editing model to remove the old sound.")
     others = tuple(p for p in (getattr(req, "prompts", ()) or ()) if getattr(p, "kind", "") != "reference")
     removal = dataclasses.replace(req, instruction=f"Remove {a}", prompts=others)
     res = yield from run_edit(model, removal, cancel)
     removed = np.asarray(res.audio, np.float32)
-    residual = to_mono(audio) - to_mono(removed)
-    span = residual_span(residual, sr, req.region)
-    if span is not None:
-        a_level = foreground_db(residual[int(span[0] * sr): int(span[1] * sr)], sr)
-        out, pl = place(removed, sr, ref.audio, ref.sample_rate, region=req.region, start=span[0],
-                        length=span[1] - span[0], level_db=a_level, seed=seed)
-    else:  # the model found no A: B goes in like an added sound
+    found = find_occurrences(audio, removed, sr, req.region, [p for p in others if p.kind == "example"])
+    spans = found["spans"]
+    if spans:
+        residual = to_mono(audio) - to_mono(removed)
+        levels = a_levels(to_mono(audio), residual, sr, spans, req.region)
+        out, pls = replace_at(audio, removed, sr, ref, spans, levels, seed)
+    else:  # no A found: B goes in like an added sound
         out, pl = place(removed, sr, ref.audio, ref.sample_rate, region=req.region, below_db=DEFAULT_BELOW_DB,
                         seed=seed)
-    if pl is None:
+        pls = [pl] if pl is not None else []
+    if not pls:
         raise OptionError("The region is too short to place the new sound; mark at least 0.05 s.")
     params = {**res.params, "task": "replace", "removed": f"Remove {a}",
-              "a_span": None if span is None else [round(span[0], 3), round(span[1], 3)],
-              **_placement_params(pl, ref)}
+              "a_span": [round(spans[0][0], 3), round(spans[-1][1], 3)] if spans else None,
+              "a_spans": [[round(s, 3), round(e, 3)] for s, e in spans], "a_found_in": found["source"],
+              **_placement_params(pls[0], ref),
+              "placements": [_placement_params(p, ref)["placement"] for p in pls]}
     return EditResult(audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction, params=params,
                       seconds=time.perf_counter() - t0, tokens=res.tokens)
+
+
+EDGE_FADE_S = 0.01  # input -> removal output crossfade at each edge of an A span
+
+
+def a_levels(mono: np.ndarray, residual: np.ndarray, sr: int, spans, region=None) -> list[float]:
+    """A's loudness (block dB as in ``foreground_db``) in each span: what the model removed there,
+    or, when the removal was weak, the input's level there less the background's (the input
+    outside every span, in the region), whichever is higher."""
+    n = len(mono)
+    keep = np.zeros(n, bool)
+    lo, hi = (0, n) if region is None else (int(round(region[0] * sr)), int(round(region[1] * sr)))
+    keep[lo:hi] = True
+    for a, b in spans:
+        keep[int(round(a * sr)): int(round(b * sr))] = False
+    bg = mono[keep]
+    bg_ms = float(np.mean(_kweight(bg, sr).astype(np.float64) ** 2)) if len(bg) > int(0.1 * sr) else None
+    out = []
+    for a, b in spans:
+        s, e = int(round(a * sr)), int(round(b * sr))
+        lv = foreground_db(residual[s:e], sr)
+        if bg_ms is not None:
+            inp = 10 ** (foreground_db(mono[s:e], sr) / 10)
+            if inp > 1.26 * bg_ms:  # over the background by more than 1 dB
+                lv = max(lv, 10 * float(np.log10(inp - bg_ms)))
+        else:  # A fills the region: the input there is A
+            lv = max(lv, foreground_db(mono[s:e], sr))
+        out.append(float(lv))
+    return out
+
+
+def replace_at(audio: np.ndarray, removed: np.ndarray, sr: int, ref: AudioPrompt, spans, levels, seed: int = 0):
+    """(output, placements): the input outside A's spans; inside each, the model's removal output
+    (crossfaded in over EDGE_FADE_S) with B placed over the span at A's level."""
+    out = np.asarray(audio, np.float32).copy()
+    rem = np.asarray(removed, np.float32)
+    n = out.shape[0]
+    for a, b in spans:
+        s, e = max(0, int(round(a * sr))), min(n, int(round(b * sr)))
+        L = e - s
+        f = min(int(EDGE_FADE_S * sr), L // 4)
+        w = np.ones(L, np.float32)
+        if f:
+            ramp = np.sin(0.5 * np.pi * (np.arange(f) + 0.5) / f) ** 2
+            w[:f], w[L - f:] = ramp, ramp[::-1]
+        w = w[:, None] if out.ndim == 2 else w
+        out[s:e] = out[s:e] * (1 - w) + rem[s:e] * w
+    out, pls = place_each(out, sr, ref.audio, ref.sample_rate, spans, levels, seed=seed)
+    return out, pls
 
 
 MIN_SCORE = 0.3  # an embedding match below this is no match
