@@ -3,7 +3,7 @@ fastest: each variant trains the embedded model's network from scratch for the s
 number of steps (same data stream, seed and batch), then is scored with
 ``edit_quality.py`` on the same fixed validation triplets.
 
-Variants (all are options of ``rfm_studio.core.flow.rectified``):
+Variants (all are options of ``rfm_studio.core.flow.config``: PathConfig and FlowTrainingConfig):
   paper            flow from noise, velocity prediction, uniform t (paper eq. 1-5)
   paper+weight     the same, loss weighted x5 on the bins the edit changes
   anchored-v       flow from the original (+0.5 noise), velocity prediction, weighted

@@ -39,11 +39,12 @@ def _model_folder(tmp: Path) -> tuple[str, str]:
     default = paths.shipped_models_dir() / paths.DEFAULT_MODEL
     if (default / "model_index.json").is_file():
         return str(default), "default"
-    from rfm_studio.core.flow.rectified import FlowConfig
+    from rfm_studio.core.flow.config import FlowConfig, PathConfig, SamplerConfig
     from rfm_studio.core.model.factory import build_tiny
 
     # start from the original (not pure noise) so an untrained net's output still resembles the input
-    flow = FlowConfig(source="original", source_noise=0.5, prediction="sample", t_start=0.01, steps=8)
+    flow = FlowConfig(PathConfig(source="original", source_noise=0.5, prediction="sample"),
+                      SamplerConfig(t_start=0.01, steps=8))
     folder = tmp / "tiny-random"
     build_tiny(flow=flow).save_pretrained(folder)
     return str(folder), "tiny random"

@@ -144,7 +144,7 @@ def test_draws_in_an_edit_keep_shapes_attention_and_params(tiny_model):
     four = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, draws=4, capture_attention=True)
     assert four.audio.shape == x.shape and np.isfinite(four.audio).all()
     assert four.attention.shape == one.attention.shape  # averaged over the draws, not stacked
-    assert four.params["draws"] == 4 and one.params["draws"] == tiny_model.flow.draws == 1
+    assert four.params["draws"] == 4 and one.params["draws"] == tiny_model.flow.sampler.draws == 1
     assert not np.array_equal(four.audio, one.audio)
     again = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, draws=4, capture_attention=True)
     assert np.array_equal(again.audio, four.audio)  # seeded: reproducible

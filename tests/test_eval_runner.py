@@ -130,8 +130,8 @@ def test_default_settings_and_cancel(tmp_path, testset, tiny_model):
                               plots=False, clap_ckpt=clap_dir), model=tiny_model)
     assert len(rep["rows"]) == 1 and rep["baseline"] is None
     row = rep["rows"][0]
-    assert (row["t_start"], row["steps"]) == (tiny_model.flow.t_start, tiny_model.flow.steps)
-    assert row["draws"] == rep["settings"]["draws"] == tiny_model.flow.draws  # the model's default, recorded
+    assert (row["t_start"], row["steps"]) == (tiny_model.flow.sampler.t_start, tiny_model.flow.sampler.steps)
+    assert row["draws"] == rep["settings"]["draws"] == tiny_model.flow.sampler.draws  # the model's default, recorded
     clap = row["metrics"]["clap"]
     assert clap["available"] is True and clap["n"] == 1 and -1 <= clap["value"] <= 1
     assert clap["value"] == pytest.approx(row["clips"][0]["clap"])

@@ -196,9 +196,7 @@ def test_finetuning_drops_the_instruction_as_training_does(tiny_model, triplets,
     seen = []
     real = tiny_model.encode_instruction
     monkeypatch.setattr(tiny_model, "encode_instruction", lambda texts: (seen.extend(texts), real(texts))[1])
-    import dataclasses
-
-    monkeypatch.setattr(tiny_model, "flow", dataclasses.replace(tiny_model.flow, cond_dropout=0.5))
+    monkeypatch.setattr(tiny_model, "flow", tiny_model.flow.replace(cond_dropout=0.5))
     cfg = FinetuneConfig(triplets=str(triplets / "t.csv"), name="drop", out_dir=str(tmp_path), steps=6, batch_size=4)
     for _ in finetune(tiny_model, cfg):
         pass

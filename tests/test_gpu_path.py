@@ -257,11 +257,11 @@ def test_converted_bundle_edits_the_papers_1024_frames(components):
 def test_converted_models_use_the_ddpm_timestep_convention(paper_bundle):
     """AudioLDM / Tango were pretrained with timestep 0 = clean data, 1000 = noise: RFM time t
     (0 noise, 1 data) reaches them as 1000 (1 - t). It used to reach them as 1000 t."""
-    from rfm_studio.core.flow.rectified import FlowConfig
+    from rfm_studio.core.flow.config import PathConfig
     from rfm_studio.core.model.bundle import RFMEditor
 
     m = RFMEditor.from_pretrained(paper_bundle)
-    assert m.flow.timestep_convention == "ddpm"
+    assert m.flow.path.timestep_convention == "ddpm"
     seen = []
     net = m.denoiser.net
     orig = net.forward
@@ -271,9 +271,9 @@ def test_converted_models_use_the_ddpm_timestep_convention(paper_bundle):
     with torch.no_grad():
         m.net_velocity(x, x, torch.tensor([0.01]), ctx, mask)
     assert float(seen[0][0]) == pytest.approx(990.0)
-    assert FlowConfig().network_timestep(torch.tensor(0.25)) == 250.0  # the embedded models' convention
+    assert PathConfig().network_timestep(torch.tensor(0.25)) == 250.0  # the embedded models' convention
     with pytest.raises(ValueError, match="timestep convention"):
-        FlowConfig(timestep_convention="edm")
+        PathConfig(timestep_convention="edm")
 
 
 SHIPPED_UNET_SHA256 = "0ecc39becf1e828ba5a264971132846e76121647181273737879ed35800a7790"
@@ -291,13 +291,13 @@ def test_the_shipped_model_edits_bit_identically():
 
     folder = resolve_model(None)
     m = RFMEditor.from_pretrained(folder)
-    assert m.flow.timestep_convention == "rfm" and m.dtype == torch.float32
+    assert m.flow.path.timestep_convention == "rfm" and m.dtype == torch.float32
     seen = []
     net = m.denoiser.net
     orig = net.forward
     net.forward = lambda x, t, *a, **kw: (seen.append(t.clone()), orig(x, t, *a, **kw))[1]
     r = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", seed=3, steps=4)
-    times = np.linspace(m.flow.t_start, 1.0, 5)[:4]
+    times = np.linspace(m.flow.sampler.t_start, 1.0, 5)[:4]
     assert [float(t[0]) for t in seen] == [float(torch.tensor(t) * 1000.0) for t in times]
     weights = hashlib.sha256((folder / "unet" / "model.safetensors").read_bytes()).hexdigest()
     if weights != SHIPPED_UNET_SHA256:

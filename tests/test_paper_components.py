@@ -52,7 +52,7 @@ def test_paper_bundle_edits_and_round_trips(components, tmp_path):
     m2 = RFMEditor.from_pretrained(tmp_path / "paper")
     a, b = m.denoiser.state_dict(), m2.denoiser.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert m2.flow.source == "noise" and m2.flow.prediction == "velocity" and m2.flow.steps == 200
+    assert m2.flow.path.source == "noise" and m2.flow.path.prediction == "velocity" and m2.flow.sampler.steps == 200
     assert m2.peak_normalize == 0.5
 
 

@@ -85,7 +85,7 @@ def finish_streamed(args, model, summary: dict, region, output, residual, second
     print(f"Wrote {out} ({fmt.describe()}, {seconds:.2f} s of audio)")
     if res_path is not None:
         print(f"Wrote {res_path} (what was removed: input minus output, {res_fmt.describe()})")
-    f = model.flow
+    f = model.flow.sampler
     done = SimpleNamespace(seconds=summary["seconds"], instruction=args.instruction,
                            params={"steps": f.steps if args.steps is None else args.steps,
                                    "t_start": f.t_start if args.t_start is None else args.t_start,

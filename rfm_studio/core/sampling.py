@@ -37,7 +37,7 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
     if draws < 1:
         raise ValueError("draws must be >= 1")
     b = x_orig.shape[0]
-    sampler = EulerSampler(model.flow)
+    sampler = EulerSampler(model.flow.path)
     times = sampler.set_timesteps(steps, t_start)
     shape = (draws * b,) + tuple(x_orig.shape[1:])
     noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(x_orig)

@@ -99,7 +99,7 @@ class ModelHost:
             raise
         self.model = None  # release the previous model before keeping the new one
         self.model = model
-        f = model.flow
+        f = model.flow.sampler
         self.info = ModelInfo(str(folder), str(model.info.get("name") or Path(folder).name), dev,
                               str(dtype).replace("torch.", ""), adapter or "", int(f.steps), float(f.t_start),
                               float(f.guidance), time.perf_counter() - t0, note, int(f.draws),
@@ -131,7 +131,7 @@ class ModelHost:
 
         torch.set_num_threads(worker_threads())
         self.model = model
-        f = model.flow
+        f = model.flow.sampler
         self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),
                               "", int(f.steps), float(f.t_start), float(f.guidance), 0.0,
                               draws=int(f.draws), strength=default_strength(model, False),

@@ -362,15 +362,15 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
 
         model = RFMEditor.from_pretrained(folder, device=device, dtype=dtype)
         yield EvalEvent("model", 1, 1, f"model {folder}")
+    sd = model.flow.sampler  # the model's sampler defaults
     model_rec = {"path": str(getattr(model, "source_folder", "")), "info": dict(model.info),
-                 "defaults": {"t_start": model.flow.t_start, "steps": model.flow.steps,
-                              "guidance": model.flow.guidance, "draws": model.flow.draws,
+                 "defaults": {"t_start": sd.t_start, "steps": sd.steps, "guidance": sd.guidance, "draws": sd.draws,
                               "strength": default_strength(model, False),
                               "region_strength": default_strength(model, True)}}
-    t_starts = [float(t) for t in (cfg.t_starts or [model.flow.t_start])]
-    steps = [int(s) for s in (cfg.steps or [model.flow.steps])]
-    guidance = float(cfg.guidance if cfg.guidance is not None else model.flow.guidance)
-    draws = int(cfg.draws if cfg.draws is not None else model.flow.draws)
+    t_starts = [float(t) for t in (cfg.t_starts or [sd.t_start])]
+    steps = [int(s) for s in (cfg.steps or [sd.steps])]
+    guidance = float(cfg.guidance if cfg.guidance is not None else sd.guidance)
+    draws = int(cfg.draws if cfg.draws is not None else sd.draws)
     strength = float(cfg.strength if cfg.strength is not None else default_strength(model, False))
     settings = [{"t_start": t, "steps": s} for t, s in itertools.product(t_starts, steps)]
 

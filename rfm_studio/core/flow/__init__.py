@@ -1,9 +1,13 @@
+from .config import FlowConfig, FlowTrainingConfig, PathConfig, SamplerConfig  # noqa: F401
 from .rectified import (  # noqa: F401
-    FlowConfig,
+    NoisePath,
+    OriginalPath,
+    SamplePrediction,
+    VelocityPrediction,
     euler_step,
     interpolate,
     sample_from_velocity,
-    source_sample,
+    sample_times,
     start_state,
     target_velocity,
     time_grid,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .rectified import FlowConfig, euler_step, source_sample, start_state, time_grid
+from .config import PathConfig
+from .rectified import euler_step, time_grid
 
 
 class EulerSampler:
-    def __init__(self, flow: FlowConfig):
-        self.flow = flow
+    def __init__(self, path: PathConfig):
+        self.path = path.make_path()
         self.times: list[float] = []
 
     def set_timesteps(self, steps: int, t_start: float) -> list[float]:
@@ -21,9 +22,8 @@ class EulerSampler:
         return max(0, len(self.times) - 1)
 
     def start(self, noise, x_orig):
-        """eq. 4, with the flow's source (noise in the paper)."""
-        x0 = source_sample(self.flow, noise, x_orig)
-        return start_state(x0, x_orig, self.times[0], self.flow.sigma_min)
+        """eq. 4, from the path's source (noise in the paper)."""
+        return self.path.start(noise, x_orig, self.times[0])
 
     def step(self, v, i: int, x):
         """eq. 5 from times[i] to times[i + 1]."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .rectified import FlowConfig, interpolate, sample_times, source_sample, target_velocity
+from .rectified import sample_times
 
 
 def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noise=None, reduce=True, region=None,
@@ -21,23 +21,22 @@ def rfm_loss(model, x_tar, x_orig, context, mask, *, generator=None, t=None, noi
     ``region`` [B, frames] (1 where the edit may change the clip) reaches networks with a
     region channel; ``prompt`` (tokens, mask, gate) networks with the audio-prompt input.
     """
-    f: FlowConfig = model.flow
+    flow = model.flow
+    tr = flow.training
+    pred = flow.path.make_prediction()
     b = x_tar.shape[0]
     if noise is None:
         noise = torch.randn(x_tar.shape, generator=generator, dtype=torch.float32).to(x_tar)
     if t is None:
-        t = sample_times(f, b, generator).to(x_tar)
-    x0 = source_sample(f, noise, x_orig)
-    x_t = interpolate(x0, x_tar, t, f.sigma_min)
-    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(t), context, mask, region=region,
-                        prompt=prompt)
-    if f.prediction == "sample":
-        err = x_orig + out - x_tar
-    else:
-        err = out - target_velocity(x0, x_tar, f.sigma_min)
-    err = err.abs() if f.loss == "l1" else err ** 2
-    if f.changed_weight > 0:
-        w = 1.0 + f.changed_weight * ((x_tar - x_orig).abs() > f.changed_threshold).to(err.dtype)
+        t = sample_times(b, generator, tr.t_low_fraction, tr.t_low_max).to(x_tar)
+    x0 = pred.path.x0(noise, x_orig)
+    x_t = pred.path.x_t(x0, x_tar, t)
+    out = model.denoiser(torch.cat([x_t, x_orig], dim=1), flow.path.network_timestep(t), context, mask,
+                        region=region, prompt=prompt)
+    err = pred.estimate(out, x_orig) - pred.target(x0, x_tar)
+    err = err.abs() if tr.loss == "l1" else err ** 2
+    if tr.changed_weight > 0:
+        w = 1.0 + tr.changed_weight * ((x_tar - x_orig).abs() > tr.changed_threshold).to(err.dtype)
         err = err * w
     if not reduce:
         return err.flatten(1).mean(1)

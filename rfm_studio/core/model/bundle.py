@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import ModelLoadError
 from ..features.mel import MelConfig, MelFrontEnd
-from ..flow.rectified import FlowConfig, velocity_from_sample
+from ..flow.config import FlowConfig
 from .codec import KLCodec, load_codec
 from .files import read_json, write_json
 from .text_encoder import InstructionEncoder
@@ -153,16 +153,14 @@ class RFMEditor(nn.Module):
         return tok, mask, torch.ones(batch, device=tok.device)
 
     def net_velocity(self, x_t, x_orig, t, context, mask, region=None, prompt=None):
-        """The network's velocity at (x_t, t), whatever it predicts (see FlowConfig.prediction).
+        """The network's velocity at (x_t, t), whatever it predicts (see PathConfig.prediction).
         ``region`` [B, frames] reaches networks with a region channel; others ignore it;
         ``prompt`` (from ``encode_prompts``) reaches networks with the audio-prompt input."""
-        f = self.flow
+        p = self.flow.path
         tt = t if torch.is_tensor(t) else torch.full((x_t.shape[0],), float(t), device=x_t.device)
-        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), f.network_timestep(tt), context, mask, region=region,
+        out = self.denoiser(torch.cat([x_t, x_orig], dim=1), p.network_timestep(tt), context, mask, region=region,
                             prompt=prompt)
-        if f.prediction == "sample":
-            return velocity_from_sample(x_t, x_orig + out, tt, f.sigma_min)
-        return out
+        return p.make_prediction().velocity(out, x_t, x_orig, tt)
 
     def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None, prompt=None):
         """Classifier-free guidance with cond and uncond in one batched forward (the

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import ModelLoadError
 from .kinds import vocoder_kind
 from ..features.mel import MelConfig
-from ..flow.rectified import FlowConfig
+from ..flow.config import FlowConfig, FlowTrainingConfig, PathConfig, SamplerConfig
 from .bundle import RFMEditor, quiet_transformers
 from .codec import KLCodec
 from .files import read_json
@@ -29,8 +29,8 @@ from .vocoder import GriffinLimVocoder, load_vocoder
 
 # AudioLDM and Tango U-Nets are DDPM-pretrained (timestep 0: clean data, 1000: noise): a converted
 # U-Net keeps that convention, the RFM time t mapped to 1000 (1 - t)
-PAPER_FLOW = FlowConfig(sigma_min=1e-4, source="noise", prediction="velocity", t_start=0.01, steps=200,
-                        guidance=3.0, cond_dropout=0.1, timestep_convention="ddpm")
+PAPER_FLOW = FlowConfig(PathConfig(sigma_min=1e-4, source="noise", prediction="velocity", timestep_convention="ddpm"),
+                        SamplerConfig(t_start=0.01, steps=200, guidance=3.0), FlowTrainingConfig(cond_dropout=0.1))
 
 
 def _need(folder, what):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..features.mel import MelConfig
-from ..flow.rectified import FlowConfig
+from ..flow.config import FlowConfig, FlowTrainingConfig, PathConfig, SamplerConfig
 from .bundle import RFMEditor, quiet_transformers
 from .codec import MelNormalizer, MelNormalizerConfig
 from .mel_unet import MelUNet1D, MelUNetConfig
@@ -15,9 +15,9 @@ from .text_encoder import InstructionEncoder, TextEncoderConfig, load_tokenizer,
 from .unet import Denoiser
 from .vocoder import GriffinLimConfig, GriffinLimVocoder
 
-SMALL_FLOW = FlowConfig(sigma_min=1e-4, source="original", source_noise=0.5, prediction="sample",
-                        t_start=0.01, steps=8, guidance=1.0, cond_dropout=0.1, changed_weight=4.0,
-                        changed_threshold=0.5)
+SMALL_FLOW = FlowConfig(PathConfig(sigma_min=1e-4, source="original", source_noise=0.5, prediction="sample"),
+                        SamplerConfig(t_start=0.01, steps=8, guidance=1.0),
+                        FlowTrainingConfig(cond_dropout=0.1, changed_weight=4.0, changed_threshold=0.5))
 
 
 def minilm_encoder(config: TextEncoderConfig | None = None) -> InstructionEncoder:
@@ -42,7 +42,7 @@ def build_tiny(seed: int = 0, flow: FlowConfig | None = None, text: InstructionE
     torch.manual_seed(seed)
     ucfg = MelUNetConfig(channels=(16, 32), blocks_per_level=1, cross_attention_levels=(True, True),
                          heads=2, groups=8, zero_init_out=False, cross_attention_dim=384)
-    flow = flow or FlowConfig(steps=3, guidance=1.0)
+    flow = flow or FlowConfig(sampler=SamplerConfig(steps=3, guidance=1.0))
     return RFMEditor(MelNormalizer(), Denoiser(MelUNet1D(ucfg)), text or minilm_encoder(),
                      GriffinLimVocoder(GriffinLimConfig(n_iter=4, nnls_iter=5)), flow, MelConfig(),
                      window_frames=1024, info={"name": "tiny-test", "render": "vocoder"})

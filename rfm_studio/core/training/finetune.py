@@ -147,7 +147,7 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
             x_orig, x_tar = paired_latents(model, inp, tgt, model.device)
             # instruction dropout as in training: the adapter also learns the unconditional branch
             # that guidance other than 1 mixes in
-            texts = drop_instructions(texts, model.flow.cond_dropout, rng)
+            texts = drop_instructions(texts, model.flow.training.cond_dropout, rng)
             ctx, mask = model.encode_instruction(texts)
             loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen)
             opt.zero_grad(set_to_none=True)

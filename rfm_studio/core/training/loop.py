@@ -109,7 +109,7 @@ class TrainConfig:
     def check_kinds(self) -> None:
         """One sentence (OptionError) for a setting of the wrong kind, or a section ("unet", "flow")
         that is not a JSON object of that section's own settings (an unknown key is refused, not ignored)."""
-        from ..flow.rectified import FlowConfig
+        from ..flow.config import FlowConfig
         from ..model.mel_unet import MelUNetConfig
 
         texts = {"data": False, "out": False, "init": False, "device": False, "val_data": True, "dtype": False,
@@ -136,10 +136,11 @@ class TrainConfig:
             if not isinstance(section, dict):
                 raise OptionError(f"Training setting {key} must be a JSON object of {kind.__name__} settings, "
                                   f"got {section!r}.")
-            unknown = sorted(str(k) for k in section if k not in kind.__dataclass_fields__)
+            known = FlowConfig.KEYS if kind is FlowConfig else kind.__dataclass_fields__  # flow: flat keys
+            unknown = sorted(str(k) for k in section if k not in known)
             if unknown:
                 raise OptionError(f"Training setting {key} has an unknown key '{unknown[0]}' (known: "
-                                  f"{', '.join(sorted(kind.__dataclass_fields__))}).")
+                                  f"{', '.join(sorted(known))}).")
             try:
                 kind.from_dict({**kind().to_dict(), **section})
             except (TypeError, ValueError, AttributeError) as exc:
@@ -159,7 +160,7 @@ def preset_settings(name: str, device: str) -> dict:
 
 
 def build_model(cfg: TrainConfig):
-    from ..flow.rectified import FlowConfig
+    from ..flow.config import FlowConfig
     from ..model.bundle import RFMEditor
     from ..model.factory import SMALL_FLOW, build_small, build_tiny
     from ..model.mel_unet import MelUNetConfig
@@ -470,7 +471,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
             x_orig, x_tar = paired_latents(model, inp, tgt, device)
         if with_regions:
             region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)
-        texts = drop_instructions(texts, model.flow.cond_dropout, rng)
+        texts = drop_instructions(texts, model.flow.training.cond_dropout, rng)
         ctx, mask = text_net(texts)
         if items is not None:
             prompt = prompt_batch(model, items, model.mel_config.sample_rate)
