@@ -33,7 +33,7 @@ def _build() -> dict:
 
 
 def _model(minilm, region_prompt: bool):
-    from rfm_studio.core.flow.rectified import FlowConfig
+    from rfm_studio.core.flow import FlowConfig
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.core.model.codec import MelNormalizer
     from rfm_studio.core.features.mel import MelConfig
