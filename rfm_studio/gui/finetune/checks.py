@@ -11,7 +11,6 @@ from PySide6.QtCore import QObject, Signal
 
 from ...core.training.finetune_config import MIN_TRIPLETS
 from . import work
-from .job_slot import Router
 
 LANE = "finetune-check"
 
@@ -57,7 +56,7 @@ class FileChecks(QObject):
 
     def __init__(self, runner, parent=None):
         super().__init__(parent)
-        self._router = Router(runner, self)
+        self.runner = runner
         self._results: dict = {}  # file key -> messages (numbered "Triplet 1")
         self._pending: dict = {}  # file key -> (input, target), not checked yet
         self._job: Optional[int] = None
@@ -85,9 +84,9 @@ class FileChecks(QObject):
             return
         items = tuple((k, a, b) for k, (a, b) in self._pending.items())
         self._running = tuple(k for k, _a, _b in items)
-        self._job = self._router.submit(LANE, lambda c: work.check_files(items, c), "triplet checks",
-                                        yielded=self._store, returned=self._done, errored=self._failed,
-                                        aborted=self._aborted)
+        self._job = self.runner.submit(LANE, lambda c: work.check_files(items, c), "triplet checks",
+                                       on_yielded=self._store, on_returned=self._done, on_errored=self._failed,
+                                       on_aborted=self._aborted)
 
     def _store(self, results) -> None:
         for key, msgs in results:
