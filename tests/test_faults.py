@@ -18,3 +18,14 @@ def test_out_of_memory_is_recognised_by_class_and_by_message():
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert not is_out_of_memory(ValueError("not enough memory"))  # only RuntimeErrors say it this way
     assert advice_for(MemoryError()) == OOM_ADVICE and advice_for(RuntimeError("shape mismatch")) is None
+
+
+def test_the_gui_describes_what_the_rule_calls_out_of_memory():
+    from rfm_studio.gui.jobs import describe
+
+    for exc in (RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory"), MemoryError(),
+                OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")):
+        err = describe(exc)
+        assert err.user and err.message.startswith("Out of memory"), exc
+    err = describe(RuntimeError("shape mismatch"))
+    assert not err.user and err.message == "Unexpected error (RuntimeError): shape mismatch"

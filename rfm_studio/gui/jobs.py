@@ -58,13 +58,14 @@ class JobError:
 
 def describe(exc: BaseException) -> JobError:
     from ..core.errors import RFMError
+    from ..core.faults import is_out_of_memory
 
     name = type(exc).__name__
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, RFMError):
         return JobError(name, str(exc), True, detail)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
-    if name == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in text.lower():
+    if is_out_of_memory(exc):
         return JobError(name, "Out of memory: choose the CPU or a lower precision in Settings, "
                               "or edit a shorter region.", True, detail)
     return JobError(name, f"Unexpected error ({name}): {text[:300]}", False, detail)
