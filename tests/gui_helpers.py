@@ -124,7 +124,7 @@ def run_edit(qtbot, w, text: str = INSTRUCTION, steps: int = 3, timeout: int = 6
     n, errors = len(w.history), len(w.errors)
     job = w.run_edit()
     assert job is not None, w.errors
-    qtbot.waitUntil(lambda: w._edit_job is None, timeout=timeout)
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=timeout)
     assert w.errors[errors:] == []
     assert len(w.history) == n + 1
     return w.history.get(w.history.current)

@@ -58,8 +58,8 @@ def test_open_file_shows_waveform_spectrogram_and_remembers_it(qtbot, window, cl
     assert w.duration == pytest.approx(1.5)
     assert w.wave.traces[0] is not None and w.wave.traces[1] is None
     assert str(clip_path.resolve()) in w.settings.recent_files
-    w._fill_recent()
-    recent = [a for a in w.recent_menu.actions() if a.text() == "dog.wav"]
+    w.acts._fill_recent()
+    recent = [a for a in w.acts.recent_menu.actions() if a.text() == "dog.wav"]
     assert recent and recent[0].isEnabled()
     recent[0].trigger()  # re-opens from the recent list
     assert w.history.source is not None and len(w.history) == 1
@@ -143,7 +143,7 @@ def test_ui_thread_stays_responsive_during_an_edit(qtbot, loaded):
     last[0] = time.thread_time()
     c0 = time.process_time()
     w.run_edit()
-    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
     cpu = time.process_time() - c0  # the whole process: the edit (worker) and the UI
     qtbot.wait(30)
     timer.stop()
@@ -230,7 +230,7 @@ def test_a_new_edit_supersedes_the_running_one(qtbot, loaded, monkeypatch):
     first = w.run_edit()
     qtbot.waitUntil(lambda: w.attn.live_draws >= 1, timeout=30000)
     v = run_edit(qtbot, w, text="Remove the dog barking", steps=2)
-    assert first != w._edit_job and len(w.history) == 2
+    assert first != w.editing.job and len(w.history) == 2
     assert v.instruction == "Remove the dog barking"
 
 
@@ -239,11 +239,11 @@ def test_undo_redo_chained_edits_and_compare(qtbot, loaded):
     v1 = run_edit(qtbot, w, text="Remove the dog barking", steps=2)
     v2 = run_edit(qtbot, w, text="Add rain in the background", steps=2)
     assert v2.parent == v1.id  # chained: the result was the input
-    assert w.a_undo.isEnabled() and not w.a_redo.isEnabled()
-    w.a_undo.trigger()
+    assert w.acts.a_undo.isEnabled() and not w.acts.a_redo.isEnabled()
+    w.acts.a_undo.trigger()
     assert w.history.current == v1.id and w.compare == (0, v1.id)
     w.undo()
-    assert w.history.current == 0 and w.compare == (0, None) and not w.a_b.isEnabled()
+    assert w.history.current == 0 and w.compare == (0, None) and not w.acts.a_b.isEnabled()
     w.redo()
     w.redo()
     assert w.history.current == v2.id
@@ -254,7 +254,7 @@ def test_undo_redo_chained_edits_and_compare(qtbot, loaded):
     # the A/B key switches what is heard and shown
     w.ab = 0
     w.toggle_ab()
-    assert w.ab == 1 and w.player.selected == 1 and w.a_b.isChecked()
+    assert w.ab == 1 and w.player.selected == 1 and w.acts.a_b.isChecked()
     assert w.spec_tag.text().startswith("B")
     w.toggle_ab()
     assert w.ab == 0 and w.spec_tag.text().startswith("A")
@@ -319,7 +319,7 @@ def test_errors_show_a_dialog_and_the_app_keeps_running(qtbot, loaded, monkeypat
     monkeypatch.setattr(w.host, "edit", broken)
     w.panel.instruction.setText(INSTRUCTION)
     w.run_edit()
-    qtbot.waitUntil(lambda: w._edit_job is None, timeout=10000)
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=10000)
     assert w.errors[-1][0] == "The edit failed" and "Out of memory" in w.errors[-1][1]
     assert len(w.history) == 1 and w.panel.run_button.isEnabled()
     monkeypatch.undo()
@@ -343,7 +343,7 @@ def test_model_and_adapter_selectors(qtbot, loaded, gui_tiny_bundle):
     ad = paths.user_adapters_dir() / "my-voice"
     ad.mkdir(parents=True, exist_ok=True)
     (ad / "adapter_card.json").write_text("{}")  # a card without weights
-    w._refresh_model_lists()
+    w.models.refresh_lists()
     i = w.panel.adapter_combo.findData(str(ad))
     assert i > 0
     w.panel.adapter_combo.setCurrentIndex(i)
@@ -361,7 +361,7 @@ def test_playback_disabled_without_a_device(qtbot, window, clip_path, monkeypatc
         self, "reason", "Playback is disabled: no audio output device was found."), False)[1])
     w = window
     w.start(str(clip_path), load_model=False)
-    assert w.audio_label.text() == "Audio: off" and not w.a_play.isEnabled()
+    assert w.audio_label.text() == "Audio: off" and not w.acts.a_play.isEnabled()
     w.toggle_play()  # says why, does not raise
     assert "no audio output device" in w.statusBar().currentMessage()
     assert w.errors == []
@@ -375,7 +375,7 @@ def test_keyboard_space_plays_and_b_switches_but_both_type_in_the_instruction(qt
     calls = []
     w.player.available = True
     w.player.toggle = lambda: calls.append("toggle") or False
-    w._update_actions()
+    w.update_actions()
     w.activateWindow()
     qtbot.waitActive(w)
     w.wave.setFocus()
@@ -401,7 +401,7 @@ def test_window_state_and_settings_survive_a_restart(qtbot, settings, clip_path)
     w.resize(720, 560)  # within the offscreen screen (800x600): restoreGeometry clamps to it
     size = w.size()  # (the width is clamped to the screen and the window's minimum)
     w.splitter.setSizes([300, 100, 100, 100])
-    w.a_match.setChecked(True)
+    w.acts.a_match.setChecked(True)
     w.panel.layers.setCurrentIndex(w.panel.layers.findData("up"))
     w.close()
     w2 = MainWindow(settings=settings)
@@ -409,7 +409,7 @@ def test_window_state_and_settings_survive_a_restart(qtbot, settings, clip_path)
     assert w2.height() == size.height()  # (the offscreen screen is narrower than the window's minimum)
     sizes = w2.splitter.sizes()
     assert sizes[0] > sizes[1]
-    assert w2.a_match.isChecked() and w2.panel.layers.currentData() == "up"
+    assert w2.acts.a_match.isChecked() and w2.panel.layers.currentData() == "up"
     w2.close()
 
 
@@ -450,9 +450,9 @@ def test_an_adapter_on_the_same_model_keeps_the_users_sampling_settings(qtbot, l
     info = w.model_info
     w.panel.steps.setValue(7)
     w.panel.guidance.setValue(2.5)
-    w._model_loaded(dataclasses.replace(info, adapter="/adapters/my-voice"))  # same defaults: an adapter
+    w.models.loaded(dataclasses.replace(info, adapter="/adapters/my-voice"))  # same defaults: an adapter
     assert w.panel.steps.value() == 7 and w.panel.guidance.value() == 2.5
-    w._model_loaded(dataclasses.replace(info, steps=info.steps + 3))  # another model's defaults
+    w.models.loaded(dataclasses.replace(info, steps=info.steps + 3))  # another model's defaults
     assert w.panel.steps.value() == info.steps + 3 and w.panel.guidance.value() == info.guidance
 
 
@@ -466,7 +466,7 @@ def test_only_a_templates_unfilled_dots_are_refused(qtbot, loaded):
 
 
 def test_mel_of_a_version_is_computed_once(qtbot, loaded, monkeypatch):
-    from rfm_studio.gui import main_window
+    from rfm_studio.gui import window_document as main_window  # where the window computes mels
 
     calls = []
     real = main_window.display_mel
@@ -481,10 +481,10 @@ def test_mel_of_a_version_is_computed_once(qtbot, loaded, monkeypatch):
 def test_redo_has_every_platform_binding(qtbot, window):
     from PySide6.QtGui import QKeySequence
 
-    keys = {k.toString() for k in window.a_redo.shortcuts()}
+    keys = {k.toString() for k in window.acts.a_redo.shortcuts()}
     expected = {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Redo)}
     assert keys == expected and len(keys) >= 1
-    assert {k.toString() for k in window.a_undo.shortcuts()} == {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Undo)}
+    assert {k.toString() for k in window.acts.a_undo.shortcuts()} == {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Undo)}
 
 
 def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch):
@@ -493,7 +493,7 @@ def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch)
     import soundfile as sf
 
     from rfm_studio.core.errors import AudioReadError
-    from rfm_studio.gui import main_window as mw
+    from rfm_studio.gui import window_document as mw  # where the window opens files
 
     monkeypatch.setattr(mw, "OPEN_IN_WORKER_S", 1.0)  # a 3 s file counts as long here
     readers = []

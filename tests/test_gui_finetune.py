@@ -145,7 +145,7 @@ def test_training_in_the_worker_plots_the_loss_and_adds_the_adapter(qtbot, loade
     job = tab.start_training()
     assert job is not None and tab.training
     # edits wait while the adapter trains, and the edit panel says so
-    assert not w.panel.run_button.isEnabled() and not w.a_run.isEnabled()
+    assert not w.panel.run_button.isEnabled() and not w.acts.a_run.isEnabled()
     assert "adapter is training" in w.panel.progress.text()
     assert not w.panel.adapter_combo.isEnabled()
     w.panel.instruction.setText(INSTRUCTION)
@@ -172,7 +172,7 @@ def test_training_in_the_worker_plots_the_loss_and_adds_the_adapter(qtbot, loade
     assert w.errors == [] and not tab.busy
     p = tab.preview_result
     assert p.original.shape == p.base.shape == p.adapted.shape and p.instruction == "Remove the hiss"
-    assert w.panel.run_button.isEnabled() and w.a_run.isEnabled() and w.panel.adapter_combo.isEnabled()
+    assert w.panel.run_button.isEnabled() and w.acts.a_run.isEnabled() and w.panel.adapter_combo.isEnabled()
     assert tab.b_pv_b.isEnabled()
     # listening in the tab goes through the app's player; the editor takes it back on its tab
     w.player.available = True
@@ -254,7 +254,7 @@ def test_rename_and_delete_update_the_tab_and_the_edit_panel(qtbot, window):
         (base / name / "adapter_card.json").write_text(json.dumps(
             {"name": name, "steps": 10, "final_loss": 0.5, "final_val_loss": None, "triplets": [{}, {}, {}]}))
     tab.refresh_adapters()
-    w._refresh_model_lists()
+    w.models.refresh_lists()
     assert tab.adapter_names() == ["alpha", "beta"]
     assert w.panel.adapter_combo.findData(str(base / "alpha")) > 0
     w.settings.adapter = str(base / "beta")  # the one chosen for the editor follows a rename

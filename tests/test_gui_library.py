@@ -34,7 +34,7 @@ def test_an_add_instruction_lists_candidates_and_the_edit_uses_the_chosen_one(qt
     src = w.history.source.audio
     job = w.run_edit()
     assert job is not None
-    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
     assert w.errors == []
     v = w.history.get(w.history.current)
     assert v.params["reference"] == chosen and v.params["task"] == "add"
@@ -53,7 +53,7 @@ def test_dropping_a_library_sound_on_the_waveform_adds_it_there(qtbot, loaded, t
     sf.write(bell, (0.5 * np.sin(2 * np.pi * 1200 * t) * np.exp(-5 * t)).astype(np.float32), 16000)
     src = w.history.source.audio
     w.library.place_requested.emit(str(bell), 0.6)
-    qtbot.waitUntil(lambda: w._edit_job is None and w.history.current != 0, timeout=60000)
+    qtbot.waitUntil(lambda: w.editing.job is None and w.history.current != 0, timeout=60000)
     assert w.errors == []
     v = w.history.get(w.history.current)
     assert v.params["reference"] == str(bell) and w.panel.instruction.text() == "Add small bell"
@@ -104,7 +104,7 @@ def test_run_right_after_typing_an_add_still_uses_a_library_sound(qtbot, loaded)
     w.set_region((0.1, 1.4))
     job = w.run_edit()
     assert job is not None
-    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
     v = w.history.get(w.history.current)
     assert w.errors == [] and "cow_moo_" in v.params["reference"]
 

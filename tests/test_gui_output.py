@@ -45,10 +45,10 @@ def test_exports_keep_the_opened_files_format(qtbot, loaded, tmp_path):
 
 def test_removed_sound_export_and_r_source(qtbot, loaded, tmp_path):
     w = loaded
-    assert not w.a_r.isEnabled() and not w.a_export_removed.isEnabled()
+    assert not w.acts.a_r.isEnabled() and not w.acts.a_export_removed.isEnabled()
     v = run_edit(qtbot, w, steps=2)
     src = w.history.source
-    assert w.a_r.isEnabled() and w.a_export_removed.isEnabled()
+    assert w.acts.a_r.isEnabled() and w.acts.a_export_removed.isEnabled()
     out = w.export_removed(str(tmp_path / "removed.wav"))
     r, sr = sf.read(str(out), dtype="float32")
     assert sr == SR and r.shape == src.audio.shape
@@ -56,9 +56,9 @@ def test_removed_sound_export_and_r_source(qtbot, loaded, tmp_path):
     assert not list(tmp_path.glob(".rfm-*"))
     # R: heard at the same position, shown as its own spectrogram
     assert w.player.has_removed
-    w.a_r.trigger()
-    assert w.ab == 2 and w.player.selected == 2 and w.a_r.isChecked()
-    qtbot.waitUntil(lambda: len(getattr(w, "_removed_mels", {})) == 1, timeout=30000)
+    w.acts.a_r.trigger()
+    assert w.ab == 2 and w.player.selected == 2 and w.acts.a_r.isChecked()
+    qtbot.waitUntil(lambda: len(w.removed.mels) == 1, timeout=30000)
     assert w.spec_tag.text().startswith("R · removed")
     buf = w.player._bufs[2]
     expect = src.audio - v.audio

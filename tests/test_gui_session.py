@@ -18,7 +18,7 @@ def _add_versions(w, n=3):
     for i in range(n):
         w.history.add_edit(w.history.current, src.audio * (0.5 + 0.1 * i), src.sample_rate,
                            instruction=f"Make it quieter {i}", params={"steps": 3, "region": (0.1, 0.4)})
-    w._refresh_views()
+    w.refresh_views()
 
 
 def test_close_with_unexported_versions_asks_and_cancel_keeps_the_window(qtbot, window, clip_path):
@@ -70,7 +70,7 @@ src = w.history.source
 for i in range(3):
     w.history.add_edit(w.history.current, src.audio * (0.5 + 0.1 * i), src.sample_rate,
                        instruction=f"Make it quieter {i}", params={"steps": 3, "region": (0.1, 0.4)})
-w._refresh_views()
+w.refresh_views()
 w.panel.instruction.setText("Remove the car")
 w.panel.steps.setValue(17)
 w.undo()

@@ -118,7 +118,7 @@ def test_the_panel_offers_a_clear_scale_choice(qtbot):
 def test_help_menu_has_quick_start_shortcuts_docs_and_report(qtbot, window):
     from rfm_studio.gui.help_menu import report_text, shortcut_rows
 
-    acts = window.help_actions
+    acts = window.acts.help_actions
     assert set(acts) == {"quick_start", "shortcuts", "docs", "report", "about"}
     rows = dict(shortcut_rows(window))
     assert rows["Run Edit"] == "Ctrl+Return" and rows["Play"] == "Space"

@@ -133,8 +133,9 @@ def about(window) -> None:
                       "matching (RFM-Editing).<br>Runs offline; models load from local folders.")
 
 
-def build_help_menu(window, menu) -> dict:
-    """Fill ``menu``; returns the actions by name (tests, shortcuts)."""
+def build_help_menu(window, menu, act) -> dict:
+    """Fill ``menu`` with actions made by ``act(text, slot, shortcut, tip)``; returns them by name
+    (tests, shortcuts)."""
     window._help_dialogs = []
 
     def show(make):
@@ -145,13 +146,13 @@ def build_help_menu(window, menu) -> dict:
         return dlg
 
     acts = {
-        "quick_start": window._act("&Quick Start", lambda: show(quick_start_dialog), "F1",
+        "quick_start": act("&Quick Start", lambda: show(quick_start_dialog), "F1",
                                    "The first steps in the editor"),
-        "shortcuts": window._act("&Keyboard Shortcuts", lambda: show(shortcuts_dialog)),
-        "docs": window._act("Open &Documentation Folder", lambda: open_docs(window)),
-        "report": window._act("&Report a Problem…", lambda: show(report_dialog),
+        "shortcuts": act("&Keyboard Shortcuts", lambda: show(shortcuts_dialog)),
+        "docs": act("Open &Documentation Folder", lambda: open_docs(window)),
+        "report": act("&Report a Problem…", lambda: show(report_dialog),
                                tip="Where the log file is and what to include"),
-        "about": window._act("&About RFM Studio", lambda: about(window)),
+        "about": act("&About RFM Studio", lambda: about(window)),
     }
     for key in ("quick_start", "shortcuts", "docs", None, "report", None, "about"):
         menu.addSeparator() if key is None else menu.addAction(acts[key])

@@ -1,5 +1,6 @@
 """No lost work: the editing state is autosaved, a crashed session is offered back, and
-closing with versions that were never exported asks first (a mixin of MainWindow).
+closing with versions that were never exported asks first (``SessionController``, composed by
+MainWindow; ``SessionWindow`` lists everything it uses of the window).
 
 Each running window keeps a session folder under ``user_data_dir()/sessions/<pid>-<n>``:
 ``session.lock`` (the owner's process id, written at start, removed on a clean exit), one
@@ -19,13 +20,17 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from ..core.atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from .edit_panel import EditPanel
+    from .history import History
 
 STATE = "state.json"
 LOCK = "session.lock"
@@ -168,49 +173,68 @@ def _jsonable(params: dict) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
 
 
-class SessionMixin:
-    """Autosave, crash restore and the unsaved-work prompt (mixed into MainWindow)."""
+class SessionWindow(Protocol):
+    panel: EditPanel
+    history: History
+    exported: set
+    source_path: Optional[Path]
+    compare: tuple
+    ab: int
+    region: Optional[tuple[float, float]]
+    doc_id: int
+    doc_name: str
+    ask_unsaved: Callable[[int, str], str]  # -> "save" | "discard" | "cancel" (replaceable in tests)
+    ask_restore: Callable[[str, int], bool]  # (replaceable in tests)
 
-    def _init_session(self):
-        self.exported: set[int] = set()  # version ids written by Export Result
-        self.session = SessionStore()
-        self.ask_unsaved = self._ask_unsaved_dialog  # -> "save" | "discard" | "cancel" (replaceable in tests)
-        self.ask_restore = self._ask_restore_dialog  # -> bool (replaceable in tests)
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setSingleShot(True)
-        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
-        self._autosave_timer.timeout.connect(self.autosave_now)
-        p = self.panel
+    def statusBar(self): ...
+    def set_document(self, audio, sr: int, name: str = "untitled") -> None: ...
+    def request_mel(self, vid: int) -> None: ...
+    def refresh_views(self) -> None: ...
+    def set_region(self, region, final: bool = True) -> None: ...
+    def export_result(self, path=None, fmt=None): ...
+
+
+class SessionController:
+    """Autosave, crash restore and the unsaved-work prompt of one window; ``store`` is its folder."""
+
+    def __init__(self, win: SessionWindow, parent=None):
+        self.win = win
+        self.store = SessionStore()
+        self._restored_panel: Optional[dict] = None  # a restored session's edit settings, until applied
+        self._timer = QTimer(parent)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._timer.timeout.connect(self.save_now)
+        p = win.panel
         for sig in (p.instruction.textChanged, p.steps.valueChanged, p.guidance.valueChanged, p.draws.valueChanged,
                     p.t_spin.valueChanged, p.strength.valueChanged, p.seed.valueChanged):
-            sig.connect(self.schedule_autosave)
+            sig.connect(self.schedule)
 
     # -- autosave ----------------------------------------------------------------------
     def unsaved_versions(self) -> list:
         """Edited versions that were never exported."""
-        return [v for v in self.history.versions.values() if not v.is_source and v.id not in self.exported]
+        return [v for v in self.win.history.versions.values() if not v.is_source and v.id not in self.win.exported]
 
-    def schedule_autosave(self, *_):
-        if hasattr(self, "_autosave_timer"):
-            self._autosave_timer.start()
+    def schedule(self, *_):
+        self._timer.start()
 
-    def _panel_state(self) -> dict:
-        p = self.panel
+    def panel_state(self) -> dict:
+        p = self.win.panel
         return {"instruction": p.instruction.text(), "steps": p.steps.value(), "guidance": p.guidance.value(),
                 "draws": p.draws.value(), "t_start": p.t_start(), "strength": p.strength.value(),
                 "strength_auto": p.strength_auto.isChecked(), "seed": p.seed.value(),
                 "seed_random": p.seed_random.isChecked()}
 
-    def autosave_now(self) -> None:
+    def save_now(self) -> None:
         """Write the editing state (only while there is an edit to lose)."""
-        self._autosave_timer.stop()
-        h = self.history
+        self._timer.stop()
+        h = self.win.history
         if h.source is None or len(h) < 2:
-            if self.session.saves:
-                self.session.clear()
-                self.session.saves = 0
+            if self.store.saves:
+                self.store.clear()
+                self.store.saves = 0
             return
-        doc = self._doc
+        doc = self.win.doc_id
         files, versions = {}, []
         for v in h.versions.values():
             name = f"d{doc}-v{v.id}.npy"
@@ -218,17 +242,17 @@ class SessionMixin:
             versions.append({"id": v.id, "parent": v.parent, "sample_rate": v.sample_rate, "file": name,
                              "instruction": v.instruction, "params": _jsonable(v.params), "seconds": v.seconds,
                              "tokens": list(v.tokens), "label": v.label})
-        state = {"format": 1, "doc_name": getattr(self, "doc_name", "untitled"),
-                 "source_path": str(self.source_path) if self.source_path else None,
+        state = {"format": 1, "doc_name": self.win.doc_name,
+                 "source_path": str(self.win.source_path) if self.win.source_path else None,
                  "versions": versions, "current": h.current, "undo": list(h._undo), "redo": list(h._redo),
-                 "compare": list(self.compare), "region": list(self.region) if self.region else None,
-                 "exported": sorted(self.exported), "panel": self._panel_state()}
-        self.session.save(state, files)
+                 "compare": list(self.win.compare), "region": list(self.win.region) if self.win.region else None,
+                 "exported": sorted(self.win.exported), "panel": self.panel_state()}
+        self.store.save(state, files)
 
     # -- restore -----------------------------------------------------------------------
-    def _ask_restore_dialog(self, name: str, n: int) -> bool:
+    def ask_restore_dialog(self, name: str, n: int) -> bool:
         return QMessageBox.question(
-            self, "Restore unsaved work?",
+            self.win, "Restore unsaved work?",
             f"RFM Studio did not close properly last time. Restore the {n} edited version"
             f"{'s' if n != 1 else ''} of {name}?", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes
         ) == QMessageBox.Yes
@@ -243,11 +267,11 @@ class SessionMixin:
                 try:
                     state = read_session(folder)
                 except (OSError, ValueError, KeyError) as exc:
-                    self.statusBar().showMessage(f"The autosaved session could not be read ({exc}).", 8000)
+                    self.win.statusBar().showMessage(f"The autosaved session could not be read ({exc}).", 8000)
                     state = None
                 if state is not None:
                     n = sum(1 for v in state["versions"] if v["parent"] is not None)
-                    if n and self.ask_restore(state.get("doc_name") or "the clip", n):
+                    if n and self.win.ask_restore(state.get("doc_name") or "the clip", n):
                         self.restore_state(state)
                         restored = True
             shutil.rmtree(folder, ignore_errors=True)
@@ -259,8 +283,8 @@ class SessionMixin:
         vs = state["versions"]
         src = next(v for v in vs if v["parent"] is None)
         path = state.get("source_path")
-        self.source_path = Path(path) if path else None
-        self.set_document(src["audio"], src["sample_rate"], state.get("doc_name") or "untitled")
+        self.win.source_path = Path(path) if path else None
+        self.win.set_document(src["audio"], src["sample_rate"], state.get("doc_name") or "untitled")
         versions = {}
         for v in vs:
             params = dict(v.get("params") or {})
@@ -270,26 +294,30 @@ class SessionMixin:
                                         int(v["sample_rate"]), instruction=v.get("instruction", ""), params=params,
                                         seconds=float(v.get("seconds", 0.0)), tokens=tuple(v.get("tokens", ())),
                                         label=v.get("label", ""))
-        self.history.load(versions, state.get("current", 0), state.get("undo", []), state.get("redo", []))
-        self.exported = set(state.get("exported", []))
+        self.win.history.load(versions, state.get("current", 0), state.get("undo", []), state.get("redo", []))
+        self.win.exported = set(state.get("exported", []))
         a, b = ((state.get("compare") or []) + [0, None])[:2]
-        self.compare = (a if a in versions else 0, b if b in versions else None)
-        self.ab = 1 if self.compare[1] is not None else 0
+        self.win.compare = (a if a in versions else 0, b if b in versions else None)
+        self.win.ab = 1 if self.win.compare[1] is not None else 0
         self._restored_panel = dict(state.get("panel") or {})
-        self._apply_panel_state()
+        self.apply_panel_state()
         for vid in versions:
-            self._request_mel(vid)
-        self._refresh_views()
+            self.win.request_mel(vid)
+        self.win.refresh_views()
         if state.get("region"):
-            self.set_region(tuple(state["region"]))
-        self.statusBar().showMessage(f"Restored {len(versions) - 1} edited version(s) of {self.doc_name}.", 8000)
+            self.win.set_region(tuple(state["region"]))
+        self.win.statusBar().showMessage(f"Restored {len(versions) - 1} edited version(s) of {self.win.doc_name}.",
+                                         8000)
 
-    def _apply_panel_state(self) -> None:
-        """The restored edit settings (applied again once the model's defaults arrive)."""
-        s = getattr(self, "_restored_panel", None)
+    def apply_panel_state(self, once: bool = False) -> None:
+        """The restored edit settings (applied again once the model's defaults arrive; ``once``:
+        for the last time)."""
+        s = self._restored_panel
+        if once:
+            self._restored_panel = None
         if not s:
             return
-        p = self.panel
+        p = self.win.panel
         p.instruction.setText(s.get("instruction", ""))
         for w, key in ((p.steps, "steps"), (p.draws, "draws"), (p.seed, "seed")):
             if key in s:
@@ -303,11 +331,11 @@ class SessionMixin:
         p.seed_random.setChecked(bool(s.get("seed_random", False)))
 
     # -- closing -----------------------------------------------------------------------
-    def _ask_unsaved_dialog(self, n: int, name: str) -> str:
+    def ask_unsaved_dialog(self, n: int, name: str) -> str:
         box = QMessageBox(QMessageBox.Warning, "Unsaved versions",
                           f"{n} edited version{'s' if n != 1 else ''} of {name} "
                           f"{'have' if n != 1 else 'has'} not been exported.",
-                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self.win)
         box.setInformativeText("Save exports the version shown as B; Discard closes without exporting.")
         box.setDefaultButton(QMessageBox.Save)
         r = box.exec()
@@ -318,14 +346,14 @@ class SessionMixin:
         unsaved = self.unsaved_versions()
         if not unsaved:
             return True
-        answer = self.ask_unsaved(len(unsaved), getattr(self, "doc_name", "the clip"))
+        answer = self.win.ask_unsaved(len(unsaved), self.win.doc_name)
         if answer == "discard":
             return True
         if answer == "save":
-            return self.export_result() is not None
+            return self.win.export_result() is not None
         return False
 
     def end_session(self) -> None:
         """The clean exit: the autosaved state and the lock go."""
-        self._autosave_timer.stop()
-        self.session.close()
+        self._timer.stop()
+        self.store.close()

@@ -1,5 +1,5 @@
-"""Exporting audio (result, difference, removed sound) and attention (PNG, .npz) (a mixin of
-MainWindow).
+"""Exporting audio (result, difference, removed sound) and attention (PNG, .npz) (a controller
+MainWindow composes; ``ExportWindow`` lists everything it uses of the window).
 
 Audio keeps the opened file's sample format and container unless the save dialog's type says
 otherwise (see core/audio/formats.py). Writes are atomic; the opened source file is only
@@ -9,13 +9,20 @@ overwritten after a confirmation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from PySide6.QtWidgets import QFileDialog
 
 from ..core.audio.formats import CONTAINERS, OutputFormat, choose_format, source_format
 from ..core.audio.io import save_audio
 from ..core.errors import RFMError
+
+if TYPE_CHECKING:
+    from .attention_panel import AttentionPanel
+    from .history import History
+    from .session import SessionController
+    from .settings import Settings
+    from .window_report import RemovedSound
 
 # the types the save dialog offers besides "the source's"
 EXPORT_TYPES = (("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24"),
@@ -45,19 +52,37 @@ def format_for(path, of: OutputFormat) -> tuple[Path, OutputFormat]:
     return p, choose_format(p, (of.format, of.subtype))
 
 
-class ExportMixin:
+class ExportWindow(Protocol):
+    settings: Settings
+    history: History
+    attn: AttentionPanel
+    removed: RemovedSound
+    autosave: SessionController
+    compare: tuple
+    source_path: Optional[Path]
+    exported: set
+    confirm: Callable[[str, str], bool]
+
+    def statusBar(self): ...
+    def show_error(self, title: str, message: str, detail: str = "") -> None: ...
+
+
+class Exporter:
+    def __init__(self, win: ExportWindow):
+        self.win = win
+
     def _save_path(self, title: str, default: str, filt: str) -> Optional[str]:
-        start = str(Path(self.settings.last_dir) / default)
-        path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
+        start = str(Path(self.win.settings.last_dir) / default)
+        path, _ = QFileDialog.getSaveFileName(self.win, title, start, filt)
         return path or None
 
     def _default_stem(self) -> str:
-        return self.source_path.stem if self.source_path else "clip"
+        return self.win.source_path.stem if self.win.source_path else "clip"
 
     def _source_format(self):
         """The opened file's (format, subtype); a clip not read from a file exports as float WAV."""
-        if self.source_path is not None:
-            fmt = source_format(self.source_path)
+        if self.win.source_path is not None:
+            fmt = source_format(self.win.source_path)
             if fmt is not None:
                 return fmt
         return ("WAV", "FLOAT")
@@ -66,8 +91,8 @@ class ExportMixin:
         """The save dialog with the export types: (path, OutputFormat) or None."""
         filters = export_filters(self._source_format())
         kept = filters[0][1]
-        start = str(Path(self.settings.last_dir) / f"{name}{extension(kept)}")
-        path, chosen = QFileDialog.getSaveFileName(self, title, start, ";;".join(f for f, _ in filters), filters[0][0])
+        start = str(Path(self.win.settings.last_dir) / f"{name}{extension(kept)}")
+        path, chosen = QFileDialog.getSaveFileName(self.win, title, start, ";;".join(f for f, _ in filters), filters[0][0])
         if not path:
             return None
         of = next((o for f, o in filters if f == chosen), kept)
@@ -82,29 +107,29 @@ class ExportMixin:
                     p = p.with_suffix(extension(choose_format(p, source)))
                 fmt = choose_format(p, source)
         except RFMError as exc:
-            self.show_error("Export failed", str(exc))
+            self.win.show_error("Export failed", str(exc))
             return None
-        protect = (self.source_path,) if self.source_path else ()
-        if self.source_path and p.exists() and p.resolve() == self.source_path.resolve():
-            if not self.confirm("Overwrite the source?", f"{p.name} is the file you opened. Replace it with "
+        protect = (self.win.source_path,) if self.win.source_path else ()
+        if self.win.source_path and p.exists() and p.resolve() == self.win.source_path.resolve():
+            if not self.win.confirm("Overwrite the source?", f"{p.name} is the file you opened. Replace it with "
                                                          "the edited audio? This cannot be undone."):
                 return None
             protect = ()
         try:
             out = save_audio(p, audio, sr, protect=protect, fmt=fmt)
         except RFMError as exc:
-            self.show_error("Export failed", str(exc))
+            self.win.show_error("Export failed", str(exc))
             return None
         except OSError as exc:
-            self.show_error("Export failed", f"Cannot write {p.name} ({exc.strerror or exc}).")
+            self.win.show_error("Export failed", f"Cannot write {p.name} ({exc.strerror or exc}).")
             return None
-        self.settings.last_dir = str(out.parent)
-        self.statusBar().showMessage(f"Saved {out}", 6000)
+        self.win.settings.last_dir = str(out.parent)
+        self.win.statusBar().showMessage(f"Saved {out}", 6000)
         return out
 
     def _export_version(self):
-        a_id, b_id = self.compare
-        return self.history.get(b_id if b_id is not None else self.history.current)
+        a_id, b_id = self.win.compare
+        return self.win.history.get(b_id if b_id is not None else self.win.history.current)
 
     def export_result(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         v = self._export_version()
@@ -117,15 +142,15 @@ class ExportMixin:
             path, fmt = chosen
         out = self._write_audio(path, v.audio, v.sample_rate, fmt)
         if out is not None:
-            self.exported.add(v.id)
-            self.schedule_autosave()
+            self.win.exported.add(v.id)
+            self.win.autosave.schedule()
         return out
 
     def export_difference(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
-        a_id, b_id = self.compare
-        a, b = self.history.get(a_id), self.history.get(b_id)
+        a_id, b_id = self.win.compare
+        a, b = self.win.history.get(a_id), self.win.history.get(b_id)
         if a is None or b is None:
-            self.show_error("Nothing to compare", "Run an edit (or choose a version B) to export a difference.")
+            self.win.show_error("Nothing to compare", "Run an edit (or choose a version B) to export a difference.")
             return None
         if path is None:
             chosen = self._save_audio_path("Export difference (B − A)", f"{self._default_stem()}-diff{b.id}")
@@ -136,42 +161,42 @@ class ExportMixin:
 
     def export_removed(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         """What B removed from A (A − B, the residual): sound designers check a removal by it."""
-        r = self.removed_audio()
-        a_id, b_id = self.compare
+        r = self.win.removed.audio()
+        a_id, b_id = self.win.compare
         if r is None:
-            self.show_error("Nothing removed yet", "Run an edit (or choose a version B) to export what it removed.")
+            self.win.show_error("Nothing removed yet", "Run an edit (or choose a version B) to export what it removed.")
             return None
         if path is None:
             chosen = self._save_audio_path("Export removed sound (A − B)", f"{self._default_stem()}-removed{b_id}")
             if chosen is None:
                 return None
             path, fmt = chosen
-        return self._write_audio(path, r, self.history.get(a_id).sample_rate, fmt)
+        return self._write_audio(path, r, self.win.history.get(a_id).sample_rate, fmt)
 
     def export_heatmap_png(self, path: str | None = None) -> Optional[Path]:
         path = path or self._save_path("Export heatmap", f"{self._default_stem()}-attention.png", "PNG (*.png)")
         if not path:
             return None
         try:
-            out = self.attn.save_png(path)
+            out = self.win.attn.save_png(path)
         except OSError as exc:
-            self.show_error("Export failed", str(exc))
+            self.win.show_error("Export failed", str(exc))
             return None
-        self.statusBar().showMessage(f"Saved {out}", 6000)
+        self.win.statusBar().showMessage(f"Saved {out}", 6000)
         return out
 
     def export_attention_npz(self, path: str | None = None) -> Optional[Path]:
-        if not self.attn.has_maps():
-            self.show_error("No attention maps", "Run an edit with 'Capture cross-attention' on first.")
+        if not self.win.attn.has_maps():
+            self.win.show_error("No attention maps", "Run an edit with 'Capture cross-attention' on first.")
             return None
         path = path or self._save_path("Export attention maps", f"{self._default_stem()}-attention.npz",
                                        "NumPy archive (*.npz)")
         if not path:
             return None
         try:
-            out = self.attn.save_npz(path)
+            out = self.win.attn.save_npz(path)
         except (OSError, ValueError) as exc:
-            self.show_error("Export failed", str(exc))
+            self.win.show_error("Export failed", str(exc))
             return None
-        self.statusBar().showMessage(f"Saved {out}", 6000)
+        self.win.statusBar().showMessage(f"Saved {out}", 6000)
         return out

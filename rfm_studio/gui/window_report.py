@@ -1,84 +1,87 @@
-"""What an edit changed and what it removed, in the main window (a mixin of MainWindow): the
-change report after an edit (progress line, status bar, History), and R, the removed sound
-(A − B), as a third source to hear and see beside A and B."""
+"""R, the removed sound (A − B), in the main window (a controller MainWindow composes): a third
+source to hear and see beside A and B, computed once per compared pair, its spectrogram in
+the worker. ``RemovedWindow`` lists everything it uses of the window."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 
 from .tasks import display_mel
 from .views.spectrogram import mel_levels
 
-NO_CHANGE = "No audible change"
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QLabel
+
+    from .history import History
+    from .jobs import JobRunner
+    from .views.spectrogram import SpectrogramView
+    from .window_views import CompareView
 
 
-class ReportMixin:
-    # -- the change report ----------------------------------------------------------------
-    def change_params(self, report, result) -> dict:
-        """The report as plain values kept with the version (its history entry and tooltip)."""
-        if report is None:
-            return {}
-        from ..core.change_report import advice
+class RemovedWindow(Protocol):
+    history: History
+    runner: JobRunner
+    spec: SpectrogramView
+    spec_tag: QLabel
+    compare: tuple
+    ab: int
+    doc_id: int
 
-        if not report.unchanged:
-            return {"change": report.text}
-        tip = advice(result.instruction, region=result.params.get("region") is not None,
-                     strength=result.params.get("strength"), cli=False)
-        return {"change": f"{NO_CHANGE}: {report.text}. {tip}", "no_change": True}
+    compare_view: CompareView
 
-    def show_change_report(self, v, report) -> None:
-        text = v.params.get("change", "")
-        if v.params.get("no_change"):
-            self.panel.set_progress_text(f"{NO_CHANGE} · version {v.id} (see History)")
-            self.statusBar().showMessage(text, 20000)
-        else:
-            self.panel.set_progress_text(f"Done in {v.seconds:.1f} s · version {v.id}")
-            self.statusBar().showMessage(f"Edit finished in {v.seconds:.1f} s: {text or v.instruction}", 10000)
+    def update_actions(self) -> None: ...
 
-    # -- R: what B removed from A -----------------------------------------------------------
-    def removed_audio(self):
+
+class RemovedSound:
+    def __init__(self, win: RemovedWindow):
+        self.win = win
+        self._cache: Optional[tuple] = None  # ((doc, a, b), A − B)
+        self.mels: dict = {}  # (doc, a, b) -> the removed sound's display mel
+        self._jobs: dict = {}  # job id -> (doc, a, b), spectrograms on their way
+
+    def audio(self):
         """A − B of the versions compared (None without a B); computed once per pair."""
-        a_id, b_id = self.compare
-        a, b = self.history.get(a_id), self.history.get(b_id)
+        w = self.win
+        a_id, b_id = w.compare
+        a, b = w.history.get(a_id), w.history.get(b_id)
         if a is None or b is None or a.audio.shape != b.audio.shape:
             return None
-        key = (self._doc, a_id, b_id)
-        cached = getattr(self, "_removed_cache", None)
-        if cached is None or cached[0] != key:
-            self._removed_cache = (key, (a.audio - b.audio).astype(np.float32))
-        return self._removed_cache[1]
+        key = (w.doc_id, a_id, b_id)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, (a.audio - b.audio).astype(np.float32))
+        return self._cache[1]
 
-    def _show_removed_spectrogram(self):
-        a_id, b_id = self.compare
-        key = (self._doc, a_id, b_id)
-        mels = self.__dict__.setdefault("_removed_mels", {})
-        mel = mels.get(key)
-        ref = self.history.mels.get(a_id)
+    def show_spectrogram(self) -> None:
+        w = self.win
+        a_id, b_id = w.compare
+        key = (w.doc_id, a_id, b_id)
+        mel = self.mels.get(key)
+        ref = w.history.mels.get(a_id)
         if mel is None:
-            self.spec.set_mel(None)
-            self.spec.set_message("Computing spectrogram…")
-            r = self.removed_audio()
-            if r is not None and not any(k == key and self.runner.is_live(j)
-                                         for j, k in self.__dict__.setdefault("_removed_jobs", {}).items()):
-                sr = self.history.get(a_id).sample_rate
-                job = self.runner.submit("mel", lambda c: display_mel(r, sr), label="mel",
-                                         on_returned=lambda mel: self._removed_mel_done(key, mel),
-                                         on_errored=lambda _err: self._update_actions(),
-                                         on_aborted=self._update_actions,
-                                         on_finished=lambda: self._removed_jobs.pop(job, None))
-                self._removed_jobs[job] = key
+            w.spec.set_mel(None)
+            w.spec.set_message("Computing spectrogram…")
+            r = self.audio()
+            if r is not None and not any(k == key and w.runner.is_live(j) for j, k in self._jobs.items()):
+                sr = w.history.get(a_id).sample_rate
+                job = w.runner.submit("mel", lambda c: display_mel(r, sr), label="mel",
+                                      on_returned=lambda mel: self._mel_done(key, mel),
+                                      on_errored=lambda _err: w.update_actions(), on_aborted=w.update_actions,
+                                      on_finished=lambda: self._jobs.pop(job, None))
+                self._jobs[job] = key
         else:
-            self.spec.set_message(None)
-            self.spec.set_mel(mel, mel_levels(ref) if ref is not None else None)
-        self.spec_tag.setText(f"R · removed: {self._label(a_id)} − {self._label(b_id)}  ·  log-mel 64 bands")
-        self.spec_tag.adjustSize()
+            w.spec.set_message(None)
+            w.spec.set_mel(mel, mel_levels(ref) if ref is not None else None)
+        label = w.compare_view.version_label
+        w.spec_tag.setText(f"R · removed: {label(a_id)} − {label(b_id)}  ·  log-mel 64 bands")
+        w.spec_tag.adjustSize()
 
-    def _removed_mel_done(self, key, value) -> None:
-        if key[0] != self._doc:
+    def _mel_done(self, key, value) -> None:
+        if key[0] != self.win.doc_id:
             return
-        mels = self.__dict__.setdefault("_removed_mels", {})
-        if len(mels) > 4:
-            mels.clear()
-        mels[key] = value
-        if self.ab == 2:
-            self._show_spectrogram()
+        if len(self.mels) > 4:
+            self.mels.clear()
+        self.mels[key] = value
+        if self.win.ab == 2:
+            self.win.compare_view.show_spectrogram()

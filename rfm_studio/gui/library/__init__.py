@@ -38,7 +38,7 @@ def install(window):
     window.tabifyDockWidget(window.history_dock, dock)
     window.history_dock.raise_()
     window.panel.instruction.textChanged.connect(panel.follow_instruction)
-    panel.busy = lambda: window._edit_job is not None
+    panel.busy = lambda: window.editing.busy
     window.library_dock = dock
     window.library_drop = DropPlacer(window, panel)
     window.library_close_watch = _CloseWatch(window, panel)
