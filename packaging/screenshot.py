@@ -66,7 +66,7 @@ def _attention_shot(w, app, wait, out: Path) -> None:
     from PySide6.QtCore import QPointF, QRect
 
     w.run_edit()  # the region edit set up for the main screenshot
-    wait(lambda: w._edit_job is None)
+    wait(lambda: w.editing.job is None)
     if w.errors:
         raise SystemExit(f"{w.errors[-1][0]}: {w.errors[-1][1]}")
     hm = w.attn.heatmap
@@ -137,11 +137,11 @@ def main(argv=None) -> int:
     if args.steps:
         w.panel.steps.setValue(args.steps)
     w.run_edit()
-    wait(lambda: w._edit_job is None)
+    wait(lambda: w.editing.job is None)
     if w.errors:
         raise SystemExit(f"{w.errors[-1][0]}: {w.errors[-1][1]}")
     w.set_region((2.0, 3.2))
-    w.seek(2.4)
+    w.playback.seek(2.4)
     w.panel.instruction.setText("Add a cat meowing")
     w.panel.instruction.setCursorPosition(0)
     w.panel.instruction.clearFocus()

@@ -227,14 +227,15 @@ class SessionController:
 
     def save_now(self) -> None:
         """Write the editing state (only while there is an edit to lose)."""
+        w = self.win
         self._timer.stop()
-        h = self.win.history
+        h = w.history
         if h.source is None or len(h) < 2:
             if self.store.saves:
                 self.store.clear()
                 self.store.saves = 0
             return
-        doc = self.win.doc_id
+        doc = w.doc_id
         files, versions = {}, []
         for v in h.versions.values():
             name = f"d{doc}-v{v.id}.npy"
@@ -242,11 +243,11 @@ class SessionController:
             versions.append({"id": v.id, "parent": v.parent, "sample_rate": v.sample_rate, "file": name,
                              "instruction": v.instruction, "params": _jsonable(v.params), "seconds": v.seconds,
                              "tokens": list(v.tokens), "label": v.label})
-        state = {"format": 1, "doc_name": self.win.doc_name,
-                 "source_path": str(self.win.source_path) if self.win.source_path else None,
+        state = {"format": 1, "doc_name": w.doc_name,
+                 "source_path": str(w.source_path) if w.source_path else None,
                  "versions": versions, "current": h.current, "undo": list(h._undo), "redo": list(h._redo),
-                 "compare": list(self.win.compare), "region": list(self.win.region) if self.win.region else None,
-                 "exported": sorted(self.win.exported), "panel": self.panel_state()}
+                 "compare": list(w.compare), "region": list(w.region) if w.region else None,
+                 "exported": sorted(w.exported), "panel": self.panel_state()}
         self.store.save(state, files)
 
     # -- restore -----------------------------------------------------------------------
@@ -278,13 +279,14 @@ class SessionController:
         return restored
 
     def restore_state(self, state: dict) -> None:
+        w = self.win
         from .history import Version
 
         vs = state["versions"]
         src = next(v for v in vs if v["parent"] is None)
         path = state.get("source_path")
-        self.win.source_path = Path(path) if path else None
-        self.win.set_document(src["audio"], src["sample_rate"], state.get("doc_name") or "untitled")
+        w.source_path = Path(path) if path else None
+        w.set_document(src["audio"], src["sample_rate"], state.get("doc_name") or "untitled")
         versions = {}
         for v in vs:
             params = dict(v.get("params") or {})
@@ -294,19 +296,19 @@ class SessionController:
                                         int(v["sample_rate"]), instruction=v.get("instruction", ""), params=params,
                                         seconds=float(v.get("seconds", 0.0)), tokens=tuple(v.get("tokens", ())),
                                         label=v.get("label", ""))
-        self.win.history.load(versions, state.get("current", 0), state.get("undo", []), state.get("redo", []))
-        self.win.exported = set(state.get("exported", []))
+        w.history.load(versions, state.get("current", 0), state.get("undo", []), state.get("redo", []))
+        w.exported = set(state.get("exported", []))
         a, b = ((state.get("compare") or []) + [0, None])[:2]
-        self.win.compare = (a if a in versions else 0, b if b in versions else None)
-        self.win.ab = 1 if self.win.compare[1] is not None else 0
+        w.compare = (a if a in versions else 0, b if b in versions else None)
+        w.ab = 1 if w.compare[1] is not None else 0
         self._restored_panel = dict(state.get("panel") or {})
         self.apply_panel_state()
         for vid in versions:
-            self.win.request_mel(vid)
-        self.win.refresh_views()
+            w.request_mel(vid)
+        w.refresh_views()
         if state.get("region"):
-            self.win.set_region(tuple(state["region"]))
-        self.win.statusBar().showMessage(f"Restored {len(versions) - 1} edited version(s) of {self.win.doc_name}.",
+            w.set_region(tuple(state["region"]))
+        w.statusBar().showMessage(f"Restored {len(versions) - 1} edited version(s) of {w.doc_name}.",
                                          8000)
 
     def apply_panel_state(self, once: bool = False) -> None:
@@ -343,14 +345,15 @@ class SessionController:
 
     def confirm_close(self) -> bool:
         """True when the window may close (nothing unsaved, exported now, or discarded)."""
+        w = self.win
         unsaved = self.unsaved_versions()
         if not unsaved:
             return True
-        answer = self.win.ask_unsaved(len(unsaved), self.win.doc_name)
+        answer = w.ask_unsaved(len(unsaved), w.doc_name)
         if answer == "discard":
             return True
         if answer == "save":
-            return self.win.export_result() is not None
+            return w.export_result() is not None
         return False
 
     def end_session(self) -> None:

@@ -92,13 +92,15 @@ class Exporter:
         filters = export_filters(self._source_format())
         kept = filters[0][1]
         start = str(Path(self.win.settings.last_dir) / f"{name}{extension(kept)}")
-        path, chosen = QFileDialog.getSaveFileName(self.win, title, start, ";;".join(f for f, _ in filters), filters[0][0])
+        path, chosen = QFileDialog.getSaveFileName(self.win, title, start, ";;".join(f for f, _ in filters),
+                                                   filters[0][0])
         if not path:
             return None
         of = next((o for f, o in filters if f == chosen), kept)
         return format_for(path, of)
 
     def _write_audio(self, path, audio, sr, fmt: OutputFormat | None = None) -> Optional[Path]:
+        w = self.win
         p = Path(path)
         try:
             if fmt is None:
@@ -107,29 +109,30 @@ class Exporter:
                     p = p.with_suffix(extension(choose_format(p, source)))
                 fmt = choose_format(p, source)
         except RFMError as exc:
-            self.win.show_error("Export failed", str(exc))
+            w.show_error("Export failed", str(exc))
             return None
-        protect = (self.win.source_path,) if self.win.source_path else ()
-        if self.win.source_path and p.exists() and p.resolve() == self.win.source_path.resolve():
-            if not self.win.confirm("Overwrite the source?", f"{p.name} is the file you opened. Replace it with "
+        protect = (w.source_path,) if w.source_path else ()
+        if w.source_path and p.exists() and p.resolve() == w.source_path.resolve():
+            if not w.confirm("Overwrite the source?", f"{p.name} is the file you opened. Replace it with "
                                                          "the edited audio? This cannot be undone."):
                 return None
             protect = ()
         try:
             out = save_audio(p, audio, sr, protect=protect, fmt=fmt)
         except RFMError as exc:
-            self.win.show_error("Export failed", str(exc))
+            w.show_error("Export failed", str(exc))
             return None
         except OSError as exc:
-            self.win.show_error("Export failed", f"Cannot write {p.name} ({exc.strerror or exc}).")
+            w.show_error("Export failed", f"Cannot write {p.name} ({exc.strerror or exc}).")
             return None
-        self.win.settings.last_dir = str(out.parent)
-        self.win.statusBar().showMessage(f"Saved {out}", 6000)
+        w.settings.last_dir = str(out.parent)
+        w.statusBar().showMessage(f"Saved {out}", 6000)
         return out
 
     def _export_version(self):
-        a_id, b_id = self.win.compare
-        return self.win.history.get(b_id if b_id is not None else self.win.history.current)
+        w = self.win
+        a_id, b_id = w.compare
+        return w.history.get(b_id if b_id is not None else w.history.current)
 
     def export_result(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         v = self._export_version()
@@ -147,10 +150,11 @@ class Exporter:
         return out
 
     def export_difference(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
-        a_id, b_id = self.win.compare
-        a, b = self.win.history.get(a_id), self.win.history.get(b_id)
+        w = self.win
+        a_id, b_id = w.compare
+        a, b = w.history.get(a_id), w.history.get(b_id)
         if a is None or b is None:
-            self.win.show_error("Nothing to compare", "Run an edit (or choose a version B) to export a difference.")
+            w.show_error("Nothing to compare", "Run an edit (or choose a version B) to export a difference.")
             return None
         if path is None:
             chosen = self._save_audio_path("Export difference (B − A)", f"{self._default_stem()}-diff{b.id}")
@@ -161,42 +165,45 @@ class Exporter:
 
     def export_removed(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         """What B removed from A (A − B, the residual): sound designers check a removal by it."""
-        r = self.win.removed.audio()
-        a_id, b_id = self.win.compare
+        w = self.win
+        r = w.removed.audio()
+        a_id, b_id = w.compare
         if r is None:
-            self.win.show_error("Nothing removed yet", "Run an edit (or choose a version B) to export what it removed.")
+            w.show_error("Nothing removed yet", "Run an edit (or choose a version B) to export what it removed.")
             return None
         if path is None:
             chosen = self._save_audio_path("Export removed sound (A − B)", f"{self._default_stem()}-removed{b_id}")
             if chosen is None:
                 return None
             path, fmt = chosen
-        return self._write_audio(path, r, self.win.history.get(a_id).sample_rate, fmt)
+        return self._write_audio(path, r, w.history.get(a_id).sample_rate, fmt)
 
     def export_heatmap_png(self, path: str | None = None) -> Optional[Path]:
+        w = self.win
         path = path or self._save_path("Export heatmap", f"{self._default_stem()}-attention.png", "PNG (*.png)")
         if not path:
             return None
         try:
-            out = self.win.attn.save_png(path)
+            out = w.attn.save_png(path)
         except OSError as exc:
-            self.win.show_error("Export failed", str(exc))
+            w.show_error("Export failed", str(exc))
             return None
-        self.win.statusBar().showMessage(f"Saved {out}", 6000)
+        w.statusBar().showMessage(f"Saved {out}", 6000)
         return out
 
     def export_attention_npz(self, path: str | None = None) -> Optional[Path]:
-        if not self.win.attn.has_maps():
-            self.win.show_error("No attention maps", "Run an edit with 'Capture cross-attention' on first.")
+        w = self.win
+        if not w.attn.has_maps():
+            w.show_error("No attention maps", "Run an edit with 'Capture cross-attention' on first.")
             return None
         path = path or self._save_path("Export attention maps", f"{self._default_stem()}-attention.npz",
                                        "NumPy archive (*.npz)")
         if not path:
             return None
         try:
-            out = self.win.attn.save_npz(path)
+            out = w.attn.save_npz(path)
         except (OSError, ValueError) as exc:
-            self.win.show_error("Export failed", str(exc))
+            w.show_error("Export failed", str(exc))
             return None
-        self.win.statusBar().showMessage(f"Saved {out}", 6000)
+        w.statusBar().showMessage(f"Saved {out}", 6000)
         return out
