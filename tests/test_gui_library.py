@@ -119,7 +119,7 @@ def test_a_replace_records_the_library_file_in_its_history_entry(qtbot, loaded):
     w.set_region((0.2, 1.4))
     job = w.run_edit()
     assert job is not None
-    qtbot.waitUntil(lambda: w._edit_job is None, timeout=60000)
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
     assert w.errors == []
     v = w.history.get(w.history.current)
     assert v.params["task"] == "replace" and v.params["reference"] == chosen
