@@ -62,7 +62,7 @@ def _requests():
                             capture_attention=True, preview_every=1)),
         (True, EditRequest(mono, 16000, "Remove the beep", steps=2, guidance=2.0, draws=2, seed=9,
                            region=(3.0, 4.0), render="mask", capture_attention=True, preview_every=2,
-                           prompts=(example_from_clip(mono, 16000, 1.0, 2.0),))),
+                           prompts=(example_from_clip(mono, 16000, 1.0, 2.0),), engine="model")),
         (False, EditRequest(short, 8000, "Add a bell", steps=1, seed=0)),
     ]
 

@@ -53,8 +53,8 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
                                                  int(round(w.examples.spans[0][1] * SR))])
     vb.mouseDragEvent(_Drag(vb, 0.3, 0.8, shift=False))  # a plain drag still selects the region
     assert w.region is not None and len(w.examples.spans) == 2
-    v = run_edit(qtbot, w, steps=1)  # the tiny model has no prompt input: the edit runs text-only
-    assert v.params["prompts"] == []
+    v = run_edit(qtbot, w, steps=1)  # a marked example: "Remove ..." runs on the dictionary engine
+    assert v.params["engine"] == "dictionary" and len(v.params["prompts"]) == 2
     w.examples.clear_button.click()
     assert w.examples.spans == [] and w.build_request().prompts == ()
     assert w.examples.clear_button.isHidden()

@@ -50,14 +50,14 @@ def test_prompt_input_changes_nothing_until_trained_and_then_prompts_change_the_
     add_prompt_input(model.denoiser.net, tokens=3, width=32)
     assert model.accepts_prompts
     no_prompt = edit(model, x, 16000, "Remove the high tone", **kw).audio
-    zero_init = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), **kw)
+    zero_init = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), engine="model", **kw)
     assert np.array_equal(before, no_prompt)  # bit-identical without a prompt
     assert np.array_equal(before, zero_init.audio)  # and with one, while the new output weights are zero
     assert zero_init.params["prompts"] == ["example: clip 0.25-0.75 s"]
     with torch.no_grad():
         for m in model.denoiser.net.cross_attentions():
             m.prompt_out.weight.normal_(0, 0.5)
-    trained = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), **kw).audio
+    trained = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), engine="model", **kw).audio
     assert not np.allclose(before, trained, atol=1e-4)
     assert np.array_equal(before, edit(model, x, 16000, "Remove the high tone", **kw).audio)
     # a different example gives a different edit
@@ -102,7 +102,8 @@ def test_attention_capture_shows_prompts_as_tokens(minilm):
     add_prompt_input(model.denoiser.net, tokens=3, width=32)
     x = _clip()
     ex = _example(x)
-    res = edit(model, x, 16000, "Remove the tone", steps=1, draws=1, capture_attention=True, prompts=(ex, ex))
+    res = edit(model, x, 16000, "Remove the tone", steps=1, draws=1, capture_attention=True, prompts=(ex, ex),
+               engine="model")
     assert res.tokens[-2:] == ("[example]", "[example]")
     assert res.attention.shape[1] == len(res.tokens)
     # instruction words and prompts each get their own distribution; the prompt rows carry mass
@@ -221,7 +222,7 @@ def test_every_window_and_every_chunk_hears_the_prompts(monkeypatch, minilm, tmp
         return real(*a, **kw)
 
     monkeypatch.setattr(edit_window, "sample_window", spy)
-    res = edit(model, x, 16000, "Remove the tone", steps=1, draws=1, prompts=(ex,))
+    res = edit(model, x, 16000, "Remove the tone", steps=1, draws=1, prompts=(ex,), engine="model")
     assert res.params["windows"] == len(seen) >= 3
     assert all(p is not None and p[0].shape[1] == 2 for p in seen)
     # a long file edited from disk chunk by chunk: each chunk's edit gets the prompts
@@ -236,5 +237,5 @@ def test_every_window_and_every_chunk_hears_the_prompts(monkeypatch, minilm, tmp
 
     monkeypatch.setattr(streaming, "run_edit", spy_run)
     drive(streaming.edit_file(model, src, dst, "Remove the tone", chunk_seconds=10.0, overlap_seconds=1.0,
-                              steps=1, draws=1, prompts=(ex,)))
+                              steps=1, draws=1, prompts=(ex,), engine="model"))
     assert len(reqs) >= 3 and all(r.prompts == (ex,) for r in reqs)

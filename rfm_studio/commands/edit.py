@@ -21,6 +21,12 @@ def _common(p):
                    help="scale the model's change of the spectrum: 0 changes nothing, 1 is the edit as predicted, above 1 "
                         "cuts deeper and adds louder (default: the model's, which may be higher within a --region)")
     p.add_argument("--seed", type=int, default=0)
+    from ..core.separation.engine import ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="removal engine: model (the flow model), dictionary (separation with templates of the "
+                        "--example spans, else of the library's recordings of the sound), auto (dictionary when an "
+                        "--example is marked, else model; default)")
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
     from ..core.devices import add_device_arguments
@@ -80,7 +86,7 @@ def _params(args):
 
     check_options(args.steps, args.t_start, args.guidance, args.draws, args.strength, args.seed)  # before the model loads
     return dict(t_start=args.t_start, steps=args.steps, guidance=args.guidance, draws=args.draws,
-                strength=args.strength, seed=args.seed, render=args.render)
+                strength=args.strength, seed=args.seed, render=args.render, engine=getattr(args, "engine", None))
 
 
 def _check_output(path: Path, inputs=()):

@@ -59,6 +59,8 @@ def report_lines(before, res, args, report=None) -> list[str]:
 
     rep = report if report is not None else compare(before, res.audio, res.sample_rate)
     how = f" ({steps_text(res.params)})" if res.params.get("steps") else ""  # a placed library sound: no steps
+    if res.params.get("engine") == "dictionary":
+        how = f" (dictionary removal, templates from the {res.params.get('templates', 'examples')})"
     lines = [f"Edited in {res.seconds:.2f} s{how}"]
     if rep.unchanged:
         tip = advice(res.instruction, region=res.params.get("region") is not None,

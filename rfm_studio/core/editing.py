@@ -40,6 +40,10 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
 
         if is_reference_edit(req):
             return (yield from run_reference_edit(model, req, cancel))
+    from .separation.engine import run_dictionary_edit, wants_dictionary
+
+    if wants_dictionary(req):  # "Remove X" with a marked example: dictionary-guided separation
+        return (yield from run_dictionary_edit(req, cancel))
     inputs = check_inputs(model, req)  # 1
     params = inputs.params
     plan = plan_span(model, inputs, req.region)  # 2

@@ -51,6 +51,7 @@ class EditRequest:
     preview_every: int = 0  # 0: no mel previews
     render: Optional[str] = None  # "mask" | "vocoder"; None: the model's default
     prompts: tuple[AudioPrompt, ...] = ()  # example / reference sounds (core/prompts)
+    engine: Optional[str] = None  # removal engine: "auto" (None), "model", "dictionary" (core/separation)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Source separation engines used by edits (dictionary-guided removal)."""

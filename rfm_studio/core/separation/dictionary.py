@@ -1,0 +1,361 @@
+"""Dictionary-guided removal: supervised NMF on the clip's own spectrum.
+
+The sound to remove is described by spectral templates (a target dictionary ``W_t``):
+learned from example spans the user marked in the clip (the best case: the same recording),
+or from library recordings that match the instruction's sound. The rest of the clip is
+described by a background dictionary ``W_b`` learned on the clip itself with ``W_t`` held
+fixed (semi-supervised NMF, beta-divergence, multiplicative updates). The removal is a soft
+Wiener-style mask on the input's STFT (phase kept):
+
+    keep = (W_b H_b)^p / ((W_b H_b)^p + (W_t H_t)^p),  floored at ``floor_db``
+
+so audio the target does not explain passes nearly unchanged, and input - output is exactly
+what was taken out.
+
+With examples the templates come from the marked audio in three passes: plain NMF of the
+example(s); the background learned on the clip with those templates fixed (so every
+occurrence of the sound stays in the target's share); the target templates refined on the
+examples with that background fixed (so the background under the example is not learned
+as target). With library clips the templates are plain NMF of the
+clean recordings.
+
+All on the 16 kHz mono mix (the model's and the library's rate); the keep mask is carried to
+the input's own rate and channels on an STFT of the same duration, its top band held above
+8 kHz. Numpy only; about 0.3-0.6 s per 10.24 s on one core at the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+
+import numpy as np
+
+SR = 16000
+EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class DictionaryConfig:
+    n_fft: int = 1024  # at 16 kHz (64 ms); hop n_fft / 4
+    target_atoms: int = 8  # templates per target (examples or library clips)
+    background_atoms: int = 16  # learned on the clip
+    beta: float = 1.0  # beta-divergence: 1 KL, 0 Itakura-Saito, 2 Euclidean
+    iterations: int = 100  # multiplicative updates per pass
+    mask_power: float = 1.0  # Wiener exponent of the model spectra
+    floor_db: float = -30.0  # deepest cut of the keep mask
+    library_clips: int = 3  # library matches used as templates when no example is marked
+    max_frames: int = 2400  # longer clips are decomposed in pieces of this many frames (~38 s)
+    background_share: float = 0.2  # frames whose target share is below this teach the background
+    similar: float = 0.97  # frames this alike an example's (cosine of 64-band spectra) hold the target
+    rounds: int = 1  # background learned again without the frames the previous round gave the target
+    min_background_frames: int = 16
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "DictionaryConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def hop(self) -> int:
+        return self.n_fft // 4
+
+
+# ------------------------------------------------------------------------------ spectra
+
+def _stft(x: np.ndarray, n_fft: int, hop: int):
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if t.shape[-1] < n_fft:
+        t = torch.nn.functional.pad(t, (0, n_fft - t.shape[-1]))
+    return torch.stft(t, n_fft, hop_length=hop, window=torch.hann_window(n_fft), center=True,
+                      pad_mode="constant", return_complex=True)
+
+
+def _istft(spec, n_fft: int, hop: int, length: int) -> np.ndarray:
+    import torch
+
+    return torch.istft(spec, n_fft, hop_length=hop, window=torch.hann_window(n_fft), center=True,
+                       length=length).numpy()
+
+
+def magnitude(x16: np.ndarray, cfg: DictionaryConfig) -> np.ndarray:
+    """[freq, frames] float64 STFT magnitude of a 16 kHz mono signal."""
+    return _stft(x16, cfg.n_fft, cfg.hop).abs().double().numpy()
+
+
+# ------------------------------------------------------------------------------ NMF
+
+def _beta_terms(V, WH, beta):
+    if beta == 1.0:
+        return V / WH, None  # numerator factor; denominator is ones
+    if beta == 2.0:
+        return V, WH
+    return V * WH ** (beta - 2.0), WH ** (beta - 1.0)
+
+
+def nmf(V: np.ndarray, W_fixed: np.ndarray | None, k_free: int, cfg: DictionaryConfig, rng,
+        iterations: int | None = None, W_init: np.ndarray | None = None, cancel=None):
+    """Beta-NMF V ~ [W_fixed W_free] H by multiplicative updates; W_fixed is never changed.
+    Returns (W [freq, k], H [k, frames], n_fixed)."""
+    F, T = V.shape
+    V = np.maximum(V, EPS)
+    k_fix = 0 if W_fixed is None else W_fixed.shape[1]
+    scale = float(V.mean())
+    if W_init is not None:
+        W_free = np.maximum(W_init.copy(), EPS)
+    else:
+        W_free = rng.random((F, k_free)) + 0.1
+    if k_free:
+        W_free /= W_free.sum(0, keepdims=True)
+    W = W_free if W_fixed is None else np.concatenate([W_fixed, W_free], axis=1)
+    k = W.shape[1]
+    H = (rng.random((k, T)) + 0.1) * scale * F / max(k, 1)
+    beta = float(cfg.beta)
+    ones = np.ones_like(V)
+    for it in range(iterations or cfg.iterations):
+        if cancel is not None and it % 20 == 0 and cancel.cancelled:
+            from ..errors import Cancelled
+
+            raise Cancelled("The edit was cancelled.")
+        WH = np.maximum(W @ H, EPS)
+        num, den = _beta_terms(V, WH, beta)
+        den = ones if den is None else den
+        H *= (W.T @ num) / np.maximum(W.T @ den, EPS)
+        if k_free:
+            WH = np.maximum(W @ H, EPS)
+            num, den = _beta_terms(V, WH, beta)
+            den = ones if den is None else den
+            Hf = H[k_fix:]
+            Wf = W[:, k_fix:] * (num @ Hf.T) / np.maximum(den @ Hf.T, EPS)
+            norm = np.maximum(Wf.sum(0, keepdims=True), EPS)
+            W[:, k_fix:] = Wf / norm
+            H[k_fix:] *= norm.T
+    return W, H, k_fix
+
+
+def templates(V: np.ndarray, k: int, cfg: DictionaryConfig, rng, cancel=None) -> np.ndarray:
+    """k unit-sum spectral templates of a magnitude spectrogram (plain NMF)."""
+    active = V[:, V.sum(0) > 1e-3 * max(float(V.sum(0).max()), EPS)]
+    W, _, _ = nmf(active if active.shape[1] else V, None, k, cfg, rng, cancel=cancel)
+    return W
+
+
+# ------------------------------------------------------------------------------ the removal
+
+def locate(V: np.ndarray, Ve: np.ndarray, min_similarity: float = 0.85) -> np.ndarray:
+    """[frames of V] bool: where the example spectrogram Ve lies within V (an example cut
+    from the clip itself matches its own span); all False when it matches nowhere."""
+    T, n = V.shape[1], Ve.shape[1]
+    out = np.zeros(T, dtype=bool)
+    if n < 6 or n > T:
+        return out
+
+    def bands(S):  # 32 bands, log: a level change is an offset, removed with the mean
+        S = S[: (S.shape[0] // 32) * 32].reshape(32, -1, S.shape[1]).sum(1)
+        return np.log(S + 1e-4 * max(float(S.max()), EPS))
+
+    L = bands(V)
+    Le = bands(Ve)[:, 2:-2]  # edge frames differ (the cut's window)
+    m = Le.shape[1]
+    Le = Le - Le.mean()
+    win = np.lib.stride_tricks.sliding_window_view(L, m, axis=1)  # [32, offsets, m]
+    seg = win - win.mean(axis=(0, 2), keepdims=True)
+    c = (seg * Le[:, None, :]).sum(axis=(0, 2)) / np.maximum(
+        np.sqrt((seg ** 2).sum(axis=(0, 2)) * (Le ** 2).sum()), EPS)
+    where = int(np.argmax(c))
+    best = float(c[where])
+    if best >= min_similarity:
+        out[max(0, where - 2): where + m + 2] = True
+    return out
+
+
+def _target_share(W, H, kf, cfg):
+    p = float(cfg.mask_power)
+    St = ((W[:, :kf] @ H[:kf]) ** p).sum(0)
+    Sb = ((W[:, kf:] @ H[kf:]) ** p).sum(0)
+    return St / np.maximum(St + Sb, EPS)
+
+
+def background_frames(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, cancel=None) -> np.ndarray:
+    """[frames] bool: the frames the target templates explain little of (share of the modelled
+    power under ``background_share``) in a first decomposition with a free background."""
+    W, H, kf = nmf(V, W_t, cfg.background_atoms, cfg, rng, cancel=cancel)
+    return _target_share(W, H, kf, cfg) < cfg.background_share
+
+
+def learn_background(V: np.ndarray, frames: np.ndarray, cfg: DictionaryConfig, rng, cancel=None):
+    """Background templates: plain NMF of the clip's frames that hold no target (None if too few)."""
+    if int(frames.sum()) < cfg.min_background_frames:
+        return None
+    return templates(V[:, frames], cfg.background_atoms, cfg, rng, cancel)
+
+
+def remove_with_dictionary(x16: np.ndarray, cfg: DictionaryConfig, *, examples=(), library=(), seed: int = 0,
+                           prior=None, cancel=None) -> np.ndarray:
+    """The keep mask ([freq, frames] on the 16 kHz STFT of ``x16``) removing the sound of the
+    examples (marked spans of the clip) and/or the library clips (16 kHz mono arrays)."""
+    rng = np.random.default_rng(seed)
+    V = magnitude(x16, cfg)
+    T = V.shape[1]
+    if T > cfg.max_frames:  # long clips: in pieces, each with its own background
+        out = np.empty_like(V)
+        for a in range(0, T, cfg.max_frames):
+            b = min(T, a + cfg.max_frames)
+            out[:, a:b] = _keep_of(V[:, a:b], cfg, examples, library, rng,
+                                   None if prior is None else prior[a:b], cancel)
+        return out
+    return _keep_of(V, cfg, examples, library, rng, prior, cancel)
+
+
+def like_examples(V: np.ndarray, Ves, threshold: float, among=None, most: float = 0.3) -> np.ndarray:
+    """[frames of V] bool: frames that hold an example frame's spectral shape (cosine of 64-band
+    spectra, over the bands holding 90 % of that example frame's energy, at least ``threshold``):
+    more occurrences of the sound, also under other sounds. An example frame held by more than
+    ``most`` of the frames ``among`` (the unmarked ones) is the background under the example,
+    not the sound, and finds nothing; look-alikes in more than ``most`` of those frames are taken
+    for the scene too, and none is returned."""
+    def bands(S):
+        return S[: (S.shape[0] // 64) * 64].reshape(64, -1, S.shape[1]).sum(1)
+
+    L = bands(V)
+    out = np.zeros(V.shape[1], dtype=bool)
+    for Ve in Ves:
+        E = bands(Ve)
+        E = E[:, E.sum(0) > 1e-2 * max(float(E.sum(0).max()), EPS)]
+        if not E.shape[1]:
+            continue
+        order = np.argsort(-E, axis=0)
+        cum = np.cumsum(np.take_along_axis(E, order, 0), axis=0) / E.sum(0, keepdims=True)
+        w = np.zeros_like(E)
+        np.put_along_axis(w, order, (cum - np.take_along_axis(E, order, 0) / E.sum(0, keepdims=True) < 0.9)
+                          .astype(E.dtype), 0)
+        We = w * E
+        num = We.T @ L
+        den = np.sqrt((We ** 2).sum(0))[:, None] * np.sqrt(w.T @ (L ** 2))
+        hit = num / np.maximum(den, EPS) >= threshold  # [example frames, frames]
+        pool = np.ones(V.shape[1], dtype=bool) if among is None else among
+        if pool.any():
+            hit = hit[hit[:, pool].mean(1) <= most]
+        out |= hit.any(0)
+    if among is not None and among.any() and out[among].mean() > most:  # the look-alikes are the scene
+        out[:] = False
+    return out
+
+
+def _keep_of(V, cfg, examples, library, rng, prior, cancel):
+    if not len(examples) and not len(library):
+        raise ValueError("dictionary removal needs examples or library clips")
+    marked = np.zeros(V.shape[1], dtype=bool)
+    Ves = [magnitude(e, cfg) for e in examples]
+    for Ve in Ves:
+        marked |= locate(V, Ve)
+    lib_W = templates(np.concatenate([magnitude(c, cfg) for c in library], axis=1), cfg.target_atoms, cfg, rng,
+                      cancel) if len(library) else None
+    # first guess of the target: the examples' and the library's own templates
+    first = [templates(Ve, cfg.target_atoms, cfg, rng, cancel) for Ve in Ves] + ([lib_W] if lib_W is not None else [])
+    W_t = np.concatenate(first, axis=1)
+    # the background is learned where the target is not: outside the marked examples and the
+    # frames that look like them, else where a first decomposition gives the target little power
+    if Ves:
+        bg = ~marked & ~like_examples(V, Ves, cfg.similar, among=~marked)
+    else:
+        bg = background_frames(V, W_t, cfg, rng, cancel)
+    keep = None
+    for r in range(cfg.rounds):
+        W_b = learn_background(V, bg, cfg, rng, cancel)
+        W_tr = W_t
+        if W_b is not None and Ves:
+            # the examples' templates again, with the background fixed: only what it cannot explain
+            Ve = np.concatenate(Ves, axis=1)
+            W, _, kf = nmf(Ve, W_b, cfg.target_atoms, cfg, rng, cancel=cancel)
+            W_tr = np.concatenate([W[:, kf:]] + ([lib_W] if lib_W is not None else []), axis=1)
+        keep, share = keep_mask(V, W_tr, cfg, rng, prior, cancel, W_b=W_b, with_share=True)
+        bg = bg & (share < cfg.background_share)
+    return keep
+
+
+def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, prior=None, cancel=None,
+              W_b=None, with_share: bool = False):
+    """[freq, frames] keep mask in [floor, 1] of spectrogram V given the target templates and
+    the background's (learned on V with W_t fixed when None). ``prior`` ([frames] in [0, 1]),
+    when given, scales the target's activations (0: the target cannot be there)."""
+    if W_b is None:
+        W, H, kf = nmf(V, W_t, cfg.background_atoms, cfg, rng, cancel=cancel)
+    else:
+        W, H, kf = nmf(V, np.concatenate([W_t, W_b], axis=1), 0, cfg, rng, cancel=cancel)
+        kf = W_t.shape[1]
+    Ht = H[:kf]
+    if prior is not None:
+        Ht = Ht * np.asarray(prior, np.float64)[None, : Ht.shape[1]]
+    p = float(cfg.mask_power)
+    St = (W[:, :kf] @ Ht) ** p
+    Sb = (W[:, kf:] @ H[kf:]) ** p
+    keep = np.maximum(Sb / np.maximum(Sb + St, EPS), 10 ** (cfg.floor_db / 20))
+    if with_share:  # and the target's share of each frame's modelled power
+        return keep, St.sum(0) / np.maximum((St + Sb).sum(0), EPS)
+    return keep
+
+
+def apply_keep_mask(audio: np.ndarray, sr: int, keep16: np.ndarray, cfg: DictionaryConfig) -> np.ndarray:
+    """The input (any rate, [samples] or [samples, channels]) with the keep mask applied to
+    each channel's STFT, phase kept; the mask (on the 16 kHz STFT grid) is carried to the
+    input's rate by interpolation in time and frequency (above 8 kHz: its top band)."""
+    a = np.asarray(audio, np.float32)
+    chans = a[:, None] if a.ndim == 1 else a
+    n_fft = int(round(cfg.n_fft * sr / SR / 2)) * 2
+    hop = n_fft // 4
+    if sr == SR:
+        m = keep16
+    else:
+        f16 = np.arange(keep16.shape[0]) * SR / cfg.n_fft
+        t16 = np.arange(keep16.shape[1]) * cfg.hop / SR
+        fn = np.arange(n_fft // 2 + 1) * sr / n_fft
+        top = keep16[-keep16.shape[0] // 4:].mean(0)  # 6-8 kHz
+        n_frames = a.shape[0] // hop + 1
+        tn = np.arange(n_frames) * hop / sr
+        mt = np.stack([np.interp(tn, t16, row) for row in keep16])  # [f16, frames]
+        top_t = np.interp(tn, t16, top)
+        m = np.stack([np.interp(fn, f16, col, right=np.nan) for col in mt.T], axis=1)
+        m = np.where(np.isnan(m), top_t[None, :], m)
+    out = np.empty_like(chans)
+    import torch
+
+    mt_ = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))
+    for c in range(chans.shape[1]):
+        S = _stft(chans[:, c], n_fft, hop)
+        k = mt_[:, : S.shape[1]]
+        if k.shape[1] < S.shape[1]:
+            k = torch.nn.functional.pad(k, (0, S.shape[1] - k.shape[1]), value=1.0)
+        out[:, c] = _istft(S * k, n_fft, hop, chans.shape[0])
+    return out[:, 0] if a.ndim == 1 else out
+
+
+# ------------------------------------------------------------------------------ instructions
+
+@lru_cache(maxsize=1)
+def _remove_patterns():
+    from ..data.captions import PARAPHRASES, TEMPLATES
+
+    pats = []
+    for tpl in TEMPLATES["remove"] + PARAPHRASES["remove"] + ("Take out the sound of {a}", "Get rid of the sound of {a}"):
+        lit = re.escape(tpl).replace(r"\{a\}", "(?P<a>.+?)")
+        pats.append((len(tpl.replace("{a}", "")), re.compile(r"^\s*(?:please\s+)?" + lit + r"\s*[.!]?\s*$", re.I)))
+    pats.sort(key=lambda t: -t[0])
+    return [p for _, p in pats]
+
+
+def removed_sound(instruction: str) -> str | None:
+    """The sound a "Remove X" instruction (or a paraphrase) names, else None."""
+    for pat in _remove_patterns():
+        m = pat.match(instruction or "")
+        if m:
+            what = m.group("a").strip()
+            return re.sub(r"^(the|a|an|some)\s+", "", what, flags=re.I) or None
+    return None

@@ -1,0 +1,126 @@
+"""The removal engines: which one runs a "Remove X" edit, and the dictionary engine's edit.
+
+- ``model``: the flow model (core/editing.py), text and optional example prompts.
+- ``dictionary``: supervised NMF (dictionary.py) with templates from the examples the user
+  marked, else from the sound library's matches for X.
+- ``auto``: the dictionary engine when the user marked an example of the sound; else the model.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import OptionError
+from ..events import EditRequest, EditResult, StepEvent
+
+ENGINES = ("auto", "model", "dictionary")
+LIBRARY_MIN_SCORE = 0.5  # an embedding match below this is not the named sound
+LIBRARY_SPREAD = 0.1  # further matches are used while within this of the best
+
+
+def check_engine(engine) -> str:
+    e = "auto" if engine is None else str(engine)
+    if e not in ENGINES:
+        raise OptionError(f"Engine must be one of {', '.join(ENGINES)}, got '{e}'.")
+    return e
+
+
+def library_templates(query: str | None, k: int, lib=None) -> tuple[list, list]:
+    """([16 kHz mono arrays], [paths]) of up to ``k`` library recordings matching ``query``
+    (the best match and those scoring within LIBRARY_SPREAD of it); ([], []) without a match."""
+    if not query:
+        return [], []
+    from ..audio.io import load_audio
+    from ..library import Library
+
+    own = lib is None
+    lib = lib or Library()
+    try:
+        hits = lib.search(query, max(k, 1) * 2)
+        mode = lib.mode
+    finally:
+        if own:
+            lib.close()
+    if mode == "embeddings":
+        hits = [h for h in hits if h.score >= LIBRARY_MIN_SCORE]
+        hits = [h for h in hits if h.score >= hits[0].score - LIBRARY_SPREAD] if hits else []
+    clips, paths = [], []
+    for h in hits:
+        try:
+            a, _ = load_audio(h.path, mono=True, target_sr=16000)
+        except Exception:
+            continue
+        if len(a) >= 1600 and float(np.abs(a).max()) > 1e-5:
+            clips.append(a.astype(np.float32))
+            paths.append(h.path)
+        if len(clips) >= k:
+            break
+    return clips, paths
+
+
+def wants_dictionary(req: EditRequest) -> bool:
+    """Whether ``req`` runs on the dictionary engine: a remove instruction with
+    ``engine="dictionary"``, or ``"auto"`` with an example span marked."""
+    from .dictionary import removed_sound
+
+    engine = check_engine(getattr(req, "engine", None))
+    if engine == "model" or removed_sound(req.instruction) is None:
+        return False
+    if engine == "dictionary":
+        return True
+    return any(p.kind == "example" for p in req.prompts)
+
+
+def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
+    """A remove edit by dictionary-guided separation: a core generator of StepEvent (one per
+    stage) returning an EditResult like run_edit's."""
+    from ..audio.io import resample, to_mono
+    from ..audio.windows import check_region, splice
+    from ..editing import REGION_FADE_S, check_audio, check_options
+    from ..prompts import check_prompts, prepare_prompt_audio
+    from .dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary, removed_sound
+
+    t0 = time.perf_counter()
+    cfg = config or DictionaryConfig()
+    audio = check_audio(req.audio, req.sample_rate)
+    check_options(strength=req.strength, seed=req.seed)
+    check_prompts(req.prompts)
+    sr = int(req.sample_rate)
+    dur = audio.shape[0] / sr
+    region = check_region(req.region, dur) if req.region is not None else None
+    examples = [prepare_prompt_audio(p.audio, p.sample_rate) for p in req.prompts if p.kind == "example"]
+    library, used = [], []
+    what = removed_sound(req.instruction)
+    yield StepEvent(1, 3, 0.0)
+    if not examples:
+        library, used = library_templates(what, cfg.library_clips)
+        if not library:
+            raise OptionError(f"The dictionary engine needs an example of '{what}': mark one (--example START:END) "
+                              f"or add library sounds of it ('rfm-studio library add FOLDER'); or use --engine model.")
+    if cancel is not None and cancel.cancelled:
+        from ..errors import Cancelled
+
+        raise Cancelled("The edit was cancelled.")
+    x16 = resample(to_mono(audio), sr, 16000)
+    yield StepEvent(2, 3, 0.5)
+    keep = remove_with_dictionary(x16, cfg, examples=examples, library=library, seed=int(req.seed or 0),
+                                  cancel=cancel)
+    strength = 1.0 if req.strength is None else float(req.strength)
+    if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
+        keep = keep ** strength
+    out = apply_keep_mask(audio, sr, keep, cfg)
+    if region is not None:
+        r0, r1 = region
+        out = splice(audio, out, int(round(r0 * sr)), min(audio.shape[0], int(round(r1 * sr))),
+                     int(REGION_FADE_S * sr))
+    yield StepEvent(3, 3, 1.0)
+    prompts = [f"{p.kind}: {p.source}" for p in req.prompts] + [f"library: {u}" for u in used]
+    return EditResult(
+        audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
+        params={"engine": "dictionary", "region": list(region) if region else None, "prompts": prompts,
+                "dictionary": cfg.to_dict(), "seed": int(req.seed or 0), "render": "mask", "strength": strength,
+                "templates": "examples" if examples else "library"},
+        seconds=time.perf_counter() - t0, mel_in=None, mel_out=None,
+    )

@@ -1,0 +1,156 @@
+"""Dictionary-guided removal (core/separation): the marked sound goes everywhere it plays,
+the rest stays; the engine choice; CLI, residual and change report."""
+
+import numpy as np
+import pytest
+
+from conftest import collect, one_sentence, run_cli
+
+SR = 16000
+A_SPANS = [(0.5, 1.0), (2.4, 2.9), (4.3, 4.8)]  # the sound to remove
+B_SPANS = [(1.4, 2.2), (2.6, 3.6)]  # the other sound; overlaps A's second burst
+
+
+def _burst(x, a, b, sr=SR):
+    n = np.zeros_like(x)
+    i, j = int(a * sr), int(b * sr)
+    ramp = int(0.01 * sr)
+    env = np.ones(j - i, np.float32)
+    env[:ramp] = np.linspace(0, 1, ramp)
+    env[-ramp:] = np.linspace(1, 0, ramp)
+    n[i:j] = x[i:j] * env
+    return n
+
+
+def _scene(sr=SR, seconds=5.5):
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(0)
+    harm = sum(0.12 / k * np.sin(2 * np.pi * 700 * k * t) for k in (1, 2, 3))  # a harmonic beep
+    from scipy.signal import butter, sosfilt
+
+    noise = sosfilt(butter(4, [2500, 4500], btype="band", fs=sr, output="sos"), rng.standard_normal(len(t))) * 0.3
+    a = sum(_burst(harm.astype(np.float32), s, e, sr) for s, e in A_SPANS)
+    b = sum(_burst(noise.astype(np.float32), s, e, sr) for s, e in B_SPANS)
+    return (a + b).astype(np.float32), a.astype(np.float32), b.astype(np.float32)
+
+
+def _db(x, spans, sr=SR):
+    return 10 * np.log10(sum(float((x[int(a * sr):int(b * sr)] ** 2).sum()) for a, b in spans) + 1e-12)
+
+
+def _example(x, a=0.5, b=1.0, sr=SR):
+    from rfm_studio.core.prompts import example_from_clip
+
+    return example_from_clip(x, sr, a, b)
+
+
+def test_the_marked_sound_is_removed_everywhere_and_the_other_kept():
+    from rfm_studio.core.editing import edit
+
+    x, a, b = _scene()
+    res = edit(None, x, SR, "Remove the beep", prompts=(_example(x),))  # auto: an example is marked
+    y = res.audio
+    assert res.params["engine"] == "dictionary" and y.shape == x.shape
+    for span in A_SPANS:  # every occurrence, also the one under the other sound
+        left = _db(y - b, [span]) - _db(a, [span])
+        assert left <= -20, (span, left)
+    only_b = [(1.4, 2.2), (3.0, 3.6)]
+    assert abs(_db(y, only_b) - _db(b, only_b)) <= 1.0
+    quiet = [(0.0, 0.4), (5.0, 5.5)]  # nothing plays: nothing changes
+    assert np.abs(y - x)[np.r_[0:int(0.4 * SR), int(5.0 * SR):len(x)]].max() < 1e-4
+    assert _db(x, quiet) < -40
+
+
+def test_other_rates_channels_and_a_region():
+    from rfm_studio.core.editing import edit
+
+    sr = 44100
+    x1, a1, b1 = _scene(sr)
+    x = np.stack([x1, 0.8 * x1], axis=1)
+    res = edit(None, x, sr, "Take out the beep", prompts=(_example(x1, sr=sr),), region=(2.0, 3.5))
+    y = res.audio
+    assert y.shape == x.shape and res.sample_rate == sr and res.params["engine"] == "dictionary"
+    i, j = int(2.0 * sr), int(3.5 * sr)
+    assert np.array_equal(y[:i], x[:i]) and np.array_equal(y[j:], x[j:])  # outside the region: untouched
+    assert np.array_equal(x[0:int(1.0 * sr)], y[0:int(1.0 * sr)])  # the marked example itself is outside it
+    for c, g in ((0, 1.0), (1, 0.8)):
+        assert _db(y[:, c] - g * b1, [(2.4, 2.9)], sr) - _db(g * a1, [(2.4, 2.9)], sr) <= -15
+
+
+def test_engine_choice():
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.errors import OptionError
+    from rfm_studio.core.separation.dictionary import removed_sound
+    from rfm_studio.core.separation.engine import wants_dictionary
+
+    x, _, _ = _scene()
+    ex = (_example(x),)
+    req = lambda text, **kw: EditRequest(x, SR, text, **kw)  # noqa: E731
+    assert wants_dictionary(req("Remove the beep", prompts=ex))
+    assert not wants_dictionary(req("Remove the beep"))  # auto without an example: the model
+    assert not wants_dictionary(req("Remove the beep", prompts=ex, engine="model"))
+    assert wants_dictionary(req("Remove the beep", engine="dictionary"))
+    assert not wants_dictionary(req("Add a beep", prompts=ex, engine="dictionary"))  # removal only
+    with pytest.raises(OptionError, match="Engine must be one of"):
+        wants_dictionary(req("Remove the beep", engine="nmf"))
+    assert removed_sound("Take out the sound of a flute playing") == "flute playing"
+    assert removed_sound("Please remove the car passing.") == "car passing"
+    assert removed_sound("Replace the dog with a cat") is None
+
+
+def test_dictionary_engine_without_example_or_library_match_says_so_and_cancel_stops_it(monkeypatch):
+    from rfm_studio.core.editing import EditRequest, edit, run_edit
+    from rfm_studio.core.errors import Cancelled, OptionError
+    from rfm_studio.core.events import CancelToken
+    from rfm_studio.core.separation import engine
+
+    x, _, _ = _scene()
+    monkeypatch.setattr(engine, "library_templates", lambda query, k, lib=None: ([], []))
+    with pytest.raises(OptionError, match="needs an example of 'beep'"):
+        edit(None, x, SR, "Remove the beep", engine="dictionary")
+    tok = CancelToken()
+    gen = run_edit(None, EditRequest(x, SR, "Remove the beep", prompts=(_example(x),)), tok)
+    next(gen)
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        collect(gen)
+
+
+def test_library_templates_remove_the_named_sound(monkeypatch):
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.separation import engine
+
+    x, a, b = _scene()
+    t = np.arange(SR) / SR
+    clean = sum(0.12 / k * np.sin(2 * np.pi * 700 * k * t) for k in (1, 2, 3)).astype(np.float32)
+    seen = []
+    monkeypatch.setattr(engine, "library_templates",
+                        lambda query, k, lib=None: seen.append(query) or ([clean], ["beep.wav"]))
+    res = edit(None, x, SR, "Remove the beep", engine="dictionary")
+    assert seen == ["beep"] and res.params["templates"] == "library"
+    assert res.params["prompts"] == ["library: beep.wav"]
+    for span in [A_SPANS[0], A_SPANS[2]]:  # templates of another recording: the clear occurrences
+        assert _db(res.audio - b, [span]) - _db(a, [span]) <= -15
+
+
+def test_cli_engine_residual_and_report(capsys, tmp_path, tiny_bundle):
+    import soundfile as sf
+
+    x, a, b = _scene()
+    src = tmp_path / "in.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    out, res = tmp_path / "out.wav", tmp_path / "removed.wav"
+    code, text, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--example", "0.5:1.0",
+                              "--residual", str(res), "--model", str(tiny_bundle))
+    assert code == 0, err
+    assert "dictionary removal" in text and "Changed:" in text and "dB" in text
+    y, r = sf.read(out, dtype="float32")[0], sf.read(res, dtype="float32")[0]
+    assert np.allclose(r, x - y, atol=1e-6)
+    assert _db(y - b, A_SPANS) - _db(a, A_SPANS) <= -20
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(tmp_path / "o2.wav"), "--engine", "nmf")
+    assert "invalid choice" in capsys.readouterr().err
+    code, text, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(tmp_path / "o3.wav"),
+                              "--example", "0.5:1.0", "--engine", "model", "--model", str(tiny_bundle),
+                              "--steps", "1", "--draws", "1")
+    assert code == 0 and "dictionary" not in text
