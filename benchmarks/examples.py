@@ -7,6 +7,13 @@ removed source is active / the other frames) and the level change in dB (mel pow
 frames: of the edit, and of the exact target for comparison.
 
     python benchmarks/examples.py [--model DIR ...] [--draws N] [--mask-threshold T] [--bank data/bank]
+                                  [--engine auto|model|dictionary] [--example]
+
+``--example`` also marks one occurrence of the removed sound, as a user would: its longest
+stretch where it is within 20 dB of its peak (at most 3 s). "others dB" is the level change
+over the frames where only the other sounds play (the issue's bar: within ±1.5 dB); "left dB"
+is what remains of the removed sound over its frames, the output minus the exact target
+against the sound itself (the issue's bar: 15 dB down).
 
 Needs the event bank (``rfm-studio data bank --out data/bank``) to rebuild the stems; the
 rebuilt mix is checked against the shipped WAV first.
@@ -46,6 +53,29 @@ def active_frames(stem: np.ndarray, n_frames: int, hop: int = 160, floor_db: flo
     return db > db.max() + floor_db
 
 
+def marked_span(stem: np.ndarray, sr: int = 16000, hop: int = 160, floor_db: float = -20.0, most_s: float = 3.0):
+    """(start, end) seconds: the stem's longest stretch within ``floor_db`` of its peak, at most ``most_s``."""
+    n = len(stem) // hop
+    on = active_frames(stem, n, hop, floor_db)
+    best, run, start = (0, 0), 0, 0
+    for i, v in enumerate(np.append(on, False)):
+        if v and run == 0:
+            start = i
+        run = run + 1 if v else 0
+        if not v and i > 0 and on[i - 1] and i - start > best[1] - best[0]:
+            best = (start, i)
+    a, b = best[0] * hop / sr, min(best[1], best[0] + int(most_s * sr / hop)) * hop / sr
+    return a, max(b, a + 0.1)
+
+
+def left_db(out: np.ndarray, target: np.ndarray, event: np.ndarray, frames: np.ndarray, hop: int = 160) -> float:
+    """What remains of the removed sound over its frames: (output - exact target) against the sound, in dB."""
+    sel = np.repeat(frames, hop)[: len(event)]
+    sel = np.pad(sel, (0, len(event) - len(sel)))
+    d = (out[: len(event)] - target)[sel]
+    return float(10 * np.log10((d.astype(np.float64) ** 2).sum() / max((event[sel].astype(np.float64) ** 2).sum(), 1e-20)))
+
+
 def level_db(mel_a: np.ndarray, mel_b: np.ndarray, frames: np.ndarray) -> float:
     """Level change in dB from a to b over ``frames``. The log-mels are of the magnitude
     spectrum (features/mel.py: power 1), so the power of a band is exp(2 * mel)."""
@@ -61,6 +91,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--mask-threshold", type=float, default=None)
     ap.add_argument("--bank", default=str(ROOT / "data" / "bank"))
+    ap.add_argument("--engine", default=None, choices=["auto", "model", "dictionary"])
+    ap.add_argument("--example", action="store_true", help="mark one occurrence of the removed sound")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import soundfile as sf
@@ -70,6 +102,7 @@ def main(argv=None):
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.bundle import RFMEditor
     from rfm_studio.core.paths import examples_dir, resolve_model
+    from rfm_studio.core.prompts import example_from_clip
 
     if not (Path(args.bank) / "bank.jsonl").exists():
         sys.exit(f"No event bank at {args.bank}: build it with 'rfm-studio data bank --out {args.bank}'.")
@@ -87,7 +120,8 @@ def main(argv=None):
         event = np.sum([s for cid, s in stems if cid in removed], axis=0) * gain
         mi, mt = log_mel(shipped), log_mel(target)
         frames = active_frames(event, mi.shape[-1]) | event_frames(mi, mt)  # as edit_quality.py counts them
-        cases.append((scene, instruction, shipped, mi, mt, frames))
+        others = active_frames(target, mi.shape[-1]) & ~frames
+        cases.append((scene, instruction, shipped, mi, mt, frames, others, marked_span(event), target, event))
 
     for folder in args.model or [None]:
         path = resolve_model(folder)
@@ -95,19 +129,26 @@ def main(argv=None):
         if args.mask_threshold is not None:
             model.info["mask_threshold"] = args.mask_threshold
         print(f"\n== model {path} ==")
-        print(f"{'clip':26s} {'instruction':28s} {'gain':>6s} {'keep':>6s} {'edit dB':>8s} {'target dB':>9s}")
+        print(f"{'clip':26s} {'instruction':28s} {'gain':>6s} {'keep':>6s} {'edit dB':>8s} {'target dB':>9s} "
+              f"{'others dB':>9s} {'left dB':>8s}" + ("  example" if args.example else ""))
         gains = []
-        for scene, instruction, x, mi, mt, frames in cases:
-            e = edit(model, x, 16000, instruction, steps=args.steps, draws=args.draws, seed=0)
+        for scene, instruction, x, mi, mt, frames, others, span, target, event in cases:
+            prompts = (example_from_clip(x, 16000, *span),) if args.example else ()
+            e = edit(model, x, 16000, instruction, steps=args.steps, draws=args.draws, seed=0, prompts=prompts,
+                     engine=args.engine)
             mo = log_mel(e.audio)
             fig = edit_figures(mi, mt, mo, frames)
             gains.append(fig["gain"])
             f3 = lambda v: "     -" if v is None else f"{v:6.3f}"
             print(f"{scene:26s} {instruction:28s} {f3(fig['gain'])} {f3(fig['keep_error'])} "
-                  f"{level_db(mi, mo, frames):8.2f} {level_db(mi, mt, frames):9.2f}")
+                  f"{level_db(mi, mo, frames):8.2f} {level_db(mi, mt, frames):9.2f} "
+                  f"{level_db(mi, mo, others) if others.any() else float('nan'):9.2f} "
+                  f"{left_db(e.audio, target, event, frames):8.2f}"
+                  + (f"  {span[0]:.2f}-{span[1]:.2f} s" if args.example else ""))
         p = e.params
-        print(f"settings: steps {p['steps']}, draws {p['draws']}, render {p['render']}, "
-              f"mask threshold {model.info.get('mask_threshold')}; mean gain {np.mean(gains):.3f}")
+        how = (f"engine {p.get('engine', 'model')}, " + (f"steps {p['steps']}, draws {p['draws']}, " if "steps" in p else "")
+               + f"render {p['render']}, mask threshold {model.info.get('mask_threshold')}")
+        print(f"settings: {how}; mean gain {np.mean(gains):.3f}")
 
 
 if __name__ == "__main__":
