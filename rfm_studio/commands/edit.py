@@ -145,6 +145,10 @@ def example_prompts(spans, audio=None, sr=None, path=None) -> dict:
 
 
 def warn_unused_prompts(model, params, instruction: str = "") -> None:
+    from ..core.separation.dictionary import removed_sound
+
+    if params.get("engine") != "model" and removed_sound(instruction):
+        return  # "Remove X" with examples: the dictionary engine uses them
     if params.get("prompts") and not model.accepts_prompts:
         import sys
 
@@ -189,7 +193,7 @@ def run_edit_cmd(args) -> int:
 
         params.update(example_prompts(spans, path=args.input))  # every chunk hears every example
         model = load_model(args)
-        warn_unused_prompts(model, params)
+        warn_unused_prompts(model, params, args.instruction)
         summary = drive(edit_file(model, args.input, out, args.instruction, region=region, fmt=fmt, **params))
         finish_streamed(args, model, summary, region, (out, fmt), (residual, res_fmt), n / sr)
         return 0
