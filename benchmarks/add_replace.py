@@ -167,10 +167,9 @@ def main(argv=None) -> int:
     print(f"classifier on {n} outside recordings: top-1 {hits1 / max(n, 1):.0%}, top-{TOP} {hits3 / max(n, 1):.0%} "
           f"(chance top-{TOP} {TOP / n_cls:.0%})")
 
-    from rfm_studio.core.model.bundle import RFMEditor
-    from rfm_studio.core.paths import resolve_model
+    from rfm_studio.core.model.loaders import load_editor
 
-    model = RFMEditor.from_pretrained(resolve_model(args.model), device=torch.device("cpu"))
+    model = load_editor(args.model, device="cpu")
     lib = Library(Path(tempfile.mkdtemp()) / "starter.sqlite")  # the starter library only
     results = {"add": [], "replace": []}
     for r in rows:

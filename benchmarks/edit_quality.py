@@ -124,7 +124,7 @@ def main(argv=None):
     from rfm_studio.core.audio.io import load_audio
     from rfm_studio.core.editing import edit
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
-    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.core.model.loaders import load_editor
     from rfm_studio.core.model.vocoder import GriffinLimVocoder
     from rfm_studio.core.paths import resolve_model
 
@@ -165,7 +165,7 @@ def main(argv=None):
 
     for folder in args.model or [None]:
         path = resolve_model(folder)
-        model = RFMEditor.from_pretrained(path)
+        model = load_editor(path, device="cpu")
         if args.mask_threshold is not None:
             model.info["mask_threshold"] = args.mask_threshold
         prompt_modes = ([] if args.no_text_only and args.prompt != "none" else [False]) + \

@@ -44,12 +44,12 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     from rfm_studio.core.audio.io import load_audio
     from rfm_studio.core.editing import edit
-    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.core.model.loaders import load_editor
     from rfm_studio.core.paths import examples_dir, resolve_model
 
     folder = resolve_model(args.model)
     t0 = time.perf_counter()
-    model = RFMEditor.from_pretrained(folder)
+    model = load_editor(folder, device="cpu")
     load_s = time.perf_counter() - t0
     rss_loaded = rss_mb()
     clip = sorted(examples_dir().glob("*.wav"))[0]

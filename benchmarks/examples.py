@@ -100,7 +100,7 @@ def main(argv=None):
     import make_examples
     from rfm_studio.core.editing import edit
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
-    from rfm_studio.core.model.bundle import RFMEditor
+    from rfm_studio.core.model.loaders import load_editor
     from rfm_studio.core.paths import examples_dir, resolve_model
     from rfm_studio.core.prompts import example_from_clip
 
@@ -125,7 +125,7 @@ def main(argv=None):
 
     for folder in args.model or [None]:
         path = resolve_model(folder)
-        model = RFMEditor.from_pretrained(path)
+        model = load_editor(path, device="cpu")
         if args.mask_threshold is not None:
             model.info["mask_threshold"] = args.mask_threshold
         print(f"\n== model {path} ==")

@@ -37,9 +37,9 @@ def main(argv=None):
     from rfm_studio.core.streaming import edit_file
 
     if args.model:
-        from rfm_studio.core.model.bundle import RFMEditor
+        from rfm_studio.core.model.loaders import load_editor
 
-        model = RFMEditor.from_pretrained(args.model)
+        model = load_editor(args.model, device="cpu")
     else:
         from rfm_studio.core.model.factory import build_tiny
 

@@ -66,19 +66,9 @@ def register(sub):
 
 
 def load_model(args):
-    from ..core.devices import resolve_device, resolve_dtype
-    from ..core.model.bundle import RFMEditor
-    from ..core.paths import resolve_model
+    from ..core.model.loaders import load_editor
 
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype, device)
-    folder = resolve_model(args.model)
-    adapter = None
-    if args.adapter:
-        from ..core.model.adapters import resolve_adapter
-
-        adapter = resolve_adapter(args.adapter)
-    return RFMEditor.from_pretrained(folder, device=device, dtype=dtype, adapter=adapter)
+    return load_editor(args.model, device=args.device, dtype=args.dtype, adapter=args.adapter or None)
 
 
 def _params(args):

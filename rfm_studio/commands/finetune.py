@@ -32,9 +32,8 @@ def register(sub):
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..core.model.bundle import RFMEditor
+    from ..core.model.loaders import load_editor
     from ..core.training.finetune import FinetuneConfig, adapter_exists, check_settings, finetune
-    from ..core.devices import resolve_device
     from ..core.training.triplet_files import load_triplet_table, validate_triplets
     from ..core.paths import resolve_model
 
@@ -53,7 +52,7 @@ def run(args) -> int:
     if problems:
         raise OptionError(problems[0] + (f" ({len(problems) - 1} more problems.)" if len(problems) > 1 else ""))
     folder = resolve_model(args.model)
-    model = RFMEditor.from_pretrained(folder, device=resolve_device(args.device))
+    model = load_editor(folder, device=args.device)
     bar = tqdm(total=args.steps, unit="step", desc=f"fine-tuning {args.name}")
     last = 0
     for ev in finetune(model, cfg, base_name=str(folder)):

@@ -78,7 +78,7 @@ class ModelHost:
 
         from ..core.editing import default_strength
         from ..core.errors import ModelLoadError
-        from ..core.model.bundle import RFMEditor
+        from ..core.model.loaders import load_editor
 
         torch.set_num_threads(worker_threads())
 
@@ -92,7 +92,7 @@ class ModelHost:
         except OptionError:  # not usable on this device: float32, said in the model line
             dtype, note = torch.float32, f"Precision {precision} is not usable on {dev}; using float32."
         try:
-            model = RFMEditor.from_pretrained(folder, device=dev, dtype=dtype, adapter=adapter or None)
+            model = load_editor(Path(folder), device=dev, dtype=dtype, adapter=Path(adapter) if adapter else None)
         except ModuleNotFoundError as exc:
             if "adapters" in str(exc):
                 raise ModelLoadError("This version of the core cannot apply adapters yet; choose 'No adapter'.") from None

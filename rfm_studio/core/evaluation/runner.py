@@ -358,9 +358,9 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     yield EvalEvent("networks", 3, 3, ", ".join(f"{k}: {'ok' if _is_net(v) else 'unavailable'}"
                                                   for k, v in nets.items()))
     if model is None:
-        from ..model.bundle import RFMEditor
+        from ..model.loaders import load_editor
 
-        model = RFMEditor.from_pretrained(folder, device=device, dtype=dtype)
+        model = load_editor(folder, device=device, dtype=dtype)
         yield EvalEvent("model", 1, 1, f"model {folder}")
     sd = model.flow.sampler  # the model's sampler defaults
     model_rec = {"path": str(getattr(model, "source_folder", "")), "info": dict(model.info),

@@ -161,7 +161,7 @@ def preset_settings(name: str, device: str) -> dict:
 
 def build_model(cfg: TrainConfig):
     from ..flow.config import FlowConfig
-    from ..model.bundle import RFMEditor
+    from ..model.loaders import load_editor
     from ..model.factory import SMALL_FLOW, build_small, build_tiny
     from ..model.mel_unet import MelUNetConfig
 
@@ -172,7 +172,7 @@ def build_model(cfg: TrainConfig):
     elif cfg.init == "tiny":
         model = build_tiny(seed=cfg.seed, flow=FlowConfig.from_dict(cfg.flow or {}) if cfg.flow else None)
     else:
-        model = RFMEditor.from_pretrained(cfg.init)
+        model = load_editor(cfg.init, device="cpu")  # prepare_model moves it
         if cfg.flow:
             model.flow = FlowConfig.from_dict({**model.flow.to_dict(), **cfg.flow})
     return prepare_model(model, cfg)
