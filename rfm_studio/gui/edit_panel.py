@@ -13,12 +13,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.events import MAX_STRENGTH
+from ..core.seeding import MAX_SEED as SEED_MAX
 
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
 T_MAX = 0.2
 SLIDER_MAX = 1000
-SEED_MAX = 2**31 - 1
 
 
 def row_widget(*items) -> QWidget:

@@ -10,21 +10,14 @@ import numpy as np
 from ..audio.windows import check_region
 from ..errors import AudioReadError, OptionError
 from ..events import MAX_STRENGTH, EditRequest
+from ..seeding import check_seed, random_seed
 
 MIN_SECONDS = 0.25  # shorter clips are padded with silence and trimmed back
-
-MAX_SEED = 2**32 - 1
-
 
 def check_options(steps=None, t_start=None, guidance=None, draws=None, strength=None, seed=None) -> None:
     """One sentence (OptionError) for a sampling option out of range; None: not given."""
     if seed is not None:
-        try:
-            ok = float(seed) == int(seed) and 0 <= int(seed) <= MAX_SEED
-        except (TypeError, ValueError, OverflowError):
-            ok = False
-        if not ok:
-            raise OptionError(f"Seed must be a whole number between 0 and {MAX_SEED}, got {seed}.")
+        check_seed(seed)
     if steps is not None and not 1 <= int(steps) <= 2000:
         raise OptionError(f"Steps must be between 1 and 2000, got {steps}.")
     if t_start is not None and not 0.0 <= float(t_start) <= 1.0:
@@ -64,7 +57,7 @@ def resolve_params(model, req: EditRequest) -> dict:
     draws = int(req.draws if req.draws is not None else f.draws)
     strength = float(req.strength if req.strength is not None else default_strength(model, req.region is not None))
     check_options(steps, t_start, guidance, draws, strength, req.seed)
-    seed = req.seed if req.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+    seed = req.seed if req.seed is not None else random_seed()
     return {"steps": steps, "t_start": t_start, "guidance": guidance, "draws": draws, "strength": strength,
             "seed": int(seed),
             "render": getattr(req, "render", None) or model.info.get("render", "vocoder")}

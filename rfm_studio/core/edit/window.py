@@ -11,6 +11,7 @@ import torch
 from ..events import StepEvent
 from ..model.attention import AttentionStore
 from ..sampling import sample_window
+from ..seeding import make_generator
 from .plan import SpanPlan, pad_end, region_frames
 
 
@@ -103,7 +104,7 @@ def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Condition
     frames = window.frames
     strength = params["strength"]
     store = AttentionStore(req.attention_layers) if req.capture_attention else None
-    generator = torch.Generator().manual_seed(params["seed"] + window.index)
+    generator = make_generator(params["seed"] + window.index)
     steps_att = []
     it = sample_window(model, window.latent, cond.text, steps=params["steps"], t_start=params["t_start"],
                        guidance=params["guidance"], generator=generator, cancel=cancel, store=store,

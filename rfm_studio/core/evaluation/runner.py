@@ -79,7 +79,7 @@ def check_settings(cfg: EvalConfig) -> None:
             raise OptionError(f"Steps must be whole numbers between 1 and 2000, got {s}.")
     from ..editing import check_options
 
-    check_options(guidance=cfg.guidance, draws=cfg.draws, strength=cfg.strength)  # the edit's own checks
+    check_options(guidance=cfg.guidance, draws=cfg.draws, strength=cfg.strength, seed=cfg.seed)  # the edit's own checks
     if cfg.clap_kind not in ("laion", "ms"):
         raise OptionError(f"Unknown CLAP kind '{cfg.clap_kind}': use laion or ms.")
     out = Path(cfg.out)
