@@ -62,6 +62,7 @@ def register(sub):
     b.add_argument("--residuals", action="store_true",
                    help="also write each row's residual (input minus output) as <id>.residual.<ext>")
     _common(b)
+    add_edit_options(b)  # defaults for the "Add"/"Replace" rows that name no reference or library
     b.set_defaults(func=run_batch_cmd)
 
 
@@ -302,17 +303,14 @@ def _file_id(p: Path) -> tuple[int, int]:
 
 
 def run_batch_cmd(args) -> int:
-    """Edit every row; outputs are written beside their final names and moved into place only
-    when every row has been edited, all or none (``commit_files``), so a failure or a kill
-    part-way leaves the output folder unchanged."""
+    """Every row checked, then edited by ``core.batch.run_batch`` with the outputs moved into place
+    only when every row has been edited, all or none, so a failure or a kill part-way leaves the
+    output folder unchanged. Rows may name library sounds (commands/batch_references.py)."""
     from tqdm import tqdm
 
-    from dataclasses import replace
-
-    from ..core.atomic import commit_files, discard, recover_commits, temp_beside
-    from ..core.audio.formats import as_written
-    from ..core.audio.io import load_audio, save_audio
-    from ..core.editing import edit
+    from ..core.atomic import recover_commits
+    from ..core.batch import BatchItem, run_batch
+    from .batch_references import row_reference_specs, row_references
     from .edit_output import batch_report, plan_batch, safe_print
 
     man = Path(args.manifest)
@@ -322,26 +320,37 @@ def run_batch_cmd(args) -> int:
     jobs = check_batch(man, out_dir, args.format)
     plans = plan_batch(jobs, args.format, args.subtype, args.residuals)
     params = _params(args)
+    specs = row_reference_specs(man, jobs, args)
     model = load_model(args)
+    refs = row_references(man, jobs, specs)
+    items = [BatchItem(src, dst, row["instruction"], region, prompts, fmt, res_dst, res_fmt)
+             for (row, src, dst, region), (fmt, res_dst, res_fmt), (prompts, _) in zip(jobs, plans, refs)]
+    notes = {item.output: note for item, (_, note) in zip(items, refs)}
+
+    def describe(item, audio, res):
+        text = batch_report(audio, res)
+        if "placement" in res.params:
+            from ..core.library.report import placement_line
+
+            text = f"used {notes[item.output]}; {placement_line(res.params)}. {text}"
+        return text
+
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the rows, options and model are good
     t0 = time.time()
-    staged, reports = [], []
+    gen = run_batch(model, items, params=params, commit_to=out_dir, describe=describe)
     try:
-        for (row, src, dst, region), (fmt, res_dst, res_fmt) in tqdm(list(zip(jobs, plans)), desc="editing",
-                                                                    unit="clip"):
-            audio, sr = load_audio(src)
-            res = edit(model, audio, sr, row["instruction"], region=region, **params)
-            res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
-            for path, data, f in [(dst, res.audio, fmt)] + ([(res_dst, audio - res.audio, res_fmt)] if res_dst else []):
-                tmp = temp_beside(path, path.suffix)
-                staged.append((tmp, path))
-                save_audio(tmp, data, res.sample_rate, protect=[src], fmt=f)
-            reports.append((row, res, batch_report(audio, res)))
-        commit_files(staged, out_dir)
+        with tqdm(total=len(items), desc="editing", unit="clip") as bar:
+            while True:
+                try:
+                    ev = next(gen)
+                except StopIteration as stop:
+                    summary = stop.value
+                    break
+                if ev.status == "done":
+                    bar.update(1)
     except BaseException:
-        for tmp, _ in staged:
-            discard(tmp)
+        gen.close()  # its staged outputs are discarded
         if created:
             try:
                 out_dir.rmdir()
@@ -349,6 +358,6 @@ def run_batch_cmd(args) -> int:
                 pass
         raise
     print(f"{len(jobs)} clips -> {out_dir} (edited in {time.time() - t0:.1f} s)")
-    for row, res, text in reports:
-        safe_print(f"{row['id']}: {text}")
+    for index, text in summary["reports"]:
+        safe_print(f"{jobs[index][0]['id']}: {text}")
     return 0

@@ -1,4 +1,4 @@
-"""One instruction over many files: where each output goes, and the edits as one generator.
+"""Many files edited with one model: where each output goes, and the edits as one generator.
 
     items = plan_batch(["takes/"], out_dir=None, suffix="-edited")   # outputs beside the sources
     gen = run_batch(model, items, "Remove the hum", params, cancel)   # BatchEvent per step / file
@@ -7,6 +7,9 @@ Outputs keep their source's container and sample format (16-bit PCM stays 16-bit
 and other formats that cannot be written give WAV) and never replace a source (checked by
 (device, inode), so links count too); two sources never share an output, and every output
 is written atomically; a file that cannot be edited is reported and the batch goes on.
+An item may carry its own instruction, region, audio prompts (a library reference), output
+format and residual file (``rfm-studio edit-batch``'s manifest rows), and with ``commit_to``
+the outputs are moved into place together when every item is done, all or none.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ from .events import CancelToken, EditRequest
 class BatchItem:
     source: Path
     output: Path
+    instruction: Optional[str] = None  # None: the batch's instruction
+    region: Optional[tuple[float, float]] = None  # None: the batch's region
+    prompts: tuple = ()  # AudioPrompts for this item's edit (a library reference, examples)
+    fmt: Optional[object] = None  # OutputFormat; None: the source's sample format (choose_format)
+    residual: Optional[Path] = None  # also write what the edit removed (input minus output) here
+    residual_fmt: Optional[object] = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class BatchEvent:
     message: str = ""  # why it failed / where the output went
     results: tuple = ()  # every finished file so far: (index, "done" | "failed", message); events
     # may be coalesced by a UI that draws only the newest, and no file's outcome may be lost
+    report: str = ""  # "done": the text of run_batch's ``describe``, if given
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -95,58 +105,99 @@ def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -
     return items
 
 
-def run_batch(model, items, instruction: str, params: Optional[dict] = None, cancel: Optional[CancelToken] = None,
-              region: Optional[tuple[float, float]] = None):
-    """Edit every item with one instruction (and optional region); yields BatchEvent, returns
-    {"done": [outputs], "failed": [(name, reason)], "seconds": float}. Cancelling stops within
-    one sampler step; outputs already written stay (each is complete)."""
+def run_batch(model, items, instruction: str = "", params: Optional[dict] = None, cancel: Optional[CancelToken] = None,
+              region: Optional[tuple[float, float]] = None, *, commit_to: Optional[Path] = None, describe=None):
+    """Edit every item with its own instruction, else ``instruction`` (and its own region, else
+    ``region``); yields BatchEvent, returns {"done": [outputs], "failed": [(name, reason)],
+    "results": ..., "reports": [(index, text)], "seconds": float}. Cancelling stops within one
+    sampler step.
+
+    Without ``commit_to`` each output is written when its edit is done (cancelling keeps those,
+    each complete) and a file that cannot be edited is reported and skipped. With ``commit_to``
+    (the folder holding every output) the outputs are written beside their final names and moved
+    into place together when every item is done (``atomic.commit_files``); any failure ends the
+    batch with its error and leaves the folder as it was. ``describe(item, source_audio, result)``
+    -> str: a text for each edited item (e.g. its change report), in its "done" event and in
+    "reports"."""
+    from dataclasses import replace
+
+    from .atomic import commit_files, discard, temp_beside
     from .audio.formats import as_written, choose_format, source_format
     from .audio.io import load_audio, save_audio
     from .editing import run_edit
 
-    if not instruction or not instruction.strip():
+    if any(not (it.instruction if it.instruction is not None else instruction or "").strip() for it in items):
         raise OptionError("The instruction is empty; describe the edit, for example 'Remove the hum'.")
     params = dict(params or {})
     cancel = cancel or CancelToken()
     t0 = time.perf_counter()
-    done, failed, results = [], [], []
+    done, failed, results, reports, staged = [], [], [], [], []
     n = len(items)
-    for i, item in enumerate(items):
-        name = item.source.name
-        if cancel.cancelled:
-            raise Cancelled("The batch was cancelled.")
-        yield BatchEvent(i, n, name, "editing", results=tuple(results))
-        try:
-            audio, sr = load_audio(item.source)
-            req = EditRequest(audio=audio, sample_rate=sr, instruction=instruction, region=region, **params)
-            gen = run_edit(model, req, cancel)
-            while True:
-                try:
-                    ev = next(gen)
-                except StopIteration as stop:
-                    res = stop.value
-                    break
-                yield BatchEvent(i, n, name, "editing", ev.step, ev.total, results=tuple(results))
+    try:
+        for i, item in enumerate(items):
+            name = item.source.name
             if cancel.cancelled:
                 raise Cancelled("The batch was cancelled.")
-            item.output.parent.mkdir(parents=True, exist_ok=True)
-            fmt = choose_format(item.output, source_format(item.source))  # the source's sample format
-            out = save_audio(item.output, as_written(res.audio, fmt), res.sample_rate, protect=[item.source],
-                             fmt=fmt)
-        except Cancelled:
-            raise
-        except RFMError as exc:
-            why = str(exc)
-        except OSError as exc:
-            from .errors import file_error
+            yield BatchEvent(i, n, name, "editing", results=tuple(results))
+            try:
+                audio, sr = load_audio(item.source)
+                req = EditRequest(audio=audio, sample_rate=sr,
+                                  instruction=item.instruction if item.instruction is not None else instruction,
+                                  region=item.region if item.region is not None else region,
+                                  **({"prompts": tuple(item.prompts)} if item.prompts else {}), **params)
+                gen = run_edit(model, req, cancel)
+                while True:
+                    try:
+                        ev = next(gen)
+                    except StopIteration as stop:
+                        res = stop.value
+                        break
+                    yield BatchEvent(i, n, name, "editing", ev.step, ev.total, results=tuple(results))
+                if cancel.cancelled:
+                    raise Cancelled("The batch was cancelled.")
+                item.output.parent.mkdir(parents=True, exist_ok=True)
+                # the source's sample format unless the item names one
+                fmt = item.fmt or choose_format(item.output, source_format(item.source))
+                res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
+                files = [(item.output, res.audio, fmt)]
+                if item.residual is not None:
+                    files.append((item.residual, audio - res.audio, item.residual_fmt or fmt))
+                if commit_to is None:
+                    out = [save_audio(path, data, res.sample_rate, protect=[item.source], fmt=f)
+                           for path, data, f in files][0]
+                else:
+                    for path, data, f in files:
+                        tmp = temp_beside(path, path.suffix)
+                        staged.append((tmp, path))
+                        save_audio(tmp, data, res.sample_rate, protect=[item.source], fmt=f)
+                    out = item.output
+                text = describe(item, audio, res) if describe is not None else ""
+            except Cancelled:
+                raise
+            except (RFMError, OSError) as exc:
+                if commit_to is not None:
+                    raise
+                if isinstance(exc, OSError):
+                    from .errors import file_error
 
-            why = file_error(exc)
-        else:
-            done.append(str(out))
-            results.append((i, "done", str(out)))
-            yield BatchEvent(i, n, name, "done", message=str(out), results=tuple(results))
-            continue
-        failed.append((name, why))
-        results.append((i, "failed", why))
-        yield BatchEvent(i, n, name, "failed", message=why, results=tuple(results))
-    return {"done": done, "failed": failed, "results": tuple(results), "seconds": time.perf_counter() - t0}
+                    why = file_error(exc)
+                else:
+                    why = str(exc)
+            else:
+                done.append(str(out))
+                results.append((i, "done", str(out)))
+                if text:
+                    reports.append((i, text))
+                yield BatchEvent(i, n, name, "done", message=str(out), results=tuple(results), report=text)
+                continue
+            failed.append((name, why))
+            results.append((i, "failed", why))
+            yield BatchEvent(i, n, name, "failed", message=why, results=tuple(results))
+        if commit_to is not None:
+            commit_files(staged, commit_to)
+    except BaseException:
+        for tmp, _ in staged:
+            discard(tmp)
+        raise
+    return {"done": done, "failed": failed, "results": tuple(results), "reports": reports,
+            "seconds": time.perf_counter() - t0}
