@@ -2,7 +2,8 @@
 
     inputs.py   1 check_inputs        the request's audio, options and region, one sentence when bad
     plan.py     2 plan_span           the 16 kHz span the model hears and its windows
-    window.py   3 encode_conditioning the instruction (and audio prompts) as the network's context
+    window.py   3 encode_conditioning the instruction (and audio prompts) as the network's context;
+                  encode_span_mel     the span's own mel (the edit's mel_in)
                 4 encode_window       one window: padded, normalised, mel, latent, region mask
                 5 denoise_window      the sampler's steps over it, as StepEvents; its edited mel
     assemble.py 6 merge_windows       the windows' mels crossfaded into the span's
