@@ -55,7 +55,7 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     for index in range(len(plan.windows)):
         window = encode_window(model, plan, index, inputs.need_reference)  # 4
         results.append((yield from denoise_window(model, window, plan, cond, params, req, cancel,  # 5
-                                                  step0=params["steps"] * index, total=total)))
+                                                  step0=sum(r.steps for r in results), total=total)))
     mel_out, reference = merge_windows(results, mel_in.shape[-1])  # 6
     mel_out = apply_strength(mel_out, reference, params["strength"])  # 7
     sr16 = model.mel_config.sample_rate

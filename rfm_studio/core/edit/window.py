@@ -95,12 +95,13 @@ class WindowResult:
     mel: np.ndarray  # [n_mels, frames] the edited mel, peak normalisation undone
     reference: np.ndarray | None  # the window's codec reference mel, likewise
     attention: np.ndarray | None  # [steps, tokens, frames], or None when not captured
+    steps: int  # sampler steps run (StepEvents yielded)
 
 
 def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Conditioning, params: dict, req, cancel,
                    step0: int, total: int):
     """The sampler over one window, seeded ``seed + index``: yields a StepEvent per step
-    (``step0`` steps came before it), returns the window's WindowResult."""
+    (``step0`` steps of earlier windows came before), returns the window's WindowResult."""
     frames = window.frames
     strength = params["strength"]
     store = AttentionStore(req.attention_layers) if req.capture_attention else None
@@ -138,4 +139,4 @@ def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Condition
         mel = model.codec.decode(x)[0, :, :frames].float().cpu().numpy() - log_gain
     return WindowResult(plan.frame_of(window.start), mel,
                         window.reference - log_gain if window.reference is not None else None,
-                        np.stack(steps_att) if steps_att else None)
+                        np.stack(steps_att) if steps_att else None, done - step0)
