@@ -48,8 +48,7 @@ def main(argv=None):
     from rfm_studio.core.audio.io import load_audio
     from rfm_studio.core.editing import edit
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
-    from rfm_studio.core.model.bundle import RFMEditor
-    from rfm_studio.core.paths import resolve_model
+    from rfm_studio.core.model.loaders import load_editor
     from rfm_studio.core.separation.dictionary import (DictionaryConfig, apply_keep_mask, remove_with_dictionary,
                                                        removed_sound)
     from rfm_studio.core.separation.engine import library_templates
@@ -63,7 +62,7 @@ def main(argv=None):
     manifest = Path(args.manifest)
     rows = [r for r in rows_of(manifest, None) if r["task"] == "remove"][: args.limit or None]
     print(f"{len(rows)} remove triplets from {manifest}; {cfg}")
-    model = RFMEditor.from_pretrained(resolve_model(args.model)) if {"model", "combined", "engine-auto"} & set(modes) else None
+    model = load_editor(args.model, device="cpu") if {"model", "combined", "engine-auto"} & set(modes) else None
     results = {m: [] for m in modes}
     secs = {m: [] for m in modes}
     for r in rows:
