@@ -50,7 +50,7 @@ def default_strength(model, region: bool) -> float:
 def resolve_params(model, req: EditRequest) -> dict:
     """The request's sampling options, the model's defaults where it gives none, checked; a
     random seed when none is given."""
-    f = model.flow
+    f = model.flow.sampler
     steps = int(req.steps if req.steps is not None else f.steps)
     t_start = float(req.t_start if req.t_start is not None else f.t_start)
     guidance = float(req.guidance if req.guidance is not None else f.guidance)

@@ -101,6 +101,10 @@ class FlowTrainingConfig(_Part):
 
 _PARTS = {"path": PathConfig, "sampler": SamplerConfig, "training": FlowTrainingConfig}
 _PART_OF = {f.name: part for part, kind in _PARTS.items() for f in fields(kind)}
+_LEGACY_ORDER = ("sigma_min", "source", "source_noise", "prediction", "t_start", "steps", "guidance", "draws",
+                 "cond_dropout", "changed_weight", "changed_threshold", "loss", "timestep_scale", "timestep_convention",
+                 "t_low_fraction", "t_low_max")
+_FLAT_KEYS = _LEGACY_ORDER + tuple(k for k in _PART_OF if k not in _LEGACY_ORDER)
 
 
 @dataclass(frozen=True, init=False)
@@ -116,10 +120,8 @@ class FlowConfig:
     sampler: SamplerConfig
     training: FlowTrainingConfig
 
-    # the flat on-disk keys, in the order they have always been written
-    KEYS: ClassVar[tuple] = ("sigma_min", "source", "source_noise", "prediction", "t_start", "steps", "guidance",
-                             "draws", "cond_dropout", "changed_weight", "changed_threshold", "loss", "timestep_scale",
-                             "timestep_convention", "t_low_fraction", "t_low_max")
+    # the flat on-disk keys: every field of the three parts, in the order they have always been written
+    KEYS: ClassVar[tuple] = _FLAT_KEYS
 
     def __init__(self, path: PathConfig | None = None, sampler: SamplerConfig | None = None,
                  training: FlowTrainingConfig | None = None, **flat):
