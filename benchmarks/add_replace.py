@@ -1,22 +1,25 @@
 """Add and Replace with library sounds on outside recordings, judged by a sound-event classifier.
 
-    python benchmarks/add_replace.py [--bank BANK] [--model MODEL] [--rows 20]
+    python benchmarks/add_replace.py [--manifest M] [--bank BANK] [--model MODEL] [--retrain]
 
-1. Outside set: the rows of benchmarks/outside/event-bank-outside.tsv whose packages are
-   neither training packages nor reserved (flare-game and the others in the developer guide
-   are dropped) -> /work/data/outside_lib/bank (all clips held out) -> 20 fixed add and 20
-   fixed replace triplets (make_fixed_set, seed 4321) -> /work/data/outside_lib/fixed.
-2. Classifier: logistic regression on log-mel statistics (mean, spread and change of 64 bands
-   over the active frames), trained on the event bank (bank2 when READY, else bank1) without
-   the clips that went into the starter library, each clip also mixed into another at -6..-12
-   dB. Its accuracy on the outside bank's clips (recordings it was never trained on) is printed.
-3. Each add row: "Add <A>" with the event's span as region and no reference, so the best
-   starter-library match for A's caption is used (as in the app). Each replace row: "Replace A
-   with B" with A's span as region: the shipped model removes A, the library's B goes where A
-   was. Judged on the region: A (add) / B (replace) among the classifier's top 3; A gone for
-   replace: A neither in the top 3 nor as likely as before. Also: largest change outside the
-   region (must be 0), rows returned unchanged (must be none), edit time per clip on one CPU
-   thread (without the one-off model load).
+1. Outside set: --manifest (default data/outside/fixed/manifest.jsonl, built by
+   benchmarks/outside_set.py; its clips in data/outside/bank). Without one, a set is built here
+   from benchmarks/outside/event-bank-outside.tsv (training and reserved packages dropped) into
+   /work/data/outside_lib.
+2. Judge: benchmarks/event_judge.py (log-mel statistics, a small torch MLP) trained on the bank's
+   train split (bank2 when READY) without the starter library's recordings; cached outside git.
+   Its top-1 / top-5 on the bank's validation split and on the outside bank (recordings never
+   trained on) are printed.
+3. Each add row: "Add <X>" with the event's span as region and no reference, so the best
+   starter-library match for the caption is used (as in the app). Each replace row: "Replace A
+   with B" with the span as region: the shipped model removes A, the library's B goes wherever A
+   was. Judged on the region, relative to the input: the new sound is present when the judge's
+   probability for its class at least doubles (RISE) and reaches FLOOR, and the chance of that is
+   printed as the share of the other classes that rise as much; A gone when its probability at
+   least halves. Classes whose every training clip went into the starter library are unknown to
+   the judge; the rows of known classes are also counted apart.
+   Also: the largest change outside the region (must be 0), rows returned unchanged (must be
+   none), edit time per clip on one CPU thread (without the one-off model load).
 """
 
 from __future__ import annotations
@@ -73,59 +76,18 @@ def outside_set(n_per_task: int) -> Path:
     return make_fixed_set(bank, DATA / "fixed", split="val", n_per_task=n_per_task, seconds=10.24, seed=4321)
 
 
-# ---------------------------------------------------------------- classifier
-def features(x16: np.ndarray) -> np.ndarray:
-    from rfm_studio.core.features.mel import MelFrontEnd
-
-    global _FE
-    try:
-        fe = _FE
-    except NameError:
-        fe = _FE = MelFrontEnd()
-    x = np.asarray(x16, np.float32)
-    if len(x) < 2048:
-        x = np.pad(x, (0, 2048 - len(x)))
-    m = fe.numpy(x)  # [64, frames] log-mel
-    e = m.mean(0)
-    act = m[:, e >= e.max() - 6.0] if m.shape[1] > 4 else m
-    d = np.abs(np.diff(m, axis=1)).mean(1) if m.shape[1] > 1 else np.zeros(m.shape[0])
-    return np.concatenate([act.mean(1), act.std(1), d, [act.shape[1] / max(1, m.shape[1])]]).astype(np.float32)
-
-
-def train_classifier(bank: Path, exclude_groups: set, rng):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from rfm_studio.core.audio.io import load_audio, resample, to_mono
-
-    rows = [json.loads(l) for l in (bank / "bank.jsonl").read_text().splitlines() if l.strip()]
-    rows = [r for r in rows if (r.get("group") or r["id"]) not in exclude_groups and r["package"] not in RESERVED]
-    clips = []
-    for r in rows:
-        x, sr = load_audio(str(bank / r["path"]))
-        clips.append((r["class"], resample(to_mono(x), sr, 16000)))
-    X, y = [], []
-    for i, (cls, x) in enumerate(clips):
-        X.append(features(x))
-        y.append(cls)
-        for _ in range(2):  # the same sound over another one, as it will be heard in a scene
-            _, bg = clips[int(rng.integers(len(clips)))]
-            bg = np.resize(bg, len(x))
-            g = 10 ** (-float(rng.uniform(6, 12)) / 20) * (np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(bg ** 2)) + 1e-9))
-            X.append(features(x + g * bg))
-            y.append(cls)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=3000, class_weight="balanced"))
-    clf.fit(np.stack(X), np.array(y))
-    return clf, len(rows), len(set(y))
-
-
-def ranks(clf, x16) -> list[str]:
-    p = clf.predict_proba(features(x16)[None])[0]
-    return [clf.classes_[i] for i in np.argsort(-p)], dict(zip(clf.classes_, p))
-
-
 # ---------------------------------------------------------------- main
+RISE = 2.0  # presence: the class's probability at least doubles in the region (output vs input) ...
+FLOOR = 0.02  # ... and reaches at least this (about 3x the uniform 1/142): a rise from nothing to nothing is no sound
+
+
+def default_manifest() -> Path | None:
+    for m in (ROOT / "data" / "outside" / "fixed" / "manifest.jsonl", Path("/work/data/outside_noflare/fixed/manifest.jsonl")):
+        if m.is_file():
+            return m
+    return None
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -136,36 +98,32 @@ def main(argv=None) -> int:
     from rfm_studio.core.editing import edit
     from rfm_studio.core.library import Library
     from rfm_studio.core.library.prompted import parse_instruction, pick_reference
-    from rfm_studio.core.library.starter import licences
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from event_judge import accuracy, bank_rows, get_judge
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     b2 = Path("/work/data/bank2")
     ap.add_argument("--bank", type=Path, default=b2 if (b2 / "READY").exists() else Path("/work/data/bank1"))
+    ap.add_argument("--manifest", type=Path, default=default_manifest(),
+                    help="outside fixed set (default: data/outside/fixed/manifest.jsonl; its bank beside it)")
     ap.add_argument("--model", default=None, help="model for the removal in replace (default: the shipped one)")
-    ap.add_argument("--rows", type=int, default=20, help="fixed triplets per task")
+    ap.add_argument("--rows", type=int, default=20, help="fixed triplets per task when the set is built here")
+    ap.add_argument("--retrain", action="store_true", help="train the judge again (else its cached weights)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
 
-    manifest = outside_set(args.rows)
+    manifest = args.manifest if args.manifest and args.manifest.is_file() else outside_set(args.rows)
     rows = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
-    starter_groups = {r["group"] for r in licences().values()}
-    t = time.perf_counter()
-    clf, n_train, n_cls = train_classifier(args.bank, starter_groups, rng)
-    print(f"classifier: {n_train} bank clips ({n_cls} classes, starter-library recordings left out), "
-          f"trained in {time.perf_counter() - t:.0f} s on {args.bank}")
-    # its accuracy on recordings it never heard: the outside bank's clips
-    ob = DATA / "bank"
-    hits1 = hits3 = n = 0
-    for r in (json.loads(l) for l in (ob / "bank.jsonl").read_text().splitlines() if l.strip()):
-        if r["class"] not in clf.classes_:
-            continue
-        x, sr = load_audio(str(ob / r["path"]))
-        order, _ = ranks(clf, resample(to_mono(x), sr, 16000))
-        n += 1
-        hits1 += order[0] == r["class"]
-        hits3 += r["class"] in order[:TOP]
-    print(f"classifier on {n} outside recordings: top-1 {hits1 / max(n, 1):.0%}, top-{TOP} {hits3 / max(n, 1):.0%} "
-          f"(chance top-{TOP} {TOP / n_cls:.0%})")
+    print(f"outside set: {manifest} ({len(rows)} rows)")
+    judge = get_judge(args.bank, args.retrain)
+    n, t1, t5 = accuracy(judge, args.bank, [r for r in bank_rows(args.bank) if r.get("split") == "val"])
+    print(f"judge on the bank's validation split: {n} clips, top-1 {t1:.0%}, top-5 {t5:.0%}")
+    ob = manifest.parent.parent / "bank"
+    if (ob / "bank.jsonl").is_file():
+        n, t1, t5 = accuracy(judge, ob, bank_rows(ob))
+        print(f"judge on the outside bank's {n} recordings (never trained on; classes it knows): "
+              f"top-1 {t1:.0%}, top-5 {t5:.0%} (chance {1 / len(judge.classes):.1%} / {5 / len(judge.classes):.1%})")
 
     from rfm_studio.core.model.loaders import load_editor
 
@@ -192,45 +150,54 @@ def main(argv=None) -> int:
         y = res.audio
         s0, s1 = int(round(region[0] * sr)), int(round(region[1] * sr))
         outside = np.concatenate([np.abs(y[:s0] - x[:s0]).ravel(), np.abs(y[s1:] - x[s1:]).ravel()])
-        seg_in = resample(to_mono(x[s0:s1]), sr, 16000)
-        seg_out = resample(to_mono(y[s0:s1]), sr, 16000)
-        o_in, p_in = ranks(clf, seg_in)
-        o_out, p_out = ranks(clf, seg_out)
-        # ceilings: the library sound alone, and what the edit added (output minus input) alone
-        o_ref, _ = ranks(clf, resample(ref.audio, ref.sample_rate, 16000))
-        o_add = ranks(clf, resample(to_mono(y[s0:s1]) - to_mono(x[s0:s1]), sr, 16000))[0] if task == "add" else []
+        o_in, p_in = judge.ranks(resample(to_mono(x[s0:s1]), sr, 16000))
+        o_out, p_out = judge.ranks(resample(to_mono(y[s0:s1]), sr, 16000))
+        o_ref, _ = judge.ranks(resample(ref.audio, ref.sample_rate, 16000))
         # meta type "add_B": B is added; "replace_AB": A removed, B added (classes of the letters)
         letters = r["meta"]["type"].split("_", 1)[1]
         by = {"A": r["classes"]["a"], "B": r["classes"]["b"]}
         cls_a, new = (by[letters[0]], by[letters[-1]]) if task == "replace" else (None, by[letters[0]])
-        row = {"id": r["id"], "parsed": True, "secs": secs, "cpu": cpu, "new_out5": new in o_out[:5],
-               "ref_alone": new in o_ref[:TOP], "added_alone": new in o_add[:TOP], "keep": float(outside.max()) if outside.size else 0.0,
-               "unchanged": bool(np.array_equal(y, x)), "new_in": new in o_in[:TOP], "new_out": new in o_out[:TOP],
-               "ref": Path(hit.path).name, "ref_ok": Path(hit.path).name.startswith(new)}
+        known = new in judge.index
+        rise = p_out.get(new, 0.0) / max(p_in.get(new, 0.0), 1e-9)
+        # chance: the share of the other classes (not the new one, not A, not in the input) that rise as much
+        others = [c for c in judge.classes if c not in {new, cls_a, *r["classes"]["x"]}]
+        chance = float(np.mean([p_out[c] >= max(RISE * p_in[c], FLOOR) for c in others]))
+        row = {"id": r["id"], "parsed": True, "known": known, "secs": secs, "cpu": cpu,
+               "present": known and rise >= RISE and p_out[new] >= FLOOR, "rise": rise, "chance": chance,
+               "top3": new in o_out[:TOP], "top3_in": new in o_in[:TOP], "ref_alone": new in o_ref[:TOP],
+               "keep": float(outside.max()) if outside.size else 0.0, "unchanged": bool(np.array_equal(y, x)),
+               "ref": Path(hit.path).name, "ref_ok": Path(hit.path).name.startswith(new),
+               "places": len(res.params.get("placements") or [1])}
         if task == "replace":
-            row["a_gone"] = cls_a not in o_out[:TOP] and p_out.get(cls_a, 0) <= p_in.get(cls_a, 0)
+            fall = p_out.get(cls_a, 0.0) / max(p_in.get(cls_a, 0.0), 1e-9)
+            row["a_gone"] = cls_a in judge.index and fall <= 1 / RISE
+            row["a_out_top3"] = cls_a not in o_out[:TOP]
             row["a_in"] = cls_a in o_in[:TOP]
         results[task].append(row)
-        print(f"  {r['id']}: {r['instruction'][:60]!r} -> {row['ref']} {secs:.2f} s; {new} "
-              f"{'present' if row['new_out'] else 'not found'}" + (f"; A {'gone' if row['a_gone'] else 'still there'}"
-                                                                  if task == "replace" else ""))
+        print(f"  {r['id']}: {r['instruction'][:60]!r} -> {row['ref']} ({row['places']} place(s)) {secs:.2f} s; "
+              f"p({new}) {p_in.get(new, 0):.3f} -> {p_out.get(new, 0):.3f} {'present' if row['present'] else 'not found'}"
+              + (f"; p({cls_a}) x{fall:.2f} {'gone' if row['a_gone'] else 'still there'}" if task == "replace" else ""))
     print()
     for task, rs in results.items():
         ok = [r for r in rs if r["parsed"]]
         if not rs:
             continue
-        line = (f"{task}: {len(rs)} rows ({len(rs) - len(ok)} instructions not read); "
-                f"{task == 'add' and 'A' or 'B'} present {sum(r['new_out'] for r in ok) / len(rs):.0%} "
-                f"(top 5: {sum(r['new_out5'] for r in ok) / len(rs):.0%}; the library sound alone "
-                f"{sum(r['ref_alone'] for r in ok) / len(rs):.0%}"
-                + (f", the placed sound alone {sum(r['added_alone'] for r in ok) / len(rs):.0%}" if task == "add" else "")
-                + ") "
-                f"(before the edit {sum(r['new_in'] for r in ok) / len(rs):.0%}); library picked the right class "
-                f"{sum(r['ref_ok'] for r in ok) / len(rs):.0%}")
+        pct = lambda k: sum(r[k] for r in ok) / len(rs)  # noqa: E731
+        kn = [r for r in ok if r["known"]]
+        line = (f"{task}: {len(rs)} rows ({len(rs) - len(ok)} instructions not read, "
+                f"{sum(not r['known'] for r in ok)} of a class the judge does not know); "
+                f"{'B' if task == 'replace' else 'the added sound'} present (its probability at least x{RISE:g} "
+                f"in the region and at least {FLOOR:.0%}) {pct('present'):.0%}, {sum(r['present'] for r in kn) / max(1, len(kn)):.0%} "
+                f"of the {len(kn)} rows of a class it knows (chance: another class rising as much "
+                f"{statistics.mean([r['chance'] for r in ok] or [0]):.1%}); in the top {TOP} after {pct('top3'):.0%}, "
+                f"before {pct('top3_in'):.0%}, the library sound alone {pct('ref_alone'):.0%}; "
+                f"library picked the right class {pct('ref_ok'):.0%}")
         if task == "replace":
-            both = sum(r["new_out"] and r["a_gone"] for r in ok)
-            line += (f"; A gone {sum(r['a_gone'] for r in ok) / len(rs):.0%} (A in the top {TOP} before: "
-                     f"{sum(r['a_in'] for r in ok) / len(rs):.0%}); B present and A gone {both / len(rs):.0%}")
+            both = sum(r["present"] and r["a_gone"] for r in ok)
+            line += (f"; A gone (its probability at most halved) {pct('a_gone'):.0%}, A out of the top {TOP} "
+                     f"{pct('a_out_top3'):.0%} (in the top {TOP} before {pct('a_in'):.0%}); B present and A gone "
+                     f"{both / len(rs):.0%}; B placed at {statistics.mean([r['places'] for r in ok] or [0]):.1f} "
+                     f"places per row on average")
         line += (f"; largest change outside the region {max([r['keep'] for r in ok] or [0]):.1e}; "
                  f"unchanged rows {sum(r['unchanged'] for r in ok)}; edit time median "
                  f"{statistics.median([r['secs'] for r in ok] or [0]):.2f} s wall, "

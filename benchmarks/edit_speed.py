@@ -6,6 +6,9 @@ steps) measured in the same run; peak memory (max RSS) of the process.
 
 ``--example START:END`` also times the default edit with that span of the clip as an example
 prompt (the "remove sounds like this" input; a model without a prompt input ignores it).
+``--reference FILE`` also times "Add ..." and "Replace the dog barking with ..." with that sound
+as the reference (a library sound placed by signal processing; Replace runs the model's removal
+first), on the dog-in-rain example padded to 10.24 s.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def main(argv=None):
     ap.add_argument("--paper-repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--example", default=None, metavar="START:END", help="also time edits with this example span")
+    ap.add_argument("--reference", default=None, metavar="FILE", help="also time add / replace with this reference")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -72,6 +76,21 @@ def main(argv=None):
         edit(model, x, 16000, instr, prompts=prompts)  # warm-up
         for i in range(args.repeats):
             ex_times.append(edit(model, x, 16000, instr, seed=i, prompts=prompts).seconds)
+    ref_times = {}
+    if args.reference:
+        from rfm_studio.core.library.prompted import load_reference
+
+        ref = load_reference(args.reference)
+        dog, _ = load_audio(examples_dir() / "dog_bark_in_rain.wav", mono=True, target_sr=16000)
+        dog = np.pad(dog, (0, max(0, n - len(dog))))[:n]
+        for task, text in (("add", "Add a cat meowing"), ("replace", "Replace the dog barking with a cat meowing")):
+            edit(model, dog, 16000, text, prompts=(ref,))  # warm-up
+            ts, cs = [], []
+            for i in range(args.repeats):
+                c = time.process_time()
+                ts.append(edit(model, dog, 16000, text, seed=i, prompts=(ref,)).seconds)
+                cs.append(time.process_time() - c)
+            ref_times[task] = (statistics.median(ts), statistics.median(cs), text)
     paper = []
     for i in range(args.paper_repeats):
         # the paper: one trajectory of 200 Euler steps with classifier-free guidance (two network
@@ -90,6 +109,9 @@ def main(argv=None):
         print(f"median edit time, 10.24 s clip, default settings, example {args.example} s as prompt "
               f"({'used' if model.accepts_prompts else 'ignored: no prompt input'}): {statistics.median(ex_times):.3f} s  "
               f"(runs: " + ", ".join(f"{t:.3f}" for t in ex_times) + ")")
+    for task, (wall, cpu, text) in ref_times.items():
+        print(f"median edit time, 10.24 s clip, {text!r} with reference {Path(args.reference).name}: "
+              f"{wall:.3f} s wall, {cpu:.3f} s CPU")
     print(f"median edit time, paper settings (200 Euler steps, one draw, guidance {PAPER_GUIDANCE:g}, vocoder render): "
           f"{paper_med:.3f} s")
     print(f"ratio paper / default: {paper_med / default:.1f}x")
