@@ -10,6 +10,7 @@ import numpy as np
 
 from .tasks import display_mel
 from .views.spectrogram import mel_levels
+from .window_views import MEL_TAG
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel
@@ -74,7 +75,7 @@ class RemovedSound:
             w.spec.set_message(None)
             w.spec.set_mel(mel, mel_levels(ref) if ref is not None else None)
         label = w.compare_view.version_label
-        w.spec_tag.setText(f"R · removed: {label(a_id)} − {label(b_id)}  ·  log-mel 64 bands")
+        w.spec_tag.setText(f"R · removed: {label(a_id)} − {label(b_id)}  ·  {MEL_TAG}")
         w.spec_tag.adjustSize()
 
     def _mel_done(self, key, value) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional, Protocol
 
+from ..core.features.mel import MelConfig
 from .views.spectrogram import mel_levels
+
+MEL_TAG = f"log-mel {MelConfig().n_mels} bands"  # what display_mel shows: the model's front end
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel
@@ -113,7 +116,7 @@ class CompareView:
         else:
             w.spec.set_message(None)
             w.spec.set_mel(mel, levels)
-        w.spec_tag.setText(f"{'AB'[sel]} · {self.version_label(vid)}  ·  log-mel 64 bands")
+        w.spec_tag.setText(f"{'AB'[sel]} · {self.version_label(vid)}  ·  {MEL_TAG}")
         w.spec_tag.adjustSize()
 
     def zoom_fit(self) -> None:
