@@ -16,8 +16,6 @@ from .jobs import Throttle
 from .views.attention import FUNCTION_TIP, PER_WORD_TIP, SHARED_TIP, AttentionView, save_npz
 from .views.trajectories import TokenChips, TrajectoryView, default_picks, step_text
 
-FPS = 100
-
 
 class AttentionPanel(QObject):
     export_png_requested = Signal()

@@ -156,15 +156,16 @@ class ModelHost:
 
 
 def display_mel(audio: np.ndarray, sr: int) -> np.ndarray:
-    """The model's log-mel (16 kHz mono, 64 bands, 100 fps) of a clip, for the spectrogram view."""
+    """The model's log-mel (MelConfig: 16 kHz mono, 64 bands, 100 fps) of a clip, for the spectrogram view."""
     from ..core.audio.io import resample, to_mono
-    from ..core.features.mel import MelFrontEnd
+    from ..core.features.mel import MelConfig, MelFrontEnd
 
-    wav = resample(to_mono(np.asarray(audio, dtype=np.float32)), int(sr), 16000)
-    frames = len(wav) // 160 + 1
-    if len(wav) < 1024:  # the front end's window needs 1,024 samples; a very short clip is padded and trimmed back
-        wav = np.pad(wav, (0, 1024 - len(wav)))
-    return MelFrontEnd().numpy(wav)[:, :frames].astype(np.float32)
+    mel = MelConfig()
+    wav = resample(to_mono(np.asarray(audio, dtype=np.float32)), int(sr), mel.sample_rate)
+    frames = mel.frames(len(wav))
+    if len(wav) < mel.win_length:  # the front end needs one whole window; a very short clip is padded and trimmed back
+        wav = np.pad(wav, (0, mel.win_length - len(wav)))
+    return MelFrontEnd(mel).numpy(wav)[:, :frames].astype(np.float32)
 
 
 @dataclass(frozen=True)

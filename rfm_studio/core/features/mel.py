@@ -31,6 +31,11 @@ class MelConfig:
     def from_dict(cls, d: dict) -> "MelConfig":
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
+    @property
+    def fps(self) -> float:
+        """Frames per second (100 at the defaults): the time axis of every mel-rate view."""
+        return self.sample_rate / self.hop_length
+
     def frames(self, n_samples: int) -> int:
         """Frames produced by centred framing of n_samples."""
         return n_samples // self.hop_length + 1

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QLabel
 from .base import LEFT_AXIS_WIDTH, TimePlot
 from .colorbar import WIDTH as CB_WIDTH
 from .colorbar import ColorBar
+from ...core.features.mel import MelConfig
 
-FPS = 100.0
+FPS = MelConfig().fps  # mel frames per second
 
 
 def short(word: str, n: int = 11) -> str:

@@ -6,12 +6,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from ...core.features.mel import hz_to_mel_slaney
+from ...core.features.mel import MelConfig, hz_to_mel_slaney
 from .base import TimePlot
 
-FPS = 100.0
-N_MELS = 64
-F_MAX = 8000.0
+_MEL = MelConfig()
+FPS = _MEL.fps
+N_MELS = _MEL.n_mels
+F_MAX = _MEL.f_max
 HZ_TICKS = (100, 250, 500, 1000, 2000, 4000, 8000)
 
 

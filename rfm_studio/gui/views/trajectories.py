@@ -9,8 +9,9 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .base import TimePlot
+from ...core.features.mel import MelConfig
 
-FPS = 100.0
+FPS = MelConfig().fps  # mel frames per second
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#f06292", "#ba68c8", "#fff176", "#4db6ac", "#e57373")
 STOPWORDS = {"the", "a", "an", "of", "with", "and", "to", "in", "on", "at", "by", "from", "for", "some", "is",
              "it", "into", "its", "this", "that", "."}
