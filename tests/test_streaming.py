@@ -88,3 +88,15 @@ def test_progress_ends_at_its_total_when_chunks_differ_in_windows(tiny_model, tm
     assert events and events[-1].step == events[-1].total
     assert all(e.step <= e.total for e in events)
     assert [e.step for e in events] == list(range(1, len(events) + 1))
+
+
+def test_a_seed_at_the_top_of_the_range_works_on_every_chunk(tiny_model, tmp_path):
+    # chunk i is seeded nth_seed(seed, i): seed + i would pass MAX_SEED on the second chunk
+    from rfm_studio.core.seeding import MAX_SEED, nth_seed
+
+    assert nth_seed(MAX_SEED, 1) == 0 and nth_seed(5, 2) == 7
+    src, dst = tmp_path / "long.wav", tmp_path / "out.wav"
+    sf.write(src, tone(30.0), 16000)
+    summary = drive(edit_file(tiny_model, src, dst, "Remove the beep", chunk_seconds=10, overlap_seconds=2,
+                              steps=1, seed=MAX_SEED))
+    assert summary["chunks"] >= 3 and sf.info(dst).frames == sf.info(src).frames

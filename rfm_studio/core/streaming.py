@@ -24,6 +24,7 @@ from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
 from .errors import AudioReadError, OptionError
 from .events import EditRequest, StepEvent
+from .seeding import nth_seed
 
 
 def _open_out(dst: Path, sr: int, channels: int, fmt=None):
@@ -119,7 +120,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                 if reg == ():
                     y = x  # outside the region: the source itself
                 else:
-                    gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=seed + ci, **params),
+                    gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=nth_seed(seed, ci), **params),
                                    cancel)
                     later = sum(1 for i in edited if i > ci)
                     while True:

@@ -11,7 +11,7 @@ import torch
 from ..events import StepEvent
 from ..model.attention import AttentionStore
 from ..sampling import sample_window
-from ..seeding import make_generator
+from ..seeding import make_generator, nth_seed
 from .plan import SpanPlan, pad_end, region_frames
 
 
@@ -100,12 +100,12 @@ class WindowResult:
 
 def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Conditioning, params: dict, req, cancel,
                    step0: int, total: int):
-    """The sampler over one window, seeded ``seed + index``: yields a StepEvent per step
+    """The sampler over one window, seeded ``nth_seed(seed, index)``: yields a StepEvent per step
     (``step0`` steps of earlier windows came before), returns the window's WindowResult."""
     frames = window.frames
     strength = params["strength"]
     store = AttentionStore(req.attention_layers) if req.capture_attention else None
-    generator = make_generator(params["seed"] + window.index)
+    generator = make_generator(nth_seed(params["seed"], window.index))
     steps_att = []
     it = sample_window(model, window.latent, cond.text, steps=params["steps"], t_start=params["t_start"],
                        guidance=params["guidance"], generator=generator, cancel=cancel, store=store,

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, OptionError
+from ..seeding import nth_seed
 from .checkpoints import MetricUnavailable, unavailable
 from .testset import EvalItem, load_testset
 
@@ -418,7 +419,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
             _check_cancel(cancel)
             x, sr = _load(it.input)
             res = edit(model, x, sr, it.instruction, cancel=cancel, steps=st["steps"], t_start=st["t_start"],
-                       guidance=guidance, draws=draws, strength=strength, seed=cfg.seed + i)
+                       guidance=guidance, draws=draws, strength=strength, seed=nth_seed(cfg.seed, i))
             if adir is not None:
                 save_audio(adir / f"{_safe(it.id)}.wav", res.audio, res.sample_rate)
             acc.add(ref, i, res.audio, res.sample_rate, res.seconds)

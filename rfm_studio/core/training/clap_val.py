@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..seeding import nth_seed
 from .sources import BankSource, ManifestSource
 
 
@@ -45,7 +46,7 @@ def clap_validate(model, clips, scorer, steps: int | None = None, seed: int = 0)
     sr = model.mel_config.sample_rate
     edited = []
     for i, (inp, _tgt, text, _cap) in enumerate(clips):
-        res = edit(model, inp.astype(np.float32), sr, text, steps=steps, seed=seed + i)
+        res = edit(model, inp.astype(np.float32), sr, text, steps=steps, seed=nth_seed(seed, i))
         edited.append((res.audio, sr))
     a = scorer.embed_audio(edited)
     with_cap = [i for i, c in enumerate(clips) if c[3]]
