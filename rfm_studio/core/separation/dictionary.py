@@ -198,7 +198,7 @@ def learn_background(V: np.ndarray, frames: np.ndarray, cfg: DictionaryConfig, r
 
 
 def remove_with_dictionary(x16: np.ndarray, cfg: DictionaryConfig, *, examples=(), library=(), seed: int = 0,
-                           prior=None, cancel=None) -> np.ndarray:
+                           cancel=None) -> np.ndarray:
     """The keep mask ([freq, frames] on the 16 kHz STFT of ``x16``) removing the sound of the
     examples (marked spans of the clip) and/or the library clips (16 kHz mono arrays)."""
     rng = np.random.default_rng(seed)
@@ -208,10 +208,9 @@ def remove_with_dictionary(x16: np.ndarray, cfg: DictionaryConfig, *, examples=(
         out = np.empty_like(V)
         for a in range(0, T, cfg.max_frames):
             b = min(T, a + cfg.max_frames)
-            out[:, a:b] = _keep_of(V[:, a:b], cfg, examples, library, rng,
-                                   None if prior is None else prior[a:b], cancel)
+            out[:, a:b] = _keep_of(V[:, a:b], cfg, examples, library, rng, cancel)
         return out
-    return _keep_of(V, cfg, examples, library, rng, prior, cancel)
+    return _keep_of(V, cfg, examples, library, rng, cancel)
 
 
 def like_examples(V: np.ndarray, Ves, threshold: float, among=None, most: float = 0.3) -> np.ndarray:
@@ -249,7 +248,7 @@ def like_examples(V: np.ndarray, Ves, threshold: float, among=None, most: float 
     return out
 
 
-def _keep_of(V, cfg, examples, library, rng, prior, cancel):
+def _keep_of(V, cfg, examples, library, rng, cancel):
     if not len(examples) and not len(library):
         raise ValueError("dictionary removal needs examples or library clips")
     marked = np.zeros(V.shape[1], dtype=bool)
@@ -276,24 +275,21 @@ def _keep_of(V, cfg, examples, library, rng, prior, cancel):
             Ve = np.concatenate(Ves, axis=1)
             W, _, kf = nmf(Ve, W_b, cfg.target_atoms, cfg, rng, cancel=cancel)
             W_tr = np.concatenate([W[:, kf:]] + ([lib_W] if lib_W is not None else []), axis=1)
-        keep, share = keep_mask(V, W_tr, cfg, rng, prior, cancel, W_b=W_b, with_share=True)
+        keep, share = keep_mask(V, W_tr, cfg, rng, cancel, W_b=W_b, with_share=True)
         bg = bg & (share < cfg.background_share)
     return keep
 
 
-def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, prior=None, cancel=None,
+def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, cancel=None,
               W_b=None, with_share: bool = False):
     """[freq, frames] keep mask in [floor, 1] of spectrogram V given the target templates and
-    the background's (learned on V with W_t fixed when None). ``prior`` ([frames] in [0, 1]),
-    when given, scales the target's activations (0: the target cannot be there)."""
+    the background's (learned on V with W_t fixed when None)."""
     if W_b is None:
         W, H, kf = nmf(V, W_t, cfg.background_atoms, cfg, rng, cancel=cancel)
     else:
         W, H, kf = nmf(V, np.concatenate([W_t, W_b], axis=1), 0, cfg, rng, cancel=cancel)
         kf = W_t.shape[1]
     Ht = H[:kf]
-    if prior is not None:
-        Ht = Ht * np.asarray(prior, np.float64)[None, : Ht.shape[1]]
     p = float(cfg.mask_power)
     St = (W[:, :kf] @ Ht) ** p
     Sb = (W[:, kf:] @ H[kf:]) ** p
