@@ -42,8 +42,8 @@ def test_defaults_and_partial_or_unknown_keys():
 
 
 def test_flat_names_live_on_their_part():
-    """Each flat setting is a field of exactly one part; the flat keyword and attribute view
-    (as in the JSON object) reads and writes that part's field."""
+    """Each flat setting is a field of exactly one part; a flat keyword (as in the JSON object)
+    writes that part's field, and values are read from the parts only."""
     import dataclasses
 
     f = FlowConfig.from_dict(LEGACY)
@@ -51,9 +51,9 @@ def test_flat_names_live_on_their_part():
     for part, keys in PART_KEYS.items():
         others = set(FlowConfig.KEYS) - keys
         assert not others & set(getattr(f, part).to_dict())
-        assert all(getattr(f, k) == getattr(getattr(f, part), k) for k in keys)
-    with pytest.raises(AttributeError, match="nothing_here"):
-        f.nothing_here
+        for k in keys:
+            with pytest.raises(AttributeError):
+                getattr(f, k)  # one way to read a setting: from its part
     with pytest.raises(AttributeError):
         f.steps = 3  # frozen
     g = f.replace(steps=4, loss="mse", source="noise")

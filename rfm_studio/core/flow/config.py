@@ -10,8 +10,9 @@
 ``FlowConfig`` composes the three. On disk (model_index.json's "flow", training recipes'
 "flow" overrides) it is one flat JSON object whose keys are the parts' fields:
 ``FlowConfig.from_dict`` maps each key to its part and ``to_dict`` writes the same flat
-object back. Code reads the part (``model.flow.sampler.steps``); the flat names
-(``FlowConfig(steps=3)``, ``flow.steps``) are the JSON object's view of the same fields.
+object back. Code reads the part (``model.flow.sampler.steps``; there is no ``flow.steps``);
+flat keywords (``FlowConfig(steps=3)``, ``flow.replace(steps=3)``) are the JSON object's view,
+each going to its part.
 """
 
 from __future__ import annotations
@@ -113,8 +114,7 @@ class FlowConfig:
 
     ``FlowConfig(path, sampler, training)`` composes the parts; flat keyword settings
     (``FlowConfig(steps=3)``, ``dataclasses.replace(flow, cond_dropout=0.5)``) go to their
-    part, and reading a flat name (``flow.steps``) reads it from its part: the same flat
-    view as the JSON object."""
+    part, as in the JSON object. Values are read from the parts only (``flow.sampler.steps``)."""
 
     path: PathConfig
     sampler: SamplerConfig
@@ -151,10 +151,3 @@ class FlowConfig:
     def replace(self, **flat) -> "FlowConfig":
         """A copy with some flat settings changed (``replace(steps=4, loss="l1")``)."""
         return FlowConfig(self.path, self.sampler, self.training, **flat)
-
-    def __getattr__(self, name):
-        # only reached when normal lookup fails: a flat name reads its part's field
-        part = _PART_OF.get(name)
-        if part is None or name.startswith("__"):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return getattr(object.__getattribute__(self, part), name)
