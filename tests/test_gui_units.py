@@ -12,7 +12,7 @@ from gui_helpers import gui_env, settings  # noqa: F401  (fixtures)
 
 # -- t_start slider ------------------------------------------------------------------
 def test_t_start_slider_is_fine_near_001_and_spans_0_to_02():
-    from rfm_studio.gui.edit_panel import SLIDER_MAX, slider_to_t, t_to_slider
+    from rfm_studio.gui.edit_widgets import SLIDER_MAX, slider_to_t, t_to_slider
 
     assert slider_to_t(0) == 0.0
     assert slider_to_t(SLIDER_MAX) == pytest.approx(0.2)
@@ -24,7 +24,8 @@ def test_t_start_slider_is_fine_near_001_and_spans_0_to_02():
 
 
 def test_t_start_slider_and_field_stay_in_sync(qtbot):
-    from rfm_studio.gui.edit_panel import EditPanel, t_to_slider
+    from rfm_studio.gui.edit_panel import EditPanel
+    from rfm_studio.gui.edit_widgets import t_to_slider
 
     p = EditPanel()
     qtbot.addWidget(p)
@@ -35,7 +36,7 @@ def test_t_start_slider_and_field_stay_in_sync(qtbot):
 
 
 def test_instruction_completion_includes_templates_and_history(qtbot):
-    from rfm_studio.gui.edit_panel import InstructionBox
+    from rfm_studio.gui.edit_widgets import InstructionBox
 
     box = InstructionBox()
     qtbot.addWidget(box)

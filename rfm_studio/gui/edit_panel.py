@@ -3,89 +3,17 @@ model/adapter selector, region, Run/Cancel and the progress bar with ETA."""
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton, QSlider,
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QSlider,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.events import MAX_STRENGTH
 from ..core.seeding import MAX_SEED as SEED_MAX
-
-TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
-             "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
-T_MAX = 0.2
-SLIDER_MAX = 1000
-
-
-def row_widget(*items) -> QWidget:
-    """One form row holding several widgets side by side: items are widgets or (widget, stretch)."""
-    lay = QHBoxLayout()
-    lay.setContentsMargins(0, 0, 0, 0)
-    for it in items:
-        w, stretch = it if isinstance(it, tuple) else (it, 0)
-        lay.addWidget(w, stretch)
-    w = QWidget()
-    w.setLayout(lay)
-    return w
-
-
-def slider_to_t(pos: int) -> float:
-    """Quadratic map: fine steps near 0.01 (about 1e-4 per tick there), 0.2 at the end."""
-    return T_MAX * (pos / SLIDER_MAX) ** 2
-
-
-def t_to_slider(t: float) -> int:
-    return int(round(SLIDER_MAX * math.sqrt(max(0.0, min(T_MAX, t)) / T_MAX)))
-
-
-def model_folders(search_path) -> list[Path]:
-    out = []
-    for base in search_path:
-        try:
-            for d in sorted(Path(base).iterdir()):
-                if (d / "model_index.json").is_file():
-                    out.append(d)
-        except OSError:
-            continue
-    return out
-
-
-def adapter_folders(base) -> list[Path]:
-    """Adapter folders (holding an adapter_card.json) under ``base`` (the core's listing)."""
-    from ..core.model.adapter_store import list_adapters
-
-    return [d for _, d, _ in list_adapters(base)]
-
-
-class InstructionBox(QLineEdit):
-    """Completes from templates and history; choosing a template selects its first '...'."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setPlaceholderText("Describe the edit, e.g. Remove the dog barking")
-        self.model = QStringListModel(list(TEMPLATES))
-        self.completer_ = QCompleter(self.model, self)
-        self.completer_.setCaseSensitivity(Qt.CaseInsensitive)
-        self.completer_.setFilterMode(Qt.MatchContains)
-        self.completer_.setCompletionMode(QCompleter.PopupCompletion)
-        self.setCompleter(self.completer_)
-        self.completer_.activated.connect(self._select_placeholder)
-        self.history: list[str] = []
-
-    def set_history(self, items) -> None:
-        self.history = list(items)
-        merged = self.history + [t for t in TEMPLATES if t not in self.history]
-        self.model.setStringList(merged)
-
-    def _select_placeholder(self, *_):
-        text = self.text()
-        i = text.find("...")
-        if i >= 0:
-            self.setSelection(i, 3)
+from .edit_widgets import SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, row_widget, slider_to_t, t_to_slider
 
 
 class EditPanel(QWidget):

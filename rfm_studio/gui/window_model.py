@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QFileDialog, QLabel
 
 from ..core import paths
 from ..core.errors import RFMError
-from .edit_panel import adapter_folders, model_folders
 from .tasks import ModelInfo
 
 if TYPE_CHECKING:
@@ -23,6 +22,25 @@ if TYPE_CHECKING:
     from .settings import Settings
     from .tasks import ModelHost
 
+
+def model_folders(search_path) -> list[Path]:
+    """Model folders (holding a model_index.json) directly under each folder of ``search_path``."""
+    out = []
+    for base in search_path:
+        try:
+            for d in sorted(Path(base).iterdir()):
+                if (d / "model_index.json").is_file():
+                    out.append(d)
+        except OSError:
+            continue
+    return out
+
+
+def adapter_folders(base) -> list[Path]:
+    """Adapter folders (holding an adapter_card.json) under ``base`` (the core's listing)."""
+    from ..core.model.adapter_store import list_adapters
+
+    return [d for _, d, _ in list_adapters(base)]
 
 class ModelWindow(Protocol):
     settings: Settings

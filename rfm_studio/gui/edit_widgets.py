@@ -1,0 +1,62 @@
+"""Small widgets and mappings of the edit panel: the instruction box (history + template
+completion), form rows side by side, and the t_start slider's quadratic scale."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLineEdit, QWidget
+
+TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
+             "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
+T_MAX = 0.2
+SLIDER_MAX = 1000
+
+
+def row_widget(*items) -> QWidget:
+    """One form row holding several widgets side by side: items are widgets or (widget, stretch)."""
+    lay = QHBoxLayout()
+    lay.setContentsMargins(0, 0, 0, 0)
+    for it in items:
+        w, stretch = it if isinstance(it, tuple) else (it, 0)
+        lay.addWidget(w, stretch)
+    w = QWidget()
+    w.setLayout(lay)
+    return w
+
+
+def slider_to_t(pos: int) -> float:
+    """Quadratic map: fine steps near 0.01 (about 1e-4 per tick there), 0.2 at the end."""
+    return T_MAX * (pos / SLIDER_MAX) ** 2
+
+
+def t_to_slider(t: float) -> int:
+    return int(round(SLIDER_MAX * math.sqrt(max(0.0, min(T_MAX, t)) / T_MAX)))
+
+
+class InstructionBox(QLineEdit):
+    """Completes from templates and history; choosing a template selects its first '...'."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setPlaceholderText("Describe the edit, e.g. Remove the dog barking")
+        self.model = QStringListModel(list(TEMPLATES))
+        self.completer_ = QCompleter(self.model, self)
+        self.completer_.setCaseSensitivity(Qt.CaseInsensitive)
+        self.completer_.setFilterMode(Qt.MatchContains)
+        self.completer_.setCompletionMode(QCompleter.PopupCompletion)
+        self.setCompleter(self.completer_)
+        self.completer_.activated.connect(self._select_placeholder)
+        self.history: list[str] = []
+
+    def set_history(self, items) -> None:
+        self.history = list(items)
+        merged = self.history + [t for t in TEMPLATES if t not in self.history]
+        self.model.setStringList(merged)
+
+    def _select_placeholder(self, *_):
+        text = self.text()
+        i = text.find("...")
+        if i >= 0:
+            self.setSelection(i, 3)
