@@ -31,8 +31,9 @@ def diagnose() -> str:
 
         cuda = torch.cuda.is_available()
         lines.append(f"CUDA: {'yes, ' + torch.cuda.get_device_name(0) if cuda else 'no'}; CPU threads {torch.get_num_threads()}")
-        mps = getattr(torch.backends, "mps", None)
-        lines.append(f"MPS: {'yes' if mps is not None and mps.is_available() else 'no'}")
+        from .core.devices import mps_available
+
+        lines.append(f"MPS: {'yes' if mps_available() else 'no'}")
     except Exception as exc:
         lines.append(f"torch unavailable: {exc}")
     try:

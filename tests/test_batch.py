@@ -47,7 +47,7 @@ def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, wi
     w.start(None, str(gui_tiny_bundle))
     qtbot.waitUntil(lambda: w.model_info is not None, timeout=60000)
     before = {p.name: p.read_bytes() for p in takes.iterdir()}
-    dlg = w.open_batch()
+    dlg = w.acts.open_batch()
     assert dlg.isVisible()
     assert dlg.add_folder(takes) == 3
     dlg.instruction.setText("Remove the hum")
@@ -77,7 +77,7 @@ def test_batch_window_cancel_stops_and_a_bad_file_does_not_stop_the_rest(qtbot, 
     w = window
     w.start(None, str(gui_tiny_bundle))
     qtbot.waitUntil(lambda: w.model_info is not None, timeout=60000)
-    dlg = w.open_batch()
+    dlg = w.acts.open_batch()
     dlg.add_folder(takes)
     dlg.instruction.setText("Remove the hum")
     dlg.into.setChecked(True)

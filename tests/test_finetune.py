@@ -14,7 +14,8 @@ from rfm_studio.core.editing import edit
 from rfm_studio.core.model.adapters import apply_adapter, list_adapters, remove_adapter, rename_adapter, \
     delete_adapter
 from rfm_studio.core.model.bundle import RFMEditor
-from rfm_studio.core.training.finetune import FinetuneConfig, finetune
+from rfm_studio.core.training.finetune import finetune
+from rfm_studio.core.training.finetune_config import FinetuneConfig
 from rfm_studio.core.training.triplet_files import load_triplet_table, validate_triplets
 
 
@@ -191,7 +192,7 @@ def test_finetune_refuses_nan_settings_and_a_diverged_adapter(tiny_bundle, tripl
 def test_finetuning_drops_the_instruction_as_training_does(tiny_model, triplets, tmp_path, monkeypatch):
     """With the model's cond_dropout, some fine-tuning steps see the empty instruction (the
     unconditional branch that guidance other than 1 uses)."""
-    from rfm_studio.core.training.finetune import FinetuneConfig, finetune
+    from rfm_studio.core.training.finetune import finetune
 
     seen = []
     real = tiny_model.encode_instruction

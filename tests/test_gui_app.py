@@ -253,10 +253,10 @@ def test_undo_redo_chained_edits_and_compare(qtbot, loaded):
     assert np.array_equal(w.player._bufs[0][:, 0], v1.audio[:, 0])
     # the A/B key switches what is heard and shown
     w.ab = 0
-    w.toggle_ab()
+    w.playback.toggle_ab()
     assert w.ab == 1 and w.player.selected == 1 and w.acts.a_b.isChecked()
     assert w.spec_tag.text().startswith("B")
-    w.toggle_ab()
+    w.playback.toggle_ab()
     assert w.ab == 0 and w.spec_tag.text().startswith("A")
     # history table and selectors list every version
     assert w.history_panel.tree.topLevelItemCount() == 3
@@ -274,7 +274,7 @@ def test_export_result_difference_and_attention(qtbot, loaded, tmp_path):
     out = w.export_result(str(tmp_path / "result.flac"))
     data, _ = sf.read(str(out), dtype="float32")
     assert np.allclose(data, np.clip(v.audio, -1, 1), atol=1e-4)
-    out = w.export_difference(str(tmp_path / "diff.wav"))
+    out = w.exporter.export_difference(str(tmp_path / "diff.wav"))
     data, _ = sf.read(str(out), dtype="float32")
     assert np.allclose(data, v.audio - w.history.source.audio, atol=1e-6)
     png = w.export_heatmap_png(str(tmp_path / "heat.png"))
@@ -327,7 +327,7 @@ def test_errors_show_a_dialog_and_the_app_keeps_running(qtbot, loaded, monkeypat
     bad = tmp_path / "broken-model"
     bad.mkdir()
     (bad / "model_index.json").write_text('{"_class_name": "RFMEditor"}')
-    w.choose_model_folder(str(bad))
+    w.models.choose_folder(str(bad))
     qtbot.waitUntil(lambda: w.errors[-1][0] == "Cannot load the model", timeout=30000)
     assert "missing" in w.errors[-1][1]
     assert w.model_info is not None and w.panel.run_button.isEnabled()
@@ -362,7 +362,7 @@ def test_playback_disabled_without_a_device(qtbot, window, clip_path, monkeypatc
     w = window
     w.start(str(clip_path), load_model=False)
     assert w.audio_label.text() == "Audio: off" and not w.acts.a_play.isEnabled()
-    w.toggle_play()  # says why, does not raise
+    w.playback.toggle_play()  # says why, does not raise
     assert "no audio output device" in w.statusBar().currentMessage()
     assert w.errors == []
 

@@ -46,7 +46,7 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
     assert [tuple(round(t, 2) for t in s) for s in w.examples.spans] == [(0.2, 0.6), (0.9, 1.3)]
     assert w.region is None  # a Shift-drag is no region
     assert "Examples (2)" in w.examples.label.text() and not w.examples.clear_button.isHidden()
-    req = w.build_request()
+    req = w.editing.build_request()
     assert [p.kind for p in req.prompts] == ["example", "example"]
     src = w.history.source.audio.mean(axis=1)
     assert np.allclose(req.prompts[0].audio, src[int(round(w.examples.spans[0][0] * SR)):
@@ -56,5 +56,5 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
     v = run_edit(qtbot, w, steps=1)  # a marked example: "Remove ..." runs on the dictionary engine
     assert v.params["engine"] == "dictionary" and len(v.params["prompts"]) == 2
     w.examples.clear_button.click()
-    assert w.examples.spans == [] and w.build_request().prompts == ()
+    assert w.examples.spans == [] and w.editing.build_request().prompts == ()
     assert w.examples.clear_button.isHidden()

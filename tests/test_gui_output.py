@@ -49,7 +49,7 @@ def test_removed_sound_export_and_r_source(qtbot, loaded, tmp_path):
     v = run_edit(qtbot, w, steps=2)
     src = w.history.source
     assert w.acts.a_r.isEnabled() and w.acts.a_export_removed.isEnabled()
-    out = w.export_removed(str(tmp_path / "removed.wav"))
+    out = w.exporter.export_removed(str(tmp_path / "removed.wav"))
     r, sr = sf.read(str(out), dtype="float32")
     assert sr == SR and r.shape == src.audio.shape
     assert np.abs(r - (src.audio - v.audio)).max() < 1e-6  # the opened clip is float: kept float
@@ -63,7 +63,7 @@ def test_removed_sound_export_and_r_source(qtbot, loaded, tmp_path):
     buf = w.player._bufs[2]
     expect = src.audio - v.audio
     assert np.allclose(buf[:, 0], expect[: buf.shape[0], 0], atol=1e-6)
-    w.toggle_ab()  # the A/B key from R goes back to A
+    w.playback.toggle_ab()  # the A/B key from R goes back to A
     assert w.ab == 0 and w.player.selected == 0
 
 

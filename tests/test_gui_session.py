@@ -32,7 +32,7 @@ def test_close_with_unexported_versions_asks_and_cancel_keeps_the_window(qtbot, 
     assert len(window.history) == 4
     # exporting the shown version leaves two unexported
     out = window.export_result(str(clip_path.parent / "kept.wav"))
-    assert out is not None and len(window.unsaved_versions()) == 2
+    assert out is not None and len(window.autosave.unsaved_versions()) == 2
     window.ask_unsaved = lambda n, name: asked.append((n, name)) or "discard"
     window.close()
     assert asked[-1] == (2, "dog.wav") and not window.isVisible()
@@ -50,7 +50,7 @@ def test_autosave_writes_versions_and_settings_atomically(qtbot, window, clip_pa
     window.open_file(str(clip_path))
     _add_versions(window, 2)
     window.panel.instruction.setText("Remove the car")
-    window.autosave_now()
+    window.autosave.save_now()
     window.session.flush()
     files = sorted(p.name for p in window.session.folder.iterdir())
     assert "state.json" in files and "session.lock" in files
@@ -75,7 +75,7 @@ w.panel.instruction.setText("Remove the car")
 w.panel.steps.setValue(17)
 w.undo()
 app.processEvents()
-w.autosave_now(); w.session.flush()
+w.autosave.save_now(); w.session.flush()
 print("SAVED", w.session.folder, flush=True)
 os._exit(3)  # a crash: no close, no clean-up
 """

@@ -238,7 +238,7 @@ def test_a_failing_callback_still_finishes_its_job(qtbot):
     from rfm_studio.gui.jobs import JobRunner
 
     r = JobRunner()
-    done = []
+    done, finished = [], []
 
     def bad(_value):
         raise RuntimeError("callback bug")
@@ -246,8 +246,9 @@ def test_a_failing_callback_still_finishes_its_job(qtbot):
     try:
         with qtbot.capture_exceptions() as exceptions:
             with qtbot.waitSignal(r.finished, timeout=5000):
-                r.submit("x", lambda c: 7, on_returned=bad)
+                r.submit("x", lambda c: 7, on_returned=bad, on_finished=lambda: finished.append(7))
         assert [str(e[1]) for e in exceptions] == ["callback bug"]
+        assert finished == [7]  # the job's own on_finished still runs (callers release its state there)
         with qtbot.waitSignal(r.finished, timeout=5000):
             r.submit("x", lambda c: 8, on_returned=done.append)
         assert done == [8] and not r.busy()

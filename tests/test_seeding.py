@@ -24,10 +24,14 @@ def test_drawn_seeds_and_generators_follow_the_rule():
     assert torch.equal(a, torch.randn(4, generator=make_generator(MAX_SEED)))
 
 
-def test_the_gui_seed_box_holds_every_seed_the_core_accepts():
-    from rfm_studio.gui import edit_panel
+def test_the_gui_seed_box_holds_every_seed_the_core_accepts(qtbot):
+    from rfm_studio.gui.edit_panel import EditPanel
 
-    assert edit_panel.SEED_MAX == MAX_SEED
+    panel = EditPanel()
+    qtbot.addWidget(panel)
+    assert panel.seed.maximum() == MAX_SEED and panel.seed.minimum() == 0
+    panel.seed_dice.click()
+    assert 0 <= panel.seed.value() <= MAX_SEED
 
 
 def test_the_cli_refuses_a_seed_above_the_rule_before_the_model_loads(capsys, tmp_path):

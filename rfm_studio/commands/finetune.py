@@ -33,7 +33,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..core.model.loaders import load_editor
-    from ..core.training.finetune import FinetuneConfig, adapter_exists, check_settings, finetune
+    from ..core.training.finetune import adapter_exists, check_settings, finetune
+    from ..core.training.finetune_config import FinetuneConfig
     from ..core.training.triplet_files import load_triplet_table, validate_triplets
     from ..core.paths import resolve_model
 

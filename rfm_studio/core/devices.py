@@ -17,7 +17,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps"
 
 
-def _mps_available() -> bool:
+def mps_available() -> bool:
     import torch
 
     mps = getattr(torch.backends, "mps", None)
@@ -32,11 +32,11 @@ def resolve_device(spec: str | None) -> str:
     if name == "auto":
         if torch.cuda.is_available():
             return "cuda"
-        return "mps" if _mps_available() else "cpu"
+        return "mps" if mps_available() else "cpu"
     if name == "cpu":
         return "cpu"
     if name == "mps":
-        if not _mps_available():
+        if not mps_available():
             raise OptionError("Device 'mps' was requested but Metal (MPS) is not available on this machine; "
                               "use --device cpu or auto.")
         return "mps"

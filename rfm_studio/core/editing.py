@@ -21,15 +21,14 @@ import numpy as np
 
 from .edit.assemble import (REGION_FADE_S, apply_strength, merge_attention, merge_windows, render_span,
                             splice_region)
-from .edit.inputs import (MIN_SECONDS, check_audio, check_inputs, check_instruction, check_options,
-                          default_strength, resolve_params)
-from .edit.plan import CONTEXT_S, OVERLAP_S, pad_end, plan_span, region_frames
+from .edit.inputs import (check_audio, check_inputs, check_instruction, check_options, default_strength,
+                          resolve_params)
+from .edit.plan import CONTEXT_S, pad_end, plan_span, region_frames
 from .edit.window import denoise_window, encode_conditioning, encode_span_mel, encode_window
 from .events import CancelToken, EditRequest, EditResult
-from .seeding import MAX_SEED
 
 __all__ = ["run_edit", "drive", "edit", "check_options", "default_strength", "resolve_params", "check_audio",
-           "region_frames", "pad_end", "MAX_SEED", "MIN_SECONDS", "CONTEXT_S", "OVERLAP_S", "REGION_FADE_S"]
+           "region_frames", "pad_end", "CONTEXT_S", "REGION_FADE_S"]
 
 
 def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):

@@ -3,7 +3,6 @@ model/adapter selector, region, Run/Cancel and the progress bar with ETA."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -12,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.events import MAX_STRENGTH
-from ..core.seeding import MAX_SEED as SEED_MAX
+from ..core.seeding import MAX_SEED, random_seed
 from .edit_widgets import SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, row_widget, slider_to_t, t_to_slider
 
 
@@ -110,13 +109,13 @@ class EditPanel(QWidget):
         form.addRow("Strength", row_widget((self.strength, 1), self.strength_auto))
         self._refresh_strength()
         self.seed = QSpinBox()
-        self.seed.setRange(0, SEED_MAX)
+        self.seed.setRange(0, MAX_SEED)
         self.seed_random = QCheckBox("Random")
         self.seed_random.setToolTip("Draw a new seed for every edit (the seed used is kept in the history)")
         self.seed_dice = QToolButton()
         self.seed_dice.setText("⟳")
         self.seed_dice.setToolTip("Pick a random seed now")
-        self.seed_dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, SEED_MAX)))
+        self.seed_dice.clicked.connect(lambda: self.seed.setValue(random_seed()))
         form.addRow("Seed", row_widget((self.seed, 1), self.seed_dice, self.seed_random))
         self.capture = QCheckBox("Capture cross-attention")
         self.capture.setChecked(True)
@@ -209,7 +208,7 @@ class EditPanel(QWidget):
     # -- values -------------------------------------------------------------------------
     def next_seed(self) -> int:
         if self.seed_random.isChecked():
-            self.seed.setValue(random.randint(0, SEED_MAX))
+            self.seed.setValue(random_seed())
         return int(self.seed.value())
 
     def set_defaults(self, steps: int, t_start: float, guidance: float, draws: int = 1, strength: float = 1.0,

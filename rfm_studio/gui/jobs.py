@@ -16,17 +16,18 @@ keep a table of job ids or switch on kinds::
     runner.submit("mel", lambda cancel: display_mel(audio, sr), label="mel",
                   on_returned=lambda mel: show(mel),      # the job's return value
                   on_errored=lambda err: report(err),     # a JobError
-                  on_aborted=lambda: ...,                 # cancelled while live (not superseded)
+                  on_aborted=lambda: ...,                 # it stopped on its own Cancelled (see below)
                   on_yielded=lambda ev: progress(ev),     # each delivered event (newest wins)
                   on_started=lambda: ...,                 # the worker began it
                   on_finished=lambda: ...)                # after returned / errored / aborted
 
 Every callback is optional, runs on the UI thread, and fires for its own job only, and only
 while the job is live: a job superseded by a newer one in its lane, or cancelled with
-``cancel()``, never calls any of its callbacks again (its references are dropped at once).
+``cancel()``, never calls any of its callbacks again (its references are dropped at once);
+``on_aborted`` is for a job that stops by raising ``Cancelled`` itself.
 A callback runs before the matching runner-wide signal, which stays for listeners that
 watch every job (tests, diagnostics); an exception in a callback does not stop the
-signals or ``finished``.
+signals or the job's ``on_finished``.
 
 Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side
 callables keep anything heavier (the model) on the worker thread.
@@ -84,9 +85,6 @@ def lower_thread_priority(nice: int = 5) -> None:
         except OSError:
             pass
     QThread.currentThread().setPriority(QThread.LowPriority)
-
-
-CALLBACKS = ("started", "yielded", "returned", "errored", "aborted", "finished")
 
 
 @dataclass
@@ -325,8 +323,10 @@ class JobRunner(QObject):
             try:
                 self._call(job, name, *args)
             finally:
-                signal.emit(job.id, *args)
-            self._call(job, "finished")
+                try:
+                    signal.emit(job.id, *args)
+                finally:
+                    self._call(job, "finished")
         finally:
             job.callbacks = {}
             self.finished.emit(job.id)

@@ -110,41 +110,14 @@ class MainWindow(QMainWindow):
     def cancel_edit(self, quiet: bool = False) -> None:
         self.editing.cancel(quiet)
 
-    def build_request(self):
-        return self.editing.build_request()
-
     def export_result(self, path=None, fmt=None):
         return self.exporter.export_result(path, fmt)
-
-    def export_difference(self, path=None, fmt=None):
-        return self.exporter.export_difference(path, fmt)
-
-    def export_removed(self, path=None, fmt=None):
-        return self.exporter.export_removed(path, fmt)
 
     def export_heatmap_png(self, path=None):
         return self.exporter.export_heatmap_png(path)
 
     def export_attention_npz(self, path=None):
         return self.exporter.export_attention_npz(path)
-
-    def choose_model_folder(self, folder: str | None = None) -> None:
-        self.models.choose_folder(folder)
-
-    def toggle_play(self) -> None:
-        self.playback.toggle_play()
-
-    def toggle_ab(self) -> None:
-        self.playback.toggle_ab()
-
-    def open_batch(self):
-        return self.acts.open_batch()
-
-    def autosave_now(self) -> None:
-        self.autosave.save_now()
-
-    def unsaved_versions(self) -> list:
-        return self.autosave.unsaved_versions()
 
     def update_actions(self) -> None:
         if hasattr(self, "acts"):

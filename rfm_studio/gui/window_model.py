@@ -42,6 +42,7 @@ def adapter_folders(base) -> list[Path]:
 
     return [d for _, d, _ in list_adapters(base)]
 
+
 class ModelWindow(Protocol):
     settings: Settings
     runner: JobRunner

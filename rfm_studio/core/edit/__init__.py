@@ -1,6 +1,7 @@
 """The stages of one edit, in the order ``core.editing.run_edit`` runs them.
 
-    inputs.py   1 check_inputs        the request's audio, options and region, one sentence when bad
+    inputs.py   0 check_instruction   the instruction, before a reference or dictionary edit takes over
+                1 check_inputs        the request's audio, options and region, one sentence when bad
     plan.py     2 plan_span           the 16 kHz span the model hears and its windows
     window.py   3 encode_conditioning the instruction (and audio prompts) as the network's context;
                   encode_span_mel     the span's own mel (the edit's mel_in)

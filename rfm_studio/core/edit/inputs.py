@@ -14,6 +14,7 @@ from ..seeding import check_seed, random_seed
 
 MIN_SECONDS = 0.25  # shorter clips are padded with silence and trimmed back
 
+
 def check_options(steps=None, t_start=None, guidance=None, draws=None, strength=None, seed=None) -> None:
     """One sentence (OptionError) for a sampling option out of range; None: not given."""
     if seed is not None:

@@ -1,4 +1,4 @@
-"""Log-mel spectrogram view (the model's 64-band, 100 frames/s representation)."""
+"""Log-mel spectrogram view (the model's representation: MelConfig's bands and frame rate)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class SpectrogramView(TimePlot):
         self.image.setColorMap(pg.colormap.get(colors.heat_map))
 
     def set_mel(self, mel: np.ndarray | None, levels=None, offset_s: float = 0.0) -> None:
-        """mel: [64, frames] log-mel at 100 fps. ``levels`` keeps A and B on one colour scale."""
+        """mel: [n_mels, frames] log-mel at MelConfig's frame rate. ``levels`` keeps A and B on one colour scale."""
         self.mel = mel
         if mel is None or mel.size == 0:
             self.image.clear()
