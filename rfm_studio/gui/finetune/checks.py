@@ -104,5 +104,7 @@ class FileChecks(QObject):
         self._store(tuple((k, ("Triplet 1 could not be checked.",)) for k in self._running if k in self._pending))
         self._submit()
 
-    def _aborted(self) -> None:  # the app is closing (the runner cancels every lane)
+    def _aborted(self) -> None:
+        # The job stopped with Cancelled while still live. Closing the app calls nothing here:
+        # JobRunner.shutdown() cancels every lane and drops the jobs' callbacks.
         self._job = None

@@ -3,7 +3,7 @@ worker (lane "finetune"): who runs it, what it is, and whether the model is busy
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,7 +13,9 @@ LANE = "finetune"
 class JobSlot(QObject):
     """At most one job of the tab at a time. ``submit`` runs ``fn(cancel)`` in the worker and
     calls back ``started()``, ``yielded(event)``, ``returned(value)``, ``errored(JobError)``
-    and ``aborted()`` for that job only; ``changed(busy)`` follows every start and end."""
+    and ``aborted()`` for that job only, and ``cancelled()`` when ``cancel()`` stops it;
+    ``changed(busy)`` follows every start and end. ``training`` says whether the job is a
+    training run (a preview otherwise)."""
 
     changed = Signal(bool)
 
@@ -21,7 +23,8 @@ class JobSlot(QObject):
         super().__init__(parent)
         self.runner = runner
         self.job: Optional[int] = None
-        self.kind: Optional[str] = None  # "train" | "preview"
+        self.training = False  # the job is a training run (False: a preview, or no job)
+        self._cancelled: Optional[Callable[[], Any]] = None
 
     @property
     def busy(self) -> bool:
@@ -35,13 +38,13 @@ class JobSlot(QObject):
             return "The model is loading: train when it is ready."
         return ""
 
-    def submit(self, kind: str, fn, label: str, started=None, yielded=None, returned=None, errored=None,
-               aborted=None) -> int:
+    def submit(self, fn, label: str, training: bool = False, started=None, yielded=None, returned=None,
+               errored=None, aborted=None, cancelled=None) -> int:
         """Run ``fn(cancel)`` as the tab's job (superseding any other); the slot is free again
-        before an ending callback (returned, errored, aborted) is called."""
+        before an ending callback (returned, errored, aborted, cancelled) is called."""
         def ending(call):
             def end(*args):
-                self._set(None, None)
+                self._set(None)
                 if call is not None:
                     call(*args)
             return end
@@ -49,19 +52,22 @@ class JobSlot(QObject):
         job = self.runner.submit(LANE, fn, label, on_started=started, on_yielded=yielded,
                                  on_returned=ending(returned), on_errored=ending(errored),
                                  on_aborted=ending(aborted))
-        self._set(job, kind)
+        self._set(job, training, cancelled)
         return job
 
-    def cancel(self) -> Optional[str]:
-        """Cancel the job; returns its kind (None when there was none)."""
-        kind = self.kind
-        if self.job is not None:
-            self.runner.cancel(LANE)
-            self._set(None, None)
-        return kind
+    def cancel(self) -> bool:
+        """Cancel the job and call its ``cancelled`` callback; False when there was none."""
+        if self.job is None:
+            return False
+        cancelled = self._cancelled
+        self.runner.cancel(LANE)
+        self._set(None)
+        if cancelled is not None:
+            cancelled()
+        return True
 
-    def _set(self, job, kind):
+    def _set(self, job, training: bool = False, cancelled=None):
         was = self.busy
-        self.job, self.kind = job, kind
+        self.job, self.training, self._cancelled = job, bool(training and job is not None), cancelled
         if was != self.busy or job is not None:
             self.changed.emit(self.busy)

@@ -78,9 +78,9 @@ class PreviewPanel(QGroupBox):
             self.say("The preview needs the triplet's instruction.", warn=True)
             return None
         host = self.host
-        job = self.slot.submit("preview", lambda c: work.preview(host, folder, triplet.input, instruction, c),
+        job = self.slot.submit(lambda c: work.preview(host, folder, triplet.input, instruction, c),
                                "adapter preview", yielded=self._step, returned=self._done, errored=self._failed,
-                               aborted=self._aborted)
+                               aborted=self._aborted, cancelled=self._cancelled)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Preview: waiting for the worker…")
@@ -110,8 +110,13 @@ class PreviewPanel(QGroupBox):
         self.say(f"The preview failed: {err.message}", warn=True)
         self.error.emit("The preview failed", err.message, err.detail if not err.user else "")
 
-    def _aborted(self):  # cancelled from elsewhere (the window closing)
+    def _aborted(self):  # the job stopped with Cancelled while live (shutdown drops callbacks instead)
         self.progress.setFormat("Stopped")
+
+    def _cancelled(self):  # Cancel pressed during the preview
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Preview cancelled")
 
     def play_preview(self, which: str) -> bool:
         p = self.result

@@ -61,27 +61,10 @@ class FinetuneTab(QWidget):
         self.preview = PreviewPanel(self.slot, host, self.triplet_panel, self.trainer.progress, ready, say,
                                     self.player.play, self.player.stop)
         self._layout()
-        self._expose()
         self.setAcceptDrops(True)
         self._wire()
-        self.refresh_adapters()
+        self.adapters.refresh()
         self.triplet_panel.run_checks()
-
-    # -- the pieces' widgets and calls, for the window and the tests ------------------
-    def _expose(self):
-        t, a, f, r, p = self.triplet_panel, self.adapters, self.form, self.trainer, self.preview
-        self.table, self.summary, self.problem_list = t.table, t.summary, t.problem_list
-        self.triplets, self.add_triplets, self.add_paths, self.clear = t.triplets, t.add_triplets, t.add_paths, t.clear
-        self.import_folder, self.import_table, self.play_row, self.run_checks = (t.import_folder, t.import_table,
-                                                                                 t.play_row, t.run_checks)
-        self.name_edit, self.steps, self.batch = f.name_edit, f.steps, f.batch
-        self.b_train, self.b_resume, self.progress, self.held_out = r.b_train, r.b_resume, r.progress, r.held_out
-        self.train_curve, self.val_curve = r.train_curve, r.val_curve
-        self.start_training, self.resume_training, self.cancel = r.start_training, r.resume_training, r.cancel
-        self.b_rename, self.adapters_hint = a.b_rename, a.adapters_hint
-        self.refresh_adapters, self.adapter_names, self.select_adapter = a.refresh, a.names, a.select
-        self.use_selected, self.rename_adapter, self.delete_adapter = a.use_selected, a.rename_adapter, a.delete_adapter
-        self.b_pv_b, self.play_preview, self.preview_adapter = p.b_pv_b, p.play_preview, p.preview_adapter
 
     @property
     def checking(self) -> bool:
@@ -162,7 +145,7 @@ class FinetuneTab(QWidget):
 
     @property
     def training(self) -> bool:
-        return self.slot.busy and self.slot.kind == "train"
+        return self.slot.busy and self.slot.training
 
     @property
     def owns_player(self) -> bool:
@@ -195,7 +178,7 @@ class FinetuneTab(QWidget):
 
     def _job_changed(self, busy: bool):
         if busy:
-            self.say(BLOCK_NOTE.format(what="training the adapter" if self.slot.kind == "train"
+            self.say(BLOCK_NOTE.format(what="training the adapter" if self.slot.training
                                        else "the adapter preview"))
         else:
             self.notice.hide()
@@ -203,7 +186,7 @@ class FinetuneTab(QWidget):
         self.busy_changed.emit(busy)
 
     def _saved(self, out, triplets):
-        self.refresh_adapters(select=out.name)
+        self.adapters.refresh(select=out.name)
         self.adapters_changed.emit()
         self.preview.preview_adapter(out.folder, self.preview.pick_triplet(triplets))
 

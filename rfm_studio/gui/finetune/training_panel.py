@@ -142,9 +142,9 @@ class TrainingPanel(QGroupBox):
         self.resumable = False
         self.outcome = None
         host = self.host
-        job = self.slot.submit("train", lambda c: work.train(host, triplets, s, c), f"fine-tune {s.name}",
+        job = self.slot.submit(lambda c: work.train(host, triplets, s, c), f"fine-tune {s.name}", training=True,
                                started=self._started, yielded=self._show_progress, returned=self._done,
-                               errored=self._failed, aborted=self._aborted)
+                               errored=self._failed, aborted=self._aborted, cancelled=self._cancelled)
         for c in (self.train_curve, self.smooth_curve, self.val_curve):
             c.setData([], [])
         self.plot.setXRange(0, s.steps, padding=0.02)
@@ -164,19 +164,9 @@ class TrainingPanel(QGroupBox):
         return self.start_training(s, triplets)
 
     def cancel(self) -> None:
-        """Cancel the tab's job (a run or a preview)."""
-        kind = self.slot.cancel()
-        if kind is None:
-            return
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        if kind == "train":
-            self.resumable = True
-            self.progress.setFormat("Cancelled: no adapter was saved")
-            self.say("Training cancelled: no adapter was saved. Resume starts the run again from step 0.")
-        else:
-            self.progress.setFormat("Preview cancelled")
-        self.update_buttons()
+        """Cancel the tab's job (a run or a preview: the job's own ``cancelled`` says so)."""
+        if self.slot.cancel():
+            self.update_buttons()
 
     # -- the run's events --------------------------------------------------------------
     def _started(self):
@@ -228,8 +218,15 @@ class TrainingPanel(QGroupBox):
         self.update_buttons()
         self.error.emit("Training failed", err.message, err.detail if not err.user else "")
 
-    def _aborted(self):  # cancelled from elsewhere (the window closing)
+    def _aborted(self):  # the job stopped with Cancelled while live (shutdown drops callbacks instead)
         self.progress.setFormat("Stopped")
+
+    def _cancelled(self):  # Cancel pressed during the run
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.resumable = True
+        self.progress.setFormat("Cancelled: no adapter was saved")
+        self.say("Training cancelled: no adapter was saved. Resume starts the run again from step 0.")
 
     def style(self, colors) -> None:
         self.plot.setBackground(colors.plot_bg)
