@@ -108,3 +108,30 @@ def test_core_batch_items_carry_their_own_edit_and_commit_all_or_none(tmp_path, 
     assert np.allclose(y[: int(0.5 * SR)], x[: int(0.5 * SR)], atol=1e-4)
     xin = _read(tmp_path / "a.wav")  # as the edit read it
     assert np.abs(r).max() > 1e-3 and np.allclose(r, np.clip(xin - y, -1, 1), atol=1e-4)
+
+
+def test_relay_rewraps_events_returns_the_value_and_closes_early():
+    from rfm_studio.core.events import relay
+
+    closed = []
+
+    def inner():
+        try:
+            yield 1
+            yield 2
+            return "done"
+        finally:
+            closed.append(True)
+
+    def outer():
+        return (yield from relay(inner(), lambda e: e * 10))
+
+    g = outer()
+    assert next(g) == 10 and next(g) == 20
+    with pytest.raises(StopIteration) as stop:
+        next(g)
+    assert stop.value.value == "done"
+    g2 = outer()
+    next(g2)
+    g2.close()  # the consumer stops early: the inner generator is closed too
+    assert closed == [True, True]

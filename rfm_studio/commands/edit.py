@@ -136,10 +136,10 @@ def example_prompts(spans, audio=None, sr=None, path=None) -> dict:
 
 
 def warn_unused_prompts(model, params, instruction: str = "") -> None:
-    from ..core.separation.dictionary import removed_sound
+    from ..core.separation.engine import uses_dictionary
 
-    if params.get("engine") != "model" and removed_sound(instruction):
-        return  # "Remove X" with examples: the dictionary engine uses them
+    if uses_dictionary(instruction, params.get("engine"), params.get("prompts", ())):
+        return  # the dictionary engine uses the examples
     if params.get("prompts") and not model.accepts_prompts:
         import sys
 
@@ -158,6 +158,7 @@ def run_edit_cmd(args) -> int:
     from ..core.audio.windows import parse_region
     from ..core.editing import drive, edit
     from .edit_output import finish_streamed, plan_outputs, report_lines, safe_print, write_outputs
+    from ..core.residual import residual as removed
 
     out = Path(args.output)
     _check_output(out, [args.input])
@@ -201,7 +202,7 @@ def run_edit_cmd(args) -> int:
     prompts = tuple(params.pop("prompts", ())) + ((reference,) if reference is not None else ())
     res = edit(model, audio, sr, args.instruction, region=region, prompts=prompts, **params)
     res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
-    write_outputs([(out, res.audio, fmt)] + ([(residual, audio - res.audio, res_fmt)] if residual else []),
+    write_outputs([(out, res.audio, fmt)] + ([(residual, removed(audio, res.audio), res_fmt)] if residual else []),
                   res.sample_rate, protect=[args.input])
     print(f"Wrote {out} ({fmt.describe()}, {len(res.audio) / res.sample_rate:.2f} s of audio)")
     if residual is not None:

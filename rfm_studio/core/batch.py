@@ -21,7 +21,7 @@ from typing import Optional
 
 from .audio.io import READ_EXTENSIONS, WRITE_FORMATS
 from .errors import Cancelled, OptionError, RFMError
-from .events import CancelToken, EditRequest
+from .events import CancelToken, EditRequest, relay
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,10 @@ def run_batch(model, items, instruction: str = "", params: Optional[dict] = None
     "reports"."""
     from dataclasses import replace
 
-    from .atomic import commit_files, discard, temp_beside
+    from .atomic import commit_files, discard
     from .audio.formats import as_written, choose_format, source_format
-    from .audio.io import load_audio, save_audio
+    from .audio.io import load_audio, save_audio, stage_audio
+    from .residual import residual
     from .editing import run_edit
 
     if any(not (it.instruction if it.instruction is not None else instruction or "").strip() for it in items):
@@ -145,14 +146,8 @@ def run_batch(model, items, instruction: str = "", params: Optional[dict] = None
                                   instruction=item.instruction if item.instruction is not None else instruction,
                                   region=item.region if item.region is not None else region,
                                   **({"prompts": tuple(item.prompts)} if item.prompts else {}), **params)
-                gen = run_edit(model, req, cancel)
-                while True:
-                    try:
-                        ev = next(gen)
-                    except StopIteration as stop:
-                        res = stop.value
-                        break
-                    yield BatchEvent(i, n, name, "editing", ev.step, ev.total, results=tuple(results))
+                res = yield from relay(run_edit(model, req, cancel), lambda ev: BatchEvent(
+                    i, n, name, "editing", ev.step, ev.total, results=tuple(results)))
                 if cancel.cancelled:
                     raise Cancelled("The batch was cancelled.")
                 item.output.parent.mkdir(parents=True, exist_ok=True)
@@ -161,15 +156,14 @@ def run_batch(model, items, instruction: str = "", params: Optional[dict] = None
                 res = replace(res, audio=as_written(res.audio, fmt))  # what the file holds (PCM: clipped)
                 files = [(item.output, res.audio, fmt)]
                 if item.residual is not None:
-                    files.append((item.residual, audio - res.audio, item.residual_fmt or fmt))
+                    files.append((item.residual, residual(audio, res.audio), item.residual_fmt or fmt))
                 if commit_to is None:
                     out = [save_audio(path, data, res.sample_rate, protect=[item.source], fmt=f)
                            for path, data, f in files][0]
                 else:
                     for path, data, f in files:
-                        tmp = temp_beside(path, path.suffix)
-                        staged.append((tmp, path))
-                        save_audio(tmp, data, res.sample_rate, protect=[item.source], fmt=f)
+                        staged.append((stage_audio(path, data, res.sample_rate, protect=[item.source], fmt=f),
+                                       path))
                     out = item.output
                 text = describe(item, audio, res) if describe is not None else ""
             except Cancelled:

@@ -92,3 +92,18 @@ class TrainEvent:
     seconds: float = 0.0
     checkpoint: Optional[str] = None
     message: str = ""
+
+
+def relay(gen, wrap):
+    """Re-yield each event of the core generator ``gen`` as ``wrap(event)`` and return its return
+    value (``result = yield from relay(run_edit(...), to_my_event)``); ``gen`` is closed when the
+    relay stops early."""
+    try:
+        while True:
+            try:
+                ev = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield wrap(ev)
+    finally:
+        gen.close()

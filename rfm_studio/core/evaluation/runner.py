@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, OptionError
+from ..events import relay
 from ..seeding import nth_seed
 from .checkpoints import MetricUnavailable, unavailable
 from .testset import EvalItem, load_testset
@@ -378,14 +379,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    ref_gen = _build_reference(items, nets, cancel)
-    while True:
-        try:
-            k = next(ref_gen)
-        except StopIteration as stop:
-            ref = stop.value
-            break
-        yield EvalEvent("reference", k, n, "targets")
+    ref = yield from relay(_build_reference(items, nets, cancel), lambda k: EvalEvent("reference", k, n, "targets"))
 
     baseline = None
     if cfg.baseline:

@@ -26,7 +26,6 @@ the input's own rate and channels on an STFT of the same duration, its top band 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache

@@ -61,16 +61,20 @@ def library_templates(query: str | None, k: int, lib=None) -> tuple[list, list]:
 
 
 def wants_dictionary(req: EditRequest) -> bool:
-    """Whether ``req`` runs on the dictionary engine: a remove instruction with
-    ``engine="dictionary"``, or ``"auto"`` with an example span marked."""
+    """Whether ``req`` runs on the dictionary engine (see ``uses_dictionary``)."""
+    return uses_dictionary(req.instruction, getattr(req, "engine", None), req.prompts)
+
+
+def uses_dictionary(instruction: str, engine, prompts) -> bool:
+    """A remove instruction with ``engine="dictionary"``, or ``"auto"`` with an example span marked."""
     from .dictionary import removed_sound
 
-    engine = check_engine(getattr(req, "engine", None))
-    if engine == "model" or removed_sound(req.instruction) is None:
+    engine = check_engine(engine)
+    if engine == "model" or removed_sound(instruction) is None:
         return False
     if engine == "dictionary":
         return True
-    return any(p.kind == "example" for p in req.prompts)
+    return any(p.kind == "example" for p in prompts)
 
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):

@@ -264,15 +264,9 @@ def train(host, triplets, s: FinetuneConfig, cancel):
 
 def _drive(gen, phase: str):
     """Re-yield an edit's StepEvents as PreviewSteps; return the edit's result."""
-    try:
-        while True:
-            try:
-                ev = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            yield PreviewStep(phase, ev.step, ev.total)
-    finally:
-        gen.close()
+    from ...core.events import relay
+
+    return (yield from relay(gen, lambda ev: PreviewStep(phase, ev.step, ev.total)))
 
 
 def preview(host, adapter: str, input_path: str, instruction: str, cancel, seed: int = 0):
