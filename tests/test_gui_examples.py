@@ -55,6 +55,7 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
     assert w.region is not None and len(w.examples.spans) == 2
     v = run_edit(qtbot, w, steps=1)  # a marked example: "Remove ..." runs on the dictionary engine
     assert v.params["engine"] == "dictionary" and len(v.params["prompts"]) == 2
+    assert not np.allclose(v.audio, w.history.source.audio, atol=1e-4)  # it removed something
     w.examples.clear_button.click()
     assert w.examples.spans == [] and w.editing.build_request().prompts == ()
     assert w.examples.clear_button.isHidden()

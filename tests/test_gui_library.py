@@ -123,7 +123,8 @@ def test_a_replace_records_the_library_file_in_its_history_entry(qtbot, loaded):
     assert w.errors == []
     v = w.history.get(w.history.current)
     assert v.params["task"] == "replace" and v.params["reference"] == chosen
-    assert v.params["removed"] == "Remove the tone" and "placements" in v.params
+    assert v.params["removed"] == "Remove the tone" and v.params["placements"]
+    assert not np.array_equal(v.audio, w.history.source.audio)
     w.history_panel.refresh()
     tips = [w.history_panel.tree.topLevelItem(i).toolTip(0) for i in range(w.history_panel.tree.topLevelItemCount())]
     assert any(f"library sound {chosen}" in t for t in tips)

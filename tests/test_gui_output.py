@@ -2,6 +2,8 @@
 the dialog's type), Export ▸ Removed sound, R (A − B) as a third source to hear, the change
 report in the status bar, progress line and History, and a no-op edit that says so."""
 
+import re
+
 import numpy as np
 import soundfile as sf
 
@@ -53,6 +55,7 @@ def test_removed_sound_export_and_r_source(qtbot, loaded, tmp_path):
     r, sr = sf.read(str(out), dtype="float32")
     assert sr == SR and r.shape == src.audio.shape
     assert np.abs(r - (src.audio - v.audio)).max() < 1e-6  # the opened clip is float: kept float
+    assert np.abs(r).max() > 1e-3  # the edit removed something, and the file holds it
     assert not list(tmp_path.glob(".rfm-*"))
     # R: heard at the same position, shown as its own spectrogram
     assert w.player.has_removed
@@ -74,6 +77,8 @@ def test_change_report_after_an_edit(qtbot, loaded):
     label = w.history_panel.change_label
     assert label.isVisible() or not w.history_panel.isVisible()
     assert label.text() == f"Version {v.id} changed: {v.params['change']}" or label.text().startswith("No audible")
+    if not label.text().startswith("No audible"):  # the report names where and by how much
+        assert re.search(r"\d+(\.\d+)?–\d+(\.\d+)? s: [−+]\d+ dB", label.text()), label.text()
     item = w.history_panel.tree.topLevelItem(v.id)
     assert v.params["change"] in item.toolTip(1)
 

@@ -120,13 +120,14 @@ def test_replace_removes_with_the_model_then_places_b_where_a_was(tiny_model):
     assert res.params["reference"] == "bark.wav"
     assert np.array_equal(res.audio[:SR], x[:SR]) and np.array_equal(res.audio[3 * SR:], x[3 * SR:])
     pl = res.params["placement"]
-    if res.params["a_spans"]:  # B at each place A was, nothing outside them changed
-        got = [v for q in res.params["placements"] for v in (q["start"], q["end"])]
-        assert got == pytest.approx([v for sp in res.params["a_spans"] for v in sp], abs=0.01)
-        keep = np.ones(len(x), bool)
-        for s, e in res.params["a_spans"]:
-            keep[int(round(s * SR)):int(round(e * SR))] = False
-        assert np.array_equal(res.audio[keep], x[keep])
+    assert res.params["a_spans"] and res.params["placements"]  # A found in the region, B put there
+    got = [v for q in res.params["placements"] for v in (q["start"], q["end"])]
+    assert got == pytest.approx([v for sp in res.params["a_spans"] for v in sp], abs=0.01)
+    keep = np.ones(len(x), bool)
+    for s, e in res.params["a_spans"]:
+        keep[int(round(s * SR)):int(round(e * SR))] = False
+    assert np.array_equal(res.audio[keep], x[keep])  # nothing outside A's spans changed
+    assert not np.array_equal(res.audio[~keep], x[~keep])
     assert 1.0 <= pl["start"] and pl["end"] <= 3.0
 
 

@@ -172,7 +172,7 @@ class Player:
             if len(k) == len(key) and all(p is q if isinstance(p, np.ndarray) else p == q for p, q in zip(k, key)):
                 return v
         v = make()
-        self._prepared = [(key, v)] + self._prepared[:3]
+        self._prepared = [(key, v)] + self._prepared[:5]  # A, B, R, the gain and the matched copy
         return v
 
     @property

@@ -153,15 +153,17 @@ class Exporter:
         w = self.win
         a_id, b_id = w.compare
         a, b = w.history.get(a_id), w.history.get(b_id)
-        if a is None or b is None:
-            w.show_error("Nothing to compare", "Run an edit (or choose a version B) to export a difference.")
+        r = w.removed.audio()  # A − B, or None when the versions differ in shape
+        if a is None or b is None or r is None:
+            w.show_error("Nothing to compare", "Run an edit (or choose a version B of the same length and "
+                                               "channels) to export a difference.")
             return None
         if path is None:
             chosen = self._save_audio_path("Export difference (B − A)", f"{self._default_stem()}-diff{b.id}")
             if chosen is None:
                 return None
             path, fmt = chosen
-        return self._write_audio(path, b.audio - a.audio, a.sample_rate, fmt)
+        return self._write_audio(path, -r, a.sample_rate, fmt)
 
     def export_removed(self, path: str | None = None, fmt: OutputFormat | None = None) -> Optional[Path]:
         """What B removed from A (A − B, the residual): sound designers check a removal by it."""

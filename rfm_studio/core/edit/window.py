@@ -29,8 +29,9 @@ def encode_conditioning(model, req) -> Conditioning:
     with torch.no_grad():
         cond = model.encode_instruction([req.instruction])
         prompt = model.encode_prompts(req.prompts)
-    tokens = tuple(w for w, _ in model.text_encoder.display_tokens(req.instruction))
-    rows = [idx for _, idx in model.text_encoder.display_tokens(req.instruction)]
+    shown = model.text_encoder.display_tokens(req.instruction)
+    tokens = tuple(w for w, _ in shown)
+    rows = [idx for _, idx in shown]
     if prompt is not None:  # attention rows for the prompts: "[example]", "[reference]"
         per = prompt[0].shape[1] // len(req.prompts)
         n_text = cond[0].shape[1]
