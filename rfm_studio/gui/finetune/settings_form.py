@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox,
 from ...core.errors import RFMError
 from ...core.training.finetune_config import FinetuneConfig
 from . import work
+from ..edit_widgets import row_widget
 from .widgets import hint
 
 _KEYS = (("rank", "rank", int), ("alpha", "alpha", float), ("lr", "lr", float), ("steps", "steps", int),
@@ -38,11 +39,7 @@ class SettingsForm(QGroupBox):
         self.alpha.setRange(0.1, 1024.0)
         self.alpha.setValue(16.0)
         self.alpha.setToolTip("LoRA alpha: the update is scaled by alpha / rank")
-        rr = QHBoxLayout()
-        rr.addWidget(self.rank)
-        rr.addWidget(QLabel("alpha"))
-        rr.addWidget(self.alpha)
-        form.addRow("LoRA rank", rr)
+        form.addRow("LoRA rank", row_widget(self.rank, QLabel("alpha"), self.alpha))
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
         self.lr.setRange(0.00001, 0.1)
@@ -56,11 +53,7 @@ class SettingsForm(QGroupBox):
         self.batch.setRange(1, 64)
         self.batch.setValue(4)
         self.batch.setToolTip("Crops per step")
-        sr = QHBoxLayout()
-        sr.addWidget(self.steps)
-        sr.addWidget(QLabel("batch"))
-        sr.addWidget(self.batch)
-        form.addRow("Steps", sr)
+        form.addRow("Steps", row_widget(self.steps, QLabel("batch"), self.batch))
         self.part_unet = QCheckBox("U-Net attention")
         self.part_unet.setChecked(True)
         self.part_unet.setToolTip("LoRA on the U-Net's attention projections (q, k, v, out)")
