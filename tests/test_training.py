@@ -166,3 +166,23 @@ def test_exported_totals_count_from_what_the_start_bundle_had_when_the_run_began
     shutil.copytree(out, start)
     out2, _ = export_bundle(tmp_path / "r1", tmp_path / "e2", which="latest")
     assert read_json(out2 / "model_index.json")["info"]["train_steps_total"] == 5  # not 8
+
+
+def test_cli_options_override_the_config_file(tmp_path):
+    """`--steps` / `--decay-steps` on the command line win over the --config file's values, so a
+    run started from a config can be extended and annealed by resuming with larger --steps."""
+    import argparse
+
+    from rfm_studio.commands import train as train_cmd
+
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"steps": 2000, "decay_steps": 1200, "lr": 1e-4, "seed": 7}))
+    ap = argparse.ArgumentParser()
+    train_cmd.register(ap.add_subparsers())
+    args = ap.parse_args(["train", "--data", "bank:x", "--out", str(tmp_path / "r"), "--config", str(cfg),
+                          "--steps", "1300", "--decay-steps", "800"])
+    c = train_cmd.config_from_args(args)
+    assert (c.steps, c.decay_steps, c.lr, c.seed) == (1300, 800, 1e-4, 7)
+    args = ap.parse_args(["train", "--data", "bank:x", "--out", str(tmp_path / "r"), "--config", str(cfg)])
+    c = train_cmd.config_from_args(args)
+    assert (c.steps, c.decay_steps, c.init, c.batch_size, c.val_every) == (2000, 1200, "small", 16, 500)

@@ -15,17 +15,17 @@ def register(sub):
     p.add_argument("--data", required=True, help="JSONL manifest (input, target, instruction) or bank:DIR")
     p.add_argument("--val-data", default=None)
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs); resumes if it has checkpoints")
-    p.add_argument("--init", default="small", help="small | tiny | a bundle folder to start from")
+    p.add_argument("--init", default=None, help="small | tiny | a bundle folder to start from (default small)")
     p.add_argument("--preset", default=None, choices=["paper"],
                    help="paper: lr 5e-5, 10.24 s (1024-frame) clips, 100 epochs, best checkpoint by CLAP on 1,000 "
                         "validation clips (with --clap-ckpt), bf16 autocast on CUDA; other options override it")
-    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--steps", type=int, default=None, help="default 100,000")
     p.add_argument("--epochs", type=int, default=None, help="with a manifest: train this many passes over it")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=None, help="default 16")
     p.add_argument("--crop-seconds", type=float, default=None, help="clip length (default 5.12; paper: 10.24)")
     p.add_argument("--lr", type=float, default=None, help="U-Net learning rate (paper: 5e-5)")
-    p.add_argument("--checkpoint-seconds", type=float, default=300)
-    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--checkpoint-seconds", type=float, default=None, help="default 300")
+    p.add_argument("--val-every", type=int, default=None, help="default 500")
     p.add_argument("--decay-steps", type=int, default=None,
                    help="let the lr fall linearly to 0 over the last N steps (anneal a run: resume it with a "
                         "larger --steps and this)")
@@ -38,18 +38,21 @@ def register(sub):
     p.add_argument("--cache-latents", action="store_true",
                    help="manifest data: encode each clip with the VAE once, not at every step")
     p.add_argument("--clap-ckpt", default=None, help="CLAP checkpoint: keep the checkpoint with the best CLAP score")
-    p.add_argument("--clap-kind", default="laion", choices=("laion", "ms"))
+    p.add_argument("--clap-kind", default=None, choices=("laion", "ms"), help="default laion")
     p.add_argument("--val-clips", type=int, default=None, help="clips edited for the CLAP validation (paper: 1000)")
     p.add_argument("--val-steps", type=int, default=None, help="Euler steps of the validation edits")
     p.add_argument("--no-text-lora", action="store_true")
     p.add_argument("--lora-layers", default=None, help="comma-separated encoder layers to adapt")
-    p.add_argument("--config", default=None, help="JSON with extra TrainConfig fields (unet, flow, ...)")
+    p.add_argument("--config", default=None, help="JSON with extra TrainConfig fields (unet, flow, ...); options given on "
+                                                 "the command line override its values")
     p.add_argument("--export", default=None, help="after training, write the best checkpoint as a bundle here")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from ..core.training.loop import TrainConfig, export_bundle, train
+def config_from_args(args):
+    """The run's TrainConfig: its defaults, then --preset, then --config, then the options given on
+    the command line (so `--steps` extends a run whose config file names fewer steps)."""
+    from ..core.training.loop import TrainConfig
 
     extra = {}
     if args.config:
@@ -61,29 +64,31 @@ def run(args) -> int:
     from ..core.training.loop import preset_settings
 
     device = resolve_device(args.device)  # a device asked for and not usable: one sentence, exit 2
-    kw = dict(data=args.data, out=args.out, init=args.init, val_data=args.val_data, steps=args.steps,
-              batch_size=args.batch_size, checkpoint_seconds=args.checkpoint_seconds,
-              val_every=args.val_every, device=args.device, text_lora=not args.no_text_lora,
-              grad_checkpointing=args.grad_checkpointing, cache_latents=args.cache_latents,
-              clap_ckpt=args.clap_ckpt, clap_kind=args.clap_kind, val_steps=args.val_steps)
-    if args.preset:
-        kw.update(preset_settings(args.preset, device))
-    for key in ("crop_seconds", "epochs", "val_clips", "dtype"):
-        if getattr(args, key) is not None:
-            kw[key] = getattr(args, key)
-    if args.lr is not None:
-        kw["lr"] = args.lr
-    if args.decay_steps is not None:
-        kw["decay_steps"] = args.decay_steps
-    if args.lora_layers:
-        kw["lora_layers"] = parse_layers(args.lora_layers)
     if not isinstance(extra, dict):
         raise OptionError(f"The training config {args.config} must be a JSON object of TrainConfig fields.")
+    # precedence: TrainConfig defaults < --preset < --config < options given on the command line
+    kw = dict(data=args.data, out=args.out, device=args.device)
+    if args.preset:
+        kw.update(preset_settings(args.preset, device))
     kw.update(extra)
+    given = dict(init=args.init, val_data=args.val_data, steps=args.steps, batch_size=args.batch_size,
+                 checkpoint_seconds=args.checkpoint_seconds, val_every=args.val_every, crop_seconds=args.crop_seconds,
+                 epochs=args.epochs, val_clips=args.val_clips, dtype=args.dtype, lr=args.lr,
+                 decay_steps=args.decay_steps, clap_ckpt=args.clap_ckpt, val_steps=args.val_steps,
+                 lora_layers=parse_layers(args.lora_layers) if args.lora_layers else None,
+                 grad_checkpointing=args.grad_checkpointing or None, cache_latents=args.cache_latents or None,
+                 clap_kind=args.clap_kind, text_lora=False if args.no_text_lora else None)
+    kw.update({k: v for k, v in given.items() if v is not None})
     try:
-        cfg = TrainConfig(**kw)
+        return TrainConfig(**kw)
     except TypeError as exc:
         raise OptionError(f"Unknown training setting ({exc}).") from None
+
+
+def run(args) -> int:
+    from ..core.training.loop import export_bundle, train
+
+    cfg = config_from_args(args)
     with stop_on_signals() as cancel:
         for ev in train(cfg, cancel):
             if ev.message == "cancelled":  # no step ran: say where the run stopped, not a loss of nan
