@@ -49,8 +49,8 @@ def main(argv=None):
     from rfm_studio.core.editing import edit
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.loaders import load_editor
-    from rfm_studio.core.separation.dictionary import (DictionaryConfig, apply_keep_mask, remove_with_dictionary,
-                                                       removed_sound)
+    from rfm_studio.core.instructions import removed_sound
+    from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
     from rfm_studio.core.separation.engine import library_templates
 
     over = {}

@@ -80,7 +80,7 @@ def test_other_rates_channels_and_a_region():
 def test_engine_choice():
     from rfm_studio.core.editing import EditRequest
     from rfm_studio.core.errors import OptionError
-    from rfm_studio.core.separation.dictionary import removed_sound
+    from rfm_studio.core.instructions import removed_sound
     from rfm_studio.core.separation.engine import wants_dictionary
 
     x, _, _ = _scene()

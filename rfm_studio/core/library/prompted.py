@@ -14,46 +14,17 @@ run_edit hands requests with a reference and an add / replace instruction to it.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
-from functools import lru_cache
 
 import numpy as np
 
 from ..audio.io import to_mono
 from ..errors import OptionError
 from ..events import EditRequest, EditResult, StepEvent
+from ..instructions import placed_sounds as parse_instruction  # the name callers use
 from ..prompts import AudioPrompt
 from .occurrences import find_occurrences
 from .place import DEFAULT_BELOW_DB, _kweight, foreground_db, place, place_each
-
-
-@lru_cache(maxsize=1)
-def _patterns():
-    from ..data.captions import PARAPHRASES, TEMPLATES
-
-    pats = []
-    extra = {"add": ("Add {a} to the scene", "Add {a} in the background", "Put {a} in", "Add in {a}"),
-             "replace": ("Replace {a} by {b}", "Swap {a} with {b}")}
-    for task in ("add", "replace"):
-        for tpl in TEMPLATES[task] + PARAPHRASES[task] + extra[task]:
-            lit = re.escape(tpl).replace(r"\{a\}", "(?P<a>.+?)").replace(r"\{b\}", "(?P<b>.+?)")
-            pats.append((len(tpl.replace("{a}", "").replace("{b}", "")), task,
-                         re.compile(r"^\s*(?:please\s+)?" + lit + r"\s*[.!]?\s*$", re.I)))
-    pats.sort(key=lambda t: -t[0])  # the most specific phrasing first
-    return pats
-
-
-def parse_instruction(text: str) -> tuple[str | None, str | None, str | None]:
-    """("add", None, X) for "Add X", ("replace", A, B) for "Replace A with B" (and their
-    paraphrases), else (None, None, None)."""
-    for _, task, pat in _patterns():
-        m = pat.match(text or "")
-        if m:
-            if task == "add":
-                return "add", None, m.group("a").strip()
-            return "replace", m.group("a").strip(), m.group("b").strip()
-    return None, None, None
 
 
 def is_reference_edit(req: EditRequest) -> bool:

@@ -26,9 +26,7 @@ the input's own rate and channels on an STFT of the same duration, its top band 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, fields
-from functools import lru_cache
 
 import numpy as np
 
@@ -334,23 +332,4 @@ def apply_keep_mask(audio: np.ndarray, sr: int, keep16: np.ndarray, cfg: Diction
 
 # ------------------------------------------------------------------------------ instructions
 
-@lru_cache(maxsize=1)
-def _remove_patterns():
-    from ..data.captions import PARAPHRASES, TEMPLATES
-
-    pats = []
-    for tpl in TEMPLATES["remove"] + PARAPHRASES["remove"] + ("Take out the sound of {a}", "Get rid of the sound of {a}"):
-        lit = re.escape(tpl).replace(r"\{a\}", "(?P<a>.+?)")
-        pats.append((len(tpl.replace("{a}", "")), re.compile(r"^\s*(?:please\s+)?" + lit + r"\s*[.!]?\s*$", re.I)))
-    pats.sort(key=lambda t: -t[0])
-    return [p for _, p in pats]
-
-
-def removed_sound(instruction: str) -> str | None:
-    """The sound a "Remove X" instruction (or a paraphrase) names, else None."""
-    for pat in _remove_patterns():
-        m = pat.match(instruction or "")
-        if m:
-            what = m.group("a").strip()
-            return re.sub(r"^(the|a|an|some)\s+", "", what, flags=re.I) or None
-    return None
+from ..instructions import removed_sound  # noqa: E402,F401  (importable from here too)

@@ -67,7 +67,7 @@ def wants_dictionary(req: EditRequest) -> bool:
 
 def uses_dictionary(instruction: str, engine, prompts) -> bool:
     """A remove instruction with ``engine="dictionary"``, or ``"auto"`` with an example span marked."""
-    from .dictionary import removed_sound
+    from ..instructions import removed_sound
 
     engine = check_engine(engine)
     if engine == "model" or removed_sound(instruction) is None:
@@ -84,7 +84,8 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     from ..audio.windows import check_region, splice
     from ..editing import REGION_FADE_S, check_audio, check_options
     from ..prompts import check_prompts, prepare_prompt_audio
-    from .dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary, removed_sound
+    from ..instructions import removed_sound
+    from .dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
 
     t0 = time.perf_counter()
     cfg = config or DictionaryConfig()
