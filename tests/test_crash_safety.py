@@ -358,3 +358,34 @@ def test_sigterm_removes_the_partial_output_like_ctrl_c(tmp_path):
     _o, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "terminated" in err, err
     assert _names(out) == []  # no partial temporary file, no output
+
+
+def test_data_writers_leave_only_the_finished_file(tmp_path, monkeypatch):
+    """The bank's manifests are written through core/atomic.py: a failed write leaves the old
+    file and no temporary one."""
+    import pytest
+
+    from rfm_studio.core import atomic
+    from rfm_studio.core.data.bank import _write_jsonl
+
+    path = tmp_path / "bank.jsonl"
+    _write_jsonl(path, [{"a": "é"}, {"b": 2}])
+    assert path.read_text(encoding="utf-8") == '{"a": "é"}\n{"b": 2}\n'
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        _write_jsonl(path, [{"c": 3}])
+    assert path.read_text(encoding="utf-8") == '{"a": "é"}\n{"b": 2}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bank.jsonl"]
+
+
+def test_same_file_sees_links(tmp_path):
+    from rfm_studio.core.atomic import file_id, same_file
+
+    a = tmp_path / "a.wav"
+    a.write_bytes(b"x")
+    (tmp_path / "hard.wav").hardlink_to(a)
+    (tmp_path / "soft.wav").symlink_to(a)
+    assert same_file(a, tmp_path / "hard.wav") and same_file(tmp_path / "soft.wav", a)
+    assert not same_file(a, tmp_path / "new.wav")
+    assert same_file(tmp_path / "new.wav", tmp_path / "sub" / ".." / "new.wav")
+    assert file_id(tmp_path / "missing") is None and file_id("bad\0name") is None

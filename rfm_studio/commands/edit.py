@@ -263,12 +263,13 @@ def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
         dst = out_dir / f"{rid}{batch_extension(src, fmt)}"
         _check_batch_output(dst, where, rid)
         jobs.append((row, src, dst, region))
+    from ..core.atomic import file_id
     from .preflight import check_writable_folder
 
     check_writable_folder(out_dir)
-    inputs = {_file_id(j[1]) for j in jobs}  # (device, inode): also links to an input
+    inputs = {file_id(j[1]) for j in jobs}  # (device, inode): also links to an input
     for row, src, dst, _ in jobs:
-        if dst.exists() and _file_id(dst) in inputs:
+        if dst.exists() and file_id(dst) in inputs:
             raise OptionError(f"The output {dst} of id '{row['id']}' is an input of this manifest; "
                               f"choose another --out-dir.")
     return jobs
@@ -296,11 +297,6 @@ def _check_batch_output(dst: Path, where: str, rid: str) -> None:
         raise OptionError(f"{where}: the output {dst} of id '{rid}' is "
                           f"{'a link' if dst.is_symlink() else 'a folder or other non-file'}; "
                           "remove it or choose another --out-dir.")
-
-
-def _file_id(p: Path) -> tuple[int, int]:
-    st = p.stat()
-    return st.st_dev, st.st_ino
 
 
 def run_batch_cmd(args) -> int:

@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..core.atomic import file_id
 from ..core.errors import OptionError
 
 
@@ -33,14 +34,6 @@ def check_not_special(path, what: str = "The input") -> None:
         return  # missing or unreadable: the reader says so
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise OptionError(f"{what} {path} is not a regular file (a pipe, socket or device).")
-
-
-def file_id(path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return st.st_dev, st.st_ino
 
 
 def check_not_an_input(out, inputs) -> None:

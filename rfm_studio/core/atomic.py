@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 PREFIX = ".rfm-"
@@ -52,22 +53,54 @@ def temp_beside(path, suffix: str = "") -> str:
     return tmp
 
 
+def file_id(path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` names (links followed), or None when it cannot be
+    read: two paths with the same id are one file (also through a hard or symbolic link)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def same_file(a, b) -> bool:
+    """Whether ``a`` and ``b`` are one file; for paths that do not both exist, whether they
+    resolve to the same path."""
+    ia, ib = file_id(a), file_id(b)
+    if ia is not None and ib is not None:
+        return ia == ib
+    return Path(a).resolve() == Path(b).resolve()
+
+
 def discard(tmp) -> None:
     if tmp and os.path.exists(tmp):
         os.unlink(tmp)
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    tmp = temp_beside(path)
+@contextmanager
+def replacing_file(path, suffix: str = ""):
+    """A temporary file beside ``path`` to write (its name is yielded): renamed over ``path``
+    when the block ends normally, deleted when it raises (swap.replacing does this for folders)."""
+    tmp = temp_beside(path, suffix)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         discard(tmp)
         raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    with replacing_file(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path, text: str) -> None:
+    """``text`` (UTF-8) written atomically to ``path``."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # ---- a set of files, all or none -------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .atomic import file_id
 from .audio.io import READ_EXTENSIONS, WRITE_FORMATS
 from .errors import Cancelled, OptionError, RFMError
 from .events import CancelToken, EditRequest, relay
@@ -58,14 +59,6 @@ def audio_files(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in READ_EXTENSIONS and not p.name.startswith("."))
 
 
-def _file_id(p: Path):
-    try:
-        st = p.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -> list[BatchItem]:
     """Sources (files and folders' audio files, in order, each once) with their outputs: next to
     the source as ``<stem><suffix><ext>`` or in ``out_dir`` as ``<stem><ext>`` (``ext``: the
@@ -77,7 +70,7 @@ def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -
         if not p.exists():
             raise OptionError(f"{p} does not exist.")
         for f in (audio_files(p) if p.is_dir() else [p]):
-            key = _file_id(f) or f.resolve()
+            key = file_id(f) or f.resolve()
             if key not in seen:
                 seen.add(key)
                 sources.append(f)
@@ -89,7 +82,7 @@ def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -
             raise OptionError(f"The output folder {out_dir} is a file; choose a folder.")
     elif not suffix.strip():
         raise OptionError("Outputs next to their sources need a suffix (e.g. '-edited'), or choose an output folder.")
-    ids = {_file_id(s) for s in sources}
+    ids = {file_id(s) for s in sources}
     items, outs = [], {}
     for s in sources:
         ext = s.suffix.lower() if s.suffix.lower() in WRITE_FORMATS else ".wav"
@@ -98,7 +91,7 @@ def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -
         if key in outs:
             raise OptionError(f"{s.name} and {outs[key].name} would both be written to {out.name}; "
                               "rename one or choose outputs next to the sources.")
-        if out.exists() and _file_id(out) in ids:
+        if out.exists() and file_id(out) in ids:
             raise OptionError(f"The output {out} would replace a source file; choose another folder or suffix.")
         outs[key] = s
         items.append(BatchItem(s, out))

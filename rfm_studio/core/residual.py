@@ -3,12 +3,11 @@ and length), written like any output (atomically, in the chosen format)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import discard, temp_beside
+from .atomic import replacing_file
 from .audio.formats import OutputFormat, check_encoder
 from .errors import OptionError
 
@@ -34,8 +33,7 @@ def residual_file(src, out, dst, fmt: OutputFormat) -> Path:
         if (fa.samplerate, fa.channels, fa.frames) != (fb.samplerate, fb.channels, fb.frames):
             raise OptionError(f"{Path(out).name} does not match {Path(src).name} in rate, channels or length.")
         check_encoder(fmt, fa.samplerate, fa.channels, dst.name)
-        tmp = temp_beside(dst, dst.suffix.lower())
-        try:
+        with replacing_file(dst, dst.suffix.lower()) as tmp:
             with sf.SoundFile(tmp, "w", samplerate=fa.samplerate, channels=fa.channels, format=fmt.format,
                               subtype=fmt.subtype) as w:
                 step = max(1, int(CHUNK_S * fa.samplerate))
@@ -45,8 +43,4 @@ def residual_file(src, out, dst, fmt: OutputFormat) -> Path:
                         break
                     d = a - fb.read(len(a), dtype="float32", always_2d=True)
                     w.write(d if fmt.subtype in ("FLOAT", "DOUBLE") else np.clip(d, -1.0, 1.0))
-            os.replace(tmp, dst)
-        except BaseException:
-            discard(tmp)
-            raise
     return dst

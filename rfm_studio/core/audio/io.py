@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import discard, temp_beside
+from ..atomic import discard, same_file, temp_beside
 from ..errors import AudioReadError, OptionError
 from .formats import CONTAINERS, PLAIN, OutputFormat, check_encoder, container_of, extensions_text
 
@@ -106,7 +106,7 @@ def stage_audio(path, data: np.ndarray, sample_rate: int, *, protect=(), fmt: Ou
     p = Path(path)
     fmt = fmt or plain_format(p)
     for q in protect:
-        if q is not None and _same_file(p, Path(q)):
+        if q is not None and same_file(p, q):
             raise OptionError(f"Refusing to overwrite the source file {p.name}; choose another output path.")
     if not p.parent.exists():
         raise OptionError(f"Output folder does not exist: {p.parent}")
@@ -139,15 +139,6 @@ def save_audio(path, data: np.ndarray, sample_rate: int, *, protect=(), fmt: Out
         discard(tmp)
         raise
     return p
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
 
 
 def _short(exc: Exception) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from ..audio.io import resample, save_audio, to_mono
 from ..errors import AudioReadError, OptionError
 from . import clips as C
@@ -415,17 +416,13 @@ def build_bank(tsv, out_dir, *, work_dir=None, seed: int = 0, renders: bool = Tr
     manifest = out / "bank.jsonl"
     _write_jsonl(manifest, [e.to_json() for e in entries])
     _write_jsonl(out / "curation.jsonl", dropped)
-    tmp = out / "label_check.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1))
-    tmp.replace(out / "label_check.json")
+    atomic_write_text(out / "label_check.json", json.dumps(report, indent=1))
     log(f"bank: {len(entries)} clips in {len({e.cls for e in entries})} classes, {len(dropped)} dropped -> {manifest}")
     return manifest
 
 
 def _write_jsonl(path: Path, rows) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def class_counts(clips: list[BankClip]) -> dict:

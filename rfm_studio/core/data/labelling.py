@@ -275,6 +275,7 @@ def write_list(work, out_tsv, *, base=None, packages=BANK_PACKAGES, log=print) -
     import csv
     from pathlib import Path
 
+    from ..atomic import atomic_write_text
     from .fetch import fetch
     from .inventory import audio_paths
 
@@ -292,8 +293,6 @@ def write_list(work, out_tsv, *, base=None, packages=BANK_PACKAGES, log=print) -
         rows.append((cls, p.split("/", 1)[0], p))
     out = Path(out_tsv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("class\tpackage\tpath\n" + "".join(f"{c}\t{k}\t{p}\n" for c, k, p in sorted(rows)))
-    tmp.replace(out)
+    atomic_write_text(out, "class\tpackage\tpath\n" + "".join(f"{c}\t{k}\t{p}\n" for c, k, p in sorted(rows)))
     log(f"{len(rows)} rows, {len({r[0] for r in rows})} classes, {len({r[1] for r in rows})} packages")
     return len(rows)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from ..errors import OptionError
 from . import mixing as M
 from .bank import load_manifest
@@ -279,7 +280,5 @@ def make_fixed_set(bank_dir, out_dir, *, split="val", n_per_task=30, seconds=10.
                          "edit_spans": sp, "classes": t.meta["classes"], "meta": t.meta,
                          "split": split, "seed": seed, "seconds": seconds})
     manifest = out / "manifest.jsonl"
-    tmp = manifest.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(manifest)
+    atomic_write_text(manifest, "".join(json.dumps(r) + "\n" for r in rows))
     return manifest

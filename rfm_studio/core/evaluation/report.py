@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_text
 
 QUALITY = (("clap", "CLAP ↑", 4), ("fd", "FD ↓", 2), ("fad", "FAD ↓", 2), ("kl", "KL ↓", 2), ("is", "IS ↑", 2))
 MODEL_FREE = (("gain", "gain ↑", 3), ("keep_error", "keep error ↓", 3), ("success_rate", "success rate ↑", 2),
@@ -186,10 +186,6 @@ def plot_times(report: dict, path: Path) -> Path:
 
 
 # ---- files -------------------------------------------------------------------------------------
-def _atomic_write(path: Path, text: str):
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def write_report(report: dict, out, plots: bool = True) -> dict:
     """Write report.json, report.md and the plots into ``out``; returns their paths."""
     out = Path(out)
@@ -200,8 +196,8 @@ def write_report(report: dict, out, plots: bool = True) -> dict:
         paths["plot_edit_time"] = plot_times(report, out / "edit_time.png")
     report["files"] = {k: str(v) for k, v in paths.items()}
     text = json.dumps(_finite(report), indent=1, allow_nan=False, default=_json_default)
-    _atomic_write(paths["json"], text + "\n")
-    _atomic_write(paths["markdown"], markdown(report))
+    atomic_write_text(paths["json"], text + "\n")
+    atomic_write_text(paths["markdown"], markdown(report))
     return paths
 
 

@@ -9,15 +9,10 @@ from pathlib import Path
 
 from ..errors import ModelLoadError, OptionError
 from ..names import portable
+from .files import write_json
 
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9_-])?$")
 CARD = "adapter_card.json"
-
-
-def _write_json(path: Path, data: dict):
-    from ..atomic import atomic_write_bytes
-
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def check_name(name: str) -> str:
@@ -114,5 +109,5 @@ def rename_adapter(old: str, new: str, folder=None) -> Path:
     src.rename(dst)
     card = json.loads((dst / "adapter_card.json").read_text())
     card["name"] = new
-    _write_json(dst / CARD, card)
+    write_json(dst / CARD, card)
     return dst
