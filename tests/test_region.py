@@ -117,3 +117,16 @@ def test_region_training_from_the_bank_exports_a_region_bundle(bank, tmp_path): 
     f3, _ = export_bundle(tmp_path / "run2", tmp_path / "bundle2", which="latest")
     info = RFMEditor.from_pretrained(f3).info
     assert info["train_steps"] == 2 and info["train_steps_total"] == 5
+
+
+def test_edge_fades_start_and_end_at_silence_and_fade_weights_are_their_crossfade_kin():
+    import numpy as np
+
+    from rfm_studio.core.audio.windows import edge_fades, fade_weights
+
+    e = edge_fades(100, 10, 20)
+    assert e[0] == 0.0 and e[-1] < 1e-30 and np.all(e[10:80] == 1.0)
+    assert np.all(np.diff(e[:10]) > 0) and np.all(np.diff(e[80:]) < 0)
+    w = fade_weights(40, 8, 8)  # raised cosine, half a sample off the ends
+    assert np.allclose(w[:8], np.sin(0.5 * np.pi * (np.arange(8) + 0.5) / 8) ** 2)
+    assert np.allclose(w[32:], w[:8][::-1])

@@ -40,6 +40,17 @@ def fade_weights(n: int, left: int, right: int) -> np.ndarray:
     return w
 
 
+def edge_fades(n: int, fade_in: int, fade_out: int) -> np.ndarray:
+    """An envelope on n units rising from exactly 0 over ``fade_in`` (sin^2) and falling to exactly
+    0 over ``fade_out`` (cos^2): a sound's own fades, where ``fade_weights`` crossfades two."""
+    w = np.ones(n, dtype=np.float64)
+    if fade_in > 0:
+        w[:fade_in] = np.sin(0.5 * np.pi * np.arange(fade_in) / fade_in) ** 2
+    if fade_out > 0:
+        w[n - fade_out:] = np.cos(0.5 * np.pi * (np.arange(fade_out) + 1) / fade_out) ** 2
+    return w
+
+
 def overlap_add(chunks, total: int, axis_len_fn=None):
     """Crossfade ``[(start, array[..., n])]`` chunks (overlaps blended with raised cosines)."""
     acc = None

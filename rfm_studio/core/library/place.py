@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio.io import resample, to_mono
+from ..audio.windows import edge_fades
 
 BANDS = (0, 125, 250, 500, 1000, 2000, 4000, 8000)  # lower edges (Hz) of the coarse EQ bands
 EQ_AMOUNT = 0.5  # share of the scene / reference band difference applied
@@ -225,12 +226,7 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
         t60 = 0.0
     L = len(r)
     fi, fo = min(int(FADE_IN_S * sr), L // 4), min(int(FADE_OUT_S * sr), L // 4)
-    env = np.ones(L, np.float32)
-    if fi:
-        env[:fi] = np.sin(0.5 * np.pi * np.arange(fi) / fi) ** 2
-    if fo:
-        env[L - fo:] = np.cos(0.5 * np.pi * (np.arange(fo) + 1) / fo) ** 2
-    r = r * env
+    r = r * edge_fades(L, fi, fo).astype(np.float32)
     auto_level, scene_db = target_level(ctx, sr, below_db)
     ref_db = foreground_db(r, sr)
     if level_db is None:
@@ -280,10 +276,7 @@ def fit_length(r: np.ndarray, n: int, sr: int) -> np.ndarray:
             y = np.concatenate([y[:-xf], head, nxt[xf:]])
         y = y[:n]
     fi, fo = min(int(FADE_IN_S * sr), n // 4), min(int(FADE_OUT_S * sr), n // 4)
-    if fi:
-        y[:fi] *= np.sin(0.5 * np.pi * np.arange(fi) / fi) ** 2
-    if fo:
-        y[n - fo:] *= np.cos(0.5 * np.pi * (np.arange(fo) + 1) / fo) ** 2
+    y *= edge_fades(n, fi, fo)
     return y.astype(np.float32)
 
 
@@ -313,8 +306,7 @@ def place_each(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, spans, 
         if t60:
             piece = add_decay(piece, sr, t60, 0, seed + i)
             fo = min(int(FADE_OUT_S * sr), len(piece) // 4)
-            if fo:
-                piece[-fo:] *= np.cos(0.5 * np.pi * (np.arange(fo) + 1) / fo) ** 2
+            piece *= edge_fades(len(piece), 0, fo)
         gain_db = float(np.clip(level - foreground_db(piece, sr), -60.0, 40.0))
         add = (piece * 10 ** (gain_db / 20)).astype(np.float32)
         seg = out[s:e]

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from ..audio.io import to_mono
+from ..audio.windows import fade_weights
 from ..errors import OptionError
 from ..events import EditRequest, EditResult, StepEvent
 from ..instructions import placed_sounds as parse_instruction  # the name callers use
@@ -147,10 +148,7 @@ def replace_at(audio: np.ndarray, removed: np.ndarray, sr: int, ref: AudioPrompt
         s, e = max(0, int(round(a * sr))), min(n, int(round(b * sr)))
         L = e - s
         f = min(int(EDGE_FADE_S * sr), L // 4)
-        w = np.ones(L, np.float32)
-        if f:
-            ramp = np.sin(0.5 * np.pi * (np.arange(f) + 0.5) / f) ** 2
-            w[:f], w[L - f:] = ramp, ramp[::-1]
+        w = fade_weights(L, f, f).astype(np.float32)
         w = w[:, None] if out.ndim == 2 else w
         out[s:e] = out[s:e] * (1 - w) + rem[s:e] * w
     out, pls = place_each(out, sr, ref.audio, ref.sample_rate, spans, levels, seed=seed)
