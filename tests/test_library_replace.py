@@ -168,3 +168,26 @@ def test_occurrence_detection_pieces():
     assert find_occurrences(x, x, SR)["spans"] == []  # nothing removed, no example: nothing found
     found = find_occurrences(x, x - a, SR)
     assert len(found["spans"]) == 4 and found["band"][0] < 1000 < found["band"][1]
+
+
+def test_each_signal_is_analysed_once(monkeypatch):
+    """The residual's (or the input's) spectrogram is computed once and read for both A's band
+    and its envelope."""
+    from rfm_studio.core.library import occurrences as O
+
+    sr = 16000
+    rng = np.random.default_rng(0)
+    a = np.zeros(4 * sr, np.float32)
+    for s in (0.5, 2.0, 3.0):
+        i = int(s * sr)
+        a[i:i + 4000] = 0.3 * np.sin(2 * np.pi * 1000 * np.arange(4000) / sr)
+    x = (0.01 * rng.standard_normal(4 * sr)).astype(np.float32) + a
+    calls = []
+    real = O._frames
+    monkeypatch.setattr(O, "_frames", lambda sig, rate: calls.append(len(sig)) or real(sig, rate))
+    found = find_occurrences(x, x - 0.5 * a, sr)
+    assert found["source"] == "residual" and len(found["spans"]) == 3 and calls == [len(x)]
+    calls.clear()
+    ex = AudioPrompt(x[2 * sr: 2 * sr + 4000].copy(), sr, "example", "clip 2-2.25 s")
+    found = find_occurrences(x, None, sr, examples=[ex])
+    assert found["source"] == "example" and len(found["spans"]) == 3 and calls == [len(x), 4000]

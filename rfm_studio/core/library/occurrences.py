@@ -28,9 +28,13 @@ ON_SHARE, OFF_SHARE = 0.5, 0.3  # ... and at these shares of the peak-over-floor
 MIN_RANGE_DB = 6.0  # an envelope with less dynamics than this is one steady sound: one span
 
 
+def _sizes(sr: int) -> tuple[int, int]:
+    """(hop, nfft) of the analysis frames at ``sr``."""
+    return max(1, int(round(FRAME_S * sr))), 1 << max(6, int(math.ceil(math.log2(NFFT_S * sr))))
+
+
 def _frames(x: np.ndarray, sr: int):
-    hop = max(1, int(round(FRAME_S * sr)))
-    nfft = 1 << max(6, int(math.ceil(math.log2(NFFT_S * sr))))
+    hop, nfft = _sizes(sr)
     n = max(0, (len(x) - nfft) // hop + 1)
     if n < 1:
         x = np.pad(x, (0, nfft - len(x)))
@@ -55,7 +59,12 @@ def band_of(power: np.ndarray, freqs: np.ndarray, share: float = 0.9) -> tuple[f
 def band_envelope(x: np.ndarray, sr: int, band: tuple[float, float]) -> np.ndarray:
     """Energy (dB) per FRAME_S frame of ``x`` in ``band`` (Hz), median-filtered over three frames; frame
     i covers [i * hop, i * hop + nfft)."""
-    spec, freqs, hop, nfft = _frames(np.asarray(x, np.float64), sr)
+    spec, freqs, _, nfft = _frames(np.asarray(x, np.float64), sr)
+    return _band_db(spec, freqs, nfft, band)
+
+
+def _band_db(spec: np.ndarray, freqs: np.ndarray, nfft: int, band: tuple[float, float]) -> np.ndarray:
+    """``band_envelope`` from the frames' power spectra."""
     m = (freqs >= band[0]) & (freqs <= band[1])
     if not m.any():
         m[:] = True
@@ -170,26 +179,26 @@ def find_occurrences(audio: np.ndarray, removed: np.ndarray | None, sr: int, reg
         residual = mono - (r if r.ndim == 1 else r.mean(axis=1))
     ex_spans = [s for s in (example_span(p, mono, sr) for p in examples) if s is not None]
     ex_audio = [np.asarray(p.audio, np.float64) for p in examples if int(p.sample_rate) == sr]
-    band, source, env_of = None, None, None
+    band, source, env_db, input_frames = None, None, None, None
     if ex_audio:  # A's band: where the examples hold more energy than the clip's quieter frames
-        spec, freqs, _, _ = _frames(mono[lo:hi].astype(np.float64), sr)
+        input_frames = _frames(mono[lo:hi].astype(np.float64), sr)
+        spec, freqs, _, _ = input_frames
         bg = np.percentile(spec, 30, axis=0)
         ex = np.mean([_frames(e, sr)[0].mean(0) for e in ex_audio], axis=0)
         band = band_of(np.maximum(ex - bg, 0.0), freqs)
     if residual is not None and float(np.abs(residual[lo:hi]).max(initial=0.0)) > 0:
-        spec, freqs, hop, nfft = _frames(residual[lo:hi].astype(np.float64), sr)
+        spec, freqs, _, nfft = _frames(residual[lo:hi].astype(np.float64), sr)
         if band is None:
             band = band_of(spec.sum(0), freqs)
-        db = band_envelope(residual[lo:hi], sr, band)
+        db = _band_db(spec, freqs, nfft, band)
         if thresholds(db) is not None:
-            env_of, source = residual, "residual"
-    if env_of is None and band is not None:  # no removal to read: A's band in the input itself
-        env_of, source = mono, "input" if not ex_audio else "example"
+            env_db, source = db, "residual"
+    if env_db is None and band is not None:  # no removal to read: A's band in the input itself
+        spec, freqs, _, nfft = input_frames or _frames(mono[lo:hi].astype(np.float64), sr)
+        env_db, source = _band_db(spec, freqs, nfft, band), "input" if not ex_audio else "example"
     spans = list(ex_spans)
-    if env_of is not None:
-        _, _, hop, nfft = _frames(np.zeros(16), sr)
-        db = band_envelope(env_of[lo:hi], sr, band)
-        spans += spans_in(db, sr, hop, nfft, lo)
+    if env_db is not None:
+        spans += spans_in(env_db, sr, *_sizes(sr), lo)
     spans = pad(merge(spans, MERGE_GAP_S, MIN_SPAN_S), PAD_S, lo / sr, hi / sr)
     return {"spans": spans, "band": None if band is None else (round(band[0], 1), round(band[1], 1)),
             "source": source if spans else None}
