@@ -258,3 +258,18 @@ def test_the_last_sample_is_edited_too(tiny_model, render):
 def test_t_start_one_runs_no_steps(tiny_model):
     events, res = collect(run_edit(tiny_model, EditRequest(tone(1.0), 16000, "Remove the beep", steps=4, t_start=1.0)))
     assert events == [] and res.audio.shape == (16000,)
+
+
+def test_one_path_and_prediction_serve_every_window_and_step(tiny_model, monkeypatch):
+    """The flow's path and prediction objects are built once per edit, not per window or step,
+    and the edit is the same as with a new prediction per step."""
+    from rfm_studio.core.flow.config import PathConfig
+
+    x = tone(23.3, sr=16000)
+    before = edit(tiny_model, x, 16000, "Remove the beep", steps=3, guidance=2.0, seed=5)
+    built = []
+    real = PathConfig.make_prediction
+    monkeypatch.setattr(PathConfig, "make_prediction", lambda self: built.append(1) or real(self))
+    res = edit(tiny_model, x, 16000, "Remove the beep", steps=3, guidance=2.0, seed=5)
+    assert res.params["windows"] == 3 and len(built) == 1
+    assert np.array_equal(res.audio, before.audio)

@@ -24,7 +24,7 @@ class LatentStep:
 
 def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: float, generator,
                   cancel=None, store: AttentionStore | None = None, frames: int | None = None, region=None,
-                  draws: int = 1, prompt=None):
+                  draws: int = 1, prompt=None, sampler: EulerSampler | None = None):
     """Yield LatentStep per Euler step; return the final latent x_tar*. ``region`` [B, frames]:
     where the edit may change the clip, for networks with a region channel.
 
@@ -32,12 +32,13 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
     averages them: an estimate of the expected edit, in which changes that depend on the
     particular noise (and so are not asked for) cancel out. Steps, previews and attention
     are the averages too; with ``draws=1`` this is the paper's sampler, noise for noise.
-    ``prompt``: audio-prompt tokens from ``model.encode_prompts`` (batch 1 or B), or None."""
+    ``prompt``: audio-prompt tokens from ``model.encode_prompts`` (batch 1 or B), or None.
+    ``sampler``: the edit's EulerSampler (one for all its windows; None: one for this window)."""
     draws = int(draws)
     if draws < 1:
         raise ValueError("draws must be >= 1")
     b = x_orig.shape[0]
-    sampler = EulerSampler(model.flow.path)
+    sampler = sampler or EulerSampler(model.flow.path)
     times = sampler.set_timesteps(steps, t_start)
     shape = (draws * b,) + tuple(x_orig.shape[1:])
     noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(x_orig)
@@ -66,7 +67,7 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
                 n = x.shape[0]
                 store.reset(hw, slice(n, 2 * n) if guidance != 1.0 else slice(None))
             with torch.no_grad():
-                v = model.guided_velocity(x, x_orig, times[i], cond, guidance, region, prompt)
+                v = model.guided_velocity(x, x_orig, times[i], cond, guidance, region, prompt, sampler.prediction)
             x = sampler.step(v, i, x)
             att = store.collect(frames) if store is not None and frames else None
             if att is not None and draws > 1:

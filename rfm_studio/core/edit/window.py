@@ -100,9 +100,10 @@ class WindowResult:
 
 
 def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Conditioning, params: dict, req, cancel,
-                   step0: int, total: int):
+                   step0: int, total: int, sampler=None):
     """The sampler over one window, seeded ``nth_seed(seed, index)``: yields a StepEvent per step
-    (``step0`` steps of earlier windows came before), returns the window's WindowResult."""
+    (``step0`` steps of earlier windows came before), returns the window's WindowResult.
+    ``sampler``: the edit's EulerSampler, shared by its windows (None: one for this window)."""
     frames = window.frames
     strength = params["strength"]
     store = AttentionStore(req.attention_layers) if req.capture_attention else None
@@ -111,7 +112,7 @@ def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Condition
     it = sample_window(model, window.latent, cond.text, steps=params["steps"], t_start=params["t_start"],
                        guidance=params["guidance"], generator=generator, cancel=cancel, store=store,
                        frames=window.padded_frames, region=window.region_mask, draws=params["draws"],
-                       prompt=cond.prompt)
+                       prompt=cond.prompt, sampler=sampler)
     done = step0
     while True:
         try:

@@ -7,8 +7,11 @@ from .rectified import euler_step, time_grid
 
 
 class EulerSampler:
+    """Built once per edit: its path and prediction objects serve every window and step."""
+
     def __init__(self, path: PathConfig):
-        self.path = path.make_path()
+        self.prediction = path.make_prediction()  # what the network's output means (its velocity)
+        self.path = self.prediction.path
         self.times: list[float] = []
 
     def set_timesteps(self, steps: int, t_start: float) -> list[float]:

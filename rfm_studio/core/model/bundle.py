@@ -152,22 +152,23 @@ class RFMEditor(nn.Module):
         mask = torch.ones(tok.shape[:2], dtype=torch.bool, device=tok.device)
         return tok, mask, torch.ones(batch, device=tok.device)
 
-    def net_velocity(self, x_t, x_orig, t, context, mask, region=None, prompt=None):
+    def net_velocity(self, x_t, x_orig, t, context, mask, region=None, prompt=None, prediction=None):
         """The network's velocity at (x_t, t), whatever it predicts (see PathConfig.prediction).
         ``region`` [B, frames] reaches networks with a region channel; others ignore it;
-        ``prompt`` (from ``encode_prompts``) reaches networks with the audio-prompt input."""
+        ``prompt`` (from ``encode_prompts``) reaches networks with the audio-prompt input;
+        ``prediction``: the flow's prediction object when the caller holds one (a sampler does)."""
         p = self.flow.path
         tt = t if torch.is_tensor(t) else torch.full((x_t.shape[0],), float(t), device=x_t.device)
         out = self.denoiser(torch.cat([x_t, x_orig], dim=1), p.network_timestep(tt), context, mask, region=region,
                             prompt=prompt)
-        return p.make_prediction().velocity(out, x_t, x_orig, tt)
+        return (prediction or p.make_prediction()).velocity(out, x_t, x_orig, tt)
 
-    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None, prompt=None):
+    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None, prompt=None, prediction=None):
         """Classifier-free guidance with cond and uncond in one batched forward (the
         unconditional half hears neither instruction nor prompts)."""
         ctx, mask = cond
         if guidance == 1.0:
-            return self.net_velocity(x_t, x_orig, t, ctx, mask, region, prompt)
+            return self.net_velocity(x_t, x_orig, t, ctx, mask, region, prompt, prediction)
         b = x_t.shape[0]
         uctx, umask = self.uncond_embedding(b)
         L = max(ctx.shape[1], uctx.shape[1])
@@ -179,7 +180,7 @@ class RFMEditor(nn.Module):
             prompt = (torch.cat([tok, tok]), torch.cat([pm, pm]), torch.cat([torch.zeros_like(gate), gate]))
         v = self.net_velocity(torch.cat([x_t, x_t]), torch.cat([x_orig, x_orig]), t,
                               torch.cat([uctx, ctx]), torch.cat([umask, mask]),
-                              None if region is None else torch.cat([region, region]), prompt)
+                              None if region is None else torch.cat([region, region]), prompt, prediction)
         vu, vc = v.chunk(2)
         return vu + guidance * (vc - vu)
 
