@@ -239,3 +239,21 @@ def test_every_window_and_every_chunk_hears_the_prompts(monkeypatch, minilm, tmp
     drive(streaming.edit_file(model, src, dst, "Remove the tone", chunk_seconds=10.0, overlap_seconds=1.0,
                               steps=1, draws=1, prompts=(ex,), engine="model"))
     assert len(reqs) >= 3 and all(r.prompts == (ex,) for r in reqs)
+
+
+def test_a_long_prompt_is_its_loudest_stretch_at_the_prompt_level():
+    from rfm_studio.core.prompts import MAX_PROMPT_SECONDS, PROMPT_LEVEL_DBFS, prepare_prompt_audio
+
+    sr = 16000
+    rng = np.random.default_rng(3)
+    x = (0.01 * rng.standard_normal(30 * sr)).astype(np.float32)
+    x[12 * sr: 20 * sr] *= 20  # the loud part: 8 s, inside the 10.24 s kept
+    y = prepare_prompt_audio(x, sr)
+    assert len(y) == int(MAX_PROMPT_SECONDS * sr) and y.dtype == np.float32
+    rms_db = 20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+    assert rms_db == pytest.approx(PROMPT_LEVEL_DBFS, abs=0.01)
+    start = int(np.flatnonzero(np.abs(y) > 0.2 * np.abs(y).max())[0])  # where the loud part begins in y
+    assert 0 <= start < 2.3 * sr  # the stretch holds all 8 loud seconds
+    short = (0.1 * rng.standard_normal(sr)).astype(np.float32)
+    for z in (short, np.zeros(sr, np.float32)):  # the caller's array is never handed back
+        assert not np.shares_memory(prepare_prompt_audio(z, sr), z)

@@ -61,18 +61,19 @@ def prepare_prompt_audio(audio: np.ndarray, sample_rate: int, target_rate: int =
 
     x = resample(np.asarray(audio, np.float32), int(sample_rate), target_rate)
     n = int(MAX_PROMPT_SECONDS * target_rate)
+    power = x.astype(np.float64) ** 2  # squared once: the stretch's choice and its level read it
     if len(x) > n:
         hop = target_rate // 10
-        e = np.convolve(x.astype(np.float64) ** 2, np.ones(hop), mode="valid")[::hop]  # energy per 0.1 s
+        e = np.convolve(power, np.ones(hop), mode="valid")[::hop]  # energy per 0.1 s
         win = n // hop
         best = int(np.argmax(np.convolve(e, np.ones(win), mode="valid"))) if len(e) > win else 0
-        x = x[best * hop: best * hop + n]
-    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+        x, power = x[best * hop: best * hop + n], power[best * hop: best * hop + n]  # views
+    rms = float(np.sqrt(np.mean(power)))
     if rms > 1e-9:
         g = 10 ** (PROMPT_LEVEL_DBFS / 20) / rms
         g = min(g, 0.99 / max(float(np.abs(x).max()), 1e-9))
-        x = x * g
-    return x.astype(np.float32)
+        return (x * g).astype(np.float32, copy=False)  # the one copy of the stretch
+    return x.astype(np.float32)  # a copy: never the caller's array
 
 
 def parse_span(text: str) -> tuple[float, float]:
