@@ -60,3 +60,14 @@ def test_every_bundle_load_goes_through_load_editor():
             if p not in allowed and re.search(r"RFMEditor\.from_pretrained\(", p.read_text(encoding="utf-8")):
                 found.append(str(p.relative_to(ROOT)))
     assert found == []
+
+
+def test_a_load_scans_the_bundle_folder_once(tiny_bundle, monkeypatch):
+    """The check before a load walks the folder once, also when it hashes the files."""
+    from rfm_studio.core.model import integrity
+
+    walks = []
+    real = integrity.scan_tree
+    monkeypatch.setattr(integrity, "scan_tree", lambda folder: walks.append(folder) or real(folder))
+    assert integrity.check_bundle_before_load(tiny_bundle, use_cache=False) == "hashed"
+    assert len(walks) == 1

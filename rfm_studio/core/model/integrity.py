@@ -269,7 +269,7 @@ def check_bundle_before_load(folder, use_cache: bool = True) -> str:
         raise ModelLoadError(f"The model in {folder} cannot be read ({exc.strerror}).") from None
     if use_cache and _read_cache().get(key) == stamps:
         return "cached"
-    problems = verify_manifest(folder)
+    problems = verify_manifest(folder, tree=(files, problems))  # the tree scanned above: once per load
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ModelLoadError(f"The model in {folder} does not match its {MANIFEST}: {problems[0]}{more}; "

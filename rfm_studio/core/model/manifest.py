@@ -170,16 +170,18 @@ def read_manifest(folder) -> dict:
     return files
 
 
-def verify_manifest(folder, hashes: bool = True) -> list[str]:
+def verify_manifest(folder, hashes: bool = True, tree=None) -> list[str]:
     """Problems found (empty list: the bundle matches its manifest, the manifest lists every
     file the bundle needs and every file it holds, the bundle holds only folders, regular files
     and links to files inside it, and no config names a path outside it). A malformed manifest or
-    model_index.json is one sentence (ModelLoadError). ``hashes=False`` checks presence and sizes only."""
+    model_index.json is one sentence (ModelLoadError). ``hashes=False`` checks presence and sizes only.
+    ``tree``: the folder's ``integrity.scan_tree`` when the caller has just made it (None: scanned here)."""
     from .integrity import config_path_problems, scan_tree
 
     folder = Path(folder)
     man = read_manifest(folder)
-    files, problems = scan_tree(folder)
+    files, problems = tree if tree is not None else scan_tree(folder)
+    problems = list(problems)
     for rel in required_files(folder):
         if rel not in man:
             problems.append(f"{rel} is needed by the model but not listed in {MANIFEST}"
