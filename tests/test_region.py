@@ -130,3 +130,24 @@ def test_edge_fades_start_and_end_at_silence_and_fade_weights_are_their_crossfad
     w = fade_weights(40, 8, 8)  # raised cosine, half a sample off the ends
     assert np.allclose(w[:8], np.sin(0.5 * np.pi * (np.arange(8) + 0.5) / 8) ** 2)
     assert np.allclose(w[32:], w[:8][::-1])
+
+
+def test_both_training_sources_answer_the_same_questions(bank, tmp_path):  # noqa: F811
+    """The training loop reads a source through its interface (size, gives_spans, gives_prompts,
+    batch, clips), never by its type."""
+    import inspect
+
+    from rfm_studio.core.data.triplets import make_fixed_set
+    from rfm_studio.core.training import loop
+    from rfm_studio.core.training.sources import ManifestSource
+
+    man = ManifestSource(make_fixed_set(bank, tmp_path / "fixed", split="train", n_per_task=1, seconds=1.0), 16000)
+    src = BankSource(bank, 16000)
+    assert (man.size, man.gives_spans, man.gives_prompts) == (3, False, False)
+    assert (src.size, src.gives_spans, src.gives_prompts) == (None, True, True)
+    with pytest.raises(ValueError):
+        man.batch(2, np.random.default_rng(0), spans=True)
+    for s in (man, src):
+        clips = s.clips(2, np.random.default_rng(0))
+        assert len(clips) == 2 and all(len(c[0]) == len(c[1]) == 16000 and c[2] for c in clips)
+    assert "isinstance(source" not in inspect.getsource(loop)

@@ -10,32 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..seeding import nth_seed
-from .sources import BankSource, ManifestSource
 
 
 def clap_val_clips(source, n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, str, str | None]]:
     """``n`` fixed validation clips: (input, target, instruction, target caption or None)."""
-    rng = np.random.default_rng(20_000 + seed)
-    clips = []
-    if isinstance(source, BankSource):
-        for _ in range(n):
-            tr = source.gen.sample(rng)
-            from .sources import _fit
-
-            clips.append((_fit(tr.input, source.crop), _fit(tr.target, source.crop), tr.instruction,
-                          getattr(tr, "target_caption", None) or None))
-        return clips
-    if isinstance(source, ManifestSource):
-        order = rng.permutation(len(source))[:n]
-        for i in order:
-            a, b = source._pair(int(i))
-            row = source.rows[int(i)]
-            cap = row.get("target_caption")
-            clips.append((a[: source.crop], b[: source.crop], row["instruction"],
-                          cap if isinstance(cap, str) and cap.strip() else None))
-        return clips
-    inp, tgt, texts = source.batch(n, rng)
-    return [(x, y, t, None) for x, y, t in zip(inp, tgt, texts)]
+    return source.clips(n, np.random.default_rng(20_000 + seed))
 
 
 def clap_validate(model, clips, scorer, steps: int | None = None, seed: int = 0) -> float:

@@ -26,7 +26,7 @@ from ..model.files import write_json
 from .checkpoint import best_checkpoint, latest_checkpoint, load_checkpoint, mark_best, optimizer_from_files, \
     save_checkpoint
 from .prompt_batch import prompt_batch
-from .sources import BankSource, make_source, region_masks
+from .sources import make_source, region_masks
 
 
 @dataclass
@@ -378,18 +378,16 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
         if latest_checkpoint(out) is None and not (out / BASE_INFO).exists():  # a new run: what its start had trained
             write_json(out / BASE_INFO, base_totals(model.info if cfg.init not in ("small", "tiny") else {}))
     val_batches = fixed_val_batches(val_source, cfg)
-    with_regions = cfg.region_prob > 0 and isinstance(source, BankSource)  # spans come from the bank
+    with_regions = cfg.region_prob > 0 and source.gives_spans  # spans come from the bank
     if cfg.epochs:
-        if isinstance(source, BankSource):
+        if source.size is None:
             yield TrainEvent(0, cfg.steps, float("nan"), 0.0, message=f"epochs: the bank has no fixed size; "
                                                                       f"training {cfg.steps} steps")
         else:
-            cfg.steps = max(1, math.ceil(cfg.epochs * len(source) / (cfg.batch_size * acc.num_processes)))
+            cfg.steps = max(1, math.ceil(cfg.epochs * source.size / (cfg.batch_size * acc.num_processes)))
     cache = None
     if cfg.cache_latents:
-        from .sources import ManifestSource
-
-        if not isinstance(source, ManifestSource) or with_regions:
+        if source.size is None or with_regions:
             raise OptionError("Cached latents need a manifest of clips (a bank makes new triplets every step).")
         cache = LatentCache(source, device)
     scorer, clap_clips = None, []
@@ -402,7 +400,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
         except Exception as exc:
             raise OptionError(f"Cannot use the CLAP checkpoint {cfg.clap_ckpt} ({str(exc).rstrip('.')}).") from None
         clap_clips = clap_val_clips(val_source, cfg.val_clips, cfg.seed)
-    with_prompts = cfg.prompt_prob > 0 and isinstance(source, BankSource)  # so do examples and references
+    with_prompts = cfg.prompt_prob > 0 and source.gives_prompts  # so do examples and references
 
     unet_params = [p for p in model.denoiser.parameters() if p.requires_grad]
     text_params = [p for n, p in model.text_encoder.named_parameters() if "lora_" in n]
@@ -457,17 +455,11 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
         region = prompt = items = None
         if cache is not None:
             x_orig, x_tar, texts = cache.batch(model, cfg.batch_size, rng)
-        elif isinstance(source, BankSource):
-            got = list(source.batch(cfg.batch_size, rng, augment=True, spans=with_regions, prompts=with_prompts))
+        else:
+            got = source.batch(cfg.batch_size, rng, augment=True, spans=with_regions, prompts=with_prompts)
             inp, tgt, texts = got[:3]
             spans = got[3] if with_regions else None
             items = got[-1] if with_prompts else None
-            x_orig, x_tar = paired_latents(model, inp, tgt, device)
-        else:
-            if with_regions:
-                inp, tgt, texts, spans = source.batch(cfg.batch_size, rng, augment=True, spans=True)
-            else:
-                inp, tgt, texts = source.batch(cfg.batch_size, rng, augment=True)
             x_orig, x_tar = paired_latents(model, inp, tgt, device)
         if with_regions:
             region = torch.from_numpy(region_masks(spans, x_orig.shape[-1], rng, cfg.region_prob)).to(device)

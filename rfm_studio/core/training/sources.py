@@ -81,7 +81,14 @@ def resolve_inside(base: Path, rel: str) -> Path:
 
 
 class ManifestSource:
-    """Triplets from a JSONL manifest, or from ``rows`` whose paths are relative to ``base``."""
+    """Triplets from a JSONL manifest, or from ``rows`` whose paths are relative to ``base``.
+
+    A training source (this or BankSource) gives ``batch``es and validation ``clips``, says its
+    ``size`` (None: new triplets every step) and whether its batches can carry each edit's frames
+    (``gives_spans``) and audio prompts (``gives_prompts``)."""
+
+    gives_spans = False
+    gives_prompts = False
 
     def __init__(self, manifest, crop_samples: int, sample_rate: int = 16000, rows=None, base=None):
         self.path = Path(manifest) if manifest is not None else None
@@ -103,7 +110,15 @@ class ManifestSource:
     def __len__(self):
         return len(self.rows)
 
-    def batch(self, n: int, rng: np.random.Generator, augment: bool = False):
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def batch(self, n: int, rng: np.random.Generator, augment: bool = False, spans: bool = False,
+              prompts: bool = False):
+        """inputs, targets, instructions of ``n`` random crops (``augment``: a random gain each)."""
+        if spans or prompts:
+            raise ValueError("a manifest's triplets carry no edit spans or audio prompts")
         ins, tgs, texts = [], [], []
         for _ in range(n):
             i = int(rng.integers(len(self.rows)))
@@ -120,9 +135,25 @@ class ManifestSource:
             texts.append(self.rows[i]["instruction"])
         return np.stack(ins), np.stack(tgs), texts
 
+    def clips(self, n: int, rng: np.random.Generator) -> list:
+        """``n`` validation clips (input, target, instruction, target caption or None): rows in a
+        random order, each from its start."""
+        out = []
+        for i in rng.permutation(len(self))[:n]:
+            a, b = self._pair(int(i))
+            row = self.rows[int(i)]
+            cap = row.get("target_caption")
+            out.append((a[: self.crop], b[: self.crop], row["instruction"],
+                        cap if isinstance(cap, str) and cap.strip() else None))
+        return out
+
 
 class BankSource:
     """On-the-fly triplets from the event bank (never the same triplet twice)."""
+
+    gives_spans = True
+    gives_prompts = True
+    size = None  # new triplets every step: no fixed size
 
     def __init__(self, bank_dir, crop_samples: int, sample_rate: int = 16000, split: str = "train", seed: int = 0,
                  event_augment: float = 0.0, channel_augment: float = 0.0, prompt_prob: float = 0.0):
@@ -148,6 +179,15 @@ class BankSource:
             sp.append((int(on[0]), int(on[-1]) + 1) if len(on) else (0, len(tr.edit_mask)))
             pr.append((tr.prompt, tr.prompt_kind) if tr.prompt is not None else None)
         out = (np.stack(ins), np.stack(tgs), texts) + ((sp,) if spans else ()) + ((pr,) if prompts else ())
+        return out
+
+    def clips(self, n: int, rng: np.random.Generator) -> list:
+        """``n`` validation clips (input, target, instruction, target caption or None)."""
+        out = []
+        for _ in range(n):
+            tr = self.gen.sample(rng)
+            out.append((_fit(tr.input, self.crop), _fit(tr.target, self.crop), tr.instruction,
+                        getattr(tr, "target_caption", None) or None))
         return out
 
 
