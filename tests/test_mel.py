@@ -39,3 +39,20 @@ def test_frames_for_10_24_seconds():
     mel = MelFrontEnd()(torch.zeros(2, 163840))
     assert mel.shape == (2, 64, 1025)
     assert torch.allclose(mel, torch.full_like(mel, np.log(1e-5)))
+
+
+def test_one_filterbank_serves_the_model_and_the_label_check():
+    """mel_weights builds both the model's Slaney filters and the label check's HTK ones."""
+    import pytest
+
+    from rfm_studio.core.features.mel import hz_to_mel_htk, mel_filterbank, mel_to_hz_htk, mel_weights
+
+    assert np.array_equal(mel_filterbank(), mel_weights().astype(np.float32))
+    htk = mel_weights(16000, 1024, 48, 50.0, 8000.0, htk=True, norm=None)
+    assert htk.shape == (48, 513) and not htk.flags.writeable
+    assert np.allclose(mel_to_hz_htk(hz_to_mel_htk([50.0, 1000.0, 8000.0])), [50.0, 1000.0, 8000.0])
+    assert hz_to_mel_htk(1000.0) == pytest.approx(1000.0, abs=0.1)  # the HTK scale's anchor
+    freqs = np.linspace(0, 8000, 513)
+    centres = mel_to_hz_htk(np.linspace(hz_to_mel_htk(50.0), hz_to_mel_htk(8000.0), 50))[1:-1]
+    for row, c in zip(htk, centres):  # each triangle peaks (at most 1) next to its centre
+        assert row.max() <= 1.0 and abs(freqs[row.argmax()] - c) <= 15.625

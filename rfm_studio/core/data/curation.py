@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..features.mel import mel_weights
+
 FP_SR = 8000
 FP_NFFT, FP_HOP = 512, 64           # 64 ms windows, 8 ms hop at 8 kHz
 PEAKS_PER_S = 30
@@ -151,7 +153,7 @@ def clip_features(x: np.ndarray, sr: int = 16000, n_mels: int = 48) -> np.ndarra
     n = 1 + (len(x) - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
     p = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft), axis=1)) ** 2
-    fb = _mel_fb(sr, n_fft, n_mels)
+    fb = mel_weights(sr, n_fft, n_mels, 50.0, sr / 2, htk=True, norm=None, width_pad=1e-9)
     m = 10 * np.log10(p @ fb.T + 1e-10)
     loud = m.max(axis=1) > m.max() - 40
     m = m[loud] if loud.any() else m
@@ -160,18 +162,6 @@ def clip_features(x: np.ndarray, sr: int = 16000, n_mels: int = 48) -> np.ndarra
     d = np.diff(m, axis=0) if len(m) > 1 else np.zeros((1, n_mels))
     extra = [np.std(frame_e), np.mean(np.abs(d)), np.log(len(x) / sr)]
     return np.concatenate([m.mean(axis=0), m.std(axis=0), extra]).astype(np.float32)
-
-
-def _mel_fb(sr, n_fft, n_mels, fmin=50.0):
-    hz = lambda mel: 700 * (10 ** (mel / 2595) - 1)
-    mel = lambda f: 2595 * np.log10(1 + f / 700)
-    edges = hz(np.linspace(mel(fmin), mel(sr / 2), n_mels + 2))
-    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
-    fb = np.zeros((n_mels, len(freqs)))
-    for i in range(n_mels):
-        lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
-        fb[i] = np.clip(np.minimum((freqs - lo) / (c - lo + 1e-9), (hi - freqs) / (hi - c + 1e-9)), 0, None)
-    return fb
 
 
 @dataclass(frozen=True)

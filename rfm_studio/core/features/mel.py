@@ -61,24 +61,44 @@ def mel_to_hz_slaney(m):
     return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), freqs)
 
 
+def hz_to_mel_htk(f):
+    return 2595 * np.log10(1 + np.asarray(f, dtype=np.float64) / 700)
+
+
+def mel_to_hz_htk(m):
+    return 700 * (10 ** (np.asarray(m, dtype=np.float64) / 2595) - 1)
+
+
 @lru_cache(maxsize=8)
 def mel_filterbank(sample_rate=16000, n_fft=1024, n_mels=64, f_min=0.0, f_max=8000.0) -> np.ndarray:
     """Slaney mel filterbank with area normalisation, [n_mels, n_fft // 2 + 1] (librosa's default)."""
+    return mel_weights(sample_rate, n_fft, n_mels, f_min, f_max).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def mel_weights(sample_rate=16000, n_fft=1024, n_mels=64, f_min=0.0, f_max=8000.0, htk: bool = False,
+                norm: str | None = "slaney", width_pad: float = 0.0) -> np.ndarray:
+    """Triangular mel filters, [n_mels, n_fft // 2 + 1] float64 (read-only): on the Slaney mel
+    scale, or the HTK one (2595 log10(1 + f / 700)) with ``htk``; ``norm="slaney"`` scales each
+    filter to unit area, None leaves their peaks at 1 (librosa's ``htk`` and ``norm``).
+    ``width_pad``: Hz added to each half-width of a triangle's slopes (a guard against zero-width
+    filters; the bank's label check uses 1e-9, and its results depend on those exact weights)."""
+    to_mel, to_hz = (hz_to_mel_htk, mel_to_hz_htk) if htk else (hz_to_mel_slaney, mel_to_hz_slaney)
     n_freqs = n_fft // 2 + 1
     fft_freqs = np.linspace(0, sample_rate / 2, n_freqs)
-    mel_pts = np.linspace(hz_to_mel_slaney(f_min), hz_to_mel_slaney(f_max), n_mels + 2)
-    hz_pts = mel_to_hz_slaney(mel_pts)
-    fdiff = np.diff(hz_pts)
+    mel_pts = np.linspace(to_mel(f_min), to_mel(f_max), n_mels + 2)
+    hz_pts = to_hz(mel_pts)
+    fdiff = np.diff(hz_pts) + width_pad
     ramps = hz_pts[:, None] - fft_freqs[None, :]
     weights = np.zeros((n_mels, n_freqs))
     for i in range(n_mels):
         lower = -ramps[i] / fdiff[i]
         upper = ramps[i + 2] / fdiff[i + 1]
         weights[i] = np.maximum(0, np.minimum(lower, upper))
-    enorm = 2.0 / (hz_pts[2 : n_mels + 2] - hz_pts[:n_mels])
-    weights *= enorm[:, None]
+    if norm == "slaney":
+        weights *= (2.0 / (hz_pts[2 : n_mels + 2] - hz_pts[:n_mels]))[:, None]
     weights.setflags(write=False)
-    return weights.astype(np.float32)
+    return weights
 
 
 class MelFrontEnd:
