@@ -260,16 +260,20 @@ def test_t_start_one_runs_no_steps(tiny_model):
     assert events == [] and res.audio.shape == (16000,)
 
 
-def test_one_path_and_prediction_serve_every_window_and_step(tiny_model, monkeypatch):
-    """The flow's path and prediction objects are built once per edit, not per window or step,
-    and the edit is the same as with a new prediction per step."""
+def test_the_sampler_and_the_guided_context_serve_every_window_and_step(tiny_model, monkeypatch):
+    """The flow's path and prediction objects and the guidance batch's context (instruction and
+    unconditional halves, repeated for the draws) are built once per edit, not per window or
+    step, and the edit is the same as when they were built per step."""
     from rfm_studio.core.flow.config import PathConfig
 
     x = tone(23.3, sr=16000)
-    before = edit(tiny_model, x, 16000, "Remove the beep", steps=3, guidance=2.0, seed=5)
+    kw = dict(steps=3, guidance=2.0, draws=2, seed=5)
+    before = edit(tiny_model, x, 16000, "Remove the beep", **kw)
     built = []
-    real = PathConfig.make_prediction
-    monkeypatch.setattr(PathConfig, "make_prediction", lambda self: built.append(1) or real(self))
-    res = edit(tiny_model, x, 16000, "Remove the beep", steps=3, guidance=2.0, seed=5)
-    assert res.params["windows"] == 3 and len(built) == 1
+    real, real_ctx = PathConfig.make_prediction, type(tiny_model).guidance_context
+    monkeypatch.setattr(PathConfig, "make_prediction", lambda self: built.append("path") or real(self))
+    monkeypatch.setattr(type(tiny_model), "guidance_context",
+                        lambda self, *a, **k: built.append("context") or real_ctx(self, *a, **k))
+    res = edit(tiny_model, x, 16000, "Remove the beep", **kw)
+    assert res.params["windows"] == 3 and built == ["path", "context"]
     assert np.array_equal(res.audio, before.audio)

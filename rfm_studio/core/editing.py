@@ -27,6 +27,7 @@ from .edit.plan import CONTEXT_S, pad_end, plan_span, region_frames
 from .edit.window import denoise_window, encode_conditioning, encode_span_mel, encode_window
 from .events import CancelToken, EditRequest, EditResult
 from .flow.euler import EulerSampler
+from .sampling import sampling_context
 
 __all__ = ["run_edit", "drive", "edit", "check_options", "default_strength", "resolve_params", "check_audio",
            "region_frames", "pad_end", "CONTEXT_S", "REGION_FADE_S"]
@@ -51,13 +52,15 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     cond = encode_conditioning(model, req)  # 3
     mel_in = encode_span_mel(model, plan)
     total = params["steps"] * len(plan.windows)
-    sampler = EulerSampler(model.flow.path)  # the flow's path and prediction, for every window
+    # built once for every window: the flow's path and prediction, what the network hears
+    sampler = EulerSampler(model.flow.path)
+    context = sampling_context(model, cond.text, cond.prompt, draws=params["draws"], guidance=params["guidance"])
     results = []
     for index in range(len(plan.windows)):
         window = encode_window(model, plan, index, inputs.need_reference)  # 4
         results.append((yield from denoise_window(model, window, plan, cond, params, req, cancel,  # 5
                                                   step0=sum(r.steps for r in results), total=total,
-                                                  sampler=sampler)))
+                                                  sampler=sampler, context=context)))
     mel_out, reference = merge_windows(results, mel_in.shape[-1])  # 6
     mel_out = apply_strength(mel_out, reference, params["strength"])  # 7
     sr16 = model.mel_config.sample_rate

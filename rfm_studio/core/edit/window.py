@@ -100,10 +100,11 @@ class WindowResult:
 
 
 def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Conditioning, params: dict, req, cancel,
-                   step0: int, total: int, sampler=None):
+                   step0: int, total: int, sampler=None, context=None):
     """The sampler over one window, seeded ``nth_seed(seed, index)``: yields a StepEvent per step
     (``step0`` steps of earlier windows came before), returns the window's WindowResult.
-    ``sampler``: the edit's EulerSampler, shared by its windows (None: one for this window)."""
+    ``sampler``, ``context``: the edit's EulerSampler and ``sampling.sampling_context``, shared by
+    its windows (None: built for this window)."""
     frames = window.frames
     strength = params["strength"]
     store = AttentionStore(req.attention_layers) if req.capture_attention else None
@@ -112,7 +113,7 @@ def denoise_window(model, window: EncodedWindow, plan: SpanPlan, cond: Condition
     it = sample_window(model, window.latent, cond.text, steps=params["steps"], t_start=params["t_start"],
                        guidance=params["guidance"], generator=generator, cancel=cancel, store=store,
                        frames=window.padded_frames, region=window.region_mask, draws=params["draws"],
-                       prompt=cond.prompt, sampler=sampler)
+                       prompt=cond.prompt, sampler=sampler, context=context)
     done = step0
     while True:
         try:

@@ -163,14 +163,15 @@ class RFMEditor(nn.Module):
                             prompt=prompt)
         return (prediction or p.make_prediction()).velocity(out, x_t, x_orig, tt)
 
-    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None, prompt=None, prediction=None):
-        """Classifier-free guidance with cond and uncond in one batched forward (the
-        unconditional half hears neither instruction nor prompts)."""
+    def guidance_context(self, cond, guidance: float, prompt=None):
+        """(context, mask, prompt) of ``guided_velocity``'s network call: ``cond`` and ``prompt`` as
+        they are without guidance; with it, the unconditional half (no instruction, the prompts
+        gated off) before the conditional one, padded to one length. It depends on the edit's
+        conditioning only, so a sampler builds it once."""
         ctx, mask = cond
         if guidance == 1.0:
-            return self.net_velocity(x_t, x_orig, t, ctx, mask, region, prompt, prediction)
-        b = x_t.shape[0]
-        uctx, umask = self.uncond_embedding(b)
+            return ctx, mask, prompt
+        uctx, umask = self.uncond_embedding(ctx.shape[0])
         L = max(ctx.shape[1], uctx.shape[1])
         pad = lambda h, m: (nn.functional.pad(h, (0, 0, 0, L - h.shape[1])), nn.functional.pad(m, (0, L - m.shape[1])))
         ctx, mask = pad(ctx, mask)
@@ -178,8 +179,17 @@ class RFMEditor(nn.Module):
         if prompt is not None:
             tok, pm, gate = prompt
             prompt = (torch.cat([tok, tok]), torch.cat([pm, pm]), torch.cat([torch.zeros_like(gate), gate]))
-        v = self.net_velocity(torch.cat([x_t, x_t]), torch.cat([x_orig, x_orig]), t,
-                              torch.cat([uctx, ctx]), torch.cat([umask, mask]),
+        return torch.cat([uctx, ctx]), torch.cat([umask, mask]), prompt
+
+    def guided_velocity(self, x_t, x_orig, t, cond, guidance: float, region=None, prompt=None, prediction=None,
+                        context=None):
+        """Classifier-free guidance with cond and uncond in one batched forward (the
+        unconditional half hears neither instruction nor prompts). ``context``: the caller's
+        ``guidance_context(cond, guidance, prompt)`` (then ``cond`` and ``prompt`` are not read)."""
+        ctx, mask, prompt = context if context is not None else self.guidance_context(cond, guidance, prompt)
+        if guidance == 1.0:
+            return self.net_velocity(x_t, x_orig, t, ctx, mask, region, prompt, prediction)
+        v = self.net_velocity(torch.cat([x_t, x_t]), torch.cat([x_orig, x_orig]), t, ctx, mask,
                               None if region is None else torch.cat([region, region]), prompt, prediction)
         vu, vc = v.chunk(2)
         return vu + guidance * (vc - vu)
