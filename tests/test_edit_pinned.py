@@ -6,12 +6,14 @@ vocoder's overlap-add, a region with the region channel, audio-prompt examples w
 and draws, the mask render, attention capture and a clip shorter than the minimum.
 
 The digests were recorded on x86-64 with one intra-op thread; on another torch build or
-processor the float results may differ in their last bits, so there the test compares the
-recorded summary figures to a tolerance instead of the digest.
+processor the float results may differ in their last bits (two virtual "AMD EPYC" machines did), so
+the test compares the recorded summary figures to a tolerance, and the digests only with
+RFM_STUDIO_PIN_DIGESTS=1 on the build that recorded them (record, refactor, compare).
 """
 
 import hashlib
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -27,9 +29,21 @@ from rfm_studio.core.events import EditRequest
 PINS_FILE = Path(__file__).parent / "data" / "edit_pins.json"
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def _build() -> dict:
+    """What the digests depend on: two x86-64 AVX512 processors of different makes already give
+    different last bits with the same torch build."""
     return {"torch": torch.__version__, "machine": platform.machine(),
-            "cpu": torch.backends.cpu.get_cpu_capability()}
+            "cpu": torch.backends.cpu.get_cpu_capability(), "cpu_model": _cpu_model()}
 
 
 def _model(minilm, region_prompt: bool):
@@ -129,7 +143,9 @@ def test_pinned_edits_are_bit_identical(minilm):
     pins = json.loads(PINS_FILE.read_text())
     got = run_pinned(minilm)
     assert len(got) == len(pins["cases"])
-    same_build = pins["build"] == _build()
+    # the digests are for refactoring on one machine (record, change, compare): virtual
+    # processors report the same model name while differing in the last bits of float results
+    same_build = pins["build"] == _build() and os.environ.get("RFM_STUDIO_PIN_DIGESTS") == "1"
     for (digest, summ), (want_digest, want_summ) in zip(got, pins["cases"]):
         if same_build:
             assert digest == want_digest
