@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     from rfm_studio.core.library.prompted import parse_instruction, pick_reference
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from event_judge import accuracy, bank_rows, get_judge
+    from event_judge import accuracy, bank_rows, describe, get_judge, group, group_probs
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     b2 = Path("/work/data/bank2")
@@ -117,13 +117,11 @@ def main(argv=None) -> int:
     rows = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
     print(f"outside set: {manifest} ({len(rows)} rows)")
     judge = get_judge(args.bank, args.retrain)
-    n, t1, t5 = accuracy(judge, args.bank, [r for r in bank_rows(args.bank) if r.get("split") == "val"])
-    print(f"judge on the bank's validation split: {n} clips, top-1 {t1:.0%}, top-5 {t5:.0%}")
+    a = accuracy(judge, args.bank, [r for r in bank_rows(args.bank) if r.get("split") == "val"])
+    print(f"judge on the bank's validation split: {describe(a)} (chance top-1 {1 / len(judge.classes):.1%})")
     ob = manifest.parent.parent / "bank"
     if (ob / "bank.jsonl").is_file():
-        n, t1, t5 = accuracy(judge, ob, bank_rows(ob))
-        print(f"judge on the outside bank's {n} recordings (never trained on; classes it knows): "
-              f"top-1 {t1:.0%}, top-5 {t5:.0%} (chance {1 / len(judge.classes):.1%} / {5 / len(judge.classes):.1%})")
+        print(f"judge on the outside bank (recordings never trained on): {describe(accuracy(judge, ob, bank_rows(ob)))}")
 
     from rfm_studio.core.model.loaders import load_editor
 
@@ -152,53 +150,66 @@ def main(argv=None) -> int:
         outside = np.concatenate([np.abs(y[:s0] - x[:s0]).ravel(), np.abs(y[s1:] - x[s1:]).ravel()])
         o_in, p_in = judge.ranks(resample(to_mono(x[s0:s1]), sr, 16000))
         o_out, p_out = judge.ranks(resample(to_mono(y[s0:s1]), sr, 16000))
-        o_ref, _ = judge.ranks(resample(ref.audio, ref.sample_rate, 16000))
+        o_ref, p_ref = judge.ranks(resample(ref.audio, ref.sample_rate, 16000))
         # meta type "add_B": B is added; "replace_AB": A removed, B added (classes of the letters)
         letters = r["meta"]["type"].split("_", 1)[1]
         by = {"A": r["classes"]["a"], "B": r["classes"]["b"]}
         cls_a, new = (by[letters[0]], by[letters[-1]]) if task == "replace" else (None, by[letters[0]])
-        known = new in judge.index
-        rise = p_out.get(new, 0.0) / max(p_in.get(new, 0.0), 1e-9)
-        # chance: the share of the other classes (not the new one, not A, not in the input) that rise as much
-        others = [c for c in judge.classes if c not in {new, cls_a, *r["classes"]["x"]}]
-        chance = float(np.mean([p_out[c] >= max(RISE * p_in[c], FLOOR) for c in others]))
-        row = {"id": r["id"], "parsed": True, "known": known, "secs": secs, "cpu": cpu,
-               "present": known and rise >= RISE and p_out[new] >= FLOOR, "rise": rise, "chance": chance,
-               "top3": new in o_out[:TOP], "top3_in": new in o_in[:TOP], "ref_alone": new in o_ref[:TOP],
+        lib_cls = Path(hit.path).name.rsplit("_", 1)[0]
+        row = {"id": r["id"], "parsed": True, "secs": secs, "cpu": cpu,
                "keep": float(outside.max()) if outside.size else 0.0, "unchanged": bool(np.array_equal(y, x)),
-               "ref": Path(hit.path).name, "ref_ok": Path(hit.path).name.startswith(new),
-               "places": len(res.params.get("placements") or [1])}
-        if task == "replace":
-            fall = p_out.get(cls_a, 0.0) / max(p_in.get(cls_a, 0.0), 1e-9)
-            row["a_gone"] = cls_a in judge.index and fall <= 1 / RISE
-            row["a_out_top3"] = cls_a not in o_out[:TOP]
-            row["a_in"] = cls_a in o_in[:TOP]
+               "ref": Path(hit.path).name, "places": len(res.params.get("placements") or [1]),
+               "gain_db": (res.params.get("placement") or {}).get("gain_db")}
+        # the judgement on the fine classes ("") and on the judge's groups ("g_")
+        for pre, lab, pi, po, pr in (("", lambda c: c, p_in, p_out, p_ref),
+                                     ("g_", group, group_probs(p_in), group_probs(p_out), group_probs(p_ref))):
+            labels = sorted(pi)
+            oi, oo, orf = (sorted(d, key=lambda c: -d[c]) for d in (pi, po, pr))
+            nb, na = lab(new), (lab(cls_a) if cls_a else None)
+            known = nb in pi
+            rise = po.get(nb, 0.0) / max(pi.get(nb, 0.0), 1e-9)
+            # chance: the share of the other labels (not the new one, not A, not in the input) that rise as much
+            others = [c for c in labels if c not in {nb, na, *map(lab, r["classes"]["x"])}]
+            row.update({pre + "known": known, pre + "present": known and rise >= RISE and po[nb] >= FLOOR,
+                        pre + "rise": rise, pre + "chance": float(np.mean([po[c] >= max(RISE * pi[c], FLOOR) for c in others])),
+                        pre + "top3": nb in oo[:TOP], pre + "top3_in": nb in oi[:TOP], pre + "ref_alone": nb in orf[:TOP],
+                        pre + "ref_ok": lab(lib_cls) == nb, pre + "p": (pi.get(nb, 0.0), po.get(nb, 0.0))})
+            if task == "replace":
+                fall = po.get(na, 0.0) / max(pi.get(na, 0.0), 1e-9)
+                row.update({pre + "a_gone": na in pi and na != nb and fall <= 1 / RISE, pre + "fall": fall,
+                            pre + "a_out_top3": na not in oo[:TOP], pre + "a_in": na in oi[:TOP]})
         results[task].append(row)
-        print(f"  {r['id']}: {r['instruction'][:60]!r} -> {row['ref']} ({row['places']} place(s)) {secs:.2f} s; "
-              f"p({new}) {p_in.get(new, 0):.3f} -> {p_out.get(new, 0):.3f} {'present' if row['present'] else 'not found'}"
-              + (f"; p({cls_a}) x{fall:.2f} {'gone' if row['a_gone'] else 'still there'}" if task == "replace" else ""))
+        print(f"  {r['id']}: {r['instruction'][:60]!r} -> {row['ref']} ({row['places']} place(s), gain "
+              f"{row['gain_db']} dB) {secs:.2f} s; p({new}) {row['p'][0]:.3f} -> {row['p'][1]:.3f}, group "
+              f"{row['g_p'][0]:.3f} -> {row['g_p'][1]:.3f} {'present' if row['present'] else 'not found'}"
+              f"{' (group present)' if row['g_present'] else ''}; library sound alone: {o_ref[:3]}"
+              + (f"; p({cls_a}) x{row['fall']:.2f} {'gone' if row['a_gone'] else 'still there'}" if task == "replace" else ""))
     print()
     for task, rs in results.items():
         ok = [r for r in rs if r["parsed"]]
         if not rs:
             continue
         pct = lambda k: sum(r[k] for r in ok) / len(rs)  # noqa: E731
-        kn = [r for r in ok if r["known"]]
-        line = (f"{task}: {len(rs)} rows ({len(rs) - len(ok)} instructions not read, "
-                f"{sum(not r['known'] for r in ok)} of a class the judge does not know); "
-                f"{'B' if task == 'replace' else 'the added sound'} present (its probability at least x{RISE:g} "
-                f"in the region and at least {FLOOR:.0%}) {pct('present'):.0%}, {sum(r['present'] for r in kn) / max(1, len(kn)):.0%} "
-                f"of the {len(kn)} rows of a class it knows (chance: another class rising as much "
-                f"{statistics.mean([r['chance'] for r in ok] or [0]):.1%}); in the top {TOP} after {pct('top3'):.0%}, "
-                f"before {pct('top3_in'):.0%}, the library sound alone {pct('ref_alone'):.0%}; "
-                f"library picked the right class {pct('ref_ok'):.0%}")
+        print(f"{task}: {len(rs)} rows ({len(rs) - len(ok)} instructions not read)")
+        for pre, what in (("", "classes"), ("g_", "groups (event_judge.GROUPS)")):
+            kn = [r for r in ok if r[pre + "known"]]
+            line = (f"  on the judge's {what}: {sum(not r[pre + 'known'] for r in ok)} rows of a label it does not know; "
+                    f"{'B' if task == 'replace' else 'the added sound'} present (its probability at least x{RISE:g} "
+                    f"in the region and at least {FLOOR:.0%}) {pct(pre + 'present'):.0%}, "
+                    f"{sum(r[pre + 'present'] for r in kn) / max(1, len(kn)):.0%} of the {len(kn)} rows of a label it knows "
+                    f"(chance: another label rising as much {statistics.mean([r[pre + 'chance'] for r in ok] or [0]):.1%}); "
+                    f"in the top {TOP} after {pct(pre + 'top3'):.0%}, before {pct(pre + 'top3_in'):.0%}, the library sound "
+                    f"alone (the ceiling) {pct(pre + 'ref_alone'):.0%}; library picked the right label {pct(pre + 'ref_ok'):.0%}")
+            if task == "replace":
+                both = sum(r[pre + "present"] and r[pre + "a_gone"] for r in ok)
+                line += (f"; A gone (its probability at most halved) {pct(pre + 'a_gone'):.0%}, A out of the top {TOP} "
+                         f"{pct(pre + 'a_out_top3'):.0%} (in the top {TOP} before {pct(pre + 'a_in'):.0%}); B present and "
+                         f"A gone {both / len(rs):.0%}")
+            print(line)
+        line = "  "
         if task == "replace":
-            both = sum(r["present"] and r["a_gone"] for r in ok)
-            line += (f"; A gone (its probability at most halved) {pct('a_gone'):.0%}, A out of the top {TOP} "
-                     f"{pct('a_out_top3'):.0%} (in the top {TOP} before {pct('a_in'):.0%}); B present and A gone "
-                     f"{both / len(rs):.0%}; B placed at {statistics.mean([r['places'] for r in ok] or [0]):.1f} "
-                     f"places per row on average")
-        line += (f"; largest change outside the region {max([r['keep'] for r in ok] or [0]):.1e}; "
+            line += f"B placed at {statistics.mean([r['places'] for r in ok] or [0]):.1f} places per row on average; "
+        line += (f"largest change outside the region {max([r['keep'] for r in ok] or [0]):.1e}; "
                  f"unchanged rows {sum(r['unchanged'] for r in ok)}; edit time median "
                  f"{statistics.median([r['secs'] for r in ok] or [0]):.2f} s wall, "
                  f"{statistics.median([r['cpu'] for r in ok] or [0]):.2f} s CPU, max {max([r['secs'] for r in ok] or [0]):.2f} s "

@@ -30,7 +30,7 @@ def bark(sr=22050, seed=1):
 
 def test_add_inside_a_region_leaves_every_sample_outside_unchanged_and_sits_under_the_scene():
     x = scene()
-    out, pl = place(x, SR, bark(), 22050, region=(3.0, 4.5))
+    out, pl = place(x, SR, bark(), 22050, region=(3.0, 4.5), below_db=6.0)
     assert 3.0 <= pl.start and pl.end <= 4.5
     a, b = int(3.0 * SR), int(4.5 * SR)
     assert np.array_equal(out[:a], x[:a]) and np.array_equal(out[b:], x[b:])
@@ -38,9 +38,17 @@ def test_add_inside_a_region_leaves_every_sample_outside_unchanged_and_sits_unde
     assert np.abs(added).max() > 0.01  # something was added
     s, e = int(pl.start * SR), int(pl.end * SR)
     assert np.abs(added[:s]).max() == 0 and np.abs(added[e:]).max() == 0
-    # level: DEFAULT_BELOW_DB under the scene's foreground around it
-    assert abs(foreground_db(added[s:e], SR) - (pl.scene_db - DEFAULT_BELOW_DB)) < 0.1
+    # level: below_db under the scene's foreground around it
+    assert abs(foreground_db(added[s:e], SR) - (pl.scene_db - 6.0)) < 0.1
     assert abs(added[s]) < 1e-3 and abs(added[e - 1]) < 1e-3  # faded edges
+
+
+def test_at_the_default_level_a_peaky_sound_next_to_a_loud_passage_gives_way_instead_of_clipping():
+    x = scene()  # a loud tone in the first two seconds sets the foreground around the region
+    out, pl = place(x, SR, bark(), 22050, region=(3.0, 4.5))
+    assert float(np.abs(out).max()) <= 0.99 + 1e-6
+    assert pl.level_db < pl.scene_db - DEFAULT_BELOW_DB - 1.0  # turned down from the target: no clipping
+    assert float(np.abs(out - x).max()) > 0.05  # still clearly added
 
 
 def test_a_sound_added_to_a_steady_ambience_is_heard_over_it():
@@ -48,7 +56,7 @@ def test_a_sound_added_to_a_steady_ambience_is_heard_over_it():
 
     bed = (0.05 * np.random.default_rng(3).standard_normal(6 * SR)).astype(np.float32)
     level, fg = target_level(bed, SR)
-    assert fg + 2.0 < level <= fg + 3.0 + 1e-6  # over a steady bed (at most 3 dB), not 6 dB under it
+    assert fg + 2.0 < level <= fg + 3.0 + 1e-6  # over a steady bed (at most 3 dB)
     out, pl = place(bed, SR, bark(), 22050, region=(2.0, 4.0))
     assert abs(pl.level_db - level) < 0.2 and pl.level_db > pl.scene_db
 

@@ -23,7 +23,7 @@ FADE_IN_S, FADE_OUT_S = 0.01, 0.03
 CONTEXT_S = 3.0  # seconds each side of the placed span used to measure the scene
 SILENT_SCENE_DB = -60.0
 QUIET_TARGET_DB = -26.0  # level of an added sound in a (near) silent scene
-DEFAULT_BELOW_DB = 6.0  # an added sound sits this far under the scene's foreground
+DEFAULT_BELOW_DB = 0.0  # an added sound sits this far under the scene's foreground (0: as loud as it)
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def target_level(scene: np.ndarray, sr: int, below_db: float = DEFAULT_BELOW_DB)
     """(level for an added sound, the scene's foreground level) in block dB: ``below_db`` under the
     scene's foreground (90th percentile of its block levels), but at least 6 dB over its bed (20th
     percentile) as long as that stays within 3 dB over the foreground, so a sound added to a steady
-    ambience is heard over it and one added among loud events sits under them. A (near) silent
-    scene gets QUIET_TARGET_DB."""
+    ambience is heard over it and one added among loud events is as loud as they are (with the
+    default ``below_db`` of 0). A (near) silent scene gets QUIET_TARGET_DB."""
     lv = block_levels(scene, sr)
     fg, bed = float(np.percentile(lv, 90)), float(np.percentile(lv, 20))
     if fg <= SILENT_SCENE_DB:
