@@ -198,3 +198,21 @@ def test_cli_edit_with_a_reference_and_with_the_library(tmp_path, data_dir, tiny
     err = capsys.readouterr().err
     assert "Reference file not found" in err and err.count("\n") == 1
     assert not (tmp_path / "o4.wav").exists()
+
+
+def test_a_steady_texture_fills_the_marked_region_and_an_event_is_placed_once():
+    from rfm_studio.core.library.place import block_levels, is_steady
+
+    rng = np.random.default_rng(5)
+    x = (0.01 * rng.standard_normal(8 * SR)).astype(np.float32)
+    rain = (0.2 * rng.standard_normal(int(2.5 * SR))).astype(np.float32)  # 2.5 s of even noise
+    assert is_steady(rain, SR) and not is_steady(bark(SR), SR)
+    out, pl = place(x, SR, rain, SR, region=(1.0, 6.0))
+    assert abs(pl.start - 1.0) < 1e-3 and abs(pl.end - 6.0) < 1e-3  # all of the region, not 2.5 s of it
+    lv = block_levels((out - x)[int(1.1 * SR): int(5.9 * SR)], SR)
+    assert lv.max() - lv.min() < 6.0  # even over the region: no gap between the repeats
+    assert np.array_equal(out[: SR], x[: SR]) and np.array_equal(out[6 * SR:], x[6 * SR:])
+    out, pl = place(x, SR, rain, SR, region=(1.0, 6.0), fill=False)
+    assert abs((pl.end - pl.start) - 2.5) < 0.05
+    out, pl = place(x, SR, bark(SR), SR, region=(1.0, 6.0))
+    assert pl.end - pl.start < 1.0  # one bark, not a row of them

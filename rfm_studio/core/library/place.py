@@ -23,6 +23,8 @@ FADE_IN_S, FADE_OUT_S = 0.01, 0.03
 CONTEXT_S = 3.0  # seconds each side of the placed span used to measure the scene
 SILENT_SCENE_DB = -60.0
 QUIET_TARGET_DB = -26.0  # level of an added sound in a (near) silent scene
+STEADY_DB = 8.0  # a sound whose block levels (10th-90th percentile) span less than this ...
+STEADY_MIN_S = 2.0  # ... and that lasts at least this long is a steady texture (wind, rain, an engine)
 DEFAULT_BELOW_DB = 0.0  # an added sound sits this far under the scene's foreground (0: as loud as it)
 
 
@@ -164,6 +166,14 @@ def trim_silence(x: np.ndarray, sr: int, below_db: float = 45.0) -> np.ndarray:
     return x[max(0, idx[0] - pad): idx[-1] + pad + 1]
 
 
+def is_steady(x: np.ndarray, sr: int) -> bool:
+    """A steady texture (wind, rain, fire, an engine, a crowd): long enough and even in level."""
+    if len(x) < STEADY_MIN_S * sr:
+        return False
+    lv = block_levels(x, sr)
+    return float(np.percentile(lv, 90) - np.percentile(lv, 10)) < STEADY_DB
+
+
 def loudest_stretch(x: np.ndarray, n: int) -> int:
     """Start of the ``n``-sample stretch of ``x`` holding the most energy."""
     if n >= len(x):
@@ -189,10 +199,11 @@ def quietest_stretch(x: np.ndarray, n: int, lo: int, hi: int, sr: int) -> int:
 
 def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=None, start: float | None = None,
           length: float | None = None, level_db: float | None = None, below_db: float = DEFAULT_BELOW_DB,
-          room: bool = True, seed: int = 0):
+          room: bool = True, fill: bool = True, seed: int = 0):
     """(scene with the reference added, Placement).
 
-    region: (start, end) seconds the sound must stay inside (else the whole clip);
+    region: (start, end) seconds the sound must stay inside (else the whole clip); with ``fill``,
+    a steady texture (``is_steady``) shorter than the region is repeated over all of it;
     start / length: a fixed position and longest length (seconds; replace uses A's);
     level_db: the added sound's loudness (block dB as in ``foreground_db``); None: ``target_level``
     of the scene around the span (``below_db`` under its foreground, audible over its bed).
@@ -213,6 +224,8 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
     if len(r) > avail:  # the reference's most energetic stretch that fits
         a = loudest_stretch(r, avail)
         r = r[a:a + avail]
+    elif fill and region is not None and start is None and len(r) < avail and is_steady(r, sr):
+        r = fit_length(r, avail, sr)  # the marked region filled with the texture
     L = len(r)
     s = lo if start is not None else quietest_stretch(mono, L, lo, hi, sr)
     ctx = mono[max(0, s - int(CONTEXT_S * sr)): min(n, s + L + int(CONTEXT_S * sr))]
