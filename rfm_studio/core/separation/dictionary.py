@@ -49,6 +49,12 @@ class DictionaryConfig:
     similar: float = 0.97  # frames this alike an example's (cosine of 64-band spectra) hold the target
     rounds: int = 1  # background learned again without the frames the previous round gave the target
     min_background_frames: int = 16
+    cut_limit: float = 1.0  # no bin is cut below this times the background's level there (0: off)
+    level_window: int = 64  # frames each side over which the background's level is measured (0: whole clip)
+    smooth: int = 0  # keep mask smoothed (geometric mean) over this many frames and bins each side
+    spread: int = 4  # frames around the example's look-alikes that do not teach the background either
+    fallback: int = 1  # no look-alikes found: the background taught where the templates explain little
+    gate_db: float = 0.0  # frames where the target's modelled power is this far below its example's: no cut (0: off)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DictionaryConfig":
@@ -258,9 +264,13 @@ def _keep_of(V, cfg, examples, library, rng, cancel):
     first = [templates(Ve, cfg.target_atoms, cfg, rng, cancel) for Ve in Ves] + ([lib_W] if lib_W is not None else [])
     W_t = np.concatenate(first, axis=1)
     # the background is learned where the target is not: outside the marked examples and the
-    # frames that look like them, else where a first decomposition gives the target little power
+    # frames that look like them (and ``spread`` frames around them), else where a first
+    # decomposition gives the target little power
     if Ves:
-        bg = ~marked & ~like_examples(V, Ves, cfg.similar, among=~marked)
+        like = like_examples(V, Ves, cfg.similar, among=~marked)
+        if not like.any() and cfg.fallback:  # no look-alikes (or they are the scene): ask the templates
+            like = ~background_frames(V, W_t, cfg, rng, cancel)
+        bg = ~spread_frames(marked | like, cfg.spread)
     else:
         bg = background_frames(V, W_t, cfg, rng, cancel)
     keep = None
@@ -272,9 +282,64 @@ def _keep_of(V, cfg, examples, library, rng, cancel):
             Ve = np.concatenate(Ves, axis=1)
             W, _, kf = nmf(Ve, W_b, cfg.target_atoms, cfg, rng, cancel=cancel)
             W_tr = np.concatenate([W[:, kf:]] + ([lib_W] if lib_W is not None else []), axis=1)
-        keep, share = keep_mask(V, W_tr, cfg, rng, cancel, W_b=W_b, with_share=True)
+        keep, share, power = keep_mask(V, W_tr, cfg, rng, cancel, W_b=W_b, with_share=True)
         bg = bg & (share < cfg.background_share)
-    return keep
+    if cfg.gate_db > 0 and marked.any():  # the target far quieter than in its example: not there
+        ref = float(np.median(power[marked]))
+        keep[:, power < ref * 10 ** (-cfg.gate_db / 10)] = 1.0
+    return limit_cut(smooth_mask(keep, cfg), V, bg, cfg)
+
+
+def spread_frames(frames: np.ndarray, k: int) -> np.ndarray:
+    """``frames`` widened by ``k`` frames each side, with gaps of up to 2k frames filled."""
+    if k <= 0 or not frames.any():
+        return frames
+    from scipy.ndimage import binary_closing, binary_dilation
+
+    st = np.ones(2 * int(k) + 1, dtype=bool)
+    return binary_dilation(binary_closing(frames, st, border_value=0), st) | frames
+
+
+def background_level(V: np.ndarray, bg: np.ndarray, cfg: DictionaryConfig) -> np.ndarray | None:
+    """[freq, frames] the background's level: the geometric mean of V over the background
+    frames ``bg`` within ``level_window`` frames (the whole clip's where too few are near);
+    None with too few background frames."""
+    n = int(bg.sum())
+    if n < cfg.min_background_frames:
+        return None
+    L = np.log(np.maximum(V, EPS)) * bg
+    whole = L.sum(1, keepdims=True) / n
+    if cfg.level_window <= 0:
+        return np.exp(np.broadcast_to(whole, V.shape))
+    T, w = V.shape[1], int(cfg.level_window)
+    cs = np.concatenate([np.zeros((V.shape[0], 1)), np.cumsum(L, axis=1)], axis=1)
+    cn = np.concatenate([[0], np.cumsum(bg)])
+    a, b = np.clip(np.arange(T) - w, 0, T), np.clip(np.arange(T) + w + 1, 0, T)
+    cnt = cn[b] - cn[a]
+    local = (cs[:, b] - cs[:, a]) / np.maximum(cnt, 1)
+    near = cnt >= cfg.min_background_frames
+    return np.exp(np.where(near[None, :], local, whole))
+
+
+def limit_cut(keep: np.ndarray, V: np.ndarray, bg: np.ndarray, cfg: DictionaryConfig) -> np.ndarray:
+    """The keep mask with no bin cut below ``cut_limit`` times the background's level there
+    (``background_level``): where the background shares the target's band, the target goes
+    and the background under it stays."""
+    if cfg.cut_limit <= 0:
+        return keep
+    level = background_level(V, bg, cfg)
+    if level is None:
+        return keep
+    return np.minimum(np.maximum(keep, cfg.cut_limit * level / np.maximum(V, EPS)), 1.0)
+
+
+def smooth_mask(keep: np.ndarray, cfg: DictionaryConfig) -> np.ndarray:
+    """The keep mask averaged in dB over ``smooth`` frames and bins each side."""
+    if cfg.smooth <= 0:
+        return keep
+    from scipy.ndimage import uniform_filter
+
+    return np.exp(uniform_filter(np.log(np.maximum(keep, EPS)), size=2 * int(cfg.smooth) + 1, mode="nearest"))
 
 
 def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, cancel=None,
@@ -291,8 +356,8 @@ def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, cancel
     St = (W[:, :kf] @ Ht) ** p
     Sb = (W[:, kf:] @ H[kf:]) ** p
     keep = np.maximum(Sb / np.maximum(Sb + St, EPS), 10 ** (cfg.floor_db / 20))
-    if with_share:  # and the target's share of each frame's modelled power
-        return keep, St.sum(0) / np.maximum((St + Sb).sum(0), EPS)
+    if with_share:  # and the target's share of each frame's modelled power, and that power
+        return keep, St.sum(0) / np.maximum((St + Sb).sum(0), EPS), St.sum(0)
     return keep
 
 
