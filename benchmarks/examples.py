@@ -16,7 +16,8 @@ is what remains of the removed sound over its frames, the output minus the exact
 against the sound itself (the issue's bar: 15 dB down).
 
 Needs the event bank (``rfm-studio data bank --out data/bank``) to rebuild the stems; the
-rebuilt mix is checked against the shipped WAV first.
+rebuilt mix is checked against the shipped WAV first, and a scene whose clips are missing from
+the bank or whose rebuilt mix differs is skipped (with a line saying so).
 """
 
 from __future__ import annotations
@@ -106,16 +107,25 @@ def main(argv=None):
 
     if not (Path(args.bank) / "bank.jsonl").exists():
         sys.exit(f"No event bank at {args.bank}: build it with 'rfm-studio data bank --out {args.bank}'.")
-    scenes = make_examples.all_scenes(args.bank)
+    clips = make_examples.load_bank(args.bank)
+    rng = np.random.default_rng(0)  # shared by the scenes in order, as make_examples builds them
+    scenes = {}
+    for name in make_examples.SCENES:
+        try:
+            scenes[name] = make_examples.scene_stems(name, clips, rng)
+        except KeyError as e:
+            print(f"skipped {name}: clip {e} is not in {args.bank}")
     cases = []
     for scene, instruction, removed in CASES:
+        if scene not in scenes:
+            continue
         stems, gain = scenes[scene]
         mix = np.sum([s for _, s in stems], axis=0) * gain
         shipped, sr = sf.read(str(examples_dir() / f"{scene}.wav"), dtype="float32")
-        assert sr == 16000 and shipped.shape == mix.shape
-        err = float(np.abs(shipped - mix).max())
+        err = float(np.abs(shipped - mix).max()) if sr == 16000 and shipped.shape == mix.shape else np.inf
         if err > 2.0 / 32768:
-            sys.exit(f"The rebuilt {scene} differs from the shipped clip (max {err:.2e}): the bank has changed.")
+            print(f"skipped {scene} / {instruction}: the rebuilt mix differs from the shipped clip (max {err:.2e})")
+            continue
         target = np.sum([s for cid, s in stems if cid not in removed], axis=0) * gain
         event = np.sum([s for cid, s in stems if cid in removed], axis=0) * gain
         mi, mt = log_mel(shipped), log_mel(target)

@@ -154,3 +154,61 @@ def test_cli_engine_residual_and_report(capsys, tmp_path, tiny_bundle):
                               "--example", "0.5:1.0", "--engine", "model", "--model", str(tiny_bundle),
                               "--steps", "1", "--draws", "1")
     assert code == 0 and "dictionary" not in text and "has no audio-prompt input" in err
+
+
+def _with_bed(x, level=0.03, seed=1):
+    """The scene over a steady noise bed that shares the beep's band (400 Hz - 4 kHz)."""
+    from scipy.signal import butter, sosfilt
+
+    noise = np.random.default_rng(seed).standard_normal(len(x))
+    return (sosfilt(butter(4, [400, 4000], btype="band", fs=SR, output="sos"), noise) * level).astype(np.float32)
+
+
+def test_a_background_in_the_targets_band_is_not_cut_with_it():
+    from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
+
+    x0, a, b0 = _scene()
+    bed = _with_bed(x0)
+    b = b0 + bed
+    x = a + b
+    assert _db(a, A_SPANS) - _db(bed, A_SPANS) > 10  # the beep stands well above the bed
+    cfg = DictionaryConfig()
+    y = apply_keep_mask(x, SR, remove_with_dictionary(x, cfg, examples=[x[int(0.5 * SR):int(1.0 * SR)]]), cfg)
+    for span in (A_SPANS[0], A_SPANS[2]):  # the beep alone over the bed
+        assert abs(_db(y, [span]) - _db(b, [span])) <= 2.0, span  # down to the bed's level, not below it
+        assert _db(y - b, [span]) - _db(a, [span]) <= -15, span  # and the beep gone
+    # with no cut limit the bed under the beep goes with it
+    off = DictionaryConfig(cut_limit=0.0)
+    y0 = apply_keep_mask(x, SR, remove_with_dictionary(x, off, examples=[x[int(0.5 * SR):int(1.0 * SR)]]), off)
+    assert _db(y0, [A_SPANS[0]]) - _db(b, [A_SPANS[0]]) < -4
+
+
+def test_a_short_example_still_removes_every_repeat():
+    from rfm_studio.core.editing import edit
+
+    x0, a, b0 = _scene()
+    bed = _with_bed(x0, level=0.01)
+    x, b = a + b0 + bed, b0 + bed
+    y = edit(None, x, SR, "Remove the beep", prompts=(_example(x, 0.6, 0.74),)).audio  # 0.14 s of the first beep
+    for span in (A_SPANS[0], A_SPANS[2]):
+        assert _db(y - b, [span]) - _db(a, [span]) <= -20, span
+    assert _db(y - b, [A_SPANS[1]]) - _db(a, [A_SPANS[1]]) <= -5  # the one under the other sound too
+    only_b = [(1.4, 2.2), (3.0, 3.6)]
+    assert abs(_db(y, only_b) - _db(b, only_b)) <= 1.0
+
+
+def test_background_level_is_the_nearby_background():
+    from rfm_studio.core.separation.dictionary import DictionaryConfig, background_level, limit_cut
+
+    cfg = DictionaryConfig(level_window=20, min_background_frames=4)
+    V = np.ones((8, 200))
+    V[:, 100:] = 10.0  # a louder background in the second half
+    V[:, 50:60] = 100.0  # the target in each half, not background
+    V[:, 150:160] = 1000.0
+    bg = np.ones(200, dtype=bool)
+    bg[50:60] = bg[150:160] = False
+    level = background_level(V, bg, cfg)
+    assert np.allclose(level[:, 55], 1.0) and np.allclose(level[:, 155], 10.0)
+    keep = limit_cut(np.full(V.shape, 1e-3), V, bg, cfg)  # a deep cut: held at 1.5 x the background there
+    assert np.allclose(keep[:, 55], 1.5 / 100) and np.allclose(keep[:, 155], 15 / 1000)
+    assert np.allclose(keep[:, 20], 1.0) and np.allclose(keep[:, 180], 1.0)  # background frames untouched

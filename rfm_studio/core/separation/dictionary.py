@@ -7,21 +7,25 @@ described by a background dictionary ``W_b`` learned on the clip itself with ``W
 fixed (semi-supervised NMF, beta-divergence, multiplicative updates). The removal is a soft
 Wiener-style mask on the input's STFT (phase kept):
 
-    keep = (W_b H_b)^p / ((W_b H_b)^p + (W_t H_t)^p),  floored at ``floor_db``
+    keep = (W_b H_b)^p / ((W_b H_b)^p + (W_t H_t)^p),  p = 2, floored at ``floor_db``
 
-so audio the target does not explain passes nearly unchanged, and input - output is exactly
-what was taken out.
+and never below ``cut_limit`` times the background's own level in that bin over the input's
+(``limit_cut``: the geometric mean of the clip's background frames within ``level_window``
+frames). So a bin is cut down to about where the background lies, not deeper: where the
+background shares the target's band (rain under a bark, traffic under a horn) the target
+goes and the background under it stays. Audio the target does not explain passes nearly
+unchanged, and input - output is exactly what was taken out.
 
 With examples the templates come from the marked audio in three passes: plain NMF of the
-example(s); the background learned on the clip with those templates fixed (so every
-occurrence of the sound stays in the target's share); the target templates refined on the
-examples with that background fixed (so the background under the example is not learned
-as target). With library clips the templates are plain NMF of the
+example(s); the background learned on the clip's frames outside the examples and the frames
+that look like them (``like_examples``: so every occurrence of the sound stays in the target's
+share); the target templates refined on the examples with that background fixed (so the
+background under the example is not learned as target). With library clips the templates are plain NMF of the
 clean recordings.
 
 All on the 16 kHz mono mix (the model's and the library's rate); the keep mask is carried to
 the input's own rate and channels on an STFT of the same duration, its top band held above
-8 kHz. Numpy and torch.stft on the CPU; about 0.75 s of one core per 10.24 s at the defaults.
+8 kHz. Numpy and torch.stft on the CPU; about 0.35 s of one core per 10.24 s at the defaults.
 """
 
 from __future__ import annotations
@@ -41,20 +45,16 @@ class DictionaryConfig:
     background_atoms: int = 16  # learned on the clip
     beta: float = 1.0  # beta-divergence: 1 KL, 0 Itakura-Saito, 2 Euclidean
     iterations: int = 50  # multiplicative updates per pass
-    mask_power: float = 1.0  # Wiener exponent of the model spectra
-    floor_db: float = -30.0  # deepest cut of the keep mask
+    mask_power: float = 2.0  # Wiener exponent of the model spectra
+    floor_db: float = -60.0  # deepest cut of the keep mask (the cut limit usually stops it first)
     library_clips: int = 3  # library matches used as templates when no example is marked
     max_frames: int = 2400  # longer clips are decomposed in pieces of this many frames (~38 s)
     background_share: float = 0.2  # frames whose target share is below this teach the background
-    similar: float = 0.97  # frames this alike an example's (cosine of 64-band spectra) hold the target
+    similar: float = 0.99  # frames this alike an example's (cosine of 64-band spectra) hold the target
     rounds: int = 1  # background learned again without the frames the previous round gave the target
     min_background_frames: int = 16
-    cut_limit: float = 1.0  # no bin is cut below this times the background's level there (0: off)
+    cut_limit: float = 1.5  # no bin is cut below this times the background's level there (0: off)
     level_window: int = 64  # frames each side over which the background's level is measured (0: whole clip)
-    smooth: int = 0  # keep mask smoothed (geometric mean) over this many frames and bins each side
-    spread: int = 4  # frames around the example's look-alikes that do not teach the background either
-    fallback: int = 1  # no look-alikes found: the background taught where the templates explain little
-    gate_db: float = 0.0  # frames where the target's modelled power is this far below its example's: no cut (0: off)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DictionaryConfig":
@@ -264,13 +264,9 @@ def _keep_of(V, cfg, examples, library, rng, cancel):
     first = [templates(Ve, cfg.target_atoms, cfg, rng, cancel) for Ve in Ves] + ([lib_W] if lib_W is not None else [])
     W_t = np.concatenate(first, axis=1)
     # the background is learned where the target is not: outside the marked examples and the
-    # frames that look like them (and ``spread`` frames around them), else where a first
-    # decomposition gives the target little power
+    # frames that look like them, else where a first decomposition gives the target little power
     if Ves:
-        like = like_examples(V, Ves, cfg.similar, among=~marked)
-        if not like.any() and cfg.fallback:  # no look-alikes (or they are the scene): ask the templates
-            like = ~background_frames(V, W_t, cfg, rng, cancel)
-        bg = ~spread_frames(marked | like, cfg.spread)
+        bg = ~marked & ~like_examples(V, Ves, cfg.similar, among=~marked)
     else:
         bg = background_frames(V, W_t, cfg, rng, cancel)
     keep = None
@@ -282,22 +278,9 @@ def _keep_of(V, cfg, examples, library, rng, cancel):
             Ve = np.concatenate(Ves, axis=1)
             W, _, kf = nmf(Ve, W_b, cfg.target_atoms, cfg, rng, cancel=cancel)
             W_tr = np.concatenate([W[:, kf:]] + ([lib_W] if lib_W is not None else []), axis=1)
-        keep, share, power = keep_mask(V, W_tr, cfg, rng, cancel, W_b=W_b, with_share=True)
+        keep, share = keep_mask(V, W_tr, cfg, rng, cancel, W_b=W_b, with_share=True)
         bg = bg & (share < cfg.background_share)
-    if cfg.gate_db > 0 and marked.any():  # the target far quieter than in its example: not there
-        ref = float(np.median(power[marked]))
-        keep[:, power < ref * 10 ** (-cfg.gate_db / 10)] = 1.0
-    return limit_cut(smooth_mask(keep, cfg), V, bg, cfg)
-
-
-def spread_frames(frames: np.ndarray, k: int) -> np.ndarray:
-    """``frames`` widened by ``k`` frames each side, with gaps of up to 2k frames filled."""
-    if k <= 0 or not frames.any():
-        return frames
-    from scipy.ndimage import binary_closing, binary_dilation
-
-    st = np.ones(2 * int(k) + 1, dtype=bool)
-    return binary_dilation(binary_closing(frames, st, border_value=0), st) | frames
+    return limit_cut(keep, V, bg, cfg)
 
 
 def background_level(V: np.ndarray, bg: np.ndarray, cfg: DictionaryConfig) -> np.ndarray | None:
@@ -333,15 +316,6 @@ def limit_cut(keep: np.ndarray, V: np.ndarray, bg: np.ndarray, cfg: DictionaryCo
     return np.minimum(np.maximum(keep, cfg.cut_limit * level / np.maximum(V, EPS)), 1.0)
 
 
-def smooth_mask(keep: np.ndarray, cfg: DictionaryConfig) -> np.ndarray:
-    """The keep mask averaged in dB over ``smooth`` frames and bins each side."""
-    if cfg.smooth <= 0:
-        return keep
-    from scipy.ndimage import uniform_filter
-
-    return np.exp(uniform_filter(np.log(np.maximum(keep, EPS)), size=2 * int(cfg.smooth) + 1, mode="nearest"))
-
-
 def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, cancel=None,
               W_b=None, with_share: bool = False):
     """[freq, frames] keep mask in [floor, 1] of spectrogram V given the target templates and
@@ -356,8 +330,8 @@ def keep_mask(V: np.ndarray, W_t: np.ndarray, cfg: DictionaryConfig, rng, cancel
     St = (W[:, :kf] @ Ht) ** p
     Sb = (W[:, kf:] @ H[kf:]) ** p
     keep = np.maximum(Sb / np.maximum(Sb + St, EPS), 10 ** (cfg.floor_db / 20))
-    if with_share:  # and the target's share of each frame's modelled power, and that power
-        return keep, St.sum(0) / np.maximum((St + Sb).sum(0), EPS), St.sum(0)
+    if with_share:  # and the target's share of each frame's modelled power
+        return keep, St.sum(0) / np.maximum((St + Sb).sum(0), EPS)
     return keep
 
 
