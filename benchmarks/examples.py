@@ -123,7 +123,7 @@ def main(argv=None):
         mix = np.sum([s for _, s in stems], axis=0) * gain
         shipped, sr = sf.read(str(examples_dir() / f"{scene}.wav"), dtype="float32")
         err = float(np.abs(shipped - mix).max()) if sr == 16000 and shipped.shape == mix.shape else np.inf
-        if err > 2.0 / 32768:
+        if err > 4.0 / 32768:  # a few 16-bit steps: the same mix
             print(f"skipped {scene} / {instruction}: the rebuilt mix differs from the shipped clip (max {err:.2e})")
             continue
         target = np.sum([s for cid, s in stems if cid not in removed], axis=0) * gain
