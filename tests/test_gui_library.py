@@ -43,7 +43,7 @@ def test_an_add_instruction_lists_candidates_and_the_edit_uses_the_chosen_one(qt
     assert not np.array_equal(v.audio[a:b], src[a:b])
     w.history_panel.refresh() if hasattr(w, "history_panel") else None
     # a remove instruction uses no library sound
-    assert lib.prompts_for("Remove the dog barking") == ()
+    assert lib.reference_for("Remove the dog barking") is None
 
 
 def test_dropping_a_library_sound_on_the_waveform_adds_it_there(qtbot, loaded, tmp_path):

@@ -98,6 +98,7 @@ def test_restore_after_a_crash_brings_the_versions_back(qtbot, settings, clip_pa
     w.show()
     w.start(None, None, load_model=False)
     assert asked == [("dog.wav", 3)]
+    qtbot.waitUntil(lambda: w.autosave.restoring is None, timeout=30000)  # read in the I/O worker
     assert len(w.history) == 4 and w.history.current == 2  # the undo is kept
     assert [w.history.get(i).instruction for i in (1, 2, 3)] == [f"Make it quieter {i}" for i in range(3)]
     src = w.history.source.audio
@@ -122,4 +123,56 @@ def test_a_declined_restore_is_not_offered_again(qtbot, settings, clip_path, tmp
     qtbot.addWidget(w)
     w.start(str(clip_path), None, load_model=False)
     assert len(w.history) == 1 and crashed_sessions() == []
+    w.close()
+
+
+def test_restore_shows_the_current_version_first_and_reads_the_rest_in_the_io_worker(
+        qtbot, window, settings, clip_path, monkeypatch):
+    """The restore reads audio in the I/O worker: the current version (with the source) is
+    shown while the other versions are still being read; an edit made meanwhile keeps its
+    own id, and the saved undo list comes back before it."""
+    import threading
+
+    from rfm_studio.gui import session, session_restore
+    from rfm_studio.gui.main_window import MainWindow
+
+    window.open_file(str(clip_path))
+    _add_versions(window, 3)
+    window.undo()  # current 2, redo [3]
+    window.autosave.save_now()
+    window.session.flush()
+    window.autosave._timer.stop()
+    session._ACTIVE.discard(str(window.session.folder))  # as if its process had crashed
+    src = window.history.source.audio
+    gate, readers, orders = threading.Event(), [], []
+    real = session_restore.load_versions
+
+    def gated(folder, files, first, rest, cancel=None):
+        readers.append(threading.current_thread())
+        orders.append((first, rest))
+        it = real(folder, files, first, rest, cancel)
+        yield next(it)
+        assert gate.wait(30)
+        return (yield from it)
+
+    monkeypatch.setattr(session_restore, "load_versions", gated)
+    w = MainWindow(settings=settings)
+    w.ask_unsaved = lambda n, name: "discard"
+    w.ask_restore = lambda name, n: True
+    qtbot.addWidget(w)
+    w.show()
+    w.start(None, None, load_model=False)
+    assert w.history.source is None  # start() returned before any audio was read
+    qtbot.waitUntil(lambda: w.history.source is not None, timeout=30000)
+    assert orders == [((2, 0), (3, 1))] and readers[0] is not threading.main_thread()
+    assert sorted(w.history.versions) == [0, 2] and w.history.current == 2 and w.compare == (0, 2)
+    np.testing.assert_allclose(w.history.get(2).audio, src * 0.6, rtol=1e-6)
+    assert w.autosave.restoring is not None and not w.history.can_undo()
+    v = w.history.add_edit(2, src * 0.2, w.history.source.sample_rate, instruction="Made meanwhile")
+    assert v.id == 4  # after every saved id, also those still being read
+    gate.set()
+    qtbot.waitUntil(lambda: w.autosave.restoring is None, timeout=30000)
+    assert sorted(w.history.versions) == [0, 1, 2, 3, 4] and w.history.current == 4
+    assert w.history._undo == [0, 1, 2] and not w.history.can_redo()
+    np.testing.assert_allclose(w.history.get(3).audio, src * 0.7, rtol=1e-6)
     w.close()

@@ -54,14 +54,27 @@ class History:
         self.current = v.id
         return v
 
-    def load(self, versions: dict, current: int, undo=(), redo=()) -> None:
-        """Replace every version (a restored session); ids keep counting after the highest."""
+    def load(self, versions: dict, current: int, undo=(), redo=(), next_id: Optional[int] = None) -> None:
+        """Replace every version (a restored session); ids keep counting after the highest
+        (``next_id``: after versions still being read, see ``add_restored``)."""
         self.versions = dict(versions)
         self.mels.clear()
-        self._next = max(self.versions) + 1 if self.versions else 0
+        self._next = max(next_id or 0, max(self.versions) + 1 if self.versions else 0)
         self.current = current if current in self.versions else 0
         self._undo = [v for v in undo if v in self.versions]
         self._redo = [v for v in redo if v in self.versions]
+
+    def add_restored(self, versions: dict, undo=(), redo=(), at: Optional[int] = None) -> None:
+        """The rest of a restored session's versions, read after the first ones were shown
+        (``at``: the current version then). The saved undo / redo lists come back; if the user
+        moved meanwhile, the saved undo list goes before the moves and the saved redo is dropped."""
+        self.versions.update({k: v for k, v in versions.items() if k not in self.versions})
+        self._next = max(self._next, max(self.versions) + 1)
+        undo = [v for v in undo if v in self.versions]
+        if self.current == at and not self._undo and not self._redo:
+            self._undo, self._redo = undo, [v for v in redo if v in self.versions]
+        else:
+            self._undo = undo + self._undo
 
     def _new(self, parent, audio, sr, **kw) -> Version:
         v = Version(self._next, parent, audio, sr, **kw)
@@ -113,7 +126,7 @@ class History:
     def chain(self, vid) -> list[Version]:
         """The versions from the source to ``vid``."""
         out = []
-        while vid is not None:
+        while vid is not None and vid in self.versions:  # (a restore may still be reading a parent)
             v = self.versions[vid]
             out.append(v)
             vid = v.parent

@@ -31,6 +31,12 @@ signals or the job's ``on_finished``.
 
 Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side
 callables keep anything heavier (the model) on the worker thread.
+
+The window owns two runners: ``runner``, the one worker that holds the model and runs every
+long job (edits, model loads, training, batch, library indexing), and ``io`` (``io_runner``),
+a second worker for short reads that must not wait behind a long job of the first (opening
+a file, auditioning a sound, decoding a file to listen to, the fine-tuning file checks,
+library searches). The second one never touches the model.
 """
 
 from __future__ import annotations
@@ -187,7 +193,7 @@ class JobRunner(QObject):
     finished = Signal(int)  # after returned / errored / aborted of a live job
     _wake = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, name: str = "rfm-worker"):
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -201,7 +207,7 @@ class JobRunner(QObject):
 
         ensure_main_thread_gc()  # collected cycles must not destroy UI objects on the worker thread
         self._thread = QThread()
-        self._thread.setObjectName("rfm-worker")
+        self._thread.setObjectName(name)
         self._worker = _Worker(self)
         self._worker.moveToThread(self._thread)
         self._wake.connect(self._worker.drain)
@@ -382,3 +388,9 @@ class Throttle:
     def clear(self):
         self._timer.stop()
         self._pending, self._has = None, False
+
+
+def io_runner(parent=None) -> JobRunner:
+    """The window's second worker: short file reads and library queries, never the model
+    (a training run in the first worker must not hold them up)."""
+    return JobRunner(parent, name="rfm-io")

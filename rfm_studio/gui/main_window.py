@@ -23,7 +23,7 @@ from .edit_panel import EditPanel
 from .example_marks import ExampleMarks
 from .finetune.tab import FinetuneTab
 from .history import History, HistoryPanel
-from .jobs import JobRunner
+from .jobs import JobRunner, io_runner
 from .playback import Player
 from .session import SessionController
 from .settings import Settings, SettingsDialog
@@ -49,7 +49,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.colors = theme.resolve(self.settings.theme)
         self.history = History()
-        self.runner = JobRunner(self)
+        self.runner = JobRunner(self)  # the one worker: the model and every long job
+        self.io = io_runner(self)  # short reads that must not wait behind a long job (jobs.py)
         self.host = ModelHost()
         self.player = player or Player()
         self.source_path: Optional[Path] = None
@@ -170,7 +171,7 @@ class MainWindow(QMainWindow):
         lay.setSpacing(0)
         lay.addWidget(split, 1)
         lay.addWidget(self.attn.controls)
-        self.finetune = FinetuneTab(self.runner, self.host, self.player, self.settings)
+        self.finetune = FinetuneTab(self.runner, self.host, self.player, self.settings, io=self.io)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(central, "Editor")
@@ -385,4 +386,5 @@ class MainWindow(QMainWindow):
         self.playback.stop()
         self.finetune.shutdown()
         self.runner.shutdown(3000)
+        self.io.shutdown(3000)
         super().closeEvent(ev)

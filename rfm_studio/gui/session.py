@@ -31,6 +31,8 @@ from ..core.atomic import atomic_write_bytes
 if TYPE_CHECKING:
     from .edit_panel import EditPanel
     from .history import History
+    from .jobs import JobRunner
+    from .views.waveform import WaveformView
 
 STATE = "state.json"
 LOCK = "session.lock"
@@ -86,14 +88,6 @@ def crashed_sessions() -> list[Path]:
         if (mine and str(d) not in _ACTIVE) or (not mine and not _alive(pid)):
             out.append(d)
     return sorted(out, key=lambda p: (p / STATE).stat().st_mtime, reverse=True)
-
-
-def read_session(folder: Path) -> dict:
-    """The saved state with each version's audio (``versions[i]["audio"]``); raises OSError/ValueError."""
-    state = json.loads((folder / STATE).read_text(encoding="utf-8"))
-    for v in state["versions"]:
-        v["audio"] = np.load(folder / v["file"], allow_pickle=False)
-    return state
 
 
 class SessionStore:
@@ -185,11 +179,13 @@ class SessionWindow(Protocol):
     doc_name: str
     ask_unsaved: Callable[[int, str], str]  # -> "save" | "discard" | "cancel" (replaceable in tests)
     ask_restore: Callable[[str, int], bool]  # (replaceable in tests)
+    io: JobRunner  # reads a restored session's audio
+    wave: WaveformView
 
     def statusBar(self): ...
     def set_document(self, audio, sr: int, name: str = "untitled") -> None: ...
-    def request_mel(self, vid: int) -> None: ...
     def refresh_views(self) -> None: ...
+    def update_actions(self) -> None: ...
     def set_region(self, region, final: bool = True) -> None: ...
     def export_result(self, path=None, fmt=None): ...
 
@@ -201,6 +197,7 @@ class SessionController:
         self.win = win
         self.store = SessionStore()
         self._restored_panel: Optional[dict] = None  # a restored session's edit settings, until applied
+        self.restoring = None  # the session_restore.Restorer while its versions are being read
         self._timer = QTimer(parent)
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -229,6 +226,8 @@ class SessionController:
         """Write the editing state (only while there is an edit to lose)."""
         w = self.win
         self._timer.stop()
+        if self.restoring is not None:
+            return  # the crashed folder stays the copy until every version is back (then it saves)
         h = w.history
         if h.source is None or len(h) < 2:
             if self.store.saves:
@@ -259,57 +258,33 @@ class SessionController:
         ) == QMessageBox.Yes
 
     def offer_restore(self) -> bool:
-        """At start: offer the newest crashed session back; True when it was restored. Left-over
-        sessions are removed either way (once answered)."""
-        crashed = crashed_sessions()
+        """At start: offer the newest crashed session back; True when its restore began (its
+        versions are read in the I/O worker, ``session_restore``). Left-over sessions are
+        removed once answered (the restored one when its versions are read)."""
+        from .session_restore import Restorer, read_state
+
         restored = False
-        for i, folder in enumerate(crashed):
+        for i, folder in enumerate(crashed_sessions()):
             if i == 0:
                 try:
-                    state = read_session(folder)
-                except (OSError, ValueError, KeyError) as exc:
+                    state = read_state(folder)
+                except (OSError, ValueError) as exc:
                     self.win.statusBar().showMessage(f"The autosaved session could not be read ({exc}).", 8000)
                     state = None
                 if state is not None:
                     n = sum(1 for v in state["versions"] if v["parent"] is not None)
                     if n and self.win.ask_restore(state.get("doc_name") or "the clip", n):
-                        self.restore_state(state)
+                        self.restoring = Restorer(self, state, folder)
+                        self.restoring.start()
                         restored = True
+                        continue
             shutil.rmtree(folder, ignore_errors=True)
         return restored
 
-    def restore_state(self, state: dict) -> None:
-        w = self.win
-        from .history import Version
-
-        vs = state["versions"]
-        src = next(v for v in vs if v["parent"] is None)
-        path = state.get("source_path")
-        w.source_path = Path(path) if path else None
-        w.set_document(src["audio"], src["sample_rate"], state.get("doc_name") or "untitled")
-        versions = {}
-        for v in vs:
-            params = dict(v.get("params") or {})
-            if isinstance(params.get("region"), list):
-                params["region"] = tuple(params["region"])
-            versions[v["id"]] = Version(v["id"], v["parent"], np.asarray(v["audio"], dtype=np.float32),
-                                        int(v["sample_rate"]), instruction=v.get("instruction", ""), params=params,
-                                        seconds=float(v.get("seconds", 0.0)), tokens=tuple(v.get("tokens", ())),
-                                        label=v.get("label", ""))
-        w.history.load(versions, state.get("current", 0), state.get("undo", []), state.get("redo", []))
-        w.exported = set(state.get("exported", []))
-        a, b = ((state.get("compare") or []) + [0, None])[:2]
-        w.compare = (a if a in versions else 0, b if b in versions else None)
-        w.ab = 1 if w.compare[1] is not None else 0
-        self._restored_panel = dict(state.get("panel") or {})
-        self.apply_panel_state()
-        for vid in versions:
-            w.request_mel(vid)
-        w.refresh_views()
-        if state.get("region"):
-            w.set_region(tuple(state["region"]))
-        w.statusBar().showMessage(f"Restored {len(versions) - 1} edited version(s) of {w.doc_name}.",
-                                         8000)
+    def restore_finished(self, restorer) -> None:
+        if self.restoring is restorer:
+            self.restoring = None
+            self.schedule()  # the restored versions go to this window's own session folder
 
     def apply_panel_state(self, once: bool = False) -> None:
         """The restored edit settings (applied again once the model's defaults arrive; ``once``:

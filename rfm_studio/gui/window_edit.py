@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Protocol
 from ..core.events import EditRequest
 from ..core.features.mel import MelConfig
 from .jobs import JobError
+from .library.panel import with_reference
 
 if TYPE_CHECKING:
     from .attention_panel import AttentionPanel
@@ -96,8 +97,7 @@ class EditController:
                            seed=p.next_seed(), region=w.region,
                            capture_attention=p.capture.isChecked(),
                            attention_layers=p.layers.currentData(),
-                           prompts=w.examples.prompts(cur.audio, cur.sample_rate)
-                           + w.library.prompts_for(p.instruction.text().strip()))
+                           prompts=w.examples.prompts(cur.audio, cur.sample_rate))
 
     def run(self) -> Optional[int]:
         w = self.win
@@ -116,8 +116,9 @@ class EditController:
                                                "(replace the '...' of a template).")
             return None
         req = self.build_request()
-        host = w.host
-        self.job = w.runner.submit("edit", lambda c: host.edit(req, c), label=text, on_yielded=self._step,
+        host, choice = w.host, w.library.reference_for(text)  # the library sound: looked up and read in the job
+        self.job = w.runner.submit("edit", lambda c: host.edit(with_reference(req, choice), c), label=text,
+                                   on_yielded=self._step,
                                    on_returned=self._done, on_errored=self._failed, on_aborted=self._aborted)
         self.ctx = EditCtx(w.history.current, w.doc_id, time.perf_counter(), req)
         w.settings.add_instruction(text)
@@ -173,6 +174,8 @@ class EditController:
         v = w.history.add_edit(ctx.parent, r.audio, r.sample_rate, instruction=r.instruction, params=params,
                                seconds=r.seconds, tokens=tuple(r.tokens), attention=r.attention)
         w.history.mels[v.id] = out.mel_out
+        if r.params.get("reference"):  # the library sound it used stays chosen for the next edit
+            w.library.keep_reference(str(r.params["reference"]))
         self.show_change_report(v)
         w.compare = (w.compare[0] if w.compare[0] is not None else 0, v.id)
         w.ab = 1

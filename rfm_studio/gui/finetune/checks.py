@@ -1,6 +1,7 @@
 """The checks of the triplet table: the whole-table rules (count, instructions, duplicates)
-at once, and the core's audio checks of each file pair as a job of the app's worker
-(lane "finetune-check"), remembered per file (path, modification time, size)."""
+at once, and the core's audio checks of each file pair as a job of the window's I/O worker
+(lane "finetune-check"; jobs.io_runner: a training run in the model's worker does not hold
+them up), remembered per file (path, modification time, size)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def table_problems(rows) -> list[tuple[int, str]]:
 
 
 class FileChecks(QObject):
-    """The file checks of triplets, one job at a time in the worker; ``updated`` when results
-    arrive."""
+    """The file checks of triplets, one job at a time in ``runner`` (the window's I/O worker);
+    ``updated`` when results arrive."""
 
     updated = Signal()
 

@@ -1,5 +1,6 @@
 """Listening in the Fine-tuning tab, through the app's one player (the editor takes it back
-when its tab is shown: it clears ``owns``)."""
+when its tab is shown: it clears ``owns``). A file is decoded by the window's I/O worker
+(``jobs.io_runner``: it does not wait behind a training run) and played when it arrives."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ...core.errors import RFMError
+from ..tasks import read_clip
+
+LANE = "finetune-listen"
 
 
 class TabPlayer(QObject):
     message = Signal(str, bool)  # a sentence for the tab, warn
     playing = Signal(str)  # "Playing …", for the status bar
 
-    def __init__(self, player, parent=None):
+    def __init__(self, player, io, parent=None):
         super().__init__(parent)
         self.player = player
+        self.io = io  # the JobRunner that decodes files (a newer request supersedes an older one)
         self.owns = False  # the tab's sound is in the player
         self._timer = QTimer(self)  # advances the player's position while it plays (as the editor does)
         self._timer.setInterval(100)
@@ -43,16 +47,15 @@ class TabPlayer(QObject):
         return True
 
     def play_file(self, path: str) -> bool:
+        """Decode ``path`` in the I/O worker, then play it; True when the read was queued."""
         if not path:
             return False
-        from ...core.audio.io import load_audio
-
-        try:
-            audio, sr = load_audio(path)
-        except RFMError as exc:
-            self.message.emit(str(exc), True)
-            return False
-        return self.play(audio, sr, Path(path).name)
+        label = Path(path).name
+        self.io.submit(LANE, lambda c: read_clip(path), f"listen {label}",
+                       on_returned=lambda clip: self.play(clip.audio, clip.sample_rate, label),
+                       on_errored=lambda err: self.message.emit(
+                           err.message if err.user else f"{label} could not be read ({err.message}).", True))
+        return True
 
     def stop(self) -> None:
         if self.owns:
@@ -64,3 +67,4 @@ class TabPlayer(QObject):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self.io.cancel(LANE)

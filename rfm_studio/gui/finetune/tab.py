@@ -7,8 +7,9 @@ before/after preview of the last adapter (``preview_panel.PreviewPanel``).
 
 Training and the preview run as the tab's one job in the app's worker (``job_slot``), on
 the model the worker holds; while one runs, edits wait (the main window blocks them and
-says why) and the app stays usable for opening files and listening. The file checks are
-jobs of the same worker (``checks``); they read audio only.
+says why) and the app stays usable for opening files and listening. The file checks
+(``checks``) and decoding a file to listen to (``playback``) are jobs of the window's I/O
+worker (``io``, see jobs.py), so they do not wait behind a training run; they read audio only.
 """
 
 from __future__ import annotations
@@ -40,19 +41,20 @@ class FinetuneTab(QWidget):
     error = Signal(str, str, str)  # title, message, detail
     status = Signal(str)  # a status-bar message
 
-    def __init__(self, runner, host, player, settings=None, parent=None):
+    def __init__(self, runner, host, player, settings=None, parent=None, io=None):
         super().__init__(parent)
+        io = io if io is not None else runner  # the I/O worker (file checks, decoding to listen)
         self.confirm = self._confirm_dialog  # replaceable in tests
         self.ask_text = self._ask_text_dialog
         self._model_ready = False
         self._model_name = ""
         self.slot = JobSlot(runner, self)
-        self.player = TabPlayer(player, self)
+        self.player = TabPlayer(player, io, self)
         self.player.message.connect(lambda text, warn: self.say(text, warn))
         self.player.playing.connect(self.status)
         ready, say = (lambda: self._model_ready), self.say
         confirm = lambda *a: self.confirm(*a)  # noqa: E731 - late: tests replace self.confirm
-        self.triplet_panel = TripletsPanel(FileChecks(runner, self), settings, say, self.player.play_file,
+        self.triplet_panel = TripletsPanel(FileChecks(io, self), settings, say, self.player.play_file,
                                            self.player.stop)
         self.adapters = AdaptersPanel(ready, lambda: self.slot.busy, lambda: self.triplet_panel.table.rowCount() > 0, say,
                                       confirm, lambda *a: self.ask_text(*a))

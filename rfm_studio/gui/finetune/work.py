@@ -2,8 +2,8 @@
 
 ``train`` and ``preview`` are generators run by the app's one worker thread (jobs.py) on
 the model the worker holds (tasks.ModelHost); the UI receives only the frozen dataclasses
-below. ``check_files`` (``check_triplet`` for each file pair) runs there too; it reads
-audio files only.
+below. ``check_files`` (``check_triplet`` for each file pair) runs in the window's I/O worker
+(jobs.io_runner), not behind a training run; it reads audio files only.
 
 Staging: the core reads a JSONL manifest whose paths must lie *inside* the manifest's
 folder, while a user's files can be anywhere (other disks, other folders). So for every
@@ -85,7 +85,7 @@ class PreviewOutcome:
 
 
 # =====================================================================================
-# checks (the worker thread; no model)
+# checks (the I/O worker thread; no model)
 # =====================================================================================
 def check_triplet(input_path: str, target_path: str) -> list[str]:
     """The core's audio checks of one triplet (unreadable, silent, very different lengths),
@@ -109,7 +109,7 @@ def renumber(message: str, index: int) -> str:
 
 
 def check_files(items, cancel=None):
-    """A job of the app's worker: ``check_triplet`` for each ``(key, input, target)``.
+    """A job of the I/O worker: ``check_triplet`` for each ``(key, input, target)``.
     Yields the results so far, ``((key, messages), ...)``, after each one (so a coalesced
     event loses nothing) and returns them all; a check that fails says so in its message."""
     done = []

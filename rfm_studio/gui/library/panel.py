@@ -2,18 +2,24 @@
 the waveform to place it there, and choose which library sound an "Add ..." or
 "Replace ... with ..." edit uses (the top candidates for the instruction are listed).
 
-Searching, indexing and reading files run on one worker thread that owns the library's
-database connection; results come back to the UI thread through a queued signal as tuples
-of frozen Hit records.
+Nothing here waits on the library's database or on a sound file: searching and reading a
+sound to audition are jobs of the window's I/O worker (``jobs.io_runner``, whose thread owns
+the panel's database connection), indexing a folder is a job of the model's worker (long,
+cancellable), and the library sound of an "Add ..." edit is looked up and read inside the
+edit's own job (``LibraryChoice``/``with_reference``). Results come back to the UI thread as
+per-job callbacks carrying tuples of frozen Hit records or numpy arrays; closing the window
+cancels the jobs (their runners' shutdown), it never waits on them here.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
+
+from ..jobs import JobError
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -26,6 +32,40 @@ def parse_instruction(text: str):
 PATH_ROLE = Qt.UserRole
 DUR_ROLE = Qt.UserRole + 1
 LIMIT = 25
+SEARCH, AUDITION, INDEX = "library-search", "library-audition", "library-index"  # job lanes
+
+
+@dataclass(frozen=True)
+class LibraryChoice:
+    """Which library sound an edit uses: ``path`` (chosen in the panel) or, when none was
+    chosen yet, the best keyword match for ``query``; resolved in the edit's job."""
+    path: str
+    query: str
+    db_path: object = None
+
+
+def pick(choice: LibraryChoice) -> str:
+    """The file ``choice`` names: its path, or the best keyword match (FTS5, no model)."""
+    if choice.path:
+        return choice.path
+    from ...core.library import Library
+
+    try:
+        with Library(choice.db_path) as lib:
+            hits = lib.keyword_search(choice.query, 1)
+    except Exception:  # noqa: BLE001 - no library: the edit runs without a reference
+        return ""
+    return hits[0].path if hits else ""
+
+
+def with_reference(req, choice: LibraryChoice | None):
+    """Worker side: ``req`` with the chosen library sound appended to its prompts."""
+    path = pick(choice) if choice is not None else ""
+    if not path:
+        return req
+    from ...core.library.prompted import load_reference
+
+    return replace(req, prompts=tuple(req.prompts) + (load_reference(path, source=path),))
 
 
 class _ResultTree(QTreeWidget):
@@ -45,17 +85,14 @@ class _ResultTree(QTreeWidget):
 class LibraryPanel(QWidget):
     place_requested = Signal(str, float)  # a file dropped on the waveform at this time (s)
     reference_changed = Signal(str)  # the file Add / Replace will use ("" for none)
-    _results = Signal(int, object)  # (request id, (hits, mode, count) or an exception)
-    _loaded = Signal(object)  # (path, audio, rate) of an audition, or an exception
-    _indexed = Signal(object)  # ScanReport or an exception
 
-    def __init__(self, db_path=None, player=None, parent=None):
+    def __init__(self, io, runner=None, db_path=None, player=None, parent=None):
         super().__init__(parent)
+        self.io = io  # JobRunner for searches and auditions (its thread owns self._lib)
+        self.runner = runner if runner is not None else io  # JobRunner for indexing (long)
         self.db_path = db_path
         self.player = player  # a Player of its own for auditions (made on first use)
-        self._lib = None  # opened in the worker thread, used only there
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
-        self._closed = False
+        self._lib = None  # opened in the I/O worker's thread, used only there
         self._req = 0
         self._follow = False  # the list shows candidates for the instruction
         self.hits: tuple = ()
@@ -104,9 +141,6 @@ class LibraryPanel(QWidget):
         self._follow_timer.setSingleShot(True)
         self._follow_timer.setInterval(300)
         self._follow_timer.timeout.connect(self._follow_now)
-        self._results.connect(self._show, Qt.QueuedConnection)
-        self._loaded.connect(self._play, Qt.QueuedConnection)
-        self._indexed.connect(self._after_index, Qt.QueuedConnection)
         self.tree.setToolTip("Drag a sound onto the waveform to place it there")
 
     # ------------------------------------------------------------- worker side
@@ -117,28 +151,11 @@ class LibraryPanel(QWidget):
             self._lib = Library(self.db_path)
         return self._lib
 
-    def _run(self, fn, signal, *head):
-        def done(fut):
-            try:
-                value = fut.result()
-            except BaseException as exc:  # delivered to the UI thread as a value
-                value = exc
-            if self._closed:
-                return
-            try:
-                signal.emit(*head, value)
-            except RuntimeError:  # the panel was deleted meanwhile
-                pass
-
-        if self._closed:  # a close was refused (the window stays): work again
-            self._closed = False
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
-        self._pool.submit(fn).add_done_callback(done)
-
     def shutdown(self) -> None:
-        """Wait for the worker (no thread may outlive the window's Qt objects) and drop queued work."""
-        self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Cancel the panel's jobs (nothing waits: a running step's result is dropped)."""
+        self.io.cancel(SEARCH)
+        self.io.cancel(AUDITION)
+        self.runner.cancel(INDEX)
 
     # ------------------------------------------------------------- searching
     def _typed(self, _text):
@@ -160,17 +177,18 @@ class LibraryPanel(QWidget):
             return
         self.status.setText("Searching…")
 
-        def work():
+        def work(_cancel):
             lib = self._library()
             return tuple(lib.search(q, LIMIT)), lib.mode, lib.count()
 
-        self._run(work, self._results, rid)
+        self.io.submit(SEARCH, work, f"search {q}", on_returned=lambda payload: self._show(rid, payload),
+                       on_errored=lambda err: self._show(rid, err))
 
     def _show(self, rid, payload):
         if rid != self._req:
             return  # a newer search was started
-        if isinstance(payload, BaseException):
-            self.status.setText(f"Library error: {payload}")
+        if isinstance(payload, JobError):
+            self.status.setText(f"Library error: {payload.message}")
             return
         hits, mode, count = payload
         self.hits, self.mode = hits, mode
@@ -229,33 +247,16 @@ class LibraryPanel(QWidget):
         what, self._pending = self._pending, ""
         self.search(what, follow=True)
 
-    def prompts_for(self, instruction: str) -> tuple:
-        """The reference prompt an edit with ``instruction`` uses: the chosen library sound
-        for an add / replace instruction, else none."""
+    def reference_for(self, instruction: str) -> LibraryChoice | None:
+        """Which library sound an edit with ``instruction`` uses (resolved and read in the
+        edit's job, ``with_reference``): the chosen one for an add / replace instruction, or
+        the best keyword match when Run came before the candidates; None for other edits."""
         task, _, what = parse_instruction(instruction)
         if task is None:
-            return ()
+            return None
         if what and (not self.reference or self._pending == what):  # Run before the candidates came back
-            path = self._quick_pick(what)
-            if path:
-                self._pending = ""
-                self.set_reference(path)
-        if not self.reference:
-            return ()
-        from ...core.library.prompted import load_reference
-
-        return (load_reference(self.reference, source=self.reference),)
-
-    def _quick_pick(self, what: str) -> str:
-        """The best keyword match (FTS5: no model, milliseconds) on a connection of this thread."""
-        from ...core.library import Library
-
-        try:
-            with Library(self.db_path) as lib:
-                hits = lib.keyword_search(what, 1)
-        except Exception:
-            return ""
-        return hits[0].path if hits else ""
+            return LibraryChoice("", what, self.db_path)
+        return LibraryChoice(self.reference, what, self.db_path) if self.reference else None
 
     # ------------------------------------------------------------- audition, folders
     def audition(self) -> None:
@@ -264,19 +265,13 @@ class LibraryPanel(QWidget):
             return
         path = it.data(0, PATH_ROLE)
 
-        def work():
-            from ...core.audio.io import load_audio
+        from ..tasks import read_clip
 
-            audio, sr = load_audio(path)
-            return path, audio, sr
+        self.io.submit(AUDITION, lambda c: read_clip(path), f"audition {Path(path).name}",
+                       on_returned=lambda clip: self._play(path, clip.audio, clip.sample_rate),
+                       on_errored=lambda err: self.status.setText(err.message))
 
-        self._run(work, self._loaded)
-
-    def _play(self, payload):
-        if isinstance(payload, BaseException):
-            self.status.setText(str(payload))
-            return
-        path, audio, sr = payload
+    def _play(self, path, audio, sr):
         if self.player is None:
             from ..playback import Player
 
@@ -298,24 +293,34 @@ class LibraryPanel(QWidget):
     def add_folder(self, folder: str) -> None:
         self.status.setText(f"Indexing {folder}…")
         self.add_btn.setEnabled(False)
-        self._run(lambda: self._index_and_embed(folder), self._indexed)
-
-    def _index_and_embed(self, folder: str):
-        """Worker side: scan the folder, then embed its descriptions (keywords serve if that fails)."""
-        lib = self._library()
-        rep = lib.add_folder(folder)
-        try:
-            lib.embed_pending()
-        except Exception:  # the encoder is unavailable: searches fall back to keywords
-            pass
-        return rep
+        db = self.db_path
+        self.runner.submit(INDEX, lambda c: index_folder(db, folder, c), f"index {folder}",
+                           on_returned=self._after_index, on_errored=self._after_index,
+                           on_aborted=lambda: self._after_index(None))
 
     def _after_index(self, rep):
         self.add_btn.setEnabled(True)
-        if isinstance(rep, BaseException):
-            self.status.setText(str(rep))
+        if rep is None:
+            self.status.setText("Indexing stopped.")
+            return
+        if isinstance(rep, JobError):
+            self.status.setText(rep.message)
             return
         self.status.setText(f"{Path(rep.folder).name}: {rep.added} added, {rep.updated} updated, "
                             f"{rep.removed} removed" + (f", {rep.failed} unreadable" if rep.failed else ""))
         if self.search_box.text().strip():
             self._search_now()
+
+
+def index_folder(db_path, folder: str, cancel=None):
+    """Worker side (the model's worker: long): scan ``folder`` on a connection of that thread,
+    then embed its descriptions (keywords serve if the encoder is unavailable)."""
+    from ...core.library import Library
+
+    with Library(db_path) as lib:
+        rep = lib.add_folder(folder, cancel=cancel)
+        try:
+            lib.embed_pending(cancel=cancel)
+        except Exception:  # noqa: BLE001 - the encoder is unavailable: searches fall back to keywords
+            pass
+    return rep

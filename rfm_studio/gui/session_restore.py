@@ -1,0 +1,139 @@
+"""Restoring a crashed session without blocking the window: the small ``state.json`` is read
+on the UI thread (to ask), every version's audio in the window's I/O worker (``jobs.py``).
+
+The job reads the versions the window shows first (the current one, then the source and the
+compared pair) and yields them, so the document appears as soon as those are in; it then
+reads the others (newest first) and returns them, and they join the history (with the undo
+and redo lists). Only ``RestoredAudio`` (ids and numpy arrays) crosses the thread boundary.
+Autosave waits until the restore has finished; the crashed folder is removed when the job
+ends (a window closed meanwhile leaves it, and it is offered again next time)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LANE = "restore"
+
+
+@dataclass(frozen=True)
+class RestoredAudio:
+    ids: tuple  # version ids
+    audio: tuple  # one float32 array per id
+
+
+def read_state(folder: Path) -> dict:
+    """The saved state (no audio); raises OSError / ValueError when it is unreadable."""
+    state = json.loads((Path(folder) / "state.json").read_text(encoding="utf-8"))
+    vs = state.get("versions") if isinstance(state, dict) else None
+    if not vs or not all(isinstance(v, dict) and {"id", "parent", "file", "sample_rate"} <= set(v) for v in vs):
+        raise ValueError("its list of versions is incomplete")
+    if sum(1 for v in vs if v["parent"] is None) != 1:
+        raise ValueError("it has no single original")
+    return state
+
+
+def restore_order(state: dict) -> tuple[tuple, tuple]:
+    """(the ids shown first: current, source, compared pair; the others, newest first)."""
+    ids = [v["id"] for v in state["versions"]]
+    src = next(v["id"] for v in state["versions"] if v["parent"] is None)
+    a, b = ((state.get("compare") or []) + [None, None])[:2]
+    first = tuple(i for i in dict.fromkeys((state.get("current", src), src, a, b)) if i in ids)
+    return first, tuple(i for i in sorted(ids, reverse=True) if i not in first)
+
+
+def load_versions(folder: Path, files: dict, first: tuple, rest: tuple, cancel=None):
+    """Worker side: yields the ``first`` versions' audio, returns the ``rest``'s."""
+    from ..core.errors import Cancelled
+
+    def read(ids) -> RestoredAudio:
+        out = []
+        for i in ids:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("restore cancelled")
+            out.append(np.asarray(np.load(Path(folder) / files[i], allow_pickle=False), dtype=np.float32))
+        return RestoredAudio(tuple(ids), tuple(out))
+
+    yield read(first)
+    return read(rest)
+
+
+class Restorer:
+    """The UI side of one restore (``SessionController.offer_restore`` starts it)."""
+
+    def __init__(self, ctl, state: dict, folder: Path):
+        self.ctl, self.win, self.state, self.folder = ctl, ctl.win, state, Path(folder)
+        self.meta = {v["id"]: v for v in state["versions"]}
+        self.doc = self.win.doc_id  # the document when it started: opening another drops the restore
+        self.at = None  # the current version once the first versions are shown
+        self.done = False
+
+    def start(self) -> int:
+        w, first_rest = self.win, restore_order(self.state)
+        files = {i: v["file"] for i, v in self.meta.items()}
+        n = len(self.meta) - 1
+        w.wave.set_message(f"Restoring {n} edited version{'s' if n != 1 else ''}…")
+        return w.io.submit(LANE, lambda c: load_versions(self.folder, files, *first_rest, c), "restore session",
+                           on_yielded=self._first, on_returned=self._rest, on_errored=self._failed,
+                           on_finished=self._finished)
+
+    def _versions(self, got: RestoredAudio) -> dict:
+        from .history import Version
+
+        out = {}
+        for vid, audio in zip(got.ids, got.audio):
+            v = self.meta[vid]
+            params = dict(v.get("params") or {})
+            if isinstance(params.get("region"), list):
+                params["region"] = tuple(params["region"])
+            out[vid] = Version(vid, v["parent"], audio, int(v["sample_rate"]), instruction=v.get("instruction", ""),
+                               params=params, seconds=float(v.get("seconds", 0.0)),
+                               tokens=tuple(v.get("tokens", ())), label=v.get("label", ""))
+        return out
+
+    def _first(self, got: RestoredAudio) -> None:
+        w, state = self.win, self.state
+        if w.doc_id != self.doc:
+            return  # another clip was opened meanwhile
+        versions = self._versions(got)
+        src = next(v for v in versions.values() if v.is_source)
+        path = state.get("source_path")
+        w.source_path = Path(path) if path else None
+        w.set_document(src.audio, src.sample_rate, state.get("doc_name") or "untitled")
+        self.doc = w.doc_id
+        w.history.load(versions, state.get("current", src.id), next_id=max(self.meta) + 1)
+        self.at = w.history.current
+        w.exported = set(state.get("exported", []))
+        a, b = ((state.get("compare") or []) + [0, None])[:2]
+        w.compare = (a if a in versions else src.id, b if b in versions else None)
+        w.ab = 1 if w.compare[1] is not None else 0
+        self.ctl._restored_panel = dict(state.get("panel") or {})
+        self.ctl.apply_panel_state()
+        w.refresh_views()
+        if state.get("region"):
+            w.set_region(tuple(state["region"]))
+        w.statusBar().showMessage(f"Restoring the edited versions of {w.doc_name}…", 8000)
+
+    def _rest(self, got: RestoredAudio) -> None:
+        w, state = self.win, self.state
+        if self.at is None or w.doc_id != self.doc:
+            return
+        w.history.add_restored(self._versions(got), state.get("undo", []), state.get("redo", []), self.at)
+        w.refresh_views()
+        w.update_actions()
+        w.statusBar().showMessage(f"Restored {len(w.history) - 1} edited version(s) of {w.doc_name}.", 8000)
+
+    def _failed(self, err) -> None:
+        w = self.win
+        if self.at is None and w.doc_id == self.doc:
+            w.wave.set_message("Open an audio file (File ▸ Open, or drop it here)")
+        w.statusBar().showMessage(f"The autosaved session could not be read ({err.message}).", 8000)
+
+    def _finished(self) -> None:
+        self.done = True
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.ctl.restore_finished(self)
