@@ -4,7 +4,6 @@ live heatmap, cancel, supersede, undo/redo, compare, export, errors, start-up ti
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -119,38 +118,44 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert w.attn.trajectories.shown_curves() == [2]
 
 
-def test_ui_thread_stays_responsive_during_an_edit(qtbot, loaded):
+def test_an_edit_runs_on_the_worker_while_the_ui_thread_goes_on(qtbot, loaded, monkeypatch):
+    """Structure, not timing (benchmarks/ui_responsiveness.py prints the figures): the
+    sampler runs on the worker thread, run_edit() returns while the edit is held inside it,
+    the UI thread meanwhile serves its events (a timer fires, the panel takes typing), and the
+    result arrives afterwards through the job's callback."""
+    import threading
+
     from PySide6.QtCore import QTimer
 
+    from rfm_studio.core.edit import window as edit_window
+
     w = loaded
-    run_edit(qtbot, w, steps=2)  # warm up (first-call costs in torch and Qt)
-    # the UI thread's own CPU time between heartbeats: a UI thread that ran the edit spends it
-    # there; one that is merely waiting for a busy machine's cores does not (wall-clock gaps
-    # measure the machine's load as much as the app)
-    gaps, last = [], [time.thread_time()]
+    real, threads, inside, gate = edit_window.sample_window, [], threading.Event(), threading.Event()
 
-    def beat():
-        now = time.thread_time()
-        gaps.append(now - last[0])
-        last[0] = now
+    def held(*args, **kw):
+        threads.append(threading.current_thread())
+        inside.set()
+        assert gate.wait(30), "the test never released the edit"
+        return (yield from real(*args, **kw))
 
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(beat)
-    timer.start()
-    w.panel.steps.setValue(120)
-    w.panel.instruction.setText("Remove the dog barking")  # a model edit ("Add ..." places a library sound at once)
-    last[0] = time.thread_time()
-    c0 = time.process_time()
-    w.run_edit()
+    monkeypatch.setattr(edit_window, "sample_window", held)
+    w.panel.instruction.setText(INSTRUCTION)
+    w.panel.steps.setValue(2)
+    n = len(w.history)
+    assert w.run_edit() is not None  # returns at once: nothing of the edit ran on this thread
+    assert w.editing.busy and not gate.is_set()
+    assert inside.wait(30)  # the worker is now inside the sampler, held there
+    fired = []
+    QTimer.singleShot(0, lambda: fired.append(threading.current_thread()))
+    qtbot.waitUntil(lambda: bool(fired), timeout=5000)  # the UI thread's event loop runs meanwhile
+    w.set_region((0.2, 0.9))  # and the window takes input
+    assert w.panel.region_label.text().startswith("Region: 0.20")
+    assert w.editing.busy and len(w.history) == n  # the edit is still held in the worker
+    gate.set()
     qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
-    cpu = time.process_time() - c0  # the whole process: the edit (worker) and the UI
-    qtbot.wait(30)
-    timer.stop()
-    assert w.errors == [] and len(gaps) > 3
-    print(f"max UI-thread CPU between heartbeats {max(gaps) * 1000:.1f} ms over {len(gaps)} beats; "
-          f"edit {cpu * 1000:.0f} ms CPU")
-    assert max(gaps) < 0.2 * cpu, f"the UI thread blocked for {max(gaps) * 1000:.0f} ms of a {cpu * 1000:.0f} ms edit"
+    assert w.errors == [] and len(w.history) == n + 1
+    assert fired == [threading.main_thread()]
+    assert threads and all(t is not threading.main_thread() for t in threads)
 
 
 def test_region_is_passed_to_the_edit(qtbot, loaded):
