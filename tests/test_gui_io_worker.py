@@ -95,7 +95,7 @@ def test_library_search_and_audition_run_in_the_io_worker_and_the_panel_never_wa
     lib = window.library
     assert not hasattr(lib, "_pool")  # no thread of its own to join on close
     model_worker, _gate = held
-    searched, read = [], []
+    searched = []
     real_library = lib._library
 
     def recording_library():

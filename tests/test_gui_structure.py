@@ -18,6 +18,7 @@ CONTROLLERS = {
     "window_report.py": ("RemovedSound", "RemovedWindow"),
     "window_views.py": ("CompareView", "CompareWindow"),
     "session.py": ("SessionController", "SessionWindow"),
+    "session_restore.py": ("Restorer", "RestoreWindow"),
 }
 
 

@@ -31,8 +31,6 @@ from ..core.atomic import atomic_write_bytes
 if TYPE_CHECKING:
     from .edit_panel import EditPanel
     from .history import History
-    from .jobs import JobRunner
-    from .views.waveform import WaveformView
 
 STATE = "state.json"
 LOCK = "session.lock"
@@ -179,13 +177,11 @@ class SessionWindow(Protocol):
     doc_name: str
     ask_unsaved: Callable[[int, str], str]  # -> "save" | "discard" | "cancel" (replaceable in tests)
     ask_restore: Callable[[str, int], bool]  # (replaceable in tests)
-    io: JobRunner  # reads a restored session's audio
-    wave: WaveformView
+    # (a restore also uses what session_restore.RestoreWindow lists)
 
     def statusBar(self): ...
     def set_document(self, audio, sr: int, name: str = "untitled") -> None: ...
     def refresh_views(self) -> None: ...
-    def update_actions(self) -> None: ...
     def set_region(self, region, final: bool = True) -> None: ...
     def export_result(self, path=None, fmt=None): ...
 
@@ -285,6 +281,11 @@ class SessionController:
         if self.restoring is restorer:
             self.restoring = None
             self.schedule()  # the restored versions go to this window's own session folder
+
+    def restore_panel(self, panel: dict) -> None:
+        """A restored session's edit settings (kept until the model's defaults have arrived)."""
+        self._restored_panel = dict(panel)
+        self.apply_panel_state()
 
     def apply_panel_state(self, once: bool = False) -> None:
         """The restored edit settings (applied again once the model's defaults arrive; ``once``:

@@ -14,8 +14,14 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .history import History
+    from .jobs import JobRunner
+    from .views.waveform import WaveformView
 
 LANE = "restore"
 
@@ -60,6 +66,24 @@ def load_versions(folder: Path, files: dict, first: tuple, rest: tuple, cancel=N
 
     yield read(first)
     return read(rest)
+
+
+class RestoreWindow(Protocol):
+    io: JobRunner  # reads the audio
+    wave: WaveformView
+    history: History
+    exported: set
+    source_path: Optional[Path]
+    compare: tuple
+    ab: int
+    doc_id: int
+    doc_name: str
+
+    def statusBar(self): ...
+    def set_document(self, audio, sr: int, name: str = "untitled") -> None: ...
+    def set_region(self, region, final: bool = True) -> None: ...
+    def refresh_views(self) -> None: ...
+    def update_actions(self) -> None: ...
 
 
 class Restorer:
@@ -111,8 +135,7 @@ class Restorer:
         a, b = ((state.get("compare") or []) + [0, None])[:2]
         w.compare = (a if a in versions else src.id, b if b in versions else None)
         w.ab = 1 if w.compare[1] is not None else 0
-        self.ctl._restored_panel = dict(state.get("panel") or {})
-        self.ctl.apply_panel_state()
+        self.ctl.restore_panel(state.get("panel") or {})
         w.refresh_views()
         if state.get("region"):
             w.set_region(tuple(state["region"]))

@@ -51,7 +51,7 @@ class RemovedSound:
             return None
         key = (w.doc_id, a_id, b_id)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, (a.audio - b.audio).astype(np.float32))
+            self._cache = (key, np.subtract(a.audio, b.audio, dtype=np.float32))  # one allocation, no copy
         return self._cache[1]
 
     def show_spectrogram(self) -> None:
