@@ -486,3 +486,28 @@ def test_player_measures_loudness_once_per_pair_of_versions(monkeypatch):
     assert np.allclose(np.sqrt(np.mean(p._bufs[1] ** 2)), np.sqrt(np.mean(p._bufs[0] ** 2)), rtol=1e-3)
     p.set_match_loudness(False)
     assert np.array_equal(p._bufs[1], pb._fit_channels(b, p.channels)) and len(calls) == 1
+
+
+def test_true_emitted_through_signals_is_never_freed(qtbot):
+    """Some PySide6 releases drop a reference to True per emission; the runner guards it."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from rfm_studio.gui.jobs import JobRunner
+    from rfm_studio.gui.qt_refcounts import HEADROOM, leaks_true
+
+    r = JobRunner()
+    assert r.shutdown()
+
+    class E(QObject):
+        flag = Signal(bool)
+
+    e = E()
+    seen = []
+    e.flag.connect(lambda v: seen.append(v))
+    for _ in range(20000):  # more than True's own count in a fresh interpreter
+        e.flag.emit(True)
+    assert len(seen) == 20000 and all(seen)
+    if sys.version_info < (3, 12) and leaks_true():
+        assert sys.getrefcount(True) > HEADROOM // 2
