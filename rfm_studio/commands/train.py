@@ -71,6 +71,10 @@ def config_from_args(args):
     if args.preset:
         kw.update(preset_settings(args.preset, device))
     kw.update(extra)
+    try:  # the file's own values are checked even where an option overrides them
+        TrainConfig(**kw).check()
+    except TypeError as exc:
+        raise OptionError(f"Unknown training setting ({exc}).") from None
     given = dict(init=args.init, val_data=args.val_data, steps=args.steps, batch_size=args.batch_size,
                  checkpoint_seconds=args.checkpoint_seconds, val_every=args.val_every, crop_seconds=args.crop_seconds,
                  epochs=args.epochs, val_clips=args.val_clips, dtype=args.dtype, lr=args.lr,
