@@ -488,26 +488,24 @@ def test_player_measures_loudness_once_per_pair_of_versions(monkeypatch):
     assert np.array_equal(p._bufs[1], pb._fit_channels(b, p.channels)) and len(calls) == 1
 
 
-def test_true_emitted_through_signals_is_never_freed(qtbot):
-    """Some PySide6 releases drop a reference to True per emission; the runner guards it."""
+def test_true_emitted_through_signals_keeps_its_references(qtbot):
+    """PySide6 6.12.0 drops a reference to True per emission through a Signal (the process aborts
+    in bool_dealloc after a few thousand); the project's requirements exclude it."""
     import sys
 
     from PySide6.QtCore import QObject, Signal
 
-    from rfm_studio.gui.jobs import JobRunner
-    from rfm_studio.gui.qt_refcounts import HEADROOM, leaks_true
-
-    r = JobRunner()
-    assert r.shutdown()
-
     class E(QObject):
         flag = Signal(bool)
+        value = Signal(object)
 
     e = E()
     seen = []
     e.flag.connect(lambda v: seen.append(v))
-    for _ in range(20000):  # more than True's own count in a fresh interpreter
+    e.value.connect(lambda v: seen.append(v))
+    before = sys.getrefcount(True)
+    for _ in range(500):
         e.flag.emit(True)
-    assert len(seen) == 20000 and all(seen)
-    if sys.version_info < (3, 12) and leaks_true():
-        assert sys.getrefcount(True) > HEADROOM // 2
+        e.value.emit(True)
+    del seen[:]
+    assert sys.getrefcount(True) >= before

@@ -204,10 +204,8 @@ class JobRunner(QObject):
         self.coalesced = 0  # events replaced before the UI took them
         self._lowered = False
         from .gc_guard import ensure_main_thread_gc
-        from .qt_refcounts import guard_bool_singletons
 
         ensure_main_thread_gc()  # collected cycles must not destroy UI objects on the worker thread
-        guard_bool_singletons()  # a PySide that drops a reference per True emitted must not free it
         self._thread = QThread()
         self._thread.setObjectName(name)
         self._worker = _Worker(self)
