@@ -8,7 +8,14 @@ success; its ``table``) and its ``--prompt example`` span:
                  instruction's sound (text only); no match: the input, unchanged
   combined       the model's removal, then dictionary removal with library templates and
                  templates of the model's residual (text only)
+  self-prompt    the model's text-only removal marks the example: its strongest removal spans,
+                 cut from the input, go to the dictionary engine (core/separation/self_prompt.py;
+                 ``--sp KEY=VALUE`` sets SelfPromptConfig fields, e.g. library=1, combine=product,
+                 inside_only=1, examples=0 for library templates only inside the model's spans)
   engine-auto    what ``rfm-studio edit`` does at its defaults for a text-only remove
+
+``--cache DIR`` keeps the model's text-only edit of each triplet (npz) for later runs.
+``--leak`` prints, per triplet, whether the library returns the triplet's own recording.
 
     python benchmarks/dictionary_removal.py --manifest data/outside/fixed/manifest.jsonl \
         [--modes model,dict-example,dict-library,combined] [--set key=value ...]
@@ -30,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-MODES = ("model", "dict-example", "dict-library", "combined", "engine-auto")
+MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "engine-auto")
 
 
 def main(argv=None):
@@ -40,6 +47,9 @@ def main(argv=None):
     ap.add_argument("--modes", default="model,dict-example,dict-library,combined")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="DictionaryConfig field")
+    ap.add_argument("--sp", action="append", default=[], metavar="KEY=VALUE", help="SelfPromptConfig field")
+    ap.add_argument("--cache", default=None, help="folder keeping the model's text-only edits")
+    ap.add_argument("--leak", action="store_true", help="flag library matches from the triplet's own recording")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -53,16 +63,32 @@ def main(argv=None):
     from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
     from rfm_studio.core.separation.engine import library_templates
 
-    over = {}
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        over[k] = float(v) if "." in v or "e" in v else int(v)
-    cfg = DictionaryConfig.from_dict({**DictionaryConfig().to_dict(), **over})
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, self_prompt_keep
+
+    cfg = DictionaryConfig.from_dict({**DictionaryConfig().to_dict(), **settings(args.set)})
+    sp = SelfPromptConfig.from_dict({**SelfPromptConfig().to_dict(), **settings(args.sp)})
     modes = [m for m in args.modes.split(",") if m]
     manifest = Path(args.manifest)
     rows = [r for r in rows_of(manifest, None) if r["task"] == "remove"][: args.limit or None]
-    print(f"{len(rows)} remove triplets from {manifest}; {cfg}")
-    model = load_editor(args.model, device="cpu") if {"model", "combined", "engine-auto"} & set(modes) else None
+    print(f"{len(rows)} remove triplets from {manifest}; {cfg}; {sp}")
+    cache = Path(args.cache) if args.cache else None
+    model = None
+
+    def model_edit(rid, x, instruction):  # the model's text-only edit: (audio, mel_in, mel_out)
+        nonlocal model
+        f = cache / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', rid)}.npz" if cache else None
+        if f is not None and f.exists():
+            z = np.load(f)
+            return z["audio"], z["mel_in"], z["mel_out"]
+        model = model or load_editor(args.model, device="cpu")
+        res = edit(model, x, 16000, instruction, seed=0)
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(f, audio=res.audio, mel_in=res.mel_in, mel_out=res.mel_out)
+        return res.audio, res.mel_in, res.mel_out
+
+    if args.leak:
+        leak_report(rows)
     results = {m: [] for m in modes}
     secs = {m: [] for m in modes}
     for r in rows:
@@ -76,7 +102,7 @@ def main(argv=None):
         for mode in modes:
             t0 = time.perf_counter()
             if mode == "model":
-                out = edit(model, x, 16000, r["instruction"], seed=0).audio
+                out = model_edit(r["id"], x, r["instruction"])[0]
             elif mode == "dict-example":
                 ex = example_prompt(r, x, y)
                 keep = remove_with_dictionary(x, cfg, examples=[ex.audio], seed=0)
@@ -91,10 +117,18 @@ def main(argv=None):
                     line.append("(no library match)")
             elif mode == "combined":
                 lib_cache = lib_cache or library_templates(removed_sound(r["instruction"]), cfg.library_clips)
-                y_m = edit(model, x, 16000, r["instruction"], seed=0).audio
+                y_m = model_edit(r["id"], x, r["instruction"])[0]
                 keep = remove_with_dictionary(x, cfg, examples=[x - y_m], library=lib_cache[0], seed=0)
                 out = apply_keep_mask(x, 16000, keep, cfg)
+            elif mode == "self-prompt":
+                lib_cache = lib_cache or library_templates(removed_sound(r["instruction"]), cfg.library_clips)
+                y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
+                t0 = time.perf_counter()  # the model's edit is timed in its own mode
+                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, cfg, library=lib_cache[0], seed=0)
+                out = y_m if keep is None else apply_keep_mask(x, 16000, keep, cfg)
+                line.append("spans " + ",".join(f"{a:.2f}-{b:.2f}" for a, b in spans))
             elif mode == "engine-auto":
+                model = model or load_editor(args.model, device="cpu")
                 out = edit(model, x, 16000, r["instruction"], seed=0, engine="auto").audio
             secs[mode].append(time.perf_counter() - t0)
             f = edit_figures(mi, mt, log_mel(out), m)
@@ -108,6 +142,43 @@ def main(argv=None):
     report["manifest"] = str(manifest)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+def settings(pairs) -> dict:
+    out = {}
+    for kv in pairs:
+        k, v = kv.split("=", 1)
+        try:
+            out[k] = float(v) if "." in v or "e" in v else int(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def leak_report(rows) -> None:
+    """Per triplet: the library's matches for its sound, and whether one is the triplet's own
+    recording (the starter library comes from the training bank's packages)."""
+    import csv
+
+    from rfm_studio.core.separation.dictionary import removed_sound
+    from rfm_studio.core.separation.engine import library_templates
+
+    lib_dir = ROOT / "resources" / "library"
+    with open(lib_dir / "licences.tsv", newline="") as f:
+        info = {r["file"]: r for r in csv.DictReader(f, delimiter="\t")}
+    n_leak = 0
+    for r in rows:
+        _, paths = library_templates(removed_sound(r["instruction"]), 3)
+        own = json.dumps(r.get("meta", {}))
+        hits = []
+        for p in paths:
+            i = info.get(Path(p).name, {})
+            same = bool(i) and (i.get("bank_id", "?") in own or i.get("source", "?").rsplit("/", 1)[-1] in own
+                                or i.get("group", "?") in own)
+            hits.append(f"{Path(p).name}{' OWN' if same else ''}")
+            n_leak += same
+        print(f"leak? {r['id']} '{r['instruction']}': {', '.join(hits) or '(no match)'}")
+    print(f"library matches from the triplet's own recording: {n_leak}")
 
 
 if __name__ == "__main__":

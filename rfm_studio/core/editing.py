@@ -42,10 +42,14 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
 
         if is_reference_edit(req):
             return (yield from run_reference_edit(model, req, cancel))
-    from .separation.engine import run_dictionary_edit, wants_dictionary
+    from .separation.engine import run_dictionary_edit, wants_dictionary, wants_self_prompt
 
     if wants_dictionary(req):  # "Remove X" with a marked example: dictionary-guided separation
         return (yield from run_dictionary_edit(req, cancel))
+    if wants_self_prompt(req):  # text-only "Remove X": the model marks the example (separation/self_prompt.py)
+        from .separation.self_prompt import run_self_prompt_edit
+
+        return (yield from run_self_prompt_edit(model, req, cancel))
     inputs = check_inputs(model, req)  # 1
     params = inputs.params
     plan = plan_span(model, inputs, req.region)  # 2

@@ -3,7 +3,10 @@
 - ``model``: the flow model (core/editing.py), text and optional example prompts.
 - ``dictionary``: supervised NMF (dictionary.py) with templates from the examples the user
   marked, else from the sound library's matches for X.
-- ``auto``: the dictionary engine when the user marked an example of the sound; else the model.
+- ``self-prompt``: the model's text-only removal marks where X plays; those spans are the
+  dictionary engine's examples (self_prompt.py).
+- ``auto``: the dictionary engine when the user marked an example of the sound; else
+  ``TEXT_ONLY`` (the engine a text-only "Remove X" gets).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import numpy as np
 from ..errors import OptionError
 from ..events import EditRequest, EditResult, StepEvent
 
-ENGINES = ("auto", "model", "dictionary")
+ENGINES = ("auto", "model", "dictionary", "self-prompt")
+TEXT_ONLY = "self-prompt"  # auto's engine for a "Remove X" without a marked example
 LIBRARY_MIN_SCORE = 0.5  # an embedding match below this is not the named sound
 LIBRARY_SPREAD = 0.1  # further matches are used while within this of the best
 
@@ -67,14 +71,25 @@ def wants_dictionary(req: EditRequest) -> bool:
 
 def uses_dictionary(instruction: str, engine, prompts) -> bool:
     """A remove instruction with ``engine="dictionary"``, or ``"auto"`` with an example span marked."""
+    return removal_engine(instruction, engine, prompts) == "dictionary"
+
+
+def removal_engine(instruction: str, engine, prompts) -> str:
+    """The engine that runs an edit: "dictionary" or "self-prompt" for a remove instruction
+    that gets one (see the module), else "model"."""
     from ..instructions import removed_sound
 
     engine = check_engine(engine)
     if engine == "model" or removed_sound(instruction) is None:
-        return False
-    if engine == "dictionary":
-        return True
-    return any(p.kind == "example" for p in prompts)
+        return "model"
+    if engine != "auto":
+        return engine
+    return "dictionary" if any(p.kind == "example" for p in prompts) else TEXT_ONLY
+
+
+def wants_self_prompt(req: EditRequest) -> bool:
+    """Whether ``req`` runs on the self-prompted engine (see ``removal_engine``)."""
+    return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts) == "self-prompt"
 
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):

@@ -1,0 +1,205 @@
+"""Self-prompted removal: a text-only "Remove X" where the flow model marks the example.
+
+The flow model's text-only removal finds where X plays better than it removes it. Its change
+of the log-mel (input minus output, per frame, averaged over the bands) is strongest on the
+frames of the named sound; those frames, cut from the clip, become the "example" a user would
+have marked, and the dictionary engine (dictionary.py) removes that sound everywhere it plays,
+with its own soft mask on the clip's STFT:
+
+1. the model's edit of the 16 kHz mono mix (text only): ``mel_in``, ``mel_out``;
+2. ``removal_profile``: per frame, the mean over the bands of what the model took out;
+3. ``flagged_spans``: the runs of frames where that is at least ``rel_threshold`` of its peak
+   (and ``min_removal`` nats), joined across short gaps, the strongest ``max_examples`` kept;
+4. the dictionary engine with those spans of the input as its examples (optionally with the
+   library's templates of X, and the model's own mel-domain gain as a further cut).
+
+When the model takes out nothing (no frame reaches ``min_removal``) there is nothing to go on
+and the model's own output is the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+FPS = 100  # the model's mel frames per second (hop 160 at 16 kHz)
+COMBINE = ("none", "product")
+
+
+@dataclass(frozen=True)
+class SelfPromptConfig:
+    rel_threshold: float = 0.5  # a frame is flagged at this share of the profile's peak
+    min_removal: float = 0.05  # nats (mean over the mel bands): less than this is no removal
+    smooth_s: float = 0.05  # moving average of the profile
+    gap_s: float = 0.15  # flagged runs closer than this are one span
+    min_span_s: float = 0.1  # shorter spans are dropped (the dictionary needs 6 of its frames)
+    pad_s: float = 0.0  # each span widened by this on both sides
+    max_examples: int = 3  # the strongest spans (by total removal) become the examples
+    examples: bool = True  # the spans are the examples (False: the library's templates only)
+    library: bool = False  # also the library's templates of the named sound
+    combine: str = "none"  # "product": the dictionary's keep mask times the model's own gain
+    inside_only: bool = False  # the removal only in the flagged spans (widened by pad_s)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "SelfPromptConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def removal_profile(mel_in: np.ndarray, mel_out: np.ndarray) -> np.ndarray:
+    """[frames]: what the model took out of each frame, in nats, averaged over the mel bands
+    (bands it raised count as nothing taken out)."""
+    n = min(mel_in.shape[-1], mel_out.shape[-1])
+    return np.maximum(np.asarray(mel_in[:, :n], np.float64) - np.asarray(mel_out[:, :n], np.float64), 0.0).mean(0)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def flagged_spans(profile: np.ndarray, cfg: SelfPromptConfig, fps: float = FPS) -> list[tuple[float, float]]:
+    """[(start_s, end_s)], in time order: the strongest runs of the removal profile (see the
+    module's step 3); [] when nothing reaches ``min_removal``."""
+    p = np.asarray(profile, np.float64)
+    if not p.size:
+        return []
+    w = max(1, int(round(cfg.smooth_s * fps)))
+    if w > 1:
+        p = np.convolve(p, np.ones(w) / w, mode="same")
+    peak = float(p.max())
+    if peak < cfg.min_removal:
+        return []
+    on = p >= max(cfg.min_removal, cfg.rel_threshold * peak)
+    runs = _runs(on)
+    gap = int(round(cfg.gap_s * fps))
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] <= gap:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    shortest = int(round(cfg.min_span_s * fps))
+    spans = [(a, b) for a, b in merged if b - a >= shortest]
+    if not spans:  # only short runs: the strongest one, widened to the shortest usable span
+        a, b = max(merged, key=lambda r: p[r[0]:r[1]].sum())
+        c = (a + b) // 2
+        a, b = max(0, c - (shortest + 1) // 2), min(len(p), c + (shortest + 1) // 2)
+        spans = [(a, b)]
+    spans = sorted(spans, key=lambda r: -p[r[0]:r[1]].sum())[: max(1, cfg.max_examples)]
+    pad = int(round(cfg.pad_s * fps))
+    return [(max(0, a - pad) / fps, min(len(p), b + pad) / fps) for a, b in sorted(spans)]
+
+
+def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
+    m = np.zeros(n_frames, dtype=bool)
+    for a, b in spans:
+        m[max(0, int(np.floor(a / hop_s))): min(n_frames, int(np.ceil(b / hop_s)) + 1)] = True
+    return m
+
+
+def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
+                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None):
+    """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
+    of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing."""
+    from .dictionary import DictionaryConfig, remove_with_dictionary
+
+    dcfg = dcfg or DictionaryConfig()
+    spans = flagged_spans(removal_profile(mel_in, mel_out), cfg)
+    if not spans:
+        return None, []
+    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
+    examples = [e for e in examples if len(e) >= dcfg.n_fft]
+    library = list(library) if cfg.library or not cfg.examples else []
+    if not examples and not library:
+        return None, []
+    keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel)
+    if cfg.combine == "product":
+        from ..features.mel import MelConfig
+        from ..render import gains_to_stft_grid, soft_threshold
+
+        mc = mel_config or MelConfig()
+        gain = np.exp(np.minimum(soft_threshold(mel_out - mel_in, 0.1), 0.0))
+        g = gains_to_stft_grid(gain, mc, 16000, dcfg.n_fft, dcfg.hop, keep.shape[1])
+        keep = np.maximum(keep * g, 10 ** (dcfg.floor_db / 20))
+    if cfg.inside_only:
+        inside = _span_mask(spans, keep.shape[1], dcfg.hop / 16000)
+        keep = np.where(inside[None, :], keep, 1.0)
+    return keep, spans
+
+
+def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | None = None, dictionary=None):
+    """A text-only "Remove X" (see the module): a core generator of StepEvent (the model's steps,
+    then one for the dictionary) returning an EditResult like run_edit's. With a region, the
+    model and the dictionary hear the region and CONTEXT_S of each side; only the region changes."""
+    import dataclasses
+    import time
+
+    from ..audio.io import resample, to_mono
+    from ..audio.windows import check_region, splice
+    from ..edit.assemble import REGION_FADE_S
+    from ..edit.inputs import check_audio
+    from ..edit.plan import CONTEXT_S
+    from ..editing import run_edit
+    from ..errors import Cancelled
+    from ..events import EditResult, StepEvent
+    from .dictionary import DictionaryConfig, apply_keep_mask, removed_sound
+    from .engine import library_templates
+
+    t0 = time.perf_counter()
+    cfg = config or SelfPromptConfig()
+    dcfg = dictionary or DictionaryConfig()
+    audio = check_audio(req.audio, req.sample_rate)
+    sr = int(req.sample_rate)
+    region = check_region(req.region, audio.shape[0] / sr) if req.region is not None else None
+    c0, c1 = 0, audio.shape[0]
+    if region is not None:  # the region and its context, edited as a whole clip
+        c0 = max(0, int(round((region[0] - CONTEXT_S) * sr)))
+        c1 = min(audio.shape[0], int(round((region[1] + CONTEXT_S) * sr)))
+    part = audio[c0:c1]
+    inner = dataclasses.replace(req, audio=part, region=None, engine="model", prompts=(),
+                                capture_attention=False)
+    steps = [0]
+
+    def count(ev):
+        steps[0] = ev.total
+        return dataclasses.replace(ev, total=ev.total + 1)
+
+    from ..events import relay
+
+    res = yield from relay(run_edit(model, inner, cancel), count)
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled("The edit was cancelled.")
+    x16 = resample(to_mono(part), sr, 16000)
+    library = []
+    if cfg.library or not cfg.examples:
+        library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
+    mc = getattr(model, "mel_config", None)
+    keep, spans = self_prompt_keep(x16, res.mel_in, res.mel_out, cfg, dcfg, library=library, mel_config=mc,
+                                   seed=int(req.seed or 0), cancel=cancel)
+    strength = 1.0 if req.strength is None else float(req.strength)
+    if keep is None:  # the model took out nothing: its own output
+        out_part = res.audio
+    else:
+        if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
+            keep = keep ** strength
+        out_part = apply_keep_mask(part, sr, keep, dcfg)
+    out = audio.copy()
+    out[c0:c1] = out_part
+    if region is not None:
+        out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
+                     int(REGION_FADE_S * sr))
+    yield StepEvent(steps[0] + 1, steps[0] + 1, 1.0)
+    off = c0 / sr
+    return EditResult(
+        audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
+        params={**res.params, "engine": "self-prompt" if keep is not None else "model",
+                "region": list(region) if region else None, "strength": strength,
+                "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in spans],
+                "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
+        seconds=time.perf_counter() - t0, mel_in=None, mel_out=None,
+    )

@@ -1,0 +1,173 @@
+"""Self-prompted removal (core/separation/self_prompt.py): the model's text-only removal marks
+the example, the dictionary engine removes that sound everywhere; the engine policy."""
+
+import numpy as np
+import pytest
+
+from conftest import collect
+from test_dictionary_removal import A_SPANS, B_SPANS, SR, _db, _scene
+
+
+def _mels(x, marked=((0.5, 1.0),), depth=1.0):
+    """(mel_in, mel_out) as a model that took ``depth`` nats out of the ``marked`` spans would give."""
+    from rfm_studio.core.evaluation.spectral import log_mel
+
+    mel_in = log_mel(x)
+    mel_out = mel_in.copy()
+    for a, b in marked:
+        mel_out[:, int(a * 100): int(b * 100)] -= depth
+    return mel_in, mel_out
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """run_edit with engine="model" answers as a model that removes the first beep (only) would;
+    every other request goes to the real run_edit. Returns the list of requests the fake saw."""
+    from rfm_studio.core import editing
+    from rfm_studio.core.events import EditResult, StepEvent
+
+    real = editing.run_edit
+    seen = []
+
+    def run_edit(model, req, cancel=None):
+        if req.engine != "model":
+            return (yield from real(model, req, cancel))
+        seen.append(req)
+        yield StepEvent(1, 1, 0.5)
+        x = req.audio if req.audio.ndim == 1 else req.audio.mean(1)
+        from rfm_studio.core.audio.io import resample
+
+        x16 = resample(x, req.sample_rate, SR)
+        depth = getattr(model, "depth", 1.0)
+        mel_in, mel_out = _mels(x16, getattr(model, "marked", ((0.5, 1.0),)), depth)
+        return EditResult(audio=req.audio * 0.5, sample_rate=req.sample_rate, instruction=req.instruction,
+                          params={"steps": 1}, mel_in=mel_in, mel_out=mel_out)
+
+    monkeypatch.setattr(editing, "run_edit", run_edit)
+    return seen
+
+
+def test_flagged_spans_are_the_strongest_runs_of_the_models_removal():
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, flagged_spans
+
+    p = np.full(500, 0.01)
+    p[100:160] = 0.8  # 1.0-1.6 s
+    p[300:330] = 0.5  # 3.0-3.3 s
+    p[334:340] = 0.5  # a short gap: the same span
+    p[450:452] = 0.9  # 2 frames: too short to be an example
+    cfg = SelfPromptConfig(smooth_s=0.0)
+    assert flagged_spans(p, cfg) == [(1.0, 1.6), (3.0, 3.4)]
+    assert flagged_spans(p, SelfPromptConfig(smooth_s=0.0, max_examples=1)) == [(1.0, 1.6)]
+    assert flagged_spans(p, SelfPromptConfig(smooth_s=0.0, rel_threshold=0.7)) == [(1.0, 1.6)]
+    assert flagged_spans(np.full(500, 0.02), cfg) == []  # the model took out nothing
+    q = np.zeros(500)
+    q[200:203] = 1.0  # only a short run: the strongest, widened to the shortest usable span
+    (a, b), = flagged_spans(q, cfg)
+    assert a <= 2.0 and b >= 2.03 and b - a >= cfg.min_span_s - 1e-9
+
+
+def test_the_models_marked_span_removes_the_sound_everywhere_and_keeps_the_other():
+    from rfm_studio.core.separation.dictionary import apply_keep_mask
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, self_prompt_keep
+
+    x, a, b = _scene()
+    mel_in, mel_out = _mels(x)  # the model found the first beep only
+    keep, spans = self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig())
+    assert len(spans) == 1 and abs(spans[0][0] - 0.5) < 0.06 and abs(spans[0][1] - 1.0) < 0.06
+    y = apply_keep_mask(x, SR, keep, _dcfg())
+    for span in A_SPANS:  # every occurrence, also the one under the other sound
+        assert _db(y - b, [span]) - _db(a, [span]) <= -20, span
+    only_b = [(1.4, 2.2), (3.0, 3.6)]
+    assert abs(_db(y, only_b) - _db(b, only_b)) <= 1.0
+    # the model's own gain on top cuts the marked span deeper; only inside it: the other beeps stay
+    keep2, _ = self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig(combine="product", inside_only=True))
+    t = np.arange(keep.shape[1]) * _dcfg().hop / SR
+    inside = (t >= 0.52) & (t <= 0.98)
+    assert np.all(keep2[:, inside] <= keep[:, inside] + 1e-9)
+    floor = 10 ** (_dcfg().floor_db / 20)
+    k1, k2 = keep[:, inside], keep2[:, inside]  # the model's 1-nat cut on top, down to the floor
+    assert np.all((k2 < 0.5 * k1) | (k2 <= floor + 1e-9)) and (k1 > 2 * floor).any()
+    assert np.all(keep2[:, (t < 0.4) | (t > 1.1)] == 1.0)
+    y2 = apply_keep_mask(x, SR, keep2, _dcfg())
+    assert abs(_db(y2, [A_SPANS[2]]) - _db(x, [A_SPANS[2]])) < 0.5  # the other beeps stay
+    assert self_prompt_keep(x, mel_in, mel_in, SelfPromptConfig()) == (None, [])  # nothing taken out
+
+
+def _dcfg():
+    from rfm_studio.core.separation.dictionary import DictionaryConfig
+
+    return DictionaryConfig()
+
+
+def test_text_only_remove_runs_self_prompted_by_default(fake_model):
+    from rfm_studio.core.editing import EditRequest, edit, run_edit
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken, StepEvent
+
+    x, a, b = _scene()
+    res = edit(None, x, SR, "Remove the beep")  # auto, no example
+    assert res.params["engine"] == "self-prompt" and len(fake_model) == 1 and fake_model[0].prompts == ()
+    assert res.params["spans"] and abs(res.params["spans"][0][0] - 0.5) < 0.06
+    y = res.audio
+    assert y.shape == x.shape
+    for span in A_SPANS:
+        assert _db(y - b, [span]) - _db(a, [span]) <= -20, span
+    assert abs(_db(y, B_SPANS[:1]) - _db(b, B_SPANS[:1])) <= 1.0
+    events = []
+    gen = run_edit(None, EditRequest(x, SR, "Remove the beep"))
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration:
+            break
+    assert [(e.step, e.total) for e in events] == [(1, 2), (2, 2)] and all(isinstance(e, StepEvent) for e in events)
+    # the model's engine when asked for, or when the instruction is no removal
+    assert edit(None, x, SR, "Remove the beep", engine="model").params.get("engine") is None
+    tok = CancelToken()
+    gen = run_edit(None, EditRequest(x, SR, "Remove the beep"), tok)
+    next(gen)
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        collect(gen)
+
+
+def test_self_prompt_with_a_region_other_rates_and_nothing_taken_out(fake_model):
+    from rfm_studio.core.editing import edit
+
+    sr = 44100
+    x1, a1, b1 = _scene(sr)
+    x = np.stack([x1, 0.8 * x1], axis=1)
+    res = edit(None, x, sr, "Remove the beep", region=(0.0, 2.0))
+    y = res.audio
+    assert y.shape == x.shape and res.params["engine"] == "self-prompt"
+    assert fake_model[-1].audio.shape[0] == int(round(5.0 * sr))  # the region and 3 s of context
+    j = int(2.0 * sr)
+    assert np.array_equal(y[j:], x[j:])  # outside the region: untouched
+    for c, g in ((0, 1.0), (1, 0.8)):
+        assert _db(y[:, c] - g * b1, [A_SPANS[0]], sr) - _db(g * a1, [A_SPANS[0]], sr) <= -15, c
+        assert abs(_db(y[:, c], [(1.4, 1.9)], sr) - _db(g * b1, [(1.4, 1.9)], sr)) <= 1.0
+
+
+def test_when_the_model_takes_out_nothing_its_output_is_the_result(fake_model, monkeypatch):
+    from types import SimpleNamespace
+
+    from rfm_studio.core.editing import edit
+
+    x, _, _ = _scene()
+    res = edit(SimpleNamespace(depth=0.0), x, SR, "Remove the beep")
+    assert res.params["engine"] == "model" and res.params["spans"] == []
+    assert np.allclose(res.audio, 0.5 * x)  # the fake model's own output
+
+
+def test_engine_policy():
+    from rfm_studio.core.prompts import example_from_clip
+    from rfm_studio.core.separation.engine import removal_engine
+
+    x, _, _ = _scene()
+    ex = (example_from_clip(x, SR, 0.5, 1.0),)
+    assert removal_engine("Remove the beep", None, ()) == "self-prompt"  # auto, text only
+    assert removal_engine("Remove the beep", "auto", ex) == "dictionary"  # a marked example
+    assert removal_engine("Remove the beep", "model", ()) == "model"
+    assert removal_engine("Remove the beep", "dictionary", ()) == "dictionary"
+    assert removal_engine("Remove the beep", "self-prompt", ex) == "self-prompt"
+    assert removal_engine("Add a beep", "self-prompt", ()) == "model"  # removal only
