@@ -63,10 +63,11 @@ def main(argv=None):
     from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
     from rfm_studio.core.separation.engine import library_templates
 
-    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, self_prompt_keep
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, dictionary_config, self_prompt_keep
 
     cfg = DictionaryConfig.from_dict({**DictionaryConfig().to_dict(), **settings(args.set)})
     sp = SelfPromptConfig.from_dict({**SelfPromptConfig().to_dict(), **settings(args.sp)})
+    sp_cfg = DictionaryConfig.from_dict({**dictionary_config().to_dict(), **settings(args.set)})  # self-prompt's
     modes = [m for m in args.modes.split(",") if m]
     manifest = Path(args.manifest)
     rows = [r for r in rows_of(manifest, None) if r["task"] == "remove"][: args.limit or None]
@@ -81,7 +82,7 @@ def main(argv=None):
             z = np.load(f)
             return z["audio"], z["mel_in"], z["mel_out"]
         model = model or load_editor(args.model, device="cpu")
-        res = edit(model, x, 16000, instruction, seed=0)
+        res = edit(model, x, 16000, instruction, seed=0, engine="model")
         if f is not None:
             f.parent.mkdir(parents=True, exist_ok=True)
             np.savez(f, audio=res.audio, mel_in=res.mel_in, mel_out=res.mel_out)
@@ -124,8 +125,9 @@ def main(argv=None):
                 lib_cache = lib_cache or library_templates(removed_sound(r["instruction"]), cfg.library_clips)
                 y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
                 t0 = time.perf_counter()  # the model's edit is timed in its own mode
-                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, cfg, library=lib_cache[0], seed=0)
-                out = y_m if keep is None else apply_keep_mask(x, 16000, keep, cfg)
+                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0,
+                                               model_out16=y_m)
+                out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
                 line.append("spans " + ",".join(f"{a:.2f}-{b:.2f}" for a, b in spans))
             elif mode == "engine-auto":
                 model = model or load_editor(args.model, device="cpu")
@@ -169,7 +171,7 @@ def leak_report(rows) -> None:
     n_leak = 0
     for r in rows:
         _, paths = library_templates(removed_sound(r["instruction"]), 3)
-        own = json.dumps(r.get("meta", {}))
+        own = json.dumps((r.get("meta") or {}).get("A", r.get("meta", {})))  # the removed event's recording
         hits = []
         for p in paths:
             i = info.get(Path(p).name, {})

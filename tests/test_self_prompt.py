@@ -91,6 +91,9 @@ def test_the_models_marked_span_removes_the_sound_everywhere_and_keeps_the_other
     y2 = apply_keep_mask(x, SR, keep2, _dcfg())
     assert abs(_db(y2, [A_SPANS[2]]) - _db(x, [A_SPANS[2]])) < 0.5  # the other beeps stay
     assert self_prompt_keep(x, mel_in, mel_in, SelfPromptConfig()) == (None, [])  # nothing taken out
+    # a model that took out more than model_above nats there removed X itself: its output stands
+    assert self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig(model_above=0.9)) == (None, spans)
+    assert self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig(model_above=1.5))[0] is not None
 
 
 def _dcfg():
@@ -155,7 +158,7 @@ def test_when_the_model_takes_out_nothing_its_output_is_the_result(fake_model, m
 
     x, _, _ = _scene()
     res = edit(SimpleNamespace(depth=0.0), x, SR, "Remove the beep")
-    assert res.params["engine"] == "model" and res.params["spans"] == []
+    assert res.params["removal"] == "model" and res.params["spans"] == []
     assert np.allclose(res.audio, 0.5 * x)  # the fake model's own output
 
 

@@ -61,7 +61,7 @@ def report_lines(before, res, args, report=None) -> list[str]:
     how = f" ({steps_text(res.params)})" if res.params.get("steps") else ""  # a placed library sound: no steps
     if res.params.get("engine") == "dictionary":
         how = f" (dictionary removal, templates from the {res.params.get('templates', 'examples')})"
-    elif res.params.get("engine") == "self-prompt":
+    elif res.params.get("engine") == "self-prompt" and res.params.get("removal") == "dictionary":
         spans = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in res.params.get("spans", []))
         how = f" (dictionary removal, examples the model marked: {spans})"
     lines = [f"Edited in {res.seconds:.2f} s{how}"]

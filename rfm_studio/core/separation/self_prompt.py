@@ -10,11 +10,15 @@ with its own soft mask on the clip's STFT:
 2. ``removal_profile``: per frame, the mean over the bands of what the model took out;
 3. ``flagged_spans``: the runs of frames where that is at least ``rel_threshold`` of its peak
    (and ``min_removal`` nats), joined across short gaps, the strongest ``max_examples`` kept;
-4. the dictionary engine with those spans of the input as its examples (optionally with the
-   library's templates of X, and the model's own mel-domain gain as a further cut).
+4. the dictionary engine with those spans of the input as its examples and a sharper Wiener
+   mask than its default (``dictionary_config``); optionally with the library's templates of X,
+   and the model's own mel-domain gain combined with the dictionary's mask.
 
-When the model takes out nothing (no frame reaches ``min_removal``) there is nothing to go on
-and the model's own output is the result.
+When the model takes out nothing (no frame reaches ``min_removal``) there is nothing to go on,
+and when it takes out a lot (``model_above`` nats on average over its spans) it has removed X
+itself, better than the dictionary would: either way the model's own output is the result.
+The defaults were chosen on bank v2 validation triplets (benchmarks/dictionary_removal.py,
+mode self-prompt).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 FPS = 100  # the model's mel frames per second (hop 160 at 16 kHz)
-COMBINE = ("none", "product")
+COMBINE = ("none", "product", "min", "model-inside")
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,13 @@ class SelfPromptConfig:
     pad_s: float = 0.0  # each span widened by this on both sides
     max_examples: int = 3  # the strongest spans (by total removal) become the examples
     examples: bool = True  # the spans are the examples (False: the library's templates only)
+    source: str = "input"  # the examples: the input's spans, or "residual": what the model took out of them
     library: bool = False  # also the library's templates of the named sound
-    combine: str = "none"  # "product": the dictionary's keep mask times the model's own gain
+    combine: str = "none"  # with the model's own gain: "product", "min" (the deeper cut of the two),
+    # "model-inside" (the model's gain in the flagged spans, the dictionary's keep mask elsewhere)
     inside_only: bool = False  # the removal only in the flagged spans (widened by pad_s)
+    model_above: float = 3.0  # nats: a model that took out this much (mean over its spans)
+    # removed X itself, and its output is the result
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "SelfPromptConfig":
@@ -48,6 +56,17 @@ class SelfPromptConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+MASK_POWER = 3.0  # the dictionary's Wiener exponent for self-prompted examples (its own default: 1)
+
+
+def dictionary_config():
+    """The dictionary engine's settings for self-prompted examples: its defaults with a
+    sharper mask (MASK_POWER), chosen on bank v2 validation triplets."""
+    from .dictionary import DictionaryConfig
+
+    return DictionaryConfig(mask_power=MASK_POWER)
 
 
 def removal_profile(mel_in: np.ndarray, mel_out: np.ndarray) -> np.ndarray:
@@ -95,6 +114,12 @@ def flagged_spans(profile: np.ndarray, cfg: SelfPromptConfig, fps: float = FPS) 
     return [(max(0, a - pad) / fps, min(len(p), b + pad) / fps) for a, b in sorted(spans)]
 
 
+def span_removal(profile: np.ndarray, spans, fps: float = FPS) -> float:
+    """The mean of the removal profile over the spans (nats)."""
+    sel = np.concatenate([np.asarray(profile)[int(round(a * fps)): int(round(b * fps))] for a, b in spans])
+    return float(sel.mean()) if sel.size else 0.0
+
+
 def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
     m = np.zeros(n_frames, dtype=bool)
     for a, b in spans:
@@ -103,29 +128,42 @@ def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
 
 
 def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
-                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None):
+                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None, model_out16=None):
     """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
-    of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing."""
-    from .dictionary import DictionaryConfig, remove_with_dictionary
+    of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing, and
+    (None, spans) when it took out at least ``model_above`` there: the model's output stands."""
+    from .dictionary import remove_with_dictionary
 
-    dcfg = dcfg or DictionaryConfig()
-    spans = flagged_spans(removal_profile(mel_in, mel_out), cfg)
+    dcfg = dcfg or dictionary_config()
+    profile = removal_profile(mel_in, mel_out)
+    spans = flagged_spans(profile, cfg)
     if not spans:
         return None, []
-    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
+    if span_removal(profile, spans) >= cfg.model_above:
+        return None, spans
+    src = x16 - model_out16 if cfg.source == "residual" and model_out16 is not None else x16
+    examples = [src[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
     examples = [e for e in examples if len(e) >= dcfg.n_fft]
     library = list(library) if cfg.library or not cfg.examples else []
     if not examples and not library:
         return None, []
     keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel)
-    if cfg.combine == "product":
+    if cfg.combine != "none":
         from ..features.mel import MelConfig
         from ..render import gains_to_stft_grid, soft_threshold
 
         mc = mel_config or MelConfig()
         gain = np.exp(np.minimum(soft_threshold(mel_out - mel_in, 0.1), 0.0))
         g = gains_to_stft_grid(gain, mc, 16000, dcfg.n_fft, dcfg.hop, keep.shape[1])
-        keep = np.maximum(keep * g, 10 ** (dcfg.floor_db / 20))
+        if cfg.combine == "product":
+            keep = keep * g
+        elif cfg.combine == "min":
+            keep = np.minimum(keep, g)
+        elif cfg.combine == "model-inside":
+            keep = np.where(_span_mask(spans, keep.shape[1], dcfg.hop / 16000)[None, :], g, keep)
+        else:
+            raise ValueError(f"combine must be one of {', '.join(COMBINE)}")
+        keep = np.maximum(keep, 10 ** (dcfg.floor_db / 20))
     if cfg.inside_only:
         inside = _span_mask(spans, keep.shape[1], dcfg.hop / 16000)
         keep = np.where(inside[None, :], keep, 1.0)
@@ -147,12 +185,12 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..editing import run_edit
     from ..errors import Cancelled
     from ..events import EditResult, StepEvent
-    from .dictionary import DictionaryConfig, apply_keep_mask, removed_sound
+    from .dictionary import apply_keep_mask, removed_sound
     from .engine import library_templates
 
     t0 = time.perf_counter()
     cfg = config or SelfPromptConfig()
-    dcfg = dictionary or DictionaryConfig()
+    dcfg = dictionary or dictionary_config()
     audio = check_audio(req.audio, req.sample_rate)
     sr = int(req.sample_rate)
     region = check_region(req.region, audio.shape[0] / sr) if req.region is not None else None
@@ -161,8 +199,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         c0 = max(0, int(round((region[0] - CONTEXT_S) * sr)))
         c1 = min(audio.shape[0], int(round((region[1] + CONTEXT_S) * sr)))
     part = audio[c0:c1]
-    inner = dataclasses.replace(req, audio=part, region=None, engine="model", prompts=(),
-                                capture_attention=False)
+    inner = dataclasses.replace(req, audio=part, region=None, engine="model", prompts=())
     steps = [0]
 
     def count(ev):
@@ -182,7 +219,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     keep, spans = self_prompt_keep(x16, res.mel_in, res.mel_out, cfg, dcfg, library=library, mel_config=mc,
                                    seed=int(req.seed or 0), cancel=cancel)
     strength = 1.0 if req.strength is None else float(req.strength)
-    if keep is None:  # the model took out nothing: its own output
+    if keep is None:  # the model took out nothing, or X itself: its own output
         out_part = res.audio
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
@@ -195,11 +232,20 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
                      int(REGION_FADE_S * sr))
     yield StepEvent(steps[0] + 1, steps[0] + 1, 1.0)
     off = c0 / sr
+    attention = res.attention
+    if attention is not None and (c0 > 0 or c1 < audio.shape[0]):  # the crop's maps where it lies in the clip
+        mc16, fps = model.mel_config, model.mel_config.fps
+        full = np.zeros(attention.shape[:2] + (mc16.frames(int(round(audio.shape[0] * mc16.sample_rate / sr))),),
+                        np.float32)
+        o = int(round(off * fps))
+        n = min(attention.shape[-1], full.shape[-1] - o)
+        full[:, :, o:o + n] = attention[:, :, :n]
+        attention = full
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
-        params={**res.params, "engine": "self-prompt" if keep is not None else "model",
+        params={**res.params, "engine": "self-prompt", "removal": "model" if keep is None else "dictionary",
                 "region": list(region) if region else None, "strength": strength,
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in spans],
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
-        seconds=time.perf_counter() - t0, mel_in=None, mel_out=None,
+        seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens, attention=attention,
     )
