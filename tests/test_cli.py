@@ -42,7 +42,7 @@ def test_edit_draws_option(capsys, clip, tiny_bundle, tmp_path):
     for d in ("1", "3"):
         out = tmp_path / f"d{d}.wav"
         code, _, e = run(capsys, "edit", str(clip), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
-                         "--steps", "1", "--draws", d)
+                         "--steps", "1", "--draws", d, "--engine", "model")
         assert code == 0, e
         outs.append(sf.read(out, dtype="float32")[0])
     assert outs[0].shape == outs[1].shape and not np.array_equal(outs[0], outs[1])

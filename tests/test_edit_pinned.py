@@ -73,7 +73,7 @@ def _requests():
     short = tone(0.2, sr=8000, seed=3)
     return [
         (False, EditRequest(stereo, 22050, "Remove the dog barking", steps=2, strength=1.5, seed=5,
-                            capture_attention=True, preview_every=1)),
+                            capture_attention=True, preview_every=1, engine="model")),
         (True, EditRequest(mono, 16000, "Remove the beep", steps=2, guidance=2.0, draws=2, seed=9,
                            region=(3.0, 4.0), render="mask", capture_attention=True, preview_every=2,
                            prompts=(example_from_clip(mono, 16000, 1.0, 2.0),), engine="model")),

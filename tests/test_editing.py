@@ -12,7 +12,7 @@ from rfm_studio.core.events import CancelToken, EditRequest, StepEvent
 def test_edit_end_to_end_shapes_and_events(tiny_model):
     x = tone(3.0, sr=44100, channels=2)
     events, res = collect(run_edit(tiny_model, EditRequest(x, 44100, "Remove the dog barking", steps=3,
-                                                          capture_attention=True)))
+                                                          capture_attention=True, engine="model")))
     assert [e.step for e in events] == [1, 2, 3] and all(isinstance(e, StepEvent) for e in events)
     assert events[-1].t == pytest.approx(1.0)
     assert events[0].tokens == ("remove", "the", "dog", "barking")
@@ -140,13 +140,14 @@ def test_draws_average_independent_trajectories(tiny_model, steps, guidance):
 
 def test_draws_in_an_edit_keep_shapes_attention_and_params(tiny_model):
     x = tone(1.5, sr=22050, channels=2)
-    one = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, capture_attention=True)
-    four = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, draws=4, capture_attention=True)
+    kw = dict(steps=2, seed=1, capture_attention=True, engine="model")  # the model's engine (not auto's self-prompt)
+    one = edit(tiny_model, x, 22050, "Remove the beep", **kw)
+    four = edit(tiny_model, x, 22050, "Remove the beep", draws=4, **kw)
     assert four.audio.shape == x.shape and np.isfinite(four.audio).all()
     assert four.attention.shape == one.attention.shape  # averaged over the draws, not stacked
     assert four.params["draws"] == 4 and one.params["draws"] == tiny_model.flow.sampler.draws == 1
     assert not np.array_equal(four.audio, one.audio)
-    again = edit(tiny_model, x, 22050, "Remove the beep", steps=2, seed=1, draws=4, capture_attention=True)
+    again = edit(tiny_model, x, 22050, "Remove the beep", draws=4, **kw)
     assert np.array_equal(again.audio, four.audio)  # seeded: reproducible
 
 
@@ -161,7 +162,7 @@ def test_strength_scales_the_models_change(tiny_model):
     """strength s gives ref + s * (edit - ref): 0 is the clip through the codec, 2 doubles
     every change of the mel, and the rendered audio differs between them."""
     x = tone(1.5, sr=22050)
-    kw = dict(steps=2, seed=3)
+    kw = dict(steps=2, seed=3, engine="model")
     m = {s: edit(tiny_model, x, 22050, "Remove the beep", strength=s, **kw) for s in (0.0, 1.0, 2.0)}
     assert m[1.0].params["strength"] == 1.0 and m[2.0].params["strength"] == 2.0
     d1 = m[1.0].mel_out - m[0.0].mel_out
@@ -256,7 +257,8 @@ def test_the_last_sample_is_edited_too(tiny_model, render):
 
 
 def test_t_start_one_runs_no_steps(tiny_model):
-    events, res = collect(run_edit(tiny_model, EditRequest(tone(1.0), 16000, "Remove the beep", steps=4, t_start=1.0)))
+    events, res = collect(run_edit(tiny_model, EditRequest(tone(1.0), 16000, "Remove the beep", steps=4, t_start=1.0,
+                                                                engine="model")))
     assert events == [] and res.audio.shape == (16000,)
 
 
