@@ -62,7 +62,6 @@ def main(argv=None):
     from rfm_studio.core.instructions import removed_sound
     from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
     from rfm_studio.core.separation.engine import library_templates
-
     from rfm_studio.core.separation.self_prompt import SelfPromptConfig, dictionary_config, self_prompt_keep
 
     cfg = DictionaryConfig.from_dict({**DictionaryConfig().to_dict(), **settings(args.set)})
@@ -162,7 +161,7 @@ def leak_report(rows) -> None:
     recording (the starter library comes from the training bank's packages)."""
     import csv
 
-    from rfm_studio.core.separation.dictionary import removed_sound
+    from rfm_studio.core.instructions import removed_sound
     from rfm_studio.core.separation.engine import library_templates
 
     lib_dir = ROOT / "resources" / "library"

@@ -185,7 +185,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..editing import run_edit
     from ..errors import Cancelled
     from ..events import EditResult, StepEvent
-    from .dictionary import apply_keep_mask, removed_sound
+    from ..instructions import removed_sound
+    from .dictionary import apply_keep_mask
     from .engine import library_templates
 
     t0 = time.perf_counter()
