@@ -102,13 +102,13 @@ def _dcfg():
     return DictionaryConfig()
 
 
-def test_text_only_remove_runs_self_prompted_by_default(fake_model):
+def test_self_prompted_text_only_remove(fake_model):
     from rfm_studio.core.editing import EditRequest, edit, run_edit
     from rfm_studio.core.errors import Cancelled
     from rfm_studio.core.events import CancelToken, StepEvent
 
     x, a, b = _scene()
-    res = edit(None, x, SR, "Remove the beep")  # auto, no example
+    res = edit(None, x, SR, "Remove the beep", engine="self-prompt")
     assert res.params["engine"] == "self-prompt" and len(fake_model) == 1 and fake_model[0].prompts == ()
     assert res.params["spans"] and abs(res.params["spans"][0][0] - 0.5) < 0.06
     y = res.audio
@@ -117,17 +117,16 @@ def test_text_only_remove_runs_self_prompted_by_default(fake_model):
         assert _db(y - b, [span]) - _db(a, [span]) <= -20, span
     assert abs(_db(y, B_SPANS[:1]) - _db(b, B_SPANS[:1])) <= 1.0
     events = []
-    gen = run_edit(None, EditRequest(x, SR, "Remove the beep"))
+    gen = run_edit(None, EditRequest(x, SR, "Remove the beep", engine="self-prompt"))
     while True:
         try:
             events.append(next(gen))
         except StopIteration:
             break
     assert [(e.step, e.total) for e in events] == [(1, 2), (2, 2)] and all(isinstance(e, StepEvent) for e in events)
-    # the model's engine when asked for, or when the instruction is no removal
-    assert edit(None, x, SR, "Remove the beep", engine="model").params.get("engine") is None
+    assert edit(None, x, SR, "Remove the beep", engine="model").params.get("engine") is None  # the model alone
     tok = CancelToken()
-    gen = run_edit(None, EditRequest(x, SR, "Remove the beep"), tok)
+    gen = run_edit(None, EditRequest(x, SR, "Remove the beep", engine="self-prompt"), tok)
     next(gen)
     tok.cancel()
     with pytest.raises(Cancelled):
@@ -140,7 +139,7 @@ def test_self_prompt_with_a_region_other_rates_and_nothing_taken_out(fake_model)
     sr = 44100
     x1, a1, b1 = _scene(sr)
     x = np.stack([x1, 0.8 * x1], axis=1)
-    res = edit(None, x, sr, "Remove the beep", region=(0.0, 2.0))
+    res = edit(None, x, sr, "Remove the beep", region=(0.0, 2.0), engine="self-prompt")
     y = res.audio
     assert y.shape == x.shape and res.params["engine"] == "self-prompt"
     assert fake_model[-1].audio.shape[0] == int(round(5.0 * sr))  # the region and 3 s of context
@@ -157,7 +156,7 @@ def test_when_the_model_takes_out_nothing_its_output_is_the_result(fake_model, m
     from rfm_studio.core.editing import edit
 
     x, _, _ = _scene()
-    res = edit(SimpleNamespace(depth=0.0), x, SR, "Remove the beep")
+    res = edit(SimpleNamespace(depth=0.0), x, SR, "Remove the beep", engine="self-prompt")
     assert res.params["removal"] == "model" and res.params["spans"] == []
     assert np.allclose(res.audio, 0.5 * x)  # the fake model's own output
 
@@ -168,9 +167,25 @@ def test_engine_policy():
 
     x, _, _ = _scene()
     ex = (example_from_clip(x, SR, 0.5, 1.0),)
-    assert removal_engine("Remove the beep", None, ()) == "self-prompt"  # auto, text only
+    assert removal_engine("Remove the beep", None, ()) == "model"  # auto, text only: the model
     assert removal_engine("Remove the beep", "auto", ex) == "dictionary"  # a marked example
     assert removal_engine("Remove the beep", "model", ()) == "model"
     assert removal_engine("Remove the beep", "dictionary", ()) == "dictionary"
     assert removal_engine("Remove the beep", "self-prompt", ex) == "self-prompt"
     assert removal_engine("Add a beep", "self-prompt", ()) == "model"  # removal only
+
+
+def test_cli_self_prompt_engine(capsys, tmp_path, tiny_bundle):
+    import soundfile as sf
+
+    from conftest import run_cli
+
+    x, _, _ = _scene()
+    src = tmp_path / "in.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    out, res = tmp_path / "out.wav", tmp_path / "removed.wav"
+    code, text, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--engine", "self-prompt",
+                              "--residual", str(res), "--model", str(tiny_bundle), "--steps", "1")
+    assert code == 0, err
+    y, r = sf.read(out, dtype="float32")[0], sf.read(res, dtype="float32")[0]
+    assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-6) and "Edited in" in text
