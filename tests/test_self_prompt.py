@@ -102,13 +102,13 @@ def _dcfg():
     return DictionaryConfig()
 
 
-def test_self_prompted_text_only_remove(fake_model):
+def test_text_only_remove_runs_self_prompted_by_default(fake_model):
     from rfm_studio.core.editing import EditRequest, edit, run_edit
     from rfm_studio.core.errors import Cancelled
     from rfm_studio.core.events import CancelToken, StepEvent
 
     x, a, b = _scene()
-    res = edit(None, x, SR, "Remove the beep", engine="self-prompt")
+    res = edit(None, x, SR, "Remove the beep")  # auto, text only
     assert res.params["engine"] == "self-prompt" and len(fake_model) == 1 and fake_model[0].prompts == ()
     assert res.params["spans"] and abs(res.params["spans"][0][0] - 0.5) < 0.06
     y = res.audio
@@ -167,7 +167,7 @@ def test_engine_policy():
 
     x, _, _ = _scene()
     ex = (example_from_clip(x, SR, 0.5, 1.0),)
-    assert removal_engine("Remove the beep", None, ()) == "model"  # auto, text only: the model
+    assert removal_engine("Remove the beep", None, ()) == "self-prompt"  # auto, text only
     assert removal_engine("Remove the beep", "auto", ex) == "dictionary"  # a marked example
     assert removal_engine("Remove the beep", "model", ()) == "model"
     assert removal_engine("Remove the beep", "dictionary", ()) == "dictionary"

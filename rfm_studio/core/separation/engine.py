@@ -19,7 +19,7 @@ from ..errors import OptionError
 from ..events import EditRequest, EditResult, StepEvent
 
 ENGINES = ("auto", "model", "dictionary", "self-prompt")
-TEXT_ONLY = "model"  # auto's engine for a "Remove X" without a marked example (see self_prompt.py)
+TEXT_ONLY = "self-prompt"  # auto's engine for a "Remove X" without a marked example (see self_prompt.py)
 LIBRARY_MIN_SCORE = 0.5  # an embedding match below this is not the named sound
 LIBRARY_SPREAD = 0.1  # further matches are used while within this of the best
 

@@ -10,15 +10,15 @@ with its own soft mask on the clip's STFT:
 2. ``removal_profile``: per frame, the mean over the bands of what the model took out;
 3. ``flagged_spans``: the runs of frames where that is at least ``rel_threshold`` of its peak
    (and ``min_removal`` nats), joined across short gaps, the strongest ``max_examples`` kept;
-4. the dictionary engine with those spans of the input as its examples and a sharper Wiener
-   mask than its default (``dictionary_config``); optionally with the library's templates of X,
-   and the model's own mel-domain gain combined with the dictionary's mask.
+4. the dictionary engine with those spans of the input as its examples (``dictionary_config``);
+   optionally with the library's templates of X, and the model's own mel-domain gain combined
+   with the dictionary's mask.
 
 When the model takes out nothing (no frame reaches ``min_removal``) there is nothing to go on,
 and when it takes out a lot (``model_above`` nats on average over its spans) it has removed X
 itself, better than the dictionary would: either way the model's own output is the result.
 The defaults were chosen on bank v2 validation triplets (benchmarks/dictionary_removal.py,
-mode self-prompt).
+mode self-prompt). ``--engine auto`` runs a text-only "Remove X" this way (engine.TEXT_ONLY).
 """
 
 from __future__ import annotations
@@ -58,15 +58,12 @@ class SelfPromptConfig:
         return asdict(self)
 
 
-MASK_POWER = 3.0  # the dictionary's Wiener exponent for self-prompted examples (its own default: 1)
-
-
 def dictionary_config():
-    """The dictionary engine's settings for self-prompted examples: its defaults with a
-    sharper mask (MASK_POWER), chosen on bank v2 validation triplets."""
+    """The dictionary engine's settings for self-prompted examples: its own defaults (a sharper
+    mask, power 3, measured no better on bank v2 validation triplets)."""
     from .dictionary import DictionaryConfig
 
-    return DictionaryConfig(mask_power=MASK_POWER)
+    return DictionaryConfig()
 
 
 def removal_profile(mel_in: np.ndarray, mel_out: np.ndarray) -> np.ndarray:
