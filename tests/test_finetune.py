@@ -57,17 +57,17 @@ def test_finetune_trains_saves_reloads_and_changes_output(tiny_bundle, triplets,
     # base weights unchanged by training; adapter changes the output; removing restores it exactly
     assert all(torch.equal(base[k], v) for k, v in model.state_dict().items())
     x = tone(1.0, freq=120.0)
-    before = edit(model, x, 16000, "Remove the hum", steps=2).audio
+    before = edit(model, x, 16000, "Remove the hum", steps=2, engine="model").audio
     apply_adapter(model, folder)
-    with_adapter = edit(model, x, 16000, "Remove the hum", steps=2).audio
+    with_adapter = edit(model, x, 16000, "Remove the hum", steps=2, engine="model").audio
     remove_adapter(model)
-    after = edit(model, x, 16000, "Remove the hum", steps=2).audio
+    after = edit(model, x, 16000, "Remove the hum", steps=2, engine="model").audio
     assert not np.allclose(before, with_adapter)
     assert np.array_equal(before, after)
     assert all(torch.equal(base[k], v) for k, v in model.state_dict().items())
     # loads with the bundle too
     m2 = RFMEditor.from_pretrained(tiny_bundle, adapter=folder)
-    assert np.allclose(edit(m2, x, 16000, "Remove the hum", steps=2).audio, with_adapter, atol=1e-5)
+    assert np.allclose(edit(m2, x, 16000, "Remove the hum", steps=2, engine="model").audio, with_adapter, atol=1e-5)
 
 
 def test_cancel_leaves_no_adapter(tiny_bundle, triplets, tmp_path):

@@ -111,11 +111,11 @@ def test_paper_bundle_edits_in_half_precision(paper_bundle, dtype):
     m = RFMEditor.from_pretrained(paper_bundle, dtype=dtype)
     assert {p.dtype for p in m.parameters()} == {dtype}  # U-Net, VAE, text encoder, vocoder
     res = edit(m, tone(3.0, sr=16000), 16000, "Remove the dog barking", steps=2, guidance=2.0,
-               capture_attention=True, preview_every=1)
+               capture_attention=True, preview_every=1, engine="model")
     assert res.audio.dtype == np.float32 and res.audio.shape == (48000,) and np.isfinite(res.audio).all()
     assert res.attention is not None and np.isfinite(res.attention).all()
     ref = edit(RFMEditor.from_pretrained(paper_bundle), tone(3.0, sr=16000), 16000, "Remove the dog barking",
-               steps=2, guidance=2.0)
+               steps=2, guidance=2.0, engine="model")
     # the same edit, to the precision's rounding (the mels: this random HiFi-GAN's waveform is ~1e-9,
     # below float16's smallest number)
     assert np.corrcoef(res.mel_out.ravel(), ref.mel_out.ravel())[0, 1] > 0.99

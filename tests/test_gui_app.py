@@ -94,9 +94,9 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert not w.panel.strength.isEnabled()  # Auto: the model's default
     w.panel.strength_auto.setChecked(False)
     w.panel.strength.setValue(1.5)
-    v = run_edit(qtbot, w, steps=steps)
-    assert [p[0] for p in progress] == list(range(1, steps + 1))
-    assert "ETA" in progress[0][2] and f"Step 1/{steps}" in progress[0][2]
+    v = run_edit(qtbot, w, steps=steps)  # "Remove ...": the model's steps, then the self-prompted dictionary's
+    assert [p[0] for p in progress] == list(range(1, steps + 2))
+    assert "ETA" in progress[0][2] and f"Step 1/{steps + 1}" in progress[0][2]
     assert w.attn.live_draws == steps  # one heatmap update per step
     assert w.runner.coalesced == 0
     # the result: a new version, heard and shown as B, with its attention maps

@@ -237,14 +237,14 @@ def test_summary_separates_time_taken_from_clip_length(capsys, tmp_path, tiny_bu
     src = write(tmp_path / "in.wav", seconds=1.5, subtype="PCM_16")
     out = tmp_path / "o.wav"
     code, o, e = run(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
-                     "--steps", "1")
+                     "--steps", "1", "--engine", "model")
     assert code == 0, e
     lines = o.splitlines()
     assert lines[0] == f"Wrote {out} (WAV 16-bit PCM, 1.50 s of audio)"
     assert lines[1].startswith("Edited in ") and lines[1].endswith("s (1 step, t_start 0.01)")
     assert lines[2].startswith(("Changed: ", "No audible change: "))
     code, o, e = run(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--model", str(tiny_bundle),
-                     "--steps", "2")
+                     "--steps", "2", "--engine", "model")
     assert "(2 steps, " in o
 
 

@@ -45,19 +45,19 @@ def test_prompt_input_changes_nothing_until_trained_and_then_prompts_change_the_
 
     model = _prompt_model(minilm)
     x = _clip()
-    kw = dict(steps=2, draws=2, seed=3)
+    kw = dict(steps=2, draws=2, seed=3, engine="model")  # the model (auto would self-prompt a text-only remove)
     before = edit(model, x, 16000, "Remove the high tone", **kw).audio
     add_prompt_input(model.denoiser.net, tokens=3, width=32)
     assert model.accepts_prompts
     no_prompt = edit(model, x, 16000, "Remove the high tone", **kw).audio
-    zero_init = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), engine="model", **kw)
+    zero_init = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), **kw)
     assert np.array_equal(before, no_prompt)  # bit-identical without a prompt
     assert np.array_equal(before, zero_init.audio)  # and with one, while the new output weights are zero
     assert zero_init.params["prompts"] == ["example: clip 0.25-0.75 s"]
     with torch.no_grad():
         for m in model.denoiser.net.cross_attentions():
             m.prompt_out.weight.normal_(0, 0.5)
-    trained = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), engine="model", **kw).audio
+    trained = edit(model, x, 16000, "Remove the high tone", prompts=(_example(x),), **kw).audio
     assert not np.allclose(before, trained, atol=1e-4)
     assert np.array_equal(before, edit(model, x, 16000, "Remove the high tone", **kw).audio)
     # a different example gives a different edit

@@ -181,6 +181,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..edit.plan import CONTEXT_S
     from ..editing import run_edit
     from ..errors import Cancelled
+    from ..prompts import check_prompts
     from ..events import EditResult, StepEvent
     from ..instructions import removed_sound
     from .dictionary import apply_keep_mask
@@ -197,7 +198,13 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         c0 = max(0, int(round((region[0] - CONTEXT_S) * sr)))
         c1 = min(audio.shape[0], int(round((region[1] + CONTEXT_S) * sr)))
     part = audio[c0:c1]
-    inner = dataclasses.replace(req, audio=part, region=None, engine="model", prompts=())
+    check_prompts(req.prompts)
+    model_strength = req.strength
+    if model_strength is None and region is not None and hasattr(model, "info"):  # its default within a region
+        from ..edit.inputs import default_strength
+
+        model_strength = default_strength(model, True)
+    inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=model_strength)
     steps = [0]
 
     def count(ev):
@@ -216,7 +223,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     mc = getattr(model, "mel_config", None)
     keep, spans = self_prompt_keep(x16, res.mel_in, res.mel_out, cfg, dcfg, library=library, mel_config=mc,
                                    seed=int(req.seed or 0), cancel=cancel)
-    strength = 1.0 if req.strength is None else float(req.strength)
+    strength = 1.0 if req.strength is None else float(req.strength)  # the dictionary's cut in dB, scaled
     if keep is None:  # the model took out nothing, or X itself: its own output
         out_part = res.audio
     else:
@@ -242,7 +249,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
         params={**res.params, "engine": "self-prompt", "removal": "model" if keep is None else "dictionary",
-                "region": list(region) if region else None, "strength": strength,
+                "region": list(region) if region else None,
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in spans],
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
         seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens, attention=attention,
