@@ -6,7 +6,8 @@
 - ``self-prompt``: the model's text-only removal marks where X plays; those spans are the
   dictionary engine's examples (self_prompt.py).
 - ``auto``: the dictionary engine when the user marked an example of the sound; else
-  ``TEXT_ONLY`` (the engine a text-only "Remove X" gets).
+  ``TEXT_ONLY`` (the engine a text-only "Remove X" of the whole clip gets; within a region,
+  the model).
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def uses_dictionary(instruction: str, engine, prompts) -> bool:
     return removal_engine(instruction, engine, prompts) == "dictionary"
 
 
-def removal_engine(instruction: str, engine, prompts) -> str:
+def removal_engine(instruction: str, engine, prompts, region=None) -> str:
     """The engine that runs an edit: "dictionary" or "self-prompt" for a remove instruction
-    that gets one (see the module), else "model"."""
+    that gets one (see the module), else "model". Auto gives a text-only remove within a
+    region to the model (the region already says where)."""
     from ..instructions import removed_sound
 
     engine = check_engine(engine)
@@ -84,12 +86,14 @@ def removal_engine(instruction: str, engine, prompts) -> str:
         return "model"
     if engine != "auto":
         return engine
-    return "dictionary" if any(p.kind == "example" for p in prompts) else TEXT_ONLY
+    if any(p.kind == "example" for p in prompts):
+        return "dictionary"
+    return "model" if region is not None else TEXT_ONLY
 
 
 def wants_self_prompt(req: EditRequest) -> bool:
     """Whether ``req`` runs on the self-prompted engine (see ``removal_engine``)."""
-    return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts) == "self-prompt"
+    return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts, req.region) == "self-prompt"
 
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
