@@ -6,7 +6,8 @@
    benchmarks/outside_set.py; its clips in data/outside/bank). Without one, a set is built here
    from benchmarks/outside/event-bank-outside.tsv (training and reserved packages dropped) into
    /work/data/outside_lib.
-2. Judge: benchmarks/event_judge.py (log-mel statistics, a small torch MLP) trained on the bank's
+2. Judge: benchmarks/event_judge.py (a small CNN on log-mel patches averaged with a log-mel statistics
+   MLP, benchmarks/judge_stats.py) trained on the bank's
    train split (bank2 when READY) without the starter library's recordings; cached outside git.
    Its top-1 / top-5 on the bank's validation split and on the outside bank (recordings never
    trained on) are printed.
