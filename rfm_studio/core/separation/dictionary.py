@@ -285,8 +285,9 @@ def _keep_of(V, cfg, examples, library, rng, cancel):
 
 def background_level(V: np.ndarray, bg: np.ndarray, cfg: DictionaryConfig) -> np.ndarray | None:
     """[freq, frames] the background's level: the geometric mean of V over the background
-    frames ``bg`` within ``level_window`` frames (the whole clip's where too few are near);
-    None with too few background frames."""
+    frames ``bg`` within ``level_window`` frames, shrunk towards the whole clip's (weighted as
+    ``min_background_frames`` frames) so it changes smoothly where few are near; None with too
+    few background frames."""
     n = int(bg.sum())
     if n < cfg.min_background_frames:
         return None
@@ -299,9 +300,10 @@ def background_level(V: np.ndarray, bg: np.ndarray, cfg: DictionaryConfig) -> np
     cn = np.concatenate([[0], np.cumsum(bg)])
     a, b = np.clip(np.arange(T) - w, 0, T), np.clip(np.arange(T) + w + 1, 0, T)
     cnt = cn[b] - cn[a]
-    local = (cs[:, b] - cs[:, a]) / np.maximum(cnt, 1)
-    near = cnt >= cfg.min_background_frames
-    return np.exp(np.where(near[None, :], local, whole))
+    # the local mean shrunk towards the whole clip's by min_background_frames frames of it: where
+    # few background frames are near, the level glides to the clip's (no step in the cut)
+    k = float(cfg.min_background_frames)
+    return np.exp((cs[:, b] - cs[:, a] + k * whole) / (cnt + k))
 
 
 def limit_cut(keep: np.ndarray, V: np.ndarray, bg: np.ndarray, cfg: DictionaryConfig) -> np.ndarray:
