@@ -1,6 +1,7 @@
 """Training: the loss falls, checkpoints resume, export gives a loadable bundle."""
 
 import json
+import re
 
 import numpy as np
 import soundfile as sf
@@ -8,6 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.timeout(900)  # trains for real; slow on a loaded 2-core machine
 
+from rfm_studio.core.errors import OptionError
 from rfm_studio.core.model.bundle import RFMEditor
 from rfm_studio.core.training.checkpoint import latest_checkpoint
 from rfm_studio.core.training.loop import TrainConfig, export_bundle, train
@@ -186,3 +188,18 @@ def test_cli_options_override_the_config_file(tmp_path):
     args = ap.parse_args(["train", "--data", "bank:x", "--out", str(tmp_path / "r"), "--config", str(cfg)])
     c = train_cmd.config_from_args(args)
     assert (c.steps, c.decay_steps, c.init, c.batch_size, c.val_every) == (2000, 1200, "small", 16, 500)
+    # the file's data / out / device / switches give way to the command line's too
+    cfg.write_text(json.dumps({"data": "bank:from-file", "out": "file-run", "device": "cpu",
+                               "grad_checkpointing": True, "cache_latents": True, "text_lora": False}))
+    c = train_cmd.config_from_args(ap.parse_args(["train", "--data", "bank:x", "--out", str(tmp_path / "r"),
+                                                  "--config", str(cfg), "--device", "auto", "--no-grad-checkpointing",
+                                                  "--no-cache-latents", "--text-lora"]))
+    assert (c.data, c.out, c.device) == ("bank:x", str(tmp_path / "r"), "auto")
+    assert (c.grad_checkpointing, c.cache_latents, c.text_lora) == (False, False, True)
+    c = train_cmd.config_from_args(ap.parse_args(["train", "--data", "bank:x", "--out", "o", "--config", str(cfg)]))
+    assert (c.device, c.grad_checkpointing, c.cache_latents, c.text_lora) == ("cpu", True, True, False)
+    # a bad value in the file is named as the file's, even where an option overrides it
+    cfg.write_text(json.dumps({"steps": 0}))
+    with pytest.raises(OptionError, match=rf"^In {re.escape(str(cfg))}: Training setting steps"):
+        train_cmd.config_from_args(ap.parse_args(["train", "--data", "bank:x", "--out", "o", "--config", str(cfg),
+                                                  "--steps", "5"]))

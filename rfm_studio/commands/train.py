@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import signal
@@ -33,15 +34,24 @@ def register(sub):
 
     add_device_arguments(p, dtype_help="mixed precision of the forward passes (autocast); trainable weights stay "
                                        "float32 (default float32; --preset paper: bfloat16 on CUDA)")
-    p.set_defaults(dtype=None)
-    p.add_argument("--grad-checkpointing", action="store_true", help="recompute U-Net activations (less GPU memory)")
+    p.set_defaults(dtype=None, device=None)  # None: not given here (the --config file's value, else auto)
+    p.add_argument("--grad-checkpointing", action="store_true",
+                   help="recompute U-Net activations (less GPU memory); --no-grad-checkpointing turns off a "
+                        "--config file's true")
+    p.add_argument("--no-grad-checkpointing", dest="grad_checkpointing", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--cache-latents", action="store_true",
-                   help="manifest data: encode each clip with the VAE once, not at every step")
+                   help="manifest data: encode each clip with the VAE once, not at every step; --no-cache-latents "
+                        "turns off a --config file's true")
+    p.add_argument("--no-cache-latents", dest="cache_latents", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--clap-ckpt", default=None, help="CLAP checkpoint: keep the checkpoint with the best CLAP score")
     p.add_argument("--clap-kind", default=None, choices=("laion", "ms"), help="default laion")
     p.add_argument("--val-clips", type=int, default=None, help="clips edited for the CLAP validation (paper: 1000)")
     p.add_argument("--val-steps", type=int, default=None, help="Euler steps of the validation edits")
-    p.add_argument("--no-text-lora", action="store_true")
+    p.add_argument("--no-text-lora", dest="text_lora", action="store_false",
+                   help="train the U-Net only, no LoRA on the text encoder (--text-lora: with it, also over a "
+                        "--config file's false)")
+    p.add_argument("--text-lora", dest="text_lora", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(grad_checkpointing=None, cache_latents=None, text_lora=None)  # None: not given here
     p.add_argument("--lora-layers", default=None, help="comma-separated encoder layers to adapt")
     p.add_argument("--config", default=None, help="JSON with extra TrainConfig fields (unet, flow, ...); options given on "
                                                  "the command line override its values")
@@ -57,31 +67,40 @@ def config_from_args(args):
     extra = {}
     if args.config:
         try:
-            extra = json.loads(open(args.config).read()) if not args.config.strip().startswith("{") else json.loads(args.config)
+            extra = json.loads(open(args.config, encoding="utf-8").read()) if not args.config.strip().startswith("{") else json.loads(args.config)
         except (OSError, ValueError) as exc:
             raise OptionError(f"Cannot read the training config {args.config} ({exc}).") from None
     from ..core.devices import resolve_device
     from ..core.training.loop import preset_settings
 
-    device = resolve_device(args.device)  # a device asked for and not usable: one sentence, exit 2
+    where = "the --config JSON" if args.config and args.config.strip().startswith("{") else args.config
     if not isinstance(extra, dict):
-        raise OptionError(f"The training config {args.config} must be a JSON object of TrainConfig fields.")
+        raise OptionError(f"The training config {where} must be a JSON object of TrainConfig fields.")
+    file_device = extra.get("device") if isinstance(extra.get("device"), str) else None
+    # a device asked for and not usable: one sentence, exit 2
+    try:
+        device = resolve_device(args.device if args.device is not None else file_device)
+    except OptionError as exc:
+        raise OptionError(f"In {where}: {exc}" if args.device is None else str(exc)) from None
     # precedence: TrainConfig defaults < --preset < --config < options given on the command line
-    kw = dict(data=args.data, out=args.out, device=args.device)
+    kw = dict(data=args.data, out=args.out, device="auto")
     if args.preset:
         kw.update(preset_settings(args.preset, device))
     kw.update(extra)
     try:  # the file's own values are checked even where an option overrides them
         TrainConfig(**kw).check()
     except TypeError as exc:
-        raise OptionError(f"Unknown training setting ({exc}).") from None
-    given = dict(init=args.init, val_data=args.val_data, steps=args.steps, batch_size=args.batch_size,
+        raise OptionError(f"In {where}: unknown training setting ({exc}).") from None
+    except OptionError as exc:
+        raise OptionError(f"In {where}: {exc}") from None
+    given = dict(data=args.data, out=args.out, device=args.device,
+                 init=args.init, val_data=args.val_data, steps=args.steps, batch_size=args.batch_size,
                  checkpoint_seconds=args.checkpoint_seconds, val_every=args.val_every, crop_seconds=args.crop_seconds,
                  epochs=args.epochs, val_clips=args.val_clips, dtype=args.dtype, lr=args.lr,
                  decay_steps=args.decay_steps, clap_ckpt=args.clap_ckpt, val_steps=args.val_steps,
                  lora_layers=parse_layers(args.lora_layers) if args.lora_layers else None,
-                 grad_checkpointing=args.grad_checkpointing or None, cache_latents=args.cache_latents or None,
-                 clap_kind=args.clap_kind, text_lora=False if args.no_text_lora else None)
+                 grad_checkpointing=args.grad_checkpointing, cache_latents=args.cache_latents,
+                 clap_kind=args.clap_kind, text_lora=args.text_lora)
     kw.update({k: v for k, v in given.items() if v is not None})
     try:
         return TrainConfig(**kw)
@@ -105,10 +124,10 @@ def run(args) -> int:
             print(f"step {ev.step}/{ev.total} loss {ev.loss:.4f} lr {ev.lr:.2e}{val} {ev.seconds:.0f}s{ck}{msg}",
                   flush=True)
         if cancel.cancelled:
-            print(f"stopped; resume with the same command (the run folder {args.out} has the checkpoint)", flush=True)
+            print(f"stopped; resume with the same command (the run folder {cfg.out} has the checkpoint)", flush=True)
             return 0
     if args.export:
-        out, state = export_bundle(args.out, args.export)
+        out, state = export_bundle(cfg.out, args.export)
         print(f"exported step {state['step']} to {out}")
     return 0
 
