@@ -57,11 +57,11 @@ def outside_set(n_per_task: int) -> Path:
     if fixed.is_file():
         return fixed
     DATA.mkdir(parents=True, exist_ok=True)
-    with TSV.open(newline="") as f:
+    with TSV.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     keep = [r for r in rows if r["package"] not in RESERVED | TRAINING_PACKAGES]
     tsv = DATA / "outside.tsv"
-    with tsv.open("w", newline="") as f:
+    with tsv.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
         w.writeheader()
         w.writerows(keep)
@@ -70,7 +70,7 @@ def outside_set(n_per_task: int) -> Path:
     if not (bank / "bank.jsonl").is_file():
         build_bank(tsv, bank, work_dir=DATA / "work", renders=False, asterisk=0)
     man = bank / "bank.jsonl"
-    lines = [json.loads(l) for l in man.read_text().splitlines() if l.strip()]
+    lines = [json.loads(l) for l in man.read_text(encoding="utf-8").splitlines() if l.strip()]
     for d in lines:
         d["split"] = "val"
     man.write_text("".join(json.dumps(d) + "\n" for d in lines))
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
 
     manifest = args.manifest if args.manifest and args.manifest.is_file() else outside_set(args.rows)
-    rows = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
+    rows = [json.loads(l) for l in manifest.read_text(encoding="utf-8").splitlines() if l.strip()]
     print(f"outside set: {manifest} ({len(rows)} rows)")
     judge = get_judge(args.bank, args.retrain)
     a = accuracy(judge, args.bank, [r for r in bank_rows(args.bank) if r.get("split") == "val"])

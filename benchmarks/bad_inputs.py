@@ -54,7 +54,7 @@ def _remanifest(b):
 
 
 def _json_edit(path: Path, **changes):
-    d = json.loads(path.read_text())
+    d = json.loads(path.read_text(encoding="utf-8"))
     d.update(changes)
     path.write_text(json.dumps(d))
 

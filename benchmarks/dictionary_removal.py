@@ -169,7 +169,7 @@ def leak_report(rows) -> None:
     from rfm_studio.core.separation.engine import library_templates
 
     lib_dir = ROOT / "resources" / "library"
-    with open(lib_dir / "licences.tsv", newline="") as f:
+    with open(lib_dir / "licences.tsv", newline="", encoding="utf-8") as f:
         info = {r["file"]: r for r in csv.DictReader(f, delimiter="\t")}
     n_leak = 0
     for r in rows:

@@ -46,7 +46,7 @@ def ensure_manifest(path: Path, bank: Path) -> Path:
 
 
 def rows_of(manifest: Path, limit: int | None):
-    rows = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
+    rows = [json.loads(l) for l in manifest.read_text(encoding="utf-8").splitlines() if l.strip()]
     if limit:
         by = defaultdict(list)
         for r in rows:

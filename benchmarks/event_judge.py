@@ -134,7 +134,7 @@ def normalise(p: np.ndarray) -> np.ndarray:
 def bank_rows(bank: Path) -> list[dict]:
     from rfm_studio.core.data.reserved import RESERVED_PACKAGES
 
-    rows = [json.loads(l) for l in (bank / "bank.jsonl").read_text().splitlines() if l.strip()]
+    rows = [json.loads(l) for l in (bank / "bank.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
     return [r for r in rows if r.get("package") not in RESERVED_PACKAGES]
 
 
@@ -390,7 +390,7 @@ def load(folder: Path) -> Judge | None:
 
     if not (folder / "judge.json").is_file() or not (folder / "judge.safetensors").is_file():
         return None
-    cfg = json.loads((folder / "judge.json").read_text())
+    cfg = json.loads((folder / "judge.json").read_text(encoding="utf-8"))
     t = load_file(str(folder / "judge.safetensors"))
     net = _net(len(cfg["class_names"]), tuple(cfg["channels"]))
     net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})

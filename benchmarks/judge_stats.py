@@ -207,7 +207,7 @@ def load(folder: Path) -> "StatsModel | None":
 
     if not (folder / "judge.json").is_file() or not (folder / "judge.safetensors").is_file():
         return None
-    cfg = json.loads((folder / "judge.json").read_text())
+    cfg = json.loads((folder / "judge.json").read_text(encoding="utf-8"))
     t = load_file(str(folder / "judge.safetensors"))
     net = _net(cfg["n_in"], len(cfg["class_names"]))
     net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})

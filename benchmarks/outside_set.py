@@ -45,7 +45,7 @@ def training_packages() -> set:
     from rfm_studio.core.data.renders import ESPEAK_LICENCE, GM_LICENCE
 
     v2 = ROOT / "resources" / "bank" / "event-bank-v2.tsv"
-    with v2.open(newline="") as f:
+    with v2.open(newline="", encoding="utf-8") as f:
         listed = {r["package"] for r in csv.DictReader(f, delimiter="\t")}
     return set(BANK_PACKAGES) | listed | {GM_LICENCE[0], ESPEAK_LICENCE[0]} | {
         "megaglest-data", "minetest-data", "tuxpaint-stamps-default", "openttd-opensfx", "lincity-ng-data",
@@ -57,7 +57,7 @@ from rfm_studio.core.data.reserved import RESERVED_PACKAGES  # noqa: E402
 
 
 def read_rows() -> list[dict]:
-    with TSV.open(newline="") as f:
+    with TSV.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
@@ -93,7 +93,7 @@ def build(force: bool) -> tuple[Path, bool]:
 
 def all_val(manifest: Path) -> int:
     """Set split='val' on every entry; returns how many entries changed."""
-    lines = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
+    lines = [json.loads(l) for l in manifest.read_text(encoding="utf-8").splitlines() if l.strip()]
     changed = sum(1 for d in lines if d["split"] != "val")
     if changed:
         for d in lines:
@@ -122,7 +122,7 @@ def leak_check(manifest: Path, bank_dir: Path) -> int:
     for c in train:
         x, sr = sf.read(str(bank_dir / c.path), dtype="float32")
         fp.add(x, sr)
-    lines = [json.loads(l) for l in manifest.read_text().splitlines() if l.strip()]
+    lines = [json.loads(l) for l in manifest.read_text(encoding="utf-8").splitlines() if l.strip()]
     keep, dropped = [], []
     for d in lines:
         x, sr = sf.read(str(manifest.parent / d["path"]), dtype="float32")
@@ -138,7 +138,7 @@ def leak_check(manifest: Path, bank_dir: Path) -> int:
         tmp = manifest.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in keep))
         tmp.replace(manifest)
-        with (manifest.parent / "curation.jsonl").open("a") as f:
+        with (manifest.parent / "curation.jsonl").open("a", encoding="utf-8") as f:
             f.write("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dropped))
     print(f"leak check against {bank_dir} ({len(train)} clips): {len(dropped)} of {len(lines)} dropped")
     return len(dropped)
@@ -151,7 +151,7 @@ def fixed(force: bool, bank_changed: bool) -> Path:
     manifest = FIXED / "manifest.jsonl"
     want = 3 * FIXED_ARGS["n_per_task"]
     if manifest.is_file() and not force and not bank_changed:
-        n = sum(1 for l in manifest.read_text().splitlines() if l.strip())
+        n = sum(1 for l in manifest.read_text(encoding="utf-8").splitlines() if l.strip())
         if n == want:
             print(f"fixed: exists, skipped ({manifest}, {n} triplets)")
             return manifest
@@ -164,14 +164,14 @@ def report(bank_manifest: Path, fixed_manifest: Path) -> None:
     from rfm_studio.core.data.bank import load_manifest
 
     clips = load_manifest(BANK)
-    rows = [json.loads(l) for l in fixed_manifest.read_text().splitlines() if l.strip()]
+    rows = [json.loads(l) for l in fixed_manifest.read_text(encoding="utf-8").splitlines() if l.strip()]
     print(f"\nbank {bank_manifest}: {len(clips)} clips, {len({c.cls for c in clips})} classes, "
           f"splits {dict(Counter(c.split for c in clips))}")
     print("  per package: " + ", ".join(f"{p} {n}" for p, n in Counter(c.package for c in clips).most_common()))
     print("  per licence: " + ", ".join(f"{p} {n}" for p, n in Counter(c.licence for c in clips).most_common()))
     print("  per class:   " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(c.cls for c in clips).items())))
     cur = BANK / "curation.jsonl"
-    dropped = [json.loads(l) for l in cur.read_text().splitlines() if l.strip()] if cur.is_file() else []
+    dropped = [json.loads(l) for l in cur.read_text(encoding="utf-8").splitlines() if l.strip()] if cur.is_file() else []
     for d in dropped:
         print(f"  dropped {d['source']}: {d['reason']}")
     used = Counter()

@@ -62,7 +62,7 @@ def main(argv=None):
 
     from rfm_studio.core.training.loop import TrainConfig, export_bundle, train
 
-    base = json.loads(Path(args.config).read_text())
+    base = json.loads(Path(args.config).read_text(encoding="utf-8"))
     work = Path(args.work)
     summary = {}
     for name in args.only or list(VARIANTS):
@@ -79,7 +79,7 @@ def main(argv=None):
         out = work / f"{name}.figures.json"
         edit_quality.main(["--model", str(bundle), "--steps", str(steps), "--limit", str(args.limit),
                            "--mask-threshold", str(args.mask_threshold), "--json", str(out)])
-        fig = json.loads(out.read_text())[str(bundle)]
+        fig = json.loads(out.read_text(encoding="utf-8"))[str(bundle)]
         summary[name] = {"steps_trained": state["step"], "sampling_steps": steps,
                          **{t: fig[f"{t}/all"]["gain"] for t in ("add", "remove", "replace")},
                          "keep_error": fig["all/all"]["keep_error"], "success": fig["all/all"]["success_rate"]}

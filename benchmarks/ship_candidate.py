@@ -124,7 +124,7 @@ def evaluate_and_ship(args, tmp: Path, edit_quality, export_bundle):
                       + (["--limit", str(args.limit)] if args.limit else []) + (["--region"] if args.region else [])
                       + (["--manifest", args.manifest] if getattr(args, "manifest", None) else [])
                       + (["--prompt", args.prompt] if getattr(args, "prompt", "none") != "none" else []))
-    figs = json.loads(out_json.read_text())
+    figs = json.loads(out_json.read_text(encoding="utf-8"))
     s_new = score(figs[str(cand)])
     s_old = score(figs[str(SHIPPED)]) if str(SHIPPED) in figs else float("-inf")
     print(f"\nscore candidate {s_new:.4f} vs shipped {s_old:.4f}")

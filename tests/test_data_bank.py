@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import struct
 
 import numpy as np
@@ -224,3 +225,28 @@ def test_manifest_errors(tmp_path):
         B.load_manifest(tmp_path)
     with pytest.raises(OptionError):
         B.read_tsv(tmp_path / "missing.tsv")
+
+
+def test_bank_files_read_as_utf8_whatever_the_locale(tmp_path):
+    """bank.jsonl and curation.jsonl are written UTF-8 (atomic_write_text); they read back the same
+    under an ASCII locale (a class or reason with an accent does not fail to decode)."""
+    import subprocess
+    import sys
+
+    from rfm_studio.core.atomic import atomic_write_text
+
+    row = {"id": "a", "class": "Café crowd", "path": "clips/a.flac", "duration_s": 1.0, "split": "train",
+           "licence": {"name": "CC0 – public domain"}}
+    atomic_write_text(tmp_path / "bank.jsonl", json.dumps(row, ensure_ascii=False) + "\n")
+    atomic_write_text(tmp_path / "curation.jsonl", json.dumps({"id": "b", "reason": "trop forte é"},
+                                                              ensure_ascii=False) + "\n")
+    code = ("import sys; from rfm_studio.core.data.bank import load_manifest; "
+            "from rfm_studio.core.data.bank_stats import bank_stats; "
+            "assert sys.flags.utf8_mode == 0; "
+            "c = load_manifest(sys.argv[1])[0]; s = bank_stats(sys.argv[1]); "
+            "print(c.cls.encode('unicode_escape').decode(), s['clips'])")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                       encoding="utf-8")
+    assert r.returncode == 0, r.stderr[-800:]
+    assert r.stdout.split() == ["Caf\\xe9", "crowd", "1"]

@@ -60,7 +60,7 @@ def cmd_list(args) -> int:
             idx = d / "model_index.json"
             if idx.is_file():
                 try:
-                    info = json.loads(idx.read_text()).get("info", {})
+                    info = json.loads(idx.read_text(encoding="utf-8")).get("info", {})
                 except (ValueError, AttributeError, OSError):
                     info = {}
                 info = info if isinstance(info, dict) else {}

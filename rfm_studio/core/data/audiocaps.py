@@ -126,7 +126,7 @@ def count_all(clips: list[Clip], out: Path, *, llm_url=None, llm_model="deepseek
     cache_path = out / "event_counts.jsonl"
     cache = {}
     if cache_path.exists():
-        for line in cache_path.read_text().splitlines():
+        for line in cache_path.read_text(encoding="utf-8").splitlines():
             d = json.loads(line)
             cache[(d["caption"], d["method"])] = d["n_events"]
     method = f"llm:{llm_model}" if llm_url else "offline"
@@ -150,7 +150,7 @@ def count_all(clips: list[Clip], out: Path, *, llm_url=None, llm_model="deepseek
         cache[(cap, method)] = n
         new.append({"caption": cap, "method": method, "n_events": n})
     if new:
-        with cache_path.open("a") as f:
+        with cache_path.open("a", encoding="utf-8") as f:
             f.writelines(json.dumps(d) + "\n" for d in new)
     if failures:
         log(f"LLM counting failed for {failures} captions; the offline counter was used for them.")
@@ -189,7 +189,7 @@ def _reusable_mix(gdir: Path, files: dict, drawn: dict) -> dict | None:
     if not (all(f.exists() for f in files.values()) and (gdir / "mix.json").exists()):
         return None
     try:
-        info = json.loads((gdir / "mix.json").read_text())
+        info = json.loads((gdir / "mix.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) and info.get("drawn") == drawn else None

@@ -103,7 +103,7 @@ def read_tsv(tsv) -> list[dict]:
     p = Path(tsv)
     if not p.is_file():
         raise OptionError(f"Event-bank list not found: {p}")
-    with p.open(newline="") as f:
+    with p.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     need = {"class", "package", "path"}
     if not rows or not need <= set(rows[0]):
@@ -116,7 +116,7 @@ def load_manifest(bank_dir) -> list[BankClip]:
     if not p.is_file():
         raise OptionError(f"No bank manifest at {p}; build one with 'rfm-studio data bank --out DIR'.")
     out = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:

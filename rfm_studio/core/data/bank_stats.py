@@ -15,10 +15,10 @@ def bank_stats(bank_dir) -> dict:
     per_pkg = Counter(c.package for c in clips)
     per_lic = Counter(c.licence for c in clips)
     cur = Path(bank_dir) / "curation.jsonl"
-    dropped = [json.loads(l) for l in cur.read_text().splitlines() if l.strip()] if cur.is_file() else []
+    dropped = [json.loads(l) for l in cur.read_text(encoding="utf-8").splitlines() if l.strip()] if cur.is_file() else []
     reasons = Counter(_reason_kind(d.get("reason", "")) for d in dropped)
     lc = Path(bank_dir) / "label_check.json"
-    label = json.loads(lc.read_text()) if lc.is_file() else {}
+    label = json.loads(lc.read_text(encoding="utf-8")) if lc.is_file() else {}
     counts = sorted(per_class.values())
     return {
         "clips": len(clips),

@@ -281,7 +281,7 @@ def write_list(work, out_tsv, *, base=None, packages=BANK_PACKAGES, log=print) -
 
     rows, seen = [], set()
     if base is not None:
-        with Path(base).open(newline="") as f:
+        with Path(base).open(newline="", encoding="utf-8") as f:
             for r in csv.DictReader(f, delimiter="\t"):
                 rows.append((r["class"], r["package"], r["path"]))
                 seen.add(r["path"])

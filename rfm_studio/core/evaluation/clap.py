@@ -276,7 +276,7 @@ def _msclap_factory(version: str, device):
     from transformers import AutoTokenizer
 
     cfg_path = Path(importlib.util.find_spec("msclap").origin).parent / "configs" / f"config_{version}.yml"
-    args = argparse.Namespace(**yaml.safe_load(cfg_path.read_text()))
+    args = argparse.Namespace(**yaml.safe_load(cfg_path.read_text(encoding="utf-8")))
     clap = CLAP(audioenc_name=args.audioenc_name, sample_rate=args.sampling_rate, window_size=args.window_size,
                 hop_size=args.hop_size, mel_bins=args.mel_bins, fmin=args.fmin, fmax=args.fmax,
                 classes_num=args.num_classes, out_emb=args.out_emb, text_model=args.text_model,

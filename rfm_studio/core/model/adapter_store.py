@@ -80,7 +80,7 @@ def list_adapters(folder=None) -> list[tuple[str, Path, dict]]:
             card = d / CARD
             if card.exists() and not d.name.startswith("."):
                 try:
-                    out.append((d.name, d, json.loads(card.read_text())))
+                    out.append((d.name, d, json.loads(card.read_text(encoding="utf-8"))))
                 except ValueError:
                     continue
     return out
@@ -107,7 +107,7 @@ def rename_adapter(old: str, new: str, folder=None) -> Path:
     if dst.exists() or dst.is_symlink():
         raise OptionError(f"An adapter named '{new}' already exists.")
     src.rename(dst)
-    card = json.loads((dst / "adapter_card.json").read_text())
+    card = json.loads((dst / "adapter_card.json").read_text(encoding="utf-8"))
     card["name"] = new
     write_json(dst / CARD, card)
     return dst

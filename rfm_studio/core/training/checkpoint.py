@@ -39,7 +39,7 @@ def optimizer_to_files(opt, folder: Path):
 
 
 def optimizer_from_files(opt, folder: Path):
-    meta = json.loads((folder / "optimizer.json").read_text())
+    meta = json.loads((folder / "optimizer.json").read_text(encoding="utf-8"))
     tensors = load_safetensors(folder / "optimizer.safetensors")
     state = {}
     for pid, st in meta["state"].items():
@@ -86,7 +86,7 @@ def mark_best(root, step: int, metric: float, key: str = "val_loss"):
 
 def _read_name(p: Path):
     try:
-        return json.loads(p.read_text())["path"]
+        return json.loads(p.read_text(encoding="utf-8"))["path"]
     except Exception:
         return None
 
@@ -123,5 +123,5 @@ def best_checkpoint(root) -> Path | None:
 
 def load_checkpoint(folder: Path):
     weights = load_safetensors(folder / "model.safetensors")
-    state = json.loads((folder / "state.json").read_text())
+    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     return weights, state

@@ -536,7 +536,7 @@ def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, in
     import json
 
     run_dir = Path(run_dir)
-    cfg = TrainConfig(**json.loads((run_dir / "train_config.json").read_text()))
+    cfg = TrainConfig(**json.loads((run_dir / "train_config.json").read_text(encoding="utf-8")))
     ck = best_checkpoint(run_dir) if which == "best" else latest_checkpoint(run_dir)
     if ck is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}")
@@ -547,7 +547,7 @@ def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, in
     # a run started from a bundle adds its steps to those the bundle had trained when the run
     # began (recorded then: the bundle may since have been replaced, e.g. by this run's export)
     if (run_dir / BASE_INFO).exists():
-        base = json.loads((run_dir / BASE_INFO).read_text())
+        base = json.loads((run_dir / BASE_INFO).read_text(encoding="utf-8"))
     else:  # runs from before the record: the start bundle as it is now
         base = base_totals(model.info if cfg.init not in ("small", "tiny") else {})
     steps0, secs0 = int(base["train_steps_total"]), float(base["train_seconds_total"])
