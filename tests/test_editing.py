@@ -269,7 +269,7 @@ def test_the_sampler_and_the_guided_context_serve_every_window_and_step(tiny_mod
     from rfm_studio.core.flow.config import PathConfig
 
     x = tone(23.3, sr=16000)
-    kw = dict(steps=3, guidance=2.0, draws=2, seed=5)
+    kw = dict(steps=3, guidance=2.0, draws=2, seed=5, engine="model")  # auto: a text-only remove self-prompts
     before = edit(tiny_model, x, 16000, "Remove the beep", **kw)
     built = []
     real, real_ctx = PathConfig.make_prediction, type(tiny_model).guidance_context
