@@ -26,7 +26,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from ..core.atomic import atomic_write_bytes
+from ..core.atomic import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from .edit_panel import EditPanel
@@ -126,7 +126,7 @@ class SessionStore:
                     np.save(buf, np.asarray(a), allow_pickle=False)
                     atomic_write_bytes(self.folder / name, buf.getvalue())
                     self._written.add(name)
-                atomic_write_bytes(self.folder / STATE, json.dumps(state, default=str).encode("utf-8"))
+                atomic_write_text(self.folder / STATE, json.dumps(state, default=str))
                 keep = set(audio) | {STATE, LOCK}
                 for p in self.folder.iterdir():
                     if p.suffix == ".npy" and p.name not in keep:

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_text
 from ..errors import OptionError
 from . import mixing as M
 from .captions import compose_caption, make_instruction
@@ -239,14 +239,14 @@ def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str
             gdir.mkdir(parents=True, exist_ok=True)
             for k, v in zip(("x", "xa", "xb"), (x, xa, xb)):
                 save_audio(files[k], v, SR)
-            atomic_write_bytes(gdir / "mix.json", json.dumps(info).encode("utf-8"))  # last: marks the group done
+            atomic_write_text(gdir / "mix.json", json.dumps(info))  # last: marks the group done
             audio = {"x": x, "xa": xa, "xb": xb}
         rows[c.split] += _six_rows(c, a, b, info, files, out, rng, paraphrase_prob, clap, audio)
     balanced = {s: _balance(r) for s, r in rows.items()}
     paths = {}
     for s, r in balanced.items():
         paths[s] = out / f"{s}.jsonl"
-        atomic_write_bytes(paths[s], "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in r).encode("utf-8"))
+        atomic_write_text(paths[s], "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in r))
     meta = {"seed": seed, "clips_in_csv_with_audio": len(clips), "rows_without_audio": missing,
             "dropped_more_than_3_events": sum(c.n_events > MAX_EVENTS for c in clips),
             "single_event_clips": sum(len(v) for v in singles.values()),
@@ -256,7 +256,7 @@ def build_audiocaps(csv_path, audio_dir, out_dir, *, seed: int = 0, llm_url: str
             "mixing_rule": M.__doc__.strip(), "splits": {s: len(r) for s, r in balanced.items()},
             "per_task": {s: {t: sum(x["task"] == t for x in r) for t in ("add", "remove", "replace")}
                          for s, r in balanced.items()}}
-    atomic_write_bytes(out / "meta.json", json.dumps(meta, indent=2).encode("utf-8"))
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))
     log(f"audiocaps: {meta['splits']} triplets written to {out}")
     return paths
 

@@ -228,7 +228,7 @@ def _read_cache() -> dict:
 
 
 def _write_cache(key: str, stamps: dict) -> None:
-    from ..atomic import atomic_write_bytes
+    from ..atomic import atomic_write_text
 
     data = _read_cache()
     data.pop(key, None)
@@ -237,7 +237,7 @@ def _write_cache(key: str, stamps: dict) -> None:
         data.pop(next(iter(data)))
     try:
         _cache_path().parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(_cache_path(), json.dumps(data).encode("utf-8"))
+        atomic_write_text(_cache_path(), json.dumps(data))
     except OSError:
         pass  # a read-only cache folder: the next load hashes again
 

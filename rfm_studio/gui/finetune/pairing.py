@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...core.atomic import atomic_write_text
 from ...core.audio.io import READ_EXTENSIONS
 
 IN_DIRS = ("in", "input", "inputs", "original", "originals", "before")
@@ -182,4 +183,4 @@ def from_drop(paths, instruction: str = "") -> Found:
 def write_table(path, triplets) -> None:
     """Save the tab's table as JSONL with absolute paths (re-importable with read_table)."""
     lines = [json.dumps({"input": t.input, "target": t.target, "instruction": t.instruction}) for t in triplets]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")

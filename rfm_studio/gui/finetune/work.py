@@ -27,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 
+from ...core.atomic import atomic_write_text
 from ...core.training.finetune_config import FinetuneConfig
 
 PREVIEW_SECONDS = 10.0
@@ -160,7 +161,7 @@ def stage_triplets(triplets, folder: Path) -> Path:
             row[side] = rel
         lines.append(json.dumps({"input": row["input"], "target": row["target"], "instruction": row["instruction"]}))
     manifest = folder / "triplets.jsonl"
-    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(manifest, "\n".join(lines) + "\n")
     return manifest
 
 
