@@ -190,3 +190,28 @@ def test_cli_self_prompt_engine(capsys, tmp_path, tiny_bundle):
     assert code == 0, err
     y, r = sf.read(out, dtype="float32")[0], sf.read(res, dtype="float32")[0]
     assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-6) and "Edited in" in text
+
+
+def test_a_sound_heard_many_times_falls_back_to_the_models_removal():
+    """Eight occurrences, all flagged by the model: the dictionary, given the strongest few as
+    examples, takes the rest for the scene and keeps them (0 dB). Its cut over the flagged spans is
+    then far below the model's, and the model's own output is the result; with two occurrences
+    the dictionary's removal stands."""
+    from scipy.signal import butter, sosfilt
+
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, self_prompt_keep
+    from test_dictionary_removal import _burst
+
+    t = np.arange(int(8.0 * SR)) / SR
+    harm = sum(0.12 / k * np.sin(2 * np.pi * 700 * k * t) for k in (1, 2, 3)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    bed = (sosfilt(butter(4, [200, 6000], btype="band", fs=SR, output="sos"), rng.standard_normal(len(t)))
+           * 0.01).astype(np.float32)
+    for n, dictionary_stands in ((8, False), (2, True)):
+        spans = [(0.3 + i * 0.95, 0.9 + i * 0.95) for i in range(n)]
+        x = (sum(_burst(harm, s, e, SR) for s, e in spans) + bed).astype(np.float32)
+        mel_in, mel_out = _mels(x, spans, 1.0)
+        keep, used = self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig())
+        assert used and (keep is not None) == dictionary_stands, n
+        off, _ = self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig(min_share=0.0))
+        assert off is not None  # without the check the dictionary's (empty) cut would stand

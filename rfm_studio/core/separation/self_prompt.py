@@ -23,6 +23,7 @@ mode self-prompt). ``--engine auto`` runs a text-only "Remove X" this way (engin
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -48,6 +49,9 @@ class SelfPromptConfig:
     inside_only: bool = False  # the removal only in the flagged spans (widened by pad_s)
     model_above: float = 3.0  # nats: a model that took out this much (mean over its spans)
     # removed X itself, and its output is the result
+    min_share: float = 0.2  # the dictionary's cut over every span the model flagged, as a share of
+    # the model's own (dB of power): below it the model's output is the result (a sound heard 4 or
+    # more times is taken for the scene by the dictionary and kept)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "SelfPromptConfig":
@@ -145,6 +149,9 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     if not examples and not library:
         return None, []
     keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel)
+    if cfg.min_share > 0 and _cut_share(x16, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) < cfg.min_share:
+        return None, spans  # the dictionary took far less than the model where the model heard X
+
     if cfg.combine != "none":
         from ..features.mel import MelConfig
         from ..render import gains_to_stft_grid, soft_threshold
@@ -165,6 +172,32 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
         inside = _span_mask(spans, keep.shape[1], dcfg.hop / 16000)
         keep = np.where(inside[None, :], keep, 1.0)
     return keep, spans
+
+
+def _cut_share(x16, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) -> float:
+    """The dictionary's cut (dB of power) over every span the model flagged, as a share of the
+    model's own cut there (1.0 when the model cut nothing measurable)."""
+    from ..features.mel import MelConfig
+    from ..render import gains_to_stft_grid
+    from .dictionary import magnitude
+
+    every = flagged_spans(profile, dataclasses.replace(cfg, max_examples=len(profile) + 1))
+    P = magnitude(x16, dcfg)[:, : keep.shape[1]] ** 2
+    inside = _span_mask(every, P.shape[1], dcfg.hop / 16000)
+    if not inside.any():
+        return 1.0
+    mc = mel_config or MelConfig()
+    g = gains_to_stft_grid(np.exp(np.minimum(mel_out - mel_in, 0.0)), mc, 16000, dcfg.n_fft, dcfg.hop, P.shape[1])
+    total = float(P[:, inside].sum()) + EPS_POWER
+
+    def cut(k):
+        return -10 * np.log10((float((k[:, inside] ** 2 * P[:, inside]).sum()) + EPS_POWER) / total)
+
+    model = cut(g)
+    return 1.0 if model < 0.5 else cut(keep) / model
+
+
+EPS_POWER = 1e-12
 
 
 def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | None = None, dictionary=None):
