@@ -26,3 +26,11 @@ def test_remove_and_placed_readers_keep_to_their_tasks():
     assert removed_sound("Remove the sound of rain") == "rain"
     assert match_instruction("Make it louder") == (None, {})
     assert match_instruction(None) == (None, {})
+
+
+def test_a_replace_phrased_with_remove_is_not_a_removal():
+    from rfm_studio.core.instructions import match_instruction, removed_sound
+
+    assert removed_sound("Remove the dog barking and add rain") is None
+    assert match_instruction("Remove the dog barking and add rain")[0] == "replace"
+    assert removed_sound("Remove the dog barking") == "dog barking"

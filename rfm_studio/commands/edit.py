@@ -27,8 +27,8 @@ def _common(p):
                    help="removal engine: model (the flow model), dictionary (separation with templates of the "
                         "--example spans, else of the library's recordings of the sound), self-prompt (the model's "
                         "text-only removal marks the example spans for the dictionary), auto (dictionary when an "
-                        "--example is marked, else self-prompt for a 'Remove X' and the model for other edits; "
-                        "default)")
+                        "--example is marked, else self-prompt for a 'Remove X' on the whole clip, and the model "
+                        "within a --region and for other edits; default)")
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
     from ..core.devices import add_device_arguments

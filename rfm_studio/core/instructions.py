@@ -46,9 +46,10 @@ def match_instruction(text: str, tasks: tuple[str, ...] = ("add", "remove", "rep
 
 def removed_sound(instruction: str) -> str | None:
     """The sound a "Remove X" instruction (or a paraphrase) names, without a leading article,
-    else None."""
-    task, names = match_instruction(instruction, ("remove",))
-    if task is None:
+    else None. All tasks' forms are tried, so that "Remove A and add B" (a replace) is not read as
+    removing "A and add B"."""
+    task, names = match_instruction(instruction, ("add", "remove", "replace"))
+    if task != "remove":
         return None
     return re.sub(r"^(the|a|an|some)\s+", "", names["a"], flags=re.I) or None
 

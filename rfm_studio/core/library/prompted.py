@@ -2,7 +2,8 @@
 
 - "Add X" + reference: the reference is placed into the clip (place.py): inside the region
   when one is given, else at the scene's least busy stretch; level, EQ and decay matched.
-- "Replace A with B" + reference (B): the model's "Remove A" edit, then B at every place A
+- "Replace A with B" + reference (B): the "Remove A" edit (as the removal engines run it: self-
+  prompted on the whole clip, the model within a region), then B at every place A
   was (occurrences.py: from the removal residual, or an example span of A): in each, B is
   trimmed to (or repeated over) A's length at A's level; outside A's spans the output is the
   input, sample for sample.
@@ -81,7 +82,7 @@ def run_reference_edit(model, req: EditRequest, cancel=None):
         params = {"task": "add", "region": list(req.region) if req.region else None, **_placement_params(pl, ref)}
         return EditResult(audio=out, sample_rate=sr, instruction=req.instruction, params=params,
                           seconds=time.perf_counter() - t0)
-    # replace: remove A with the model (the reference is not A), then B wherever A was
+    # replace: remove A (the engines' choice; the reference is not A), then B wherever A was
     if model is None:
         raise OptionError("Replace needs the editing model to remove the old sound.")
     others = tuple(p for p in (getattr(req, "prompts", ()) or ()) if getattr(p, "kind", "") != "reference")

@@ -64,7 +64,7 @@ class SelfPromptConfig:
 
 def dictionary_config():
     """The dictionary engine's settings for self-prompted examples: its own defaults (a sharper
-    mask, power 3, measured no better on bank v2 validation triplets)."""
+    mask than the default's, power 3, measured no better on bank v2 validation triplets)."""
     from .dictionary import DictionaryConfig
 
     return DictionaryConfig()
