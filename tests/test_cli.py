@@ -122,6 +122,26 @@ def test_edit_batch(capsys, tmp_path, tiny_bundle):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["e0.wav", "e1.wav"]
 
 
+def test_edit_batch_never_writes_over_an_input(capsys, tmp_path, tiny_bundle):
+    """An output that is one of the manifest's inputs (the same path, or a hard link to it) is
+    refused before the model loads."""
+    import os
+
+    d = tmp_path / "set"
+    d.mkdir()
+    sf.write(d / "c0.wav", tone(1.0), 16000)
+    before = (d / "c0.wav").read_bytes()
+    (d / "m.jsonl").write_text(json.dumps({"id": "c0", "input": "c0.wav", "instruction": "Remove the beep"}))
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(d / "c0.wav", out / "c0.wav")
+    for where in (d, out):
+        code, _, e = run(capsys, "edit-batch", str(d / "m.jsonl"), "--out-dir", str(where), "--model",
+                         str(tiny_bundle), "--steps", "1")
+        assert code == 2 and "is an input of this manifest" in e
+    assert (d / "c0.wav").read_bytes() == before
+
+
 def test_edit_batch_rejects_paths_outside(capsys, tmp_path, tiny_bundle):
     d = tmp_path / "set"
     d.mkdir()

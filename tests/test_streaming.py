@@ -100,3 +100,17 @@ def test_a_seed_at_the_top_of_the_range_works_on_every_chunk(tiny_model, tmp_pat
     summary = drive(edit_file(tiny_model, src, dst, "Remove the beep", chunk_seconds=10, overlap_seconds=2,
                               steps=1, seed=MAX_SEED))
     assert summary["chunks"] >= 3 and sf.info(dst).frames == sf.info(src).frames
+
+
+def test_the_source_is_never_the_output(tiny_model, tmp_path):
+    """The output path naming the source, or a link to it, is refused before anything is written."""
+    from rfm_studio.core.errors import OptionError
+
+    src = tmp_path / "a.wav"
+    sf.write(src, tone(2.0), 16000)
+    before = src.read_bytes()
+    (tmp_path / "link.wav").symlink_to(src)
+    for dst in (src, tmp_path / "link.wav", tmp_path / "." / "a.wav"):
+        with pytest.raises(OptionError, match="Refusing to overwrite the source"):
+            drive(edit_file(tiny_model, src, dst, "Remove the beep", steps=1))
+    assert src.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "link.wav"]

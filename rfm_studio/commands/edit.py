@@ -265,13 +265,13 @@ def check_batch(man: Path, out_dir: Path, fmt: str | None = None):
         dst = out_dir / f"{rid}{batch_extension(src, fmt)}"
         _check_batch_output(dst, where, rid)
         jobs.append((row, src, dst, region))
-    from ..core.atomic import file_id
+    from ..core.atomic import file_ids, is_one_of
     from .preflight import check_writable_folder
 
     check_writable_folder(out_dir)
-    inputs = {file_id(j[1]) for j in jobs}  # (device, inode): also links to an input
+    inputs = file_ids(j[1] for j in jobs)  # (device, inode): also links to an input
     for row, src, dst, _ in jobs:
-        if dst.exists() and file_id(dst) in inputs:
+        if is_one_of(dst, inputs):
             raise OptionError(f"The output {dst} of id '{row['id']}' is an input of this manifest; "
                               f"choose another --out-dir.")
     return jobs

@@ -72,6 +72,18 @@ def same_file(a, b) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
+def file_ids(paths) -> set:
+    """The file_id()s of ``paths`` (for is_one_of)."""
+    return {file_id(p) for p in paths}
+
+
+def is_one_of(path, ids) -> bool:
+    """Whether the existing file ``path`` is one of the files whose ids are ``ids`` (file_ids: by
+    device and inode, so also a hard or symbolic link to one of them)."""
+    i = file_id(path)
+    return i is not None and i in ids
+
+
 def discard(tmp) -> None:
     if tmp and os.path.exists(tmp):
         os.unlink(tmp)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .atomic import file_id
+from .atomic import file_id, file_ids, is_one_of
 from .audio.io import READ_EXTENSIONS, WRITE_FORMATS
 from .errors import Cancelled, OptionError, RFMError
 from .events import CancelToken, EditRequest, relay
@@ -82,7 +82,7 @@ def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -
             raise OptionError(f"The output folder {out_dir} is a file; choose a folder.")
     elif not suffix.strip():
         raise OptionError("Outputs next to their sources need a suffix (e.g. '-edited'), or choose an output folder.")
-    ids = {file_id(s) for s in sources}
+    ids = file_ids(sources)
     items, outs = [], {}
     for s in sources:
         ext = s.suffix.lower() if s.suffix.lower() in WRITE_FORMATS else ".wav"
@@ -91,7 +91,7 @@ def plan_batch(paths, out_dir: Optional[Path] = None, suffix: str = "-edited") -
         if key in outs:
             raise OptionError(f"{s.name} and {outs[key].name} would both be written to {out.name}; "
                               "rename one or choose outputs next to the sources.")
-        if out.exists() and file_id(out) in ids:
+        if is_one_of(out, ids):
             raise OptionError(f"The output {out} would replace a source file; choose another folder or suffix.")
         outs[key] = s
         items.append(BatchItem(s, out))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import file_id, temp_beside
+from .atomic import same_file, temp_beside
 from .audio.formats import check_encoder
 from .audio.io import audio_info, plain_format
 from .audio.windows import check_region, fade_weights
@@ -58,7 +58,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
     import soundfile as sf
 
     src, dst = Path(src), Path(dst)
-    if file_id(dst) is not None and file_id(dst) == file_id(src):
+    if dst.exists() and same_file(dst, src):  # also a link to the source
         raise OptionError(f"Refusing to overwrite the source file {dst.name}; choose another output path.")
     if not dst.parent.exists():
         raise OptionError(f"Output folder does not exist: {dst.parent}")
