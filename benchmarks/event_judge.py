@@ -44,10 +44,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-SR, NFFT, HOP, NMELS = 16000, 1024, 320, 64
+import judge_stats  # noqa: E402
+from judge_stats import HOP, MAX_S, NFFT, NMELS, SR, loudest, mel_power  # noqa: E402,F401
+
 FPS = SR / HOP  # 50 frames per second
-MAX_S = 8.0  # a longer segment is represented by its loudest MAX_S seconds
 STORE_S = 10.0  # training clips kept as their loudest STORE_S seconds
 FLOOR_DB = 80.0
 MIN_FRAMES = 16
@@ -92,33 +94,7 @@ def group(c: str) -> str:
 
 
 # ---------------------------------------------------------------- input
-_FB = None
-
-
-def loudest(x: np.ndarray, seconds: float, rate: float) -> np.ndarray:
-    n = int(seconds * rate)
-    if len(x) <= n:
-        return x
-    e = x if x.ndim == 1 else x.sum(1)
-    c = np.concatenate([[0.0], np.cumsum(e.astype(np.float64) ** (2 if x.ndim == 1 else 1))])
-    a = int(np.argmax(c[n:] - c[:-n]))
-    return x[a:a + n]
-
-
-def mel_power(x: np.ndarray, max_s: float = MAX_S) -> np.ndarray:
-    """[frames, 64] mel power of mono 16 kHz ``x`` (its loudest ``max_s`` seconds)."""
-    global _FB
-    if _FB is None:
-        from rfm_studio.core.features.mel import mel_filterbank
-
-        _FB = mel_filterbank(SR, NFFT, NMELS, 0.0, 8000.0).astype(np.float32).T
-    x = loudest(np.asarray(x, np.float32), max_s, SR)
-    if len(x) < NFFT:
-        x = np.pad(x, (0, NFFT - len(x)))
-    frames = 1 + (len(x) - NFFT) // HOP
-    idx = np.arange(NFFT)[None, :] + HOP * np.arange(frames)[:, None]
-    spec = np.abs(np.fft.rfft(x[idx] * np.hanning(NFFT).astype(np.float32), axis=1)) ** 2
-    return (spec @ _FB).astype(np.float32)
+# loudest, mel_power: judge_stats.py (the two models of the judge share their input)
 
 
 def normalise(p: np.ndarray) -> np.ndarray:
@@ -294,8 +270,6 @@ class Judge:
             return torch.softmax(self.net(x), -1)[0].numpy()
 
     def proba(self, x16: np.ndarray) -> np.ndarray:
-        import judge_stats
-
         p = mel_power(x16)
         q = self.proba_power(p)
         if self.stats is None:
@@ -401,8 +375,6 @@ def load(folder: Path) -> Judge | None:
 def get_judge(bank: Path, retrain: bool = False, log=print) -> Judge:
     """The cached judge for ``bank`` (each model trained and cached on first use)."""
     import torch
-
-    import judge_stats
 
     torch.set_num_threads(1)
     rows = bank_rows(bank)

@@ -37,19 +37,26 @@ VERSION = 4  # bump when features or training change (part of the cache key)
 _FB = None
 
 
-def mel_power(x: np.ndarray) -> np.ndarray:
-    """[frames, 64] mel power of mono 16 kHz ``x`` (its loudest MAX_S seconds)."""
+def loudest(x: np.ndarray, seconds: float, rate: float) -> np.ndarray:
+    """The loudest ``seconds`` of ``x``: samples (1-D, by energy) or frames of power ([frames, bands],
+    by summed power), at ``rate`` per second."""
+    n = int(seconds * rate)
+    if len(x) <= n:
+        return x
+    e = x if x.ndim == 1 else x.sum(1)
+    c = np.concatenate([[0.0], np.cumsum(e.astype(np.float64) ** (2 if x.ndim == 1 else 1))])
+    a = int(np.argmax(c[n:] - c[:-n]))
+    return x[a:a + n]
+
+
+def mel_power(x: np.ndarray, max_s: float = MAX_S) -> np.ndarray:
+    """[frames, 64] mel power of mono 16 kHz ``x`` (its loudest ``max_s`` seconds)."""
     global _FB
     if _FB is None:
         from rfm_studio.core.features.mel import mel_filterbank
 
         _FB = mel_filterbank(SR, NFFT, NMELS, 0.0, 8000.0).astype(np.float32).T
-    x = np.asarray(x, np.float32)
-    n = int(MAX_S * SR)
-    if len(x) > n:
-        c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
-        a = int(np.argmax(c[n:] - c[:-n]))
-        x = x[a:a + n]
+    x = loudest(np.asarray(x, np.float32), max_s, SR)
     if len(x) < NFFT:
         x = np.pad(x, (0, NFFT - len(x)))
     frames = 1 + (len(x) - NFFT) // HOP
