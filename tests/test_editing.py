@@ -136,6 +136,13 @@ def test_draws_average_independent_trajectories(tiny_model, steps, guidance):
     assert (rows[0] - rows[1]).abs().max() > 1e-3
     one = drive(sample_window(m, x, (ctx, mask), generator=torch.Generator().manual_seed(7), **kw))
     torch.testing.assert_close(one, rows[:1], rtol=1e-4, atol=1e-5)  # draws=1: the paper's sampler
+    # a context built for other draws is refused, not broadcast or cut to fit
+    from rfm_studio.core.sampling import sampling_context
+
+    wrong = sampling_context(m, (ctx, mask), None, draws=1, guidance=guidance)
+    with pytest.raises(ValueError, match="sampling context has a batch of"):
+        drive(sample_window(m, x, (ctx, mask), generator=torch.Generator().manual_seed(7), draws=k,
+                            context=wrong, **kw))
 
 
 def test_draws_in_an_edit_keep_shapes_attention_and_params(tiny_model):

@@ -48,6 +48,7 @@ def test_one_filterbank_serves_the_model_and_the_label_check():
     from rfm_studio.core.features.mel import hz_to_mel_htk, mel_filterbank, mel_to_hz_htk, mel_weights
 
     assert np.array_equal(mel_filterbank(), mel_weights().astype(np.float32))
+    assert not mel_filterbank().flags.writeable  # the cached copy is shared: no caller can change it
     htk = mel_weights(16000, 1024, 48, 50.0, 8000.0, htk=True, norm=None)
     assert htk.shape == (48, 513) and not htk.flags.writeable
     assert np.allclose(mel_to_hz_htk(hz_to_mel_htk([50.0, 1000.0, 8000.0])), [50.0, 1000.0, 8000.0])

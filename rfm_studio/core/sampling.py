@@ -62,6 +62,11 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
     noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(x_orig)
     if context is None:
         context = sampling_context(model, cond, prompt, draws=draws, guidance=guidance, batch=b)
+    want = draws * b * (2 if guidance != 1.0 else 1)
+    if getattr(context[0], "shape", None) is not None and context[0].shape[0] != want:
+        raise ValueError(f"The sampling context has a batch of {context[0].shape[0]}, not the {want} of {draws} "
+                         f"draw(s) x {b} latent(s){' x 2 (guidance)' if guidance != 1.0 else ''}: build it with "
+                         "sampling_context and the same draws, guidance and batch.")
     if draws > 1:
         x_orig = x_orig.repeat(draws, *([1] * (x_orig.dim() - 1)))
         if region is not None:

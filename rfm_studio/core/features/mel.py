@@ -71,8 +71,11 @@ def mel_to_hz_htk(m):
 
 @lru_cache(maxsize=8)
 def mel_filterbank(sample_rate=16000, n_fft=1024, n_mels=64, f_min=0.0, f_max=8000.0) -> np.ndarray:
-    """Slaney mel filterbank with area normalisation, [n_mels, n_fft // 2 + 1] (librosa's default)."""
-    return mel_weights(sample_rate, n_fft, n_mels, f_min, f_max).astype(np.float32)
+    """Slaney mel filterbank with area normalisation, [n_mels, n_fft // 2 + 1] float32 (librosa's
+    default). Read-only: the one cached copy is every caller's (copy it to change it)."""
+    fb = mel_weights(sample_rate, n_fft, n_mels, f_min, f_max).astype(np.float32)
+    fb.setflags(write=False)
+    return fb
 
 
 @lru_cache(maxsize=8)
@@ -114,7 +117,7 @@ class MelFrontEnd:
         key = (str(device), dtype)
         if key not in self._cache:
             c = self.config
-            fb = torch.from_numpy(mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.f_max))
+            fb = torch.tensor(mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.f_max))  # a copy
             win = torch.hann_window(c.win_length, periodic=True)
             self._cache[key] = (fb.to(device, dtype), win.to(device, dtype))
         return self._cache[key]

@@ -41,7 +41,7 @@ class GriffinLimVocoder(ConfigOnlyFiles, nn.Module):
 
     def mel_to_magnitude(self, log_mel):
         m = self.mel
-        fb = torch.from_numpy(mel_filterbank(m.sample_rate, m.n_fft, m.n_mels, m.f_min, m.f_max)).to(log_mel)
+        fb = torch.tensor(mel_filterbank(m.sample_rate, m.n_fft, m.n_mels, m.f_min, m.f_max)).to(log_mel)
         mel = torch.exp(log_mel)
         fbt = fb.t()
         mag = fbt @ mel / (fbt @ fb.sum(dim=1, keepdim=True)).clamp_min(1e-8)
