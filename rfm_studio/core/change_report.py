@@ -155,11 +155,6 @@ def _smooth(e: np.ndarray, k: int) -> np.ndarray:
     return (c[:, k:] - c[:, :-k]) / k
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
 def _band_range(values: np.ndarray) -> tuple[int, int]:
     """The contiguous bands around the largest value holding at least SPREAD of it: [lo, hi)."""
     k = int(np.argmax(values))
@@ -240,14 +235,9 @@ def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
     d = 10 * np.log10((eo + eps) / (ei + eps))
     max_db = float(np.abs(d).max(initial=0.0))
     changed = (np.abs(d) >= threshold_db).any(axis=0)
-    runs = _runs(changed)
-    gap = int(round(MERGE_GAP_S / HOP_S))
-    merged: list[list[int]] = []
-    for s, e in runs:
-        if merged and s - merged[-1][1] <= gap:
-            merged[-1][1] = e
-        else:
-            merged.append([s, e])
+    from .runs import merge_runs, runs
+
+    merged = merge_runs(runs(changed), int(round(MERGE_GAP_S / HOP_S)))
     segments = []
     for s, e in merged:
         if (e - s) * HOP_S < MIN_SEGMENT_S and np.abs(d[:, s:e]).max() < SHORT_DB:

@@ -38,8 +38,21 @@ SR = 16000
 EPS = 1e-10
 
 
+class SettingsDict:
+    """from_dict (unknown keys ignored: settings saved by other versions) and to_dict for a
+    settings dataclass."""
+
+    @classmethod
+    def from_dict(cls, d: dict | None):
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class DictionaryConfig:
+class DictionaryConfig(SettingsDict):
     n_fft: int = 1024  # at 16 kHz (64 ms); hop n_fft / 4
     target_atoms: int = 8  # templates per target (examples or library clips)
     background_atoms: int = 16  # learned on the clip
@@ -55,14 +68,6 @@ class DictionaryConfig:
     min_background_frames: int = 16
     cut_limit: float = 1.5  # no bin is cut below this times the background's level there (0: off)
     level_window: int = 64  # frames each side over which the background's level is measured (0: whole clip)
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "DictionaryConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def hop(self) -> int:

@@ -24,16 +24,19 @@ mode self-prompt). ``--engine auto`` runs a text-only "Remove X" this way (engin
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+
+from ..runs import merge_runs, runs
+from .dictionary import SettingsDict
 
 FPS = 100  # the model's mel frames per second (hop 160 at 16 kHz)
 COMBINE = ("none", "product", "min", "model-inside")
 
 
 @dataclass(frozen=True)
-class SelfPromptConfig:
+class SelfPromptConfig(SettingsDict):
     rel_threshold: float = 0.5  # a frame is flagged at this share of the profile's peak
     min_removal: float = 0.05  # nats (mean over the mel bands): less than this is no removal
     smooth_s: float = 0.05  # moving average of the profile
@@ -53,13 +56,6 @@ class SelfPromptConfig:
     # the model's own (dB of power): below it the model's output is the result (a sound heard 4 or
     # more times is taken for the scene by the dictionary and kept)
 
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "SelfPromptConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def dictionary_config():
@@ -77,11 +73,6 @@ def removal_profile(mel_in: np.ndarray, mel_out: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(mel_in[:, :n], np.float64) - np.asarray(mel_out[:, :n], np.float64), 0.0).mean(0)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
 def flagged_spans(profile: np.ndarray, cfg: SelfPromptConfig, fps: float = FPS) -> list[tuple[float, float]]:
     """[(start_s, end_s)], in time order: the strongest runs of the removal profile (see the
     module's step 3); [] when nothing reaches ``min_removal``."""
@@ -95,14 +86,7 @@ def flagged_spans(profile: np.ndarray, cfg: SelfPromptConfig, fps: float = FPS) 
     if peak < cfg.min_removal:
         return []
     on = p >= max(cfg.min_removal, cfg.rel_threshold * peak)
-    runs = _runs(on)
-    gap = int(round(cfg.gap_s * fps))
-    merged: list[list[int]] = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] <= gap:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
+    merged = merge_runs(runs(on), int(round(cfg.gap_s * fps)))
     shortest = int(round(cfg.min_span_s * fps))
     spans = [(a, b) for a, b in merged if b - a >= shortest]
     if not spans:  # only short runs: the strongest one, widened to the shortest usable span
