@@ -57,7 +57,7 @@ class History:
     def load(self, versions: dict, current: int, undo=(), redo=(), next_id: Optional[int] = None) -> None:
         """Replace every version (a restored session); ids keep counting after the highest
         (``next_id``: after versions still being read, see ``add_restored``)."""
-        self.versions = dict(versions)
+        self.versions = dict(sorted(versions.items()))  # ordered by id (the panel lists them so)
         self.mels.clear()
         self._next = max(next_id or 0, max(self.versions) + 1 if self.versions else 0)
         self.current = current if current in self.versions else 0
@@ -68,7 +68,7 @@ class History:
         """The rest of a restored session's versions, read after the first ones were shown
         (``at``: the current version then). The saved undo / redo lists come back; if the user
         moved meanwhile, the saved undo list goes before the moves and the saved redo is dropped."""
-        self.versions.update({k: v for k, v in versions.items() if k not in self.versions})
+        self.versions = dict(sorted({**versions, **self.versions}.items()))  # ordered by id, as if never lost
         self._next = max(self._next, max(self.versions) + 1)
         undo = [v for v in undo if v in self.versions]
         if self.current == at and not self._undo and not self._redo:

@@ -1,17 +1,14 @@
 """One QThread worker that runs core generators, one job at a time.
 
-A job is a callable ``fn(cancel) -> generator | value``. The worker drives the generator,
-checks the job's CancelToken between steps, and reports through signals carrying the job
-id: ``started``, ``yielded`` (newest wins: events arriving faster than the UI takes them
-are coalesced), ``returned``, ``errored`` (a frozen JobError), ``aborted``.
+A job is a callable ``fn(cancel) -> generator | value``. The worker drives the generator, checks the job's
+CancelToken between steps, and reports through signals carrying the job id: ``started``, ``yielded`` (newest
+wins: events faster than the UI takes them are coalesced), ``returned``, ``errored`` (a JobError), ``aborted``.
 
-Jobs are submitted to a *lane* ("edit", "model", "analysis"): a new job supersedes the
-lane's pending and running job (the running one is cancelled and whatever it still emits
-is dropped). Jobs of different lanes queue in the one worker, in order.
+Jobs are submitted to a *lane* ("edit", "model", ...): a new job supersedes the lane's pending and running job
+(cancelled; what it still emits is dropped). Jobs of different lanes queue in the one worker, in order.
 
-Per-job callbacks (in the manner of superqt's ``create_worker(..., _connect={...})``): the
-caller names what to do with *this* job's outcome when it submits it, so no listener has to
-keep a table of job ids or switch on kinds::
+Per-job callbacks (in the manner of superqt's ``create_worker(..., _connect={...})``): the caller names what to
+do with *this* job's outcome when it submits it, so no listener has to keep a table of job ids or switch on kinds::
 
     runner.submit("mel", lambda cancel: display_mel(audio, sr), label="mel",
                   on_returned=lambda mel: show(mel),      # the job's return value
@@ -21,22 +18,19 @@ keep a table of job ids or switch on kinds::
                   on_started=lambda: ...,                 # the worker began it
                   on_finished=lambda: ...)                # after returned / errored / aborted
 
-Every callback is optional, runs on the UI thread, and fires for its own job only, and only
-while the job is live: a job superseded by a newer one in its lane, or cancelled with
-``cancel()``, never calls any of its callbacks again (its references are dropped at once);
-``on_aborted`` is for a job that stops by raising ``Cancelled`` itself.
-A callback runs before the matching runner-wide signal, which stays for listeners that
-watch every job (tests, diagnostics); an exception in a callback does not stop the
-signals or the job's ``on_finished``.
+Every callback is optional, runs on the UI thread, and fires for its own job only, and only while the job is
+live: a job superseded by a newer one in its lane, or cancelled with ``cancel()``, never calls any of its
+callbacks again (its references are dropped at once); ``on_aborted`` is for a job that stops by raising
+``Cancelled`` itself. A callback runs before the matching runner-wide signal (for listeners that watch every
+job: tests, diagnostics); an exception in a callback does not stop the signals or the job's ``on_finished``.
 
-Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side
-callables keep anything heavier (the model) on the worker thread.
+Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side callables keep anything
+heavier (the model) on the worker thread.
 
-The window owns two runners: ``runner``, the one worker that holds the model and runs every
-long job (edits, model loads, training, batch, library indexing), and ``io`` (``io_runner``),
-a second worker for short reads that must not wait behind a long job of the first (opening
-a file, auditioning a sound, decoding a file to listen to, the fine-tuning file checks,
-library searches). The second one never touches the model.
+The window owns two runners: ``runner``, the one worker that holds the model and runs every long job (edits,
+model loads, training, batch, library indexing), and ``io`` (``io_runner``), a second worker for short reads that
+must not wait behind a long job of the first (opening a file, auditioning a sound, decoding a file to listen to,
+the fine-tuning file checks, library searches). The second one never touches the model.
 """
 
 from __future__ import annotations
@@ -352,6 +346,14 @@ class JobRunner(QObject):
         job = self._end(job_id)
         if job is not None:
             self._deliver(job, "aborted", self.aborted)
+
+
+def shutdown_runners(runners, timeout_ms: int = 3000) -> bool:
+    """Stop runners together: each is cancelled and told to quit, then all are waited for within one ``timeout_ms``."""
+    for r in runners:
+        r.cancel(), r._thread.quit()
+    end = time.monotonic() + timeout_ms / 1000
+    return all([r.shutdown(max(0, int((end - time.monotonic()) * 1000))) for r in runners])
 
 
 class Throttle:

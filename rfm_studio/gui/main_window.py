@@ -23,7 +23,7 @@ from .edit_panel import EditPanel
 from .example_marks import ExampleMarks
 from .finetune.tab import FinetuneTab
 from .history import History, HistoryPanel
-from .jobs import JobRunner, io_runner
+from .jobs import JobRunner, io_runner, shutdown_runners
 from .playback import Player
 from .session import SessionController
 from .settings import Settings, SettingsDialog
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         if scr is not None and scr.width() >= 1024 and (scr.width() < 1480 or scr.height() < 940):
             self.resize(min(1480, scr.width()), min(940, scr.height() - 40))  # a laptop screen: fit it
         self._restored = self.settings.restore_window(self)
+        self._start_path = None  # the file given to start() (open_start)
         if not self._restored:  # the docks' width, now that the window has its size
             self.resizeDocks([self.edit_dock], [430], Qt.Horizontal)
         self.update_actions()
@@ -274,23 +275,25 @@ class MainWindow(QMainWindow):
             self.playback_banner.show()
             self.acts.a_play.setToolTip(self.player.reason)
         self.audio_label.setToolTip(self.player.reason)
-        if self.autosave.offer_restore():
-            pass  # the crashed session's versions are back
-        elif path:
-            self.open_file(path)
-        else:
-            ex = self.example_files()
-            if ex:  # the scene the instruction placeholder talks about, if it is there
-                first = next((p for p in ex if p.stem == "dog_bark_in_rain"), ex[0])
-                self.open_file(first, remember=False)
-            else:
-                self.wave.set_message("Open an audio file (File ▸ Open, or drop it here)")
+        self._start_path = path
+        if not self.autosave.offer_restore():  # (a restore that fails with nothing shown calls open_start)
+            self.open_start()
         self.models.refresh_lists()
         if load_model:
             self.models.start(model)
         self.update_actions()
         if not self._restored:
             self._fit_docks()
+
+    def open_start(self) -> None:
+        """The clip a start shows: the file it was given, else an example, else the invitation."""
+        ex = [] if self._start_path else self.example_files()
+        if self._start_path:
+            self.open_file(self._start_path)
+        elif ex:  # the scene the instruction placeholder talks about, if it is there
+            self.open_file(next((p for p in ex if p.stem == "dog_bark_in_rain"), ex[0]), remember=False)
+        else:
+            self.wave.set_message("Open an audio file (File ▸ Open, or drop it here)")
 
     def example_files(self) -> list[Path]:
         try:
@@ -385,6 +388,7 @@ class MainWindow(QMainWindow):
         self.player.close()
         self.playback.stop()
         self.finetune.shutdown()
-        self.runner.shutdown(3000)
-        self.io.shutdown(3000)
+        self.library.shutdown()
+        if shutdown_runners((self.runner, self.io), 3000):  # both stop at once: one wait, not two
+            self.library.close_db()  # its database was the I/O worker's
         super().closeEvent(ev)

@@ -30,6 +30,7 @@ from ..core.atomic import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from .edit_panel import EditPanel
+    from .window_model import ModelController
     from .history import History
 
 STATE = "state.json"
@@ -137,6 +138,16 @@ class SessionStore:
         except OSError as exc:
             self.error = str(exc)
 
+    def after_writes(self, fn) -> None:
+        """Run ``fn`` (in the writer thread) after the queued writes, when they all succeeded."""
+        def run():
+            if self.error is None and self.saves:
+                fn()
+        try:
+            self._pool.submit(run)
+        except RuntimeError:
+            pass
+
     def flush(self) -> None:
         """Wait for the queued writes (tests; the clean exit)."""
         try:
@@ -167,6 +178,7 @@ def _jsonable(params: dict) -> dict:
 
 class SessionWindow(Protocol):
     panel: EditPanel
+    models: ModelController
     history: History
     exported: set
     source_path: Optional[Path]
@@ -278,22 +290,35 @@ class SessionController:
         return restored
 
     def restore_finished(self, restorer) -> None:
-        if self.restoring is restorer:
-            self.restoring = None
-            self.schedule()  # the restored versions go to this window's own session folder
+        """The restore ended: the window's versions are saved to its own folder now; the crashed
+        folder goes only after that save, and only when every version came back."""
+        if self.restoring is not restorer:
+            return
+        self.restoring = None
+        self.save_now()
+        if restorer.complete:
+            self.store.after_writes(lambda: shutil.rmtree(restorer.folder, ignore_errors=True))
+
+    def drop_restore(self) -> None:
+        """Another file is being opened: stop the restore; its crashed folder is offered next time."""
+        r, self.restoring = self.restoring, None
+        self._restored_panel = None
+        if r is not None:
+            r.drop()
 
     def restore_panel(self, panel: dict) -> None:
-        """A restored session's edit settings (kept until the model's defaults have arrived)."""
+        """A restored session's edit settings; applied now and, when a model is still loading,
+        once more when its defaults arrive (then never again)."""
         self._restored_panel = dict(panel)
-        self.apply_panel_state()
+        self.apply_panel_state(once=not self.win.models.loading())
 
-    def apply_panel_state(self, once: bool = False) -> None:
+    def apply_panel_state(self, once: bool = False, apply: bool = True) -> None:
         """The restored edit settings (applied again once the model's defaults arrive; ``once``:
-        for the last time)."""
+        for the last time; ``apply=False``: only forget them)."""
         s = self._restored_panel
         if once:
             self._restored_panel = None
-        if not s:
+        if not s or not apply:
             return
         p = self.win.panel
         p.instruction.setText(s.get("instruction", ""))

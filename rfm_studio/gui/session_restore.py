@@ -5,8 +5,11 @@ The job reads the versions the window shows first (the current one, then the sou
 compared pair) and yields them, so the document appears as soon as those are in; it then
 reads the others (newest first) and returns them, and they join the history (with the undo
 and redo lists). Only ``RestoredAudio`` (ids and numpy arrays) crosses the thread boundary.
-Autosave waits until the restore has finished; the crashed folder is removed when the job
-ends (a window closed meanwhile leaves it, and it is offered again next time)."""
+Each version is read on its own: one that cannot be read is left out (and named), the others
+come back. Autosave waits until the restore has finished; then the restored session is saved
+to the window's own folder and, only when every version came back and that save succeeded,
+the crashed folder is removed. A restore that fails, is left incomplete, or is dropped (the
+user opened another file, or closed the window) keeps the folder: it is offered again next time."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ LANE = "restore"
 class RestoredAudio:
     ids: tuple  # version ids
     audio: tuple  # one float32 array per id
+    bad: tuple = ()  # the ids whose audio could not be read
 
 
 def read_state(folder: Path) -> dict:
@@ -57,12 +61,20 @@ def load_versions(folder: Path, files: dict, first: tuple, rest: tuple, cancel=N
     from ..core.errors import Cancelled
 
     def read(ids) -> RestoredAudio:
-        out = []
+        got, out, bad = [], [], []
         for i in ids:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled("restore cancelled")
-            out.append(np.asarray(np.load(Path(folder) / files[i], allow_pickle=False), dtype=np.float32))
-        return RestoredAudio(tuple(ids), tuple(out))
+            try:
+                a = np.asarray(np.load(Path(folder) / files[i], allow_pickle=False), dtype=np.float32)
+                if a.ndim not in (1, 2) or a.shape[0] == 0:
+                    raise ValueError("not audio")
+            except (OSError, ValueError, EOFError):
+                bad.append(i)
+                continue
+            got.append(i)
+            out.append(a)
+        return RestoredAudio(tuple(got), tuple(out), tuple(bad))
 
     yield read(first)
     return read(rest)
@@ -80,10 +92,12 @@ class RestoreWindow(Protocol):
     doc_name: str
 
     def statusBar(self): ...
+    def show_error(self, title: str, message: str, detail: str = "") -> None: ...
     def set_document(self, audio, sr: int, name: str = "untitled") -> None: ...
     def set_region(self, region, final: bool = True) -> None: ...
     def refresh_views(self) -> None: ...
     def update_actions(self) -> None: ...
+    def open_start(self) -> None: ...
 
 
 class Restorer:
@@ -95,6 +109,10 @@ class Restorer:
         self.doc = self.win.doc_id  # the document when it started: opening another drops the restore
         self.at = None  # the current version once the first versions are shown
         self.done = False
+        self.dropped = False  # another file was opened (or the window closed): the folder stays
+        self.failed = False
+        self.bad: list = []  # versions whose audio could not be read
+        self.complete = False  # every version is back in the history
 
     def start(self) -> int:
         w, first_rest = self.win, restore_order(self.state)
@@ -104,6 +122,15 @@ class Restorer:
         return w.io.submit(LANE, lambda c: load_versions(self.folder, files, *first_rest, c), "restore session",
                            on_yielded=self._first, on_returned=self._rest, on_errored=self._failed,
                            on_finished=self._finished)
+
+    def drop(self) -> None:
+        """Stop reading (another file is being opened); the crashed folder is kept."""
+        self.dropped = True
+        self.win.io.cancel(LANE)  # no callback of the job runs after this
+        self.done = True
+
+    def _live(self) -> bool:
+        return not (self.dropped or self.failed) and self.win.doc_id == self.doc
 
     def _versions(self, got: RestoredAudio) -> dict:
         from .history import Version
@@ -120,17 +147,25 @@ class Restorer:
         return out
 
     def _first(self, got: RestoredAudio) -> None:
-        w, state = self.win, self.state
-        if w.doc_id != self.doc:
+        if not self._live():
             return  # another clip was opened meanwhile
+        try:
+            self._show_first(got)
+        except Exception as exc:  # noqa: BLE001 - a broken saved state must not lose the session
+            self._broken(exc)
+
+    def _show_first(self, got: RestoredAudio) -> None:
+        w, state = self.win, self.state
+        self.bad.extend(got.bad)
         versions = self._versions(got)
-        src = next(v for v in versions.values() if v.is_source)
+        src = next((v for v in versions.values() if v.is_source), None)
+        if src is None:
+            raise ValueError("the original clip could not be read")
         path = state.get("source_path")
         w.source_path = Path(path) if path else None
         w.set_document(src.audio, src.sample_rate, state.get("doc_name") or "untitled")
         self.doc = w.doc_id
         w.history.load(versions, state.get("current", src.id), next_id=max(self.meta) + 1)
-        self.at = w.history.current
         w.exported = set(state.get("exported", []))
         a, b = ((state.get("compare") or []) + [0, None])[:2]
         w.compare = (a if a in versions else src.id, b if b in versions else None)
@@ -139,24 +174,55 @@ class Restorer:
         w.refresh_views()
         if state.get("region"):
             w.set_region(tuple(state["region"]))
+        self.at = w.history.current
         w.statusBar().showMessage(f"Restoring the edited versions of {w.doc_name}…", 8000)
 
     def _rest(self, got: RestoredAudio) -> None:
-        w, state = self.win, self.state
-        if self.at is None or w.doc_id != self.doc:
+        if self.at is None or not self._live():
             return
-        w.history.add_restored(self._versions(got), state.get("undo", []), state.get("redo", []), self.at)
-        w.refresh_views()
-        w.update_actions()
-        w.statusBar().showMessage(f"Restored {len(w.history) - 1} edited version(s) of {w.doc_name}.", 8000)
+        try:
+            w, state = self.win, self.state
+            self.bad.extend(got.bad)
+            w.history.add_restored(self._versions(got), state.get("undo", []), state.get("redo", []), self.at)
+            w.refresh_views()
+            w.update_actions()
+        except Exception as exc:  # noqa: BLE001
+            self._broken(exc)
+            return
+        if self.bad:
+            bad = ", ".join(str(i) for i in sorted(self.bad))
+            w.show_error("Some versions could not be restored",
+                         f"The audio of version{'s' if len(self.bad) != 1 else ''} {bad} of {w.doc_name} could not "
+                         "be read; the other versions are back. The autosaved copy is kept.")
+        else:
+            self.complete = True
+            w.statusBar().showMessage(f"Restored {len(w.history) - 1} edited version(s) of {w.doc_name}.", 8000)
 
     def _failed(self, err) -> None:
+        if self.dropped:
+            return
+        self.failed = True
         w = self.win
-        if self.at is None and w.doc_id == self.doc:
-            w.wave.set_message("Open an audio file (File ▸ Open, or drop it here)")
         w.statusBar().showMessage(f"The autosaved session could not be read ({err.message}).", 8000)
+        self._fall_back()
+
+    def _broken(self, exc: Exception) -> None:
+        """An error while showing the restored versions: say so, keep the folder."""
+        self.failed = True
+        w = self.win
+        w.show_error("Cannot restore the session",
+                     f"The autosaved session of {self.state.get('doc_name') or 'the clip'} could not be restored "
+                     f"({type(exc).__name__}: {str(exc)[:200]}). Its copy is kept and offered again next time.")
+        self._fall_back()
+
+    def _fall_back(self) -> None:
+        """Nothing of the restore is shown: open what the start would have opened."""
+        w = self.win
+        if self.at is None and not self.dropped:
+            self.done = True
+            self.ctl.restore_finished(self)
+            w.open_start()
 
     def _finished(self) -> None:
         self.done = True
-        shutil.rmtree(self.folder, ignore_errors=True)
         self.ctl.restore_finished(self)

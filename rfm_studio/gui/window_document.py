@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .history import History
     from .jobs import JobRunner
     from .playback import Player
+    from .session import SessionController
     from .settings import Settings
     from .views.spectrogram import SpectrogramView
     from .views.waveform import WaveformView
@@ -42,6 +43,7 @@ def _fmt_duration(s: float) -> str:
 
 class DocumentWindow(Protocol):
     settings: Settings
+    autosave: SessionController
     runner: JobRunner
     io: JobRunner
     panel: EditPanel
@@ -93,6 +95,7 @@ class DocumentController:
         p = Path(path)
         if long_file:
             w.cancel_edit(quiet=True)
+            w.autosave.drop_restore()  # the user's file wins; the crashed session is offered next time
             w.io.submit("open", lambda c: read_clip(path), label=f"open {p.name}",
                             on_returned=lambda clip: self._opened(p, remember, clip.audio, clip.sample_rate),
                             on_errored=lambda err: self._open_failed(p, err), on_aborted=w.update_actions)
@@ -113,6 +116,7 @@ class DocumentController:
     def _opened(self, path: Path, remember: bool, audio: np.ndarray, sr: int) -> None:
         w = self.win
         w.cancel_edit(quiet=True)
+        w.autosave.drop_restore()  # a restore still reading must not replace this clip
         w.source_path = path
         if remember:
             w.settings.add_recent(str(path))

@@ -68,6 +68,8 @@ class FinetuneLink:
 
     def tab_changed(self, index: int) -> None:
         w = self.win
+        if w.tabs.widget(index) is not w.finetune:
+            w.finetune.player.cancel_pending()  # a listen decoded after this must not take the editor's player
         if w.tabs.widget(index) is not w.finetune and w.finetune.owns_player:
             w.finetune.owns_player = False  # the editor's clip is heard again
             w.player.pause()

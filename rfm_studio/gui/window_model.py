@@ -85,6 +85,10 @@ class ModelController:
             return
         self.load(folder, self.win.settings.adapter)
 
+    def loading(self) -> bool:
+        """A model or adapter is being loaded (its defaults are still to come)."""
+        return self.win.runner.busy("model")
+
     def _no_model(self, text: str) -> None:
         self.info = None
         self.win.panel.set_model_status(text, False, missing=True)
@@ -153,6 +157,7 @@ class ModelController:
         if w.host.info is not None:
             self.loaded(w.host.info)  # the previous model stays usable
         else:
+            w.autosave.apply_panel_state(once=True, apply=False)  # no defaults came: nothing to win over
             self._no_model(f"No model loaded: {err.message}")
         w.show_error("Cannot load the model", err.message, err.detail if not err.user else "")
         w.update_actions()

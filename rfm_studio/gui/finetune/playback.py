@@ -22,6 +22,7 @@ class TabPlayer(QObject):
         self.player = player
         self.io = io  # the JobRunner that decodes files (a newer request supersedes an older one)
         self.owns = False  # the tab's sound is in the player
+        self._wanted = None  # the listen job whose sound is still wanted (stop() and giving the player back clear it)
         self._timer = QTimer(self)  # advances the player's position while it plays (as the editor does)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._poll)
@@ -51,13 +52,26 @@ class TabPlayer(QObject):
         if not path:
             return False
         label = Path(path).name
-        self.io.submit(LANE, lambda c: read_clip(path), f"listen {label}",
-                       on_returned=lambda clip: self.play(clip.audio, clip.sample_rate, label),
-                       on_errored=lambda err: self.message.emit(
-                           err.message if err.user else f"{label} could not be read ({err.message}).", True))
+        job = self._wanted = self.io.submit(
+            LANE, lambda c: read_clip(path), f"listen {label}",
+            on_returned=lambda clip: self._decoded(job, clip, label),
+            on_errored=lambda err: self.message.emit(
+                err.message if err.user else f"{label} could not be read ({err.message}).", True))
         return True
 
+    def _decoded(self, job: int, clip, label: str) -> None:
+        if self._wanted != job:
+            return  # stopped, or the editor took the player back, while it was decoded
+        self._wanted = None
+        self.play(clip.audio, clip.sample_rate, label)
+
+    def cancel_pending(self) -> None:
+        """A listen still being decoded is not played (the player is someone else's now)."""
+        self._wanted = None
+        self.io.cancel(LANE)
+
     def stop(self) -> None:
+        self.cancel_pending()
         if self.owns:
             self.player.pause()
 

@@ -155,6 +155,8 @@ class FinetuneTab(QWidget):
 
     @owns_player.setter
     def owns_player(self, value: bool) -> None:  # the window takes the player back
+        if not value:
+            self.player.cancel_pending()  # a listen still being decoded must not take it again
         self.player.owns = bool(value)
 
     def set_model_ready(self, ready: bool, name: str = "") -> None:

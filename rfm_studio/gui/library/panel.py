@@ -157,6 +157,12 @@ class LibraryPanel(QWidget):
         self.io.cancel(AUDITION)
         self.runner.cancel(INDEX)
 
+    def close_db(self) -> None:
+        """Close the library's database (after the I/O worker has stopped: it used it)."""
+        lib, self._lib = self._lib, None
+        if lib is not None:
+            lib.close()
+
     # ------------------------------------------------------------- searching
     def _typed(self, _text):
         self._follow = False
