@@ -147,9 +147,8 @@ def test_library_search_and_audition_run_in_the_io_worker_and_the_panel_never_wa
     assert inside.wait(30)
     lib.shutdown()  # cancels; it does not wait for the held search
     assert not gate.is_set() and window.io.busy() is False
-    gate.set()
-    qtbot.waitUntil(lambda: not window.io._running, timeout=30000)
-    qtbot.wait(50)
+    with qtbot.waitSignal(window.io._worker.returned, timeout=30000):  # the held search ends (dropped)
+        gate.set()
     assert lib.tree.topLevelItemCount() == before and lib.status.text() == "Searching…"  # dropped
     assert window.runner.busy("test-hold") and not library_panel.LibraryPanel.__dict__.get("_run")
 
@@ -168,3 +167,39 @@ def test_the_library_sound_of_an_add_edit_is_looked_up_and_read_in_the_edit_job(
     assert w.errors == [] and picked and picked[0] != MAIN
     v = w.history.get(w.history.current)
     assert "cow_moo_" in v.params["reference"] and w.library.reference == v.params["reference"]
+
+
+def test_a_listen_decoded_after_stop_or_the_editor_tab_does_not_take_the_player(qtbot, window, clip_path,
+                                                                                 monkeypatch):
+    from rfm_studio.gui.finetune import playback as ft_playback
+
+    w, tab = window, window.finetune
+    w.open_file(str(clip_path))
+    w.player.available = True
+    played = []
+    monkeypatch.setattr(w.player, "play", lambda: played.append(w.player._raw[0]))
+    gate, inside, real = threading.Event(), threading.Event(), ft_playback.read_clip
+
+    def gated(path):
+        inside.set()
+        assert gate.wait(30)
+        return real(path)
+
+    monkeypatch.setattr(ft_playback, "read_clip", gated)
+    w.tabs.setCurrentWidget(tab)
+    for give_up in (tab.player.stop, lambda: w.tabs.setCurrentIndex(0)):
+        w.tabs.setCurrentWidget(tab)
+        gate.clear()
+        inside.clear()
+        assert tab.player.play_file(str(clip_path))
+        assert inside.wait(30)
+        give_up()  # while it is still being decoded
+        with qtbot.waitSignal(w.io._worker.returned, timeout=30000):
+            gate.set()
+        assert played == [] and not tab.owns_player
+    assert w.player._raw[0] is w.history.source.audio  # the editor's clip is still in the player
+    w.tabs.setCurrentWidget(tab)
+    gate.set()
+    assert tab.player.play_file(str(clip_path))
+    qtbot.waitUntil(lambda: len(played) == 1, timeout=30000)  # a listen still wanted plays
+    assert tab.owns_player

@@ -488,6 +488,8 @@ def test_player_measures_loudness_once_per_pair_of_versions(monkeypatch):
     assert np.array_equal(p._bufs[1], pb._fit_channels(b, p.channels)) and len(calls) == 1
 
 
+@pytest.mark.skipif(__import__("sys").version_info >= (3, 12),
+                    reason="True is immortal from Python 3.12: its reference count shows nothing")
 def test_true_emitted_through_signals_keeps_its_references(qtbot):
     """PySide6 6.12.0 drops a reference to True per emission through a Signal (the process aborts
     in bool_dealloc after a few thousand); the project's requirements exclude it."""
