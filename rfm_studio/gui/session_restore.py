@@ -14,7 +14,6 @@ user opened another file, or closed the window) keeps the folder: it is offered 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Protocol
