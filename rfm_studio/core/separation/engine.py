@@ -75,10 +75,11 @@ def uses_dictionary(instruction: str, engine, prompts) -> bool:
     return removal_engine(instruction, engine, prompts) == "dictionary"
 
 
-def removal_engine(instruction: str, engine, prompts, region=None) -> str:
+def removal_engine(instruction: str, engine, prompts, region=None, render=None) -> str:
     """The engine that runs an edit: "dictionary" or "self-prompt" for a remove instruction
     that gets one (see the module), else "model". Auto gives a text-only remove within a
-    region to the model (the region already says where)."""
+    region to the model (the region already says where), and one asking for the vocoder render
+    (the self-prompted edit renders with a mask on the clip's own STFT)."""
     from ..instructions import removed_sound
 
     engine = check_engine(engine)
@@ -88,12 +89,13 @@ def removal_engine(instruction: str, engine, prompts, region=None) -> str:
         return engine
     if any(p.kind == "example" for p in prompts):
         return "dictionary"
-    return "model" if region is not None else TEXT_ONLY
+    return "model" if region is not None or render == "vocoder" else TEXT_ONLY
 
 
 def wants_self_prompt(req: EditRequest) -> bool:
     """Whether ``req`` runs on the self-prompted engine (see ``removal_engine``)."""
-    return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts, req.region) == "self-prompt"
+    return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts, req.region,
+                          getattr(req, "render", None)) == "self-prompt"
 
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):

@@ -266,6 +266,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
         params={**res.params, "engine": "self-prompt", "removal": "model" if keep is None else "dictionary",
+                # the strength that shaped the output: the model's when its output stands
+                "strength": res.params.get("strength") if keep is None else strength,
                 "region": list(region) if region else None,
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in spans],
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
