@@ -216,3 +216,15 @@ def test_a_sound_heard_many_times_falls_back_to_the_models_removal():
         assert used and (keep is not None) == dictionary_stands, n
         off, _ = self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig(min_share=0.0))
         assert off is not None  # without the check the dictionary's (empty) cut would stand
+
+
+def test_a_short_run_at_the_clip_edge_is_widened_inside_the_clip():
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, flagged_spans
+
+    cfg = SelfPromptConfig(smooth_s=0.0)
+    for where in (0, 497):  # the first and the last frames
+        q = np.zeros(500)
+        q[where:where + 3] = 1.0
+        (a, b), = flagged_spans(q, cfg)
+        assert 0.0 <= a and b <= 5.0 and b - a >= cfg.min_span_s - 1e-9, (where, a, b)
+        assert a <= where / 100 and b >= (where + 3) / 100

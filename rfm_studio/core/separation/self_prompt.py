@@ -31,7 +31,7 @@ import numpy as np
 from ..runs import merge_runs, runs
 from .dictionary import SettingsDict
 
-FPS = 100  # the model's mel frames per second (hop 160 at 16 kHz)
+FPS = 100  # mel frames per second when no model's MelConfig is given (hop 160 at 16 kHz)
 COMBINE = ("none", "product", "min", "model-inside")
 
 
@@ -91,8 +91,9 @@ def flagged_spans(profile: np.ndarray, cfg: SelfPromptConfig, fps: float = FPS) 
     spans = [(a, b) for a, b in merged if b - a >= shortest]
     if not spans:  # only short runs: the strongest one, widened to the shortest usable span
         a, b = max(merged, key=lambda r: p[r[0]:r[1]].sum())
-        c = (a + b) // 2
-        a, b = max(0, c - (shortest + 1) // 2), min(len(p), c + (shortest + 1) // 2)
+        c = (a + b) // 2  # centred on the run, shifted inside the clip at its edges
+        a = min(max(0, c - (shortest + 1) // 2), max(0, len(p) - shortest - 1))
+        b = min(len(p), a + shortest + 1)
         spans = [(a, b)]
     spans = sorted(spans, key=lambda r: -p[r[0]:r[1]].sum())[: max(1, cfg.max_examples)]
     pad = int(round(cfg.pad_s * fps))
@@ -120,11 +121,12 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     from .dictionary import remove_with_dictionary
 
     dcfg = dcfg or dictionary_config()
+    fps = mel_config.fps if mel_config is not None else FPS  # the model's mel frames per second
     profile = removal_profile(mel_in, mel_out)
-    spans = flagged_spans(profile, cfg)
+    spans = flagged_spans(profile, cfg, fps)
     if not spans:
         return None, []
-    if span_removal(profile, spans) >= cfg.model_above:
+    if span_removal(profile, spans, fps) >= cfg.model_above:
         return None, spans
     src = x16 - model_out16 if cfg.source == "residual" and model_out16 is not None else x16
     examples = [src[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
@@ -165,12 +167,12 @@ def _cut_share(x16, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) -> fl
     from ..render import gains_to_stft_grid
     from .dictionary import magnitude
 
-    every = flagged_spans(profile, dataclasses.replace(cfg, max_examples=len(profile) + 1))
+    mc = mel_config or MelConfig()
+    every = flagged_spans(profile, dataclasses.replace(cfg, max_examples=len(profile) + 1), mc.fps)
     P = magnitude(x16, dcfg)[:, : keep.shape[1]] ** 2
     inside = _span_mask(every, P.shape[1], dcfg.hop / 16000)
     if not inside.any():
         return 1.0
-    mc = mel_config or MelConfig()
     g = gains_to_stft_grid(np.exp(np.minimum(mel_out - mel_in, 0.0)), mc, 16000, dcfg.n_fft, dcfg.hop, P.shape[1])
     total = float(P[:, inside].sum()) + EPS_POWER
 
