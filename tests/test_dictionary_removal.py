@@ -133,18 +133,27 @@ def test_library_templates_remove_the_named_sound(monkeypatch):
         assert _db(res.audio - b, [span]) - _db(a, [span]) <= -15
 
 
-def test_cli_engine_residual_and_report(capsys, tmp_path, tiny_bundle):
+def cli_scene_edit(capsys, tmp_path, *options):
+    """`rfm-studio edit` of the scene (written to a file) "Remove the beep" with ``options`` and
+    --residual: (exit code, stdout, stderr, input, output, residual, src path)."""
     import soundfile as sf
 
-    x, a, b = _scene()
+    x, _, _ = _scene()
     src = tmp_path / "in.wav"
     sf.write(src, x, SR, subtype="FLOAT")
     out, res = tmp_path / "out.wav", tmp_path / "removed.wav"
-    code, text, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--example", "0.5:1.0",
-                              "--residual", str(res), "--model", str(tiny_bundle))
+    code, text, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--residual", str(res),
+                              *options)
+    y = sf.read(out, dtype="float32")[0] if code == 0 else None
+    r = sf.read(res, dtype="float32")[0] if code == 0 else None
+    return code, text, err, x, y, r, src
+
+
+def test_cli_engine_residual_and_report(capsys, tmp_path, tiny_bundle):
+    x, a, b = _scene()
+    code, text, err, x, y, r, src = cli_scene_edit(capsys, tmp_path, "--example", "0.5:1.0", "--model", str(tiny_bundle))
     assert code == 0, err
     assert "dictionary removal" in text and "Changed:" in text and "dB" in text and "Note:" not in err
-    y, r = sf.read(out, dtype="float32")[0], sf.read(res, dtype="float32")[0]
     assert np.allclose(r, x - y, atol=1e-6)
     assert _db(y - b, A_SPANS) - _db(a, A_SPANS) <= -20
     with pytest.raises(SystemExit):

@@ -177,20 +177,18 @@ def test_engine_policy():
     assert removal_engine("Add a beep", "self-prompt", ()) == "model"  # removal only
 
 
-def test_cli_self_prompt_engine(capsys, tmp_path, tiny_bundle):
-    import soundfile as sf
+def test_cli_self_prompt_engine(capsys, tmp_path, tiny_bundle, fake_model):
+    """The CLI's default for a text-only remove: the (fake) model marks the first beep, the report
+    names the marked span, and every beep is gone while the other sound stays."""
+    from test_dictionary_removal import cli_scene_edit
 
-    from conftest import run_cli
-
-    x, _, _ = _scene()
-    src = tmp_path / "in.wav"
-    sf.write(src, x, SR, subtype="FLOAT")
-    out, res = tmp_path / "out.wav", tmp_path / "removed.wav"
-    code, text, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(out), "--engine", "self-prompt",
-                              "--residual", str(res), "--model", str(tiny_bundle), "--steps", "1")
+    code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
     assert code == 0, err
-    y, r = sf.read(out, dtype="float32")[0], sf.read(res, dtype="float32")[0]
-    assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-6) and "Edited in" in text
+    assert len(fake_model) == 1 and "examples the model marked: 0.50-1.00 s" in text, text
+    assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-6)
+    _, a, b = _scene()
+    assert _db(y - b, A_SPANS) - _db(a, A_SPANS) <= -20
+    assert abs(_db(y, B_SPANS[:1]) - _db(b, B_SPANS[:1])) <= 1.0
 
 
 def test_a_sound_heard_many_times_falls_back_to_the_models_removal():
