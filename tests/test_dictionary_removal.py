@@ -81,18 +81,19 @@ def test_engine_choice():
     from rfm_studio.core.editing import EditRequest
     from rfm_studio.core.errors import OptionError
     from rfm_studio.core.instructions import removed_sound
-    from rfm_studio.core.separation.engine import wants_dictionary
+    from rfm_studio.core.separation.engine import engine_for
 
     x, _, _ = _scene()
     ex = (_example(x),)
     req = lambda text, **kw: EditRequest(x, SR, text, **kw)  # noqa: E731
-    assert wants_dictionary(req("Remove the beep", prompts=ex))
-    assert not wants_dictionary(req("Remove the beep"))  # auto without an example: the model
-    assert not wants_dictionary(req("Remove the beep", prompts=ex, engine="model"))
-    assert wants_dictionary(req("Remove the beep", engine="dictionary"))
-    assert not wants_dictionary(req("Add a beep", prompts=ex, engine="dictionary"))  # removal only
+    assert engine_for(req("Remove the beep", prompts=ex)) == "dictionary"
+    assert engine_for(req("Remove the beep")) == "self-prompt"  # auto without an example
+    assert engine_for(req("Remove the beep", region=(1.0, 2.0))) == "model"  # ... within a region
+    assert engine_for(req("Remove the beep", prompts=ex, engine="model")) == "model"
+    assert engine_for(req("Remove the beep", engine="dictionary")) == "dictionary"
+    assert engine_for(req("Add a beep", prompts=ex, engine="dictionary")) == "model"  # removal only
     with pytest.raises(OptionError, match="Engine must be one of"):
-        wants_dictionary(req("Remove the beep", engine="nmf"))
+        engine_for(req("Remove the beep", engine="nmf"))
     assert removed_sound("Take out the sound of a flute playing") == "flute playing"
     assert removed_sound("Please remove the car passing.") == "car passing"
     assert removed_sound("Replace the dog with a cat") is None

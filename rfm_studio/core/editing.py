@@ -42,11 +42,12 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
 
         if is_reference_edit(req):
             return (yield from run_reference_edit(model, req, cancel))
-    from .separation.engine import run_dictionary_edit, wants_dictionary, wants_self_prompt
+    from .separation.engine import engine_for, run_dictionary_edit
 
-    if wants_dictionary(req):  # "Remove X" with a marked example: dictionary-guided separation
+    engine = engine_for(req)  # the instruction is read once
+    if engine == "dictionary":  # "Remove X" with a marked example: dictionary-guided separation
         return (yield from run_dictionary_edit(req, cancel))
-    if wants_self_prompt(req):  # text-only "Remove X": the model marks the example (separation/self_prompt.py)
+    if engine == "self-prompt":  # text-only "Remove X": the model marks the example (separation/self_prompt.py)
         from .separation.self_prompt import run_self_prompt_edit
 
         return (yield from run_self_prompt_edit(model, req, cancel))

@@ -65,11 +65,6 @@ def library_templates(query: str | None, k: int, lib=None) -> tuple[list, list]:
     return clips, paths
 
 
-def wants_dictionary(req: EditRequest) -> bool:
-    """Whether ``req`` runs on the dictionary engine (see ``uses_dictionary``)."""
-    return uses_dictionary(req.instruction, getattr(req, "engine", None), req.prompts)
-
-
 def uses_dictionary(instruction: str, engine, prompts) -> bool:
     """A remove instruction with ``engine="dictionary"``, or ``"auto"`` with an example span marked."""
     return removal_engine(instruction, engine, prompts) == "dictionary"
@@ -92,10 +87,10 @@ def removal_engine(instruction: str, engine, prompts, region=None, render=None) 
     return "model" if region is not None or render == "vocoder" else TEXT_ONLY
 
 
-def wants_self_prompt(req: EditRequest) -> bool:
-    """Whether ``req`` runs on the self-prompted engine (see ``removal_engine``)."""
+def engine_for(req: EditRequest) -> str:
+    """The engine that runs ``req`` ("model", "dictionary" or "self-prompt"; see ``removal_engine``)."""
     return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts, req.region,
-                          getattr(req, "render", None)) == "self-prompt"
+                          getattr(req, "render", None))
 
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
