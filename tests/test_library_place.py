@@ -212,6 +212,15 @@ def test_a_steady_texture_fills_the_marked_region_and_an_event_is_placed_once():
     lv = block_levels((out - x)[int(1.1 * SR): int(5.9 * SR)], SR)
     assert lv.max() - lv.min() < 6.0  # even over the region: no gap between the repeats
     assert np.array_equal(out[: SR], x[: SR]) and np.array_equal(out[6 * SR:], x[6 * SR:])
+    # faded in once, as any placed sound: halfway into the fade-in the added texture is at about
+    # half its level (a second fade on top left it at a quarter)
+    from rfm_studio.core.library.place import FADE_IN_S
+
+    fi = int(FADE_IN_S * SR)
+    added = out - x
+    mid = float(np.sqrt(np.mean(added[SR + fi // 2 - fi // 8: SR + fi // 2 + fi // 8] ** 2)))
+    full = float(np.sqrt(np.mean(added[2 * SR: 5 * SR] ** 2)))
+    assert 0.4 < mid / full < 0.65, mid / full  # 0.51 here; 0.30 with the fade applied twice
     out, pl = place(x, SR, rain, SR, region=(1.0, 6.0), fill=False)
     assert abs((pl.end - pl.start) - 2.5) < 0.05
     out, pl = place(x, SR, bark(SR), SR, region=(1.0, 6.0))

@@ -225,7 +225,7 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
         a = loudest_stretch(r, avail)
         r = r[a:a + avail]
     elif fill and region is not None and start is None and len(r) < avail and is_steady(r, sr):
-        r = fit_length(r, avail, sr)  # the marked region filled with the texture
+        r = fit_length(r, avail, sr, fade=False)  # the marked region filled with the texture (faded below)
     L = len(r)
     s = lo if start is not None else quietest_stretch(mono, L, lo, hi, sr)
     ctx = mono[max(0, s - int(CONTEXT_S * sr)): min(n, s + L + int(CONTEXT_S * sr))]
@@ -269,9 +269,9 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
 XFADE_S = 0.05  # crossfade between repeats of a reference shorter than the span it fills
 
 
-def fit_length(r: np.ndarray, n: int, sr: int) -> np.ndarray:
+def fit_length(r: np.ndarray, n: int, sr: int, fade: bool = True) -> np.ndarray:
     """``r`` made ``n`` samples long: its loudest stretch when longer, repeated with equal-power
-    crossfades (XFADE_S, at most a quarter of it) when shorter; faded in and out."""
+    crossfades (XFADE_S, at most a quarter of it) when shorter; faded in and out (``fade``)."""
     r = np.asarray(r, np.float32)
     if n <= 0 or len(r) == 0:
         return np.zeros(max(0, n), np.float32)
@@ -288,8 +288,9 @@ def fit_length(r: np.ndarray, n: int, sr: int) -> np.ndarray:
             head = y[-xf:] * fout + nxt[:xf] * fin
             y = np.concatenate([y[:-xf], head, nxt[xf:]])
         y = y[:n]
-    fi, fo = min(int(FADE_IN_S * sr), n // 4), min(int(FADE_OUT_S * sr), n // 4)
-    y *= edge_fades(n, fi, fo)
+    if fade:
+        fi, fo = min(int(FADE_IN_S * sr), n // 4), min(int(FADE_OUT_S * sr), n // 4)
+        y *= edge_fades(n, fi, fo)
     return y.astype(np.float32)
 
 
