@@ -182,9 +182,9 @@ def test_cli_options_override_the_config_file(tmp_path):
     ap = argparse.ArgumentParser()
     train_cmd.register(ap.add_subparsers())
     args = ap.parse_args(["train", "--data", "bank:x", "--out", str(tmp_path / "r"), "--config", str(cfg),
-                          "--steps", "1300", "--decay-steps", "800"])
+                          "--steps", "1300", "--decay-steps", "800", "--data-workers", "6"])
     c = train_cmd.config_from_args(args)
-    assert (c.steps, c.decay_steps, c.lr, c.seed) == (1300, 800, 1e-4, 7)
+    assert (c.steps, c.decay_steps, c.lr, c.seed, c.data_workers) == (1300, 800, 1e-4, 7, 6)
     args = ap.parse_args(["train", "--data", "bank:x", "--out", str(tmp_path / "r"), "--config", str(cfg)])
     c = train_cmd.config_from_args(args)
     assert (c.steps, c.decay_steps, c.init, c.batch_size, c.val_every) == (2000, 1200, "small", 16, 500)

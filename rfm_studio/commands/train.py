@@ -25,6 +25,9 @@ def register(sub):
     p.add_argument("--batch-size", type=int, default=None, help="default 16")
     p.add_argument("--crop-seconds", type=float, default=None, help="clip length (default 5.12; paper: 10.24)")
     p.add_argument("--lr", type=float, default=None, help="U-Net learning rate (paper: 5e-5)")
+    p.add_argument("--data-workers", type=int, default=None,
+                   help="bank data: make triplets in this many worker processes (default 0: in the training "
+                        "process; on a GPU use about as many as CPU cores)")
     p.add_argument("--checkpoint-seconds", type=float, default=None, help="default 300")
     p.add_argument("--val-every", type=int, default=None, help="default 500")
     p.add_argument("--decay-steps", type=int, default=None,
@@ -100,7 +103,7 @@ def config_from_args(args):
                  decay_steps=args.decay_steps, clap_ckpt=args.clap_ckpt, val_steps=args.val_steps,
                  lora_layers=parse_layers(args.lora_layers) if args.lora_layers else None,
                  grad_checkpointing=args.grad_checkpointing, cache_latents=args.cache_latents,
-                 clap_kind=args.clap_kind, text_lora=args.text_lora)
+                 clap_kind=args.clap_kind, text_lora=args.text_lora, data_workers=args.data_workers)
     kw.update({k: v for k, v in given.items() if v is not None})
     try:
         return TrainConfig(**kw)

@@ -71,6 +71,7 @@ class TrainConfig:
     prompt_prob: float = 0.0  # > 0: train the audio-prompt input; share of bank triplets given an example/reference
     prompt_tokens: int = 4  # tokens per prompt when the prompt input is added to a network without one
     prompt_width: int = 128  # channels of that prompt encoder
+    data_workers: int = 0  # > 0 with a bank: triplets made by this many worker processes (a GPU outruns one CPU)
 
     def to_dict(self):
         return asdict(self)
@@ -78,7 +79,7 @@ class TrainConfig:
     def check(self) -> None:
         """One sentence (OptionError) for the first setting out of range."""
         self.check_kinds()
-        whole = {"steps": 1, "batch_size": 1, "val_every": 1, "val_batches": 1, "lora_rank": 1, "log_every": 1,
+        whole = {"steps": 1, "batch_size": 1, "data_workers": 0, "val_every": 1, "val_batches": 1, "lora_rank": 1, "log_every": 1,
                  "warmup": 0, "decay_steps": 0, "epochs": 0, "val_clips": 1, "seed": 0,
                  "prompt_tokens": 1, "prompt_width": 8}
         for key, low in whole.items():
@@ -93,6 +94,8 @@ class TrainConfig:
         ranges = {"lr_text": (0.0, math.inf), "weight_decay": (0.0, math.inf), "grad_clip": (0.0, math.inf),
                   "ema": (0.0, 1.0), "region_prob": (0.0, 1.0), "event_augment": (0.0, 1.0),
                   "channel_augment": (0.0, 1.0), "prompt_prob": (0.0, 1.0)}
+        if self.data_workers and not self.data.startswith("bank:"):
+            raise OptionError("Training setting data_workers needs bank data (bank:DIR): they make bank triplets.")
         from ..devices import DTYPES
 
         if self.dtype not in DTYPES:
@@ -434,6 +437,15 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
 
     rng = np.random.default_rng(cfg.seed * 1000 + step + 7919 * acc.process_index)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
+    stream = None
+    if cfg.data_workers > 0:
+        from .batch_workers import BatchStream
+
+        src_args = dict(event_augment=cfg.event_augment, channel_augment=cfg.channel_augment,
+                        **({"prompt_prob": cfg.prompt_prob} if cfg.prompt_prob > 0 else {}))
+        stream = BatchStream(cfg.data, crop, cfg.data_workers, seed=cfg.seed + acc.process_index * 104729,
+                             batch_size=cfg.batch_size, spans=with_regions, prompts=with_prompts, start=step,
+                             **src_args)
     t_start, last_ck = time.time(), time.time()
     losses = []
 
@@ -450,13 +462,16 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
     while step < cfg.steps:
         if cancel is not None and cancel.cancelled:
             p = checkpoint()
+            if stream is not None:
+                stream.close()
             yield TrainEvent(step, cfg.steps, float("nan"), 0.0, checkpoint=str(p) if p else None, message="cancelled")
             return
         region = prompt = items = None
         if cache is not None:
             x_orig, x_tar, texts = cache.batch(model, cfg.batch_size, rng)
         else:
-            got = source.batch(cfg.batch_size, rng, augment=True, spans=with_regions, prompts=with_prompts)
+            got = next(stream) if stream is not None else \
+                source.batch(cfg.batch_size, rng, augment=True, spans=with_regions, prompts=with_prompts)
             inp, tgt, texts = got[:3]
             spans = got[3] if with_regions else None
             items = got[-1] if with_prompts else None
@@ -510,6 +525,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, model=None):
                              val_loss=val, seconds=elapsed_before + time.time() - t_start,
                              checkpoint=str(ck_path) if ck_path else None,
                              message=f"val CLAP {-metric:.4f}" if scorer is not None and val is not None else "")
+    if stream is not None:
+        stream.close()
 
 
 def acc_broadcast(acc, value):
