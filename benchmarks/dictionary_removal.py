@@ -126,8 +126,7 @@ def main(argv=None):
                 lib_cache = lib_cache or library_templates(removed_sound(r["instruction"]), cfg.library_clips)
                 y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
                 t0, c0 = time.perf_counter(), time.process_time()  # the model's edit is timed in its own mode
-                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0,
-                                               model_out16=y_m)
+                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0)
                 out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
                 line.append("spans " + ",".join(f"{a:.2f}-{b:.2f}" for a, b in spans))
             elif mode in ("engine-auto", "engine-self-prompt"):

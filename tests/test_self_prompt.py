@@ -226,3 +226,15 @@ def test_a_short_run_at_the_clip_edge_is_widened_inside_the_clip():
         (a, b), = flagged_spans(q, cfg)
         assert 0.0 <= a and b <= 5.0 and b - a >= cfg.min_span_s - 1e-9, (where, a, b)
         assert a <= where / 100 and b >= (where + 3) / 100
+
+
+def test_settings_saved_with_the_removed_source_option_still_load():
+    """The examples are always the input's own spans: settings that name the former ``source``
+    option (saved params of earlier edits) load, and the option is gone."""
+    from dataclasses import fields
+
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig
+
+    cfg = SelfPromptConfig.from_dict({"source": "residual", "max_examples": 2})
+    assert cfg == SelfPromptConfig(max_examples=2) and "source" not in {f.name for f in fields(cfg)}
+    assert "source" not in cfg.to_dict()

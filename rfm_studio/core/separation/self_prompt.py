@@ -45,7 +45,6 @@ class SelfPromptConfig(SettingsDict):
     pad_s: float = 0.0  # each span widened by this on both sides
     max_examples: int = 3  # the strongest spans (by total removal) become the examples
     examples: bool = True  # the spans are the examples (False: the library's templates only)
-    source: str = "input"  # the examples: the input's spans, or "residual": what the model took out of them
     library: bool = False  # also the library's templates of the named sound
     combine: str = "none"  # with the model's own gain: "product", "min" (the deeper cut of the two),
     # "model-inside" (the model's gain in the flagged spans, the dictionary's keep mask elsewhere)
@@ -114,7 +113,7 @@ def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
 
 
 def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
-                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None, model_out16=None):
+                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None):
     """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
     of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing, and
     (None, spans) when it took out at least ``model_above`` there: the model's output stands."""
@@ -128,8 +127,7 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
         return None, []
     if span_removal(profile, spans, fps) >= cfg.model_above:
         return None, spans
-    src = x16 - model_out16 if cfg.source == "residual" and model_out16 is not None else x16
-    examples = [src[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
+    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
     examples = [e for e in examples if len(e) >= dcfg.n_fft]
     library = list(library) if cfg.library or not cfg.examples else []
     if not examples and not library:
