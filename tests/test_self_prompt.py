@@ -238,3 +238,25 @@ def test_settings_saved_with_the_removed_source_option_still_load():
     cfg = SelfPromptConfig.from_dict({"source": "residual", "max_examples": 2})
     assert cfg == SelfPromptConfig(max_examples=2) and "source" not in {f.name for f in fields(cfg)}
     assert "source" not in cfg.to_dict()
+
+
+def test_the_clips_stft_is_computed_once_for_the_dictionary_and_its_cut_share(monkeypatch):
+    """self_prompt_keep takes the clip's STFT once and gives it to the dictionary and to the
+    check of its cut against the model's (_cut_share); the mask is the dictionary's own."""
+    from rfm_studio.core.separation import dictionary
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, self_prompt_keep
+
+    x, _, _ = _scene()
+    mel_in, mel_out = _mels(x)
+    real, calls = dictionary.magnitude, []
+
+    def counted(sig, cfg):
+        calls.append(len(sig))
+        return real(sig, cfg)
+
+    monkeypatch.setattr(dictionary, "magnitude", counted)
+    keep, spans = self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig())
+    assert keep is not None and calls.count(len(x)) == 1, calls  # the clip's: once (the examples' are shorter)
+    (a, b), = spans
+    alone = dictionary.remove_with_dictionary(x, _dcfg(), examples=[x[int(a * SR): int(b * SR)]], seed=0)
+    assert np.array_equal(keep, alone)

@@ -206,11 +206,12 @@ def learn_background(V: np.ndarray, frames: np.ndarray, cfg: DictionaryConfig, r
 
 
 def remove_with_dictionary(x16: np.ndarray, cfg: DictionaryConfig, *, examples=(), library=(), seed: int = 0,
-                           cancel=None) -> np.ndarray:
+                           cancel=None, V: np.ndarray | None = None) -> np.ndarray:
     """The keep mask ([freq, frames] on the 16 kHz STFT of ``x16``) removing the sound of the
-    examples (marked spans of the clip) and/or the library clips (16 kHz mono arrays)."""
+    examples (marked spans of the clip) and/or the library clips (16 kHz mono arrays).
+    ``V``: ``magnitude(x16, cfg)`` when the caller already has it."""
     rng = np.random.default_rng(seed)
-    V = magnitude(x16, cfg)
+    V = magnitude(x16, cfg) if V is None else V
     T = V.shape[1]
     if T > cfg.max_frames:  # long clips: in pieces, each with its own background
         out = np.empty_like(V)

@@ -117,7 +117,7 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
     of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing, and
     (None, spans) when it took out at least ``model_above`` there: the model's output stands."""
-    from .dictionary import remove_with_dictionary
+    from .dictionary import magnitude, remove_with_dictionary
 
     dcfg = dcfg or dictionary_config()
     fps = mel_config.fps if mel_config is not None else FPS  # the model's mel frames per second
@@ -132,8 +132,9 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     library = list(library) if cfg.library or not cfg.examples else []
     if not examples and not library:
         return None, []
-    keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel)
-    if cfg.min_share > 0 and _cut_share(x16, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) < cfg.min_share:
+    V = magnitude(x16, dcfg)  # the clip's STFT, for the dictionary and its cut's share
+    keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel, V=V)
+    if cfg.min_share > 0 and _cut_share(V, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) < cfg.min_share:
         return None, spans  # the dictionary took far less than the model where the model heard X
 
     if cfg.combine != "none":
@@ -158,16 +159,16 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     return keep, spans
 
 
-def _cut_share(x16, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) -> float:
+def _cut_share(V, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) -> float:
     """The dictionary's cut (dB of power) over every span the model flagged, as a share of the
-    model's own cut there (1.0 when the model cut nothing measurable)."""
+    model's own cut there (1.0 when the model cut nothing measurable); ``V``: the clip's STFT
+    magnitude (dictionary.magnitude), the grid of the keep mask."""
     from ..features.mel import MelConfig
     from ..render import gains_to_stft_grid
-    from .dictionary import magnitude
 
     mc = mel_config or MelConfig()
     every = flagged_spans(profile, dataclasses.replace(cfg, max_examples=len(profile) + 1), mc.fps)
-    P = magnitude(x16, dcfg)[:, : keep.shape[1]] ** 2
+    P = V[:, : keep.shape[1]] ** 2
     inside = _span_mask(every, P.shape[1], dcfg.hop / 16000)
     if not inside.any():
         return 1.0
