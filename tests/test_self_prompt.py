@@ -21,7 +21,8 @@ def _mels(x, marked=((0.5, 1.0),), depth=1.0):
 
 @pytest.fixture
 def fake_model(monkeypatch):
-    """run_edit with engine="model" answers as a model that removes the first beep (only) would;
+    """run_edit with engine="model" answers as a model that removes the first beep (only) would
+    (``depth`` nats at its default strength 1, scaled by the request's strength);
     every other request goes to the real run_edit. Returns the list of requests the fake saw."""
     from rfm_studio.core import editing
     from rfm_studio.core.events import EditResult, StepEvent
@@ -38,10 +39,11 @@ def fake_model(monkeypatch):
         from rfm_studio.core.audio.io import resample
 
         x16 = resample(x, req.sample_rate, SR)
-        depth = getattr(model, "depth", 1.0)
+        s = 1.0 if req.strength is None else float(req.strength)  # the model's default: 1
+        depth = getattr(model, "depth", 1.0) * s
         mel_in, mel_out = _mels(x16, getattr(model, "marked", ((0.5, 1.0),)), depth)
-        return EditResult(audio=req.audio * 0.5, sample_rate=req.sample_rate, instruction=req.instruction,
-                          params={"steps": 1}, mel_in=mel_in, mel_out=mel_out)
+        return EditResult(audio=req.audio * (1 - 0.5 * s), sample_rate=req.sample_rate, instruction=req.instruction,
+                          params={"steps": 1, "strength": s}, mel_in=mel_in, mel_out=mel_out)
 
     monkeypatch.setattr(editing, "run_edit", run_edit)
     return seen
@@ -260,3 +262,41 @@ def test_the_clips_stft_is_computed_once_for_the_dictionary_and_its_cut_share(mo
     (a, b), = spans
     alone = dictionary.remove_with_dictionary(x, _dcfg(), examples=[x[int(a * SR): int(b * SR)]], seed=0)
     assert np.array_equal(keep, alone)
+
+
+def test_strength_scales_the_cut_not_the_spans_the_model_flags(fake_model):
+    """The model marks the spans at its default strength (a detector); --strength scales only the
+    dictionary's cut. A strength that would push the model's own removal past ``model_above``
+    (3.5 x 1 nat) still leaves the dictionary's removal standing on the same spans."""
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.errors import OptionError
+
+    x, a, b = _scene()
+    spans, cuts = [], []
+    for s in (0.5, 1.0, 3.5):
+        res = edit(None, x, SR, "Remove the beep", strength=s)
+        assert res.params["removal"] == "dictionary" and res.params["strength"] == s, (s, res.params)
+        spans.append(res.params["spans"])
+        only_a = [A_SPANS[0], A_SPANS[2]]  # where the beep plays alone
+        cuts.append(_db(x, only_a) - _db(res.audio, only_a))  # dB taken out there
+    assert [r.strength for r in fake_model] == [None, None, None]  # the detector: the model's default
+    assert spans[0] == spans[1] == spans[2] and len(spans[0]) == 1
+    assert cuts[0] < cuts[1] < cuts[2] and cuts[1] >= 20, cuts
+    assert 0.4 * cuts[1] < cuts[0] < 0.6 * cuts[1], cuts  # half the strength: half the cut in dB
+    with pytest.raises(OptionError, match="Strength"):
+        edit(None, x, SR, "Remove the beep", strength=9.0)
+
+
+def test_when_the_models_output_stands_it_is_at_the_users_strength(fake_model):
+    from types import SimpleNamespace
+
+    from rfm_studio.core.editing import EditRequest, run_edit
+    from rfm_studio.core.events import StepEvent
+
+    x, _, _ = _scene()
+    events, res = collect(run_edit(SimpleNamespace(depth=0.0), EditRequest(x, SR, "Remove the beep", strength=1.5)))
+    assert res.params["removal"] == "model" and res.params["strength"] == 1.5
+    assert [r.strength for r in fake_model] == [None, 1.5]  # the detector, then the edit at 1.5
+    assert np.allclose(res.audio, 0.25 * x)  # the fake model's output at 1.5
+    steps = [(e.step, e.total) for e in events if isinstance(e, StepEvent)]
+    assert [s for s, _ in steps] == list(range(1, len(steps) + 1)) and steps[-1][0] == steps[-1][1]

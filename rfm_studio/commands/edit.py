@@ -19,7 +19,9 @@ def _common(p):
                    help="noise draws averaged per edit (default: the model's; 1 is the paper's sampler)")
     p.add_argument("--strength", type=float, default=None,
                    help="scale the model's change of the spectrum: 0 changes nothing, 1 is the edit as predicted, above 1 "
-                        "cuts deeper and adds louder (default: the model's, which may be higher within a --region)")
+                        "cuts deeper and adds louder (default: the model's, which may be higher within a --region); with the "
+                        "dictionary or self-prompt engine it scales the dictionary's cut in dB (the model marks the spans "
+                        "at its own default)")
     p.add_argument("--seed", type=int, default=0)
     from ..core.separation.engine import ENGINES
 

@@ -17,6 +17,10 @@ with its own soft mask on the clip's STFT:
 When the model takes out nothing (no frame reaches ``min_removal``) there is nothing to go on,
 and when it takes out a lot (``model_above`` nats on average over its spans) it has removed X
 itself, better than the dictionary would: either way the model's own output is the result.
+The model runs at its own default strength (within a region, its region default): it is the
+detector, and the request's strength does not move the spans. The strength scales the cut: the
+dictionary's keep mask in dB, or, where the model's output stands, the model's edit, run again
+at that strength when it differs from the default.
 The defaults were chosen on bank v2 validation triplets (benchmarks/dictionary_removal.py,
 mode self-prompt). ``--engine auto`` runs a text-only "Remove X" this way (engine.TEXT_ONLY).
 """
@@ -195,7 +199,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..audio.io import resample, to_mono
     from ..audio.windows import check_region, splice
     from ..edit.assemble import REGION_FADE_S
-    from ..edit.inputs import check_audio
+    from ..edit.inputs import check_audio, check_options
     from ..edit.plan import CONTEXT_S
     from ..editing import run_edit
     from ..errors import Cancelled
@@ -217,21 +221,26 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         c1 = min(audio.shape[0], int(round((region[1] + CONTEXT_S) * sr)))
     part = audio[c0:c1]
     check_prompts(req.prompts)
-    model_strength = req.strength
-    if model_strength is None and region is not None and hasattr(model, "info"):  # its default within a region
+    check_options(strength=req.strength, seed=req.seed)
+    # the model marks the spans at its own default strength (within a region, its region default):
+    # it is a detector here, and the user's strength scales only the cut
+    detector = None
+    if region is not None and hasattr(model, "info"):
         from ..edit.inputs import default_strength
 
-        model_strength = default_strength(model, True)
-    inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=model_strength)
-    steps = [0]
+        detector = default_strength(model, True)
+    inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=detector)
+    steps = [0]  # the model's steps so far
 
-    def count(ev):
-        steps[0] = ev.total
-        return dataclasses.replace(ev, total=ev.total + 1)
+    def count(base):  # its steps after ``base`` earlier ones, and one for the dictionary
+        def wrap(ev):
+            steps[0] = base + ev.total
+            return dataclasses.replace(ev, step=base + ev.step, total=base + ev.total + 1)
+        return wrap
 
     from ..events import relay
 
-    res = yield from relay(run_edit(model, inner, cancel), count)
+    res = yield from relay(run_edit(model, inner, cancel), count(0))
     if cancel is not None and cancel.cancelled:
         raise Cancelled("The edit was cancelled.")
     x16 = resample(to_mono(part), sr, 16000)
@@ -242,7 +251,10 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     keep, spans = self_prompt_keep(x16, res.mel_in, res.mel_out, cfg, dcfg, library=library, mel_config=mc,
                                    seed=int(req.seed or 0), cancel=cancel)
     strength = 1.0 if req.strength is None else float(req.strength)  # the dictionary's cut in dB, scaled
-    if keep is None:  # the model took out nothing, or X itself: its own output
+    if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
+        if req.strength is not None and float(req.strength) != res.params.get("strength"):
+            res = yield from relay(run_edit(model, dataclasses.replace(inner, strength=req.strength), cancel),
+                                   count(steps[0]))
         out_part = res.audio
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
