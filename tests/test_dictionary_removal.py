@@ -117,6 +117,36 @@ def test_dictionary_engine_without_example_or_library_match_says_so_and_cancel_s
         collect(gen)
 
 
+def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_between_them(monkeypatch):
+    """One ProgressEvent per stage (templates, separation, mask), no StepEvent (it has no sampler
+    step); a cancel while a stage's event is shown stops the edit before that stage's work."""
+    from rfm_studio.core.editing import EditRequest, run_edit
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken, ProgressEvent
+    from rfm_studio.core.separation import dictionary
+
+    x, _, _ = _scene()
+    req = EditRequest(x, SR, "Remove the beep", prompts=(_example(x),))
+    calls = []
+    real_rwd, real_apply = dictionary.remove_with_dictionary, dictionary.apply_keep_mask
+    monkeypatch.setattr(dictionary, "remove_with_dictionary", lambda *a, **k: calls.append("separate") or real_rwd(*a, **k))
+    monkeypatch.setattr(dictionary, "apply_keep_mask", lambda *a, **k: calls.append("apply") or real_apply(*a, **k))
+    events, res = collect(run_edit(None, req))
+    assert all(type(e) is ProgressEvent for e in events) and res.params["engine"] == "dictionary"
+    assert [(e.stage, e.stages) for e in events] == [(1, 3), (2, 3), (3, 3)]
+    assert events[0].text == "Dictionary removal: templates from the examples" and calls == ["separate", "apply"]
+    for after, done in ((1, []), (2, []), (3, ["separate"])):
+        calls.clear()
+        tok = CancelToken()
+        gen = run_edit(None, req, tok)
+        for _ in range(after):
+            next(gen)
+        tok.cancel()
+        with pytest.raises(Cancelled):
+            next(gen)
+        assert calls == done, (after, calls)
+
+
 def test_library_templates_remove_the_named_sound(monkeypatch):
     from rfm_studio.core.editing import edit
     from rfm_studio.core.separation import engine

@@ -4,9 +4,12 @@ live heatmap, cancel, supersede, undo/redo, compare, export, errors, start-up ti
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+
+from rfm_studio.core.events import StepEvent
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
 from gui_helpers import INSTRUCTION, SR, clip_path, gui_env, loaded, pace_steps, run_edit, settings, gui_tiny_bundle, window  # noqa: F401
@@ -87,17 +90,21 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     pace_steps(monkeypatch, 0.12)  # steps slower than the 50 ms draw throttle, like a real model
     steps = 4
     progress = []
-    w.runner.yielded.connect(lambda j, ev: progress.append((ev.step, ev.total, w.panel.progress.text())))
+    w.runner.yielded.connect(lambda j, ev: isinstance(ev, StepEvent)
+                             and progress.append((ev.step, ev.total, w.panel.progress.text())))
     assert w.panel.draws.value() == w.model_info.draws == 1  # the model's default
     w.panel.draws.setValue(2)
     assert w.panel.strength.value() == w.model_info.strength == 1.0 and w.panel.strength_auto.isChecked()
     assert not w.panel.strength.isEnabled()  # Auto: the model's default
     w.panel.strength_auto.setChecked(False)
     w.panel.strength.setValue(1.5)
-    v = run_edit(qtbot, w, steps=steps)  # "Remove ...": the model's steps, then the self-prompted dictionary's
-    assert [p[0] for p in progress] == list(range(1, steps + 2))
-    assert "ETA" in progress[0][2] and f"Step 1/{steps + 1}" in progress[0][2]
-    assert w.attn.live_draws == steps  # one heatmap update per step
+    v = run_edit(qtbot, w, steps=steps)  # "Remove ...": the model's steps, then the self-prompted dictionary's stages
+    # StepEvents: the model's steps only; where its output stands (removal "model"), the edit at the
+    # strength set here (1.5, not its default 1) is the model run again: its steps follow
+    runs = 2 if v.params["removal"] == "model" else 1
+    assert [p[0] for p in progress] == list(range(1, runs * steps + 1))
+    assert "ETA" in progress[0][2] and f"Step 1/{steps}" in progress[0][2]
+    assert w.attn.live_draws == runs * steps  # one heatmap update per StepEvent
     assert w.runner.coalesced == 0
     # the result: a new version, heard and shown as B, with its attention maps
     assert v.instruction == INSTRUCTION and v.parent == 0
@@ -116,6 +123,35 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     # trajectories follow picked words
     w.attn.chips.set_picks([2])
     assert w.attn.trajectories.shown_curves() == [2]
+
+
+def test_the_dictionarys_stages_show_in_the_progress_line_not_the_heatmap(qtbot, loaded, monkeypatch):
+    """A self-prompted "Remove ...": after the model's steps, each ProgressEvent of the dictionary's
+    work sets the progress line to its text; the heatmap is drawn for the steps only."""
+    from rfm_studio.core.events import ProgressEvent
+    from rfm_studio.core.separation import self_prompt
+
+    w = loaded
+    pace_steps(monkeypatch, 0.12)
+    real = self_prompt.self_prompt_keep
+
+    def slow(*a, **k):  # the dictionary's work takes a while, like a long clip's
+        time.sleep(0.3)
+        return real(*a, **k)
+
+    monkeypatch.setattr(self_prompt, "self_prompt_keep", slow)
+    seen = []
+    w.runner.yielded.connect(lambda j, ev: seen.append((ev, w.panel.progress.text(), w.attn.live_draws)))
+    steps = 3
+    v = run_edit(qtbot, w, steps=steps)
+    assert v.params["engine"] == "self-prompt"
+    stages = [(ev, text, draws) for ev, text, draws in seen if isinstance(ev, ProgressEvent)]
+    assert stages and stages[0][0].stage == 1
+    for ev, text, draws in stages:
+        assert text == f"{ev.text} ({ev.stage}/{ev.stages})" and text.startswith("Dictionary removal: ")
+        assert draws == steps  # no heatmap for a stage
+    assert [type(ev) for ev, _, _ in seen].index(ProgressEvent) == steps  # after the model's steps
+    assert w.attn.live_draws == steps
 
 
 def test_an_edit_runs_on_the_worker_while_the_ui_thread_goes_on(qtbot, loaded, monkeypatch):

@@ -125,7 +125,10 @@ def test_text_only_remove_runs_self_prompted_by_default(fake_model):
             events.append(next(gen))
         except StopIteration:
             break
-    assert [(e.step, e.total) for e in events] == [(1, 2), (2, 2)] and all(isinstance(e, StepEvent) for e in events)
+    # the model's step, then the dictionary's stages: progress only, no sampler step
+    assert [type(e).__name__ for e in events] == ["StepEvent", "ProgressEvent", "ProgressEvent"]
+    assert (events[0].step, events[0].total) == (1, 1)
+    assert [(e.stage, e.stages) for e in events[1:]] == [(1, 2), (2, 2)]
     assert edit(None, x, SR, "Remove the beep", engine="model").params.get("engine") is None  # the model alone
     tok = CancelToken()
     gen = run_edit(None, EditRequest(x, SR, "Remove the beep", engine="self-prompt"), tok)
@@ -300,3 +303,32 @@ def test_when_the_models_output_stands_it_is_at_the_users_strength(fake_model):
     assert np.allclose(res.audio, 0.25 * x)  # the fake model's output at 1.5
     steps = [(e.step, e.total) for e in events if isinstance(e, StepEvent)]
     assert [s for s, _ in steps] == list(range(1, len(steps) + 1)) and steps[-1][0] == steps[-1][1]
+
+
+def test_the_self_prompted_dictionarys_stages_are_progress_events_and_cancel_stops_between_them(fake_model,
+                                                                                                   monkeypatch):
+    """After the model's steps: a ProgressEvent per stage (learning the marked sound, applying the
+    mask); a cancel while one is shown stops the edit before that stage's work."""
+    from rfm_studio.core.editing import EditRequest, run_edit
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken, ProgressEvent, StepEvent
+    from rfm_studio.core.separation import dictionary, self_prompt
+
+    x, _, _ = _scene()
+    calls = []
+    real_keep, real_apply = self_prompt.self_prompt_keep, dictionary.apply_keep_mask
+    monkeypatch.setattr(self_prompt, "self_prompt_keep", lambda *a, **k: calls.append("keep") or real_keep(*a, **k))
+    monkeypatch.setattr(dictionary, "apply_keep_mask", lambda *a, **k: calls.append("apply") or real_apply(*a, **k))
+    events, res = collect(run_edit(None, EditRequest(x, SR, "Remove the beep")))
+    assert [type(e) for e in events] == [StepEvent, ProgressEvent, ProgressEvent] and res.params["removal"] == "dictionary"
+    assert events[1].text.startswith("Dictionary removal") and calls == ["keep", "apply"]
+    for after, done in ((2, []), (3, ["keep"])):  # cancelled while the n-th event is shown
+        calls.clear()
+        tok = CancelToken()
+        gen = run_edit(None, EditRequest(x, SR, "Remove the beep"), tok)
+        for _ in range(after):
+            next(gen)
+        tok.cancel()
+        with pytest.raises(Cancelled):
+            next(gen)
+        assert calls == done, (after, calls)

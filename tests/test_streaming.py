@@ -84,7 +84,12 @@ def test_progress_ends_at_its_total_when_chunks_differ_in_windows(tiny_model, tm
     sr = 16000
     src, dst = tmp_path / "long.wav", tmp_path / "out.wav"
     sf.write(src, tone(50.0, sr=sr), sr)
+    from rfm_studio.core.events import ProgressEvent, StepEvent
+
     events, _ = collect(edit_file(tiny_model, src, dst, "Remove the beep", chunk_seconds=20, overlap_seconds=2, steps=2))
+    stages = [e for e in events if isinstance(e, ProgressEvent)]  # each chunk's self-prompted dictionary
+    assert stages and all(e.text.startswith(("Chunk 1/3: ", "Chunk 2/3: ", "Chunk 3/3: ")) for e in stages)
+    events = [e for e in events if isinstance(e, StepEvent)]
     assert events and events[-1].step == events[-1].total
     assert all(e.step <= e.total for e in events)
     assert [e.step for e in events] == list(range(1, len(events) + 1))

@@ -22,7 +22,7 @@ from typing import Optional
 from .atomic import file_id, file_ids, is_one_of
 from .audio.io import READ_EXTENSIONS, WRITE_FORMATS
 from .errors import Cancelled, OptionError, RFMError
-from .events import CancelToken, EditRequest, relay
+from .events import CancelToken, EditRequest, ProgressEvent, relay
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class BatchEvent:
     status: str
     step: int = 0
     steps: int = 0
-    message: str = ""  # why it failed / where the output went
+    message: str = ""  # why it failed / where the output went; "editing": the stage (a ProgressEvent's text),
+    # "" for the sampler's steps
     results: tuple = ()  # every finished file so far: (index, "done" | "failed", message); events
     # may be coalesced by a UI that draws only the newest, and no file's outcome may be lost
     report: str = ""  # "done": the text of run_batch's ``describe``, if given
@@ -140,7 +141,8 @@ def run_batch(model, items, instruction: str = "", params: Optional[dict] = None
                                   region=item.region if item.region is not None else region,
                                   **({"prompts": tuple(item.prompts)} if item.prompts else {}), **params)
                 res = yield from relay(run_edit(model, req, cancel), lambda ev: BatchEvent(
-                    i, n, name, "editing", ev.step, ev.total, results=tuple(results)))
+                    i, n, name, "editing", *((ev.stage, ev.stages, ev.text) if isinstance(ev, ProgressEvent)
+                                             else (ev.step, ev.total)), results=tuple(results)))
                 if cancel.cancelled:
                     raise Cancelled("The batch was cancelled.")
                 item.output.parent.mkdir(parents=True, exist_ok=True)

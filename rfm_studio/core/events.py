@@ -70,6 +70,26 @@ class StepEvent:
 
 
 @dataclass(frozen=True)
+class ProgressEvent:
+    """A stage of an edit that is no sampler step (the dictionary engine's work): it carries no
+    attention map and is shown in a progress display only, never as a step of the heatmap."""
+
+    stage: int  # 1-based
+    stages: int
+    text: str  # what the stage does, e.g. "Dictionary removal: separating the sound"
+
+
+def stage(cancel, n: int, total: int, text: str):
+    """Yield ProgressEvent(n, total, text), then stop with Cancelled if ``cancel`` was set meanwhile
+    (``yield from stage(cancel, 1, 3, "...")`` between the stages of a core generator)."""
+    yield ProgressEvent(n, total, text)
+    if cancel is not None and cancel.cancelled:
+        from .errors import Cancelled
+
+        raise Cancelled("The edit was cancelled.")
+
+
+@dataclass(frozen=True)
 class EditResult:
     audio: np.ndarray  # same shape, rate and length as the request's audio
     sample_rate: int

@@ -10,6 +10,7 @@ context) are edited; everything else is copied sample for sample.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -23,7 +24,7 @@ from .audio.io import audio_info, plain_format
 from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
 from .errors import AudioReadError, OptionError
-from .events import EditRequest, StepEvent
+from .events import EditRequest, ProgressEvent, StepEvent
 from .seeding import nth_seed
 
 
@@ -52,7 +53,7 @@ class _Clipping:
 
 def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: float = 60.0,
               overlap_seconds: float = 2.0, cancel=None, fmt=None, **params):
-    """Generator of StepEvent; returns a dict summary. ``params``: steps, t_start, guidance,
+    """Generator of StepEvent (and ProgressEvent: a chunk's stages with no sampler step); returns a dict summary. ``params``: steps, t_start, guidance,
     draws, strength, seed, render (as EditRequest); ``fmt``: the output's OutputFormat (None:
     the plain format of its extension)."""
     import soundfile as sf
@@ -123,16 +124,21 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                     gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=nth_seed(seed, ci), **params),
                                    cancel)
                     later = sum(1 for i in edited if i > ci)
+                    chunk_steps = 0
                     while True:
                         try:
                             ev = next(gen)
                         except StopIteration as stop:
                             y = stop.value.audio
                             break
+                        if isinstance(ev, ProgressEvent):  # a stage with no sampler step, of this chunk
+                            yield dataclasses.replace(ev, text=f"Chunk {ci + 1}/{len(plan)}: {ev.text}")
+                            continue
                         # chunks can differ in windows: the total counts this chunk's steps and
                         # assumes as many for each edited chunk still to come (exact at the last)
+                        chunk_steps = ev.total
                         yield StepEvent(step_base + ev.step, step_base + ev.total * (1 + later), ev.t, ci, len(plan))
-                    step_base += ev.total
+                    step_base += chunk_steps
                 if pending is not None:
                     ps, tail = pending
                     m = tail.shape[0]

@@ -218,7 +218,7 @@ class BatchWindow(QDialog):
             bar = self.bars[ev.index]
             bar.setRange(0, max(1, ev.steps))
             bar.setValue(ev.step)
-            bar.setFormat(f"step {ev.step}/{ev.steps}" if ev.steps else "reading…")
+            bar.setFormat(ev.message if ev.message else f"step {ev.step}/{ev.steps}" if ev.steps else "reading…")
         self.status.setText(f"File {ev.index + 1} of {ev.total}: {ev.name}")
 
     def _on_returned(self, summary):

@@ -325,6 +325,13 @@ class EditPanel(QWidget):
         eta_s = "" if eta is None else f" · ETA {eta:.1f} s" if eta < 90 else f" · ETA {eta / 60:.1f} min"
         self.progress.setFormat(f"Step {step}/{total}{eta_s}")
 
+    def set_stage(self, stage: int, stages: int, text: str) -> None:
+        """A stage of work that is no sampler step (core ProgressEvent): its text, and the bar
+        at the stages done."""
+        self.progress.setRange(0, max(1, stages))
+        self.progress.setValue(max(0, stage - 1))
+        self.progress.setFormat(f"{text} ({stage}/{stages})")
+
     def set_progress_text(self, text: str) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)

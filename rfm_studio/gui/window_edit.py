@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional, Protocol
 
-from ..core.events import EditRequest
+from ..core.events import EditRequest, ProgressEvent
 from ..core.features.mel import MelConfig
 from .jobs import JobError
 from .library.panel import with_reference
@@ -146,6 +146,9 @@ class EditController:
     def _step(self, ev) -> None:
         ctx = self.ctx
         if ctx is None:
+            return
+        if isinstance(ev, ProgressEvent):  # a stage with no sampler step: the progress line only
+            self.win.panel.set_stage(ev.stage, ev.stages, ev.text)
             return
         now = time.perf_counter()
         ctx.times.append(float(ev.t))

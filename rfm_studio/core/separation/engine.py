@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ..errors import OptionError
-from ..events import EditRequest, EditResult, StepEvent
+from ..events import EditRequest, EditResult, stage
 
 ENGINES = ("auto", "model", "dictionary", "self-prompt")
 TEXT_ONLY = "self-prompt"  # auto's engine for a "Remove X" without a marked example (see self_prompt.py)
@@ -94,8 +94,9 @@ def engine_for(req: EditRequest) -> str:
 
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
-    """A remove edit by dictionary-guided separation: a core generator of StepEvent (one per
-    stage) returning an EditResult like run_edit's."""
+    """A remove edit by dictionary-guided separation: a core generator of ProgressEvent (one per
+    stage: the templates, the separation, the mask; the cancel token is checked after each)
+    returning an EditResult like run_edit's."""
     from ..audio.io import resample, to_mono
     from ..audio.windows import check_region, splice
     from ..editing import REGION_FADE_S, check_audio, check_options
@@ -114,29 +115,26 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     examples = [prepare_prompt_audio(p.audio, p.sample_rate) for p in req.prompts if p.kind == "example"]
     library, used = [], []
     what = removed_sound(req.instruction)
-    yield StepEvent(1, 3, 0.0)
+    yield from stage(cancel, 1, 3, "Dictionary removal: templates from the "
+                     + ("examples" if examples else "library"))
     if not examples:
         library, used = library_templates(what, cfg.library_clips)
         if not library:
             raise OptionError(f"The dictionary engine needs an example of '{what}': mark one (--example START:END) "
                               f"or add library sounds of it ('rfm-studio library add FOLDER'); or use --engine model.")
-    if cancel is not None and cancel.cancelled:
-        from ..errors import Cancelled
-
-        raise Cancelled("The edit was cancelled.")
     x16 = resample(to_mono(audio), sr, 16000)
-    yield StepEvent(2, 3, 0.5)
+    yield from stage(cancel, 2, 3, "Dictionary removal: separating the sound")
     keep = remove_with_dictionary(x16, cfg, examples=examples, library=library, seed=int(req.seed or 0),
                                   cancel=cancel)
     strength = 1.0 if req.strength is None else float(req.strength)
     if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
         keep = keep ** strength
+    yield from stage(cancel, 3, 3, "Dictionary removal: applying the mask")
     out = apply_keep_mask(audio, sr, keep, cfg)
     if region is not None:
         r0, r1 = region
         out = splice(audio, out, int(round(r0 * sr)), min(audio.shape[0], int(round(r1 * sr))),
                      int(REGION_FADE_S * sr))
-    yield StepEvent(3, 3, 1.0)
     prompts = [f"{p.kind}: {p.source}" for p in req.prompts] + [f"library: {u}" for u in used]
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,

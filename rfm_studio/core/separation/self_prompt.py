@@ -190,8 +190,9 @@ EPS_POWER = 1e-12
 
 
 def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | None = None, dictionary=None):
-    """A text-only "Remove X" (see the module): a core generator of StepEvent (the model's steps,
-    then one for the dictionary) returning an EditResult like run_edit's. With a region, the
+    """A text-only "Remove X" (see the module): a core generator of the model's StepEvents, then
+    a ProgressEvent per stage of the dictionary's work (the cancel token checked after each),
+    returning an EditResult like run_edit's. With a region, the
     model and the dictionary hear the region and CONTEXT_S of each side; only the region changes."""
     import dataclasses
     import time
@@ -202,9 +203,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..edit.inputs import check_audio, check_options
     from ..edit.plan import CONTEXT_S
     from ..editing import run_edit
-    from ..errors import Cancelled
     from ..prompts import check_prompts
-    from ..events import EditResult, StepEvent
+    from ..events import EditResult, StepEvent, stage
     from ..instructions import removed_sound
     from .dictionary import apply_keep_mask
     from .engine import library_templates
@@ -232,17 +232,18 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=detector)
     steps = [0]  # the model's steps so far
 
-    def count(base):  # its steps after ``base`` earlier ones, and one for the dictionary
+    def count(base):  # its steps after ``base`` earlier ones
         def wrap(ev):
+            if not isinstance(ev, StepEvent):
+                return ev
             steps[0] = base + ev.total
-            return dataclasses.replace(ev, step=base + ev.step, total=base + ev.total + 1)
+            return dataclasses.replace(ev, step=base + ev.step, total=base + ev.total)
         return wrap
 
     from ..events import relay
 
     res = yield from relay(run_edit(model, inner, cancel), count(0))
-    if cancel is not None and cancel.cancelled:
-        raise Cancelled("The edit was cancelled.")
+    yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
     x16 = resample(to_mono(part), sr, 16000)
     library = []
     if cfg.library or not cfg.examples:
@@ -259,13 +260,13 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
             keep = keep ** strength
+        yield from stage(cancel, 2, 2, "Dictionary removal: applying the mask")
         out_part = apply_keep_mask(part, sr, keep, dcfg)
     out = audio.copy()
     out[c0:c1] = out_part
     if region is not None:
         out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
                      int(REGION_FADE_S * sr))
-    yield StepEvent(steps[0] + 1, steps[0] + 1, 1.0)
     off = c0 / sr
     attention = res.attention
     if attention is not None and (c0 > 0 or c1 < audio.shape[0]):  # the crop's maps where it lies in the clip

@@ -90,7 +90,7 @@ class PreviewPanel(QGroupBox):
         self.progress.setRange(0, max(1, ev.total))
         self.progress.setValue(ev.step)
         self.progress.setFormat(f"Preview ({'base model' if ev.phase == 'base' else 'with adapter'}) "
-                                f"step {ev.step}/{ev.total}")
+                                + (ev.text or f"step {ev.step}/{ev.total}"))
 
     def _done(self, p: work.PreviewOutcome):
         self.result = p

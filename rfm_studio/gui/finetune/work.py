@@ -69,6 +69,7 @@ class PreviewStep:
     phase: str  # "base" or "adapter"
     step: int
     total: int
+    text: str = ""  # a stage with no sampler step (core ProgressEvent): what it does
 
 
 @dataclass(frozen=True)
@@ -264,10 +265,11 @@ def train(host, triplets, s: FinetuneConfig, cancel):
 
 
 def _drive(gen, phase: str):
-    """Re-yield an edit's StepEvents as PreviewSteps; return the edit's result."""
-    from ...core.events import relay
+    """Re-yield an edit's StepEvents and ProgressEvents as PreviewSteps; return the edit's result."""
+    from ...core.events import ProgressEvent, relay
 
-    return (yield from relay(gen, lambda ev: PreviewStep(phase, ev.step, ev.total)))
+    return (yield from relay(gen, lambda ev: PreviewStep(phase, ev.stage, ev.stages, ev.text)
+                             if isinstance(ev, ProgressEvent) else PreviewStep(phase, ev.step, ev.total)))
 
 
 def preview(host, adapter: str, input_path: str, instruction: str, cancel, seed: int = 0):
