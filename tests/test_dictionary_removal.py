@@ -196,6 +196,35 @@ def test_cli_engine_residual_and_report(capsys, tmp_path, tiny_bundle):
     assert code == 0 and "dictionary" not in text and "has no audio-prompt input" in err
 
 
+def stream_in_chunks(monkeypatch, chunk=2.5, overlap=0.5):
+    """Make `rfm-studio edit` take its long-file path (from disk, chunk by chunk) for any clip over
+    0.5 s, in chunks of ``chunk`` seconds: the 5.5 s scene is 3 chunks."""
+    from functools import partial
+
+    from rfm_studio.commands import edit as edit_cmd
+    from rfm_studio.core import streaming
+
+    monkeypatch.setattr(edit_cmd, "STREAM_SECONDS", 0.5)
+    monkeypatch.setattr(streaming, "edit_file", partial(streaming.edit_file, chunk_seconds=chunk,
+                                                        overlap_seconds=overlap))
+
+
+def test_a_long_file_runs_every_chunk_on_the_dictionary_engine_and_says_so(capsys, tmp_path, tiny_bundle, monkeypatch):
+    from rfm_studio.core.separation import engine
+
+    stream_in_chunks(monkeypatch)
+    real, runs = engine.run_dictionary_edit, []
+    monkeypatch.setattr(engine, "run_dictionary_edit", lambda req, cancel=None: runs.append(req.engine) or real(req, cancel))
+    code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--example", "0.5:1.0", "--model", str(tiny_bundle))
+    assert code == 0, err
+    assert runs == ["dictionary"] * 3  # every chunk, on the engine chosen for the file
+    assert "(dictionary removal, templates from the examples, 3 chunks from disk)" in text, text
+    _, a, b = _scene()
+    assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-4)
+    for span in A_SPANS:  # every chunk's beep, heard through the one example
+        assert _db(y - b, [span]) - _db(a, [span]) <= -15, span
+
+
 def _with_bed(x, level=0.03, seed=1):
     """The scene over a steady noise bed that shares the beep's band (400 Hz - 4 kHz)."""
     from scipy.signal import butter, sosfilt

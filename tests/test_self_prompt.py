@@ -332,3 +332,26 @@ def test_the_self_prompted_dictionarys_stages_are_progress_events_and_cancel_sto
         with pytest.raises(Cancelled):
             next(gen)
         assert calls == done, (after, calls)
+
+
+def test_a_long_file_is_self_prompted_chunk_by_chunk_and_the_report_says_so(capsys, tmp_path, tiny_bundle, fake_model,
+                                                                            monkeypatch):
+    """Streamed from disk in 3 chunks: the engine is chosen once for the file (self-prompt, every
+    chunk's model edit is the detector's), and the report names the dictionary's removal with the
+    spans the model marked in the file's time, like the edit of a short clip."""
+    from test_dictionary_removal import cli_scene_edit, stream_in_chunks
+
+    from rfm_studio.commands.edit_output import how_text
+
+    stream_in_chunks(monkeypatch)
+    code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
+    assert code == 0, err
+    assert len(fake_model) == 3 and all(q.engine == "model" for q in fake_model)  # one model edit per chunk
+    # the fake model marks 0.5-1.0 s of each chunk; the chunks start at 0, 2 and 4 s
+    assert "(dictionary removal, examples the model marked: 0.50-1.00 s, 2.50-3.00 s, 4.50-5.00 s, " \
+           "3 chunks from disk)" in text, text
+    assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-4)
+    # a chunk where the model's own edit stood is counted
+    assert how_text({"engine": "self-prompt", "removal": "dictionary", "spans": [[0.5, 1.0]], "model_chunks": 1,
+                     "chunks": 3}) == ("dictionary removal, examples the model marked: 0.50-1.00 s, "
+                                       "the model's own edit in 1 chunk, 3 chunks from disk")

@@ -48,8 +48,29 @@ def write_outputs(items, sample_rate: int, protect=()) -> None:
 
 def steps_text(params: dict) -> str:
     n = int(params.get("steps", 0))
-    text = f"{n} step{'' if n == 1 else 's'}, t_start {float(params.get('t_start', 0)):g}"
-    return text + (f", {params['chunks']} chunks from disk" if params.get("chunks") else "")
+    return f"{n} step{'' if n == 1 else 's'}, t_start {float(params.get('t_start', 0)):g}"
+
+
+def how_text(params: dict) -> str:
+    """How the edit was made, as the report says it: the dictionary's removal (its templates, or
+    the spans the model marked), else the model's steps (none for a placed library sound); for a
+    long file, also its chunks (in how many the model's own edit stood, where the self-prompted
+    dictionary cut the others)."""
+    p, chunks = params, params.get("chunks")
+    parts = []
+    if p.get("engine") == "dictionary":
+        parts.append(f"dictionary removal, templates from the {p.get('templates', 'examples')}")
+    elif p.get("engine") == "self-prompt" and p.get("removal") == "dictionary":
+        spans = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in p.get("spans", []))
+        parts.append(f"dictionary removal, examples the model marked: {spans}")
+        if p.get("model_chunks"):
+            k = int(p["model_chunks"])
+            parts.append(f"the model's own edit in {k} chunk{'' if k == 1 else 's'}")
+    elif p.get("steps"):
+        parts.append(steps_text(p))
+    if chunks:
+        parts.append(f"{chunks} chunks from disk")
+    return ", ".join(parts)
 
 
 def report_lines(before, res, args, report=None) -> list[str]:
@@ -58,13 +79,8 @@ def report_lines(before, res, args, report=None) -> list[str]:
     from ..core.change_report import advice, compare
 
     rep = report if report is not None else compare(before, res.audio, res.sample_rate)
-    how = f" ({steps_text(res.params)})" if res.params.get("steps") else ""  # a placed library sound: no steps
-    if res.params.get("engine") == "dictionary":
-        how = f" (dictionary removal, templates from the {res.params.get('templates', 'examples')})"
-    elif res.params.get("engine") == "self-prompt" and res.params.get("removal") == "dictionary":
-        spans = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in res.params.get("spans", []))
-        how = f" (dictionary removal, examples the model marked: {spans})"
-    lines = [f"Edited in {res.seconds:.2f} s{how}"]
+    how = how_text(res.params)
+    lines = [f"Edited in {res.seconds:.2f} s{f' ({how})' if how else ''}"]
     if rep.unchanged:
         tip = advice(res.instruction, region=res.params.get("region") is not None,
                      strength=res.params.get("strength"), cli=True,
@@ -91,10 +107,12 @@ def finish_streamed(args, model, summary: dict, region, output, residual, second
     if res_path is not None:
         print(f"Wrote {res_path} (what was removed: input minus output, {res_fmt.describe()})")
     f = model.flow.sampler
+    keys = ("engine", "templates", "removal", "spans", "model_chunks")
     done = SimpleNamespace(seconds=summary["seconds"], instruction=args.instruction,
                            params={"steps": f.steps if args.steps is None else args.steps,
                                    "t_start": f.t_start if args.t_start is None else args.t_start,
-                                   "region": region, "strength": args.strength, "chunks": summary["chunks"]})
+                                   "region": region, "strength": args.strength, "chunks": summary["chunks"],
+                                   **{k: summary[k] for k in keys if k in summary}})
     for line in report_lines(None, done, args, compare_files(args.input, out)):
         safe_print(line)
 

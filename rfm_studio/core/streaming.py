@@ -5,7 +5,8 @@ chunk goes through ``run_edit`` (which windows it further) and consecutive chunk
 crossfaded over their overlap with raised-cosine ramps while the output is written
 sequentially to a temporary file in the output's folder, renamed when complete. Memory
 stays proportional to one chunk. With a region, only the chunks covering it (plus
-context) are edited; everything else is copied sample for sample.
+context) are edited; everything else is copied sample for sample. The removal engine is
+chosen once, for the whole file (separation/engine.py ``engine_for``).
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ class _Clipping:
 
 def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: float = 60.0,
               overlap_seconds: float = 2.0, cancel=None, fmt=None, **params):
-    """Generator of StepEvent (and ProgressEvent: a chunk's stages with no sampler step); returns a dict summary. ``params``: steps, t_start, guidance,
-    draws, strength, seed, render (as EditRequest); ``fmt``: the output's OutputFormat (None:
-    the plain format of its extension)."""
+    """Generator of StepEvent (and ProgressEvent: a chunk's stages with no sampler step); returns
+    a dict summary: seconds, chunks, samples, sample_rate, engine (the removal engine, chosen once
+    for the whole file's request and run on every chunk) and, for the dictionary engines, what
+    the report says of their removal (``_removal_summary``). ``params``: steps, t_start, guidance,
+    draws, strength, seed, render, engine, prompts (as EditRequest); ``fmt``: the output's
+    OutputFormat (None: the plain format of its extension)."""
     import soundfile as sf
 
     src, dst = Path(src), Path(dst)
@@ -93,6 +97,12 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
         return (lo, hi) if hi > lo else ()
 
     edited = [i for i, (a, b) in enumerate(plan) if chunk_region(a, b) != ()]
+    # the removal engine, chosen once for the whole file's request; every chunk runs on it
+    from .separation.engine import engine_for
+
+    engine = engine_for(EditRequest(np.zeros(1, np.float32), sr, instruction, region=region, **params))
+    params = {**params, "engine": engine}
+    done = []  # the edited chunks' params, in the file's time
     out, tmp = _open_out(dst, sr, ch, fmt)
     seed = params.pop("seed", 0) or 0
     try:
@@ -130,6 +140,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                             ev = next(gen)
                         except StopIteration as stop:
                             y = stop.value.audio
+                            done.append(_in_file_time(stop.value.params, a / sr))
                             break
                         if isinstance(ev, ProgressEvent):  # a stage with no sampler step, of this chunk
                             yield dataclasses.replace(ev, text=f"Chunk {ci + 1}/{len(plan)}: {ev.text}")
@@ -161,4 +172,25 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return {"seconds": time.perf_counter() - t0, "chunks": len(plan), "samples": n, "sample_rate": sr}
+    return {"seconds": time.perf_counter() - t0, "chunks": len(plan), "samples": n, "sample_rate": sr,
+            "engine": engine, **_removal_summary(engine, done)}
+
+
+def _in_file_time(params: dict, offset: float) -> dict:
+    """What the report needs of a chunk's edit: its removal (self-prompted: "dictionary" or
+    "model"), the spans the model marked moved to the file's time, its templates (dictionary)."""
+    return {"removal": params.get("removal"), "templates": params.get("templates"),
+            "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])]}
+
+
+def _removal_summary(engine: str, done: list[dict]) -> dict:
+    """The chunks' removals for the report: the dictionary engine's templates; for the
+    self-prompted removal, the spans the model marked over all chunks, "removal" "dictionary"
+    when the dictionary cut any chunk, and in how many chunks the model's own edit stands."""
+    if engine == "dictionary":
+        return {"templates": next((d["templates"] for d in done if d["templates"]), "examples")}
+    if engine == "self-prompt":
+        cut = [d for d in done if d["removal"] == "dictionary"]
+        return {"removal": "dictionary" if cut else "model", "model_chunks": len(done) - len(cut),
+                "spans": [s for d in cut for s in d["spans"]]}
+    return {}
