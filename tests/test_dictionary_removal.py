@@ -218,7 +218,7 @@ def test_a_long_file_runs_every_chunk_on_the_dictionary_engine_and_says_so(capsy
     code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--example", "0.5:1.0", "--model", str(tiny_bundle))
     assert code == 0, err
     assert runs == ["dictionary"] * 3  # every chunk, on the engine chosen for the file
-    assert "(dictionary removal, templates from the examples, 3 chunks from disk)" in text, text
+    assert "(dictionary removal, templates from the examples; 3 chunks from disk)" in text, text
     _, a, b = _scene()
     assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-4)
     for span in A_SPANS:  # every chunk's beep, heard through the one example

@@ -348,10 +348,68 @@ def test_a_long_file_is_self_prompted_chunk_by_chunk_and_the_report_says_so(caps
     assert code == 0, err
     assert len(fake_model) == 3 and all(q.engine == "model" for q in fake_model)  # one model edit per chunk
     # the fake model marks 0.5-1.0 s of each chunk; the chunks start at 0, 2 and 4 s
-    assert "(dictionary removal, examples the model marked: 0.50-1.00 s, 2.50-3.00 s, 4.50-5.00 s, " \
+    assert "(dictionary removal, examples the model marked: 0.50-1.00 s, 2.50-3.00 s, 4.50-5.00 s; " \
            "3 chunks from disk)" in text, text
     assert y.shape == x.shape and np.allclose(r, x - y, atol=1e-4)
-    # a chunk where the model's own edit stood is counted
+    # a chunk where the model's own removal stood is counted, with the steps it took
     assert how_text({"engine": "self-prompt", "removal": "dictionary", "spans": [[0.5, 1.0]], "model_chunks": 1,
-                     "chunks": 3}) == ("dictionary removal, examples the model marked: 0.50-1.00 s, "
-                                       "the model's own edit in 1 chunk, 3 chunks from disk")
+                     "chunks": 3, "steps": 2, "t_start": 0.01}) == (
+        "dictionary removal, examples the model marked: 0.50-1.00 s; "
+        "the model's own removal stood in 1 chunk; 2 steps, t_start 0.01; 3 chunks from disk")
+
+
+def _quiet_model(monkeypatch):
+    """The CLI's model takes out nothing (the fake model's depth 0): no span to learn from."""
+    from rfm_studio.commands import edit as edit_cmd
+
+    real = edit_cmd.load_model
+
+    def load(args):
+        m = real(args)
+        m.depth = 0.0
+        return m
+
+    monkeypatch.setattr(edit_cmd, "load_model", load)
+
+
+def test_the_report_says_when_the_models_own_removal_stood(capsys, tmp_path, tiny_bundle, fake_model, monkeypatch):
+    """The self-prompted engine ran, the model took out nothing to learn from, its output stands:
+    the report names the self-prompted engine and the model's steps, not a dictionary removal."""
+    from test_dictionary_removal import cli_scene_edit
+
+    _quiet_model(monkeypatch)
+    code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
+    assert code == 0, err
+    assert len(fake_model) == 1 and np.allclose(y, 0.5 * x, atol=1e-6)  # the fake model's own output
+    assert "(self-prompted: the model's own removal stood, it marked no span; 1 step, t_start " in text, text
+    assert "dictionary" not in text
+
+
+def test_a_long_file_where_the_models_own_removal_stood_in_every_chunk_says_so(capsys, tmp_path, tiny_bundle,
+                                                                                fake_model, monkeypatch):
+    from test_dictionary_removal import cli_scene_edit, stream_in_chunks
+
+    stream_in_chunks(monkeypatch)
+    _quiet_model(monkeypatch)
+    code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
+    assert code == 0, err
+    assert len(fake_model) == 3 and np.allclose(y, 0.5 * x, atol=1e-4)
+    assert "(self-prompted: the model's own removal stood in every chunk; 1 step, t_start " in text, text
+    assert "; 3 chunks from disk)" in text and "dictionary" not in text
+
+
+def test_the_report_names_the_spans_the_model_marked_where_its_removal_stood(fake_model):
+    """The model took out a lot by itself (model_above): its output stands, and the report says
+    where it marked the sound; a long list of spans is cut short."""
+    from types import SimpleNamespace
+
+    from rfm_studio.commands.edit_output import SPANS_SHOWN, how_text
+    from rfm_studio.core.editing import edit
+
+    x, _, _ = _scene()
+    res = edit(SimpleNamespace(depth=6.0), x, SR, "Remove the beep", engine="self-prompt")
+    assert res.params["removal"] == "model" and res.params["spans"] == [[0.5, 1.0]]
+    assert how_text(res.params) == "self-prompted: the model's own removal stood, it marked 0.50-1.00 s; 1 step, t_start 0"
+    many = [[i, i + 0.5] for i in range(SPANS_SHOWN + 3)]
+    text = how_text({"engine": "self-prompt", "removal": "dictionary", "spans": many})
+    assert text.endswith(f"{SPANS_SHOWN - 1}.00-{SPANS_SHOWN - 1}.50 s and 3 more") and text.count(" s,") == SPANS_SHOWN - 1
