@@ -52,8 +52,16 @@ def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, wi
     assert dlg.add_folder(takes) == 3
     dlg.instruction.setText("Remove the hum")
     w.panel.steps.setValue(2)
-    seen = []
+    seen, shown = [], []
     w.runner.yielded.connect(lambda j, ev: seen.append(ev) if j == dlg.job else None)
+    handle = dlg._on_event  # what the file's bar shows after each event, as the dialog drew it
+
+    def on_event(ev):
+        handle(ev)
+        if ev.status == "editing":
+            shown.append((ev.message, dlg.bars[ev.index].format()))
+
+    dlg._on_event = on_event
     job = dlg.start()
     assert job is not None, dlg.status.text()
     qtbot.waitUntil(lambda: dlg.job is None, timeout=120000)
@@ -63,6 +71,10 @@ def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, wi
     assert {p.name: p.read_bytes() for p in takes.iterdir() if p.name in before} == before  # sources untouched
     assert all(bar.format() == "done" for bar in dlg.bars)
     assert seen and any(ev.status == "editing" and ev.steps for ev in seen)
+    # "Remove the hum" runs self-prompted: the model's steps, then the dictionary's stages by name
+    assert any(f.startswith("step ") for m, f in shown if not m)
+    stages = [(m, f) for m, f in shown if m]
+    assert stages and all(f == m and m.startswith("Dictionary removal: ") for m, f in stages), shown
     assert sf.info(str(takes / "c-edited.wav")).frames == sf.info(str(takes / "c.wav")).frames
     for name in ("a-edited.wav", "b-edited.flac"):  # the source's sample format is kept
         assert sf.info(str(takes / name)).subtype == "PCM_16"

@@ -147,6 +147,26 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
         assert calls == done, (after, calls)
 
 
+def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path):
+    """run_batch of a "Remove ..." with a marked example: the file's "editing" events carry each
+    stage's text as their message and the stage as step of steps; the file is edited."""
+    import soundfile as sf
+
+    from rfm_studio.core.batch import BatchItem, run_batch
+
+    x, a, b = _scene()
+    sf.write(tmp_path / "in.wav", x, SR, subtype="FLOAT")
+    item = BatchItem(tmp_path / "in.wav", tmp_path / "out.wav", "Remove the beep", prompts=(_example(x),))
+    events, summary = collect(run_batch(None, [item]))
+    editing = [(e.step, e.steps, e.message) for e in events if e.status == "editing" and e.message]
+    assert editing == [(1, 3, "Dictionary removal: templates from the examples"),
+                       (2, 3, "Dictionary removal: separating the sound"),
+                       (3, 3, "Dictionary removal: applying the mask")]
+    assert summary["done"] == [str(tmp_path / "out.wav")] and not summary["failed"]
+    y = sf.read(tmp_path / "out.wav", dtype="float32")[0]
+    assert _db(y - b, A_SPANS) - _db(a, A_SPANS) <= -20
+
+
 def test_library_templates_remove_the_named_sound(monkeypatch):
     from rfm_studio.core.editing import edit
     from rfm_studio.core.separation import engine

@@ -363,3 +363,23 @@ def test_job_slot_says_what_runs_and_calls_the_cancelled_jobs_own_callback(qtbot
     assert not slot.cancel() and calls == ["preview", "out"]
     slot.submit(lambda c: None, "run", training=True, cancelled=lambda: calls.append("train"))
     assert slot.cancel() and calls == ["preview", "out", "train"] and not slot.training
+
+
+def test_the_previews_progress_carries_a_stage_with_no_sampler_step():
+    """The adapter preview's edit (a self-prompted "Remove the hiss"): its StepEvents and the
+    dictionary's ProgressEvents both reach the panel as PreviewSteps, a stage with its text."""
+    from conftest import collect
+
+    from rfm_studio.core.events import ProgressEvent, StepEvent
+    from rfm_studio.gui.finetune import work
+
+    def edit():
+        yield StepEvent(1, 2, 0.5)
+        yield StepEvent(2, 2, 1.0)
+        yield ProgressEvent(1, 2, "Dictionary removal: learning the sound the model marked")
+        return "result"
+
+    events, res = collect(work._drive(edit(), "adapter"))
+    assert res == "result" and events == [
+        work.PreviewStep("adapter", 1, 2), work.PreviewStep("adapter", 2, 2),
+        work.PreviewStep("adapter", 1, 2, "Dictionary removal: learning the sound the model marked")]
