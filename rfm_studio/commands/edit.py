@@ -20,8 +20,8 @@ def _common(p):
     p.add_argument("--strength", type=float, default=None,
                    help="scale the model's change of the spectrum: 0 changes nothing, 1 is the edit as predicted, above 1 "
                         "cuts deeper and adds louder (default: the model's, which may be higher within a --region); with the "
-                        "dictionary or self-prompt engine it scales the dictionary's cut in dB (the model marks the spans "
-                        "at its own default)")
+                        "dictionary or self-prompt engine it scales the dictionary's cut in dB, or the model's own removal where "
+                        "that stands (the model marks the spans at its own default)")
     p.add_argument("--seed", type=int, default=0)
     from ..core.separation.engine import ENGINES
 
