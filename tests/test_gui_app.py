@@ -304,6 +304,29 @@ def test_undo_redo_chained_edits_and_compare(qtbot, loaded):
     assert w.history_panel.combo_a.count() == 3 and w.history_panel.combo_b.count() == 4
 
 
+def test_history_says_how_a_dictionary_removal_was_made_and_shows_no_sampler_settings(qtbot):
+    """A dictionary edit (no sampler steps): its History row leaves t_start and Steps blank, and
+    its tooltip names the engine and its templates instead of a guidance and draws it never had."""
+    from test_dictionary_removal import SR as SR16, _example, _scene
+
+    from rfm_studio.core.editing import edit
+    from rfm_studio.gui.history import History, HistoryPanel
+
+    x, _, _ = _scene()
+    res = edit(None, x, SR16, "Remove the beep", prompts=(_example(x),))
+    hist = History()
+    hist.reset(x, SR16)
+    hist.add_edit(0, res.audio, SR16, instruction=res.instruction, params=dict(res.params), seconds=0.3)
+    panel = HistoryPanel(hist)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    row = panel.tree.topLevelItem(1)
+    assert [row.text(c) for c in range(6)] == ["1", "Remove the beep", "", "", "0", "0.3 s"]
+    tip = row.toolTip(0)
+    assert tip.startswith("Remove the beep\nDictionary removal, templates from the examples\n"), tip
+    assert "guidance" not in tip and "draws" not in tip and "strength 1" in tip
+
+
 def test_export_result_difference_and_attention(qtbot, loaded, tmp_path):
     import soundfile as sf
 

@@ -341,7 +341,7 @@ def test_a_long_file_is_self_prompted_chunk_by_chunk_and_the_report_says_so(caps
     spans the model marked in the file's time, like the edit of a short clip."""
     from test_dictionary_removal import cli_scene_edit, stream_in_chunks
 
-    from rfm_studio.commands.edit_output import how_text
+    from rfm_studio.core.edit_summary import how_text
 
     stream_in_chunks(monkeypatch)
     code, text, err, x, y, r, _ = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
@@ -403,7 +403,7 @@ def test_the_report_names_the_spans_the_model_marked_where_its_removal_stood(fak
     where it marked the sound; a long list of spans is cut short."""
     from types import SimpleNamespace
 
-    from rfm_studio.commands.edit_output import SPANS_SHOWN, how_text
+    from rfm_studio.core.edit_summary import SPANS_SHOWN, how_text
     from rfm_studio.core.editing import edit
 
     x, _, _ = _scene()

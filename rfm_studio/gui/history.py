@@ -11,6 +11,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
+from ..core.edit_summary import how_text
+
 
 @dataclass(frozen=True)
 class Version:
@@ -209,10 +211,14 @@ class HistoryPanel(QWidget):
                 tip = "The opened clip"
             else:
                 model = str(p.get("model_name") or p.get("model") or "").split("/")[-1]
-                vals += [f"{p.get('t_start', 0):.3f}", str(p.get("steps", "")), str(p.get("seed", "")),
-                         f"{v.seconds:.1f} s"]
-                tip = (f"{v.instruction}\nfrom version {v.parent} · guidance {p.get('guidance', 0):g} · "
-                       f"draws {p.get('draws', 1)} · strength {p.get('strength', 1.0):g} · "
+                sampled = "steps" in p  # the dictionary engine's removal has no sampler steps
+                vals += [f"{p.get('t_start', 0):.3f}" if sampled else "", str(p.get("steps", "")),
+                         str(p.get("seed", "")), f"{v.seconds:.1f} s"]
+                how = how_text(p) if p.get("engine") in ("dictionary", "self-prompt") else ""
+                tip = (f"{v.instruction}" + (f"\n{how[0].upper()}{how[1:]}" if how else "")
+                       + f"\nfrom version {v.parent} · "
+                       + (f"guidance {p.get('guidance', 0):g} · draws {p.get('draws', 1)} · " if sampled else "")
+                       + f"strength {p.get('strength', 1.0):g} · "
                        f"region {_fmt_region(p.get('region'))}\nmodel {model}"
                        + (f" + {str(p['adapter']).split('/')[-1]}" if p.get("adapter") else "")
                        + (f"\nlibrary sound {p['reference']}" if p.get("reference") else "")

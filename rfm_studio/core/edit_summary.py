@@ -1,0 +1,51 @@
+"""How an edit was made, in words (from its EditResult params): the engine that ran and what
+it did. The CLI prints it after an edit ("Edited in 0.71 s (...)") and the app's History shows
+it for each version."""
+
+from __future__ import annotations
+
+
+def steps_text(params: dict) -> str:
+    n = int(params.get("steps", 0))
+    return f"{n} step{'' if n == 1 else 's'}, t_start {float(params.get('t_start', 0)):g}"
+
+
+SPANS_SHOWN = 6  # the report lists at most this many of the spans the model marked
+
+
+def spans_text(spans) -> str:
+    shown = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in list(spans)[:SPANS_SHOWN])
+    more = len(spans) - SPANS_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def how_text(params: dict) -> str:
+    """How the edit was made, as the report says it: the dictionary engine's removal and its
+    templates; the self-prompted removal's, with the spans the model marked, or the model's own
+    edit where it stood (and its steps); else the model's steps (none for a placed library
+    sound). For a long file, also its chunks (self-prompted: in how many the model's own removal
+    stood). The parts are joined by "; "."""
+    p, chunks = params, params.get("chunks")
+    parts = []
+    if p.get("engine") == "dictionary":
+        parts.append(f"dictionary removal, templates from the {p.get('templates', 'examples')}")
+    elif p.get("engine") == "self-prompt" and p.get("removal") == "dictionary":
+        parts.append(f"dictionary removal, examples the model marked: {spans_text(p.get('spans', []))}")
+        if p.get("model_chunks"):
+            k = int(p["model_chunks"])
+            parts.append(f"the model's own removal stood in {k} chunk{'' if k == 1 else 's'}")
+            parts += [steps_text(p)] if p.get("steps") else []
+    elif p.get("engine") == "self-prompt":  # the model's own output stands
+        if chunks:
+            where = " in every chunk"
+        elif p.get("spans"):
+            where = f", it marked {spans_text(p['spans'])}"
+        else:
+            where = ", it marked no span"
+        parts.append(f"self-prompted: the model's own removal stood{where}")
+        parts += [steps_text(p)] if p.get("steps") else []
+    elif p.get("steps"):
+        parts.append(steps_text(p))
+    if chunks:
+        parts.append(f"{chunks} chunks from disk")
+    return "; ".join(parts)
