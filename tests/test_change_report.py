@@ -112,6 +112,11 @@ def test_advice():
     a = advice("Remove the car", region=True, strength=2.0, cli=False)
     assert "region" not in a and "Strength (3)" in a and "library" not in a
     assert advice("Remove x", region=True, strength=4.0, cli=True).startswith("Try rephrasing")
+    # a self-prompted removal that changed nothing: showing where the sound plays comes first
+    assert advice("Remove x", region=False, strength=None, cli=True, engine="self-prompt").startswith(
+        "Try marking where the sound plays (--example START:END), selecting where")
+    assert "Shift-drag" in advice("Remove x", region=False, strength=None, cli=False, engine="self-prompt")
+    assert "example" not in advice("Remove x", region=False, strength=None, cli=True, engine="dictionary")
 
 
 def test_compare_files_reads_long_files_in_chunks(scene, tmp_path):

@@ -413,3 +413,19 @@ def test_the_report_names_the_spans_the_model_marked_where_its_removal_stood(fak
     many = [[i, i + 0.5] for i in range(SPANS_SHOWN + 3)]
     text = how_text({"engine": "self-prompt", "removal": "dictionary", "spans": many})
     assert text.endswith(f"{SPANS_SHOWN - 1}.00-{SPANS_SHOWN - 1}.50 s and 3 more") and text.count(" s,") == SPANS_SHOWN - 1
+
+
+def test_a_self_prompted_removal_that_changed_nothing_suggests_marking_an_example():
+    from types import SimpleNamespace
+
+    from rfm_studio.commands.edit_output import report_lines
+
+    x, _, _ = _scene()
+    res = SimpleNamespace(audio=x.copy(), sample_rate=SR, seconds=0.5, instruction="Remove the beep",
+                          params={"engine": "self-prompt", "removal": "model", "spans": [], "steps": 1,
+                                  "t_start": 0.01, "region": None, "strength": None})
+    lines = report_lines(x, res, SimpleNamespace())
+    assert lines[0] == "Edited in 0.50 s (self-prompted: the model's own removal stood, it marked no span; " \
+                       "1 step, t_start 0.01)"
+    assert lines[1].startswith("No audible change: ") and "Try marking where the sound plays (--example START:END)" \
+        in lines[1], lines

@@ -57,7 +57,7 @@ def report_lines(before, res, args, report=None) -> list[str]:
     lines = [f"Edited in {res.seconds:.2f} s{f' ({how})' if how else ''}"]
     if rep.unchanged:
         tip = advice(res.instruction, region=res.params.get("region") is not None,
-                     strength=res.params.get("strength"), cli=True,
+                     strength=res.params.get("strength"), cli=True, engine=res.params.get("engine"),
                      library=hasattr(args, "library") or hasattr(args, "reference"))
         lines.append(f"No audible change: {rep.text}. {tip}")
     else:

@@ -267,9 +267,14 @@ def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
 ADD_WORDS = ("add", "insert", "put", "place", "replace", "overlay", "mix in")
 
 
-def advice(instruction: str, *, region: bool, strength: float | None, cli: bool, library: bool = False) -> str:
-    """What to try after an edit that changed nothing audible (one sentence)."""
+def advice(instruction: str, *, region: bool, strength: float | None, cli: bool, library: bool = False,
+           engine: str | None = None) -> str:
+    """What to try after an edit that changed nothing audible (one sentence). ``engine``: the
+    removal engine that ran (a self-prompted removal is told to mark an example first)."""
     tips = []
+    if engine == "self-prompt":  # the model found nothing to learn from: the user can show it
+        tips.append("marking where the sound plays (--example START:END)" if cli else
+                    "marking where the sound plays (Shift-drag over it)")
     if not region:
         tips.append("selecting where it should happen (--region START:END)" if cli else
                     "selecting where it should happen (drag over the waveform)")

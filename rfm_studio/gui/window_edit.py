@@ -70,7 +70,7 @@ def change_params(report, result) -> dict:
     if not report.unchanged:
         return {"change": report.text}
     tip = advice(result.instruction, region=result.params.get("region") is not None,
-                 strength=result.params.get("strength"), cli=False)
+                 strength=result.params.get("strength"), cli=False, engine=result.params.get("engine"))
     return {"change": f"{NO_CHANGE}: {report.text}. {tip}", "no_change": True}
 
 
