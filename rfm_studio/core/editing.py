@@ -1,7 +1,8 @@
 """One instruction-guided edit, end to end, as a generator of StepEvent returning EditResult.
 
     gen = run_edit(model, EditRequest(audio, sr, "Remove the dog barking"), cancel)
-    for event in gen: ...            # StepEvent per Euler step (per window)
+    for event in gen: ...            # StepEvent per Euler step (per window); ProgressEvent per
+                                     # stage of the dictionary engine's work (no sampler step)
     result = gen.value               # via drive(); or catch StopIteration.value
 
 Audio of any rate and channel count goes in; the model works on its 16 kHz mono mix in
@@ -34,7 +35,8 @@ __all__ = ["run_edit", "drive", "edit", "check_options", "default_strength", "re
 
 
 def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
-    """The edit's stages in order (see core/edit/__init__.py); yields StepEvent, returns EditResult."""
+    """The edit's stages in order (see core/edit/__init__.py); yields StepEvent (and, on the
+    dictionary engines, ProgressEvent), returns EditResult."""
     t0 = time.perf_counter()
     check_instruction(req.instruction)
     if req.prompts:  # "Add X" / "Replace A with B" with a reference sound: placed, not generated

@@ -139,7 +139,7 @@ class ModelHost:
         return self.info
 
     def edit(self, req: EditRequest, cancel):
-        """Generator of StepEvent; returns an EditOutcome (result + its spectrogram)."""
+        """Generator of StepEvent and ProgressEvent (run_edit's); returns an EditOutcome (result + its spectrogram)."""
         from ..core.editing import run_edit
         from ..core.errors import ModelLoadError
 
