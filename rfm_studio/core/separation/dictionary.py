@@ -19,9 +19,12 @@ unchanged, and input - output is exactly what was taken out.
 With examples the templates come from the marked audio in three passes: plain NMF of the
 example(s); the background learned on the clip's frames outside the examples and the frames
 that look like them (``like_examples``: so every occurrence of the sound stays in the target's
-share); the target templates refined on the examples with that background fixed (so the
-background under the example is not learned as target). With library clips the templates are plain NMF of the
-clean recordings.
+share) and any ``sound_spans`` the caller knows hold the sound; the target templates refined on
+the examples with that background fixed (so the background under the example is not learned as
+target). An occurrence from another recording of the sound (a second dog) matches the examples
+poorly, teaches the background and stays; kept out of it (``sound_spans``), the examples'
+templates take most of it. With library clips the templates are plain NMF of the clean
+recordings.
 
 All on the 16 kHz mono mix (the model's and the library's rate); the keep mask is carried to
 the input's own rate and channels on an STFT of the same duration, its top band held above
@@ -206,20 +209,26 @@ def learn_background(V: np.ndarray, frames: np.ndarray, cfg: DictionaryConfig, r
 
 
 def remove_with_dictionary(x16: np.ndarray, cfg: DictionaryConfig, *, examples=(), library=(), seed: int = 0,
-                           cancel=None, V: np.ndarray | None = None) -> np.ndarray:
+                           cancel=None, V: np.ndarray | None = None, sound_spans=()) -> np.ndarray:
     """The keep mask ([freq, frames] on the 16 kHz STFT of ``x16``) removing the sound of the
     examples (marked spans of the clip) and/or the library clips (16 kHz mono arrays).
-    ``V``: ``magnitude(x16, cfg)`` when the caller already has it."""
+    ``V``: ``magnitude(x16, cfg)`` when the caller already has it.
+    ``sound_spans`` [(start_s, end_s)]: where the sound is known to play besides the examples
+    (found by other means): those frames never teach the background, so the target's templates
+    take what plays there even when it matches the examples poorly (another recording of it)."""
     rng = np.random.default_rng(seed)
     V = magnitude(x16, cfg) if V is None else V
     T = V.shape[1]
+    sound = np.zeros(T, dtype=bool)
+    for a, b in sound_spans:
+        sound[max(0, int(np.floor(a * SR / cfg.hop))): max(0, min(T, int(np.ceil(b * SR / cfg.hop)) + 1))] = True
     if T > cfg.max_frames:  # long clips: in pieces, each with its own background
         out = np.empty_like(V)
         for a in range(0, T, cfg.max_frames):
             b = min(T, a + cfg.max_frames)
-            out[:, a:b] = _keep_of(V[:, a:b], cfg, examples, library, rng, cancel)
+            out[:, a:b] = _keep_of(V[:, a:b], cfg, examples, library, rng, cancel, sound[a:b])
         return out
-    return _keep_of(V, cfg, examples, library, rng, cancel)
+    return _keep_of(V, cfg, examples, library, rng, cancel, sound)
 
 
 def like_examples(V: np.ndarray, Ves, threshold: float, among=None, most: float = 0.3) -> np.ndarray:
@@ -257,7 +266,7 @@ def like_examples(V: np.ndarray, Ves, threshold: float, among=None, most: float 
     return out
 
 
-def _keep_of(V, cfg, examples, library, rng, cancel):
+def _keep_of(V, cfg, examples, library, rng, cancel, sound=None):
     if not len(examples) and not len(library):
         raise ValueError("dictionary removal needs examples or library clips")
     marked = np.zeros(V.shape[1], dtype=bool)
@@ -275,6 +284,8 @@ def _keep_of(V, cfg, examples, library, rng, cancel):
         bg = ~marked & ~like_examples(V, Ves, cfg.similar, among=~marked)
     else:
         bg = background_frames(V, W_t, cfg, rng, cancel)
+    if sound is not None:
+        bg &= ~sound
     keep = None
     for r in range(cfg.rounds):
         W_b = learn_background(V, bg, cfg, rng, cancel)
