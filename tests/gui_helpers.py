@@ -118,6 +118,12 @@ def pace_steps(monkeypatch, seconds: float):
     monkeypatch.setattr(edit_window, "sample_window", slow)
 
 
+def open_clip(qtbot, w, path, remember: bool = True, timeout: int = 30000) -> None:
+    """Open ``path`` in window ``w`` (read in its I/O worker) and wait until it is shown or refused."""
+    assert w.open_file(str(path), remember) is True
+    qtbot.waitUntil(lambda: w.document.opening is None, timeout=timeout)
+
+
 def run_edit(qtbot, w, text: str = INSTRUCTION, steps: int = 3, timeout: int = 60000):
     w.panel.instruction.setText(text)
     w.panel.steps.setValue(steps)

@@ -12,7 +12,7 @@ import pytest
 from rfm_studio.core.events import StepEvent
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
-from gui_helpers import INSTRUCTION, SR, clip_path, gui_env, loaded, pace_steps, run_edit, settings, gui_tiny_bundle, window  # noqa: F401
+from gui_helpers import INSTRUCTION, SR, clip_path, gui_env, loaded, open_clip, pace_steps, run_edit, settings, gui_tiny_bundle, window  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +31,9 @@ shown, cpu = time.perf_counter() - t0, time.process_time() - c0
 heavy = [m for m in ("torch", "transformers", "diffusers") if m in sys.modules]
 w.start(None, None)
 app.processEvents()
+end = time.perf_counter() + 30
+while w.document.opening is not None and time.perf_counter() < end:  # the example is read in the I/O worker
+    app.processEvents(); time.sleep(0.005)
 print("SHOWN", shown, "CPU", cpu, "HEAVY", heavy, "STATUS", w.panel.model_status.text(), "RUN", w.panel.run_button.isEnabled(),
       "CHOOSE", w.panel.choose_button.isVisibleTo(w))
 print("DOC", w.history.source is not None)
@@ -63,15 +66,18 @@ def test_open_file_shows_waveform_spectrogram_and_remembers_it(qtbot, window, cl
     w.acts._fill_recent()
     recent = [a for a in w.acts.recent_menu.actions() if a.text() == "dog.wav"]
     assert recent and recent[0].isEnabled()
+    doc = w.doc_id
     recent[0].trigger()  # re-opens from the recent list
+    qtbot.waitUntil(lambda: w.doc_id == doc + 1, timeout=30000)
     assert w.history.source is not None and len(w.history) == 1
     assert "dog.wav" in w.windowTitle()
-    # a bad file: a dialog, and the open clip stays
+    # a bad file: one message, and the open clip stays
     bad = clip_path.parent / "not-audio.wav"
     bad.write_text("hello")
-    assert not w.open_file(str(bad))
-    assert w.errors and w.errors[-1][0] == "Cannot open file" and "not-audio.wav" in w.errors[-1][1]
-    assert w.history.source is not None and w.doc_name == "dog.wav"
+    open_clip(qtbot, w, bad)
+    assert len(w.errors) == 1 and w.errors[-1][0] == "Cannot open file" and "not-audio.wav" in w.errors[-1][1]
+    assert w.history.source is not None and w.doc_name == "dog.wav" and w.doc_id == doc + 1
+    assert w.panel.progress.format() == "Ready"
 
 
 def test_drag_and_drop_opens_a_file(qtbot, window, clip_path):
@@ -82,6 +88,7 @@ def test_drag_and_drop_opens_a_file(qtbot, window, clip_path):
     mime.setUrls([QUrl.fromLocalFile(str(clip_path))])
     ev = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     window.dropEvent(ev)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
     assert window.history.source is not None and window.source_path == clip_path
 
 
@@ -356,7 +363,7 @@ def test_the_source_is_never_overwritten_without_confirmation(qtbot, loaded, tmp
     w = loaded
     src = tmp_path / "source.wav"
     shutil.copy(w.source_path, src)
-    assert w.open_file(str(src))
+    open_clip(qtbot, w, src)
     qtbot.waitUntil(lambda: 0 in w.history.mels, timeout=30000)
     run_edit(qtbot, w, steps=2)
     before = src.read_bytes()
@@ -425,6 +432,7 @@ def test_playback_disabled_without_a_device(qtbot, window, clip_path, monkeypatc
         self, "reason", "Playback is disabled: no audio output device was found."), False)[1])
     w = window
     w.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
     assert w.audio_label.text() == "Audio: off" and not w.acts.a_play.isEnabled()
     w.playback.toggle_play()  # says why, does not raise
     assert "no audio output device" in w.statusBar().currentMessage()
@@ -551,7 +559,8 @@ def test_redo_has_every_platform_binding(qtbot, window):
     assert {k.toString() for k in window.acts.a_undo.shortcuts()} == {k.toString() for k in QKeySequence.keyBindings(QKeySequence.Undo)}
 
 
-def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch):
+def test_every_file_is_read_in_the_io_worker_with_a_busy_state_and_one_message_on_failure(
+        qtbot, window, tmp_path, monkeypatch):
     import threading
 
     import soundfile as sf
@@ -559,16 +568,29 @@ def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch)
     from rfm_studio.core.errors import AudioReadError
     from rfm_studio.gui import window_document as mw  # where the window opens files
 
-    monkeypatch.setattr(mw, "OPEN_IN_WORKER_S", 1.0)  # a 3 s file counts as long here
-    readers = []
-    real = mw.read_clip
-    monkeypatch.setattr(mw, "read_clip", lambda p: (readers.append(threading.current_thread()), real(p))[1])
-    path = tmp_path / "long.wav"
-    sf.write(path, np.zeros((3 * SR, 2), np.float32), SR)
+    main = threading.get_native_id()
+    readers, gate, real = [], threading.Event(), mw.read_clip
+
+    def gated(p):
+        readers.append(threading.get_native_id())
+        assert gate.wait(30)
+        return real(p)
+
+    monkeypatch.setattr(mw, "read_clip", gated)
+    path = tmp_path / "short.wav"  # 0.5 s: short files too
+    sf.write(path, np.zeros((SR // 2, 2), np.float32), SR)
     assert window.open_file(str(path)) is True
-    qtbot.waitUntil(lambda: getattr(window, "doc_name", None) == "long.wav", timeout=30000)
-    assert readers and readers[0] is not threading.main_thread()
-    assert window.history.get(0).audio.shape == (3 * SR, 2) and window.source_path == path
+    # still being read: the window shows it is busy and stays usable
+    assert window.history.source is None and window.document.opening == path
+    assert window.panel.progress.format() == "Opening short.wav…"
+    assert window.statusBar().currentMessage() == "Opening short.wav…"
+    window.panel.instruction.setText("typed meanwhile")
+    qtbot.wait(20)
+    gate.set()
+    qtbot.waitUntil(lambda: window.doc_name == "short.wav", timeout=30000)
+    assert readers and main not in readers and window.document.opening is None
+    assert window.history.get(0).audio.shape == (SR // 2, 2) and window.source_path == path
+    assert window.panel.progress.format() == "Ready" and window.panel.instruction.text() == "typed meanwhile"
 
     def fail(p):
         raise AudioReadError("other.wav contains invalid (NaN or infinite) samples.")
@@ -578,16 +600,26 @@ def test_a_long_file_is_read_in_the_worker(qtbot, window, tmp_path, monkeypatch)
     sf.write(other, np.zeros(3 * SR, np.float32), SR)
     window.open_file(str(other))
     qtbot.waitUntil(lambda: bool(window.errors), timeout=30000)
-    assert window.errors[-1][0] == "Cannot open file" and "NaN" in window.errors[-1][1]
-    assert window.doc_name == "long.wav"  # the open document stays
-    # a short file opened while a long one is still being read wins
-    gate = threading.Event()
-    monkeypatch.setattr(mw, "read_clip", lambda p: (gate.wait(10), real(p))[1])
-    window.open_file(str(path))
-    monkeypatch.setattr(mw, "OPEN_IN_WORKER_S", 60.0)
-    short = tmp_path / "short.wav"
-    sf.write(short, np.zeros(SR, np.float32), SR)
-    assert window.open_file(str(short)) is True and window.doc_name == "short.wav"
+    assert window.errors == [("Cannot open file", "other.wav contains invalid (NaN or infinite) samples.")]
+    assert window.doc_name == "short.wav" and window.panel.progress.format() == "Ready"  # the open document stays
+
+    def boom(p):
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(mw, "read_clip", boom)
+    window.open_file(str(other))
+    qtbot.waitUntil(lambda: len(window.errors) == 2, timeout=30000)
+    assert window.errors[-1] == ("Cannot open file", "other.wav could not be read (ValueError).")
+    # a file opened while another is still being read wins
+    gate.clear()
+    monkeypatch.setattr(mw, "read_clip", gated)
+    window.open_file(str(other))
+    monkeypatch.setattr(mw, "read_clip", real)
+    longer = tmp_path / "longer.wav"
+    sf.write(longer, np.zeros(SR, np.float32), SR)
+    assert window.open_file(str(longer)) is True
     gate.set()
-    qtbot.wait(300)
-    assert window.doc_name == "short.wav" and window.history.get(0).audio.shape == (SR,)
+    qtbot.waitUntil(lambda: window.doc_name == "longer.wav", timeout=30000)
+    qtbot.wait(200)
+    assert window.doc_name == "longer.wav" and window.history.get(0).audio.shape == (SR,)
+    assert len(window.errors) == 2

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
-from gui_helpers import SR, clip_path, gui_env, gui_tiny_bundle, loaded, settings, window  # noqa: F401
+from gui_helpers import SR, clip_path, gui_env, gui_tiny_bundle, loaded, open_clip, settings, window  # noqa: F401
 
 
 MAIN = threading.get_native_id()  # the UI thread (pytest's main thread)
@@ -74,8 +74,7 @@ def test_fine_tuning_checks_listening_and_opening_do_not_wait_behind_the_models_
     assert tab.triplet_panel.play_row(0, "target")  # queued: nothing decoded on this thread
     qtbot.waitUntil(lambda: bool(played), timeout=30000)
     assert played[0].shape[0] == SR and tab.owns_player
-    # a file longer than OPEN_IN_WORKER_S
-    monkeypatch.setattr(window_document, "OPEN_IN_WORKER_S", 1.0)
+    # opening a file
     opened = _record(monkeypatch, window_document, "read_clip")
     long = tmp_path / "long.wav"
     sf.write(long, np.zeros(3 * SR, np.float32), SR)
@@ -174,7 +173,7 @@ def test_a_listen_decoded_after_stop_or_the_editor_tab_does_not_take_the_player(
     from rfm_studio.gui.finetune import playback as ft_playback
 
     w, tab = window, window.finetune
-    w.open_file(str(clip_path))
+    open_clip(qtbot, w, clip_path)
     w.player.available = True
     played = []
     monkeypatch.setattr(w.player, "play", lambda: played.append(w.player._raw[0]))

@@ -22,6 +22,7 @@ def fully_visible(widget) -> bool:
 @pytest.mark.parametrize("size", [(1280, 720), (1280, 650), (1366, 768), (1366, 700)])
 def test_the_edit_button_is_in_view_on_a_laptop_screen(qtbot, window, clip_path, size):
     window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
     window.resize(*size)
     qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=30000)
     qtbot.wait(50)

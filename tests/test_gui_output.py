@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
-from gui_helpers import (SR, clip_path, gui_env, gui_tiny_bundle, loaded, make_clip, run_edit, settings,  # noqa: F401
+from gui_helpers import (SR, clip_path, gui_env, gui_tiny_bundle, loaded, make_clip, open_clip, run_edit, settings,  # noqa: F401
                          window)
 from rfm_studio.core.audio.formats import OutputFormat
 from rfm_studio.gui.window_export import export_filters, format_for
@@ -30,7 +30,7 @@ def test_exports_keep_the_opened_files_format(qtbot, loaded, tmp_path):
     w = loaded
     src = tmp_path / "take.wav"
     sf.write(str(src), make_clip(), SR, subtype="PCM_16")
-    assert w.open_file(str(src))
+    open_clip(qtbot, w, src)
     qtbot.waitUntil(lambda: 0 in w.history.mels, timeout=30000)
     v = run_edit(qtbot, w, steps=2)
     out = w.export_result(str(tmp_path / "edited.wav"))

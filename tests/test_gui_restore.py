@@ -11,14 +11,14 @@ import threading
 import numpy as np
 import pytest
 
-from gui_helpers import clip_path, gui_env, settings, window  # noqa: F401
+from gui_helpers import clip_path, gui_env, open_clip, settings, window  # noqa: F401
 
 
-def _crashed(window, clip_path, n=3):
+def _crashed(qtbot, window, clip_path, n=3):
     """Leave ``window``'s autosave behind as a crashed session; its folder."""
     from rfm_studio.gui import session
 
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     src = window.history.source
     for i in range(n):
         window.history.add_edit(window.history.current, src.audio * (0.5 + 0.1 * i), src.sample_rate,
@@ -47,10 +47,11 @@ def test_opening_a_file_while_a_restore_reads_keeps_the_users_file_and_the_crash
     from rfm_studio.gui import session_restore
     from rfm_studio.gui.session import crashed_sessions
 
-    folder = _crashed(window, clip_path)
-    gate, real = threading.Event(), session_restore.load_versions
+    folder = _crashed(qtbot, window, clip_path)
+    gate, inside, real = threading.Event(), threading.Event(), session_restore.load_versions
 
     def gated(folder, files, first, rest, cancel=None):
+        inside.set()
         assert gate.wait(30)
         return (yield from real(folder, files, first, rest, cancel))
 
@@ -58,11 +59,15 @@ def test_opening_a_file_while_a_restore_reads_keeps_the_users_file_and_the_crash
     w = _window(qtbot, settings)
     w.start(None, None, load_model=False)
     assert w.autosave.restoring is not None and w.history.source is None
-    w.open_file(str(clip_path))  # the user's file, while the restore is still reading
-    assert w.autosave.restoring is None and len(w.history) == 1 and w.doc_name == "dog.wav"
-    doc = w.doc_id
+    assert inside.wait(30)  # the restore is reading
+    assert w.open_file(str(clip_path))  # the user's file, while the restore is still reading
+    assert w.autosave.restoring is None
     with qtbot.waitSignal(w.io._worker.aborted, timeout=30000):  # the cancelled read stops
         gate.set()
+    qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)  # then the file is read
+    assert len(w.history) == 1 and w.doc_name == "dog.wav"
+    doc = w.doc_id
+    qtbot.wait(100)
     assert w.doc_id == doc and len(w.history) == 1 and w.doc_name == "dog.wav"
     w.session.flush()
     assert folder in crashed_sessions() and (folder / "state.json").is_file()  # offered next time
@@ -72,7 +77,7 @@ def test_opening_a_file_while_a_restore_reads_keeps_the_users_file_and_the_crash
 def test_an_unreadable_version_is_left_out_and_the_others_come_back(qtbot, window, settings, clip_path):
     from rfm_studio.gui.session import crashed_sessions
 
-    folder = _crashed(window, clip_path)
+    folder = _crashed(qtbot, window, clip_path)
     state = json.loads((folder / "state.json").read_text())
     bad = next(v["file"] for v in state["versions"] if v["id"] == 1)
     (folder / bad).write_bytes(b"not a numpy file")
@@ -91,7 +96,7 @@ def test_an_unreadable_version_is_left_out_and_the_others_come_back(qtbot, windo
 def test_a_complete_restore_is_saved_before_the_crashed_folder_goes(qtbot, window, settings, clip_path):
     from rfm_studio.gui.session import crashed_sessions
 
-    folder = _crashed(window, clip_path)
+    folder = _crashed(qtbot, window, clip_path)
     w = _window(qtbot, settings)
     w.start(None, None, load_model=False)
     qtbot.waitUntil(lambda: w.autosave.restoring is None, timeout=30000)
@@ -125,7 +130,7 @@ def test_an_error_while_showing_the_restore_keeps_the_folder_and_opens_the_start
     from rfm_studio.gui import session_restore
     from rfm_studio.gui.session import crashed_sessions
 
-    folder = _crashed(window, clip_path)
+    folder = _crashed(qtbot, window, clip_path)
 
     def broken(self, got):
         raise KeyError("compare")
@@ -133,7 +138,7 @@ def test_an_error_while_showing_the_restore_keeps_the_folder_and_opens_the_start
     monkeypatch.setattr(session_restore.Restorer, "_show_first", broken)
     w = _window(qtbot, settings)
     w.start(str(clip_path), None, load_model=False)
-    qtbot.waitUntil(lambda: w.autosave.restoring is None, timeout=30000)
+    qtbot.waitUntil(lambda: w.autosave.restoring is None and w.document.opening is None, timeout=30000)
     assert [t for t, _ in w.errors] == ["Cannot restore the session"]
     assert w.doc_name == "dog.wav" and len(w.history) == 1  # what the start would have opened
     w.session.flush()
@@ -145,7 +150,7 @@ def test_a_failed_read_opens_what_the_start_would_have(qtbot, window, settings, 
     from rfm_studio.gui import session_restore
     from rfm_studio.gui.session import crashed_sessions
 
-    folder = _crashed(window, clip_path)
+    folder = _crashed(qtbot, window, clip_path)
 
     def failing(folder, files, first, rest, cancel=None):
         raise OSError("the disk went away")

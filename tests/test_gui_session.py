@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from gui_helpers import clip_path, gui_env, settings, window  # noqa: F401
+from gui_helpers import clip_path, gui_env, open_clip, settings, window  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,7 +22,7 @@ def _add_versions(w, n=3):
 
 
 def test_close_with_unexported_versions_asks_and_cancel_keeps_the_window(qtbot, window, clip_path):
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     _add_versions(window, 3)
     asked = []
     window.ask_unsaved = lambda n, name: asked.append((n, name)) or "cancel"
@@ -40,14 +40,14 @@ def test_close_with_unexported_versions_asks_and_cancel_keeps_the_window(qtbot, 
 
 
 def test_close_without_edits_does_not_ask(qtbot, window, clip_path):
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     window.ask_unsaved = lambda n, name: (_ for _ in ()).throw(AssertionError("asked"))
     window.close()
     assert not window.isVisible()
 
 
 def test_autosave_writes_versions_and_settings_atomically(qtbot, window, clip_path):
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     _add_versions(window, 2)
     window.panel.instruction.setText("Remove the car")
     window.autosave.save_now()
@@ -66,6 +66,8 @@ from rfm_studio.gui.main_window import MainWindow
 from rfm_studio.gui.settings import Settings
 w = MainWindow(settings=Settings(sys.argv[2])); w.show(); app.processEvents()
 w.open_file(sys.argv[1])
+while w.document.opening is not None:  # read in the I/O worker
+    app.processEvents()
 src = w.history.source
 for i in range(3):
     w.history.add_edit(w.history.current, src.audio * (0.5 + 0.1 * i), src.sample_rate,
@@ -123,6 +125,7 @@ def test_a_declined_restore_is_not_offered_again(qtbot, settings, clip_path, tmp
     w.ask_restore = lambda name, n: False
     qtbot.addWidget(w)
     w.start(str(clip_path), None, load_model=False)
+    qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
     assert len(w.history) == 1 and crashed_sessions() == []
     w.close()
 
@@ -137,7 +140,7 @@ def test_restore_shows_the_current_version_first_and_reads_the_rest_in_the_io_wo
     from rfm_studio.gui import session, session_restore
     from rfm_studio.gui.main_window import MainWindow
 
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     _add_versions(window, 3)
     window.undo()  # current 2, redo [3]
     window.autosave.save_now()

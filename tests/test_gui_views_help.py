@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui_helpers import clip_path, gui_env, settings, window  # noqa: F401
+from gui_helpers import clip_path, gui_env, open_clip, settings, window  # noqa: F401
 
 TOKENS = ("remove", "the", "dog", "barking")
 
@@ -133,16 +133,16 @@ def test_help_menu_has_quick_start_shortcuts_docs_and_report(qtbot, window):
         d.close()
 
 
-def test_open_dialog_starts_at_the_examples_then_the_last_folder(window, settings, clip_path):
+def test_open_dialog_starts_at_the_examples_then_the_last_folder(qtbot, window, settings, clip_path):
     from rfm_studio.core import paths
 
     assert settings.open_dir() == str(paths.examples_dir())
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     assert settings.open_dir() == str(clip_path.parent)
 
 
 def test_compare_selectors_keep_long_instructions_readable(qtbot, window, clip_path):
-    window.open_file(str(clip_path))
+    open_clip(qtbot, window, clip_path)
     long = "Replace the distant traffic noise with a gentle rain on a tin roof and birds far away"
     src = window.history.source
     v = window.history.add_edit(0, src.audio * 0.5, src.sample_rate, instruction=long)
@@ -161,6 +161,7 @@ def test_playback_disabled_stays_visible(qtbot, window, clip_path, monkeypatch):
     monkeypatch.setattr(playback.Player, "probe", lambda self: (setattr(
         self, "reason", "Playback is disabled: no audio output device was found."), False)[1])
     window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
     window.statusBar().showMessage("Something else", 10)
     qtbot.wait(50)
     b = window.playback_banner

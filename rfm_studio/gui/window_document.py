@@ -1,7 +1,8 @@
-"""The document in the main window (a controller MainWindow composes): opening a clip (a long
-one in the window's I/O worker, which a model load or a training run does not hold up), making it the source of a new history, and each version's display
-spectrogram, computed once in the worker. ``DocumentWindow`` lists everything it uses of the
-window."""
+"""The document in the main window (a controller MainWindow composes): opening a clip (read in
+the window's I/O worker, which a model load or a training run does not hold up; the window stays
+usable and shows "Opening …" meanwhile), making it the source of a new history, and each
+version's display spectrogram, computed once in the worker. ``DocumentWindow`` lists everything
+it uses of the window."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import TYPE_CHECKING, Optional, Protocol
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from ..core.audio.io import READ_EXTENSIONS, audio_info, load_audio
-from ..core.errors import RFMError
+from ..core.audio.io import READ_EXTENSIONS
 from .jobs import JobError
 from .tasks import display_mel, read_clip
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from .window_views import CompareView
 
 APP_NAME = "RFM Studio"
-OPEN_IN_WORKER_S = 20.0  # longer files are read in the I/O worker (60 s of 48 kHz stereo FLAC or MP3: 65 ms)
 AUDIO_FILTER = "Audio files (" + " ".join(f"*{e}" for e in READ_EXTENSIONS) + ");;All files (*)"
 
 
@@ -77,44 +76,47 @@ class DocumentController:
     def __init__(self, win: DocumentWindow):
         self.win = win
         self._mel_jobs: dict[int, tuple[int, int]] = {}  # job id -> (document, version)
+        self._opening: Optional[Path] = None
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.win, "Open audio", self.win.settings.open_dir(), AUDIO_FILTER)
         if path:
             self.open_file(path)
 
+    @property
+    def opening(self) -> Optional[Path]:
+        """The file being read in the I/O worker (None when no open is under way)."""
+        return self._opening
+
     def open_file(self, path, remember: bool = True) -> bool:
-        """Open a clip as a new document. A long one is read in the I/O worker (the window stays
-        responsive; the document appears when it is read); True when it opened or is opening."""
+        """Open a clip as a new document: it is read in the I/O worker (the window stays usable
+        and shows "Opening …"; the document appears when it is read, a file that cannot be read
+        gives one message and the open document stays). True when the open began."""
         w = self.win
-        try:
-            n, sr0, _ = audio_info(path)
-            long_file = n / max(sr0, 1) > OPEN_IN_WORKER_S
-        except Exception:  # noqa: BLE001  (read below, which names the problem)
-            long_file = False
+        if not path:
+            return False
         p = Path(path)
-        if long_file:
-            w.cancel_edit(quiet=True)
-            w.autosave.drop_restore()  # the user's file wins; the crashed session is offered next time
-            w.io.submit("open", lambda c: read_clip(path), label=f"open {p.name}",
-                            on_returned=lambda clip: self._opened(p, remember, clip.audio, clip.sample_rate),
-                            on_errored=lambda err: self._open_failed(p, err), on_aborted=w.update_actions)
-            w.panel.set_progress_text(f"Opening {p.name}…")
-            w.statusBar().showMessage(f"Opening {p.name}…")
-            return True
-        try:
-            audio, sr = load_audio(path)
-        except RFMError as exc:
-            w.show_error("Cannot open file", str(exc))
-            return False
-        except Exception as exc:  # noqa: BLE001
-            w.show_error("Cannot open file", f"{p.name} could not be read ({type(exc).__name__}).")
-            return False
-        self._opened(p, remember, audio, sr)
+        w.cancel_edit(quiet=True)
+        w.autosave.drop_restore()  # the user's file wins; the crashed session is offered next time
+        self._opening = p
+        w.io.submit("open", lambda c: read_clip(path), label=f"open {p.name}",
+                    on_returned=lambda clip: self._opened(p, remember, clip.audio, clip.sample_rate),
+                    on_errored=lambda err: self._open_failed(p, err), on_aborted=self._open_stopped)
+        w.panel.set_progress_text(f"Opening {p.name}…")
+        w.statusBar().showMessage(f"Opening {p.name}…")
+        if w.history.source is None:
+            w.wave.set_message(f"Opening {p.name}…")
+        w.update_actions()
         return True
+
+    def _open_stopped(self) -> None:
+        self._opening = None
+        self.win.update_actions()
 
     def _opened(self, path: Path, remember: bool, audio: np.ndarray, sr: int) -> None:
         w = self.win
+        self._opening = None
+        w.statusBar().clearMessage()
         w.cancel_edit(quiet=True)
         w.autosave.drop_restore()  # a restore still reading must not replace this clip
         w.source_path = path
@@ -125,15 +127,19 @@ class DocumentController:
 
     def _open_failed(self, path: Path, err: JobError) -> None:
         w = self.win
+        self._opening = None
         w.panel.set_progress_text("Ready")
-        w.show_error("Cannot open file",
-                     err.message if err.user else f"{path.name} could not be read ({err.message}).")
+        w.statusBar().clearMessage()
+        if w.history.source is None:
+            w.wave.set_message("Open an audio file (File ▸ Open, or drop it here)")
+        w.show_error("Cannot open file", err.message if err.user else f"{path.name} could not be read ({err.kind}).")
         w.update_actions()
 
     def set_document(self, audio: np.ndarray, sr: int, name: str = "untitled") -> None:
         """Show a clip as the source (version 0) of a new history."""
         w = self.win
-        w.io.cancel("open")  # a long file still being read must not replace this one
+        w.io.cancel("open")  # a file still being read must not replace this one
+        self._opening = None
         w.doc_id += 1
         w.player.pause()
         w.history.reset(np.ascontiguousarray(audio, dtype=np.float32), int(sr))
