@@ -202,3 +202,34 @@ def test_a_listen_decoded_after_stop_or_the_editor_tab_does_not_take_the_player(
     assert tab.player.play_file(str(clip_path))
     qtbot.waitUntil(lambda: len(played) == 1, timeout=30000)  # a listen still wanted plays
     assert tab.owns_player
+
+
+def _worker_id(qtbot, runner) -> int:
+    """The native thread id of ``runner``'s worker (from a job run there)."""
+    got = []
+    runner.submit("test-which-thread", lambda c: threading.get_native_id(), on_returned=got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=30000)
+    return got[0]
+
+
+def test_a_library_drop_reads_the_sounds_length_in_the_io_worker(qtbot, loaded, tmp_path, monkeypatch):
+    from rfm_studio.gui.library import drop
+
+    w = loaded
+    io_thread = _worker_id(qtbot, w.io)
+    read = _record(monkeypatch, drop, "sound_length")
+    bell = tmp_path / "small bell.wav"
+    t = np.arange(int(0.3 * 16000)) / 16000
+    sf.write(bell, (0.5 * np.sin(2 * np.pi * 1200 * t)).astype(np.float32), 16000)
+    w.library.place_requested.emit(str(bell), 0.6)
+    assert w.editing.job is None and w.region is None  # nothing read here: the edit waits for the length
+    qtbot.waitUntil(lambda: w.editing.job is None and w.history.current != 0, timeout=60000)
+    assert read == [io_thread] and io_thread != MAIN
+    assert w.region == pytest.approx((0.6, 0.9), abs=1e-3) and w.errors == []
+    # an unreadable file: one message in the status bar, no edit
+    bad = tmp_path / "broken.wav"
+    bad.write_text("not audio")
+    n = len(w.history)
+    w.library.place_requested.emit(str(bad), 0.2)
+    qtbot.waitUntil(lambda: w.statusBar().currentMessage() == "Cannot read broken.wav.", timeout=30000)
+    assert len(read) == 2 and read[1] == io_thread and len(w.history) == n and w.editing.job is None

@@ -1,5 +1,6 @@
-"""Drop a sound from the Library panel onto the waveform: it is added at the drop time by an "Add ..." edit whose region is the sound's length from there, and the
-edit's history entry names the file."""
+"""Drop a sound from the Library panel onto the waveform: it is added at the drop time by an
+"Add ..." edit whose region is the sound's length from there, and the edit's history entry names
+the file. The sound's length is read in the window's I/O worker (never on the UI thread)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject
 
+LANE = "library-drop"  # the I/O worker's lane for reading a dropped sound's length
+
+
+def sound_length(path: str) -> float:
+    """Worker side: the sound file's duration in seconds (its header only)."""
+    import soundfile as sf
+
+    return float(sf.info(path).duration)
 
 
 def _dropped_path(md) -> str | None:
@@ -49,21 +58,25 @@ class DropPlacer(QObject):
         return False
 
     def place(self, path: str, at: float) -> None:
-        """Add ``path`` at ``at`` seconds of the current clip."""
-        import soundfile as sf
+        """Add ``path`` at ``at`` seconds of the current clip: its length is read in the I/O
+        worker, then the edit starts (unless another clip was opened meanwhile)."""
+        w = self.window
+        if float(w.duration) <= 0:
+            return
+        doc = w.doc_id
+        w.statusBar().showMessage(f"Reading {Path(path).name}…", 5000)
+        w.io.submit(LANE, lambda c: sound_length(path), f"length of {Path(path).name}",
+                    on_returned=lambda length: self._place(doc, path, at, length),
+                    on_errored=lambda _err: w.statusBar().showMessage(f"Cannot read {Path(path).name}.", 5000))
 
+    def _place(self, doc: int, path: str, at: float, length: float) -> None:
         from ...core.library.describe import name_words
         from ...core.library.prompted import parse_instruction
 
         w = self.window
         dur_clip = float(w.duration)
-        if dur_clip <= 0:
-            return
-        try:
-            length = float(sf.info(path).duration)
-        except Exception:
-            w.statusBar().showMessage(f"Cannot read {Path(path).name}.", 5000)
-            return
+        if doc != w.doc_id or dur_clip <= 0:
+            return  # another clip was opened while the sound was read
         at = min(max(0.0, at), max(0.0, dur_clip - 0.05))
         w.set_region((at, min(dur_clip, at + max(length, 0.05))))
         if parse_instruction(w.panel.instruction.text())[0] != "add":
