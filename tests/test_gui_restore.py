@@ -235,3 +235,35 @@ def test_close_shuts_the_library_down_and_closes_its_database(qtbot, window):
     assert "library-search" in cancelled and window.library._lib is None
     with pytest.raises(sqlite3.ProgrammingError):
         lib.db.execute("select 1")
+
+
+def test_closing_during_a_partial_restore_counts_the_versions_still_being_read(
+        qtbot, window, settings, clip_path, monkeypatch):
+    from rfm_studio.gui import session_restore
+
+    _crashed(qtbot, window, clip_path, n=3)  # versions 1, 2, 3; the current one is 3
+    gate, real = threading.Event(), session_restore.load_versions
+
+    def gated(folder, files, first, rest, cancel=None):
+        it = real(folder, files, first, rest, cancel)
+        yield next(it)  # the current version and the source are shown
+        assert gate.wait(30)
+        return (yield from it)
+
+    monkeypatch.setattr(session_restore, "load_versions", gated)
+    w = _window(qtbot, settings)
+    asked = []
+    w.ask_unsaved = lambda n, name: asked.append((n, name)) or "cancel"
+    w.start(None, None, load_model=False)
+    assert w.autosave.unsaved_versions() == [1, 2, 3]  # nothing read yet: all three are unsaved
+    w.close()
+    assert asked == [(3, "dog.wav")] and w.isVisible()
+    qtbot.waitUntil(lambda: w.history.source is not None, timeout=30000)
+    assert sorted(w.history.versions) == [0, 3] and w.autosave.restoring is not None  # 1 and 2 still being read
+    w.close()
+    assert asked[-1] == (3, "dog.wav") and w.isVisible()
+    gate.set()
+    qtbot.waitUntil(lambda: w.autosave.restoring is None, timeout=30000)
+    assert w.autosave.unsaved_versions() == [1, 2, 3]
+    w.ask_unsaved = lambda n, name: "discard"
+    w.close()

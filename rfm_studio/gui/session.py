@@ -217,8 +217,16 @@ class SessionController:
 
     # -- autosave ----------------------------------------------------------------------
     def unsaved_versions(self) -> list:
-        """Edited versions that were never exported."""
-        return [v for v in self.win.history.versions.values() if not v.is_source and v.id not in self.win.exported]
+        """The ids of the edited versions that were never exported, those a restore is still
+        reading included (they are in the history only once read)."""
+        w = self.win
+        ids = [v.id for v in w.history.versions.values() if not v.is_source and v.id not in w.exported]
+        r = self.restoring
+        if r is not None and not (r.dropped or r.failed):
+            exported = set(r.state.get("exported", []))
+            ids += [i for i, v in r.meta.items()
+                    if v["parent"] is not None and i not in w.history.versions and i not in exported]
+        return sorted(ids)
 
     def schedule(self, *_):
         self._timer.start()
@@ -350,7 +358,9 @@ class SessionController:
         unsaved = self.unsaved_versions()
         if not unsaved:
             return True
-        answer = w.ask_unsaved(len(unsaved), w.doc_name)
+        r = self.restoring
+        name = r.state.get("doc_name") or w.doc_name if r is not None and r.at is None else w.doc_name
+        answer = w.ask_unsaved(len(unsaved), name)
         if answer == "discard":
             return True
         if answer == "save":
