@@ -128,3 +128,31 @@ def test_a_replace_records_the_library_file_in_its_history_entry(qtbot, loaded):
     w.history_panel.refresh()
     tips = [w.history_panel.tree.topLevelItem(i).toolTip(0) for i in range(w.history_panel.tree.topLevelItemCount())]
     assert any(f"library sound {chosen}" in t for t in tips)
+
+
+def test_an_add_with_no_library_match_or_a_broken_library_says_so_and_what_to_try(qtbot, loaded, monkeypatch):
+    w = loaded
+    w.set_region((0.1, 1.4))
+    w.panel.instruction.setText("Add a zqxwv")
+    assert w.run_edit() is not None  # Run before the candidates came back: looked up in the edit's job
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
+    assert len(w.history) == 1 and len(w.errors) == 1  # no edit ran without the sound
+    title, msg = w.errors[0]
+    assert title == "No library sound" and "zqxwv'" in msg and "Add Folder" in msg and "drag a sound" in msg
+    qtbot.waitUntil(lambda: "No library sound matches 'a zqxwv'" in w.library.status.text(), timeout=60000)
+    assert w.library.reference == "" and "Add Folder" in w.library.status.text()  # the panel says so too
+
+    import rfm_studio.core.library as core_library
+
+    class Broken:
+        def __init__(self, *a, **kw):
+            raise RuntimeError("database disk image is malformed")
+
+    monkeypatch.setattr(core_library, "Library", Broken)
+    w.panel.instruction.setText("Add a cow mooing")
+    assert w.run_edit() is not None
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
+    title, msg = w.errors[-1]
+    assert len(w.errors) == 2 and len(w.history) == 1
+    assert title == "No library sound" and "could not be searched for 'a cow mooing' (database disk image is malformed)" in msg
+    assert "pick a sound in the Library panel" in msg

@@ -201,7 +201,8 @@ class EditController:
         w.panel.set_busy(False)
         w.panel.set_progress_text("Failed")
         w.attn.show_maps(None, ())
-        w.show_error("The edit failed", err.message, err.detail if not err.user else "")
+        title = "No library sound" if err.kind == "NoLibrarySound" else "The edit failed"
+        w.show_error(title, err.message, err.detail if not err.user else "")
         w.update_actions()
 
     def _aborted(self) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from ...core.errors import OptionError
 from ..jobs import JobError
 
 
@@ -44,8 +45,21 @@ class LibraryChoice:
     db_path: object = None
 
 
+ADVICE = ("Add a folder of sounds (Library ▸ Add Folder…), pick a sound in the Library panel, "
+          "or drag a sound file onto the waveform.")
+
+
+class NoLibrarySound(OptionError):
+    """An "Add X" / "Replace A with B" edit found no library sound to use (its job raises it)."""
+
+
+def no_library_sound(message: str) -> NoLibrarySound:
+    return NoLibrarySound(f"{message} {ADVICE}")
+
+
 def pick(choice: LibraryChoice) -> str:
-    """The file ``choice`` names: its path, or the best keyword match (FTS5, no model)."""
+    """The file ``choice`` names: its path, or the best keyword match (FTS5, no model); raises
+    (one sentence and what to try) when the library has no match or cannot be searched."""
     if choice.path:
         return choice.path
     from ...core.library import Library
@@ -53,9 +67,12 @@ def pick(choice: LibraryChoice) -> str:
     try:
         with Library(choice.db_path) as lib:
             hits = lib.keyword_search(choice.query, 1)
-    except Exception:  # noqa: BLE001 - no library: the edit runs without a reference
-        return ""
-    return hits[0].path if hits else ""
+    except Exception as exc:  # noqa: BLE001 - a broken or locked index: say so, suggest another way
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise no_library_sound(f"The sound library could not be searched for '{choice.query}' ({reason}).") from None
+    if not hits:
+        raise no_library_sound(f"The sound library has no sound matching '{choice.query}'.")
+    return hits[0].path
 
 
 def with_reference(req, choice: LibraryChoice | None):
@@ -114,6 +131,7 @@ class LibraryPanel(QWidget):
         self.use_label.setWordWrap(True)
         self.status = QLabel("")
         self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
         self.audition_btn = QPushButton("Audition")
         self.audition_btn.setToolTip("Play the selected sound (double-click does the same)")
         self.audition_btn.clicked.connect(self.audition)
@@ -208,10 +226,13 @@ class LibraryPanel(QWidget):
             self.tree.addTopLevelItem(it)
         if count is not None:
             self.status.setText(f"{len(hits)} of {count} sounds" + (" · keyword search" if mode == "keywords" else ""))
-        if self._follow and hits:
+        from ...core.library.prompted import MIN_SCORE  # an embedding match below it is no match
+
+        if self._follow and hits and (mode != "embeddings" or hits[0].score >= MIN_SCORE):
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         elif self._follow:
             self.set_reference("")
+            self.status.setText(f"No library sound matches '{self.search_box.text().strip()}'. {ADVICE}")
 
     def _current_changed(self, cur, _prev):
         if cur is not None:
