@@ -156,3 +156,45 @@ def test_an_add_with_no_library_match_or_a_broken_library_says_so_and_what_to_tr
     assert len(w.errors) == 2 and len(w.history) == 1
     assert title == "No library sound" and "could not be searched for 'a cow mooing' (database disk image is malformed)" in msg
     assert "pick a sound in the Library panel" in msg
+
+
+def test_add_folder_indexes_in_the_models_worker_and_cancel_stops_it_between_files(qtbot, window, tmp_path,
+                                                                                   monkeypatch):
+    import threading
+
+    from rfm_studio.core.library import index as library_index
+    from rfm_studio.core.library import Library
+
+    lib = window.library
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(5):
+        sf.write(d / f"bell_{i}.wav", np.zeros(800, np.float32) + 0.01, 16000)
+    gate, inside, read = threading.Event(), threading.Event(), []
+    real = library_index.read_meta
+
+    def held(path):
+        if not str(path).startswith(str(d)):
+            return real(path)  # the starter library, indexed on first use
+        read.append((path, threading.get_native_id()))
+        inside.set()
+        assert gate.wait(30)  # the first file is being read when Cancel is pressed
+        return real(path)
+
+    monkeypatch.setattr(library_index, "read_meta", held)
+    assert not lib.cancel_btn.isVisibleTo(lib)
+    lib.add_folder(str(d))
+    assert lib.cancel_btn.isVisibleTo(lib) and not lib.add_btn.isEnabled()
+    assert inside.wait(30)
+    lib.cancel_btn.click()
+    assert lib.add_btn.isEnabled() and not lib.cancel_btn.isVisibleTo(lib) and "stopped" in lib.status.text()
+    with qtbot.waitSignal(window.runner._worker.returned, timeout=30000):  # the job ends at the next file
+        gate.set()
+    where = []
+    window.runner.submit("test-which-thread", lambda c: threading.get_native_id(), on_returned=where.append)
+    qtbot.waitUntil(lambda: bool(where), timeout=30000)
+    assert len(read) == 1 and read[0][1] == where[0] != threading.get_native_id()  # one file, the model's worker
+    with Library(lib.db_path) as check:
+        indexed = [p for p, in check.db.execute("SELECT path FROM files WHERE path LIKE ?", (str(d) + "%",))]
+    assert len(indexed) <= 1  # what was read before the cancel is kept; nothing after it
+    assert "stopped" in lib.status.text() and window.errors == []

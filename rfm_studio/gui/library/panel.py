@@ -4,8 +4,8 @@ the waveform to place it there, and choose which library sound an "Add ..." or
 
 Nothing here waits on the library's database or on a sound file: searching and reading a
 sound to audition are jobs of the window's I/O worker (``jobs.io_runner``, whose thread owns
-the panel's database connection), indexing a folder is a job of the model's worker (long,
-cancellable), and the library sound of an "Add ..." edit is looked up and read inside the
+the panel's database connection), indexing a folder is a job of the model's worker (long: it
+would hold up opening files in the I/O worker; its Cancel button stops it between files), and the library sound of an "Add ..." edit is looked up and read inside the
 edit's own job (``LibraryChoice``/``with_reference``). Results come back to the UI thread as
 per-job callbacks carrying tuples of frozen Hit records or numpy arrays; closing the window
 cancels the jobs (their runners' shutdown), it never waits on them here.
@@ -138,9 +138,14 @@ class LibraryPanel(QWidget):
         self.add_btn = QPushButton("Add Folder…")
         self.add_btn.setToolTip("Index a folder of WAV, FLAC, OGG, MP3 or AIFF files")
         self.add_btn.clicked.connect(self.choose_folder)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("Stop indexing (the files indexed so far stay in the library)")
+        self.cancel_btn.clicked.connect(self.cancel_index)
+        self.cancel_btn.hide()
         row = QHBoxLayout()
         row.addWidget(self.audition_btn)
         row.addWidget(self.add_btn)
+        row.addWidget(self.cancel_btn)
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -318,17 +323,29 @@ class LibraryPanel(QWidget):
             self.add_folder(d)
 
     def add_folder(self, folder: str) -> None:
+        """Index ``folder`` in the model's worker (a long job: 10,000 files take up to a minute,
+        which would hold up opening files in the I/O worker); Cancel stops it between two files."""
         self.status.setText(f"Indexing {folder}…")
         self.add_btn.setEnabled(False)
+        self.cancel_btn.show()
         db = self.db_path
         self.runner.submit(INDEX, lambda c: index_folder(db, folder, c), f"index {folder}",
                            on_returned=self._after_index, on_errored=self._after_index,
                            on_aborted=lambda: self._after_index(None))
 
+    def cancel_index(self) -> None:
+        """Stop indexing: the job's cancel token is checked between files, and what was indexed
+        is committed (a consistent index that the next Add Folder… completes)."""
+        if not self.runner.busy(INDEX):
+            return
+        self.runner.cancel(INDEX)  # no callback of the job runs after this
+        self._after_index(None)
+
     def _after_index(self, rep):
         self.add_btn.setEnabled(True)
+        self.cancel_btn.hide()
         if rep is None:
-            self.status.setText("Indexing stopped.")
+            self.status.setText("Indexing stopped; the files indexed so far stay in the library.")
             return
         if isinstance(rep, JobError):
             self.status.setText(rep.message)
@@ -341,7 +358,8 @@ class LibraryPanel(QWidget):
 
 def index_folder(db_path, folder: str, cancel=None):
     """Worker side (the model's worker: long): scan ``folder`` on a connection of that thread,
-    then embed its descriptions (keywords serve if the encoder is unavailable)."""
+    then embed its descriptions (keywords serve if the encoder is unavailable). ``cancel`` is
+    checked between files and between embedding batches; a cancelled scan commits what it read."""
     from ...core.library import Library
 
     with Library(db_path) as lib:
