@@ -146,8 +146,8 @@ def test_library_search_and_audition_run_in_the_io_worker_and_the_panel_never_wa
     assert inside.wait(30)
     lib.shutdown()  # cancels; it does not wait for the held search
     assert not gate.is_set() and window.io.busy() is False
-    with qtbot.waitSignal(window.io._worker.returned, timeout=30000):  # the held search ends (dropped)
-        gate.set()
+    gate.set()
+    _worker_id(qtbot, window.io)  # a job after the held search: its result has come back (dropped)
     assert lib.tree.topLevelItemCount() == before and lib.status.text() == "Searching…"  # dropped
     assert window.runner.busy("test-hold") and not library_panel.LibraryPanel.__dict__.get("_run")
 
@@ -193,8 +193,8 @@ def test_a_listen_decoded_after_stop_or_the_editor_tab_does_not_take_the_player(
         assert tab.player.play_file(str(clip_path))
         assert inside.wait(30)
         give_up()  # while it is still being decoded
-        with qtbot.waitSignal(w.io._worker.returned, timeout=30000):
-            gate.set()
+        gate.set()
+        _worker_id(qtbot, w.io)  # the decode has come back (a later job's result follows it)
         assert played == [] and not tab.owns_player
     assert w.player._raw[0] is w.history.source.audio  # the editor's clip is still in the player
     w.tabs.setCurrentWidget(tab)
@@ -233,3 +233,99 @@ def test_a_library_drop_reads_the_sounds_length_in_the_io_worker(qtbot, loaded, 
     w.library.place_requested.emit(str(bad), 0.2)
     qtbot.waitUntil(lambda: w.statusBar().currentMessage() == "Cannot read broken.wav.", timeout=30000)
     assert len(read) == 2 and read[1] == io_thread and len(w.history) == n and w.editing.job is None
+
+
+def _gated_encoder(monkeypatch):
+    """The text encoder not loaded, and its load held until the test sets the returned gate;
+    returns (gate, inside: the load began, loads: the native thread id of each load)."""
+    from rfm_studio.core.library import embed
+
+    gate, inside, loads, real = threading.Event(), threading.Event(), [], embed._load
+    loaded_before = embed._loaded
+
+    def slow_load():
+        if embed._loaded is not None:  # loaded: every embedding asks
+            return embed._loaded
+        loads.append(threading.get_native_id())
+        inside.set()
+        assert gate.wait(30)
+        embed._loaded = loaded_before
+        return real()
+
+    monkeypatch.setattr(embed, "_loaded", None)
+    monkeypatch.setattr(embed, "_failed", False)
+    monkeypatch.setattr(embed, "_load", slow_load)
+    assert embed.encoder_state() == "not loaded"
+    return gate, inside, loads
+
+
+def test_the_text_encoder_loads_in_the_models_worker_while_searches_answer_from_keywords(
+        qtbot, window, clip_path, monkeypatch):
+    """The first search queues the encoder's load in the model's worker: keyword results come at
+    once (saying the encoder waits for the current job, then that it loads), a search typed
+    meanwhile and a file opened meanwhile do not wait for it, and the current search runs again
+    with embeddings when it is loaded. A failed load says so and searches keep to keywords."""
+    from rfm_studio.core.library import embed
+
+    lib = window.library
+    io_thread, model_worker = _worker_id(qtbot, window.io), _worker_id(qtbot, window.runner)
+    gate, inside, loads = _gated_encoder(monkeypatch)
+    job_gate, job_inside = threading.Event(), threading.Event()
+    window.runner.submit("test-hold", lambda c: (job_inside.set(), job_gate.wait(30)), "held")
+    assert job_inside.wait(30)  # the model's worker runs a job (an edit, a model load)
+    lib.search("dog barking")
+    assert lib.status.text() == "Searching…"
+    qtbot.waitUntil(lambda: lib.tree.topLevelItemCount() > 0, timeout=30000)  # keyword results at once
+    assert lib.status.text().endswith(" sounds · keyword results · the text encoder loads when the current job ends")
+    assert lib.tree.topLevelItem(0).text(0).startswith("dog_bark_") and lib.mode == "keywords" and loads == []
+    job_gate.set()
+    assert inside.wait(30)  # the encoder is loading, in the model's worker
+    qtbot.waitUntil(lambda: lib.status.text().endswith(" sounds · keyword results · loading the text encoder…"),
+                    timeout=30000)
+    assert loads == [model_worker] and model_worker not in (MAIN, io_thread)
+    lib.search("cow mooing")  # typed again while it loads: answered at once, the load is not queued again
+    qtbot.waitUntil(lambda: lib.tree.topLevelItemCount() > 0
+                    and lib.tree.topLevelItem(0).text(0).startswith("cow_moo_"), timeout=30000)
+    assert lib.status.text().endswith("keyword results · loading the text encoder…") and lib.mode == "keywords"
+    open_clip(qtbot, window, clip_path)  # the I/O worker opens a file meanwhile
+    assert window.doc_name == clip_path.name and window.errors == []
+    assert len(loads) == 1 and not gate.is_set() and lib.loading_encoder
+    gate.set()
+    qtbot.waitUntil(lambda: lib.mode == "embeddings", timeout=60000)  # the current search, run again
+    assert lib.status.text().endswith(" sounds") and embed.encoder_state() == "loaded"
+    assert lib.tree.topLevelItem(0).text(0).startswith("cow_moo_") and len(loads) == 1
+    lib.search("dog barking")  # loaded now: embeddings at once, nothing loaded again
+    qtbot.waitUntil(lambda: lib.tree.topLevelItem(0).text(0).startswith("dog_bark_"), timeout=30000)
+    assert lib.mode == "embeddings" and len(loads) == 1 and not lib.loading_encoder
+
+    def broken():  # a missing package or broken model files
+        embed._failed = True
+        raise embed.EncoderUnavailable("no model files")
+
+    monkeypatch.setattr(embed, "_loaded", None)
+    monkeypatch.setattr(embed, "_load", broken)
+    lib.search("cow mooing")
+    qtbot.waitUntil(lambda: "could not load" in lib.status.text(), timeout=30000)
+    assert lib.status.text().endswith(" sounds · keyword search (the text encoder could not load: no model files)")
+    assert lib.mode == "keywords" and lib.tree.topLevelItem(0).text(0).startswith("cow_moo_")
+    assert embed.encoder_state() == "failed" and not lib.loading_encoder
+    qtbot.waitUntil(lambda: 0 in window.history.mels, timeout=30000)  # the clip's spectrogram, after the load
+    assert window.errors == []
+
+
+def test_a_candidate_picked_while_the_encoder_loads_stays_chosen(qtbot, loaded, monkeypatch):
+    """An "Add ..." instruction's candidates come from keywords while the encoder loads; the one
+    the user picks meanwhile is kept when the embedding results replace the list."""
+    w = loaded
+    lib = w.library
+    gate, inside, loads = _gated_encoder(monkeypatch)
+    w.panel.instruction.setText("Add a dog barking")
+    qtbot.waitUntil(lambda: lib.reference != "" and lib.tree.topLevelItemCount() > 1, timeout=30000)
+    assert inside.wait(30) and lib.mode == "keywords" and "dog_bark_" in lib.reference  # the best keyword match
+    lib.tree.setCurrentItem(lib.tree.topLevelItem(1))  # the user picks another
+    chosen = lib.tree.topLevelItem(1).data(0, 0x0100)
+    assert lib.reference == chosen
+    gate.set()
+    qtbot.waitUntil(lambda: lib.mode == "embeddings", timeout=60000)  # the list is replaced...
+    assert lib.reference == chosen and lib.reference_for("Add a dog barking").path == chosen  # ...the choice stays
+    assert len(loads) == 1 and w.errors == []

@@ -92,6 +92,27 @@ def test_keyword_fallback_when_the_encoder_cannot_load(lib, folder, monkeypatch)
     assert names(lib.search("Thunder", 1)) == ["thunder-clap_02.flac"]
 
 
+def test_a_search_that_must_not_load_the_encoder_answers_from_keywords_until_it_is_loaded(lib, folder, monkeypatch):
+    from rfm_studio.core.library import embed
+
+    lib.add_folder(folder)
+    loads = []
+
+    def load():
+        loads.append(1)
+        raise embed.EncoderUnavailable("no model")
+
+    monkeypatch.setattr(embed, "_loaded", None)
+    monkeypatch.setattr(embed, "_failed", False)
+    monkeypatch.setattr(embed, "_load", load)
+    assert embed.encoder_state() == "not loaded"
+    assert names(lib.search("dogs barking", 3, load_encoder=False))[0] == "ANMLDog_Big Dog Barking_JD_Yard.wav"
+    assert lib.mode == "keywords" and loads == []  # not loaded, not waited for
+    assert names(lib.search("dogs barking", 3))[0] == "ANMLDog_Big Dog Barking_JD_Yard.wav" and loads == [1]
+    monkeypatch.setattr(embed, "_failed", True)
+    assert embed.encoder_state() == "failed"
+
+
 def test_an_interrupted_scan_leaves_a_consistent_index_that_the_next_scan_completes(tmp_path):
     import rfm_studio.core.library.index as index
 

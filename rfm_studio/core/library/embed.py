@@ -14,14 +14,26 @@ DIM = 384
 BATCH = 128
 _lock = threading.Lock()
 _loaded: tuple | None = None
+_failed = False  # the last load failed (searches fall back to keywords)
 
 
 class EncoderUnavailable(RuntimeError):
     pass
 
 
+def encoder_state() -> str:
+    """"loaded", "failed" (the last try failed: searches use keywords) or "not loaded" (the
+    first embedding loads it: torch and the model are read then, seconds)."""
+    return "loaded" if _loaded is not None else "failed" if _failed else "not loaded"
+
+
+def load_encoder() -> None:
+    """Load the encoder now (the GUI does it in a thread of its own); EncoderUnavailable if it cannot."""
+    _load()
+
+
 def _load():
-    global _loaded
+    global _loaded, _failed
     with _lock:
         if _loaded is None:
             try:
@@ -38,8 +50,9 @@ def _load():
                 tok = AutoTokenizer.from_pretrained(d, local_files_only=True)
                 model = AutoModel.from_pretrained(d, local_files_only=True).eval()
             except Exception as exc:  # missing package, broken files: the caller falls back to keywords
+                _failed = True
                 raise EncoderUnavailable(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__) from None
-            _loaded = (tok, model)
+            _loaded, _failed = (tok, model), False
     return _loaded
 
 

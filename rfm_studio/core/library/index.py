@@ -313,14 +313,17 @@ class Library:
             self._cache = (gen, ids, m)
         return self._cache[1], self._cache[2]
 
-    def search(self, query: str, limit: int = 10) -> list[Hit]:
-        """The files best matching ``query``: embeddings when the encoder loads, else keywords."""
+    def search(self, query: str, limit: int = 10, load_encoder: bool = True) -> list[Hit]:
+        """The files best matching ``query``: embeddings when the encoder loads, else keywords.
+        ``load_encoder=False``: keywords unless the encoder is loaded already (no wait on it)."""
         query = (query or "").strip()
         if not query:
             return []
+        from .embed import encoder_state
+
         with self._lock:
             pending = self.db.execute("SELECT COUNT(*) FROM texts WHERE emb IS NULL").fetchone()[0]
-            if pending > SEARCH_EMBED_MAX:
+            if pending > SEARCH_EMBED_MAX or not (load_encoder or encoder_state() == "loaded"):
                 self.mode = "keywords"
                 return self.keyword_search(query, limit)
             try:

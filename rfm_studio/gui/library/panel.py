@@ -5,10 +5,16 @@ the waveform to place it there, and choose which library sound an "Add ..." or
 Nothing here waits on the library's database or on a sound file: searching and reading a
 sound to audition are jobs of the window's I/O worker (``jobs.io_runner``, whose thread owns
 the panel's database connection), indexing a folder is a job of the model's worker (long: it
-would hold up opening files in the I/O worker; its Cancel button stops it between files), and the library sound of an "Add ..." edit is looked up and read inside the
-edit's own job (``LibraryChoice``/``with_reference``). Results come back to the UI thread as
-per-job callbacks carrying tuples of frozen Hit records or numpy arrays; closing the window
-cancels the jobs (their runners' shutdown), it never waits on them here.
+would hold up opening files in the I/O worker; its Cancel button stops it between files), and
+the library sound of an "Add ..." edit is looked up and read inside the edit's own job
+(``LibraryChoice``/``with_reference``). The text encoder that embedding searches need is
+loaded once, on the first search, by the model's worker (seconds, with torch: in the I/O worker
+it would hold up opening files and the searches typed meanwhile; the model's worker does all
+the other torch work, so no two threads import it at once); until it is loaded searches answer
+from the keyword index, and the current one runs again when it is. Results
+come back to the UI thread as per-job callbacks carrying tuples of frozen Hit records or
+numpy arrays; closing the window cancels the jobs (their runners' shutdown), it never waits
+on them here.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ PATH_ROLE = Qt.UserRole
 DUR_ROLE = Qt.UserRole + 1
 LIMIT = 25
 SEARCH, AUDITION, INDEX = "library-search", "library-audition", "library-index"  # job lanes
+ENCODER = "library-encoder"  # the text encoder's load (a lane of the model's worker)
+LOADING_ENCODER = "loading the text encoder…"
+WAITING_ENCODER = "the text encoder loads when the current job ends"
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,10 @@ class LibraryPanel(QWidget):
         self.player = player  # a Player of its own for auditions (made on first use)
         self._lib = None  # opened in the I/O worker's thread, used only there
         self._req = 0
+        self._encoder_started = False  # the model's worker is loading the text encoder
+        self._encoder_error = ""  # why the text encoder could not load (searches use keywords)
+        self._auto = False  # the panel itself is choosing the current result
+        self._filling = False  # the list is being replaced
         self._follow = False  # the list shows candidates for the instruction
         self.hits: tuple = ()
         self.mode = ""
@@ -179,6 +192,35 @@ class LibraryPanel(QWidget):
         self.io.cancel(SEARCH)
         self.io.cancel(AUDITION)
         self.runner.cancel(INDEX)
+        self.runner.cancel(ENCODER)
+
+    @property
+    def loading_encoder(self) -> bool:
+        """The text encoder's load is queued or under way in the model's worker."""
+        return self.runner.busy(ENCODER)
+
+    def _load_encoder(self) -> None:
+        """Queue the text encoder's load (seconds: torch and the model are read) in the model's
+        worker, so that neither the searches nor the file reads of the I/O worker wait for it;
+        searches answer from keywords until it is loaded, then the current one runs again."""
+        from ...core.library.embed import encoder_state
+
+        if encoder_state() != "not loaded" or self.loading_encoder:
+            return
+        self._encoder_started = False
+        why = lambda text: setattr(self, "_encoder_error", text)  # noqa: E731
+        self.runner.submit(ENCODER, load_text_encoder, "load the text encoder",
+                           on_started=self._encoder_loading, on_returned=why,
+                           on_errored=lambda err: why(err.message), on_finished=self._encoder_loaded)
+
+    def _encoder_loading(self) -> None:
+        self._encoder_started = True
+        self.status.setText(self.status.text().replace(WAITING_ENCODER, LOADING_ENCODER))
+
+    def _encoder_loaded(self) -> None:
+        self._encoder_started = False
+        if self.search_box.text().strip():
+            self._search_now()  # with embeddings now (or keywords, saying why, if the load failed)
 
     def close_db(self) -> None:
         """Close the library's database (after the I/O worker has stopped: it used it)."""
@@ -205,15 +247,18 @@ class LibraryPanel(QWidget):
             self._show(rid, ((), self.mode, None))
             return
         self.status.setText("Searching…")
+        self._load_encoder()
 
-        def work(_cancel):
+        def work(_cancel):  # keywords while the encoder loads (the I/O worker never waits for it)
             lib = self._library()
-            return tuple(lib.search(q, LIMIT)), lib.mode, lib.count()
+            return tuple(lib.search(q, LIMIT, load_encoder=False)), lib.mode, lib.count()
 
         self.io.submit(SEARCH, work, f"search {q}", on_returned=lambda payload: self._show(rid, payload),
                        on_errored=lambda err: self._show(rid, err))
 
     def _show(self, rid, payload):
+        """A search's results. While the text encoder loads they are keyword results, which
+        the search run again once it is loaded replaces."""
         if rid != self._req:
             return  # a newer search was started
         if isinstance(payload, JobError):
@@ -221,26 +266,41 @@ class LibraryPanel(QWidget):
             return
         hits, mode, count = payload
         self.hits, self.mode = hits, mode
-        self.tree.clear()
-        for h in hits:
-            it = QTreeWidgetItem([Path(h.path).name, h.description, f"{h.duration:.1f} s"])
-            it.setData(0, PATH_ROLE, h.path)
-            it.setData(0, DUR_ROLE, float(h.duration))
-            for c in range(3):
-                it.setToolTip(c, f"{h.path}\n{h.description}")
-            self.tree.addTopLevelItem(it)
+        self._filling = True  # clear() moves the current item: that is no one's choice
+        try:
+            self.tree.clear()
+            for h in hits:
+                it = QTreeWidgetItem([Path(h.path).name, h.description, f"{h.duration:.1f} s"])
+                it.setData(0, PATH_ROLE, h.path)
+                it.setData(0, DUR_ROLE, float(h.duration))
+                for c in range(3):
+                    it.setToolTip(c, f"{h.path}\n{h.description}")
+                self.tree.addTopLevelItem(it)
+        finally:
+            self._filling = False
+        loading = mode == "keywords" and self.loading_encoder
         if count is not None:
-            self.status.setText(f"{len(hits)} of {count} sounds" + (" · keyword search" if mode == "keywords" else ""))
+            how = (f" · keyword results · {LOADING_ENCODER if self._encoder_started else WAITING_ENCODER}" if loading else
+                   f" · keyword search (the text encoder could not load: {self._encoder_error})"
+                   if mode == "keywords" and self._encoder_error else " · keyword search" if mode == "keywords" else "")
+            self.status.setText(f"{len(hits)} of {count} sounds{how}")
         from ...core.library.prompted import MIN_SCORE  # an embedding match below it is no match
 
         if self._follow and hits and (mode != "embeddings" or hits[0].score >= MIN_SCORE):
-            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+            self._auto = True
+            try:
+                self.tree.setCurrentItem(self.tree.topLevelItem(0))
+            finally:
+                self._auto = False
         elif self._follow:
             self.set_reference("")
-            self.status.setText(f"No library sound matches '{self.search_box.text().strip()}'. {ADVICE}")
+            if not loading:  # the encoder's results may still find one
+                self.status.setText(f"No library sound matches '{self.search_box.text().strip()}'. {ADVICE}")
 
     def _current_changed(self, cur, _prev):
-        if cur is not None:
+        if cur is not None and not self._filling:
+            if not self._auto:
+                self._follow = False  # the user's choice: results that come later do not replace it
             self.set_reference(cur.data(0, PATH_ROLE) or "")
 
     def set_reference(self, path: str) -> None:
@@ -354,6 +414,17 @@ class LibraryPanel(QWidget):
                             f"{rep.removed} removed" + (f", {rep.failed} unreadable" if rep.failed else ""))
         if self.search_box.text().strip():
             self._search_now()
+
+
+def load_text_encoder(_cancel=None) -> str:
+    """Worker side (the model's worker): load the text encoder; "" or why it cannot load."""
+    from ...core.library.embed import EncoderUnavailable, load_encoder
+
+    try:
+        load_encoder()
+    except EncoderUnavailable as exc:
+        return str(exc)
+    return ""
 
 
 def index_folder(db_path, folder: str, cancel=None):
