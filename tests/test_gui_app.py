@@ -623,3 +623,15 @@ def test_every_file_is_read_in_the_io_worker_with_a_busy_state_and_one_message_o
     qtbot.wait(200)
     assert window.doc_name == "longer.wav" and window.history.get(0).audio.shape == (SR,)
     assert len(window.errors) == 2
+    # a clip shown while a file is still being read (a fine-tuning pair opened in the editor) wins too
+    gate.clear()
+    monkeypatch.setattr(mw, "read_clip", gated)
+    window.open_file(str(other))
+    assert window.statusBar().currentMessage() == "Opening other.wav…"
+    window.set_document(np.zeros(SR // 4, np.float32), SR, "pair.wav")
+    assert window.document.opening is None and window.statusBar().currentMessage() == ""
+    gate.set()
+    after = []
+    window.io.submit("test-after", lambda c: 1, on_returned=after.append)  # runs after the dropped read
+    qtbot.waitUntil(lambda: bool(after), timeout=30000)
+    assert window.doc_name == "pair.wav" and window.panel.progress.format() == "Ready" and len(window.errors) == 2

@@ -139,7 +139,9 @@ class DocumentController:
         """Show a clip as the source (version 0) of a new history."""
         w = self.win
         w.io.cancel("open")  # a file still being read must not replace this one
-        self._opening = None
+        if self._opening is not None:
+            self._opening = None
+            w.statusBar().clearMessage()  # "Opening …" (the read is dropped: nothing else clears it)
         w.doc_id += 1
         w.player.pause()
         w.history.reset(np.ascontiguousarray(audio, dtype=np.float32), int(sr))
