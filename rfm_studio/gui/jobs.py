@@ -28,9 +28,10 @@ Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-s
 heavier (the model) on the worker thread.
 
 The window owns two runners: ``runner``, the one worker that holds the model and runs every long job (edits,
-model loads, training, batch, library indexing), and ``io`` (``io_runner``), a second worker for short reads that
-must not wait behind a long job of the first (opening a file, auditioning a sound, decoding a file to listen to,
-the fine-tuning file checks, library searches). The second one never touches the model.
+model loads, training, batch, library indexing and the library's text encoder load), and ``io``
+(``io_runner``), a second worker for short reads that must not wait behind a long job of the first (opening a
+file, auditioning a sound, decoding a file to listen to, the fine-tuning file checks, library searches). The
+second one never touches the model.
 """
 
 from __future__ import annotations
