@@ -1,5 +1,6 @@
 """Small screens and high-DPI: the Edit button stays in view at 1280x720 and 1366x768, and
-at 4K with 2x scaling (a 1920x1080 logical window)."""
+at 4K with 2x scaling (a 1920x1080 logical window); at 1400x900 the Library lists at least
+eight results beside the whole Edit panel."""
 
 from __future__ import annotations
 
@@ -63,3 +64,32 @@ def test_4k_with_2x_scaling_keeps_the_edit_button_in_view_at_full_size(tmp_path)
     got = dict(zip(words[::2], words[1::2]))
     assert float(got["DPR"]) == 2.0 and got["FULL"] == "True"
     assert int(got["H"]) >= int(got["FONT"])  # laid out in logical pixels: text fits the button
+
+
+def test_the_library_lists_eight_results_at_1400x900_beside_the_whole_edit_panel(qtbot, window, clip_path):
+    from PySide6.QtCore import Qt
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.size().toTuple() == (1400, 900), timeout=30000)
+    window.library_dock.raise_()
+    lib = window.library
+    lib.search_box.setText("water")
+    lib.search_box.textEdited.emit("water")
+    qtbot.waitUntil(lambda: lib.tree.topLevelItemCount() > 0, timeout=60000)
+    tree = lib.tree
+
+    def rows():
+        return tree.viewport().height() / tree.sizeHintForRow(0)
+
+    qtbot.waitUntil(lambda: rows() >= 8, timeout=10000)  # the spare height goes to the list
+    widths = [tree.columnWidth(c) for c in range(3)]
+    assert widths[0] == max(widths) and widths[0] + widths[1] + widths[2] <= tree.viewport().width() + 1, widths
+    assert tree.textElideMode() == Qt.ElideMiddle  # a long name keeps its end; the tooltip has the path
+    it = tree.topLevelItem(0)
+    assert it.data(0, Qt.UserRole) in it.toolTip(0)
+    for w in (window.panel.run_button, window.panel.cancel_button, window.panel.progress, window.panel.instruction):
+        assert fully_visible(w), w.objectName() or type(w).__name__
+    scroll = window.panel.parentWidget().parentWidget()  # the panel's QScrollArea: nothing scrolled out of view
+    assert not scroll.verticalScrollBar().isVisible()

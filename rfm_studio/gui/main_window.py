@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import paths
 from ..core.audio.io import READ_EXTENSIONS
-from . import theme
+from . import theme, window_docks
 from .attention_panel import AttentionPanel
 from .edit_panel import EditPanel
 from .example_marks import ExampleMarks
@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
         self.history_panel.compare_changed.connect(self.set_compare)
         self.history_dock = self._dock("History", "history_dock", self.history_panel)
         self.resizeDocks([self.edit_dock], [430], Qt.Horizontal)
-        edit_h = self.panel.sizeHint().height() + self.panel.footer.sizeHint().height() + 30
+        edit_h = window_docks.edit_height(self)
         self.resizeDocks([self.edit_dock, self.history_dock], [edit_h, max(200, 900 - edit_h)], Qt.Vertical)
 
     def _wire_panels(self):
@@ -258,10 +258,13 @@ class MainWindow(QMainWindow):
 
     # -- start-up -----------------------------------------------------------------------
     def _fit_docks(self):
-        """Give the edit panel the height it needs and the history the rest."""
-        edit_h = self.panel.sizeHint().height() + self.panel.footer.sizeHint().height() + 36
-        total = self.edit_dock.height() + self.history_dock.height()
-        self.resizeDocks([self.edit_dock, self.history_dock], [edit_h, max(160, total - edit_h)], Qt.Vertical)
+        """Give the edit panel the height it needs and the History / Library docks the rest."""
+        window_docks.fit(self)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if hasattr(self, "library_dock"):
+            QTimer.singleShot(0, self, lambda: window_docks.refit(self))  # once the docks have their new sizes
 
     def start(self, path: str | None = None, model: str | None = None, load_model: bool = True) -> None:
         """Called once the window shows: audio device, first clip, then the model (in the worker)."""
@@ -284,6 +287,7 @@ class MainWindow(QMainWindow):
         self.update_actions()
         if not self._restored:
             self._fit_docks()
+            QTimer.singleShot(0, self, lambda: window_docks.refit(self))  # its first layout may move the split
 
     def open_start(self) -> None:
         """The clip a start shows: the file it was given, else an example, else the invitation."""

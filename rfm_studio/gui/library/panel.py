@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QStyledItemDelegate, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import OptionError
 from ..jobs import JobError
@@ -39,6 +39,7 @@ def parse_instruction(text: str):
 PATH_ROLE = Qt.UserRole
 DUR_ROLE = Qt.UserRole + 1
 LIMIT = 25
+DESCRIPTION_WIDTH = 120  # px: the Description column starts narrow (the tooltip shows it whole)
 SEARCH, AUDITION, INDEX = "library-search", "library-audition", "library-index"  # job lanes
 ENCODER = "library-encoder"  # the text encoder's load (a lane of the model's worker)
 LOADING_ENCODER = "loading the text encoder…"
@@ -108,6 +109,14 @@ class _ResultTree(QTreeWidget):
         return ["text/uri-list", "text/plain"]
 
 
+class _ElideRight(QStyledItemDelegate):
+    """A description cut short keeps its start (the tree cuts names in the middle)."""
+
+    def initStyleOption(self, option, index):
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.ElideRight
+
+
 class LibraryPanel(QWidget):
     place_requested = Signal(str, float)  # a file dropped on the waveform at this time (s)
     reference_changed = Signal(str)  # the file Add / Replace will use ("" for none)
@@ -135,6 +144,16 @@ class LibraryPanel(QWidget):
         self.tree = _ResultTree()
         self.tree.setHeaderLabels(["Sound", "Description", "Length"])
         self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setTextElideMode(Qt.ElideMiddle)  # a long name keeps its end (take numbers); the tooltip has it all
+        head = self.tree.header()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(0, QHeaderView.Stretch)  # the name takes the width the others leave
+        head.setSectionResizeMode(1, QHeaderView.Interactive)
+        head.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        head.resizeSection(1, DESCRIPTION_WIDTH)
+        self._describe = _ElideRight(self.tree)
+        self.tree.setItemDelegateForColumn(1, self._describe)
         self.tree.setDragEnabled(True)
         self.tree.setDragDropMode(QAbstractItemView.DragOnly)
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -142,6 +161,7 @@ class LibraryPanel(QWidget):
         self.tree.itemDoubleClicked.connect(lambda *_: self.audition())
         self.use_label = QLabel("")
         self.use_label.setWordWrap(True)
+        self.use_label.hide()  # shown while a sound is chosen for Add / Replace
         self.status = QLabel("")
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
@@ -155,17 +175,18 @@ class LibraryPanel(QWidget):
         self.cancel_btn.setToolTip("Stop indexing (the files indexed so far stay in the library)")
         self.cancel_btn.clicked.connect(self.cancel_index)
         self.cancel_btn.hide()
-        row = QHBoxLayout()
+        row = QHBoxLayout()  # the buttons share the search box's row: the height goes to the results
+        row.setSpacing(4)
+        row.addWidget(self.search_box, 1)
         row.addWidget(self.audition_btn)
         row.addWidget(self.add_btn)
         row.addWidget(self.cancel_btn)
-        row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(self.search_box)
+        lay.setSpacing(4)
+        lay.addLayout(row)
         lay.addWidget(self.tree, 1)
         lay.addWidget(self.use_label)
-        lay.addLayout(row)
         lay.addWidget(self.status)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -308,6 +329,7 @@ class LibraryPanel(QWidget):
             return
         self.reference = path
         self.use_label.setText(f"Add / Replace will use: <b>{Path(path).name}</b>" if path else "")
+        self.use_label.setVisible(bool(path))
         self.reference_changed.emit(path)
 
     def keep_reference(self, path: str) -> None:
