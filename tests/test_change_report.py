@@ -135,3 +135,36 @@ def test_compare_files_reads_long_files_in_chunks(scene, tmp_path):
     chunked = compare_files(tmp_path / "a.wav", tmp_path / "b.wav", chunk_s=2.0)
     assert chunked.text == whole.text and len(chunked.segments) == 1
     assert compare_files(tmp_path / "a.wav", tmp_path / "a.wav").identical
+
+
+def test_a_deeper_cut_never_reads_as_a_smaller_one():
+    """A quiet sound cut at 0.5-0.8 s and 1.5-2.0 s around a loud one (0.9-1.4 s) that the edit
+    touches only slightly, in two short bits: those small changes lie under 0.25 s from each other
+    and from the cuts, but must not pool the cuts and the loud sound into one segment whose figure
+    is the loud sound's (a deeper edit, touching it a little more, read as a smaller one). Each cut
+    reads at its depth, deeper for a deeper cut."""
+    rng = np.random.default_rng(1)
+    n = int(3 * SR)
+    t = np.arange(n) / SR
+    sos = butter(4, 400, btype="low", fs=SR, output="sos")
+    quiet = (0.05 * sosfilt(sos, rng.standard_normal(n))).astype(np.float32)
+    loud = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    inside = np.zeros(n, bool)
+    inside[span(0.5, 0.8)] = inside[span(1.5, 2.0)] = True
+    quiet[~inside] = 0
+    loud[: span(0.9, 1.4).start] = 0
+    loud[span(1.4, 3.0)] = 0
+    touched = np.zeros(n, bool)
+    touched[span(1.05, 1.15)] = touched[span(1.25, 1.3)] = True
+    before = quiet + loud
+    figures = []
+    for cut_db, touch_db in ((10, 1.5), (20, 2.0), (30, 2.5)):  # a deeper edit touches the loud sound more too
+        after = quiet * 10 ** (-cut_db / 20) + np.where(touched, loud * 10 ** (-touch_db / 20), loud)
+        rep = compare(before, after, SR)
+        seg = [s for s in rep.segments if s.start <= 1.75 <= s.end]
+        assert len(seg) == 1 and seg[0].start >= 1.35, rep.text  # not pooled with the loud sound's stretch
+        figures.append(seg[0].changes[0].db)
+        assert seg[0].changes[0].db <= -cut_db + 3, rep.text
+        first = [s for s in rep.segments if s.start <= 0.65 <= s.end]
+        assert len(first) == 1 and first[0].end <= 1.0 and first[0].changes[0].db <= -cut_db + 3, rep.text
+    assert figures[0] > figures[1] > figures[2]

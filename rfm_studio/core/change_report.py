@@ -9,10 +9,14 @@ the bands of BAND_EDGES_HZ (up to the clip's Nyquist rate) over every channel, s
 50 ms, and compared band by band in dB. Quiet cells cannot swing the figures: every energy
 carries a floor of 60 dB under the loudest cell of the input (and −100 dBFS). A frame has
 changed where some band moved by ``threshold_db`` (1 dB) or more; changed frames closer than
-0.25 s form one segment, and segments under 0.1 s that moved no band by 3 dB are dropped. For each segment the change is
+0.25 s form one segment, except that a segment is cut between its strong changes (a frame's
+whole level moved by 3 dB and by 0.3 of the segment's largest move) lying more than 0.25 s apart:
+small changes between two cuts never pool them, with the sound between, into one figure. Segments
+under 0.1 s that moved no band by 3 dB are dropped. For each segment the change is
 named in the contiguous bands that hold most of the energy it removed (and, when it also added
-a comparable amount, most of what it added): the level of those bands over the segment after
-the edit against before, in dB (added sound as +dB); when the neighbouring bands moved the same
+a comparable amount, most of what it added): the level of those bands after the edit against
+before, over the segment's frames where they moved that way by 1 dB or more, in dB (added sound
+as +dB), so loud sound the edit left alone within the segment does not dilute it; when the neighbouring bands moved the same
 way by 3 dB or more, two bands or more beyond them, that wider range is named too ("−10 dB
 (0–250 Hz; −9 dB across 0–5 kHz)"). No segment means nothing audible changed.
 """
@@ -36,6 +40,7 @@ SECOND_SIGN = 0.3  # a segment's opposite change is named too when it moved this
 SPREAD = 0.2  # neighbouring bands join a change's range while they hold this share of its largest band
 WIDE_DB = 3.0  # a change is also named across the neighbouring bands that moved this much the same way
 WIDE_BANDS = 2  # when they are at least this many
+STRONG_SHARE = 0.3  # a frame is among a stretch's strong ones when its level moved this share of the largest
 MAX_SEGMENTS = 4  # named in the text (the largest); the rest are counted
 
 
@@ -227,6 +232,38 @@ def compare_files(before, after, threshold_db: float = THRESHOLD_DB, chunk_s: fl
                    threshold_db)
 
 
+def _stretches(changed: np.ndarray, level: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """The changed frames' runs joined across gaps of at most ``gap`` frames; a joined stretch
+    whose strong frames (the whole frame's ``level`` moved by SHORT_DB or more and by STRONG_SHARE
+    of the stretch's largest move) lie more than ``gap`` frames apart is cut between them, so
+    smaller changes between two cuts never pool them, with the sound between, into one diluted
+    figure (a deeper edit would otherwise read as a smaller one). Each strong group keeps the
+    changed frames that touch it; the changes left between groups stand alone."""
+    from .runs import merge_runs, runs
+
+    out = []
+    for s, e in merge_runs(runs(changed), gap):
+        moved = np.abs(level[s:e])
+        strong = moved >= max(SHORT_DB, STRONG_SHARE * float(moved.max(initial=0.0)))
+        groups = merge_runs([(a + s, b + s) for a, b in runs(strong)], gap)
+        if len(groups) <= 1:
+            out.append((s, e))
+            continue
+        pieces = []
+        for a, b in groups:  # each strong group grown through the changed frames touching it
+            while a > s and changed[a - 1]:
+                a -= 1
+            while b < e and changed[b]:
+                b += 1
+            pieces.append([a, b])
+        pieces[0][0], pieces[-1][1] = s, e  # the small changes before the first and after the last join them
+        for (a0, b0), (a1, _) in zip(pieces, pieces[1:]):
+            out.append((a0, b0))
+            out.extend((x + b0, y + b0) for x, y in merge_runs(runs(changed[b0:a1]), gap))
+        out.append(tuple(pieces[-1]))
+    return out
+
+
 def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
     ei, eo = _smooth(ei, SMOOTH_FRAMES), _smooth(eo, SMOOTH_FRAMES)
     n_fft = _n_fft(sr)
@@ -235,11 +272,9 @@ def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
     d = 10 * np.log10((eo + eps) / (ei + eps))
     max_db = float(np.abs(d).max(initial=0.0))
     changed = (np.abs(d) >= threshold_db).any(axis=0)
-    from .runs import merge_runs, runs
-
-    merged = merge_runs(runs(changed), int(round(MERGE_GAP_S / HOP_S)))
+    level = 10 * np.log10((eo.sum(axis=0) + eps) / (ei.sum(axis=0) + eps))  # each frame's whole level
     segments = []
-    for s, e in merged:
+    for s, e in _stretches(changed, level, int(round(MERGE_GAP_S / HOP_S))):
         if (e - s) * HOP_S < MIN_SEGMENT_S and np.abs(d[:, s:e]).max() < SHORT_DB:
             continue  # a brief small flicker
         delta = (eo[:, s:e] - ei[:, s:e]).sum(axis=1)
@@ -251,10 +286,14 @@ def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
             if vals.sum() <= 0 or vals.sum() < SECOND_SIGN * top:
                 continue
             lo, hi = _band_range(vals)
-            db = 10 * np.log10((eo[lo:hi, s:e].sum() + eps) / (ei[lo:hi, s:e].sum() + eps))
+            a, b = ei[lo:hi, s:e].sum(axis=0), eo[lo:hi, s:e].sum(axis=0)
+            sign = 1 if vals is added else -1
+            moved = sign * 10 * np.log10((b + eps) / (a + eps)) >= threshold_db  # frames these bands moved this way
+            keep = np.flatnonzero(moved) + s if moved.any() else np.arange(s, e)
+            db = 10 * np.log10((eo[lo:hi, keep].sum() + eps) / (ei[lo:hi, keep].sum() + eps))
             if abs(db) >= threshold_db:
                 changes.append(BandChange(float(db), float(edges[lo]), float(edges[hi]),
-                                          _wide(ei[:, s:e], eo[:, s:e], eps, lo, hi, np.sign(db), edges)))
+                                          _wide(ei[:, keep], eo[:, keep], eps, lo, hi, np.sign(db), edges)))
         if not changes:
             continue
         t0 = s * HOP_S
