@@ -168,3 +168,20 @@ def test_a_deeper_cut_never_reads_as_a_smaller_one():
         first = [s for s in rep.segments if s.start <= 0.65 <= s.end]
         assert len(first) == 1 and first[0].end <= 1.0 and first[0].changes[0].db <= -cut_db + 3, rep.text
     assert figures[0] > figures[1] > figures[2]
+
+
+def test_no_change_says_why_without_contradiction():
+    """A report with no segment says why in words that hold: no band moved by 1 dB (the largest
+    under it), or, where some band moved more for a moment, that no move held over a stretch (never
+    "no band moved by 1 dB" beside a larger figure); the text says "no audible change" once."""
+    from rfm_studio.core.change_report import ChangeReport
+
+    tiny = ChangeReport((), 8.0, 0.4)
+    assert tiny.detail == "no band moved by 1 dB or more (largest 0.4 dB)"
+    scattered = ChangeReport((), 8.0, 33.4)
+    assert "no band moved" not in scattered.detail and "33.4 dB" in scattered.detail
+    assert "none of 1 dB over a stretch" in scattered.detail
+    for rep in (tiny, scattered):
+        assert rep.text == f"no audible change: {rep.detail}" and rep.text.lower().count("no audible change") == 1
+        assert "no audible change" not in rep.detail.lower()
+    assert ChangeReport((), 8.0, 0.0, identical=True).detail == "the output is identical to the input"

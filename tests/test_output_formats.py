@@ -257,6 +257,7 @@ def test_a_silent_no_op_is_reported_with_what_to_try(capsys, tmp_path, tiny_bund
     assert code == 0, e
     line = o.splitlines()[2]
     assert line.startswith("No audible change: ") and "--region" in line and "--strength 2" in line
+    assert line.lower().count("no audible change") == 1  # said once, then why
     assert "rephrasing" in line and "reference" not in line  # a reference is advice for Add only
     code, o, e = run(capsys, "edit", str(src), "Remove the beep", "-o", str(tmp_path / "o2.wav"), "--model",
                      str(tiny_bundle), "--steps", "1", "--render", "mask", "--strength", "0", "--region", "0.2:1.0")

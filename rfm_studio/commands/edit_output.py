@@ -59,7 +59,7 @@ def report_lines(before, res, args, report=None) -> list[str]:
         tip = advice(res.instruction, region=res.params.get("region") is not None,
                      strength=res.params.get("strength"), cli=True, engine=res.params.get("engine"),
                      library=hasattr(args, "library") or hasattr(args, "reference"))
-        lines.append(f"No audible change: {rep.text}. {tip}")
+        lines.append(f"No audible change: {rep.detail}. {tip}")
     else:
         lines.append(f"Changed: {rep.text}")
     return lines

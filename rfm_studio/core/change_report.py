@@ -82,11 +82,26 @@ class ChangeReport:
         return not self.segments
 
     @property
-    def text(self) -> str:
+    def detail(self) -> str:
+        """Why nothing counts as a change, for a line that already says "No audible change"
+        (empty when something changed): the output is the input, or no band of any moment moved by
+        threshold_db, or (the largest move of one band at one moment given) none of the moves
+        that did held over a stretch of the clip."""
         if self.identical:
             return "the output is identical to the input"
+        if self.segments:
+            return ""
+        if self.max_db < self.threshold_db:
+            return f"no band moved by {self.threshold_db:g} dB or more (largest {self.max_db:.1f} dB)"
+        return (f"only brief or scattered changes, none of {self.threshold_db:g} dB over a stretch of the clip "
+                f"(largest {self.max_db:.1f} dB, in one band for a moment)")
+
+    @property
+    def text(self) -> str:
+        if self.identical:
+            return self.detail
         if not self.segments:
-            return f"no audible change (no band moved by {self.threshold_db:g} dB or more; largest {self.max_db:.1f} dB)"
+            return f"no audible change: {self.detail}"
         shown = sorted(sorted(self.segments, key=lambda s: -s.energy)[:MAX_SEGMENTS], key=lambda s: s.start)
         parts = [s.text() for s in shown]
         more = len(self.segments) - len(shown)

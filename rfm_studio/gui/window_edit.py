@@ -71,7 +71,7 @@ def change_params(report, result) -> dict:
         return {"change": report.text}
     tip = advice(result.instruction, region=result.params.get("region") is not None,
                  strength=result.params.get("strength"), cli=False, engine=result.params.get("engine"))
-    return {"change": f"{NO_CHANGE}: {report.text}. {tip}", "no_change": True}
+    return {"change": f"{NO_CHANGE}: {report.detail}. {tip}", "no_change": True}
 
 
 class EditController:
