@@ -112,10 +112,29 @@ def test_add_with_a_reference_through_run_edit_needs_no_model():
     events, res = collect(run_edit(None, EditRequest(x, SR, "Add a dog barking", region=(4.0, 5.0),
                                                      prompts=(ref_prompt(),))))
     assert events and res.params["reference"] == "bark.wav" and res.params["task"] == "add"
+    # placing runs no sampler: progress stages (no attention), never a sampler step
+    from rfm_studio.core.events import ProgressEvent
+
+    assert all(isinstance(e, ProgressEvent) for e in events), events
+    assert [(e.stage, e.stages) for e in events] == [(1, 1)] and "bark.wav" in events[0].text
     pl = res.params["placement"]
     assert 4.0 <= pl["start"] < pl["end"] <= 5.0
     assert not np.array_equal(res.audio, x)
     assert np.array_equal(res.audio[:4 * SR], x[:4 * SR]) and np.array_equal(res.audio[5 * SR:], x[5 * SR:])
+
+
+def test_add_with_a_reference_stops_when_cancelled():
+    from rfm_studio.core.editing import run_edit
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken
+
+    tok = CancelToken()
+    gen = run_edit(None, EditRequest(scene(), SR, "Add a dog barking", region=(4.0, 5.0), prompts=(ref_prompt(),)),
+                   tok)
+    next(gen)
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        next(gen)
 
 
 def test_replace_removes_with_the_model_then_places_b_where_a_was(tiny_model):

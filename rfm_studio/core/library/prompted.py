@@ -8,7 +8,9 @@
   trimmed to (or repeated over) A's length at A's level; outside A's spans the output is the
   input, sample for sample.
 
-``run_reference_edit`` is a core generator (StepEvents, then an EditResult) like run_edit;
+``run_reference_edit`` is a core generator like run_edit, returning an EditResult: placing a
+sound runs no sampler, so "Add" yields a ProgressEvent per stage (no attention, never a step
+of the heatmap); "Replace" yields the removal's events.
 run_edit hands requests with a reference and an add / replace instruction to it.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 from ..audio.io import to_mono
 from ..audio.windows import fade_weights
 from ..errors import OptionError
-from ..events import EditRequest, EditResult, StepEvent
+from ..events import EditRequest, EditResult, stage
 from ..instructions import placed_sounds as parse_instruction  # the name callers use
 from ..prompts import AudioPrompt
 from .occurrences import find_occurrences
@@ -59,6 +61,14 @@ def _placement_params(pl, ref: AudioPrompt) -> dict:
                 "eq_db": [round(g, 2) for g in pl.eq_db]}}
 
 
+def _source_name(ref: AudioPrompt) -> str:
+    """The reference's file name (its source without the folders), or "the reference sound"."""
+    import os
+
+    src = str(ref.source or "")
+    return os.path.basename(src.replace("\\", "/")) or "the reference sound"
+
+
 def run_reference_edit(model, req: EditRequest, cancel=None):
     t0 = time.perf_counter()
     task, a, b = parse_instruction(req.instruction)
@@ -74,11 +84,11 @@ def run_reference_edit(model, req: EditRequest, cancel=None):
         check_region(req.region, audio.shape[0] / sr)
     seed = int(req.seed or 0)
     if task == "add":
-        yield StepEvent(1, 2, 0.5)
+        name = _source_name(ref)
+        yield from stage(cancel, 1, 1, f"Add: placing {name}, its level and balance matched to the scene")
         out, pl = place(audio, sr, ref.audio, ref.sample_rate, region=req.region, seed=seed)
         if pl is None:
             raise OptionError("The region is too short to add a sound; mark at least 0.05 s.")
-        yield StepEvent(2, 2, 1.0)
         params = {"task": "add", "region": list(req.region) if req.region else None, **_placement_params(pl, ref)}
         return EditResult(audio=out, sample_rate=sr, instruction=req.instruction, params=params,
                           seconds=time.perf_counter() - t0)
