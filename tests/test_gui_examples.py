@@ -3,7 +3,7 @@
 import numpy as np
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
-from gui_helpers import SR, clip_path, gui_env, gui_tiny_bundle, loaded, run_edit, settings, window  # noqa: F401
+from gui_helpers import INSTRUCTION, SR, clip_path, gui_env, gui_tiny_bundle, loaded, run_edit, settings, window  # noqa: F401
 
 
 class _Drag:
@@ -53,8 +53,12 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
                                                  int(round(w.examples.spans[0][1] * SR))])
     vb.mouseDragEvent(_Drag(vb, 0.3, 0.8, shift=False))  # a plain drag still selects the region
     assert w.region is not None and len(w.examples.spans) == 2
+    w.panel.instruction.setText(INSTRUCTION)
+    assert w.panel.engine() == "dictionary"  # the marks reached the panel: Auto shows that engine's strength
+    shown = w.panel.strength.value()
     v = run_edit(qtbot, w, steps=1)  # a marked example: "Remove ..." runs on the dictionary engine
     assert v.params["engine"] == "dictionary" and len(v.params["prompts"]) == 2
+    assert v.params["strength"] == shown
     assert not np.allclose(v.audio, w.history.source.audio, atol=1e-4)  # it removed something
     w.examples.clear_button.click()
     assert w.examples.spans == [] and w.editing.build_request().prompts == ()

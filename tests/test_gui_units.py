@@ -511,3 +511,37 @@ def test_true_emitted_through_signals_keeps_its_references(qtbot):
         e.value.emit(True)
     del seen[:]
     assert sys.getrefcount(True) >= before
+
+
+def test_auto_strength_shows_what_the_engine_uses(qtbot):
+    """Auto shows the strength the next edit runs at: the model's region default within a region,
+    but 1 when the edit runs on the dictionary engine (a "Remove X" with a marked example), which
+    is what that engine uses when given no strength."""
+    from rfm_studio.core.editing import drive, run_edit
+    from rfm_studio.core.events import EditRequest
+    from rfm_studio.core.prompts import example_from_clip
+    from rfm_studio.gui.edit_panel import EditPanel
+
+    p = EditPanel()
+    qtbot.addWidget(p)
+    p.set_defaults(1, 0.01, 1.0, strength=1.0, region_strength=1.25)
+    p.instruction.setText("Remove the beeping")
+    p.set_region((0.5, 1.5))
+    assert p.engine() == "model" and p.strength.value() == 1.25 and p.strength_value() is None
+    p.set_examples(1)  # a marked example: the dictionary engine
+    assert p.engine() == "dictionary" and p.strength.value() == 1.0
+    p.instruction.setText("Add a bell")  # not a removal: the model, at its region default
+    assert p.engine() == "model" and p.strength.value() == 1.25
+    p.instruction.setText("Remove the beeping")
+    assert p.strength.value() == 1.0
+    p.set_examples(0)
+    assert p.strength.value() == 1.25
+    p.set_region(None)  # a text-only removal of the whole clip: self-prompted, the dictionary's cut at 1
+    assert p.engine() == "self-prompt" and p.strength.value() == 1.0
+    # and the dictionary engine, given no strength, uses 1
+    sr = 16000
+    t = np.arange(2 * sr) / sr
+    x = (0.05 * np.random.default_rng(0).standard_normal(len(t)) + 0.3 * np.sin(2 * np.pi * 1000 * t)
+         * ((t % 0.5) < 0.2)).astype(np.float32)
+    req = EditRequest(x, sr, "Remove the beeping", region=(0.5, 1.5), prompts=(example_from_clip(x, sr, 0.5, 0.7),))
+    assert drive(run_edit(None, req)).params["strength"] == 1.0

@@ -55,6 +55,7 @@ class EditPanel(QWidget):
         self._region = None
         self.region_label.setWordWrap(True)
         self.instruction.textChanged.connect(self._show_region)
+        self.instruction.textChanged.connect(lambda _t: self._refresh_strength())  # the engine follows the text
         rr = QHBoxLayout()
         rr.addWidget(self.region_label, 1)
         rr.addWidget(self.region_clear)
@@ -106,6 +107,7 @@ class EditPanel(QWidget):
                                       "(often higher) within a selected region, where the rest cannot change")
         self.strength_auto.toggled.connect(self._refresh_strength)
         self._strength_defaults = (1.0, 1.0)  # whole clip, within a region
+        self._examples = 0  # example spans marked (Shift-drag): a "Remove X" with one runs on the dictionary
         form.addRow("Strength", row_widget((self.strength, 1), self.strength_auto))
         self._refresh_strength()
         self.seed = QSpinBox()
@@ -224,11 +226,27 @@ class EditPanel(QWidget):
         """The strength the next edit asks for; None: the model's default (Auto)."""
         return None if self.strength_auto.isChecked() else float(self.strength.value())
 
+    def set_examples(self, count: int) -> None:
+        """How many example spans are marked (they decide the removal engine, hence Auto's value)."""
+        self._examples = int(count)
+        self._refresh_strength()
+
+    def engine(self) -> str:
+        """The engine the next edit runs on (the app's engine choice is auto)."""
+        from types import SimpleNamespace
+
+        from ..core.separation.engine import removal_engine
+
+        return removal_engine(self.instruction.text(), "auto", [SimpleNamespace(kind="example")] * self._examples,
+                              self._region)
+
     def _refresh_strength(self) -> None:
+        from ..core.edit.inputs import auto_strength
+
         auto = self.strength_auto.isChecked()
         self.strength.setEnabled(not auto)
-        if auto:  # show what the model will use for the current selection
-            self.strength.setValue(self._strength_defaults[self._region is not None])
+        if auto:  # show what the edit will use: the engine's, for the current selection
+            self.strength.setValue(auto_strength(self.engine(), *self._strength_defaults, self._region is not None))
 
     def set_region(self, region) -> None:
         self._region = region

@@ -48,6 +48,16 @@ def default_strength(model, region: bool) -> float:
     return float(s)
 
 
+def auto_strength(engine: str, whole: float, in_region: float, region: bool) -> float:
+    """The strength an edit given none runs at, on ``engine`` ("model", "dictionary" or
+    "self-prompt"): the model's default (``in_region`` within a region, else ``whole``); 1 on the
+    dictionary and self-prompt engines, whose cut is the dictionary's as learned (a self-prompted
+    edit whose model's own removal stands keeps the model's whole-clip default, ``whole``)."""
+    if engine in ("dictionary", "self-prompt"):
+        return 1.0
+    return float(in_region if region else whole)
+
+
 def resolve_params(model, req: EditRequest) -> dict:
     """The request's sampling options, the model's defaults where it gives none, checked; a
     random seed when none is given."""
