@@ -120,6 +120,16 @@ def test_edit_batch(capsys, tmp_path, tiny_bundle):
                      str(tiny_bundle), "--steps", "1")
     assert code == 0, e
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["e0.wav", "e1.wav"]
+    rows = [ln for ln in o.splitlines() if ln.startswith(("e0: ", "e1: "))]
+    assert len(rows) == 2
+    for ln in rows:  # each row names the engine that ran (a text-only removal: self-prompted), as edit says it
+        assert ln.split(": ", 1)[1].startswith(("self-prompted: ", "dictionary removal, examples the model marked")), ln
+        assert ("Changed: " in ln) != ("No audible change: " in ln), ln
+    code, o, e = run(capsys, "edit-batch", str(d / "m.jsonl"), "--out-dir", str(tmp_path / "out2"), "--model",
+                     str(tiny_bundle), "--steps", "1", "--engine", "model")
+    assert code == 0, e
+    rows = [ln for ln in o.splitlines() if ln.startswith(("e0: ", "e1: "))]
+    assert len(rows) == 2 and all(ln.split(": ", 1)[1].startswith("model edit, 1 step, t_start ") for ln in rows), o
 
 
 def test_edit_batch_never_writes_over_an_input(capsys, tmp_path, tiny_bundle):

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..core.audio.formats import CONTAINERS, OutputFormat, check_encoder, choose_format, source_format
-from ..core.edit_summary import how_text
+from ..core.edit_summary import engine_how_text, how_text
 from ..core.errors import OptionError
 
 
@@ -145,13 +145,14 @@ def plan_batch(jobs, fmt: str | None, subtype: str | None, residuals: bool):
 
 
 def batch_report(before, res) -> str:
-    """One row's change report for edit-batch (with what to try when nothing audible changed)."""
-    from ..core.change_report import compare
-
-    from ..core.change_report import advice
+    """One row's report for edit-batch: how the edit was made (the engine and what it did, as
+    ``edit`` says it), then what changed (or that nothing audible did, why, and what to try)."""
+    from ..core.change_report import advice, compare
 
     rep = compare(before, res.audio, res.sample_rate)
+    how = engine_how_text(res.params)
+    head = f"{how}. " if how else ""
     if not rep.unchanged:
-        return rep.text
-    return f"{rep.text}. " + advice(res.instruction, region=res.params.get("region") is not None,
-                                     strength=res.params.get("strength"), cli=True)
+        return f"{head}Changed: {rep.text}"
+    return f"{head}No audible change: {rep.detail}. " + advice(
+        res.instruction, region=res.params.get("region") is not None, strength=res.params.get("strength"), cli=True)

@@ -49,3 +49,13 @@ def how_text(params: dict) -> str:
     if chunks:
         parts.append(f"{chunks} chunks from disk")
     return "; ".join(parts)
+
+
+def engine_how_text(params: dict) -> str:
+    """how_text naming the engine in every case, for a line with no other context (edit-batch's
+    rows): the model's own edit says so ("model edit, 1 step, t_start 0.01"); the removal engines'
+    texts already name theirs; a placed library sound has none (its placement line names the file)."""
+    how = how_text(params)
+    if how and params.get("engine", "model") == "model" and params.get("steps"):
+        return f"model edit, {how}"
+    return how
