@@ -59,7 +59,8 @@ def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, wi
     def on_event(ev):
         handle(ev)
         if ev.status == "editing":
-            shown.append((ev.message, dlg.bars[ev.index].format()))
+            bar = dlg.bars[ev.index]
+            shown.append((ev.message, bar.format(), (ev.step, ev.steps, bar.value(), bar.maximum())))
 
     dlg._on_event = on_event
     job = dlg.start()
@@ -72,9 +73,14 @@ def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, wi
     assert all(bar.format() == "done" for bar in dlg.bars)
     assert seen and any(ev.status == "editing" and ev.steps for ev in seen)
     # "Remove the hum" runs self-prompted: the model's steps, then the dictionary's stages by name
-    assert any(f.startswith("step ") for m, f in shown if not m)
-    stages = [(m, f) for m, f in shown if m]
-    assert stages and all(f == m and m.startswith("Dictionary removal: ") for m, f in stages), shown
+    assert any(f.startswith("step ") for m, f, _ in shown if not m)
+    steps = [n for m, f, n in shown if not m and f.startswith("step ")]
+    assert all(value == step for step, _, value, _ in steps)  # a sampler step counts once it has run
+    stages = [(m, f, n) for m, f, n in shown if m]
+    assert stages and all(f == f"{m} ({k}/{total})" and m.startswith("Dictionary removal: ")
+                          for m, f, (k, total, _, _) in stages), shown
+    # a stage shows as begun, not done: the bar stands at the stages before it, as in the edit panel
+    assert all(value == k - 1 and top == total for _, _, (k, total, value, top) in stages), shown
     assert sf.info(str(takes / "c-edited.wav")).frames == sf.info(str(takes / "c.wav")).frames
     for name in ("a-edited.wav", "b-edited.flac"):  # the source's sample format is kept
         assert sf.info(str(takes / name)).subtype == "PCM_16"

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDialog, QDoubleSpinBox,
 from ..core.audio.io import READ_EXTENSIONS
 from ..core.batch import audio_files, plan_batch, run_batch
 from ..core.errors import RFMError
+from .edit_widgets import show_stage
 
 AUDIO_FILTER = "Audio files (" + " ".join(f"*{e}" for e in READ_EXTENSIONS) + ");;All files (*)"
 
@@ -216,9 +217,12 @@ class BatchWindow(QDialog):
             self._mark(index, status, message)
         if ev.status == "editing" and ev.index < len(self.bars):
             bar = self.bars[ev.index]
-            bar.setRange(0, max(1, ev.steps))
-            bar.setValue(ev.step)
-            bar.setFormat(ev.message if ev.message else f"step {ev.step}/{ev.steps}" if ev.steps else "reading…")
+            if ev.message:  # a stage with no sampler step, begun: as the edit panel shows it
+                show_stage(bar, ev.step, ev.steps, ev.message)
+            else:  # a sampler step, done
+                bar.setRange(0, max(1, ev.steps))
+                bar.setValue(ev.step)
+                bar.setFormat(f"step {ev.step}/{ev.steps}" if ev.steps else "reading…")
         self.status.setText(f"File {ev.index + 1} of {ev.total}: {ev.name}")
 
     def _on_returned(self, summary):

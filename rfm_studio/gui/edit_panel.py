@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from ..core.events import MAX_STRENGTH
 from ..core.seeding import MAX_SEED, random_seed
-from .edit_widgets import SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, row_widget, slider_to_t, t_to_slider
+from .edit_widgets import (SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, row_widget, show_stage, slider_to_t,
+                           t_to_slider)
 
 
 class EditPanel(QWidget):
@@ -345,10 +346,8 @@ class EditPanel(QWidget):
 
     def set_stage(self, stage: int, stages: int, text: str) -> None:
         """A stage of work that is no sampler step (core ProgressEvent): its text, and the bar
-        at the stages done."""
-        self.progress.setRange(0, max(1, stages))
-        self.progress.setValue(max(0, stage - 1))
-        self.progress.setFormat(f"{text} ({stage}/{stages})")
+        at the stages done (edit_widgets.show_stage)."""
+        show_stage(self.progress, stage, stages, text)
 
     def set_progress_text(self, text: str) -> None:
         self.progress.setRange(0, 1)

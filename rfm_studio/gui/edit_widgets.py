@@ -60,3 +60,12 @@ class InstructionBox(QLineEdit):
         i = text.find("...")
         if i >= 0:
             self.setSelection(i, 3)
+
+
+def show_stage(bar, stage: int, stages: int, text: str) -> None:
+    """A progress bar at a stage of work that is no sampler step (core ProgressEvent), begun: its
+    text and number, the bar at the stages done (the ones before it; a stage counts as done once
+    the next begins or the edit ends). The edit panel and the batch window both show stages so."""
+    bar.setRange(0, max(1, stages))
+    bar.setValue(max(0, stage - 1))
+    bar.setFormat(f"{text} ({stage}/{stages})")
