@@ -536,7 +536,7 @@ def test_auto_strength_shows_what_the_engine_uses(qtbot):
     assert p.strength.value() == 1.0
     p.set_examples(0)
     assert p.strength.value() == 1.25
-    p.set_region(None)  # a text-only removal of the whole clip: self-prompted, the dictionary's cut at 1
+    p.set_region(None)  # a text-only removal of the whole clip: self-prompted, at the whole-clip default
     assert p.engine() == "self-prompt" and p.strength.value() == 1.0
     # and the dictionary engine, given no strength, uses 1
     sr = 16000

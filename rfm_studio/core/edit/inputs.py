@@ -51,11 +51,12 @@ def default_strength(model, region: bool) -> float:
 def auto_strength(engine: str, whole: float, in_region: float, region: bool) -> float:
     """The strength an edit given none runs at, on ``engine`` ("model", "dictionary" or
     "self-prompt"): the model's default (``in_region`` within a region, else ``whole``); 1 on the
-    dictionary and self-prompt engines, whose cut is the dictionary's as learned (a self-prompted
-    edit whose model's own removal stands keeps the model's whole-clip default, ``whole``)."""
-    if engine in ("dictionary", "self-prompt"):
+    dictionary engine, whose cut is the dictionary's as learned. A self-prompted edit shows the
+    model's whole-clip default, ``whole``: what it runs at where the model's own removal stands
+    (where the dictionary's cut stands, that cut is unscaled, the same for a default of 1)."""
+    if engine == "dictionary":
         return 1.0
-    return float(in_region if region else whole)
+    return float(whole if engine == "self-prompt" or not region else in_region)
 
 
 def resolve_params(model, req: EditRequest) -> dict:
