@@ -93,3 +93,72 @@ def test_the_library_lists_eight_results_at_1400x900_beside_the_whole_edit_panel
         assert fully_visible(w), w.objectName() or type(w).__name__
     scroll = window.panel.parentWidget().parentWidget()  # the panel's QScrollArea: nothing scrolled out of view
     assert not scroll.verticalScrollBar().isVisible()
+
+
+def _settle(qtbot, window, size):
+    """Resize, then wait for a zero timer started after the window's: the refit (or the kept
+    split) it schedules from its resizeEvent has run by then."""
+    from PySide6.QtCore import QTimer
+
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=30000)
+    done = []
+    QTimer.singleShot(0, lambda: done.append(1))
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+
+
+def test_a_resize_keeps_the_edit_dock_height_the_user_dragged(qtbot, window, clip_path):
+    from PySide6.QtCore import Qt
+
+    from rfm_studio.gui import window_docks
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    _settle(qtbot, window, (1400, 900))
+    edit = window.edit_dock
+    need = window_docks.edit_height(window)
+    assert abs(edit.height() - need) <= 4  # the app's split: the height the panel needs
+    _settle(qtbot, window, (1400, 960))
+    assert abs(edit.height() - need) <= 4  # a resize refits the app's split
+    window.resizeDocks([edit, window.history_dock], [250, 600], Qt.Vertical)  # the user drags the separator
+    qtbot.waitUntil(lambda: abs(edit.height() - need) > 100, timeout=10000)
+    dragged = edit.height()
+    lower = window.history_dock.height()
+    _settle(qtbot, window, (1400, 980))
+    assert abs(edit.height() - dragged) <= 4, (edit.height(), dragged, need)
+    assert window.history_dock.height() >= lower + 10  # the dock under it took the change
+    _settle(qtbot, window, (1400, 900))
+    assert abs(edit.height() - dragged) <= 4, (edit.height(), dragged, need)
+
+
+def test_a_restored_layout_is_not_refitted(qtbot, settings, clip_path):
+    from PySide6.QtCore import Qt
+
+    from rfm_studio.gui import window_docks
+    from rfm_studio.gui.main_window import MainWindow
+
+    def open_window():
+        w = MainWindow(settings=settings)
+        w.ask_unsaved = lambda n, name: "discard"
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        w.start(str(clip_path), load_model=False)
+        qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
+        return w
+
+    first = open_window()
+    _settle(qtbot, first, (1400, 900))
+    first.resizeDocks([first.edit_dock, first.history_dock], [250, 600], Qt.Vertical)
+    qtbot.waitUntil(lambda: abs(first.edit_dock.height() - window_docks.edit_height(first)) > 100, timeout=10000)
+    saved = first.edit_dock.height() / (first.edit_dock.height() + first.history_dock.height())
+    settings.save_window(first)
+    first.close()
+
+    second = open_window()
+    assert second._restored
+    _settle(qtbot, second, (1400, 900))
+    edit, lower = second.edit_dock, second.history_dock
+    assert abs(edit.height() - window_docks.edit_height(second)) > 100  # not forced back to the panel's height
+    assert abs(edit.height() / (edit.height() + lower.height()) - saved) < 0.02, (edit.height(), lower.height())
+    second.close()

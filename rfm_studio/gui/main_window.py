@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         from .library import install as install_library
 
         self.library = install_library(self)  # Library dock + drop a sound onto the waveform
+        self.edit_split = window_docks.EditSplit(self)  # a resize refits the Edit dock unless the user moved it
         self.autosave = SessionController(self, parent=self)
         self.session = self.autosave.store
         self.ask_unsaved = self.autosave.ask_unsaved_dialog  # -> "save" | "discard" | "cancel" (tests replace it)
@@ -264,8 +265,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
-        if hasattr(self, "library_dock"):
-            QTimer.singleShot(0, self, lambda: window_docks.refit(self))  # once the docks have their new sizes
+        if hasattr(self, "edit_split"):
+            self.edit_split.window_resized()
 
     def start(self, path: str | None = None, model: str | None = None, load_model: bool = True) -> None:
         """Called once the window shows: audio device, first clip, then the model (in the worker)."""

@@ -1,11 +1,15 @@
 """The height split of the editor window's right dock area: the Edit dock gets the height its
 panel needs (no scroll bar, no spare room) and the History / Library tab group under it the
 rest, at start-up and whenever the window's height changes (left alone, the dock layout
-shares a change out among all the docks: spare room under the panel, or a scroll bar on it)."""
+shares a change out among all the docks: spare room under the panel, or a scroll bar on it).
+
+A split the user chose is theirs: once the Edit dock's height is no longer the one the app
+last set (the user dragged the separator), a resize keeps the Edit dock's height and gives the
+change to the dock under it; a window whose saved layout was restored is never refitted."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
 
 def edit_height(win) -> int:
@@ -33,20 +37,74 @@ def group_height(win, lower) -> int:
     return win.centralWidget().geometry().bottom() - lower.geometry().top() + 1
 
 
+def _set_edit(win, lower, height: int) -> None:
+    """The Edit dock ``height`` tall, the dock under it the rest of their heights, applied now."""
+    spare = win.edit_dock.height() - height
+    if abs(spare) > 4:  # the sizes must add up to the area's height, else the layout shares out the difference
+        win.resizeDocks([win.edit_dock, lower], [height, group_height(win, lower) + spare], Qt.Vertical)
+        win.layout().activate()  # (resizeDocks alone applies at the next layout pass)
+
+
 def fit(win) -> None:
     """Start-up: the Edit dock the height it needs, the History / Library docks the rest."""
     lower = lower_dock(win) or win.history_dock
     need = edit_height(win)
     total = win.edit_dock.height() + group_height(win, lower)
     win.resizeDocks([win.edit_dock, lower], [need, max(160, total - need)], Qt.Vertical)
+    win.layout().activate()
+    _remember(win)
 
 
 def refit(win) -> None:
-    """After a resize: the same split, when the Edit dock sits over the History / Library docks."""
+    """The same split, when the Edit dock sits over the History / Library docks."""
     lower = lower_dock(win)
-    if lower is None:
-        return
-    need = edit_height(win)
-    spare = win.edit_dock.height() - need
-    if abs(spare) > 4:  # the sizes must add up to the area's height, else the layout shares out the difference
-        win.resizeDocks([win.edit_dock, lower], [need, group_height(win, lower) + spare], Qt.Vertical)
+    if lower is not None:
+        _set_edit(win, lower, edit_height(win))
+        _remember(win)
+
+
+def _remember(win) -> None:
+    split = getattr(win, "edit_split", None)
+    if split is not None:
+        split.set_h = split.now_h = win.edit_dock.height()
+
+
+class EditSplit(QObject):
+    """Follows the Edit dock's height: the one the app last set (``set_h``) and the one it had
+    before the window's latest resize (``now_h``: a drag of the separator changes it, a resize
+    does not), so that a resize refits only a split the user has not moved."""
+
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.set_h: int | None = None
+        self.now_h: int | None = None
+        self._size = None  # the window's size as of its latest resize
+        win.edit_dock.installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Resize and self.win.size() == self._size:  # not part of a window resize
+            self.now_h = event.size().height()
+        return False
+
+    def user_split(self) -> bool:
+        """Whether the Edit dock's height is no longer the one the app last set (±4 px)."""
+        return self.set_h is not None and self.now_h is not None and abs(self.now_h - self.set_h) > 4
+
+    def window_resized(self) -> None:
+        """Called from the window's resizeEvent (the docks already have the layout's new sizes)."""
+        win = self.win
+        before, user = self.now_h, self.user_split()
+        self._size = win.size()
+        self.now_h = win.edit_dock.height()
+        if getattr(win, "_restored", False):
+            return  # the saved layout stays as the user left it
+        if user:
+            QTimer.singleShot(0, self, lambda: self._keep(before))
+        else:
+            QTimer.singleShot(0, self, lambda: refit(win))  # once the docks have their new sizes
+
+    def _keep(self, height: int) -> None:
+        lower = lower_dock(self.win)
+        if lower is not None:
+            _set_edit(self.win, lower, height)
