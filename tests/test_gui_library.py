@@ -46,6 +46,37 @@ def test_an_add_instruction_lists_candidates_and_the_edit_uses_the_chosen_one(qt
     assert lib.reference_for("Remove the dog barking") is None
 
 
+
+def test_a_changed_instruction_never_uses_the_previous_instructions_sound(qtbot, window):
+    """Between the search for the new instruction's sound and its results (the I/O worker held
+    busy), the edit must not take the sound chosen for the previous instruction."""
+    import threading
+
+    lib = window.library
+    window.panel.instruction.setText("Add a cat meowing")
+    qtbot.waitUntil(lambda: "cat_meow_" in lib.reference, timeout=60000)
+    cat = lib.reference
+    gate, inside = threading.Event(), threading.Event()
+
+    def hold(_cancel):
+        inside.set()
+        assert gate.wait(60)
+
+    window.io.submit("test-hold", hold, "held")
+    assert inside.wait(30)
+    try:
+        window.panel.instruction.setText("Add a dog barking")
+        qtbot.waitUntil(lambda: lib.search_box.text() == "a dog barking" and not lib._pending, timeout=30000)
+        assert lib.reference == cat  # the dog's candidates wait behind the held job
+        choice = lib.reference_for("Add a dog barking")
+        assert choice is not None and choice.path != cat
+        assert choice.path == "" and choice.query == "a dog barking"  # the best keyword match, looked up in the job
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: "dog_bark_" in lib.reference, timeout=60000)
+    assert lib.reference_for("Add a dog barking").path == lib.reference
+    assert window.errors == []
+
 def test_dropping_a_library_sound_on_the_waveform_adds_it_there(qtbot, loaded, tmp_path):
     w = loaded
     bell = tmp_path / "small bell.wav"

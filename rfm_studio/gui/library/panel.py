@@ -193,6 +193,8 @@ class LibraryPanel(QWidget):
         self._timer.setInterval(150)  # search as you type, once the typing pauses
         self._timer.timeout.connect(self._search_now)
         self._pending = ""  # the instruction's sound, searched once typing pauses and no edit runs
+        self._wanted = ""  # the instruction's sound until its candidates are shown (``reference`` is older)
+        self._query = ""  # what the latest search looks for
         self.busy = lambda: False
         self._follow_timer = QTimer(self)
         self._follow_timer.setSingleShot(True)
@@ -264,6 +266,7 @@ class LibraryPanel(QWidget):
         q = self.search_box.text().strip()
         self._req += 1
         rid = self._req
+        self._query = q
         if not q:
             self._show(rid, ((), self.mode, None))
             return
@@ -287,6 +290,8 @@ class LibraryPanel(QWidget):
             return
         hits, mode, count = payload
         self.hits, self.mode = hits, mode
+        if self._follow and self._query == self._wanted.strip():
+            self._wanted = ""  # the reference below is the one chosen for the instruction's sound
         self._filling = True  # clear() moves the current item: that is no one's choice
         try:
             self.tree.clear()
@@ -322,6 +327,7 @@ class LibraryPanel(QWidget):
         if cur is not None and not self._filling:
             if not self._auto:
                 self._follow = False  # the user's choice: results that come later do not replace it
+                self._wanted = ""
             self.set_reference(cur.data(0, PATH_ROLE) or "")
 
     def set_reference(self, path: str) -> None:
@@ -334,7 +340,7 @@ class LibraryPanel(QWidget):
 
     def keep_reference(self, path: str) -> None:
         """Use ``path`` for the next edit, whatever the instruction's candidates are."""
-        self._pending = ""
+        self._pending = self._wanted = ""
         self._follow = False
         self._follow_timer.stop()
         self.set_reference(path)
@@ -345,11 +351,11 @@ class LibraryPanel(QWidget):
         task, _, what = parse_instruction(text)
         if task is None:
             self._follow = False
-            self._pending = ""
+            self._pending = self._wanted = ""
             self.set_reference("")
             return
-        if what and what != self.search_box.text():
-            self._pending = what
+        if what and (what != self.search_box.text() or self._wanted):  # (another sound's candidates may be due)
+            self._pending = self._wanted = what
             self._follow_timer.start()
 
     def _follow_now(self):
@@ -358,17 +364,18 @@ class LibraryPanel(QWidget):
         if self.busy():  # no library work competes with a running edit; look again shortly
             self._follow_timer.start()
             return
-        what, self._pending = self._pending, ""
+        what, self._pending = self._pending, ""  # (``_wanted`` stays until its results are shown)
         self.search(what, follow=True)
 
     def reference_for(self, instruction: str) -> LibraryChoice | None:
         """Which library sound an edit with ``instruction`` uses (resolved and read in the
         edit's job, ``with_reference``): the chosen one for an add / replace instruction, or
-        the best keyword match when Run came before the candidates; None for other edits."""
+        the best keyword match when Run came before the candidates (the reference shown
+        was chosen for an earlier instruction's sound); None for other edits."""
         task, _, what = parse_instruction(instruction)
         if task is None:
             return None
-        if what and (not self.reference or self._pending == what):  # Run before the candidates came back
+        if what and (not self.reference or what in (self._pending, self._wanted)):  # Run before the candidates came
             return LibraryChoice("", what, self.db_path)
         return LibraryChoice(self.reference, what, self.db_path) if self.reference else None
 
