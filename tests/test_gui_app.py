@@ -635,3 +635,39 @@ def test_every_file_is_read_in_the_io_worker_with_a_busy_state_and_one_message_o
     window.io.submit("test-after", lambda c: 1, on_returned=after.append)  # runs after the dropped read
     qtbot.waitUntil(lambda: bool(after), timeout=30000)
     assert window.doc_name == "pair.wav" and window.panel.progress.format() == "Ready" and len(window.errors) == 2
+
+
+def test_a_file_that_cannot_be_opened_leaves_the_running_edit_and_the_document(qtbot, loaded, tmp_path,
+                                                                               monkeypatch):
+    import threading
+
+    from rfm_studio.core.edit import window as edit_window
+
+    w = loaded
+    gate, inside, real = threading.Event(), threading.Event(), edit_window.sample_window
+
+    def held(*args, **kw):  # the edit waits at its first step until the test lets it go
+        it = real(*args, **kw)
+        inside.set()
+        assert gate.wait(60)
+        return (yield from it)
+
+    monkeypatch.setattr(edit_window, "sample_window", held)
+    w.panel.instruction.setText(INSTRUCTION)
+    w.panel.steps.setValue(2)
+    job = w.run_edit()
+    assert job is not None and inside.wait(30)
+    doc, name = w.doc_id, w.doc_name
+    bad = tmp_path / "not audio.wav"
+    bad.write_text("this is not a wave file")
+    try:
+        assert w.open_file(str(bad))
+        qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
+        assert w.errors and w.errors[-1][0] == "Cannot open file" and len(w.errors) == 1
+        assert w.editing.job == job and w.runner.is_live(job) and w.panel.cancel_button.isEnabled()  # still running
+        assert w.doc_id == doc and w.doc_name == name and len(w.history) == 1
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
+    assert len(w.history) == 2 and w.history.get(w.history.current).instruction == INSTRUCTION  # the edit finished
+    assert len(w.errors) == 1

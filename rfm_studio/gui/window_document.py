@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .playback import Player
     from .session import SessionController
     from .settings import Settings
+    from .window_edit import EditController
     from .views.spectrogram import SpectrogramView
     from .views.waveform import WaveformView
     from .window_views import CompareView
@@ -46,6 +47,7 @@ class DocumentWindow(Protocol):
     runner: JobRunner
     io: JobRunner
     panel: EditPanel
+    editing: EditController
     history: History
     player: Player
     examples: ExampleMarks
@@ -91,27 +93,27 @@ class DocumentController:
     def open_file(self, path, remember: bool = True) -> bool:
         """Open a clip as a new document: it is read in the I/O worker (the window stays usable
         and shows "Opening …"; the document appears when it is read, a file that cannot be read
-        gives one message and the open document stays). True when the open began."""
+        gives one message and the open document, and an edit running on it, stay). True when
+        the open began."""
         w = self.win
         if not path:
             return False
         p = Path(path)
-        w.cancel_edit(quiet=True)
-        w.autosave.drop_restore()  # the user's file wins; the crashed session is offered next time
+        # A restore still reading is dropped now: it reads in the same worker, before this file,
+        # and would otherwise show (and save) the crashed session first; its folder is offered
+        # next time. A running edit is cancelled only once the file has been read (``_opened``).
+        w.autosave.drop_restore()
         self._opening = p
         w.io.submit("open", lambda c: read_clip(path), label=f"open {p.name}",
                     on_returned=lambda clip: self._opened(p, remember, clip.audio, clip.sample_rate),
-                    on_errored=lambda err: self._open_failed(p, err), on_aborted=self._open_stopped)
-        w.panel.set_progress_text(f"Opening {p.name}…")
+                    on_errored=lambda err: self._open_failed(p, err))  # (read_clip never stops on its own)
+        if not w.editing.busy:  # a running edit keeps its progress line
+            w.panel.set_progress_text(f"Opening {p.name}…")
         w.statusBar().showMessage(f"Opening {p.name}…")
         if w.history.source is None:
             w.wave.set_message(f"Opening {p.name}…")
         w.update_actions()
         return True
-
-    def _open_stopped(self) -> None:
-        self._opening = None
-        self.win.update_actions()
 
     def _opened(self, path: Path, remember: bool, audio: np.ndarray, sr: int) -> None:
         w = self.win
@@ -128,7 +130,8 @@ class DocumentController:
     def _open_failed(self, path: Path, err: JobError) -> None:
         w = self.win
         self._opening = None
-        w.panel.set_progress_text("Ready")
+        if not w.editing.busy:
+            w.panel.set_progress_text("Ready")
         w.statusBar().clearMessage()
         if w.history.source is None:
             w.wave.set_message("Open an audio file (File ▸ Open, or drop it here)")
