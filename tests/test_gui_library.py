@@ -172,6 +172,12 @@ def test_an_add_with_no_library_match_or_a_broken_library_says_so_and_what_to_tr
     assert title == "No library sound" and "zqxwv'" in msg and "Add Folder" in msg and "drag a sound" in msg
     qtbot.waitUntil(lambda: "No library sound matches 'a zqxwv'" in w.library.status.text(), timeout=60000)
     assert w.library.reference == "" and "Add Folder" in w.library.status.text()  # the panel says so too
+    w.panel.instruction.setText("Replace the tone with a zqxwv")  # B with no match: the removal does not run either
+    assert w.run_edit() is not None
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
+    assert len(w.history) == 1 and len(w.errors) == 2
+    assert w.errors[1][0] == "No library sound" and "zqxwv'" in w.errors[1][1]
+    del w.errors[1]
 
     import rfm_studio.core.library as core_library
 
