@@ -77,6 +77,28 @@ def test_a_changed_instruction_never_uses_the_previous_instructions_sound(qtbot,
     assert lib.reference_for("Add a dog barking").path == lib.reference
     assert window.errors == []
 
+
+def test_a_picked_sound_stays_the_current_row_when_the_list_refills(qtbot, window):
+    """After the results are replaced, the chosen sound is the current (selected) row again, so
+    focus or Tab into the list does not silently make the first row the choice."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    lib = window.library
+    window.panel.instruction.setText("Add a dog barking")
+    qtbot.waitUntil(lambda: "dog_bark_" in lib.reference and lib.tree.topLevelItemCount() > 1, timeout=60000)
+    lib.tree.setCurrentItem(lib.tree.topLevelItem(1))  # the user picks the second candidate
+    chosen = lib.tree.topLevelItem(1).data(0, 0x0100)
+    assert lib.reference == chosen
+    lib._search_now()  # the list refills (as when the text encoder has loaded)
+    qtbot.waitUntil(lambda: "Searching" not in lib.status.text(), timeout=60000)
+    cur = lib.tree.currentItem()
+    assert cur is not None and cur.data(0, 0x0100) == chosen and cur.isSelected() and lib.reference == chosen
+    lib.tree.clearSelection()
+    lib.tree.setCurrentItem(None)
+    # what focus does to a list with no current row: the first row becomes current, unselected
+    lib.tree.selectionModel().setCurrentIndex(lib.tree.model().index(0, 0), QItemSelectionModel.NoUpdate)
+    assert lib.tree.currentItem() is lib.tree.topLevelItem(0) and lib.reference == chosen
+
 def test_dropping_a_library_sound_on_the_waveform_adds_it_there(qtbot, loaded, tmp_path):
     w = loaded
     bell = tmp_path / "small bell.wav"
@@ -213,13 +235,17 @@ def test_add_folder_indexes_in_the_models_worker_and_cancel_stops_it_between_fil
     def held(path):
         if not str(path).startswith(str(d)):
             return real(path)  # the starter library, indexed on first use
-        read.append((path, threading.get_native_id()))
-        inside.set()
-        assert gate.wait(30)  # the first file is being read when Cancel is pressed
+        read.append((str(path), threading.get_native_id()))
+        if len(read) == 2:
+            inside.set()
+            assert gate.wait(30)  # the second file is being read when Cancel is pressed
         return real(path)
 
     monkeypatch.setattr(library_index, "read_meta", held)
     assert not lib.cancel_btn.isVisibleTo(lib)
+    lib.search_box.setText("bell")  # a search shown while indexing: it runs again after the cancel
+    lib._search_now()
+    qtbot.waitUntil(lambda: "Searching" not in lib.status.text(), timeout=60000)
     lib.add_folder(str(d))
     assert lib.cancel_btn.isVisibleTo(lib) and not lib.add_btn.isEnabled()
     assert inside.wait(30)
@@ -229,8 +255,11 @@ def test_add_folder_indexes_in_the_models_worker_and_cancel_stops_it_between_fil
     where = []
     window.runner.submit("test-which-thread", lambda c: threading.get_native_id(), on_returned=where.append)
     qtbot.waitUntil(lambda: bool(where), timeout=30000)
-    assert len(read) == 1 and read[0][1] == where[0] != threading.get_native_id()  # one file, the model's worker
+    assert len(read) == 2 and read[0][1] == read[1][1] == where[0] != threading.get_native_id()  # the model's worker
     with Library(lib.db_path) as check:
         indexed = [p for p, in check.db.execute("SELECT path FROM files WHERE path LIKE ?", (str(d) + "%",))]
-    assert len(indexed) <= 1  # what was read before the cancel is kept; nothing after it
-    assert "stopped" in lib.status.text() and window.errors == []
+    # the file indexed before the cancel and the one being read then are kept; none after them
+    assert sorted(indexed) == sorted(p for p, _ in read)
+    shown = lambda: {lib.tree.topLevelItem(i).data(0, 0x0100) for i in range(lib.tree.topLevelItemCount())}  # noqa: E731
+    qtbot.waitUntil(lambda: set(indexed) <= shown(), timeout=60000)  # the search ran again: they show
+    assert "sounds" in lib.status.text() and window.errors == []

@@ -42,6 +42,7 @@ LIMIT = 25
 DESCRIPTION_WIDTH = 120  # px: the Description column starts narrow (the tooltip shows it whole)
 SEARCH, AUDITION, INDEX = "library-search", "library-audition", "library-index"  # job lanes
 ENCODER = "library-encoder"  # the text encoder's load (a lane of the model's worker)
+STOPPED = "library-index-stopped"  # after a cancelled indexing job (the same worker): search again
 LOADING_ENCODER = "loading the text encoder…"
 WAITING_ENCODER = "the text encoder loads when the current job ends"
 
@@ -215,6 +216,7 @@ class LibraryPanel(QWidget):
         self.io.cancel(SEARCH)
         self.io.cancel(AUDITION)
         self.runner.cancel(INDEX)
+        self.runner.cancel(STOPPED)
         self.runner.cancel(ENCODER)
 
     @property
@@ -302,6 +304,8 @@ class LibraryPanel(QWidget):
                 for c in range(3):
                     it.setToolTip(c, f"{h.path}\n{h.description}")
                 self.tree.addTopLevelItem(it)
+            if not self._follow and self.reference:  # the sound chosen stays the current row: focus or
+                self._select(self.reference)        # Tab into the list does not replace it with the first
         finally:
             self._filling = False
         loading = mode == "keywords" and self.loading_encoder
@@ -323,8 +327,20 @@ class LibraryPanel(QWidget):
             if not loading:  # the encoder's results may still find one
                 self.status.setText(f"No library sound matches '{self.search_box.text().strip()}'. {ADVICE}")
 
+    def _select(self, path: str) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            it = self.tree.topLevelItem(i)
+            if it.data(0, PATH_ROLE) == path:
+                self._auto = True
+                try:
+                    self.tree.setCurrentItem(it)
+                finally:
+                    self._auto = False
+                return
+
     def _current_changed(self, cur, _prev):
-        if cur is not None and not self._filling:
+        if cur is not None and not self._filling and cur.isSelected():  # (focus alone moves the current
+            # row without selecting it: that is no one's choice)
             if not self._auto:
                 self._follow = False  # the user's choice: results that come later do not replace it
                 self._wanted = ""
@@ -429,6 +445,14 @@ class LibraryPanel(QWidget):
             return
         self.runner.cancel(INDEX)  # no callback of the job runs after this
         self._after_index(None)
+        # The job stops at its next file and commits what it read; a job queued behind it in the
+        # same worker then runs the current search again, so the files indexed so far show.
+        self.runner.submit(STOPPED, lambda _cancel: None, "after indexing stopped",
+                           on_returned=lambda _: self._search_again())
+
+    def _search_again(self) -> None:
+        if self.search_box.text().strip():
+            self._search_now()
 
     def _after_index(self, rep):
         self.add_btn.setEnabled(True)
