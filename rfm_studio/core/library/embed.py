@@ -13,6 +13,7 @@ MODEL_ID = "all-MiniLM-L6-v2"
 DIM = 384
 BATCH = 128
 _lock = threading.Lock()
+_use_lock = threading.Lock()  # HF fast tokenizers raise "Already borrowed" when called from two threads at once
 _loaded: tuple | None = None
 _failed = False  # the last load failed (searches fall back to keywords)
 
@@ -64,8 +65,8 @@ def embed(texts: list[str]) -> np.ndarray:
     out = []
     for i in range(0, len(texts), BATCH):
         batch = [t[:512] or " " for t in texts[i:i + BATCH]]
-        enc = tok(batch, padding=True, truncation=True, max_length=64, return_tensors="pt")
-        with torch.inference_mode():
+        with _use_lock, torch.inference_mode():
+            enc = tok(batch, padding=True, truncation=True, max_length=64, return_tensors="pt")
             h = model(**enc).last_hidden_state
         m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
         v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
