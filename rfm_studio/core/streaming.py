@@ -192,5 +192,17 @@ def _removal_summary(engine: str, done: list[dict]) -> dict:
     if engine == "self-prompt":
         cut = [d for d in done if d["removal"] == "dictionary"]
         return {"removal": "dictionary" if cut else "model", "model_chunks": len(done) - len(cut),
-                "spans": [s for d in cut for s in d["spans"]]}
+                "spans": merge_spans([s for d in cut for s in d["spans"]])}
     return {}
+
+
+def merge_spans(spans: list) -> list[list[float]]:
+    """Spans sorted, overlapping or touching ones joined (chunks overlap, so one sound can be
+    marked by two chunks)."""
+    out: list[list[float]] = []
+    for a, b in sorted((float(a), float(b)) for a, b in spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
