@@ -36,7 +36,10 @@ def how_text(params: dict) -> str:
             parts.append(f"the model's own removal stood in {k} chunk{'' if k == 1 else 's'}")
             parts += [steps_text(p)] if p.get("steps") else []
     elif p.get("engine") == "self-prompt":  # the model's own output stands
-        if chunks:
+        k = p.get("model_chunks")
+        if chunks and k is not None and int(k) < int(chunks):
+            where = f" in the {int(k)} edited chunk{'' if int(k) == 1 else 's'} (of {chunks})"
+        elif chunks:
             where = " in every chunk"
         elif p.get("spans"):
             where = f", it marked {spans_text(p['spans'])}"
