@@ -1,8 +1,9 @@
 """Where a span-prompt removal falls short on the README's example clips: what is left of each
 removed recording (dB, as benchmarks/examples.py's "left dB"), the one holding the marked span
 and the others, with the dictionary engine as it runs and with the removed sound's own spans
-given as ``sound_spans`` (kept out of the background: the bound for a detector of further
-occurrences).
+given as ``sound_spans`` (kept out of the background: what knowing every occurrence would give;
+it helps where a second recording of the sound plays, and costs depth where one recording covers
+most of the clip and little background is left).
 
     python benchmarks/example_occurrences.py [--bank data/bank]
 

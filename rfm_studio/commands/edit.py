@@ -53,8 +53,10 @@ def register(sub):
     p.add_argument("--residual", default=None, metavar="FILE",
                    help="also write what the edit removed (input minus output), like the output")
     p.add_argument("--example", action="append", default=[], metavar="START:END",
-                   help="a span of the input (seconds) where the sound to edit plays, given to the model as an "
-                        "example: 'remove sounds like this' (repeatable); every occurrence is edited")
+                   help="a span of the input (seconds) where the sound to edit plays: 'remove sounds like this' "
+                        "(repeatable). A Remove runs on the dictionary engine: what sounds like the marked audio "
+                        "goes wherever it plays; another recording of the sound mostly stays, so mark one of "
+                        "each. --engine model gives the span to models with an audio-prompt input")
     _common(p)
     from .library import add_edit_options
 

@@ -2,8 +2,8 @@
 
 Shift-drag on the waveform or spectrogram marks a span of the clip where the sound to edit
 plays; several may be marked (drawn in green, apart from the blue edit region). The marks
-become the audio prompts (core.prompts, kind "example") of the next edit, so an edit can
-remove every occurrence of the marked sound. "Clear examples" or opening another clip
+become the audio prompts (core.prompts, kind "example") of the next edit: a Remove takes what
+sounds like the marked audio wherever it plays (another recording of the sound mostly stays). "Clear examples" or opening another clip
 removes them.
 """
 

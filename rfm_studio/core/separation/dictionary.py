@@ -23,7 +23,7 @@ share) and any ``sound_spans`` the caller knows hold the sound; the target templ
 the examples with that background fixed (so the background under the example is not learned as
 target). An occurrence from another recording of the sound (a second dog) matches the examples
 poorly, teaches the background and stays; kept out of it (``sound_spans``), the examples'
-templates take most of it. With library clips the templates are plain NMF of the clean
+templates take most of it, as long as enough of the clip is left to learn the background on. With library clips the templates are plain NMF of the clean
 recordings.
 
 All on the 16 kHz mono mix (the model's and the library's rate); the keep mask is carried to

@@ -3,8 +3,8 @@
 The flow model's text-only removal finds where X plays better than it removes it. Its change
 of the log-mel (input minus output, per frame, averaged over the bands) is strongest on the
 frames of the named sound; those frames, cut from the clip, become the "example" a user would
-have marked, and the dictionary engine (dictionary.py) removes that sound everywhere it plays,
-with its own soft mask on the clip's STFT:
+have marked, and the dictionary engine (dictionary.py) removes what sounds like those frames
+wherever it plays, with its own soft mask on the clip's STFT:
 
 1. the model's edit of the 16 kHz mono mix (text only): ``mel_in``, ``mel_out``;
 2. ``removal_profile``: per frame, the mean over the bands of what the model took out;
