@@ -37,22 +37,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import soundfile as sf
 
-    import make_examples
-    from examples import CASES, active_frames, left_db, level_db, marked_span
+    from examples import CASES, active_frames, left_db, level_db, marked_span, scenes_from_bank
     from rfm_studio.core.evaluation.spectral import event_frames, log_mel
     from rfm_studio.core.paths import examples_dir
     from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
 
-    if not (Path(args.bank) / "bank.jsonl").exists():
-        sys.exit(f"No event bank at {args.bank}: build it with 'rfm-studio data bank --out {args.bank}'.")
-    clips = make_examples.load_bank(args.bank)
-    rng = np.random.default_rng(0)  # shared by the scenes in order, as make_examples builds them
-    scenes = {}
-    for name in make_examples.SCENES:
-        try:
-            scenes[name] = make_examples.scene_stems(name, clips, rng)
-        except KeyError as e:
-            print(f"skipped {name}: clip {e} is not in {args.bank}")
+    scenes = scenes_from_bank(args.bank)
     cfg = DictionaryConfig()
     print(f"{'instruction':28s} {'recording':28s} {'marked':>6s} {'left dB':>8s} {'with its spans':>15s}"
           "   (all: others dB, plain / with its spans)")

@@ -85,6 +85,24 @@ def level_db(mel_a: np.ndarray, mel_b: np.ndarray, frames: np.ndarray) -> float:
     return float(10 * np.log10(pb / pa))
 
 
+def scenes_from_bank(bank) -> dict:
+    """{scene: (stems, gain)} rebuilt from the event bank as make_examples builds them (a scene
+    whose clip the bank lacks is skipped, and said so); exits with one sentence without a bank."""
+    import make_examples
+
+    if not (Path(bank) / "bank.jsonl").exists():
+        sys.exit(f"No event bank at {bank}: build it with 'rfm-studio data bank --out {bank}'.")
+    clips = make_examples.load_bank(bank)
+    rng = np.random.default_rng(0)  # shared by the scenes in order, as make_examples builds them
+    scenes = {}
+    for name in make_examples.SCENES:
+        try:
+            scenes[name] = make_examples.scene_stems(name, clips, rng)
+        except KeyError as e:
+            print(f"skipped {name}: clip {e} is not in {bank}")
+    return scenes
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", default=None)
@@ -98,23 +116,13 @@ def main(argv=None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import soundfile as sf
 
-    import make_examples
     from rfm_studio.core.editing import edit
     from rfm_studio.core.evaluation.spectral import edit_figures, event_frames, log_mel
     from rfm_studio.core.model.loaders import load_editor
     from rfm_studio.core.paths import examples_dir, resolve_model
     from rfm_studio.core.prompts import example_from_clip
 
-    if not (Path(args.bank) / "bank.jsonl").exists():
-        sys.exit(f"No event bank at {args.bank}: build it with 'rfm-studio data bank --out {args.bank}'.")
-    clips = make_examples.load_bank(args.bank)
-    rng = np.random.default_rng(0)  # shared by the scenes in order, as make_examples builds them
-    scenes = {}
-    for name in make_examples.SCENES:
-        try:
-            scenes[name] = make_examples.scene_stems(name, clips, rng)
-        except KeyError as e:
-            print(f"skipped {name}: clip {e} is not in {args.bank}")
+    scenes = scenes_from_bank(args.bank)
     cases = []
     for scene, instruction, removed in CASES:
         if scene not in scenes:

@@ -4,6 +4,8 @@ the rest stays; the engine choice; CLI, residual and change report."""
 import numpy as np
 import pytest
 
+from cancel_helpers import work_done_when_cancelled
+
 from conftest import collect, one_sentence, run_cli
 
 SR = 16000
@@ -121,8 +123,7 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
     """One ProgressEvent per stage (templates, separation, mask), no StepEvent (it has no sampler
     step); a cancel while a stage's event is shown stops the edit before that stage's work."""
     from rfm_studio.core.editing import EditRequest, run_edit
-    from rfm_studio.core.errors import Cancelled
-    from rfm_studio.core.events import CancelToken, ProgressEvent
+    from rfm_studio.core.events import ProgressEvent
     from rfm_studio.core.separation import dictionary
 
     x, _, _ = _scene()
@@ -136,15 +137,7 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
     assert [(e.stage, e.stages) for e in events] == [(1, 3), (2, 3), (3, 3)]
     assert events[0].text == "Dictionary removal: templates from the examples" and calls == ["separate", "apply"]
     for after, done in ((1, []), (2, []), (3, ["separate"])):
-        calls.clear()
-        tok = CancelToken()
-        gen = run_edit(None, req, tok)
-        for _ in range(after):
-            next(gen)
-        tok.cancel()
-        with pytest.raises(Cancelled):
-            next(gen)
-        assert calls == done, (after, calls)
+        assert work_done_when_cancelled(lambda tok: run_edit(None, req, tok), after, calls) == done, after
 
 
 def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path):

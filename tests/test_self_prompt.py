@@ -4,6 +4,7 @@ the example, the dictionary engine removes that sound everywhere; the engine pol
 import numpy as np
 import pytest
 
+from cancel_helpers import work_done_when_cancelled
 from conftest import collect
 from test_dictionary_removal import A_SPANS, B_SPANS, SR, _db, _scene
 
@@ -310,8 +311,7 @@ def test_the_self_prompted_dictionarys_stages_are_progress_events_and_cancel_sto
     """After the model's steps: a ProgressEvent per stage (learning the marked sound, applying the
     mask); a cancel while one is shown stops the edit before that stage's work."""
     from rfm_studio.core.editing import EditRequest, run_edit
-    from rfm_studio.core.errors import Cancelled
-    from rfm_studio.core.events import CancelToken, ProgressEvent, StepEvent
+    from rfm_studio.core.events import ProgressEvent, StepEvent
     from rfm_studio.core.separation import dictionary, self_prompt
 
     x, _, _ = _scene()
@@ -323,15 +323,8 @@ def test_the_self_prompted_dictionarys_stages_are_progress_events_and_cancel_sto
     assert [type(e) for e in events] == [StepEvent, ProgressEvent, ProgressEvent] and res.params["removal"] == "dictionary"
     assert events[1].text.startswith("Dictionary removal") and calls == ["keep", "apply"]
     for after, done in ((2, []), (3, ["keep"])):  # cancelled while the n-th event is shown
-        calls.clear()
-        tok = CancelToken()
-        gen = run_edit(None, EditRequest(x, SR, "Remove the beep"), tok)
-        for _ in range(after):
-            next(gen)
-        tok.cancel()
-        with pytest.raises(Cancelled):
-            next(gen)
-        assert calls == done, (after, calls)
+        assert work_done_when_cancelled(lambda tok: run_edit(None, EditRequest(x, SR, "Remove the beep"), tok),
+                                        after, calls) == done, after
 
 
 def test_a_long_file_is_self_prompted_chunk_by_chunk_and_the_report_says_so(capsys, tmp_path, tiny_bundle, fake_model,
