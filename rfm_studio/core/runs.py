@@ -12,12 +12,13 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def merge_runs(spans, gap: int) -> list[list[int]]:
-    """``spans`` in order, those at most ``gap`` frames apart joined into one."""
-    merged: list[list[int]] = []
-    for a, b in spans:
+def merge_runs(spans, gap: float) -> list[list]:
+    """``spans`` sorted, those overlapping or at most ``gap`` apart (frames, or seconds: the
+    streamed removal's spans from overlapping chunks) joined into one."""
+    merged: list[list] = []
+    for a, b in sorted((a, b) for a, b in spans):
         if merged and a - merged[-1][1] <= gap:
-            merged[-1][1] = b
+            merged[-1][1] = max(merged[-1][1], b)
         else:
             merged.append([a, b])
     return merged

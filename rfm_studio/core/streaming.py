@@ -26,6 +26,7 @@ from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
 from .errors import AudioReadError, OptionError
 from .events import EditRequest, ProgressEvent, StepEvent
+from .runs import merge_runs
 from .seeding import nth_seed
 
 
@@ -192,17 +193,5 @@ def _removal_summary(engine: str, done: list[dict]) -> dict:
     if engine == "self-prompt":
         cut = [d for d in done if d["removal"] == "dictionary"]
         return {"removal": "dictionary" if cut else "model", "model_chunks": len(done) - len(cut),
-                "spans": merge_spans([s for d in cut for s in d["spans"]])}
+                "spans": merge_runs([[float(a), float(b)] for d in cut for a, b in d["spans"]], 0.0)}
     return {}
-
-
-def merge_spans(spans: list) -> list[list[float]]:
-    """Spans sorted, overlapping or touching ones joined (chunks overlap, so one sound can be
-    marked by two chunks)."""
-    out: list[list[float]] = []
-    for a, b in sorted((float(a), float(b)) for a, b in spans):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return out
