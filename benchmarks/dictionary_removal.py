@@ -12,6 +12,9 @@ success; its ``table``) and its ``--prompt example`` span:
                  cut from the input, go to the dictionary engine (core/separation/self_prompt.py;
                  ``--sp KEY=VALUE`` sets SelfPromptConfig fields, e.g. library=1, combine=product,
                  inside_only=1, examples=0 for library templates only inside the model's spans)
+  finder         the sound finder (core/detection) marks the example: its strongest spans of the
+                 named sound go to the dictionary engine; it finds nothing: the input, unchanged
+  finder-self-prompt  the finder's spans, and self-prompt's where the finder finds nothing
   engine-auto    what ``rfm-studio edit`` does at its defaults for a text-only remove
   engine-self-prompt  ``rfm-studio edit --engine self-prompt``, end to end (the model's edit timed too)
 
@@ -38,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "engine-auto", "engine-self-prompt")
+MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "finder", "finder-self-prompt",
+         "engine-auto", "engine-self-prompt")
 
 
 def main(argv=None):
@@ -52,6 +56,8 @@ def main(argv=None):
     ap.add_argument("--cache", default=None, help="folder keeping the model's text-only edits")
     ap.add_argument("--leak", action="store_true", help="flag library matches from the triplet's own recording")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--finder", default=None, help="sound-finder folder (default: the shipped one)")
+    ap.add_argument("--find", action="append", default=[], metavar="KEY=VALUE", help="FindConfig field")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from edit_quality import example_prompt, rows_of, table
@@ -129,6 +135,27 @@ def main(argv=None):
                 keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0)
                 out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
                 line.append("spans " + ",".join(f"{a:.2f}-{b:.2f}" for a, b in spans))
+            elif mode in ("finder", "finder-self-prompt"):
+                from rfm_studio.core.detection.find import (FindConfig, load_finder, query_text, sound_probs,
+                                                            strongest_spans)
+
+                fcfg = FindConfig(**settings(args.find))
+                probs = sound_probs(load_finder(args.finder), x, query_text(r["instruction"]))
+                found = strongest_spans(probs, fcfg, sp.max_examples)
+                hit = any(a < e1 and b > e0 for a, b in found for e0, e1 in spans)
+                line.append(f"found {'HIT' if hit else 'miss' if found else 'none'} peak {probs.max():.2f} "
+                            + ",".join(f"{a:.2f}-{b:.2f}" for a, b in found))
+                exs = [x[int(a * 16000): int(b * 16000)] for a, b in found]
+                exs = [e for e in exs if len(e) >= sp_cfg.n_fft]
+                if exs:
+                    keep = remove_with_dictionary(x, sp_cfg, examples=exs, seed=0)
+                    out = apply_keep_mask(x, 16000, keep, sp_cfg)
+                elif mode == "finder":
+                    out = x
+                else:
+                    y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
+                    keep, _ = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, seed=0)
+                    out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
             elif mode in ("engine-auto", "engine-self-prompt"):
                 model = model or load_editor(args.model, device="cpu")
                 out = edit(model, x, 16000, r["instruction"], seed=0, engine=mode[len("engine-"):]).audio

@@ -10,37 +10,12 @@ from rfm_studio.core.data import mixing as M
 from rfm_studio.core.data.triplets import TripletGenerator, family, make_fixed_set
 from rfm_studio.core.errors import OptionError
 
-SR = 16000
-CLASSES = {"dog_bark": 600, "cat_meow": 900, "bell_gong": 1500, "cow_moo": 200, "siren_firetruck": 1200,
-           "piano": 440, "rain": None, "wind": None}
-
-
-def _clip(cls, i):
-    rng = np.random.default_rng(i)
-    if CLASSES[cls] is None:  # ambience: noise
-        x = 0.1 * rng.standard_normal(int(3 * SR))
-    else:
-        n = int((0.5 + 0.4 * i) * SR)
-        t = np.arange(n) / SR
-        x = 0.3 * np.sin(2 * np.pi * CLASSES[cls] * (1 + 0.05 * i) * t) * np.hanning(n)
-    return x.astype(np.float32)
+from tiny_bank import CLASSES, SR, make_tiny_bank
 
 
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bank")
-    lines = []
-    for cls in CLASSES:
-        for i in range(3):
-            rel = f"clips/{cls}/{cls}_{i}.wav"
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            x = _clip(cls, i)
-            sf.write(str(root / rel), x, SR, subtype="FLOAT")
-            lines.append({"id": f"{cls}_{i}", "class": cls, "path": rel, "duration_s": len(x) / SR,
-                          "package": "synthetic", "source_path": rel,
-                          "licence": {"name": "CC0-1.0", "file": ""}, "split": "val" if i == 2 else "train"})
-    (root / "bank.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
-    return root
+    return make_tiny_bank(tmp_path_factory.mktemp("bank"))
 
 
 def test_six_triplet_rule():

@@ -1,0 +1,72 @@
+"""rfm-studio finder: where a named sound plays in a file (find), and training the sound finder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import OptionError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("finder", help="the sound finder: where a named sound plays; training it")
+    sub = p.add_subparsers(dest="finder_command", required=True)
+    f = sub.add_parser("find", help="print the spans where SOUND plays in FILE")
+    f.add_argument("file")
+    f.add_argument("sound", help='what to find, e.g. "a dog barking" (or a "Remove ..." instruction)')
+    f.add_argument("--threshold", type=float, default=0.5, help="probability a frame must reach (default 0.5)")
+    f.add_argument("--finder", default=None, help="a sound-finder folder (default: the shipped models/sound-finder)")
+    f.set_defaults(func=cmd_find)
+    t = sub.add_parser("train", help="train (or resume) a sound finder on an event bank's mixtures")
+    t.add_argument("--bank", required=True, help="event bank folder (rfm-studio data bank)")
+    t.add_argument("--out", required=True, help="run folder (checkpoints); an existing run resumes")
+    t.add_argument("--steps", type=int, default=4000)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--val-every", type=int, default=250)
+    t.add_argument("--export", default=None, help="after training, write the best checkpoint here as a finder folder")
+    t.set_defaults(func=cmd_train)
+
+
+def cmd_find(args) -> int:
+    from ..core.audio.io import load_audio
+    from ..core.detection.find import FindConfig, load_finder, query_text, sound_probs, sound_spans
+
+    if not 0.0 < args.threshold < 1.0:
+        raise OptionError("--threshold must be between 0 and 1.")
+    if args.finder is not None and not Path(args.finder).is_dir():
+        raise OptionError(f"Sound-finder folder not found: {args.finder}")
+    if not args.sound.strip():
+        raise OptionError("Name the sound to find, e.g. \"a dog barking\".")
+    finder = load_finder(args.finder)
+    if finder is None:
+        raise OptionError(f"No sound finder in {args.finder or 'models/sound-finder'} (config.json and "
+                          "model.safetensors).")
+    x, sr = load_audio(args.file, mono=True, target_sr=16000)
+    text = query_text(args.sound)
+    probs = sound_probs(finder, x, text)
+    spans = sound_spans(probs, FindConfig(threshold=args.threshold))
+    if not spans:
+        print(f"'{text}' not found in {Path(args.file).name} (highest probability {probs.max():.2f}).")
+        return 0
+    for a, b in spans:
+        p = probs[int(round(a * 100)): int(round(b * 100))]
+        print(f"{a:7.2f}-{b:7.2f} s  probability {p.mean():.2f} (peak {p.max():.2f})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ..core.detection.train import DetectorTrainConfig, export, train_detector
+
+    if args.steps < 1 or args.batch_size < 1 or args.val_every < 1 or not args.lr > 0:
+        raise OptionError("--steps, --batch-size and --val-every must be at least 1 and --lr positive.")
+    if not (Path(args.bank) / "bank.jsonl").is_file():
+        raise OptionError(f"No event bank in {args.bank} (bank.jsonl); build one with rfm-studio data bank.")
+    cfg = DetectorTrainConfig(bank=args.bank, out=args.out, steps=args.steps, batch_size=args.batch_size,
+                              lr=args.lr, seed=args.seed, val_every=args.val_every)
+    for ev in train_detector(cfg):
+        if ev.message or ev.step % 50 == 0:
+            print(f"step {ev.step}/{ev.total}  loss {ev.loss:.4f}  {ev.message}", flush=True)
+    if args.export:
+        print(export(args.out, args.export))
+    return 0

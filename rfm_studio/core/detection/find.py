@@ -1,0 +1,109 @@
+"""Where a named sound plays in a clip: the sound finder's frame probabilities and spans.
+
+``sound_probs`` runs the finder (model.py) over a 16 kHz mono clip in windows of ``WINDOW_S``
+(each heard with ``CONTEXT_S`` more on both sides); ``sound_spans`` turns the probabilities into
+the runs where the sound plays. The shipped finder lives in ``models/sound-finder`` and is
+loaded once per process (``shipped_finder``; None when its files are missing).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..runs import merge_runs, runs
+from .model import FPS
+
+WINDOW_S = 30.0
+CONTEXT_S = 3.0
+FOLDER_NAME = "sound-finder"
+
+_lock = threading.Lock()
+_loaded: dict = {}
+
+
+@dataclass(frozen=True)
+class FindConfig:
+    threshold: float = 0.5  # a frame is the sound's at this probability
+    gap_s: float = 0.15  # runs closer than this are one span
+    min_span_s: float = 0.1  # shorter runs are dropped
+
+
+def shipped_finder_dir() -> Path:
+    from ..paths import shipped_models_dir
+
+    return shipped_models_dir() / FOLDER_NAME
+
+
+def load_finder(folder=None):
+    """The finder network of ``folder`` (default: the shipped one), loaded once per process;
+    None when the folder holds no finder."""
+    folder = Path(folder) if folder is not None else shipped_finder_dir()
+    key = str(folder.resolve()) if folder.exists() else str(folder)
+    with _lock:
+        if key not in _loaded:
+            if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+                _loaded[key] = None
+            else:
+                from .model import load
+
+                _loaded[key] = load(folder)[1]
+        return _loaded[key]
+
+
+def sound_probs(finder, x16: np.ndarray, text: str) -> np.ndarray:
+    """[frames] at 100 frames a second (frame i at i / 100 s): the probability that ``text``'s
+    sound plays, for the 16 kHz mono signal ``x16``."""
+    import torch
+
+    from ..features.mel import MelFrontEnd
+    from ..library.embed import embed
+
+    x = np.asarray(x16, np.float32)
+    n_frames = len(x) // 160 + 1
+    q = torch.from_numpy(embed([text]))
+    front = MelFrontEnd()
+    win, ctx = int(WINDOW_S * FPS), int(CONTEXT_S * FPS)
+    out = np.zeros(n_frames, np.float32)
+    with torch.inference_mode():
+        for a in range(0, n_frames, win):
+            b = min(n_frames, a + win)
+            a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
+            mel = front(torch.from_numpy(x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]))[None]
+            logits = finder(mel, q)[0].numpy()
+            p = 1.0 / (1.0 + np.exp(-logits))
+            seg = p[a - a0: a - a0 + (b - a)]
+            out[a: a + len(seg)] = seg
+    return out
+
+
+def sound_spans(probs: np.ndarray, cfg: FindConfig | None = None, fps: float = FPS) -> list[tuple[float, float]]:
+    """[(start_s, end_s)] in time order: the runs of frames at ``cfg.threshold`` or more."""
+    cfg = cfg or FindConfig()
+    p = np.asarray(probs)
+    merged = merge_runs(runs(p >= cfg.threshold), int(round(cfg.gap_s * fps)))
+    shortest = int(round(cfg.min_span_s * fps))
+    return [(a / fps, b / fps) for a, b in merged if b - a >= shortest]
+
+
+def strongest_spans(probs: np.ndarray, cfg: FindConfig | None = None, k: int = 3,
+                    fps: float = FPS) -> list[tuple[float, float]]:
+    """The ``k`` spans of ``sound_spans`` holding the most probability (frames x probability),
+    in time order."""
+    p = np.asarray(probs)
+    spans = sound_spans(p, cfg, fps)
+
+    def mass(s):
+        return float(p[int(round(s[0] * fps)): int(round(s[1] * fps))].sum())
+
+    return sorted(sorted(spans, key=lambda s: -mass(s))[: max(1, k)])
+
+
+def query_text(instruction: str) -> str:
+    """What the finder is asked for: the sound a "Remove X" names, else the instruction."""
+    from ..instructions import removed_sound
+
+    return removed_sound(instruction) or instruction

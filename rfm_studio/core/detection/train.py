@@ -1,0 +1,221 @@
+"""Training the sound finder (model.py) on event-bank mixtures: a core generator of TrainEvents.
+
+Each batch holds "Remove X" triplets of the bank's train split (triplets.py, with its event and
+recording-chain variation): the input clip with X's frames as the answer; the same clip asked
+for a sound that is not in it (the triplet's other event), and the clip with X removed, both
+answered "nowhere". The text is X's caption, or (a third of the time) the whole instruction.
+Loss: binary cross-entropy per frame. Validation: the same on fixed triplets of the val split.
+Checkpoints (core/training/checkpoint.py) every ``checkpoint_seconds``; a run folder resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..events import TrainEvent
+
+
+@dataclass
+class DetectorTrainConfig:
+    bank: str
+    out: str
+    steps: int = 3000
+    batch_size: int = 16
+    seconds: float = 5.12
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 100
+    absent_prob: float = 0.2  # share of rows asking for a sound the clip does not hold
+    removed_prob: float = 0.15  # share of rows: the clip with X removed, asked for X
+    instruction_prob: float = 0.33  # the text is the whole instruction, not X's caption
+    event_augment: float = 0.5
+    channel_augment: float = 0.5
+    val_rows: int = 96
+    val_every: int = 250
+    checkpoint_seconds: float = 300.0
+    seed: int = 0
+    model: dict = field(default_factory=dict)  # DetectorConfig overrides
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _rows(gen, rng, n, cfg):
+    """n (audio, text, frame labels) rows from a TripletGenerator."""
+    from ..data import mixing as M
+
+    out = []
+    while len(out) < n:
+        t = gen.sample(rng, task="remove")
+        first = t.meta["type"].split("_")[1]
+        other = "B" if first == "A" else "A"
+        named = t.meta[first]["caption"]
+        r = rng.random()
+        if r < cfg.absent_prob:
+            out.append((t.input, t.meta[other]["caption"], np.zeros(len(t.edit_mask), np.float32)))
+            continue
+        if r < cfg.absent_prob + cfg.removed_prob:
+            out.append((t.target, named, np.zeros(len(t.edit_mask), np.float32)))
+            continue
+        text = t.instruction if rng.random() < cfg.instruction_prob else named
+        out.append((t.input, text, t.edit_mask.astype(np.float32)))
+    del M
+    return out
+
+
+class _Texts:
+    """Sentence embeddings, each text embedded once."""
+
+    def __init__(self):
+        self.cache = {}
+
+    def __call__(self, texts):
+        from ..library.embed import embed
+
+        new = sorted({t for t in texts if t not in self.cache})
+        if new:
+            for t, v in zip(new, embed(new)):
+                self.cache[t] = v
+        return np.stack([self.cache[t] for t in texts])
+
+
+def _batch(rows, texts, front):
+    import torch
+
+    wav = torch.from_numpy(np.stack([r[0] for r in rows]).astype(np.float32))
+    mel = front(wav)
+    T = mel.shape[-1]
+    lab = np.zeros((len(rows), T), np.float32)
+    for i, r in enumerate(rows):
+        m = r[2][:T]
+        lab[i, : len(m)] = m
+    return mel, torch.from_numpy(texts([r[1] for r in rows])), torch.from_numpy(lab)
+
+
+def frame_scores(logits, labels) -> dict:
+    """Frame F1 at probability 0.5 and the mean BCE; numpy inputs."""
+    p = 1 / (1 + np.exp(-logits))
+    on = p >= 0.5
+    y = labels >= 0.5
+    tp = float((on & y).sum())
+    prec = tp / max(1.0, float(on.sum()))
+    rec = tp / max(1.0, float(y.sum()))
+    f1 = 2 * prec * rec / max(1e-9, prec + rec)
+    eps = 1e-7
+    bce = float(-(y * np.log(p + eps) + (~y) * np.log(1 - p + eps)).mean())
+    return {"f1": f1, "precision": prec, "recall": rec, "bce": bce}
+
+
+def train_detector(cfg: DetectorTrainConfig, cancel=None):
+    """Train (or resume) the sound finder in ``cfg.out``; yields TrainEvents; returns the best
+    checkpoint's folder. ``cancel``: a CancelToken checked between steps."""
+    import torch
+
+    from ..data.triplets import TripletGenerator
+    from ..features.mel import MelFrontEnd
+    from ..training.checkpoint import (best_checkpoint, latest_checkpoint, load_checkpoint, mark_best,
+                                       optimizer_from_files, save_checkpoint)
+    from .model import DetectorConfig, build
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    mcfg = DetectorConfig.from_dict(cfg.model)
+    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": mcfg.to_dict()}, indent=1))
+    torch.manual_seed(cfg.seed)
+    net = build(mcfg)
+    ema = build(mcfg)
+    ema.load_state_dict(net.state_dict())
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, best = 0, None
+    ck = latest_checkpoint(out)
+    if ck is not None:
+        w, state = load_checkpoint(ck)
+        net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("net.")})
+        ema.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("ema.")})
+        optimizer_from_files(opt, ck)
+        step, best = int(state["step"]), state.get("best")
+    front = MelFrontEnd()
+    texts = _Texts()
+    train = TripletGenerator(cfg.bank, split="train", seconds=cfg.seconds, seed=cfg.seed,
+                             event_augment=cfg.event_augment, channel_augment=cfg.channel_augment)
+    val = TripletGenerator(cfg.bank, split="val", seconds=cfg.seconds, seed=1234)
+    val_rows = _rows(val, np.random.default_rng(1234), cfg.val_rows, cfg)
+    rng = np.random.default_rng(cfg.seed * 7919 + step)
+    last_ck = time.time()
+    t0 = time.time()
+
+    def lr_at(s):
+        w = min(1.0, (s + 1) / max(1, cfg.warmup))
+        return cfg.lr * w * 0.5 * (1 + np.cos(np.pi * min(1.0, s / max(1, cfg.steps))))
+
+    def validate():
+        ema.eval()
+        ls, ys = [], []
+        with torch.no_grad():
+            for i in range(0, len(val_rows), 32):
+                mel, tv, lab = _batch(val_rows[i:i + 32], texts, front)
+                ls.append(ema(mel, tv).numpy())
+                ys.append(lab.numpy())
+        return frame_scores(np.concatenate(ls), np.concatenate(ys))
+
+    def checkpoint(metric=None):
+        w = {**{f"net.{k}": v for k, v in net.state_dict().items()},
+             **{f"ema.{k}": v for k, v in ema.state_dict().items()}}
+        save_checkpoint(out, step, w, opt, {"best": best, "config": cfg.to_dict()})
+
+    while step < cfg.steps:
+        if cancel is not None and cancel.cancelled:
+            checkpoint()
+            return best_checkpoint(out)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        net.train()
+        mel, tv, lab = _batch(_rows(train, rng, cfg.batch_size, cfg), texts, front)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(mel, tv), lab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(0.999, (1 + step) / (10 + step))
+            for pe, pn in zip(ema.parameters(), net.parameters()):
+                pe.mul_(d).add_(pn.detach(), alpha=1 - d)
+            for be, bn in zip(ema.buffers(), net.buffers()):
+                be.copy_(bn)
+        step += 1
+        val_f1, msg = None, ""
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            sc = validate()
+            val_f1 = sc["f1"]
+            msg = f"val f1 {sc['f1']:.3f} precision {sc['precision']:.3f} recall {sc['recall']:.3f} bce {sc['bce']:.4f}"
+            if best is None or sc["bce"] < best:
+                best = sc["bce"]
+                checkpoint()
+                mark_best(out, step, best, key="val_bce")
+                last_ck = time.time()
+        if time.time() - last_ck > cfg.checkpoint_seconds or step == cfg.steps:
+            checkpoint()
+            last_ck = time.time()
+        yield TrainEvent(step=step, total=cfg.steps, loss=float(loss.detach()), lr=lr_at(step - 1),
+                         val_loss=val_f1, seconds=time.time() - t0, message=msg)
+    return best_checkpoint(out)
+
+
+def export(run, dest, half: bool = True) -> Path:
+    """The best checkpoint's EMA weights of ``run`` as a sound-finder folder (model.save)."""
+    from ..training.checkpoint import best_checkpoint, load_checkpoint
+    from .model import DetectorConfig, build, save
+
+    run = Path(run)
+    d = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    mcfg = DetectorConfig.from_dict(d["model"])
+    ck = best_checkpoint(run)
+    w, state = load_checkpoint(ck)
+    net = build(mcfg)
+    net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("ema.")})
+    return save(dest, mcfg, net, extra={"trained": {"steps": state["step"], "val_bce": state.get("best")}}, half=half)

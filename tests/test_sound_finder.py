@@ -1,0 +1,125 @@
+"""The sound finder (core/detection): config and weights round trip, probabilities over a
+clip of any length, spans, training that resumes, export, and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tiny_bank import make_tiny_bank
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    return make_tiny_bank(tmp_path_factory.mktemp("finder_bank"))
+
+
+@pytest.fixture(scope="module")
+def trained(bank, tmp_path_factory, minilm):
+    """A run of 6 steps on the tiny bank, cancelled after 3 and resumed."""
+    from rfm_studio.core.detection.train import DetectorTrainConfig, train_detector
+    from rfm_studio.core.events import CancelToken
+
+    run = tmp_path_factory.mktemp("finder_run")
+    cfg = DetectorTrainConfig(bank=str(bank), out=str(run), steps=6, batch_size=4, seconds=2.0, val_rows=8,
+                              val_every=2, warmup=1, model={"channels": [4, 8, 8, 8], "width": 16,
+                                                            "dilations": [1, 2]})
+    token = CancelToken()
+    first = []
+    for ev in train_detector(cfg, token):
+        first.append(ev)
+        if ev.step == 3:
+            token.cancel()
+    second = list(train_detector(cfg))
+    return run, cfg, first, second
+
+
+def test_training_yields_steps_and_resumes_where_it_stopped(trained):
+    run, cfg, first, second = trained
+    assert [e.step for e in first] == [1, 2, 3]
+    assert [e.step for e in second] == [4, 5, 6]  # resumed after step 3, not from 0
+    assert all(np.isfinite(e.loss) for e in first + second)
+    assert [e.step for e in first + second if e.message] == [2, 4, 6]  # validation every 2 steps
+    assert "val f1" in second[-1].message
+    ck = json.loads((run / "checkpoints" / "latest.json").read_text())
+    assert ck["step"] == 6
+
+
+def test_export_loads_and_gives_probabilities_for_any_length(trained, tmp_path, monkeypatch):
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.detection.model import load
+    from rfm_studio.core.detection.train import export
+
+    run, *_ = trained
+    folder = export(run, tmp_path / "finder")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    assert json.loads((folder / "config.json").read_text())["width"] == 16
+    cfg, net = load(folder)
+    x = 0.1 * np.random.default_rng(0).standard_normal(16000 * 3 + 77).astype(np.float32)
+    p = find.sound_probs(net, x, "a dog barking")
+    assert p.shape == (len(x) // 160 + 1,) and np.all((p >= 0) & (p <= 1))
+    # a clip longer than the finder's window is heard in windows, each with context, and every
+    # frame gets its probability (a window of 1 s, context 0.5 s: the seams inside the clip)
+    monkeypatch.setattr(find, "WINDOW_S", 1.0)
+    monkeypatch.setattr(find, "CONTEXT_S", 0.5)
+    q = find.sound_probs(net, x, "a dog barking")
+    assert q.shape == p.shape and np.all((q > 0) & (q < 1))
+    assert np.corrcoef(p, q)[0, 1] > 0.5  # the same answer, up to the clip-wide normalisation
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(trained, tmp_path):
+    from rfm_studio.core.detection.model import load
+    from rfm_studio.core.detection.train import export
+    from rfm_studio.core.errors import RFMError
+
+    folder = export(trained[0], tmp_path / "finder")
+    d = json.loads((folder / "config.json").read_text())
+    d["width"] = 24
+    (folder / "config.json").write_text(json.dumps(d))
+    with pytest.raises(RFMError, match="do not fit its config"):
+        load(folder)
+
+
+def test_spans_from_probabilities():
+    from rfm_studio.core.detection.find import FindConfig, sound_spans, strongest_spans
+
+    p = np.zeros(1000)
+    p[100:150] = 0.9  # 1.00-1.50 s
+    p[160:170] = 0.6  # 10 frames after a 10-frame gap: joined (gap 0.15 s)
+    p[400:405] = 0.95  # 5 frames: shorter than 0.1 s, dropped
+    p[600:700] = 0.55  # 6.0-7.0 s, weak but long
+    p[800:830] = 0.99  # 8.0-8.3 s
+    assert sound_spans(p) == [(1.0, 1.7), (6.0, 7.0), (8.0, 8.3)]
+    assert sound_spans(p, FindConfig(threshold=0.7)) == [(1.0, 1.5), (8.0, 8.3)]
+    # the strongest by probability mass: 6-7 s (55) and 1.0-1.7 s (51) before 8.0-8.3 s (29.7)
+    assert strongest_spans(p, k=2) == [(1.0, 1.7), (6.0, 7.0)]
+    assert sound_spans(np.zeros(50)) == []
+
+
+def test_query_text_is_the_sound_a_remove_names():
+    from rfm_studio.core.detection.find import query_text
+
+    assert query_text("Remove the dog barking") == "dog barking"
+    assert query_text("a dog barking") == "a dog barking"
+
+
+def test_cli_find_and_its_bad_input(trained, tmp_path, capsys):
+    from conftest import one_sentence, run_cli
+    from rfm_studio.core.detection.train import export
+
+    folder = export(trained[0], tmp_path / "finder")
+    wav = tmp_path / "clip.wav"
+    sf.write(str(wav), 0.1 * np.random.default_rng(1).standard_normal(32000).astype(np.float32), 16000)
+    code, out, err = run_cli(capsys, "finder", "find", str(wav), "a dog barking", "--finder", str(folder),
+                             "--threshold", "0.01")
+    assert code == 0 and " s  probability " in out  # every frame is above 1 %: one span
+    code, out, err = run_cli(capsys, "finder", "find", str(wav), "a dog barking", "--finder", str(folder),
+                             "--threshold", "0.999")
+    assert code == 0 and "not found in clip.wav" in out
+    for argv in (["--threshold", "1.5"], ["--finder", str(tmp_path / "nope")]):
+        code, out, err = run_cli(capsys, "finder", "find", str(wav), "a dog barking", *argv)
+        assert code == 2 and one_sentence(err), err
+    code, out, err = run_cli(capsys, "finder", "find", str(tmp_path / "missing.wav"), "a dog barking",
+                             "--finder", str(folder))
+    assert code == 2 and one_sentence(err)
