@@ -132,7 +132,16 @@ def main(argv=None):
                 lib_cache = lib_cache or library_templates(removed_sound(r["instruction"]), cfg.library_clips)
                 y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
                 t0, c0 = time.perf_counter(), time.process_time()  # the model's edit is timed in its own mode
-                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0)
+                probs = None
+                if sp.spans_from != "model":  # the sound finder's probabilities for the named sound
+                    from rfm_studio.core.detection.find import load_finder, query_text, sound_probs
+
+                    probs = sound_probs(load_finder(args.finder), x, query_text(r["instruction"]))
+                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0,
+                                               probs=probs)
+                hit = any(a < e1 and b > e0 for a, b in spans for e0, e1 in
+                          (r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]))
+                line.append("HIT" if hit else "miss" if spans else "none")
                 out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
                 line.append("spans " + ",".join(f"{a:.2f}-{b:.2f}" for a, b in spans))
             elif mode in ("finder", "finder-self-prompt"):

@@ -3,7 +3,9 @@
 Each batch holds "Remove X" triplets of the bank's train split (triplets.py, with its event and
 recording-chain variation): the input clip with X's frames as the answer; the same clip asked
 for a sound that is not in it (the triplet's other event), and the clip with X removed, both
-answered "nowhere". The text is X's caption, or (a third of the time) the whole instruction.
+answered "nowhere"; with ``two_prob``, the clip with a second event (another triplet's removed
+one, of another family) asked for one of the two. The text is X's caption, or (a third of the
+time) the whole instruction. ``init``: a finder folder to start from.
 Loss: binary cross-entropy per frame. Validation: the same on fixed triplets of the val split.
 Checkpoints (core/training/checkpoint.py) every ``checkpoint_seconds``; a run folder resumes.
 """
@@ -32,6 +34,7 @@ class DetectorTrainConfig:
     warmup: int = 100
     absent_prob: float = 0.2  # share of rows asking for a sound the clip does not hold
     removed_prob: float = 0.15  # share of rows: the clip with X removed, asked for X
+    two_prob: float = 0.0  # share of rows: a second event joins the clip, and one of the two is asked for
     instruction_prob: float = 0.33  # the text is the whole instruction, not X's caption
     event_augment: float = 0.5
     channel_augment: float = 0.5
@@ -40,14 +43,15 @@ class DetectorTrainConfig:
     checkpoint_seconds: float = 300.0
     seed: int = 0
     model: dict = field(default_factory=dict)  # DetectorConfig overrides
+    init: str | None = None  # a finder folder (model.save) whose weights a new run starts from
 
     def to_dict(self):
         return asdict(self)
 
 
 def _rows(gen, rng, n, cfg):
-    """n (audio, text, frame labels) rows from a TripletGenerator."""
-    from ..data import mixing as M
+    """n (audio, text, frame labels) rows from a TripletGenerator (see the module)."""
+    from ..data.triplets import family
 
     out = []
     while len(out) < n:
@@ -62,9 +66,20 @@ def _rows(gen, rng, n, cfg):
         if r < cfg.absent_prob + cfg.removed_prob:
             out.append((t.target, named, np.zeros(len(t.edit_mask), np.float32)))
             continue
+        if r < cfg.absent_prob + cfg.removed_prob + cfg.two_prob:
+            # a second event (another triplet's removed one) joins the clip; one of the two is asked for
+            u = gen.sample(rng, task="remove")
+            u_first = u.meta["type"].split("_")[1]
+            here = {family(c) for c in t.meta["classes"]["x"]} | {family(t.meta[first]["class"])}
+            if family(u.meta[u_first]["class"]) not in here:
+                mix = t.input + (u.input - u.target)
+                if rng.random() < 0.5:
+                    out.append((mix, named, t.edit_mask.astype(np.float32)))
+                else:
+                    out.append((mix, u.meta[u_first]["caption"], u.edit_mask.astype(np.float32)))
+                continue
         text = t.instruction if rng.random() < cfg.instruction_prob else named
         out.append((t.input, text, t.edit_mask.astype(np.float32)))
-    del M
     return out
 
 
@@ -139,6 +154,14 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
         ema.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("ema.")})
         optimizer_from_files(opt, ck)
         step, best = int(state["step"]), state.get("best")
+    elif cfg.init:
+        from .model import load
+
+        _, start = load(cfg.init)
+        if DetectorConfig.from_dict(json.loads((Path(cfg.init) / "config.json").read_text())) != mcfg:
+            raise ValueError(f"The finder in {cfg.init} has another network config than this run's.")
+        net.load_state_dict(start.state_dict())
+        ema.load_state_dict(start.state_dict())
     front = MelFrontEnd()
     texts = _Texts()
     train = TripletGenerator(cfg.bank, split="train", seconds=cfg.seconds, seed=cfg.seed,

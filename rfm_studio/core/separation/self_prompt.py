@@ -37,6 +37,7 @@ from .dictionary import SettingsDict
 
 FPS = 100  # mel frames per second when no model's MelConfig is given (hop 160 at 16 kHz)
 COMBINE = ("none", "product", "min", "model-inside")
+SPANS_FROM = ("model", "finder", "agree", "fallback")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class SelfPromptConfig(SettingsDict):
     min_share: float = 0.2  # the dictionary's cut over every span the model flagged, as a share of
     # the model's own (dB of power): below it the model's output is the result (a sound heard 4 or
     # more times is taken for the scene by the dictionary and kept)
+    spans_from: str = "model"  # where the examples come from: "model" (its removal, above),
+    # "finder" (the sound finder's strongest spans, core/detection; the model's where it finds
+    # none), "agree" (the model's spans the finder agrees with, else the finder's, else the model's),
+    # "fallback" (the model's; the finder's where the model flags nothing)
+    finder_threshold: float = 0.5  # the finder's probability for a frame of the sound
 
 
 
@@ -116,17 +122,46 @@ def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
     return m
 
 
-def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
-                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None):
+def finder_spans(probs, cfg: SelfPromptConfig, model_spans=()) -> list[tuple[float, float]]:
+    """The examples' spans the sound finder's ``probs`` (100 frames a second) give under
+    ``cfg.spans_from``: "finder": its strongest spans; "agree": the model's spans whose mean
+    probability reaches the threshold, else the finder's own; [] when it finds nothing."""
+    from ..detection.find import FPS as FINDER_FPS, FindConfig, strongest_spans
+
+    p = np.asarray(probs)
+    if cfg.spans_from == "agree":
+        agreed = [(a, b) for a, b in model_spans
+                  if p[int(a * FINDER_FPS): max(int(a * FINDER_FPS) + 1, int(b * FINDER_FPS))].mean()
+                  >= cfg.finder_threshold]
+        if agreed:
+            return agreed
+    if cfg.spans_from == "fallback" and model_spans:
+        return []
+    if cfg.spans_from not in SPANS_FROM[1:] or not p.size or p.max() < cfg.finder_threshold:
+        return []
+    fc = FindConfig(threshold=cfg.finder_threshold, gap_s=cfg.gap_s, min_span_s=cfg.min_span_s)
+    return strongest_spans(p, fc, cfg.max_examples)
+
+
+def self_prompt_keep(x16: np.ndarray, mel_in, mel_out, cfg: SelfPromptConfig,
+                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None, probs=None):
     """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
     of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing, and
-    (None, spans) when it took out at least ``model_above`` there: the model's output stands."""
+    (None, spans) when it took out at least ``model_above`` there: the model's output stands.
+    ``probs``: the sound finder's probabilities for the named sound (``cfg.spans_from``); where
+    they give the spans, the model's edit is not needed (``mel_in``/``mel_out`` may be None)."""
     from .dictionary import magnitude, remove_with_dictionary
 
     dcfg = dcfg or dictionary_config()
     fps = mel_config.fps if mel_config is not None else FPS  # the model's mel frames per second
-    profile = removal_profile(mel_in, mel_out)
-    spans = flagged_spans(profile, cfg, fps)
+    profile = removal_profile(mel_in, mel_out) if mel_in is not None else None
+    model_spans = flagged_spans(profile, cfg, fps) if profile is not None else []
+    found = finder_spans(probs, cfg, model_spans) if probs is not None and cfg.spans_from != "model" else []
+    if found and not set(found) <= set(model_spans):  # the finder's spans: the dictionary, no check against the model
+        return _dictionary_keep(x16, found, cfg, dcfg, library, seed, cancel), found
+    if profile is None:
+        raise ValueError("self_prompt_keep needs the model's edit where the finder gives no spans")
+    spans = found or model_spans
     if not spans:
         return None, []
     if span_removal(profile, spans, fps) >= cfg.model_above:
@@ -161,6 +196,20 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
         inside = _span_mask(spans, keep.shape[1], dcfg.hop / 16000)
         keep = np.where(inside[None, :], keep, 1.0)
     return keep, spans
+
+
+def _dictionary_keep(x16, spans, cfg, dcfg, library, seed, cancel):
+    """The dictionary engine's keep mask with the spans of ``x16`` as its examples (no model)."""
+    from .dictionary import remove_with_dictionary
+
+    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans]
+    examples = [e for e in examples if len(e) >= dcfg.n_fft]
+    library = list(library) if cfg.library else []
+    keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel)
+    if cfg.inside_only:
+        inside = _span_mask(spans, keep.shape[1], dcfg.hop / 16000)
+        keep = np.where(inside[None, :], keep, 1.0)
+    return keep
 
 
 def _cut_share(V, keep, mel_in, mel_out, profile, cfg, dcfg, mel_config) -> float:
