@@ -105,13 +105,13 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert not w.panel.strength.isEnabled()  # Auto: the model's default
     w.panel.strength_auto.setChecked(False)
     w.panel.strength.setValue(1.5)
-    v = run_edit(qtbot, w, steps=steps)  # "Remove ...": the model's steps, then the self-prompted dictionary's stages
-    # StepEvents: the model's steps only; where its output stands (removal "model"), the edit at the
-    # strength set here (1.5, not its default 1) is the model run again: its steps follow
-    runs = 2 if v.params["removal"] == "model" else 1
-    assert [p[0] for p in progress] == list(range(1, runs * steps + 1))
+    v = run_edit(qtbot, w, steps=steps)  # "Remove ...": self-prompted, the tiny model's own removal stands
+    # StepEvents: the model's steps, once: its output is finished at the strength set here (1.5, not
+    # its default 1) without running the model again
+    assert v.params["removal"] == "model" and v.params["strength"] == 1.5
+    assert [p[0] for p in progress] == list(range(1, steps + 1))
     assert "ETA" in progress[0][2] and f"Step 1/{steps}" in progress[0][2]
-    assert w.attn.live_draws == runs * steps  # one heatmap update per StepEvent
+    assert w.attn.live_draws == steps  # one heatmap update per StepEvent
     assert w.runner.coalesced == 0
     # the result: a new version, heard and shown as B, with its attention maps
     assert v.instruction == INSTRUCTION and v.parent == 0
@@ -156,9 +156,11 @@ def test_the_dictionarys_stages_show_in_the_progress_line_not_the_heatmap(qtbot,
     assert stages and stages[0][0].stage == 1
     for ev, text, draws in stages:
         assert text == f"{ev.text} ({ev.stage}/{ev.stages})" and text.startswith("Dictionary removal: ")
-        assert draws == steps  # no heatmap for a stage
-    assert [type(ev) for ev, _, _ in seen].index(ProgressEvent) == steps  # after the model's steps
-    assert w.attn.live_draws == steps
+        assert draws <= steps  # a stage draws no heatmap (the last step's draw may still be throttled)
+    kinds = [type(ev) for ev, _, _ in seen]  # delivered newest-wins: a stage may supersede the last step
+    first = kinds.index(ProgressEvent)
+    assert 0 < first <= steps and StepEvent not in kinds[first:]  # after the model's steps
+    assert w.attn.live_draws == kinds.count(StepEvent)  # a draw per step delivered, none for a stage
 
 
 def test_an_edit_runs_on_the_worker_while_the_ui_thread_goes_on(qtbot, loaded, monkeypatch):

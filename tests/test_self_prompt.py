@@ -22,31 +22,36 @@ def _mels(x, marked=((0.5, 1.0),), depth=1.0):
 
 @pytest.fixture
 def fake_model(monkeypatch):
-    """run_edit with engine="model" answers as a model that removes the first beep (only) would
-    (``depth`` nats at its default strength 1, scaled by the request's strength);
-    every other request goes to the real run_edit. Returns the list of requests the fake saw."""
+    """The model's own edit (editing.sample_edit, then finish_edit) answers as a model that
+    removes the first beep (only) would: ``depth`` nats at its default strength 1, its change scaled
+    by the strength it is finished at (the fake model's output: the clip times 1 - 0.5 * strength).
+    Returns the list of requests the fake sampled."""
+    from types import SimpleNamespace
+
     from rfm_studio.core import editing
+    from rfm_studio.core.audio.io import resample
     from rfm_studio.core.events import EditResult, StepEvent
 
-    real = editing.run_edit
     seen = []
 
-    def run_edit(model, req, cancel=None):
-        if req.engine != "model":
-            return (yield from real(model, req, cancel))
+    def sample_edit(model, req, cancel=None, need_reference=False):
         seen.append(req)
         yield StepEvent(1, 1, 0.5)
         x = req.audio if req.audio.ndim == 1 else req.audio.mean(1)
-        from rfm_studio.core.audio.io import resample
-
         x16 = resample(x, req.sample_rate, SR)
+        marked = getattr(model, "marked", ((0.5, 1.0),))
+        depth = getattr(model, "depth", 1.0)
         s = 1.0 if req.strength is None else float(req.strength)  # the model's default: 1
-        depth = getattr(model, "depth", 1.0) * s
-        mel_in, mel_out = _mels(x16, getattr(model, "marked", ((0.5, 1.0),)), depth)
-        return EditResult(audio=req.audio * (1 - 0.5 * s), sample_rate=req.sample_rate, instruction=req.instruction,
-                          params={"steps": 1, "strength": s}, mel_in=mel_in, mel_out=mel_out)
+        return SimpleNamespace(mel_in=_mels(x16, marked, 0.0)[0], strength=s,
+                               mel_at=lambda k: _mels(x16, marked, depth * k)[1])
 
-    monkeypatch.setattr(editing, "run_edit", run_edit)
+    def finish_edit(model, req, sampled, strength=None):
+        s = sampled.strength if strength is None else float(strength)
+        return EditResult(audio=req.audio * (1 - 0.5 * s), sample_rate=req.sample_rate, instruction=req.instruction,
+                          params={"steps": 1, "strength": s}, mel_in=sampled.mel_in, mel_out=sampled.mel_at(s))
+
+    monkeypatch.setattr(editing, "sample_edit", sample_edit)
+    monkeypatch.setattr(editing, "finish_edit", finish_edit)
     return seen
 
 
@@ -300,10 +305,36 @@ def test_when_the_models_output_stands_it_is_at_the_users_strength(fake_model):
     x, _, _ = _scene()
     events, res = collect(run_edit(SimpleNamespace(depth=0.0), EditRequest(x, SR, "Remove the beep", strength=1.5)))
     assert res.params["removal"] == "model" and res.params["strength"] == 1.5
-    assert [r.strength for r in fake_model] == [None, 1.5]  # the detector, then the edit at 1.5
-    assert np.allclose(res.audio, 0.25 * x)  # the fake model's output at 1.5
+    assert [r.strength for r in fake_model] == [None]  # sampled once, as the detector
+    assert np.allclose(res.audio, 0.25 * x)  # the fake model's output finished at 1.5
     steps = [(e.step, e.total) for e in events if isinstance(e, StepEvent)]
     assert [s for s, _ in steps] == list(range(1, len(steps) + 1)) and steps[-1][0] == steps[-1][1]
+
+
+def test_the_models_output_at_the_users_strength_samples_once_and_equals_the_model_edit(tiny_model, monkeypatch):
+    """Where the model's output stands, the user's strength scales the detector's own sampled
+    edit (editing.finish_edit): the sampler runs once, and the output is the plain model edit's
+    at that strength with the same seed (the tiny model renders with the vocoder, default 1)."""
+    from conftest import tone
+
+    from rfm_studio.core.edit import window
+    from rfm_studio.core.editing import EditRequest, edit
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    calls = []
+    real = window.sample_window
+    monkeypatch.setattr(window, "sample_window", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x = tone(2.0, amp=0.3)
+    stands = SelfPromptConfig(model_above=0.0)  # whatever the tiny model marks, its output stands
+    _, res = collect(run_self_prompt_edit(tiny_model, EditRequest(x, SR, "Remove the beep", steps=2, strength=2.0,
+                                                                   seed=3), config=stands))
+    assert res.params["removal"] == "model" and res.params["strength"] == 2.0
+    assert len(calls) == 1  # one window, sampled once
+    plain = edit(tiny_model, x, SR, "Remove the beep", steps=2, strength=2.0, seed=3, engine="model")
+    default = edit(tiny_model, x, SR, "Remove the beep", steps=2, seed=3, engine="model")
+    assert len(calls) == 3
+    assert np.allclose(res.audio, plain.audio, atol=1e-5), np.abs(res.audio - plain.audio).max()
+    assert np.abs(default.audio - plain.audio).max() > 1e-3  # the strength did change the output
 
 
 def test_the_self_prompted_dictionarys_stages_are_progress_events_and_cancel_stops_between_them(fake_model,

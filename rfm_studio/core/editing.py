@@ -17,27 +17,28 @@ added event is placed there.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from .edit.assemble import (REGION_FADE_S, apply_strength, merge_attention, merge_windows, render_span,
                             splice_region)
-from .edit.inputs import (check_audio, check_inputs, check_instruction, check_options, default_strength,
-                          resolve_params)
-from .edit.plan import CONTEXT_S, pad_end, plan_span, region_frames
-from .edit.window import denoise_window, encode_conditioning, encode_span_mel, encode_window
+from .edit.inputs import (EditInputs, check_audio, check_inputs, check_instruction, check_options,
+                          default_strength, resolve_params)
+from .edit.plan import CONTEXT_S, SpanPlan, pad_end, plan_span, region_frames
+from .edit.window import Conditioning, denoise_window, encode_conditioning, encode_span_mel, encode_window
 from .events import CancelToken, EditRequest, EditResult
 from .flow.euler import EulerSampler
 from .sampling import sampling_context
 
-__all__ = ["run_edit", "drive", "edit", "check_options", "default_strength", "resolve_params", "check_audio",
+__all__ = ["run_edit", "sample_edit", "finish_edit", "SampledEdit", "drive", "edit", "check_options", "default_strength", "resolve_params", "check_audio",
            "region_frames", "pad_end", "CONTEXT_S", "REGION_FADE_S"]
 
 
 def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     """The edit's stages in order (see core/edit/__init__.py); yields StepEvent (and, on the
-    dictionary engines, ProgressEvent), returns EditResult."""
-    t0 = time.perf_counter()
+    dictionary engines, ProgressEvent), returns EditResult. The model's own edit is
+    ``sample_edit`` (stages 1-6) then ``finish_edit`` (stages 7-10)."""
     check_instruction(req.instruction)
     if req.prompts:  # "Add X" / "Replace A with B" with a reference sound: placed, not generated
         from .library.prompted import is_reference_edit, run_reference_edit
@@ -53,6 +54,41 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         from .separation.self_prompt import run_self_prompt_edit
 
         return (yield from run_self_prompt_edit(model, req, cancel))
+    sampled = yield from sample_edit(model, req, cancel)
+    return finish_edit(model, req, sampled)
+
+
+@dataclass(frozen=True)
+class SampledEdit:
+    """The model's edit before strength (stages 1-6): what ``finish_edit`` scales, renders and
+    splices, at the request's strength or another."""
+
+    inputs: EditInputs
+    plan: SpanPlan
+    cond: Conditioning
+    results: list  # WindowResult per window
+    mel_in: np.ndarray  # the span's own mel
+    mel: np.ndarray  # the windows' edited mels merged, unscaled (strength 1)
+    reference: np.ndarray | None  # their codec reference mel (None when not computed)
+    t0: float  # when the edit began (perf_counter)
+
+    @property
+    def strength(self) -> float:
+        """The request's strength (the model's default where it gives none)."""
+        return self.inputs.params["strength"]
+
+    def mel_at(self, strength: float) -> np.ndarray:
+        """The edited mel with the model's change scaled by ``strength`` (stage 7)."""
+        if strength != 1.0 and self.reference is None:
+            raise ValueError("The edit was sampled without its reference mel; sample it with need_reference.")
+        return apply_strength(self.mel, self.reference, strength)
+
+
+def sample_edit(model, req: EditRequest, cancel: CancelToken | None = None, need_reference: bool = False):
+    """Stages 1-6 of the model's edit: yields a StepEvent per sampler step, returns SampledEdit.
+    ``need_reference``: compute the codec reference mel even where the request's strength and
+    render do not need it (to finish the edit at another strength)."""
+    t0 = time.perf_counter()
     inputs = check_inputs(model, req)  # 1
     params = inputs.params
     plan = plan_span(model, inputs, req.region)  # 2
@@ -64,14 +100,22 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
     context = sampling_context(model, cond.text, cond.prompt, draws=params["draws"], guidance=params["guidance"])
     results = []
     for index in range(len(plan.windows)):
-        window = encode_window(model, plan, index, inputs.need_reference)  # 4
+        window = encode_window(model, plan, index, inputs.need_reference or need_reference)  # 4
         results.append((yield from denoise_window(model, window, plan, cond, params, req, cancel,  # 5
                                                   step0=sum(r.steps for r in results), total=total,
                                                   sampler=sampler, context=context)))
-    mel_out, reference = merge_windows(results, mel_in.shape[-1])  # 6
-    mel_out = apply_strength(mel_out, reference, params["strength"])  # 7
+    mel, reference = merge_windows(results, mel_in.shape[-1])  # 6
+    return SampledEdit(inputs, plan, cond, results, mel_in, mel, reference, t0)
+
+
+def finish_edit(model, req: EditRequest, sampled: SampledEdit, strength: float | None = None) -> EditResult:
+    """Stages 7-10 of the model's edit: ``sampled`` scaled by ``strength`` (None: the request's),
+    rendered, spliced into the clip; the EditResult (its params give the strength used)."""
+    inputs, plan, cond, results = sampled.inputs, sampled.plan, sampled.cond, sampled.results
+    params = inputs.params if strength is None else {**inputs.params, "strength": float(strength)}
+    mel_out = sampled.mel_at(params["strength"])  # 7
     sr16 = model.mel_config.sample_rate
-    edited_span = render_span(model, inputs, plan, mel_out, reference)  # 8
+    edited_span = render_span(model, inputs, plan, mel_out, sampled.reference)  # 8
     out = splice_region(inputs, plan, edited_span, sr16)  # 9
     attention = merge_attention(results, plan, params["steps"], len(cond.tokens),  # 10
                                 model.mel_config.frames(len(plan.mix)))
@@ -81,8 +125,8 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         params={**params, "region": list(req.region) if req.region else None,
                 "model": str(getattr(model, "source_folder", "")), "windows": len(plan.windows),
                 "prompts": [f"{q.kind}: {q.source}" for q in req.prompts] if cond.prompt is not None else []},
-        seconds=time.perf_counter() - t0, mel_in=mel_in if whole else None, mel_out=mel_out if whole else None,
-        tokens=cond.tokens, attention=attention,
+        seconds=time.perf_counter() - sampled.t0, mel_in=sampled.mel_in if whole else None,
+        mel_out=mel_out if whole else None, tokens=cond.tokens, attention=attention,
     )
 
 

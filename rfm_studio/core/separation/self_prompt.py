@@ -19,8 +19,8 @@ and when it takes out a lot (``model_above`` nats on average over its spans) it 
 itself, better than the dictionary would: either way the model's own output is the result.
 The model runs at its own default strength (within a region, its region default): it is the
 detector, and the request's strength does not move the spans. The strength scales the cut: the
-dictionary's keep mask in dB, or, where the model's output stands, the model's edit, run again
-at that strength when it differs from the default.
+dictionary's keep mask in dB, or, where the model's output stands, the model's change of the
+mel (editing.finish_edit on the same sampled edit: the model is not run again).
 The defaults were chosen on bank v2 validation triplets (benchmarks/dictionary_removal.py,
 mode self-prompt). ``--engine auto`` runs a text-only "Remove X" this way (engine.TEXT_ONLY).
 """
@@ -251,9 +251,9 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..edit.assemble import REGION_FADE_S
     from ..edit.inputs import check_audio, check_options
     from ..edit.plan import CONTEXT_S
-    from ..editing import run_edit
+    from .. import editing
     from ..prompts import check_prompts
-    from ..events import EditResult, StepEvent, stage
+    from ..events import EditResult, stage
     from ..instructions import removed_sound
     from .dictionary import apply_keep_mask
     from .engine import library_templates
@@ -279,37 +279,27 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
 
         detector = default_strength(model, True)
     inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=detector)
-    steps = [0]  # the model's steps so far
-
-    def count(base):  # its steps after ``base`` earlier ones
-        def wrap(ev):
-            if not isinstance(ev, StepEvent):
-                return ev
-            steps[0] = base + ev.total
-            return dataclasses.replace(ev, step=base + ev.step, total=base + ev.total)
-        return wrap
-
-    from ..events import relay
-
-    res = yield from relay(run_edit(model, inner, cancel), count(0))
+    # sampled once: where the model's output stands, it is finished at the user's strength
+    user = None if req.strength is None else float(req.strength)
+    sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
+    mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
     yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
     x16 = resample(to_mono(part), sr, 16000)
     library = []
     if cfg.library or not cfg.examples:
         library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
     mc = getattr(model, "mel_config", None)
-    keep, spans = self_prompt_keep(x16, res.mel_in, res.mel_out, cfg, dcfg, library=library, mel_config=mc,
+    keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc,
                                    seed=int(req.seed or 0), cancel=cancel)
-    strength = 1.0 if req.strength is None else float(req.strength)  # the dictionary's cut in dB, scaled
+    strength = 1.0 if user is None else user  # the dictionary's cut in dB, scaled
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
-        if req.strength is not None and float(req.strength) != res.params.get("strength"):
-            res = yield from relay(run_edit(model, dataclasses.replace(inner, strength=req.strength), cancel),
-                                   count(steps[0]))
+        res = editing.finish_edit(model, inner, sampled, strength=user)
         out_part = res.audio
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
             keep = keep ** strength
         yield from stage(cancel, 2, 2, "Dictionary removal: applying the mask")
+        res = editing.finish_edit(model, inner, sampled)  # the detector's params, tokens and attention
         out_part = apply_keep_mask(part, sr, keep, dcfg)
     out = audio.copy()
     out[c0:c1] = out_part
