@@ -42,7 +42,16 @@ def test_plan_puts_outputs_beside_the_sources_or_in_a_folder_and_never_over_a_so
         plan_batch([tmp_path / "empty"])
 
 
-def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, window, takes, gui_tiny_bundle):
+def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, window, takes, gui_tiny_bundle,
+                                                                       monkeypatch):
+    import functools
+
+    from rfm_studio.core.separation import self_prompt
+
+    # whatever the tiny random model takes out marks a span, and the dictionary learned from it
+    # stands: its stages run (where the model's output stands, none is announced)
+    monkeypatch.setattr(self_prompt, "SelfPromptConfig", functools.partial(
+        self_prompt.SelfPromptConfig, min_removal=0.0, model_above=float("inf"), min_share=0.0))
     w = window
     w.start(None, str(gui_tiny_bundle))
     qtbot.waitUntil(lambda: w.model_info is not None, timeout=60000)

@@ -1,6 +1,7 @@
 """The main window end to end with a tiny random model: open, edit in the worker with a
 live heatmap, cancel, supersede, undo/redo, compare, export, errors, start-up time."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -147,6 +148,9 @@ def test_the_dictionarys_stages_show_in_the_progress_line_not_the_heatmap(qtbot,
         return real(*a, **k)
 
     monkeypatch.setattr(self_prompt, "self_prompt_keep", slow)
+    # whatever the tiny random model takes out marks a span, and the dictionary learned from it stands
+    monkeypatch.setattr(self_prompt, "SelfPromptConfig", functools.partial(
+        self_prompt.SelfPromptConfig, min_removal=0.0, model_above=float("inf"), min_share=0.0))
     seen = []
     w.runner.yielded.connect(lambda j, ev: seen.append((ev, w.panel.progress.text(), w.attn.live_draws)))
     steps = 3
@@ -157,6 +161,7 @@ def test_the_dictionarys_stages_show_in_the_progress_line_not_the_heatmap(qtbot,
     for ev, text, draws in stages:
         assert text == f"{ev.text} ({ev.stage}/{ev.stages})" and text.startswith("Dictionary removal: ")
         assert draws <= steps  # a stage draws no heatmap (the last step's draw may still be throttled)
+    assert [(ev.stage, ev.stages) for ev, _, _ in stages] == [(1, 2), (2, 2)] and v.params["removal"] == "dictionary"
     kinds = [type(ev) for ev, _, _ in seen]  # delivered newest-wins: a stage may supersede the last step
     first = kinds.index(ProgressEvent)
     assert 0 < first <= steps and StepEvent not in kinds[first:]  # after the model's steps

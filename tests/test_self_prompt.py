@@ -311,6 +311,33 @@ def test_when_the_models_output_stands_it_is_at_the_users_strength(fake_model):
     assert [s for s, _ in steps] == list(range(1, len(steps) + 1)) and steps[-1][0] == steps[-1][1]
 
 
+def test_the_progress_stages_are_the_ones_that_run(fake_model):
+    """The dictionary's stages are announced only where it is learned: learning then applying its
+    mask; learning then the model's removal standing (its cut fell short, min_share); and no stage
+    at all where the model's output stands without it (no span marked, or model_above reached)."""
+    from types import SimpleNamespace
+
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.events import ProgressEvent
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    x, _, _ = _scene()
+
+    def run(model, cfg=None):
+        events, res = collect(run_self_prompt_edit(model, EditRequest(x, SR, "Remove the beep"), config=cfg))
+        return [(type(e).__name__,) + ((e.stage, e.stages, e.text) if isinstance(e, ProgressEvent) else ())
+                for e in events], res.params["removal"]
+
+    learn = ("ProgressEvent", 1, 2, "Dictionary removal: learning the sound the model marked")
+    assert run(None) == ([("StepEvent",), learn, ("ProgressEvent", 2, 2, "Dictionary removal: applying the mask")],
+                         "dictionary")
+    assert run(None, SelfPromptConfig(min_share=10.0)) == ([("StepEvent",), learn, (
+        "ProgressEvent", 2, 2, "Dictionary removal: its cut fell short, the model's removal stands")], "model")
+    assert run(SimpleNamespace(depth=0.0)) == ([("StepEvent",)], "model")  # no span marked
+    assert run(SimpleNamespace(depth=6.0)) == ([("StepEvent",)], "model")  # model_above: the model removed it
+    assert len(fake_model) == 4
+
+
 def test_the_models_output_at_the_users_strength_samples_once_and_equals_the_model_edit(tiny_model, monkeypatch):
     """Where the model's output stands, the user's strength scales the detector's own sampled
     edit (editing.finish_edit): the sampler runs once, and the output is the plain model edit's

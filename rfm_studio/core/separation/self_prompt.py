@@ -122,53 +122,44 @@ def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
     return m
 
 
-def finder_spans(probs, cfg: SelfPromptConfig, model_spans=()) -> list[tuple[float, float]]:
-    """The examples' spans the sound finder's ``probs`` (100 frames a second) give under
-    ``cfg.spans_from``: "finder": its strongest spans; "agree": the model's spans whose mean
-    probability reaches the threshold, else the finder's own; [] when it finds nothing."""
-    from ..detection.find import FPS as FINDER_FPS, FindConfig, strongest_spans
-
-    p = np.asarray(probs)
-    if cfg.spans_from == "agree":
-        agreed = [(a, b) for a, b in model_spans
-                  if p[int(a * FINDER_FPS): max(int(a * FINDER_FPS) + 1, int(b * FINDER_FPS))].mean()
-                  >= cfg.finder_threshold]
-        if agreed:
-            return agreed
-    if cfg.spans_from == "fallback" and model_spans:
-        return []
-    if cfg.spans_from not in SPANS_FROM[1:] or not p.size or p.max() < cfg.finder_threshold:
-        return []
-    fc = FindConfig(threshold=cfg.finder_threshold, gap_s=cfg.gap_s, min_span_s=cfg.min_span_s)
-    return strongest_spans(p, fc, cfg.max_examples)
+def _model_marks(mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig, fps: float):
+    """(removal profile, flagged spans, whether the model's output stands without a dictionary:
+    it marked no span, or took out at least ``model_above`` there)."""
+    profile = removal_profile(mel_in, mel_out)
+    spans = flagged_spans(profile, cfg, fps)
+    return profile, spans, not spans or span_removal(profile, spans, fps) >= cfg.model_above
 
 
-def self_prompt_keep(x16: np.ndarray, mel_in, mel_out, cfg: SelfPromptConfig,
-                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None, probs=None):
+def _dictionary_sources(x16: np.ndarray, spans, cfg: SelfPromptConfig, dcfg, library) -> tuple[list, list]:
+    """(examples: the spans of ``x16``, long enough for the dictionary's STFT; library templates)."""
+    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
+    return [e for e in examples if len(e) >= dcfg.n_fft], (list(library) if cfg.library or not cfg.examples else [])
+
+
+def dictionary_runs(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig, dcfg=None, *,
+                    library=(), mel_config=None) -> bool:
+    """Whether ``self_prompt_keep`` learns a dictionary from this edit (decided before any of its
+    work): False where the model's output stands without one."""
+    dcfg = dcfg or dictionary_config()
+    fps = mel_config.fps if mel_config is not None else FPS
+    _, spans, stands = _model_marks(mel_in, mel_out, cfg, fps)
+    return not stands and any(_dictionary_sources(x16, spans, cfg, dcfg, library))
+
+
+def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
+                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None):
     """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
     of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing, and
-    (None, spans) when it took out at least ``model_above`` there: the model's output stands.
-    ``probs``: the sound finder's probabilities for the named sound (``cfg.spans_from``); where
-    they give the spans, the model's edit is not needed (``mel_in``/``mel_out`` may be None)."""
+    (None, spans) when it took out at least ``model_above`` there, or when the dictionary's cut
+    falls short (``min_share``): the model's output stands."""
     from .dictionary import magnitude, remove_with_dictionary
 
     dcfg = dcfg or dictionary_config()
     fps = mel_config.fps if mel_config is not None else FPS  # the model's mel frames per second
-    profile = removal_profile(mel_in, mel_out) if mel_in is not None else None
-    model_spans = flagged_spans(profile, cfg, fps) if profile is not None else []
-    found = finder_spans(probs, cfg, model_spans) if probs is not None and cfg.spans_from != "model" else []
-    if found and not set(found) <= set(model_spans):  # the finder's spans: the dictionary, no check against the model
-        return _dictionary_keep(x16, found, cfg, dcfg, library, seed, cancel), found
-    if profile is None:
-        raise ValueError("self_prompt_keep needs the model's edit where the finder gives no spans")
-    spans = found or model_spans
-    if not spans:
-        return None, []
-    if span_removal(profile, spans, fps) >= cfg.model_above:
+    profile, spans, stands = _model_marks(mel_in, mel_out, cfg, fps)
+    if stands:
         return None, spans
-    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
-    examples = [e for e in examples if len(e) >= dcfg.n_fft]
-    library = list(library) if cfg.library or not cfg.examples else []
+    examples, library = _dictionary_sources(x16, spans, cfg, dcfg, library)
     if not examples and not library:
         return None, []
     V = magnitude(x16, dcfg)  # the clip's STFT, for the dictionary and its cut's share
@@ -239,9 +230,10 @@ EPS_POWER = 1e-12
 
 
 def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | None = None, dictionary=None):
-    """A text-only "Remove X" (see the module): a core generator of the model's StepEvents, then
-    a ProgressEvent per stage of the dictionary's work (the cancel token checked after each),
-    returning an EditResult like run_edit's. With a region, the
+    """A text-only "Remove X" (see the module): a core generator of the model's StepEvents, then,
+    where the dictionary is learned, a ProgressEvent per stage of its work (learning; applying the
+    mask, or the model's removal standing when the dictionary's cut fell short), the cancel token
+    checked after each; returning an EditResult like run_edit's. With a region, the
     model and the dictionary hear the region and CONTEXT_S of each side; only the region changes."""
     import dataclasses
     import time
@@ -283,16 +275,20 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     user = None if req.strength is None else float(req.strength)
     sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
     mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
-    yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
     x16 = resample(to_mono(part), sr, 16000)
     library = []
     if cfg.library or not cfg.examples:
         library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
     mc = getattr(model, "mel_config", None)
+    learn = dictionary_runs(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)
+    if learn:  # the stages announced are the ones that run
+        yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
     keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc,
                                    seed=int(req.seed or 0), cancel=cancel)
     strength = 1.0 if user is None else user  # the dictionary's cut in dB, scaled
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
+        if learn:
+            yield from stage(cancel, 2, 2, "Dictionary removal: its cut fell short, the model's removal stands")
         res = editing.finish_edit(model, inner, sampled, strength=user)
         out_part = res.audio
     else:
