@@ -315,16 +315,16 @@ def test_background_level_glides_where_few_background_frames_are_near():
     assert step < 0.25, step  # the hard switch between local and whole-clip levels jumped by 2.7 here
 
 
-def test_spans_known_to_hold_the_sound_are_kept_out_of_the_background():
-    """A second recording of the sound (another band than the marked one's, overlapping it)
-    matches the example poorly and is learned as background; given as ``sound_spans`` it is
-    not, and the example's templates take it, while the other sound stays."""
+def _second_recording_cut(seed):
+    """A scene drawn with ``seed``: a marked recording of the sound (a), another recording of it in
+    an overlapping band (b), another sound (c). Returns (dB of b left without sound_spans, with
+    b's spans as sound_spans, the largest change of c's level in either, dB)."""
     from scipy.signal import butter, sosfilt
 
     from rfm_studio.core.separation.dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
 
     t = np.arange(int(5.5 * SR)) / SR
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
 
     def band(lo, hi, level):
         return sosfilt(butter(4, [lo, hi], btype="band", fs=SR, output="sos"), rng.standard_normal(len(t))) * level
@@ -343,7 +343,20 @@ def test_spans_known_to_hold_the_sound_are_kept_out_of_the_background():
     y1 = apply_keep_mask(x, SR, remove_with_dictionary(x, cfg, examples=ex, sound_spans=b_spans), cfg)
     left0 = _db(y0 - (x - b), b_spans) - _db(b, b_spans)
     left1 = _db(y1 - (x - b), b_spans) - _db(b, b_spans)
-    assert left0 > -1.5  # the other recording stays without the spans
-    assert left1 < left0 - 1.5  # and is cut with them (2.3 dB deeper here; 1.2 to 10.9 dB over other draws)
-    for y in (y0, y1):
-        assert abs(_db(y, c_spans) - _db(x, c_spans)) <= 0.5  # the other sound stays
+    return left0, left1, max(abs(_db(y, c_spans) - _db(x, c_spans)) for y in (y0, y1))
+
+
+def test_spans_known_to_hold_the_sound_are_kept_out_of_the_background():
+    """A second recording of the sound (another band than the marked one's, overlapping it)
+    matches the example poorly and is learned as background; given as ``sound_spans`` it is
+    not, and the example's templates take it, while the other sound stays. How much deeper
+    depends on the draw (0.6 to 11.2 dB over 60 scenes, seeds 0-59; 2.2 to 6.9 dB averaged over
+    4): each of 4 scenes is cut deeper, and by 1.5 dB or more on average."""
+    deeper = []
+    for seed in range(4):
+        left0, left1, c_change = _second_recording_cut(seed)
+        assert left0 > -1.5, (seed, left0)  # the other recording stays without the spans (-0.4 dB at most)
+        assert left1 < left0 - 0.25, (seed, left0, left1)  # and is cut deeper with them
+        assert c_change <= 0.5, (seed, c_change)  # the other sound stays
+        deeper.append(left0 - left1)
+    assert np.mean(deeper) >= 1.5, deeper
