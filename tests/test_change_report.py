@@ -117,6 +117,35 @@ def test_advice():
         "Try marking where the sound plays (--example START:END), selecting where")
     assert "Shift-drag" in advice("Remove x", region=False, strength=None, cli=False, engine="self-prompt")
     assert "example" not in advice("Remove x", region=False, strength=None, cli=True, engine="dictionary")
+    assert "example" not in advice("Remove x", region=False, strength=None, cli=True, engine="dictionary",
+                                   templates="examples")
+
+
+def test_a_dictionary_removal_from_library_templates_that_changed_nothing_suggests_marking_an_example():
+    """The dictionary engine ran on the library's recordings of the sound (no example marked) and
+    nothing audible changed: the advice, in the CLI's report, a batch row's and the app's, first
+    suggests marking where the sound plays in this clip."""
+    from types import SimpleNamespace
+
+    from rfm_studio.commands.edit_output import batch_report, report_lines
+    from rfm_studio.gui.window_edit import change_params
+
+    assert advice("Remove the dog", region=False, strength=1.0, cli=True, engine="dictionary",
+                  templates="library").startswith(
+        "Try marking where the sound plays (--example START:END), for templates of this recording instead of "
+        "the library's, selecting where")
+    assert advice("Remove the dog", region=True, strength=1.0, cli=False, engine="dictionary",
+                  templates="library").startswith("Try marking where the sound plays (Shift-drag over it), ")
+    x = (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
+    res = SimpleNamespace(audio=x.copy(), sample_rate=16000, seconds=0.5, instruction="Remove the dog",
+                          params={"engine": "dictionary", "templates": "library", "region": None, "strength": 1.0,
+                                  "prompts": ["library: dog_bark.wav"]})
+    line = report_lines(x, res, SimpleNamespace())[1]
+    assert line.startswith("No audible change: ") and ". Try marking where the sound plays (--example START:END)" \
+        in line, line
+    assert ". Try marking where the sound plays (--example START:END)" in batch_report(x, res)
+    app = change_params(compare(x, x, 16000), res)["change"]  # the app's history entry
+    assert "Try marking where the sound plays (Shift-drag over it)" in app, app
 
 
 def test_compare_files_reads_long_files_in_chunks(scene, tmp_path):

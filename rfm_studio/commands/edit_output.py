@@ -58,6 +58,7 @@ def report_lines(before, res, args, report=None) -> list[str]:
     if rep.unchanged:
         tip = advice(res.instruction, region=res.params.get("region") is not None,
                      strength=res.params.get("strength"), cli=True, engine=res.params.get("engine"),
+                     templates=res.params.get("templates"),
                      library=hasattr(args, "library") or hasattr(args, "reference"))
         lines.append(f"No audible change: {rep.detail}. {tip}")
     else:
@@ -155,4 +156,5 @@ def batch_report(before, res) -> str:
     if not rep.unchanged:
         return f"{head}Changed: {rep.text}"
     return f"{head}No audible change: {rep.detail}. " + advice(
-        res.instruction, region=res.params.get("region") is not None, strength=res.params.get("strength"), cli=True)
+        res.instruction, region=res.params.get("region") is not None, strength=res.params.get("strength"), cli=True,
+        engine=res.params.get("engine"), templates=res.params.get("templates"))

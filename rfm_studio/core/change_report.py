@@ -322,13 +322,18 @@ ADD_WORDS = ("add", "insert", "put", "place", "replace", "overlay", "mix in")
 
 
 def advice(instruction: str, *, region: bool, strength: float | None, cli: bool, library: bool = False,
-           engine: str | None = None) -> str:
+           engine: str | None = None, templates: str | None = None) -> str:
     """What to try after an edit that changed nothing audible (one sentence). ``engine``: the
-    removal engine that ran (a self-prompted removal is told to mark an example first)."""
+    removal engine that ran, ``templates``: where the dictionary engine's came from ("examples",
+    "library"): a self-prompted removal, or a dictionary removal with the library's templates, is
+    told to mark an example first."""
     tips = []
+    mark = "(--example START:END)" if cli else "(Shift-drag over it)"
     if engine == "self-prompt":  # the model found nothing to learn from: the user can show it
-        tips.append("marking where the sound plays (--example START:END)" if cli else
-                    "marking where the sound plays (Shift-drag over it)")
+        tips.append(f"marking where the sound plays {mark}")
+    elif engine == "dictionary" and templates == "library":  # other recordings of it: show this clip's
+        tips.append(f"marking where the sound plays {mark}, for templates of this recording instead of "
+                    f"the library's")
     if not region:
         tips.append("selecting where it should happen (--region START:END)" if cli else
                     "selecting where it should happen (drag over the waveform)")

@@ -70,7 +70,8 @@ def change_params(report, result) -> dict:
     if not report.unchanged:
         return {"change": report.text}
     tip = advice(result.instruction, region=result.params.get("region") is not None,
-                 strength=result.params.get("strength"), cli=False, engine=result.params.get("engine"))
+                 strength=result.params.get("strength"), cli=False, engine=result.params.get("engine"),
+                 templates=result.params.get("templates"))
     return {"change": f"{NO_CHANGE}: {report.detail}. {tip}", "no_change": True}
 
 
