@@ -199,6 +199,27 @@ def test_a_deeper_cut_never_reads_as_a_smaller_one():
     assert figures[0] > figures[1] > figures[2]
 
 
+def test_two_cuts_joined_by_a_small_change_are_two_segments_not_one_twice():
+    """Two deep cuts (20 dB) 0.7 s apart with a small cut (2 dB) over every frame between them, all
+    in loud noise: the small change between the cuts stands alone, so each cut is its own segment
+    (−12 dB with its edges' frames), and no stretch is reported twice (each cut grew through every
+    changed frame: 0.5-1.8 s: −4 dB, named twice)."""
+    rng = np.random.default_rng(2)
+    n = int(3 * SR)
+    x = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    gain = np.ones(n, np.float32)
+    gain[span(0.5, 1.8)] = 10 ** (-2 / 20)
+    gain[span(0.5, 0.8)] = gain[span(1.5, 1.8)] = 10 ** (-20 / 20)
+    rep = compare(x, x * gain, SR)
+    segs = sorted((s.start, s.end) for s in rep.segments)
+    assert len(set(segs)) == len(segs) and all(b0 <= a1 for (_, b0), (a1, _) in zip(segs, segs[1:])), rep.text
+    for t in (0.65, 1.65):
+        seg, = [s for s in rep.segments if s.start <= t <= s.end]
+        assert seg.changes[0].db <= -10 and seg.end - seg.start < 0.5, rep.text  # the cut, not the stretch
+    small, = [s for s in rep.segments if s.start <= 1.15 <= s.end]
+    assert -3 < small.changes[0].db < -1, rep.text
+
+
 def test_no_change_says_why_without_contradiction():
     """A report with no segment says why in words that hold: no band moved by 1 dB (the largest
     under it), or, where some band moved more for a moment, that no move held over a stretch (never

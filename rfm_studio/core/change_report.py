@@ -253,7 +253,8 @@ def _stretches(changed: np.ndarray, level: np.ndarray, gap: int) -> list[tuple[i
     of the stretch's largest move) lie more than ``gap`` frames apart is cut between them, so
     smaller changes between two cuts never pool them, with the sound between, into one diluted
     figure (a deeper edit would otherwise read as a smaller one). Each strong group keeps the
-    changed frames that touch it; the changes left between groups stand alone."""
+    changed frames that touch it, unless they reach the next group; the changes left between
+    groups stand alone."""
     from .runs import merge_runs, runs
 
     out = []
@@ -264,12 +265,16 @@ def _stretches(changed: np.ndarray, level: np.ndarray, gap: int) -> list[tuple[i
         if len(groups) <= 1:
             out.append((s, e))
             continue
+        # changed frames that reach from one group to the next join neither: they stand alone
+        joined = [bool(changed[b:a].all()) for (_, b), (a, _) in zip(groups, groups[1:])]
         pieces = []
-        for a, b in groups:  # each strong group grown through the changed frames touching it
-            while a > s and changed[a - 1]:
-                a -= 1
-            while b < e and changed[b]:
-                b += 1
+        for i, (a, b) in enumerate(groups):  # each strong group grown through the changed frames touching it
+            if i == 0 or not joined[i - 1]:
+                while a > s and changed[a - 1]:
+                    a -= 1
+            if i == len(joined) or not joined[i]:
+                while b < e and changed[b]:
+                    b += 1
             pieces.append([a, b])
         pieces[0][0], pieces[-1][1] = s, e  # the small changes before the first and after the last join them
         for (a0, b0), (a1, _) in zip(pieces, pieces[1:]):
