@@ -329,3 +329,97 @@ def test_a_candidate_picked_while_the_encoder_loads_stays_chosen(qtbot, loaded, 
     qtbot.waitUntil(lambda: lib.mode == "embeddings", timeout=60000)  # the list is replaced...
     assert lib.reference == chosen and lib.reference_for("Add a dog barking").path == chosen  # ...the choice stays
     assert len(loads) == 1 and w.errors == []
+
+
+class _FakeStream:
+    """Stands in for sounddevice.OutputStream (no device in the tests)."""
+
+    def __init__(self, **kw):
+        self.kw, self.active = kw, False
+
+    def start(self):
+        self.active = True
+
+    def abort(self):
+        self.active = False
+
+    def close(self):
+        pass
+
+
+def test_the_player_resamples_new_versions_in_the_io_worker_and_applies_what_was_asked_meanwhile(
+        qtbot, monkeypatch):
+    """A clip at another rate than the device's is resampled in the I/O worker; select, seek,
+    loop and play asked for meanwhile apply to the new buffers; an A/B refresh of versions
+    already prepared is installed at once, with nothing queued."""
+    import types
+
+    import rfm_studio.core.audio.io as audio_io
+    from rfm_studio.gui.jobs import io_runner
+    from rfm_studio.gui.playback import Player
+
+    io = io_runner()
+    try:
+        resampled = _record(monkeypatch, audio_io, "resample")
+        gate = threading.Event()
+        io.submit("test-gate", lambda c: gate.wait(30))  # the worker busy: the preparation must queue
+        p = Player(io)
+        monkeypatch.setattr(p, "_stream_rate", lambda sr: 48000)  # the device cannot play 16 kHz
+        p.available, p._sd = True, types.SimpleNamespace(OutputStream=_FakeStream)
+        states = []
+        p.on_preparing = states.append
+        t = np.arange(32000) / 16000
+        a = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        b = 0.25 * a
+        p.set_sources(a, b, 16000)
+        p.select(1)
+        p.seek(0.5)
+        p.set_loop((0.25, 1.5))
+        p.play()
+        assert p.preparing and p._bufs == () and resampled == [] and p._stream is None  # nothing made here
+        gate.set()
+        qtbot.waitUntil(lambda: not p.preparing, timeout=30000)
+        io_thread = _worker_id(qtbot, io)
+        assert len(resampled) == 2 and set(resampled) == {io_thread} and io_thread != MAIN
+        assert states == [True, False] and p.rate == 48000 and p.frames == 96000 and p.has_b
+        assert p.selected == 1 and p.position == pytest.approx(0.5)
+        assert (p._lo, p._hi) == (12000, 72000) and p.looping
+        assert p.playing and p._stream.active and p._stream.kw["samplerate"] == 48000
+        p.pause()
+        p.set_sources(a, b, 16000)  # an A/B refresh of the same versions: installed at once
+        p.select(0)
+        assert not p.preparing and p.selected == 0 and not io.busy() and len(resampled) == 2
+        p.set_sources(a, b.copy(), 16000)  # a new B: only it is resampled, in the worker
+        assert p.preparing
+        qtbot.waitUntil(lambda: not p.preparing, timeout=30000)
+        assert resampled[2:] == [io_thread] and p.position == pytest.approx(0.5)
+    finally:
+        io.shutdown()
+
+
+def test_the_windows_player_prepares_an_opened_clip_in_the_io_worker(qtbot, window, clip_path, monkeypatch):
+    import rfm_studio.core.audio.io as audio_io
+
+    w = window
+    assert w.player.io is w.io
+    monkeypatch.setattr(w.player, "_stream_rate", lambda sr: 48000)  # a 44.1 kHz clip on a 48 kHz device
+    resampled, real = [], audio_io.resample
+
+    def recording(x, sr_in, sr_out):
+        if sr_out == 48000:  # (the spectrogram resamples to 16 kHz in the model's worker)
+            resampled.append(threading.get_native_id())
+        return real(x, sr_in, sr_out)
+
+    monkeypatch.setattr(audio_io, "resample", recording)
+    shown = []
+
+    def preparing(busy):
+        w.playback.preparing(busy)
+        shown.append(w.statusBar().currentMessage())
+
+    monkeypatch.setattr(w.player, "on_preparing", preparing)
+    open_clip(qtbot, w, clip_path)
+    qtbot.waitUntil(lambda: w.player.frames == int(1.5 * 48000), timeout=30000)
+    io_thread = _worker_id(qtbot, w.io)
+    assert resampled and set(resampled) == {io_thread} and io_thread != MAIN
+    assert shown == ["Preparing playback…", ""] and not w.player.preparing

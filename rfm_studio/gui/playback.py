@@ -1,16 +1,23 @@
 """A/B playback through sounddevice (PortAudio).
 
-The UI thread prepares everything: one preallocated float32 buffer per source, shaped
-[frames, device channels] at the stream's rate (B optionally loudness-matched to A in
-its own prescaled copy). The audio callback only copies slices of the selected buffer
-into the output: no Qt, no locks, no array allocation. Switching A/B changes an index,
-so B continues at the exact sample where A was. Positions are plain ints.
+Each source gets one preallocated float32 buffer, shaped [frames, device channels] at the
+stream's rate (B optionally loudness-matched to A in its own prescaled copy). Making them
+(resampling, channel folding, loudness) is ``prepare``: with ``Player.io`` set (the window's
+I/O worker, ``jobs.io_runner``) it runs there and the UI thread only installs the result;
+versions already prepared (an A/B refresh) are installed at once from a small cache. A
+select / seek / loop / play asked for while a preparation is under way applies to the new
+buffers when they arrive. The audio callback only copies slices of the selected buffer into
+the output: no Qt, no locks, no array allocation. Switching A/B changes an index, so B
+continues at the exact sample where A was. Positions are plain ints.
 
 Without PortAudio or an output device, ``available`` is False and ``reason`` says why;
 the app keeps running with playback disabled.
 """
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,10 +71,80 @@ def loudness_gain(a: np.ndarray, b: np.ndarray, limit_db: float = 12.0) -> float
     return float(np.clip(ra / rb, 1 / lim, lim))
 
 
+_MISS = object()
+
+
+class _Memo:
+    """The work behind an A/B refresh (resampling, channel folding, loudness) is done once per
+    version: a few recent results are kept, matched by the arrays' identity. Used by the UI
+    thread (lookups) and by the worker that prepares (lookups and new results), so locked."""
+
+    def __init__(self, size: int = 6):
+        self._items: list = []
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            for k, v in self._items:
+                if len(k) == len(key) and all(p is q if isinstance(p, np.ndarray) else p == q for p, q in zip(k, key)):
+                    return v
+        return _MISS
+
+    def put(self, key: tuple, value) -> None:
+        with self._lock:
+            self._items = [(key, value)] + self._items[:self._size - 1]  # A, B, R, the gain and the matched copy
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The buffers a player installs (made by ``prepare``, in a worker or on the UI thread)."""
+    bufs: tuple  # float32 [frames, channels] per source (A, B, R), all the same length
+    rate: int
+    gain_b: float
+
+
+class NotPrepared(LookupError):
+    """``prepare(..., cached_only=True)`` found a piece that has not been made yet."""
+
+
+def prepare(memo: _Memo, srcs: tuple, sr_in: int, rate: int, channels: int, match: bool,
+            cached_only: bool = False) -> Prepared:
+    """The device's versions of ``srcs`` (its rate, its channels), B's loudness gain and, with
+    ``match``, B prescaled by it. ``cached_only``: from ``memo`` alone, else NotPrepared."""
+    def step(key, make):
+        v = memo.get(key)
+        if v is _MISS:
+            if cached_only:
+                raise NotPrepared(key[0])
+            v = make()
+            memo.put(key, v)
+        return v
+
+    def device_copy(x):
+        def make():
+            y = x
+            if sr_in != rate:
+                from ..core.audio.io import resample
+
+                y = resample(np.asarray(x, dtype=np.float32), sr_in, rate)
+            return _fit_channels(y, channels)
+
+        return step(("device", x, sr_in, rate, channels), make)
+
+    bufs = [device_copy(x) for x in srcs]
+    gain = step(("gain", bufs[0], bufs[1]), lambda: loudness_gain(bufs[0], bufs[1])) if len(bufs) > 1 else 1.0
+    if len(bufs) > 1 and match and abs(gain - 1.0) > 1e-3:
+        g, b0 = np.float32(gain), bufs[1]
+        bufs[1] = step(("matched", b0, float(g)), lambda: np.clip(b0 * g, -1.0, 1.0).astype(np.float32))
+    n = min(x.shape[0] for x in bufs)
+    return Prepared(tuple(np.ascontiguousarray(x[:n]) for x in bufs), int(rate), float(gain))
+
+
 class Player:
     A, B = 0, 1
 
-    def __init__(self):
+    def __init__(self, io=None):
         self.available = False
         self.reason = "Playback has not been initialised."
         self._sd = None
@@ -77,8 +154,18 @@ class Player:
         self.source_rate = 0
         self.gain_b = 1.0
         self.match_loudness = False
+        self.io = io  # a JobRunner that prepares the buffers (None: on the calling thread)
+        self.lane = f"playback-{id(self)}"
+        self.on_preparing = None  # fn(bool) on the UI thread: a preparation started / ended
+        self.on_error = None  # fn(str): a start deferred to the new buffers failed
         self._raw = (None, None, None)  # the sources as given (A, B, R; for re-preparing)
-        self._prepared: list = []  # (key, result) of recent _memo calls
+        self._memo = _Memo()
+        self._rates: dict = {}  # source rate -> stream rate (asked of the device once)
+        self._token = 0  # the newest preparation asked for
+        self._pending = False
+        self._want: dict = {}  # select / seek asked for while preparing: applied to the new buffers
+        self._start_when_ready = False
+        self._loop_region = None  # seconds (kept across a change of rate)
         # state shared with the audio thread (single attribute writes, ints and tuples only)
         self._bufs: tuple = ()
         self._sel = 0
@@ -109,6 +196,7 @@ class Player:
         self.channels = 2 if int(dev.get("max_output_channels", 0)) >= 2 else 1
         self.device_name = str(dev.get("name", "default"))
         self.device_rate = int(dev.get("default_samplerate") or 48000)
+        self._rates.clear()
         self.available = True
         self.reason = f"Output: {self.device_name}"
         return True
@@ -117,72 +205,99 @@ class Player:
     def set_sources(self, a: np.ndarray | None, b: np.ndarray | None, sample_rate: int,
                     removed: np.ndarray | None = None) -> None:
         """A and B of the same length and rate (B may be None), and optionally R (2), what the
-        edit removed (A − B), heard as a third source. Keeps the position."""
+        edit removed (A − B), heard as a third source. Keeps the position. New versions are
+        prepared in ``io`` when it is set (``preparing`` until they are installed)."""
         self._raw = (a, b, removed if b is not None else None)
         self.source_rate = int(sample_rate)
-        self._prepare()
+        self._request()
 
     def set_match_loudness(self, on: bool) -> None:
         self.match_loudness = bool(on)
-        self._prepare()
+        self._request()
+
+    @property
+    def preparing(self) -> bool:
+        return self._pending
 
     def _stream_rate(self, sr: int) -> int:
         if self._sd is None:
             return sr
-        try:
-            self._sd.check_output_settings(samplerate=sr, channels=self.channels, dtype="float32")
-            return sr
-        except Exception:
-            return self.device_rate
+        if sr not in self._rates:
+            try:
+                self._sd.check_output_settings(samplerate=sr, channels=self.channels, dtype="float32")
+                self._rates[sr] = sr
+            except Exception:
+                self._rates[sr] = self.device_rate
+        return self._rates[sr]
 
-    def _prepare(self):
+    def _request(self):
         a, b, r = (tuple(self._raw) + (None, None))[:3]
+        self._token += 1
+        if self.io is not None:
+            self.io.cancel(self.lane)  # an older preparation is not installed
         if a is None:
+            self._set_pending(False)
             self._bufs = ()
             return
-        rate = self._stream_rate(self.source_rate)
-        srcs = [a] + ([b] if b is not None else []) + ([r] if r is not None else [])
-        bufs = [self._device_copy(s, self.source_rate, rate) for s in srcs]
-        self.gain_b = self._memo(("gain", bufs[0], bufs[1]), lambda: loudness_gain(bufs[0], bufs[1])) \
-            if len(bufs) > 1 else 1.0
-        if len(bufs) > 1 and self.match_loudness and abs(self.gain_b - 1.0) > 1e-3:
-            g, b0 = np.float32(self.gain_b), bufs[1]
-            bufs[1] = self._memo(("matched", b0, float(g)), lambda: np.clip(b0 * g, -1.0, 1.0).astype(np.float32))
-        n = min(x.shape[0] for x in bufs)
-        bufs = tuple(np.ascontiguousarray(x[:n]) for x in bufs)
+        srcs = (a,) + ((b,) if b is not None else ()) + ((r,) if r is not None else ())
+        args = (self._memo, srcs, self.source_rate, self._stream_rate(self.source_rate), self.channels,
+                self.match_loudness)
+        if self.io is None:
+            return self._install(prepare(*args))
+        try:
+            return self._install(prepare(*args, cached_only=True))  # an A/B refresh: nothing to make
+        except NotPrepared:
+            pass
+        token = self._token
+        self._set_pending(True)
+        self.io.submit(self.lane, lambda _cancel: prepare(*args), "prepare playback",
+                       on_returned=lambda prep: self._install(prep) if token == self._token else None,
+                       on_errored=lambda err: self._failed(token, err.message))
+
+    def _set_pending(self, on: bool) -> None:
+        if on == self._pending:
+            return
+        self._pending = on
+        if not on:
+            self._want.clear()
+            self._start_when_ready = False
+        if self.on_preparing is not None:
+            self.on_preparing(on)
+
+    def _failed(self, token: int, message: str) -> None:
+        if token != self._token:
+            return
+        self._playing = False
+        self._set_pending(False)
+        if self.on_error is not None:
+            self.on_error(f"Playback could not be prepared ({message}).")
+
+    def _install(self, prep: Prepared) -> None:
+        """The new buffers (UI thread): the time position, the selection, the loop region and
+        what was asked for while they were prepared carry over."""
+        bufs, rate = prep.bufs, prep.rate
+        self.gain_b = prep.gain_b
+        n = bufs[0].shape[0]
         if rate != self.rate and self.rate:
             self._seek = int(self.position * rate)  # keep the time position
         if rate != self.rate and self._stream is not None:
             self._close_stream()
         self.rate = rate
-        if self._sel >= len(bufs):
-            self._sel = 0
-        if not self._looping:
-            self._lo, self._hi = 0, n
-        self._hi = min(self._hi, n)
+        sel = self._want.get("select", self._sel)
+        self._sel = sel if sel < len(bufs) else 0
         self._bufs = bufs
-
-    def _device_copy(self, x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-        """A version as the device plays it (its rate, its channels)."""
-        def make():
-            y = x
-            if sr_in != sr_out:
-                from ..core.audio.io import resample
-
-                y = resample(np.asarray(x, dtype=np.float32), sr_in, sr_out)
-            return _fit_channels(y, self.channels)
-
-        return self._memo(("device", x, sr_in, sr_out, self.channels), make)
-
-    def _memo(self, key: tuple, make):
-        """The work behind an A/B refresh (resampling, channel folding, loudness) is done once
-        per version: a few recent results are kept, matched by the arrays' identity."""
-        for k, v in self._prepared:
-            if len(k) == len(key) and all(p is q if isinstance(p, np.ndarray) else p == q for p, q in zip(k, key)):
-                return v
-        v = make()
-        self._prepared = [(key, v)] + self._prepared[:5]  # A, B, R, the gain and the matched copy
-        return v
+        self._apply_loop()
+        if "seek" in self._want:
+            self.seek(self._want["seek"])
+        start = self._start_when_ready and self._playing
+        self._set_pending(False)
+        if start:
+            try:
+                self._start()
+            except Exception as exc:  # noqa: BLE001 - a device error must not end the session
+                self._playing = False
+                if self.on_error is not None:
+                    self.on_error(f"The audio device could not be opened ({str(exc)[:200]}).")
 
     @property
     def frames(self) -> int:
@@ -215,20 +330,30 @@ class Player:
 
     def select(self, which: int) -> None:
         """Switch to A (0), B (1) or R (2, what was removed) at the current sample."""
+        if self._pending:
+            self._want["select"] = int(which)
         if 0 <= which < max(1, len(self._bufs)):
             self._sel = int(which)
 
     def toggle_ab(self) -> int:
         if len(self._bufs) > 1:
             self._sel = 1 - min(self._sel, 1)
+            if self._pending:
+                self._want["select"] = self._sel
         return self._sel
 
     def seek(self, seconds: float) -> None:
+        if self._pending:
+            self._want["seek"] = float(seconds)
         self._seek = max(0, min(int(seconds * self.rate), max(0, self.frames - 1)))
         self._finished = False
 
     def set_loop(self, region: tuple[float, float] | None) -> None:
-        n = self.frames
+        self._loop_region = None if region is None else (float(region[0]), float(region[1]))
+        self._apply_loop()
+
+    def _apply_loop(self) -> None:
+        n, region = self.frames, self._loop_region
         if region is None:
             self._looping = False
             self._lo, self._hi = 0, n
@@ -243,9 +368,17 @@ class Player:
         return self._looping
 
     def play(self) -> None:
+        """Start playing (with new buffers being prepared: as soon as they are installed)."""
         if not self.available:
             raise RuntimeError(self.reason)
+        if self._pending:
+            self._playing, self._finished, self._start_when_ready = True, False, True
+            return
+        self._start()
+
+    def _start(self) -> None:
         if not self._bufs:
+            self._playing = False
             return
         if self._pos >= self._hi and self._seek < 0:
             self._seek = self._lo
@@ -259,6 +392,7 @@ class Player:
 
     def pause(self) -> None:
         self._playing = False
+        self._start_when_ready = False
         if self._stream is not None and self._stream.active:
             self._stream.abort()
 
@@ -286,6 +420,10 @@ class Player:
 
     def close(self) -> None:
         self._playing = False
+        self._token += 1
+        if self.io is not None:
+            self.io.cancel(self.lane)
+        self._set_pending(False)
         self._close_stream()
 
     # -- audio thread --------------------------------------------------------------------
@@ -321,3 +459,4 @@ class Player:
             filled += k
             pos += k
         self._pos = pos
+

@@ -1,6 +1,7 @@
 """Playback in the main window (a controller MainWindow composes): play / pause, A / B / R at
-the same sample, looping the region, loudness matching and the moving playhead.
-``PlaybackHost`` lists everything it uses of the window."""
+the same sample, looping the region, loudness matching and the moving playhead. The player's
+buffers are prepared in the window's I/O worker (resampling a long clip takes seconds); the
+status bar says so meanwhile. ``PlaybackHost`` lists everything it uses of the window."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from PySide6.QtCore import QTimer
 
 from . import icons
 
+PREPARING = "Preparing playback…"
+
 if TYPE_CHECKING:
+    from .jobs import JobRunner
     from .playback import Player
     from .settings import Settings
     from .theme import Colors
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 
 class PlaybackHost(Protocol):
     player: Player
+    io: JobRunner
     settings: Settings
     acts: WindowActions
     wave: WaveformView
@@ -44,6 +49,22 @@ class PlaybackController:
         self.timer = QTimer(parent)
         self.timer.setInterval(30)
         self.timer.timeout.connect(self.tick)
+        p = win.player
+        p.io = win.io  # new versions are resampled there, not on the UI thread
+        p.on_preparing = self.preparing
+        p.on_error = self.deferred_error
+
+    def preparing(self, busy: bool) -> None:
+        sb = self.win.statusBar()
+        if busy:
+            sb.showMessage(PREPARING)
+        elif sb.currentMessage() == PREPARING:
+            sb.clearMessage()
+
+    def deferred_error(self, text: str) -> None:
+        """A play asked for while the buffers were prepared could not start."""
+        self.win.statusBar().showMessage(text, 8000)
+        self.update_play_action()
 
     def toggle_play(self) -> None:
         w, player, acts = self.win, self.win.player, self.win.acts

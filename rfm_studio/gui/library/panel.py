@@ -412,7 +412,7 @@ class LibraryPanel(QWidget):
         if self.player is None:
             from ..playback import Player
 
-            self.player = Player()
+            self.player = Player(self.io)  # its buffers are prepared in the I/O worker
         if not self.player.available and not self.player.probe():
             self.status.setText(self.player.reason)
             return
