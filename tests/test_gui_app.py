@@ -435,11 +435,11 @@ def test_model_and_adapter_selectors(qtbot, loaded, gui_tiny_bundle):
 def test_playback_disabled_without_a_device(qtbot, window, clip_path, monkeypatch):
     from rfm_studio.gui import playback
 
-    monkeypatch.setattr(playback.Player, "probe", lambda self: (setattr(
-        self, "reason", "Playback is disabled: no audio output device was found."), False)[1])
+    monkeypatch.setattr(playback, "probe_device", lambda: playback.AudioDevice(
+        False, "Playback is disabled: no audio output device was found."))
     w = window
     w.start(str(clip_path), load_model=False)
-    qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
+    qtbot.waitUntil(lambda: w.document.opening is None and w.audio_label.text() != "Audio: …", timeout=30000)
     assert w.audio_label.text() == "Audio: off" and not w.acts.a_play.isEnabled()
     w.playback.toggle_play()  # says why, does not raise
     assert "no audio output device" in w.statusBar().currentMessage()

@@ -423,3 +423,36 @@ def test_the_windows_player_prepares_an_opened_clip_in_the_io_worker(qtbot, wind
     io_thread = _worker_id(qtbot, w.io)
     assert resampled and set(resampled) == {io_thread} and io_thread != MAIN
     assert shown == ["Preparing playback…", ""] and not w.player.preparing
+
+
+def test_the_audio_device_is_probed_in_the_io_worker_at_start_and_by_a_first_audition(
+        qtbot, window, clip_path, monkeypatch):
+    """Importing sounddevice (PortAudio lists the devices) never runs on the UI thread: the
+    window probes once at start in the I/O worker; a library audition before any probe
+    probes in its own I/O job, and one after the window's probe does not probe again."""
+    from rfm_studio.gui import playback
+    from rfm_studio.gui.library.panel import PATH_ROLE
+
+    probed = []
+
+    def fake_probe():
+        probed.append(threading.get_native_id())
+        return playback.AudioDevice(False, "Playback is disabled: no audio output device was found.")
+
+    monkeypatch.setattr(playback, "probe_device", fake_probe)
+    lib = window.library
+    lib.search("dog barking")
+    qtbot.waitUntil(lambda: lib.tree.topLevelItemCount() > 0, timeout=60000)
+    lib.tree.setCurrentItem(lib.tree.topLevelItem(0))
+    assert lib.tree.currentItem().data(0, PATH_ROLE) and lib.player is None and lib.device is None
+    lib.audition()  # the first audition, before the window has looked for a device
+    qtbot.waitUntil(lambda: "no audio output device" in lib.status.text(), timeout=30000)
+    io_thread = _worker_id(qtbot, window.io)
+    assert probed == [io_thread] and io_thread != MAIN and lib.player is not None and not lib.player.available
+    window.start(str(clip_path), load_model=False)  # the window's probe, in the same worker
+    qtbot.waitUntil(lambda: window.audio_label.text() == "Audio: off", timeout=30000)
+    assert probed == [io_thread, io_thread] and lib.device.reason == window.player.reason
+    lib.status.setText("")
+    lib.audition()  # the device is known now: the audition only reads the sound
+    qtbot.waitUntil(lambda: "no audio output device" in lib.status.text(), timeout=30000)
+    assert len(probed) == 2

@@ -269,17 +269,8 @@ class MainWindow(QMainWindow):
             self.edit_split.window_resized()
 
     def start(self, path: str | None = None, model: str | None = None, load_model: bool = True) -> None:
-        """Called once the window shows: audio device, first clip, then the model (in the worker)."""
-        if self.player.probe():
-            self.audio_label.setText(f"Audio: {self.player.device_name}")
-        else:
-            self.audio_label.setText("Audio: off")
-            self.playback_banner.setText(f"⚠ {self.player.reason}")
-            self.playback_banner.setToolTip("Editing and export work without an audio device; "
-                                            "see Help ▸ Report a Problem for the diagnostics.")
-            self.playback_banner.show()
-            self.acts.a_play.setToolTip(self.player.reason)
-        self.audio_label.setToolTip(self.player.reason)
+        """Called once the window shows: audio device (I/O worker), first clip, then the model (in the worker)."""
+        self.playback.find_device()  # in the I/O worker, before the first clip is read
         self._start_path = path
         if not self.autosave.offer_restore():  # (a restore that fails with nothing shown calls open_start)
             self.open_start()

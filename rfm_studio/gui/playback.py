@@ -179,26 +179,23 @@ class Player:
 
     # -- device ---------------------------------------------------------------------
     def probe(self) -> bool:
-        try:
-            import sounddevice as sd
-        except OSError:
-            self.reason = "Playback is disabled: the PortAudio library is missing (install libportaudio2)."
+        """Find the output device here (importing sounddevice starts PortAudio: tenths of a
+        second). The window does it in its I/O worker: ``probe_device`` then ``use_device``."""
+        return self.use_device(probe_device())
+
+    def use_device(self, dev: "AudioDevice") -> bool:
+        """Take a probe's result (on the UI thread)."""
+        self.reason = dev.reason
+        if not dev.available:
             return False
-        except ImportError:
-            self.reason = "Playback is disabled: the sounddevice package is not installed."
-            return False
-        try:
-            dev = sd.query_devices(kind="output")
-        except Exception:  # PortAudioError or ValueError when there is no default output
-            self.reason = "Playback is disabled: no audio output device was found."
-            return False
+        import sounddevice as sd  # imported by the probe already: a lookup
+
         self._sd = sd
-        self.channels = 2 if int(dev.get("max_output_channels", 0)) >= 2 else 1
-        self.device_name = str(dev.get("name", "default"))
-        self.device_rate = int(dev.get("default_samplerate") or 48000)
+        self.channels, self.device_name, self.device_rate = dev.channels, dev.name, dev.rate
         self._rates.clear()
         self.available = True
-        self.reason = f"Output: {self.device_name}"
+        if self._raw[0] is not None:
+            self._request()  # the buffers again, for this device's rate and channels
         return True
 
     # -- sources (UI thread) -----------------------------------------------------------
@@ -460,3 +457,30 @@ class Player:
             pos += k
         self._pos = pos
 
+
+@dataclass(frozen=True)
+class AudioDevice:
+    """What ``probe_device`` found: the output device, or why there is none."""
+    available: bool
+    reason: str
+    name: str = ""
+    channels: int = 2
+    rate: int = 48000
+
+
+def probe_device() -> AudioDevice:
+    """Import sounddevice (it starts PortAudio, which lists the devices) and ask for the
+    default output. Any thread: the window runs it once, at start, in its I/O worker."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return AudioDevice(False, "Playback is disabled: the PortAudio library is missing (install libportaudio2).")
+    except ImportError:
+        return AudioDevice(False, "Playback is disabled: the sounddevice package is not installed.")
+    try:
+        dev = sd.query_devices(kind="output")
+    except Exception:  # PortAudioError or ValueError when there is no default output
+        return AudioDevice(False, "Playback is disabled: no audio output device was found.")
+    name = str(dev.get("name", "default"))
+    return AudioDevice(True, f"Output: {name}", name, 2 if int(dev.get("max_output_channels", 0)) >= 2 else 1,
+                       int(dev.get("default_samplerate") or 48000))

@@ -15,7 +15,11 @@ from . import icons
 PREPARING = "Preparing playback…"
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QLabel
+
     from .jobs import JobRunner
+    from .library.panel import LibraryPanel
+    from .playback import AudioDevice
     from .playback import Player
     from .settings import Settings
     from .theme import Colors
@@ -38,9 +42,13 @@ class PlaybackHost(Protocol):
     cursor: float
     duration: float
     compare_view: CompareView
+    audio_label: QLabel
+    playback_banner: QLabel
+    library: LibraryPanel
 
     def statusBar(self): ...
     def show_error(self, title: str, message: str, detail: str = "") -> None: ...
+    def update_actions(self) -> None: ...
 
 
 class PlaybackController:
@@ -53,6 +61,32 @@ class PlaybackController:
         p.io = win.io  # new versions are resampled there, not on the UI thread
         p.on_preparing = self.preparing
         p.on_error = self.deferred_error
+
+    def find_device(self) -> None:
+        """Probe the audio output in the I/O worker (importing sounddevice starts PortAudio);
+        the window's player and the library panel's take the result."""
+        from .playback import probe_device
+
+        w = self.win
+        w.audio_label.setText("Audio: …")
+        w.player.reason = "Looking for the audio output device…"
+        w.io.submit("audio-device", lambda _cancel: probe_device(), "find the audio device",
+                    on_returned=self.device_found)
+
+    def device_found(self, dev: AudioDevice) -> None:
+        w = self.win
+        if w.player.use_device(dev):
+            w.audio_label.setText(f"Audio: {w.player.device_name}")
+        else:
+            w.audio_label.setText("Audio: off")
+            w.playback_banner.setText(f"⚠ {w.player.reason}")
+            w.playback_banner.setToolTip("Editing and export work without an audio device; "
+                                         "see Help ▸ Report a Problem for the diagnostics.")
+            w.playback_banner.show()
+            w.acts.a_play.setToolTip(w.player.reason)
+        w.audio_label.setToolTip(w.player.reason)
+        w.library.use_device(dev)
+        w.update_actions()
 
     def preparing(self, busy: bool) -> None:
         sb = self.win.statusBar()

@@ -128,6 +128,7 @@ class LibraryPanel(QWidget):
         self.runner = runner if runner is not None else io  # JobRunner for indexing (long)
         self.db_path = db_path
         self.player = player  # a Player of its own for auditions (made on first use)
+        self.device = None  # the audio output (playback.AudioDevice: the window's probe at start, or the first audition's)
         self._lib = None  # opened in the I/O worker's thread, used only there
         self._req = 0
         self._encoder_started = False  # the model's worker is loading the text encoder
@@ -396,28 +397,42 @@ class LibraryPanel(QWidget):
         return LibraryChoice(self.reference, what, self.db_path) if self.reference else None
 
     # ------------------------------------------------------------- audition, folders
+    def use_device(self, dev) -> None:
+        """The audio output the window found (its probe at start, in the I/O worker)."""
+        self.device = dev
+
     def audition(self) -> None:
         it = self.tree.currentItem()
         if it is None:
             return
         path = it.data(0, PATH_ROLE)
+        probe = self.device is None and not (self.player is not None and self.player.available)
 
         from ..tasks import read_clip
 
-        self.io.submit(AUDITION, lambda c: read_clip(path), f"audition {Path(path).name}",
-                       on_returned=lambda clip: self._play(path, clip.audio, clip.sample_rate),
+        def work(_cancel):  # the sound, and the audio device if no one has looked for it yet
+            from ..playback import probe_device
+
+            return read_clip(path), (probe_device() if probe else None)
+
+        self.io.submit(AUDITION, work, f"audition {Path(path).name}",
+                       on_returned=lambda got: self._play(path, *got),
                        on_errored=lambda err: self.status.setText(err.message))
 
-    def _play(self, path, audio, sr):
+    def _play(self, path, clip, dev=None):
+        if dev is not None:
+            self.device = dev
         if self.player is None:
             from ..playback import Player
 
-            self.player = Player(self.io)  # its buffers are prepared in the I/O worker
-        if not self.player.available and not self.player.probe():
+            self.player = Player(self.io)  # no device yet (cheap); its buffers are prepared in the I/O worker
+        if not self.player.available and self.device is not None:
+            self.player.use_device(self.device)
+        if not self.player.available:
             self.status.setText(self.player.reason)
             return
         self.player.pause()
-        self.player.set_sources(audio, None, sr)
+        self.player.set_sources(clip.audio, None, clip.sample_rate)
         self.player.seek(0.0)
         self.player.play()
         self.status.setText(f"Playing {Path(path).name}")
