@@ -456,3 +456,42 @@ def test_the_audio_device_is_probed_in_the_io_worker_at_start_and_by_a_first_aud
     lib.audition()  # the device is known now: the audition only reads the sound
     qtbot.waitUntil(lambda: "no audio output device" in lib.status.text(), timeout=30000)
     assert len(probed) == 2
+
+
+def test_searches_after_a_cancelled_indexing_leave_the_new_descriptions_to_the_models_worker(
+        qtbot, window, tmp_path, monkeypatch):
+    """Files scanned but not embedded (Add Folder… cancelled before its embedding step): the
+    I/O worker's searches answer from keywords and embed only their query; the descriptions
+    are embedded in the model's worker, then the search runs again with embeddings."""
+    from rfm_studio.core.library import Library
+    from rfm_studio.core.library import embed as embed_mod
+
+    try:
+        embed_mod.load_encoder()
+    except embed_mod.EncoderUnavailable:
+        pytest.skip("encoder package not installed")
+    lib = window.library
+    d = tmp_path / "mine"
+    d.mkdir()
+    sf.write(d / "ANMLWild_Zebra Whinny_AB_Lib.wav", np.zeros(8000, np.float32) + 0.01, 16000)
+    with Library(lib.db_path) as db:  # what a cancelled indexing leaves: scanned, not embedded
+        db.add_folder(d)
+        db.embed_pending(limit=0)  # (nothing: the starter library's texts stay unembedded too)
+        assert db.unembedded() > 0
+    calls, real = [], embed_mod.embed
+    monkeypatch.setattr(embed_mod, "embed", lambda texts: (calls.append((threading.get_native_id(), list(texts))),
+                                                           real(texts))[1])
+    modes = []
+    real_show = lib._show
+    monkeypatch.setattr(lib, "_show", lambda rid, payload: (modes.append(payload[1]), real_show(rid, payload))[1])
+    lib.search("a zebra whinnying")
+    qtbot.waitUntil(lambda: bool(modes) and modes[-1] == "embeddings", timeout=120000)
+    assert modes[0] == "keywords" and lib.tree.topLevelItem(0).text(0) == "ANMLWild_Zebra Whinny_AB_Lib.wav"
+    io_thread, model_worker = _worker_id(qtbot, window.io), _worker_id(qtbot, window.runner)
+    on_io = [texts for t, texts in calls if t == io_thread]
+    described = [texts for t, texts in calls if t == model_worker]
+    assert on_io == [["a zebra whinnying"]] and described  # the I/O worker embedded the query only
+    assert any(any("zebra" in x.lower() for x in texts) for texts in described)
+    assert {t for t, _ in calls} == {io_thread, model_worker}
+    with Library(lib.db_path) as db:
+        assert db.unembedded() == 0

@@ -198,3 +198,25 @@ def test_cli_library_add_embeds_the_new_descriptions(tmp_path, folder, capsys, m
     assert "new descriptions embedded for search" in out
     code, out, _ = run_cli(capsys, "library", "search", "a dog barking")
     assert code == 0 and "ANMLDog_Big Dog Barking" in out.splitlines()[0]
+
+
+def test_a_search_that_must_answer_at_once_never_embeds_descriptions(lib, folder, monkeypatch):
+    """With the encoder loaded and a few descriptions not yet embedded (an indexing cancelled
+    before its embedding step), a ``load_encoder=False`` search answers from keywords and
+    leaves them to ``embed_pending``; once they are embedded it uses embeddings."""
+    from rfm_studio.core.library import embed
+
+    try:
+        embed.load_encoder()
+    except embed.EncoderUnavailable:
+        pytest.skip("encoder package not installed")
+    lib.add_folder(folder)
+    assert lib.unembedded() == 5
+    embedded, real = [], embed.embed
+    monkeypatch.setattr(embed, "embed", lambda texts: (embedded.append(list(texts)), real(texts))[1])
+    assert names(lib.search("dogs barking", 3, load_encoder=False))[0] == "ANMLDog_Big Dog Barking_JD_Yard.wav"
+    assert lib.mode == "keywords" and embedded == [] and lib.unembedded() == 5
+    assert lib.embed_pending() == 5 and lib.unembedded() == 0
+    embedded.clear()
+    assert names(lib.search("a dog barking", 1, load_encoder=False)) == ["ANMLDog_Big Dog Barking_JD_Yard.wav"]
+    assert lib.mode == "embeddings" and embedded == [["a dog barking"]]  # the query only

@@ -286,15 +286,16 @@ class Library:
         return ScanReport(root, added, updated, len(gone), unchanged, failed, time.perf_counter() - t0)
 
     # ------------------------------------------------------------- search
-    def embed_pending(self, cancel=None) -> int:
-        """Embed the search texts that have no embedding yet (batched; each batch committed)."""
+    def embed_pending(self, cancel=None, limit: int | None = None) -> int:
+        """Embed the search texts that have no embedding yet (batched; each batch committed);
+        with ``limit``, stop once that many are done (the rest wait for the next call)."""
         from .embed import embed
 
         done = 0
         with self._lock:
             while True:
                 rows = self.db.execute("SELECT id, text FROM texts WHERE emb IS NULL LIMIT 512").fetchall()
-                if not rows or (cancel is not None and cancel.cancelled):
+                if not rows or (cancel is not None and cancel.cancelled) or (limit is not None and done >= limit):
                     return done
                 vecs = embed([t for _, t in rows])
                 with self._tx():
@@ -302,6 +303,10 @@ class Library:
                                         [(v.astype(np.float32).tobytes(), i) for (i, _), v in zip(rows, vecs)])
                     self._bump()
                 done += len(rows)
+
+    def unembedded(self) -> int:
+        """How many search texts have no embedding yet (``embed_pending`` makes them)."""
+        return int(self.db.execute("SELECT COUNT(*) FROM texts WHERE emb IS NULL").fetchone()[0])
 
     def _matrix(self):
         gen = self._get("generation", 0)
@@ -315,15 +320,17 @@ class Library:
 
     def search(self, query: str, limit: int = 10, load_encoder: bool = True) -> list[Hit]:
         """The files best matching ``query``: embeddings when the encoder loads, else keywords.
-        ``load_encoder=False``: keywords unless the encoder is loaded already (no wait on it)."""
+        ``load_encoder=False`` (a search that must answer at once): the encoder embeds the query
+        only, never loads and never embeds descriptions: keywords unless it is loaded already
+        and ``unembedded()`` is 0 (``embed_pending`` is for a thread that may wait)."""
         query = (query or "").strip()
         if not query:
             return []
         from .embed import encoder_state
 
         with self._lock:
-            pending = self.db.execute("SELECT COUNT(*) FROM texts WHERE emb IS NULL").fetchone()[0]
-            if pending > SEARCH_EMBED_MAX or not (load_encoder or encoder_state() == "loaded"):
+            pending = self.unembedded()
+            if pending > SEARCH_EMBED_MAX or not (load_encoder or (encoder_state() == "loaded" and not pending)):
                 self.mode = "keywords"
                 return self.keyword_search(query, limit)
             try:

@@ -11,7 +11,10 @@ the library sound of an "Add ..." edit is looked up and read inside the edit's o
 loaded once, on the first search, by the model's worker (seconds, with torch: in the I/O worker
 it would hold up opening files and the searches typed meanwhile; the model's worker does all
 the other torch work, so no two threads import it at once); until it is loaded searches answer
-from the keyword index, and the current one runs again when it is. Results
+from the keyword index, and the current one runs again when it is. A search in the I/O worker
+embeds its query only: descriptions not embedded yet (an Add Folder… cancelled before its
+embedding step) are embedded by the model's worker (``embed_descriptions``) while searches
+answer from keywords, and the current one runs again when they are. Results
 come back to the UI thread as per-job callbacks carrying tuples of frozen Hit records or
 numpy arrays; closing the window cancels the jobs (their runners' shutdown), it never waits
 on them here.
@@ -42,6 +45,8 @@ LIMIT = 25
 DESCRIPTION_WIDTH = 120  # px: the Description column starts narrow (the tooltip shows it whole)
 SEARCH, AUDITION, INDEX = "library-search", "library-audition", "library-index"  # job lanes
 ENCODER = "library-encoder"  # the text encoder's load (a lane of the model's worker)
+EMBED = "library-embed"  # embedding descriptions (a lane of the model's worker)
+EMBEDDING = "embedding the new sounds' descriptions…"
 STOPPED = "library-index-stopped"  # after a cancelled indexing job (the same worker): search again
 LOADING_ENCODER = "loading the text encoder…"
 WAITING_ENCODER = "the text encoder loads when the current job ends"
@@ -219,6 +224,7 @@ class LibraryPanel(QWidget):
         self.runner.cancel(INDEX)
         self.runner.cancel(STOPPED)
         self.runner.cancel(ENCODER)
+        self.runner.cancel(EMBED)
 
     @property
     def loading_encoder(self) -> bool:
@@ -238,6 +244,18 @@ class LibraryPanel(QWidget):
         self.runner.submit(ENCODER, load_text_encoder, "load the text encoder",
                            on_started=self._encoder_loading, on_returned=why,
                            on_errored=lambda err: why(err.message), on_finished=self._encoder_loaded)
+
+    def _embed_descriptions(self) -> None:
+        """Embed the descriptions no search has embedded (the I/O worker's searches never run
+        the encoder on them) in the model's worker; then search again, with embeddings."""
+        from ...core.library.embed import encoder_state
+
+        if encoder_state() != "loaded" or self.runner.busy(EMBED):
+            return  # (the encoder's load searches again; a failed load leaves keywords)
+        db = self.db_path
+        self.runner.submit(EMBED, lambda c: embed_descriptions(db, c), "embed the library's descriptions",
+                           on_returned=lambda n: self._search_again() if n else None,
+                           on_errored=lambda err: setattr(self, "_encoder_error", err.message))
 
     def _encoder_loading(self) -> None:
         self._encoder_started = True
@@ -271,14 +289,15 @@ class LibraryPanel(QWidget):
         rid = self._req
         self._query = q
         if not q:
-            self._show(rid, ((), self.mode, None))
+            self._show(rid, ((), self.mode, None, 0))
             return
         self.status.setText("Searching…")
         self._load_encoder()
 
         def work(_cancel):  # keywords while the encoder loads (the I/O worker never waits for it)
             lib = self._library()
-            return tuple(lib.search(q, LIMIT, load_encoder=False)), lib.mode, lib.count()
+            hits = tuple(lib.search(q, LIMIT, load_encoder=False))
+            return hits, lib.mode, lib.count(), lib.unembedded()
 
         self.io.submit(SEARCH, work, f"search {q}", on_returned=lambda payload: self._show(rid, payload),
                        on_errored=lambda err: self._show(rid, err))
@@ -291,7 +310,7 @@ class LibraryPanel(QWidget):
         if isinstance(payload, JobError):
             self.status.setText(f"Library error: {payload.message}")
             return
-        hits, mode, count = payload
+        hits, mode, count, unembedded = payload
         self.hits, self.mode = hits, mode
         if self._follow and self._query == self._wanted.strip():
             self._wanted = ""  # the reference below is the one chosen for the instruction's sound
@@ -309,9 +328,13 @@ class LibraryPanel(QWidget):
                 self._select(self.reference)        # Tab into the list does not replace it with the first
         finally:
             self._filling = False
+        if mode == "keywords" and unembedded:
+            self._embed_descriptions()
+        embedding = mode == "keywords" and self.runner.busy(EMBED)
         loading = mode == "keywords" and self.loading_encoder
         if count is not None:
             how = (f" · keyword results · {LOADING_ENCODER if self._encoder_started else WAITING_ENCODER}" if loading else
+                   f" · keyword results · {EMBEDDING}" if embedding else
                    f" · keyword search (the text encoder could not load: {self._encoder_error})"
                    if mode == "keywords" and self._encoder_error else " · keyword search" if mode == "keywords" else "")
             self.status.setText(f"{len(hits)} of {count} sounds{how}")
@@ -325,7 +348,7 @@ class LibraryPanel(QWidget):
                 self._auto = False
         elif self._follow:
             self.set_reference("")
-            if not loading:  # the encoder's results may still find one
+            if not (loading or embedding):  # the encoder's results may still find one
                 self.status.setText(f"No library sound matches '{self.search_box.text().strip()}'. {ADVICE}")
 
     def _select(self, path: str) -> None:
@@ -493,6 +516,17 @@ def load_text_encoder(_cancel=None) -> str:
     except EncoderUnavailable as exc:
         return str(exc)
     return ""
+
+
+def embed_descriptions(db_path, cancel=None) -> int:
+    """Worker side (the model's worker): embed up to ``SEARCH_EMBED_MAX`` (512) descriptions that have
+    no embedding yet (an edit queued meanwhile waits for one such job, not for a whole backlog;
+    the search run after it queues the next); how many. ``cancel`` is checked between batches."""
+    from ...core.library import Library
+    from ...core.library.index import SEARCH_EMBED_MAX
+
+    with Library(db_path) as lib:
+        return lib.embed_pending(cancel=cancel, limit=SEARCH_EMBED_MAX)
 
 
 def index_folder(db_path, folder: str, cancel=None):
