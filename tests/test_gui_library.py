@@ -70,10 +70,10 @@ def test_a_changed_instruction_never_uses_the_previous_instructions_sound(qtbot,
         assert lib.reference == cat  # the dog's candidates wait behind the held job
         choice = lib.reference_for("Add a dog barking")
         assert choice is not None and choice.path != cat
-        assert choice.path == "" and choice.query == "a dog barking"  # the best keyword match, looked up in the job
+        assert choice.path == "" and choice.query == "a dog barking"  # the CLI's pick, looked up in the job
     finally:
         gate.set()
-    qtbot.waitUntil(lambda: "dog_bark_" in lib.reference, timeout=60000)
+    qtbot.waitUntil(lambda: "dog_bark_" in lib.reference and not lib._wanted, timeout=60000)  # the final candidates
     assert lib.reference_for("Add a dog barking").path == lib.reference
     assert window.errors == []
 
@@ -151,7 +151,7 @@ def test_audition_plays_the_selected_sound_and_add_folder_indexes(qtbot, window,
 
 
 def test_run_right_after_typing_an_add_still_uses_a_library_sound(qtbot, loaded):
-    """Run pressed before the candidates come back: the best keyword match is used (no silent no-op)."""
+    """Run pressed before the candidates come back: the CLI's pick is used (no silent no-op)."""
     w = loaded
     w.panel.instruction.setText("Add a cow mooing")
     w.set_region((0.1, 1.4))
@@ -263,3 +263,45 @@ def test_add_folder_indexes_in_the_models_worker_and_cancel_stops_it_between_fil
     shown = lambda: {lib.tree.topLevelItem(i).data(0, 0x0100) for i in range(lib.tree.topLevelItemCount())}  # noqa: E731
     qtbot.waitUntil(lambda: set(indexed) <= shown(), timeout=60000)  # the search ran again: they show
     assert "sounds" in lib.status.text() and window.errors == []
+
+
+def test_the_panel_and_the_cli_pick_the_same_library_sound_for_an_instruction(qtbot, loaded):
+    """No keyword matches "a puppy yapping" or "a doorbell"; each one's best embedding match
+    scores above MIN_SCORE. The edit run before the candidates come, and the candidate the
+    panel chooses, are the sound `rfm-studio edit` picks (commands.library.library_reference)."""
+    import types
+
+    import pytest
+
+    from rfm_studio.commands.library import library_reference
+    from rfm_studio.core.library import Library
+    from rfm_studio.core.library.embed import EncoderUnavailable, load_encoder
+
+    try:
+        load_encoder()
+    except EncoderUnavailable:
+        pytest.skip("encoder package not installed")
+    w = loaded
+    lib = w.library
+
+    def cli_pick(text):
+        prompt, _note = library_reference(types.SimpleNamespace(library=None), text)
+        return prompt.source
+
+    with Library(lib.db_path) as db:
+        assert db.keyword_search("a puppy yapping", 5) == [] and db.keyword_search("a doorbell", 5) == []
+    text = "Add a puppy yapping"
+    w.panel.instruction.setText(text)
+    w.set_region((0.1, 1.4))
+    choice = lib.reference_for(text)
+    assert choice is not None and choice.path == ""  # Run before the candidates: picked in the edit's job
+    assert w.run_edit() is not None
+    qtbot.waitUntil(lambda: w.editing.job is None, timeout=60000)
+    v = w.history.get(w.history.current)
+    assert w.errors == [] and v.params["reference"] == cli_pick(text)
+    text = "Add a doorbell"
+    w.panel.instruction.setText(text)  # the candidates, chosen in the panel
+    qtbot.waitUntil(lambda: lib.search_box.text() == "a doorbell" and lib.mode == "embeddings"
+                    and not lib._wanted, timeout=60000)
+    cli = cli_pick(text)
+    assert "bell" in cli and lib.reference == cli and lib.reference_for(text).path == cli

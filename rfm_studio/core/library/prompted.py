@@ -169,8 +169,20 @@ def replace_at(audio: np.ndarray, removed: np.ndarray, sr: int, ref: AudioPrompt
 MIN_SCORE = 0.3  # an embedding match below this is no match
 
 
+def usable_hits(hits, mode: str) -> list:
+    """The hits a pick may use, best first: in ``mode`` "embeddings" an embedding match below
+    MIN_SCORE, and every one after it, is no match (keyword hits all count)."""
+    out = []
+    for h in hits:
+        if mode == "embeddings" and h.score < MIN_SCORE:
+            break
+        out.append(h)
+    return out
+
+
 def pick_reference(query: str, lib=None) -> tuple[AudioPrompt, object]:
-    """(reference prompt, library Hit) of the best library match for ``query``."""
+    """(reference prompt, library Hit) of the best library match for ``query`` (the CLI's and
+    the editor's "Add X" / "Replace A with B" use it: the same sound for the same instruction)."""
     from .index import Library
 
     own = lib is None
@@ -181,9 +193,7 @@ def pick_reference(query: str, lib=None) -> tuple[AudioPrompt, object]:
     finally:
         if own:
             lib.close()
-    for h in hits:
-        if mode == "embeddings" and h.score < MIN_SCORE:
-            break
+    for h in usable_hits(hits, mode):
         try:
             return load_reference(h.path, source=h.path), h
         except Exception:

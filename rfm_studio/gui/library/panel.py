@@ -55,7 +55,7 @@ WAITING_ENCODER = "the text encoder loads when the current job ends"
 @dataclass(frozen=True)
 class LibraryChoice:
     """Which library sound an edit uses: ``path`` (chosen in the panel) or, when none was
-    chosen yet, the best keyword match for ``query``; resolved in the edit's job."""
+    chosen yet, the best match for ``query`` as the CLI picks it; resolved in the edit's job."""
     path: str
     query: str
     db_path: object = None
@@ -73,32 +73,34 @@ def no_library_sound(message: str) -> NoLibrarySound:
     return NoLibrarySound(f"{message} {ADVICE}")
 
 
-def pick(choice: LibraryChoice) -> str:
-    """The file ``choice`` names: its path, or the best keyword match (FTS5, no model); raises
-    (one sentence and what to try) when the library has no match or cannot be searched."""
+def pick(choice: LibraryChoice):
+    """Worker side (the edit's job, in the model's worker: it may load the text encoder): the
+    reference prompt of the file ``choice`` names, or of the best match for its query as the
+    CLI picks it (core ``pick_reference``: embeddings and MIN_SCORE, keywords when the encoder
+    cannot load); raises (one sentence and what to try) when nothing matches or the library
+    cannot be searched."""
+    from ...core.library.prompted import load_reference
+
     if choice.path:
-        return choice.path
+        return load_reference(choice.path, source=choice.path)
     from ...core.library import Library
+    from ...core.library.prompted import pick_reference
 
     try:
         with Library(choice.db_path) as lib:
-            hits = lib.keyword_search(choice.query, 1)
+            return pick_reference(choice.query, lib)[0]
+    except OptionError:
+        raise no_library_sound(f"The sound library has no sound matching '{choice.query}'.") from None
     except Exception as exc:  # noqa: BLE001 - a broken or locked index: say so, suggest another way
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise no_library_sound(f"The sound library could not be searched for '{choice.query}' ({reason}).") from None
-    if not hits:
-        raise no_library_sound(f"The sound library has no sound matching '{choice.query}'.")
-    return hits[0].path
 
 
 def with_reference(req, choice: LibraryChoice | None):
     """Worker side: ``req`` with the chosen library sound appended to its prompts."""
-    path = pick(choice) if choice is not None else ""
-    if not path:
+    if choice is None:
         return req
-    from ...core.library.prompted import load_reference
-
-    return replace(req, prompts=tuple(req.prompts) + (load_reference(path, source=path),))
+    return replace(req, prompts=tuple(req.prompts) + (pick(choice),))
 
 
 class _ResultTree(QTreeWidget):
@@ -312,8 +314,6 @@ class LibraryPanel(QWidget):
             return
         hits, mode, count, unembedded = payload
         self.hits, self.mode = hits, mode
-        if self._follow and self._query == self._wanted.strip():
-            self._wanted = ""  # the reference below is the one chosen for the instruction's sound
         self._filling = True  # clear() moves the current item: that is no one's choice
         try:
             self.tree.clear()
@@ -338,9 +338,11 @@ class LibraryPanel(QWidget):
                    f" · keyword search (the text encoder could not load: {self._encoder_error})"
                    if mode == "keywords" and self._encoder_error else " · keyword search" if mode == "keywords" else "")
             self.status.setText(f"{len(hits)} of {count} sounds{how}")
-        from ...core.library.prompted import MIN_SCORE  # an embedding match below it is no match
+        if self._follow and self._query == self._wanted.strip() and not (loading or embedding):
+            self._wanted = ""  # the reference below is the one the CLI would pick (until then an edit picks in its job)
+        from ...core.library.prompted import usable_hits  # the CLI's rule: a weak embedding match is no match
 
-        if self._follow and hits and (mode != "embeddings" or hits[0].score >= MIN_SCORE):
+        if self._follow and usable_hits(hits[:1], mode):
             self._auto = True
             try:
                 self.tree.setCurrentItem(self.tree.topLevelItem(0))
@@ -410,8 +412,9 @@ class LibraryPanel(QWidget):
     def reference_for(self, instruction: str) -> LibraryChoice | None:
         """Which library sound an edit with ``instruction`` uses (resolved and read in the
         edit's job, ``with_reference``): the chosen one for an add / replace instruction, or
-        the best keyword match when Run came before the candidates (the reference shown
-        was chosen for an earlier instruction's sound); None for other edits."""
+        the best match as the CLI picks it (``pick``) when Run came before the final candidates
+        (the reference shown was chosen for an earlier instruction's sound, or from keyword
+        results while the text encoder loads); None for other edits."""
         task, _, what = parse_instruction(instruction)
         if task is None:
             return None
