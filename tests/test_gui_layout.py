@@ -36,6 +36,23 @@ def test_the_edit_button_is_in_view_on_a_laptop_screen(qtbot, window, clip_path,
         assert v.height() >= 40
 
 
+def test_the_whole_edit_panel_shows_without_scrolling_at_1280x680(qtbot, window, clip_path):
+    from PySide6.QtWidgets import QScrollArea
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    window.resize(1280, 680)
+    qtbot.waitUntil(lambda: window.size().toTuple() == (1280, 680), timeout=30000)
+    qtbot.wait(50)
+    scroll = next(s for s in window.findChildren(QScrollArea) if s.widget() is window.panel)
+    assert scroll.verticalScrollBar().maximum() == 0  # nothing below the view
+    p = window.panel
+    for w in (p.instruction, p.t_spin, p.steps, p.guidance, p.draws, p.strength, p.seed, p.layers,
+              p.model_combo, p.adapter_combo, p.model_status, p.run_button, p.progress):
+        assert fully_visible(w), w.objectName() or type(w).__name__
+    assert fully_visible(window.history_panel.combo_b) and window.history_panel.tree.height() >= 60
+
+
 SCALED = r"""
 from rfm_studio.app import create_app
 app = create_app()

@@ -12,8 +12,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from ..core.events import MAX_STRENGTH
 from ..core.seeding import MAX_SEED, random_seed
-from .edit_widgets import (SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, row_widget, show_stage, slider_to_t,
-                           t_to_slider)
+from .edit_widgets import (SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, buddy_label, row_widget, show_stage,
+                           slider_to_t, t_to_slider)
+
+
+BOX_MARGINS = (8, 4, 8, 6)  # inside each group: the whole panel fits a 1280×680 window without scrolling
 
 
 class EditPanel(QWidget):
@@ -27,12 +30,13 @@ class EditPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 8, 8, 8)
-        lay.setSpacing(8)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.setSpacing(6)
 
         # -- instruction -----------------------------------------------------------
         box = QGroupBox("Instruction")
         bl = QVBoxLayout(box)
+        bl.setContentsMargins(*BOX_MARGINS)
         row = QHBoxLayout()
         self.instruction = InstructionBox()
         self.instruction.returnPressed.connect(self.run_requested)
@@ -66,6 +70,7 @@ class EditPanel(QWidget):
         # -- parameters ------------------------------------------------------------
         box = QGroupBox("Parameters")
         form = QFormLayout(box)
+        form.setContentsMargins(*BOX_MARGINS)
         form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.t_slider = QSlider(Qt.Horizontal)
         self.t_slider.setRange(0, SLIDER_MAX)
@@ -82,19 +87,17 @@ class EditPanel(QWidget):
         self.steps = QSpinBox()
         self.steps.setRange(1, 2000)
         self.steps.setValue(8)
-        form.addRow("Steps", self.steps)
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, 50.0)
         self.guidance.setSingleStep(0.5)
         self.guidance.setDecimals(2)
         self.guidance.setValue(1.0)
-        form.addRow("Guidance", self.guidance)
+        form.addRow("Steps", row_widget((self.steps, 1), buddy_label("Guidance", self.guidance), (self.guidance, 1)))
         self.draws = QSpinBox()
         self.draws.setRange(1, 64)
         self.draws.setValue(1)
         self.draws.setToolTip("Noise draws averaged per edit: more keep the untouched sound steadier "
                               "(changes that depend on the random noise cancel out); each costs one more pass")
-        form.addRow("Draws", self.draws)
         self.strength = QDoubleSpinBox()
         self.strength.setRange(0.0, MAX_STRENGTH)
         self.strength.setSingleStep(0.1)
@@ -109,7 +112,8 @@ class EditPanel(QWidget):
         self.strength_auto.toggled.connect(self._refresh_strength)
         self._strength_defaults = (1.0, 1.0)  # whole clip, within a region
         self._examples = 0  # example spans marked (Shift-drag): a "Remove X" with one runs on the dictionary
-        form.addRow("Strength", row_widget((self.strength, 1), self.strength_auto))
+        form.addRow("Draws", row_widget((self.draws, 1), buddy_label("Strength", self.strength), (self.strength, 1),
+                                        self.strength_auto))
         self._refresh_strength()
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
@@ -133,6 +137,7 @@ class EditPanel(QWidget):
         # -- model -----------------------------------------------------------------
         box = QGroupBox("Model")
         form = QFormLayout(box)
+        form.setContentsMargins(*BOX_MARGINS)
         form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -142,12 +147,12 @@ class EditPanel(QWidget):
         self.model_browse.setText("…")
         self.model_browse.setToolTip("Choose a model folder")
         self.model_browse.clicked.connect(self.browse_model)
-        form.addRow("Model", row_widget((self.model_combo, 1), self.model_browse))
         self.adapter_combo = QComboBox()
         self.adapter_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.adapter_combo.setMinimumContentsLength(10)
         self.adapter_combo.activated.connect(lambda _i: self.adapter_chosen.emit(self.adapter_combo.currentData() or ""))
-        form.addRow("Adapter", self.adapter_combo)
+        form.addRow("Model", row_widget((self.model_combo, 1), self.model_browse,
+                                        buddy_label("Adapter", self.adapter_combo), (self.adapter_combo, 1)))
         self.model_status = QLabel("No model loaded.")
         self.model_status.setWordWrap(True)
         self.model_status.setObjectName("hint")
@@ -169,19 +174,17 @@ class EditPanel(QWidget):
         # Edit / Cancel and the progress live in ``footer``, which the window pins under the
         # scrolling panel: on a short screen the settings scroll, the Edit button never does
         self.footer = QWidget()
-        fl = QVBoxLayout(self.footer)
+        fl = QHBoxLayout(self.footer)  # one row: the settings above get the height
         fl.setContentsMargins(8, 4, 8, 6)
         fl.setSpacing(6)
-        rr = QHBoxLayout()
-        rr.addWidget(self.run_button, 2)
-        rr.addWidget(self.cancel_button, 1)
-        fl.addLayout(rr)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Ready")
         self.progress.setTextVisible(True)
-        fl.addWidget(self.progress)
+        fl.addWidget(self.run_button, 2)
+        fl.addWidget(self.cancel_button, 1)
+        fl.addWidget(self.progress, 3)
         lay.addStretch(1)
 
         self.set_t_start(0.01)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QStringListModel, Qt
-from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
@@ -24,6 +24,14 @@ def row_widget(*items) -> QWidget:
     w = QWidget()
     w.setLayout(lay)
     return w
+
+
+def buddy_label(text: str, buddy: QWidget) -> QLabel:
+    """A field's label inside a row of several fields (the row's first field has the form's)."""
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    label.setToolTip(buddy.toolTip())
+    return label
 
 
 def slider_to_t(pos: int) -> float:
