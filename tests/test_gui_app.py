@@ -305,6 +305,7 @@ def test_undo_redo_chained_edits_and_compare(qtbot, loaded):
     # compare any two versions
     w.set_compare(v1.id, v2.id)
     assert w.wave.labels[0].startswith("A  1:") and w.wave.labels[1].startswith("B  2:")
+    qtbot.waitUntil(lambda: not w.player.preparing, timeout=30000)  # (new buffers are made in the I/O worker)
     assert np.array_equal(w.player._bufs[0][:, 0], v1.audio[:, 0])
     # the A/B key switches what is heard and shown
     w.ab = 0

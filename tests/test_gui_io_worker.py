@@ -402,6 +402,7 @@ def test_the_windows_player_prepares_an_opened_clip_in_the_io_worker(qtbot, wind
 
     w = window
     assert w.player.io is w.io
+    w.player.available = True  # (no device in the tests: the status says nothing about a player that cannot play)
     monkeypatch.setattr(w.player, "_stream_rate", lambda sr: 48000)  # a 44.1 kHz clip on a 48 kHz device
     resampled, real = [], audio_io.resample
 
@@ -415,14 +416,15 @@ def test_the_windows_player_prepares_an_opened_clip_in_the_io_worker(qtbot, wind
 
     def preparing(busy):
         w.playback.preparing(busy)
-        shown.append(w.statusBar().currentMessage())
+        shown.append(w.audio_label.text())
 
     monkeypatch.setattr(w.player, "on_preparing", preparing)
     open_clip(qtbot, w, clip_path)
     qtbot.waitUntil(lambda: w.player.frames == int(1.5 * 48000), timeout=30000)
     io_thread = _worker_id(qtbot, w.io)
     assert resampled and set(resampled) == {io_thread} and io_thread != MAIN
-    assert shown == ["Preparing playback…", ""] and not w.player.preparing
+    assert shown == ["Audio: – · preparing playback…", "Audio: –"] and not w.player.preparing
+    assert w.statusBar().currentMessage() == ""  # (the edits' messages are not covered)
 
 
 def test_the_audio_device_is_probed_in_the_io_worker_at_start_and_by_a_first_audition(

@@ -58,6 +58,7 @@ def test_removed_sound_export_and_r_source(qtbot, loaded, tmp_path):
     assert np.abs(r).max() > 1e-3  # the edit removed something, and the file holds it
     assert not list(tmp_path.glob(".rfm-*"))
     # R: heard at the same position, shown as its own spectrogram
+    qtbot.waitUntil(lambda: not w.player.preparing, timeout=30000)  # (new buffers are made in the I/O worker)
     assert w.player.has_removed
     w.acts.a_r.trigger()
     assert w.ab == 2 and w.player.selected == 2 and w.acts.a_r.isChecked()

@@ -1,7 +1,7 @@
 """Playback in the main window (a controller MainWindow composes): play / pause, A / B / R at
 the same sample, looping the region, loudness matching and the moving playhead. The player's
 buffers are prepared in the window's I/O worker (resampling a long clip takes seconds); the
-status bar says so meanwhile. ``PlaybackHost`` lists everything it uses of the window."""
+status bar's audio field says so meanwhile. ``PlaybackHost`` lists everything it uses of the window."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 
 from . import icons
 
-PREPARING = "Preparing playback…"
+PREPARING = "preparing playback…"
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel
@@ -57,6 +57,7 @@ class PlaybackController:
         self.timer = QTimer(parent)
         self.timer.setInterval(30)
         self.timer.timeout.connect(self.tick)
+        self.device_text = "Audio: –"
         p = win.player
         p.io = win.io  # new versions are resampled there, not on the UI thread
         p.on_preparing = self.preparing
@@ -68,7 +69,8 @@ class PlaybackController:
         from .playback import probe_device
 
         w = self.win
-        w.audio_label.setText("Audio: …")
+        self.device_text = "Audio: …"
+        self.show_audio()
         w.player.reason = "Looking for the audio output device…"
         w.io.submit("audio-device", lambda _cancel: probe_device(), "find the audio device",
                     on_returned=self.device_found)
@@ -76,24 +78,28 @@ class PlaybackController:
     def device_found(self, dev: AudioDevice) -> None:
         w = self.win
         if w.player.use_device(dev):
-            w.audio_label.setText(f"Audio: {w.player.device_name}")
+            self.device_text = f"Audio: {w.player.device_name}"
         else:
-            w.audio_label.setText("Audio: off")
+            self.device_text = "Audio: off"
             w.playback_banner.setText(f"⚠ {w.player.reason}")
             w.playback_banner.setToolTip("Editing and export work without an audio device; "
                                          "see Help ▸ Report a Problem for the diagnostics.")
             w.playback_banner.show()
             w.acts.a_play.setToolTip(w.player.reason)
         w.audio_label.setToolTip(w.player.reason)
+        self.show_audio()
         w.library.use_device(dev)
         w.update_actions()
 
     def preparing(self, busy: bool) -> None:
-        sb = self.win.statusBar()
-        if busy:
-            sb.showMessage(PREPARING)
-        elif sb.currentMessage() == PREPARING:
-            sb.clearMessage()
+        """The status bar's audio field says so while new versions are prepared (a passing
+        message would hide the edit's own, which comes with the new version)."""
+        self.show_audio()
+
+    def show_audio(self) -> None:
+        w = self.win
+        busy = w.player.preparing and w.player.available
+        w.audio_label.setText(self.device_text + (f" · {PREPARING}" if busy else ""))
 
     def deferred_error(self, text: str) -> None:
         """A play asked for while the buffers were prepared could not start."""
