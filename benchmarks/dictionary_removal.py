@@ -8,13 +8,12 @@ success; its ``table``) and its ``--prompt example`` span:
                  instruction's sound (text only); no match: the input, unchanged
   combined       the model's removal, then dictionary removal with library templates and
                  templates of the model's residual (text only)
-  self-prompt    the model's text-only removal marks the example: its strongest removal spans,
-                 cut from the input, go to the dictionary engine (core/separation/self_prompt.py;
+  self-prompt    the sound finder's strongest span of the named sound (``--finder DIR``), or where
+                 it finds nothing (or --sp spans_from=model) the model's text-only removal's
+                 strongest spans, cut from the input, go to the dictionary engine
+                 (core/separation/self_prompt.py;
                  ``--sp KEY=VALUE`` sets SelfPromptConfig fields, e.g. library=1, combine=product,
                  inside_only=1, examples=0 for library templates only inside the model's spans)
-  finder         the sound finder (core/detection) marks the example: its strongest spans of the
-                 named sound go to the dictionary engine; it finds nothing: the input, unchanged
-  finder-self-prompt  the finder's spans, and self-prompt's where the finder finds nothing
   engine-auto    what ``rfm-studio edit`` does at its defaults for a text-only remove
   engine-self-prompt  ``rfm-studio edit --engine self-prompt``, end to end (the model's edit timed too)
 
@@ -41,8 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "finder", "finder-self-prompt",
-         "engine-auto", "engine-self-prompt")
+MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "engine-auto", "engine-self-prompt")
 
 
 def main(argv=None):
@@ -57,7 +55,6 @@ def main(argv=None):
     ap.add_argument("--leak", action="store_true", help="flag library matches from the triplet's own recording")
     ap.add_argument("--json", default=None)
     ap.add_argument("--finder", default=None, help="sound-finder folder (default: the shipped one)")
-    ap.add_argument("--find", action="append", default=[], metavar="KEY=VALUE", help="FindConfig field")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from edit_quality import example_prompt, rows_of, table
@@ -132,39 +129,24 @@ def main(argv=None):
                 lib_cache = lib_cache or library_templates(removed_sound(r["instruction"]), cfg.library_clips)
                 y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
                 t0, c0 = time.perf_counter(), time.process_time()  # the model's edit is timed in its own mode
-                probs = None
-                if sp.spans_from != "model":  # the sound finder's probabilities for the named sound
+                found = []
+                if sp.spans_from == "finder":  # the sound finder's span of the named sound first
                     from rfm_studio.core.detection.find import load_finder, query_text, sound_probs
+                    from rfm_studio.core.separation.self_prompt import finder_keep, finder_spans
 
-                    probs = sound_probs(load_finder(args.finder), x, query_text(r["instruction"]))
-                keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0,
-                                               probs=probs)
+                    finder = load_finder(args.finder)
+                    if finder is not None:
+                        found = finder_spans(sound_probs(finder, x, query_text(r["instruction"])), sp)
+                if found:
+                    keep, spans = finder_keep(x, found, sp, sp_cfg, library=lib_cache[0], seed=0), found
+                    line.append("finder")
+                else:
+                    keep, spans = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, library=lib_cache[0], seed=0)
                 hit = any(a < e1 and b > e0 for a, b in spans for e0, e1 in
                           (r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]))
                 line.append("HIT" if hit else "miss" if spans else "none")
                 out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
                 line.append("spans " + ",".join(f"{a:.2f}-{b:.2f}" for a, b in spans))
-            elif mode in ("finder", "finder-self-prompt"):
-                from rfm_studio.core.detection.find import (FindConfig, load_finder, query_text, sound_probs,
-                                                            strongest_spans)
-
-                fcfg = FindConfig(**settings(args.find))
-                probs = sound_probs(load_finder(args.finder), x, query_text(r["instruction"]))
-                found = strongest_spans(probs, fcfg, sp.max_examples)
-                hit = any(a < e1 and b > e0 for a, b in found for e0, e1 in spans)
-                line.append(f"found {'HIT' if hit else 'miss' if found else 'none'} peak {probs.max():.2f} "
-                            + ",".join(f"{a:.2f}-{b:.2f}" for a, b in found))
-                exs = [x[int(a * 16000): int(b * 16000)] for a, b in found]
-                exs = [e for e in exs if len(e) >= sp_cfg.n_fft]
-                if exs:
-                    keep = remove_with_dictionary(x, sp_cfg, examples=exs, seed=0)
-                    out = apply_keep_mask(x, 16000, keep, sp_cfg)
-                elif mode == "finder":
-                    out = x
-                else:
-                    y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
-                    keep, _ = self_prompt_keep(x, mel_in, mel_out, sp, sp_cfg, seed=0)
-                    out = y_m if keep is None else apply_keep_mask(x, 16000, keep, sp_cfg)
             elif mode in ("engine-auto", "engine-self-prompt"):
                 model = model or load_editor(args.model, device="cpu")
                 out = edit(model, x, 16000, r["instruction"], seed=0, engine=mode[len("engine-"):]).audio

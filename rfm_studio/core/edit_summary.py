@@ -21,7 +21,8 @@ def spans_text(spans) -> str:
 
 def how_text(params: dict) -> str:
     """How the edit was made, as the report says it: the dictionary engine's removal and its
-    templates; the self-prompted removal's, with the spans the model marked, or the model's own
+    templates; the self-prompted removal's, with the spans the sound finder found or the model
+    marked, or the model's own
     edit where it stood (and its steps); else the model's steps (none for a placed library
     sound). For a long file, also its chunks (self-prompted: in how many the model's own removal
     stood). The parts are joined by "; "."""
@@ -30,7 +31,9 @@ def how_text(params: dict) -> str:
     if p.get("engine") == "dictionary":
         parts.append(f"dictionary removal, templates from the {p.get('templates', 'examples')}")
     elif p.get("engine") == "self-prompt" and p.get("removal") == "dictionary":
-        parts.append(f"dictionary removal, examples the model marked: {spans_text(p.get('spans', []))}")
+        who = {"finder": "the sound finder found", "finder and model": "the sound finder or the model marked"}.get(
+            p.get("spans_from"), "the model marked")
+        parts.append(f"dictionary removal, examples {who}: {spans_text(p.get('spans', []))}")
         if p.get("model_chunks"):
             k = int(p["model_chunks"])
             parts.append(f"the model's own removal stood in {k} chunk{'' if k == 1 else 's'}")

@@ -181,6 +181,7 @@ def _in_file_time(params: dict, offset: float) -> dict:
     """What the report needs of a chunk's edit: its removal (self-prompted: "dictionary" or
     "model"), the spans the model marked moved to the file's time, its templates (dictionary)."""
     return {"removal": params.get("removal"), "templates": params.get("templates"),
+            "spans_from": params.get("spans_from"),
             "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])]}
 
 
@@ -192,6 +193,8 @@ def _removal_summary(engine: str, done: list[dict]) -> dict:
         return {"templates": next((d["templates"] for d in done if d["templates"]), "examples")}
     if engine == "self-prompt":
         cut = [d for d in done if d["removal"] == "dictionary"]
+        found = {d.get("spans_from") for d in cut}
         return {"removal": "dictionary" if cut else "model", "model_chunks": len(done) - len(cut),
+                "spans_from": found.pop() if len(found) == 1 else "finder and model" if found else "model",
                 "spans": merge_runs([[float(a), float(b)] for d in cut for a, b in d["spans"]], 0.0)}
     return {}

@@ -27,7 +27,8 @@ _loaded: dict = {}
 
 @dataclass(frozen=True)
 class FindConfig:
-    threshold: float = 0.5  # a frame is the sound's at this probability
+    threshold: float = 0.5  # a span holds a frame at this probability at least ...
+    low: float | None = None  # ... and reaches out over the frames at ``low`` or more (None: threshold)
     gap_s: float = 0.15  # runs closer than this are one span
     min_span_s: float = 0.1  # shorter runs are dropped
 
@@ -81,10 +82,13 @@ def sound_probs(finder, x16: np.ndarray, text: str) -> np.ndarray:
 
 
 def sound_spans(probs: np.ndarray, cfg: FindConfig | None = None, fps: float = FPS) -> list[tuple[float, float]]:
-    """[(start_s, end_s)] in time order: the runs of frames at ``cfg.threshold`` or more."""
+    """[(start_s, end_s)] in time order: the runs of frames at ``cfg.low`` or more that hold a
+    frame at ``cfg.threshold`` or more (hysteresis)."""
     cfg = cfg or FindConfig()
     p = np.asarray(probs)
-    merged = merge_runs(runs(p >= cfg.threshold), int(round(cfg.gap_s * fps)))
+    low = cfg.threshold if cfg.low is None else min(cfg.low, cfg.threshold)
+    wide = [(a, b) for a, b in runs(p >= low) if p[a:b].max() >= cfg.threshold]
+    merged = merge_runs(wide, int(round(cfg.gap_s * fps)))
     shortest = int(round(cfg.min_span_s * fps))
     return [(a / fps, b / fps) for a, b in merged if b - a >= shortest]
 

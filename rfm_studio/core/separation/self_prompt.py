@@ -1,28 +1,29 @@
-"""Self-prompted removal: a text-only "Remove X" where the flow model marks the example.
+"""Self-prompted removal: a text-only "Remove X" where the app marks the example itself.
 
-The flow model's text-only removal finds where X plays better than it removes it. Its change
-of the log-mel (input minus output, per frame, averaged over the bands) is strongest on the
-frames of the named sound; those frames, cut from the clip, become the "example" a user would
-have marked, and the dictionary engine (dictionary.py) removes what sounds like those frames
-wherever it plays, with its own soft mask on the clip's STFT:
+The dictionary engine (dictionary.py) removes what sounds like an example of X wherever it
+plays, with its own soft mask on the clip's STFT; here the example is found, not marked:
 
-1. the model's edit of the 16 kHz mono mix (text only): ``mel_in``, ``mel_out``;
-2. ``removal_profile``: per frame, the mean over the bands of what the model took out;
-3. ``flagged_spans``: the runs of frames where that is at least ``rel_threshold`` of its peak
-   (and ``min_removal`` nats), joined across short gaps, the strongest ``max_examples`` kept;
-4. the dictionary engine with those spans of the input as its examples (``dictionary_config``);
-   optionally with the library's templates of X, and the model's own mel-domain gain combined
-   with the dictionary's mask.
-
-When the model takes out nothing (no frame reaches ``min_removal``) there is nothing to go on,
-and when it takes out a lot (``model_above`` nats on average over its spans) it has removed X
-itself, better than the dictionary would: either way the model's own output is the result.
-The model runs at its own default strength (within a region, its region default): it is the
-detector, and the request's strength does not move the spans. The strength scales the cut: the
-dictionary's keep mask in dB, or, where the model's output stands, the model's change of the
-mel (editing.finish_edit on the same sampled edit: the model is not run again).
-The defaults were chosen on bank v2 validation triplets (benchmarks/dictionary_removal.py,
-mode self-prompt). ``--engine auto`` runs a text-only "Remove X" this way (engine.TEXT_ONLY).
+1. the sound finder (core/detection, ``models/sound-finder``) gives, per frame, the probability
+   that X plays; its strongest span (``finder_spans``: a run over ``finder_low`` holding a frame
+   at ``finder_threshold``) cut from the clip is the example, and the dictionary engine removes
+   X with it (``finder_keep``). The flow model does not run.
+2. Where the finder is not installed, finds nothing, or ``spans_from`` is "model", the flow
+   model's text-only removal marks it instead: its change of the log-mel (input minus output,
+   per frame, averaged over the bands; ``removal_profile``) is strongest on X's frames;
+   ``flagged_spans`` keeps the runs at ``rel_threshold`` of its peak (and ``min_removal`` nats),
+   joined across short gaps, the strongest ``max_examples``; those spans of the input are the
+   dictionary's examples (optionally with the library's templates of X, and the model's own
+   mel-domain gain combined with the dictionary's mask).
+   When the model takes out nothing there is nothing to go on, and when it takes out a lot
+   (``model_above`` nats on average over its spans) it has removed X itself, better than the
+   dictionary would: either way the model's own output is the result. The model runs at its
+   own default strength (within a region, its region default): it is the detector, and the
+   request's strength does not move the spans.
+The strength scales the cut: the dictionary's keep mask in dB, or, where the model's output
+stands, the model's change of the mel (editing.finish_edit on the same sampled edit: the model
+is not run again). The defaults were chosen on bank v2 validation triplets
+(benchmarks/dictionary_removal.py, mode self-prompt). ``--engine auto`` runs a text-only
+"Remove X" this way (engine.TEXT_ONLY).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .dictionary import SettingsDict
 
 FPS = 100  # mel frames per second when no model's MelConfig is given (hop 160 at 16 kHz)
 COMBINE = ("none", "product", "min", "model-inside")
-SPANS_FROM = ("model", "finder", "agree", "fallback")
+SPANS_FROM = ("model", "finder")
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,12 @@ class SelfPromptConfig(SettingsDict):
     min_share: float = 0.2  # the dictionary's cut over every span the model flagged, as a share of
     # the model's own (dB of power): below it the model's output is the result (a sound heard 4 or
     # more times is taken for the scene by the dictionary and kept)
-    spans_from: str = "model"  # where the examples come from: "model" (its removal, above),
-    # "finder" (the sound finder's strongest spans, core/detection; the model's where it finds
-    # none), "agree" (the model's spans the finder agrees with, else the finder's, else the model's),
-    # "fallback" (the model's; the finder's where the model flags nothing)
-    finder_threshold: float = 0.5  # the finder's probability for a frame of the sound
+    spans_from: str = "finder"  # where the example comes from: "finder" (the sound finder's
+    # strongest span, core/detection; the model's removal where it finds nothing or is not
+    # installed) or "model" (the model's removal only)
+    finder_threshold: float = 0.5  # a found span holds a frame the finder gives this probability ...
+    finder_low: float = 0.2  # ... and reaches out over its frames at this probability or more
+    finder_examples: int = 1  # the strongest found spans that become the examples
 
 
 
@@ -189,13 +191,26 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     return keep, spans
 
 
-def _dictionary_keep(x16, spans, cfg, dcfg, library, seed, cancel):
-    """The dictionary engine's keep mask with the spans of ``x16`` as its examples (no model)."""
+def finder_spans(probs, cfg: SelfPromptConfig) -> list[tuple[float, float]]:
+    """The examples' spans from the sound finder's ``probs`` (100 frames a second): its
+    ``finder_examples`` strongest spans (detection/find.py); [] when no frame reaches
+    ``finder_threshold``."""
+    from ..detection.find import FindConfig, strongest_spans
+
+    p = np.asarray(probs)
+    if not p.size or p.max() < cfg.finder_threshold:
+        return []
+    fc = FindConfig(threshold=cfg.finder_threshold, low=cfg.finder_low, gap_s=cfg.gap_s, min_span_s=cfg.min_span_s)
+    return strongest_spans(p, fc, cfg.finder_examples)
+
+
+def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
+    """The dictionary engine's keep mask (16 kHz STFT grid of ``x16``) with the found spans of
+    ``x16`` as its examples: no model, no check against one."""
     from .dictionary import remove_with_dictionary
 
-    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans]
-    examples = [e for e in examples if len(e) >= dcfg.n_fft]
-    library = list(library) if cfg.library else []
+    dcfg = dcfg or dictionary_config()
+    examples, library = _dictionary_sources(x16, spans, cfg, dcfg, library)
     keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel)
     if cfg.inside_only:
         inside = _span_mask(spans, keep.shape[1], dcfg.hop / 16000)
@@ -271,11 +286,43 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
 
         detector = default_strength(model, True)
     inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=detector)
-    # sampled once: where the model's output stands, it is finished at the user's strength
     user = None if req.strength is None else float(req.strength)
+    x16 = resample(to_mono(part), sr, 16000)
+    found = []
+    if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
+        from ..detection.find import load_finder, query_text, sound_probs
+
+        finder = load_finder()
+        if finder is not None:
+            yield from stage(cancel, 1, 1, f"Finding where '{query_text(req.instruction)}' plays")
+            found = finder_spans(sound_probs(finder, x16, query_text(req.instruction)), cfg)
+    if found:
+        library = []
+        if cfg.library:
+            library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
+        yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound found")
+        keep = finder_keep(x16, found, cfg, dcfg, library=library, seed=int(req.seed or 0), cancel=cancel)
+        strength = 1.0 if user is None else user
+        if strength != 1.0:
+            keep = keep ** strength
+        yield from stage(cancel, 2, 2, "Dictionary removal: applying the mask")
+        out = audio.copy()
+        out[c0:c1] = apply_keep_mask(part, sr, keep, dcfg)
+        if region is not None:
+            out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
+                         int(REGION_FADE_S * sr))
+        off = c0 / sr
+        return EditResult(
+            audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
+            params={"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder", "strength": strength,
+                    "region": list(region) if region else None, "seed": int(req.seed or 0),
+                    "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in found],
+                    "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
+            seconds=time.perf_counter() - t0, mel_in=None, mel_out=None,
+        )
+    # the model marks the example: sampled once; where its output stands, it is finished at the user's strength
     sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
     mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
-    x16 = resample(to_mono(part), sr, 16000)
     library = []
     if cfg.library or not cfg.examples:
         library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
@@ -315,6 +362,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
         params={**res.params, "engine": "self-prompt", "removal": "model" if keep is None else "dictionary",
+                "spans_from": "model",
                 # the strength that shaped the output: the model's when its output stands
                 "strength": res.params.get("strength") if keep is None else strength,
                 "region": list(region) if region else None,

@@ -1,0 +1,122 @@
+"""Self-prompted removal where the sound finder marks the example (core/separation/self_prompt.py,
+step 1): the model does not run, every occurrence of the found sound is cut, the other kept; the
+model marks it where the finder finds nothing."""
+
+import numpy as np
+import pytest
+
+from conftest import collect
+from test_dictionary_removal import A_SPANS, B_SPANS, SR, _db, _scene
+
+
+@pytest.fixture
+def finder(monkeypatch):
+    """A sound finder that hears ``probs_for(n_frames)`` (default: the first beep, 0.5-1.0 s, at
+    0.9, the rest at 0.05); records the texts it was asked for."""
+    from rfm_studio.core.detection import find
+
+    asked = []
+
+    def probs(n):
+        p = np.full(n, 0.05, np.float32)
+        p[50:100] = 0.9
+        p[45:50] = p[100:105] = 0.3  # edges over finder_low: the span reaches out over them
+        return p
+
+    state = {"probs_for": probs}
+
+    def sound_probs(net, x16, text):
+        asked.append(text)
+        return state["probs_for"](len(x16) // 160 + 1)
+
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
+    monkeypatch.setattr(find, "sound_probs", sound_probs)
+    state["asked"] = asked
+    return state
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """The flow model must not run: its sampler counts its calls (and answers as a model that
+    takes out nothing)."""
+    from types import SimpleNamespace
+
+    from rfm_studio.core import editing
+    from rfm_studio.core.events import EditResult, StepEvent
+    from rfm_studio.core.evaluation.spectral import log_mel
+
+    calls = []
+
+    def sample_edit(model, req, cancel=None, need_reference=False):
+        calls.append(req)
+        yield StepEvent(1, 1, 0.5)
+        m = log_mel(req.audio)
+        return SimpleNamespace(mel_in=m, strength=1.0, mel_at=lambda k: m)
+
+    def finish_edit(model, req, sampled, strength=None):
+        return EditResult(audio=req.audio, sample_rate=req.sample_rate, instruction=req.instruction,
+                          params={"steps": 1, "strength": 1.0}, mel_in=sampled.mel_in, mel_out=sampled.mel_in)
+
+    monkeypatch.setattr(editing, "sample_edit", sample_edit)
+    monkeypatch.setattr(editing, "finish_edit", finish_edit)
+    return calls
+
+
+def test_the_found_span_removes_the_sound_everywhere_without_the_model(finder, no_model):
+    from rfm_studio.core.editing import EditRequest, edit, run_edit
+
+    x, a, b = _scene()
+    res = edit(None, x, SR, "Remove the beep")  # auto, text only: self-prompted
+    assert finder["asked"] == ["beep"] and no_model == []
+    p = res.params
+    assert (p["engine"], p["removal"], p["spans_from"]) == ("self-prompt", "dictionary", "finder")
+    assert p["spans"] == [[0.45, 1.05]]  # the run over finder_low around the frames at 0.9
+    for span in A_SPANS:  # every occurrence, also the one under the other sound
+        assert _db(res.audio - b, [span]) - _db(a, [span]) <= -20, span
+    assert abs(_db(res.audio, B_SPANS[:1]) - _db(b, B_SPANS[:1])) <= 1.0
+    events, _ = collect(run_edit(None, EditRequest(x, SR, "Remove the beep", engine="self-prompt")))
+    assert [(type(e).__name__, e.stage, e.stages) for e in events] == [
+        ("ProgressEvent", 1, 1), ("ProgressEvent", 1, 2), ("ProgressEvent", 2, 2)]
+    assert "Finding where 'beep' plays" in events[0].text
+    # the strength scales the cut in dB: half of it at 0.5
+    half = edit(None, x, SR, "Remove the beep", strength=0.5).audio
+    cut1 = _db(res.audio - b, [A_SPANS[2]]) - _db(a, [A_SPANS[2]])
+    cut_half = _db(half - b, [A_SPANS[2]]) - _db(a, [A_SPANS[2]])
+    assert cut1 < -40 and abs(cut_half - cut1 / 2) < 3  # measured: -60 and -30 dB
+
+
+def test_where_the_finder_finds_nothing_the_model_marks_the_example(finder, no_model):
+    from rfm_studio.core.editing import edit
+
+    x, _, _ = _scene()
+    finder["probs_for"] = lambda n: np.full(n, 0.3, np.float32)  # nothing at 0.5
+    res = edit(None, x, SR, "Remove the beep")
+    assert len(no_model) == 1 and res.params["spans_from"] == "model"
+    assert res.params["removal"] == "model"  # this model took out nothing: its output stands
+
+
+def test_spans_from_model_never_asks_the_finder(finder, no_model):
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    x, _, _ = _scene()
+    collect(run_self_prompt_edit(None, EditRequest(x, SR, "Remove the beep"), config=SelfPromptConfig(spans_from="model")))
+    assert finder["asked"] == [] and len(no_model) == 1
+
+
+def test_a_region_keeps_everything_outside_it(finder, no_model):
+    from rfm_studio.core.editing import edit
+
+    x, a, b = _scene()
+    res = edit(None, x, SR, "Remove the beep", region=(2.0, 5.5), engine="self-prompt")
+    assert no_model == [] and res.params["spans_from"] == "finder"
+    np.testing.assert_array_equal(res.audio[: int(1.9 * SR)], x[: int(1.9 * SR)])
+    assert _db(res.audio - b, [A_SPANS[2]]) - _db(a, [A_SPANS[2]]) <= -20
+
+
+def test_the_report_says_the_sound_finder_found_the_example():
+    from rfm_studio.core.edit_summary import how_text
+
+    p = {"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder", "spans": [[0.45, 1.05]]}
+    assert how_text(p).startswith("dictionary removal, examples the sound finder found: 0.45")
+    assert "the model marked" in how_text({**p, "spans_from": "model"})
