@@ -53,6 +53,15 @@ def tiny_bundle(tmp_path_factory, tiny_model):
     return d
 
 
+@pytest.fixture
+def no_sound_finder(monkeypatch):
+    """No sound finder installed: a self-prompted "Remove X" has the model mark the example (for
+    tests of the model's path; tests/test_self_prompt_finder.py covers the finder's)."""
+    from rfm_studio.core.detection import find
+
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: None)
+
+
 def collect(gen):
     """Run a core generator to its end: (the events it yielded, its return value)."""
     events = []

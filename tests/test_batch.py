@@ -43,7 +43,7 @@ def test_plan_puts_outputs_beside_the_sources_or_in_a_folder_and_never_over_a_so
 
 
 def test_batch_window_edits_every_file_with_progress_and_keeps_sources(qtbot, window, takes, gui_tiny_bundle,
-                                                                       monkeypatch):
+                                                                       monkeypatch, no_sound_finder):
     import functools
 
     from rfm_studio.core.separation import self_prompt

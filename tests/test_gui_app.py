@@ -93,7 +93,7 @@ def test_drag_and_drop_opens_a_file(qtbot, window, clip_path):
     assert window.history.source is not None and window.source_path == clip_path
 
 
-def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded, monkeypatch):
+def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded, monkeypatch, no_sound_finder):
     w = loaded
     pace_steps(monkeypatch, 0.12)  # steps slower than the 50 ms draw throttle, like a real model
     steps = 4
@@ -133,7 +133,7 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert w.attn.trajectories.shown_curves() == [2]
 
 
-def test_the_dictionarys_stages_show_in_the_progress_line_not_the_heatmap(qtbot, loaded, monkeypatch):
+def test_the_dictionarys_stages_show_in_the_progress_line_not_the_heatmap(qtbot, loaded, monkeypatch, no_sound_finder):
     """A self-prompted "Remove ...": after the model's steps, each ProgressEvent of the dictionary's
     work sets the progress line to its text; the heatmap is drawn for the steps only."""
     from rfm_studio.core.events import ProgressEvent
@@ -242,7 +242,7 @@ def test_an_add_instruction_without_a_region_suggests_selecting_one(qtbot, windo
     panel.set_region(None)
     assert "choose where to add" in panel.region_label.text()
 
-def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypatch):
+def test_cancel_stops_within_one_step_and_keeps_history(qtbot, loaded, monkeypatch, no_sound_finder):
     from rfm_studio.core.edit import window as edit_window
 
     w = loaded

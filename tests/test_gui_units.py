@@ -97,6 +97,42 @@ def test_runner_yields_and_returns(qtbot):
         assert r.shutdown()
 
 
+def test_runner_coalesces_only_events_of_one_type(qtbot):
+    """A sampler step followed at once by a stage (another event type) is not lost behind it:
+    the undelivered events keep the newest of each type, in order."""
+    import threading
+
+    from rfm_studio.core.events import ProgressEvent, StepEvent
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    got = []
+    hold = threading.Event()
+    r.yielded.connect(lambda j, ev: got.append(ev))
+
+    def job(cancel):
+        def gen():
+            yield StepEvent(1, 4, 0.5)
+            hold.wait(10)  # the UI takes nothing until every event below is posted
+            for k in (2, 3, 4):
+                yield StepEvent(k, 4, 0.5)
+            yield ProgressEvent(1, 2, "stage one")
+            yield ProgressEvent(2, 2, "stage two")
+            return "done"
+        return gen()
+
+    try:
+        r.yielded.connect(lambda j, ev: hold.set())
+        with qtbot.waitSignal(r.finished, timeout=20000):
+            r.submit("x", job)
+        kinds = [(type(e).__name__, getattr(e, "step", None) or getattr(e, "stage", None)) for e in got]
+        # step 4 always arrives, before the newest stage; older events of a type may be coalesced
+        assert kinds[-2:] == [("StepEvent", 4), ("ProgressEvent", 2)], kinds
+        assert [k for k in kinds if k[0] == "StepEvent"] == sorted(k for k in kinds if k[0] == "StepEvent")
+    finally:
+        assert r.shutdown()
+
+
 def test_cycles_are_collected_on_the_ui_thread_while_the_worker_allocates(qtbot):
     """A closed window's cycles (timers, widgets) must never be freed by the worker thread:
     the runner turns automatic collection off and collects from a UI-thread timer."""

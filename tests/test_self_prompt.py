@@ -20,13 +20,7 @@ def _mels(x, marked=((0.5, 1.0),), depth=1.0):
     return mel_in, mel_out
 
 
-@pytest.fixture(autouse=True)
-def no_finder(monkeypatch):
-    """These tests are about the model marking the example: no sound finder is installed
-    (tests/test_self_prompt_finder.py covers the finder's path)."""
-    from rfm_studio.core.detection import find
-
-    monkeypatch.setattr(find, "load_finder", lambda folder=None: None)
+pytestmark = pytest.mark.usefixtures("no_sound_finder")  # the model marks the example here
 
 
 @pytest.fixture

@@ -123,3 +123,26 @@ def test_cli_find_and_its_bad_input(trained, tmp_path, capsys):
     code, out, err = run_cli(capsys, "finder", "find", str(tmp_path / "missing.wav"), "a dog barking",
                              "--finder", str(folder))
     assert code == 2 and one_sentence(err)
+
+
+def test_cli_train_refuses_bad_settings_in_one_sentence(bank, tmp_path, capsys):
+    from conftest import one_sentence, run_cli
+
+    for argv in (["--steps", "0"], ["--two-prob", "0.7", "--absent-prob", "0.5"], ["--init", str(tmp_path)],
+                 ["--warmup", "-1"]):
+        code, out, err = run_cli(capsys, "finder", "train", "--bank", str(bank), "--out", str(tmp_path / "r"), *argv)
+        assert code == 2 and one_sentence(err), (argv, err)
+        assert not (tmp_path / "r").exists()
+    code, out, err = run_cli(capsys, "finder", "train", "--bank", str(tmp_path), "--out", str(tmp_path / "r"))
+    assert code == 2 and "No event bank" in err
+
+
+def test_a_clip_shorter_than_the_stft_window_gets_probabilities(trained, tmp_path):
+    from rfm_studio.core.detection.find import sound_probs
+    from rfm_studio.core.detection.model import load
+    from rfm_studio.core.detection.train import export
+
+    _, net = load(export(trained[0], tmp_path / "finder"))
+    for n in (1, 160, 480, 512, 513):  # the STFT's reflect padding needs more than 512 samples
+        p = sound_probs(net, np.full(n, 0.1, np.float32), "a dog barking")
+        assert p.shape == (n // 160 + 1,) and np.all((p >= 0) & (p <= 1))

@@ -2,7 +2,9 @@
 
 A job is a callable ``fn(cancel) -> generator | value``. The worker drives the generator, checks the job's
 CancelToken between steps, and reports through signals carrying the job id: ``started``, ``yielded`` (newest
-wins: events faster than the UI takes them are coalesced), ``returned``, ``errored`` (a JobError), ``aborted``.
+of each kind wins: events faster than the UI takes them are coalesced with an undelivered event of the same
+type, so a sampler step is never lost behind the stage that follows it), ``returned``, ``errored`` (a
+JobError), ``aborted``.
 
 Jobs are submitted to a *lane* ("edit", "model", ...): a new job supersedes the lane's pending and running job
 (cancelled; what it still emits is dropped). Jobs of different lanes queue in the one worker, in order.
@@ -195,7 +197,7 @@ class JobRunner(QObject):
         self._queue: deque[_Job] = deque()
         self._running: _Job | None = None
         self._live: dict[int, _Job] = {}  # submitted, not superseded, not yet finished
-        self._mailbox: dict[int, object] = {}  # newest undelivered event per job
+        self._mailbox: dict[int, list] = {}  # undelivered events per job, in order, the newest of each type
         self.coalesced = 0  # events replaced before the UI took them
         self._lowered = False
         from .gc_guard import ensure_main_thread_gc
@@ -280,13 +282,19 @@ class JobRunner(QObject):
             self._running = None
 
     def _post(self, job_id: int, ev) -> bool:
-        """Store the newest event; True when the UI must be pinged (nothing pending)."""
+        """Store the event, replacing an undelivered one of its type; True when the UI must be
+        pinged (nothing pending)."""
         with self._lock:
-            pending = job_id in self._mailbox
-            if pending:
+            box = self._mailbox.get(job_id)
+            if box is None:
+                self._mailbox[job_id] = [ev]
+                return True
+            same = [e for e in box if type(e) is type(ev)]
+            if same:
+                box.remove(same[0])
                 self.coalesced += 1
-            self._mailbox[job_id] = ev
-            return not pending
+            box.append(ev)
+            return False
 
     # -- UI-thread slots ----------------------------------------------------------------
     @staticmethod
@@ -305,9 +313,11 @@ class JobRunner(QObject):
 
     def _on_ping(self, job_id):
         with self._lock:
-            ev = self._mailbox.pop(job_id, None)
-        job = self._live.get(job_id)
-        if ev is not None and job is not None:
+            box = self._mailbox.pop(job_id, None) or []
+        for ev in box:
+            job = self._live.get(job_id)  # a callback may end the job
+            if job is None:
+                break
             try:
                 self._call(job, "yielded", ev)
             finally:

@@ -20,6 +20,7 @@ from .model import FPS
 WINDOW_S = 30.0
 CONTEXT_S = 3.0
 FOLDER_NAME = "sound-finder"
+MIN_SAMPLES = 512  # half the log-mel's STFT window
 
 _lock = threading.Lock()
 _loaded: dict = {}
@@ -73,7 +74,10 @@ def sound_probs(finder, x16: np.ndarray, text: str) -> np.ndarray:
         for a in range(0, n_frames, win):
             b = min(n_frames, a + win)
             a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
-            mel = front(torch.from_numpy(x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]))[None]
+            seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]
+            if len(seg) <= MIN_SAMPLES:  # the STFT's reflect padding needs more than half a window
+                seg = np.pad(seg, (0, MIN_SAMPLES + 1 - len(seg)))
+            mel = front(torch.from_numpy(seg))[None]
             logits = finder(mel, q)[0].numpy()
             p = 1.0 / (1.0 + np.exp(-logits))
             seg = p[a - a0: a - a0 + (b - a)]
