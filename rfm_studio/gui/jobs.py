@@ -1,22 +1,19 @@
 """One QThread worker that runs core generators, one job at a time.
 
 A job is a callable ``fn(cancel) -> generator | value``. The worker drives the generator, checks the job's
-CancelToken between steps, and reports through signals carrying the job id: ``started``, ``yielded`` (newest
-of each kind wins: events faster than the UI takes them are coalesced with an undelivered event of the same
-type, so a sampler step is never lost behind the stage that follows it), ``returned``, ``errored`` (a
-JobError), ``aborted``.
+CancelToken between steps, and reports through signals carrying the job id: ``started``, ``yielded`` (events
+faster than the UI takes them replace an undelivered one of their type: a step is never lost behind the stage
+after it), ``returned``, ``errored`` (a JobError), ``aborted``.
 
 Jobs are submitted to a *lane* ("edit", "model", ...): a new job supersedes the lane's pending and running job
 (cancelled; what it still emits is dropped). Jobs of different lanes queue in the one worker, in order.
-
 Per-job callbacks (in the manner of superqt's ``create_worker(..., _connect={...})``): the caller names what to
 do with *this* job's outcome when it submits it, so no listener has to keep a table of job ids or switch on kinds::
-
     runner.submit("mel", lambda cancel: display_mel(audio, sr), label="mel",
                   on_returned=lambda mel: show(mel),      # the job's return value
                   on_errored=lambda err: report(err),     # a JobError
                   on_aborted=lambda: ...,                 # it stopped on its own Cancelled (see below)
-                  on_yielded=lambda ev: progress(ev),     # each delivered event (newest wins)
+                  on_yielded=lambda ev: progress(ev),     # each delivered event (newest of its type)
                   on_started=lambda: ...,                 # the worker began it
                   on_finished=lambda: ...)                # after returned / errored / aborted
 
@@ -27,13 +24,11 @@ callbacks again (its references are dropped at once); ``on_aborted`` is for a jo
 job: tests, diagnostics); an exception in a callback does not stop the signals or the job's ``on_finished``.
 
 Only frozen dataclasses and numpy arrays cross the thread boundary; the worker-side callables keep anything
-heavier (the model) on the worker thread.
-
-The window owns two runners: ``runner``, the one worker that holds the model and runs every long job (edits,
-model loads, training, batch, library indexing and the library's text encoder load), and ``io``
-(``io_runner``), a second worker for short reads that must not wait behind a long job of the first (opening a
-file, auditioning a sound, decoding a file to listen to, the fine-tuning file checks, library searches). The
-second one never touches the model.
+heavier (the model) on the worker thread. The window owns two runners: ``runner``, the one worker that holds
+the model and runs every long job (edits, model loads, training, batch, library indexing and the library's
+text encoder load), and ``io`` (``io_runner``), a second worker for short reads that must not wait behind a
+long job of the first (opening a file, auditioning a sound, decoding a file to listen to, the fine-tuning file
+checks, library searches). The second one never touches the model.
 """
 
 from __future__ import annotations
@@ -285,16 +280,13 @@ class JobRunner(QObject):
         """Store the event, replacing an undelivered one of its type; True when the UI must be
         pinged (nothing pending)."""
         with self._lock:
-            box = self._mailbox.get(job_id)
-            if box is None:
-                self._mailbox[job_id] = [ev]
-                return True
+            box = self._mailbox.setdefault(job_id, [])
             same = [e for e in box if type(e) is type(ev)]
-            if same:
-                box.remove(same[0])
-                self.coalesced += 1
+            for e in same:
+                box.remove(e)
+            self.coalesced += len(same)
             box.append(ev)
-            return False
+            return len(box) == 1 and not same
 
     # -- UI-thread slots ----------------------------------------------------------------
     @staticmethod
@@ -315,8 +307,7 @@ class JobRunner(QObject):
         with self._lock:
             box = self._mailbox.pop(job_id, None) or []
         for ev in box:
-            job = self._live.get(job_id)  # a callback may end the job
-            if job is None:
+            if (job := self._live.get(job_id)) is None:  # a callback may end the job
                 break
             try:
                 self._call(job, "yielded", ev)
