@@ -25,8 +25,10 @@ def finder(monkeypatch):
 
     state = {"probs_for": probs}
 
-    def sound_probs(net, x16, text):
+    def sound_probs(net, x16, text, cancel=None):
         asked.append(text)
+        if state.get("fail"):
+            raise state["fail"]
         return state["probs_for"](len(x16) // 160 + 1)
 
     monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
@@ -104,14 +106,46 @@ def test_spans_from_model_never_asks_the_finder(finder, no_model):
     assert finder["asked"] == [] and len(no_model) == 1
 
 
-def test_a_region_keeps_everything_outside_it(finder, no_model):
+def test_a_region_keeps_everything_outside_it_and_its_example_is_inside_it(finder, no_model):
     from rfm_studio.core.editing import edit
 
     x, a, b = _scene()
+
+    def probs(n):  # the finder is surest of the first beep (outside the region), less of the third
+        p = np.full(n, 0.05, np.float32)
+        p[50:100] = 0.95
+        p[430:480] = 0.7
+        return p
+
+    finder["probs_for"] = probs
     res = edit(None, x, SR, "Remove the beep", region=(2.0, 5.5), engine="self-prompt")
     assert no_model == [] and res.params["spans_from"] == "finder"
+    assert res.params["spans"] == [[4.3, 4.8]]  # the example lies in the region
     np.testing.assert_array_equal(res.audio[: int(1.9 * SR)], x[: int(1.9 * SR)])
     assert _db(res.audio - b, [A_SPANS[2]]) - _db(a, [A_SPANS[2]]) <= -20
+    finder["probs_for"] = lambda n: probs(n) * (np.arange(n) < 150)  # found only outside the region
+    res = edit(None, x, SR, "Remove the beep", region=(2.0, 5.5), engine="self-prompt")
+    assert len(no_model) == 1 and res.params["spans_from"] == "model"
+
+
+def test_without_a_text_encoder_the_model_marks_the_example(finder, no_model):
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.library.embed import EncoderUnavailable
+
+    x, _, _ = _scene()
+    finder["fail"] = EncoderUnavailable("no encoder")
+    res = edit(None, x, SR, "Remove the beep")
+    assert len(no_model) == 1 and res.params["spans_from"] == "model"
+
+
+def test_an_unknown_span_source_is_refused(finder, no_model):
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    x, _, _ = _scene()
+    with pytest.raises(ValueError, match="spans_from"):
+        collect(run_self_prompt_edit(None, EditRequest(x, SR, "Remove the beep"),
+                                     config=SelfPromptConfig(spans_from="agree")))
 
 
 def test_the_report_says_the_sound_finder_found_the_example():

@@ -146,3 +146,22 @@ def test_a_clip_shorter_than_the_stft_window_gets_probabilities(trained, tmp_pat
     for n in (1, 160, 480, 512, 513):  # the STFT's reflect padding needs more than 512 samples
         p = sound_probs(net, np.full(n, 0.1, np.float32), "a dog barking")
         assert p.shape == (n // 160 + 1,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_a_run_resumes_only_with_its_own_network_and_a_finder_of_another_kind_is_refused(trained, tmp_path):
+    import dataclasses
+
+    from rfm_studio.core.detection.model import load
+    from rfm_studio.core.detection.train import export, train_detector
+    from rfm_studio.core.errors import OptionError, RFMError
+
+    run, cfg, *_ = trained
+    other = dataclasses.replace(cfg, model={**cfg.model, "width": 24})
+    with pytest.raises(OptionError, match="another finder network"):
+        next(train_detector(other))
+    assert json.loads((run / "config.json").read_text())["model"]["width"] == 16  # left as it was
+    folder = export(run, tmp_path / "finder")
+    d = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**d, "text_model": "flan-t5-base"}))
+    with pytest.raises(RFMError, match="text encoder flan-t5-base"):
+        load(folder)

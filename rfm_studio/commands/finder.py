@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     t = sub.add_parser("train", help="train (or resume) a sound finder on an event bank's mixtures")
     t.add_argument("--bank", required=True, help="event bank folder (rfm-studio data bank)")
     t.add_argument("--out", required=True, help="run folder (checkpoints); an existing run resumes")
-    t.add_argument("--steps", type=int, default=4000)
+    t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 def cmd_find(args) -> int:
     from ..core.audio.io import load_audio
-    from ..core.detection.find import FindConfig, load_finder, query_text, sound_probs, sound_spans
+    from ..core.detection.find import FindConfig, load_finder, query_text, shipped_finder_dir, sound_probs, sound_spans
 
     if not 0.0 < args.threshold < 1.0:
         raise OptionError("--threshold must be between 0 and 1.")
@@ -46,7 +46,7 @@ def cmd_find(args) -> int:
         raise OptionError("Name the sound to find, e.g. \"a dog barking\".")
     finder = load_finder(args.finder)
     if finder is None:
-        raise OptionError(f"No sound finder in {args.finder or 'models/sound-finder'} (config.json and "
+        raise OptionError(f"No sound finder in {args.finder or shipped_finder_dir()} (config.json and "
                           "model.safetensors).")
     x, sr = load_audio(args.file, mono=True, target_sr=16000)
     text = query_text(args.sound)

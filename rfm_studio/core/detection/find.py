@@ -45,20 +45,21 @@ def load_finder(folder=None):
     None when the folder holds no finder."""
     folder = Path(folder) if folder is not None else shipped_finder_dir()
     key = str(folder.resolve()) if folder.exists() else str(folder)
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        return None  # not cached: a finder installed later is found
     with _lock:
         if key not in _loaded:
-            if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-                _loaded[key] = None
-            else:
-                from .model import load
+            from .model import load
 
-                _loaded[key] = load(folder)[1]
+            _loaded[key] = load(folder)[1]
         return _loaded[key]
 
 
-def sound_probs(finder, x16: np.ndarray, text: str) -> np.ndarray:
+def sound_probs(finder, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
     """[frames] at 100 frames a second (frame i at i / 100 s): the probability that ``text``'s
-    sound plays, for the 16 kHz mono signal ``x16``."""
+    sound plays, for the 16 kHz mono signal ``x16``; ``cancel`` (a CancelToken) is checked
+    between windows (errors.Cancelled). library.embed.EncoderUnavailable when the text
+    encoder cannot load."""
     import torch
 
     from ..features.mel import MelFrontEnd
@@ -72,6 +73,10 @@ def sound_probs(finder, x16: np.ndarray, text: str) -> np.ndarray:
     out = np.zeros(n_frames, np.float32)
     with torch.inference_mode():
         for a in range(0, n_frames, win):
+            if cancel is not None and cancel.cancelled:
+                from ..errors import Cancelled
+
+                raise Cancelled("The edit was cancelled.")
             b = min(n_frames, a + win)
             a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
             seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]

@@ -128,6 +128,9 @@ def load(folder):
     except (OSError, ValueError) as exc:
         raise RFMError(f"The sound finder in {folder} has no readable config.json ({exc}).") from None
     cfg = DetectorConfig.from_dict(d)
+    if cfg.kind != DetectorConfig.kind or cfg.text_model != DetectorConfig.text_model:
+        raise RFMError(f"{folder} holds a {cfg.kind} for the text encoder {cfg.text_model}; this app reads a "
+                       f"{DetectorConfig.kind} for {DetectorConfig.text_model}.")
     net = build(cfg)
     sd = {k: v.float() for k, v in load_safetensors(folder / "model.safetensors").items()}
     try:

@@ -137,10 +137,17 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
                                        optimizer_from_files, save_checkpoint)
     from .model import DetectorConfig, build
 
+    from ..atomic import atomic_write_text
+    from ..errors import OptionError
+
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     mcfg = DetectorConfig.from_dict(cfg.model)
-    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": mcfg.to_dict()}, indent=1))
+    saved = out / "config.json"
+    if saved.is_file():  # a run resumes with the network it was started with
+        if DetectorConfig.from_dict(json.loads(saved.read_text(encoding="utf-8"))["model"]) != mcfg:
+            raise OptionError(f"The run {out} was started with another finder network; resume it with the same one.")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(saved, json.dumps({"train": cfg.to_dict(), "model": mcfg.to_dict()}, indent=1))
     torch.manual_seed(cfg.seed)
     net = build(mcfg)
     ema = build(mcfg)
@@ -159,7 +166,7 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
 
         _, start = load(cfg.init)
         if DetectorConfig.from_dict(json.loads((Path(cfg.init) / "config.json").read_text())) != mcfg:
-            raise ValueError(f"The finder in {cfg.init} has another network config than this run's.")
+            raise OptionError(f"The finder in {cfg.init} has another network than this run's.")
         net.load_state_dict(start.state_dict())
         ema.load_state_dict(start.state_dict())
     front = MelFrontEnd()
@@ -211,10 +218,10 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
             for be, bn in zip(ema.buffers(), net.buffers()):
                 be.copy_(bn)
         step += 1
-        val_f1, msg = None, ""
+        val_bce, msg = None, ""
         if step % cfg.val_every == 0 or step == cfg.steps:
             sc = validate()
-            val_f1 = sc["f1"]
+            val_bce = sc["bce"]
             msg = f"val f1 {sc['f1']:.3f} precision {sc['precision']:.3f} recall {sc['recall']:.3f} bce {sc['bce']:.4f}"
             if best is None or sc["bce"] < best:
                 best = sc["bce"]
@@ -225,7 +232,7 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
             checkpoint()
             last_ck = time.time()
         yield TrainEvent(step=step, total=cfg.steps, loss=float(loss.detach()), lr=lr_at(step - 1),
-                         val_loss=val_f1, seconds=time.time() - t0, message=msg)
+                         val_loss=val_bce, seconds=time.time() - t0, message=msg)
     return best_checkpoint(out)
 
 

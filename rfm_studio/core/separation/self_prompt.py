@@ -288,17 +288,28 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=detector)
     user = None if req.strength is None else float(req.strength)
     x16 = resample(to_mono(part), sr, 16000)
+    if cfg.spans_from not in SPANS_FROM:
+        raise ValueError(f"spans_from must be one of {', '.join(SPANS_FROM)}")
     found = []
     if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
-        from ..detection.find import load_finder, query_text, sound_probs
+        from ..detection.find import FPS as FINDER_FPS, load_finder, query_text, sound_probs
+        from ..library.embed import EncoderUnavailable
 
         finder = load_finder()
         if finder is not None:
             yield from stage(cancel, 1, 1, f"Finding where '{query_text(req.instruction)}' plays")
-            found = finder_spans(sound_probs(finder, x16, query_text(req.instruction)), cfg)
+            try:
+                probs = sound_probs(finder, x16, query_text(req.instruction), cancel=cancel)
+            except EncoderUnavailable:  # no text encoder: the model marks the example
+                probs = np.zeros(0)
+            if region is not None:  # only what plays in the region can be the example
+                probs = probs.copy()
+                probs[: max(0, int((region[0] - c0 / sr) * FINDER_FPS))] = 0.0
+                probs[int(np.ceil((region[1] - c0 / sr) * FINDER_FPS)) + 1:] = 0.0
+            found = finder_spans(probs, cfg)
     if found:
         library = []
-        if cfg.library:
+        if cfg.library or not cfg.examples:
             library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
         yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound found")
         keep = finder_keep(x16, found, cfg, dcfg, library=library, seed=int(req.seed or 0), cancel=cancel)
