@@ -134,6 +134,45 @@ def test_runner_coalesces_only_events_of_one_type(qtbot):
         assert r.shutdown()
 
 
+def test_a_failing_yielded_callback_loses_no_event_and_the_job_still_returns(qtbot):
+    from rfm_studio.core.events import ProgressEvent, StepEvent
+    from rfm_studio.gui.jobs import JobRunner
+
+    r = JobRunner()
+    got, res, done = [], [], []
+
+    def job(cancel):
+        def gen():
+            yield StepEvent(1, 1, 0.5)
+            yield ProgressEvent(1, 1, "stage")
+            return "done"
+        return gen()
+
+    def boom(ev):
+        raise RuntimeError("a broken callback")
+
+    r.yielded.connect(lambda j, ev: got.append(type(ev).__name__))
+    try:
+        with qtbot.capture_exceptions() as raised, qtbot.waitSignal(r.finished, timeout=20000):
+            r.submit("x", job, on_yielded=boom, on_returned=res.append, on_finished=lambda: done.append(1))
+        assert raised and all("a broken callback" in str(e[1]) for e in raised)  # raised, not swallowed
+        assert got == ["StepEvent", "ProgressEvent"] and res == ["done"] and done == [1]
+        assert not r.busy()
+    finally:
+        assert r.shutdown()
+
+
+def test_the_playback_cache_keeps_what_was_used_last():
+    from rfm_studio.gui.playback import _MISS, _Memo
+
+    memo = _Memo()
+    for k in range(6):
+        memo.put((k,), f"v{k}")
+    assert memo.get((0,)) == "v0"  # the oldest, used again: now the newest
+    memo.put((6,), "v6")
+    assert memo.get((0,)) == "v0" and memo.get((1,)) is _MISS  # the least recently used went
+
+
 def test_cycles_are_collected_on_the_ui_thread_while_the_worker_allocates(qtbot):
     """A closed window's cycles (timers, widgets) must never be freed by the worker thread:
     the runner turns automatic collection off and collects from a UI-thread timer."""

@@ -211,17 +211,12 @@ class JobRunner(QObject):
         self._thread.start()
 
     # -- UI-thread API ------------------------------------------------------------------
-    def submit(self, lane: str, fn, label: str = "", *,
-               on_started: Optional[Callable[[], Any]] = None,
-               on_yielded: Optional[Callable[[Any], Any]] = None,
-               on_returned: Optional[Callable[[Any], Any]] = None,
-               on_errored: Optional[Callable[[JobError], Any]] = None,
-               on_aborted: Optional[Callable[[], Any]] = None,
+    def submit(self, lane: str, fn, label: str = "", *, on_started: Optional[Callable[[], Any]] = None,
+               on_yielded: Optional[Callable[[Any], Any]] = None, on_returned: Optional[Callable[[Any], Any]] = None,
+               on_errored: Optional[Callable[[JobError], Any]] = None, on_aborted: Optional[Callable[[], Any]] = None,
                on_finished: Optional[Callable[[], Any]] = None) -> int:
-        """Queue ``fn(cancel)``; supersede the lane's previous job. Returns the job id.
-
-        The ``on_*`` callbacks belong to this job alone (see the module docstring): they run
-        on the UI thread while the job is live and are dropped when it is superseded."""
+        """Queue ``fn(cancel)``; supersede the lane's previous job. Returns the job id. The ``on_*`` callbacks
+        belong to this job alone (module docstring): run on the UI thread while it is live, dropped when superseded."""
         self.cancel(lane)
         given = dict(started=on_started, yielded=on_yielded, returned=on_returned, errored=on_errored,
                      aborted=on_aborted, finished=on_finished)
@@ -306,13 +301,17 @@ class JobRunner(QObject):
     def _on_ping(self, job_id):
         with self._lock:
             box = self._mailbox.pop(job_id, None) or []
+        error = None  # a failing callback loses neither the signal nor the events after it
         for ev in box:
             if (job := self._live.get(job_id)) is None:  # a callback may end the job
                 break
             try:
                 self._call(job, "yielded", ev)
-            finally:
-                self.yielded.emit(job_id, ev)
+            except Exception as exc:
+                error = error or exc
+            self.yielded.emit(job_id, ev)
+        if error is not None:
+            raise error
 
     def _end(self, job_id) -> _Job | None:
         with self._lock:
@@ -334,10 +333,11 @@ class JobRunner(QObject):
             self.finished.emit(job.id)
 
     def _on_returned(self, job_id, value):
-        self._on_ping(job_id)  # deliver a last coalesced event before the result
-        job = self._end(job_id)
-        if job is not None:
-            self._deliver(job, "returned", self.returned, value)
+        try:
+            self._on_ping(job_id)  # deliver the last undelivered events before the result
+        finally:
+            if (job := self._end(job_id)) is not None:
+                self._deliver(job, "returned", self.returned, value)
 
     def _on_errored(self, job_id, err):
         job = self._end(job_id)

@@ -85,9 +85,11 @@ class _Memo:
         self._lock = threading.Lock()
 
     def get(self, key: tuple):
+        """The value stored under ``key`` (moved to the front: the least recently used goes first), or _MISS."""
         with self._lock:
-            for k, v in self._items:
+            for i, (k, v) in enumerate(self._items):
                 if len(k) == len(key) and all(p is q if isinstance(p, np.ndarray) else p == q for p, q in zip(k, key)):
+                    self._items.insert(0, self._items.pop(i))
                     return v
         return _MISS
 
