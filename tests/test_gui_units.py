@@ -173,6 +173,23 @@ def test_the_playback_cache_keeps_what_was_used_last():
     assert memo.get((0,)) == "v0" and memo.get((1,)) is _MISS  # the least recently used went
 
 
+def test_a_superseded_playback_preparation_stops_before_its_next_piece():
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken
+    from rfm_studio.gui.playback import _MISS, _Memo, prepare
+
+    memo, tok = _Memo(), CancelToken()
+    a = np.zeros(4410, np.float32)
+    b = np.ones(4410, np.float32) * 0.1
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        prepare(memo, (a, b), 44100, 48000, 2, False, cancel=tok)
+    assert memo.get(("device", a, 44100, 48000, 2)) is _MISS  # nothing made
+    p = prepare(memo, (a, b), 44100, 48000, 2, False, cancel=CancelToken())
+    assert p.rate == 48000 and p.bufs[0].shape[1] == 2
+    assert np.shares_memory(prepare(memo, (a, b), 44100, 48000, 2, False, cancel=tok).bufs[1], p.bufs[1])  # made: no check
+
+
 def test_cycles_are_collected_on_the_ui_thread_while_the_worker_allocates(qtbot):
     """A closed window's cycles (timers, widgets) must never be freed by the worker thread:
     the runner turns automatic collection off and collects from a UI-thread timer."""

@@ -111,14 +111,19 @@ class NotPrepared(LookupError):
 
 
 def prepare(memo: _Memo, srcs: tuple, sr_in: int, rate: int, channels: int, match: bool,
-            cached_only: bool = False) -> Prepared:
+            cached_only: bool = False, cancel=None) -> Prepared:
     """The device's versions of ``srcs`` (its rate, its channels), B's loudness gain and, with
-    ``match``, B prescaled by it. ``cached_only``: from ``memo`` alone, else NotPrepared."""
+    ``match``, B prescaled by it. ``cached_only``: from ``memo`` alone, else NotPrepared.
+    ``cancel``: a CancelToken checked before each piece is made (a superseded preparation stops)."""
     def step(key, make):
         v = memo.get(key)
         if v is _MISS:
             if cached_only:
                 raise NotPrepared(key[0])
+            if cancel is not None and cancel.cancelled:
+                from ..core.errors import Cancelled
+
+                raise Cancelled("A newer playback preparation superseded this one.")
             v = make()
             memo.put(key, v)
         return v
@@ -249,7 +254,7 @@ class Player:
             pass
         token = self._token
         self._set_pending(True)
-        self.io.submit(self.lane, lambda _cancel: prepare(*args), "prepare playback",
+        self.io.submit(self.lane, lambda cancel: prepare(*args, cancel=cancel), "prepare playback",
                        on_returned=lambda prep: self._install(prep) if token == self._token else None,
                        on_errored=lambda err: self._failed(token, err.message))
 
