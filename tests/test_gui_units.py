@@ -134,6 +134,14 @@ def test_runner_coalesces_only_events_of_one_type(qtbot):
         assert r.shutdown()
 
 
+def test_batch_events_coalesce_by_kind():
+    from rfm_studio.core.batch import BatchEvent
+
+    step = BatchEvent(0, 2, "a.wav", "editing", 3, 4)
+    stage = BatchEvent(0, 2, "a.wav", "editing", 4, 4, message="Dictionary removal: applying the mask")
+    assert (step.kind, stage.kind, BatchEvent(0, 2, "a.wav", "done").kind) == ("step", "stage", "done")
+
+
 def test_a_failing_yielded_callback_loses_no_event_and_the_job_still_returns(qtbot):
     from rfm_studio.core.events import ProgressEvent, StepEvent
     from rfm_studio.gui.jobs import JobRunner

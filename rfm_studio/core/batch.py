@@ -53,6 +53,12 @@ class BatchEvent:
     # may be coalesced by a UI that draws only the newest, and no file's outcome may be lost
     report: str = ""  # "done": the text of run_batch's ``describe``, if given
 
+    @property
+    def kind(self) -> str:
+        """"step", "stage" (editing, with a stage's text) or the status: a UI that keeps the newest
+        event of each kind never loses a sampler step behind the stage after it."""
+        return ("stage" if self.message else "step") if self.status == "editing" else self.status
+
 
 def audio_files(folder: Path) -> list[Path]:
     """The audio files directly in ``folder`` (sorted; hidden files skipped)."""

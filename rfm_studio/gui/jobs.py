@@ -2,8 +2,8 @@
 
 A job is a callable ``fn(cancel) -> generator | value``. The worker drives the generator, checks the job's
 CancelToken between steps, and reports through signals carrying the job id: ``started``, ``yielded`` (events
-faster than the UI takes them replace an undelivered one of their type: a step is never lost behind the stage
-after it), ``returned``, ``errored`` (a JobError), ``aborted``.
+faster than the UI takes them replace an undelivered one of their type and ``kind``: a step is never lost
+behind the stage after it), ``returned``, ``errored`` (a JobError), ``aborted``.
 
 Jobs are submitted to a *lane* ("edit", "model", ...): a new job supersedes the lane's pending and running job
 (cancelled; what it still emits is dropped). Jobs of different lanes queue in the one worker, in order.
@@ -275,8 +275,8 @@ class JobRunner(QObject):
         """Store the event, replacing an undelivered one of its type; True when the UI must be
         pinged (nothing pending)."""
         with self._lock:
-            box = self._mailbox.setdefault(job_id, [])
-            same = [e for e in box if type(e) is type(ev)]
+            box, kind = self._mailbox.setdefault(job_id, []), (type(ev), getattr(ev, "kind", None))
+            same = [e for e in box if (type(e), getattr(e, "kind", None)) == kind]
             for e in same:
                 box.remove(e)
             self.coalesced += len(same)
