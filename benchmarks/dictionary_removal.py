@@ -130,13 +130,12 @@ def main(argv=None):
                 y_m, mel_in, mel_out = model_edit(r["id"], x, r["instruction"])
                 t0, c0 = time.perf_counter(), time.process_time()  # the model's edit is timed in its own mode
                 found = []
-                if sp.spans_from == "finder":  # the sound finder's span of the named sound first
-                    from rfm_studio.core.detection.find import load_finder, query_text, sound_probs
-                    from rfm_studio.core.separation.self_prompt import finder_keep, finder_spans
+                if sp.spans_from == "finder":  # the sound finder's span of the named sound first, as the engine
+                    from rfm_studio.core.detection.find import load_finder
+                    from rfm_studio.core.separation.self_prompt import find_example, finder_keep
 
                     finder = load_finder(args.finder)
-                    if finder is not None:
-                        found = finder_spans(sound_probs(finder, x, query_text(r["instruction"])), sp)
+                    found = find_example(finder, x, r["instruction"], sp) if finder is not None else []
                 if found:
                     keep, spans = finder_keep(x, found, sp, sp_cfg, library=lib_cache[0], seed=0), found
                     line.append("finder")

@@ -204,6 +204,24 @@ def finder_spans(probs, cfg: SelfPromptConfig) -> list[tuple[float, float]]:
     return strongest_spans(p, fc, cfg.finder_examples)
 
 
+def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
+    """The example's spans (seconds of ``x16``) the sound finder ``finder`` marks for the sound
+    ``instruction`` names (``finder_spans``); only spans inside ``within`` (start_s, end_s) when
+    given; [] when it finds nothing or the text encoder cannot load."""
+    from ..detection.find import FPS as FINDER_FPS, query_text, sound_probs
+    from ..library.embed import EncoderUnavailable
+
+    try:
+        probs = sound_probs(finder, x16, query_text(instruction), cancel=cancel)
+    except EncoderUnavailable:  # no text encoder: nothing found
+        return []
+    if within is not None:  # only what plays inside can be the example
+        probs = probs.copy()
+        probs[: max(0, int(within[0] * FINDER_FPS))] = 0.0
+        probs[int(np.ceil(within[1] * FINDER_FPS)) + 1:] = 0.0
+    return finder_spans(probs, cfg)
+
+
 def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
     """The dictionary engine's keep mask (16 kHz STFT grid of ``x16``) with the found spans of
     ``x16`` as its examples: no model, no check against one."""
@@ -290,59 +308,32 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     x16 = resample(to_mono(part), sr, 16000)
     if cfg.spans_from not in SPANS_FROM:
         raise ValueError(f"spans_from must be one of {', '.join(SPANS_FROM)}")
-    found = []
-    if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
-        from ..detection.find import FPS as FINDER_FPS, load_finder, query_text, sound_probs
-        from ..library.embed import EncoderUnavailable
-
-        finder = load_finder()
-        if finder is not None:
-            yield from stage(cancel, 1, 1, f"Finding where '{query_text(req.instruction)}' plays")
-            try:
-                probs = sound_probs(finder, x16, query_text(req.instruction), cancel=cancel)
-            except EncoderUnavailable:  # no text encoder: the model marks the example
-                probs = np.zeros(0)
-            if region is not None:  # only what plays in the region can be the example
-                probs = probs.copy()
-                probs[: max(0, int((region[0] - c0 / sr) * FINDER_FPS))] = 0.0
-                probs[int(np.ceil((region[1] - c0 / sr) * FINDER_FPS)) + 1:] = 0.0
-            found = finder_spans(probs, cfg)
-    if found:
-        library = []
-        if cfg.library or not cfg.examples:
-            library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
-        yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound found")
-        keep = finder_keep(x16, found, cfg, dcfg, library=library, seed=int(req.seed or 0), cancel=cancel)
-        strength = 1.0 if user is None else user
-        if strength != 1.0:
-            keep = keep ** strength
-        yield from stage(cancel, 2, 2, "Dictionary removal: applying the mask")
-        out = audio.copy()
-        out[c0:c1] = apply_keep_mask(part, sr, keep, dcfg)
-        if region is not None:
-            out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
-                         int(REGION_FADE_S * sr))
-        off = c0 / sr
-        return EditResult(
-            audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
-            params={"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder", "strength": strength,
-                    "region": list(region) if region else None, "seed": int(req.seed or 0),
-                    "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in found],
-                    "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
-            seconds=time.perf_counter() - t0, mel_in=None, mel_out=None,
-        )
-    # the model marks the example: sampled once; where its output stands, it is finished at the user's strength
-    sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
-    mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
     library = []
     if cfg.library or not cfg.examples:
         library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
-    mc = getattr(model, "mel_config", None)
-    learn = dictionary_runs(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)
-    if learn:  # the stages announced are the ones that run
-        yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
-    keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc,
-                                   seed=int(req.seed or 0), cancel=cancel)
+    found, sampled, res = [], None, None
+    finder = None
+    if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
+        from ..detection.find import load_finder, query_text
+
+        finder = load_finder()
+    if finder is not None:
+        yield from stage(cancel, 1, 1, f"Finding where '{query_text(req.instruction)}' plays")
+        within = None if region is None else (region[0] - c0 / sr, region[1] - c0 / sr)
+        found = find_example(finder, x16, req.instruction, cfg, within=within, cancel=cancel)
+    if found:  # the dictionary learns the found sound; the model does not run
+        yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound found")
+        keep = finder_keep(x16, found, cfg, dcfg, library=library, seed=int(req.seed or 0), cancel=cancel)
+        spans, learn = found, True
+    else:  # the model marks the example: sampled once; where its output stands, finished at the user's strength
+        sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
+        mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
+        mc = getattr(model, "mel_config", None)
+        learn = dictionary_runs(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)
+        if learn:  # the stages announced are the ones that run
+            yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
+        keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc,
+                                       seed=int(req.seed or 0), cancel=cancel)
     strength = 1.0 if user is None else user  # the dictionary's cut in dB, scaled
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
         if learn:
@@ -353,7 +344,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
             keep = keep ** strength
         yield from stage(cancel, 2, 2, "Dictionary removal: applying the mask")
-        res = editing.finish_edit(model, inner, sampled)  # the detector's params, tokens and attention
+        if sampled is not None:
+            res = editing.finish_edit(model, inner, sampled)  # the detector's params, tokens and attention
         out_part = apply_keep_mask(part, sr, keep, dcfg)
     out = audio.copy()
     out[c0:c1] = out_part
@@ -361,7 +353,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
                      int(REGION_FADE_S * sr))
     off = c0 / sr
-    attention = res.attention
+    attention = res.attention if res is not None else None
     if attention is not None and (c0 > 0 or c1 < audio.shape[0]):  # the crop's maps where it lies in the clip
         mc16, fps = model.mel_config, model.mel_config.fps
         full = np.zeros(attention.shape[:2] + (mc16.frames(int(round(audio.shape[0] * mc16.sample_rate / sr))),),
@@ -372,12 +364,13 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         attention = full
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,
-        params={**res.params, "engine": "self-prompt", "removal": "model" if keep is None else "dictionary",
-                "spans_from": "model",
+        params={**(res.params if res is not None else {"seed": int(req.seed or 0)}), "engine": "self-prompt",
+                "removal": "model" if keep is None else "dictionary", "spans_from": "finder" if found else "model",
                 # the strength that shaped the output: the model's when its output stands
                 "strength": res.params.get("strength") if keep is None else strength,
                 "region": list(region) if region else None,
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in spans],
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
-        seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens, attention=attention,
+        seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens if res is not None else (),
+        attention=attention,
     )
