@@ -10,7 +10,7 @@ from rfm_studio.core.data import mixing as M
 from rfm_studio.core.data.triplets import TripletGenerator, family, make_fixed_set
 from rfm_studio.core.errors import OptionError
 
-from tiny_bank import CLASSES, SR, make_tiny_bank
+from tiny_bank import SR, make_tiny_bank
 
 
 @pytest.fixture(scope="module")

@@ -281,7 +281,6 @@ class Player:
         what was asked for while they were prepared carry over."""
         bufs, rate = prep.bufs, prep.rate
         self.gain_b = prep.gain_b
-        n = bufs[0].shape[0]
         if rate != self.rate and self.rate:
             self._seek = int(self.position * rate)  # keep the time position
         if rate != self.rate and self._stream is not None:
