@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     t.add_argument("--two-prob", type=float, default=0.0,
                    help="share of rows where a second event joins the clip and one of the two is asked for")
     t.add_argument("--absent-prob", type=float, default=0.2, help="share of rows asking for a sound not in the clip")
+    t.add_argument("--absent-any", type=float, default=0.0,
+                   help="share of those asking for any train class of a family the clip lacks (else the triplet's other event)")
     t.add_argument("--removed-prob", type=float, default=0.15, help="share of rows: the clip with the sound removed")
     t.add_argument("--init", default=None, help="a finder folder a new run starts from")
     t.add_argument("--export", default=None, help="after training, write the best checkpoint here as a finder folder")
@@ -70,6 +72,8 @@ def cmd_train(args) -> int:
     shares = (args.two_prob, args.absent_prob, args.removed_prob)
     if any(not 0.0 <= v <= 1.0 for v in shares) or sum(shares) > 1.0:
         raise OptionError("--two-prob, --absent-prob and --removed-prob must be between 0 and 1, together at most 1.")
+    if not 0.0 <= args.absent_any <= 1.0:
+        raise OptionError("--absent-any must be between 0 and 1.")
     if args.init is not None and not (Path(args.init) / "model.safetensors").is_file():
         raise OptionError(f"No sound finder in {args.init} (model.safetensors) to start from.")
     if not (Path(args.bank) / "bank.jsonl").is_file():
@@ -77,7 +81,7 @@ def cmd_train(args) -> int:
     cfg = DetectorTrainConfig(bank=args.bank, out=args.out, steps=args.steps, batch_size=args.batch_size,
                               lr=args.lr, seed=args.seed, val_every=args.val_every, warmup=args.warmup,
                               two_prob=args.two_prob, absent_prob=args.absent_prob, removed_prob=args.removed_prob,
-                              init=args.init)
+                              absent_any=args.absent_any, init=args.init)
     for ev in train_detector(cfg):
         if ev.message or ev.step % 50 == 0:
             print(f"step {ev.step}/{ev.total}  loss {ev.loss:.4f}  {ev.message}", flush=True)

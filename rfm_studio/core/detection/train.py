@@ -33,6 +33,7 @@ class DetectorTrainConfig:
     weight_decay: float = 0.01
     warmup: int = 100
     absent_prob: float = 0.2  # share of rows asking for a sound the clip does not hold
+    absent_any: float = 0.0  # share of those asking for any train class of a family the clip lacks
     removed_prob: float = 0.15  # share of rows: the clip with X removed, asked for X
     two_prob: float = 0.0  # share of rows: a second event joins the clip, and one of the two is asked for
     instruction_prob: float = 0.33  # the text is the whole instruction, not X's caption
@@ -51,6 +52,7 @@ class DetectorTrainConfig:
 
 def _rows(gen, rng, n, cfg):
     """n (audio, text, frame labels) rows from a TripletGenerator (see the module)."""
+    from ..data.captions import caption_for
     from ..data.triplets import family
 
     out = []
@@ -61,7 +63,13 @@ def _rows(gen, rng, n, cfg):
         named = t.meta[first]["caption"]
         r = rng.random()
         if r < cfg.absent_prob:
-            out.append((t.input, t.meta[other]["caption"], np.zeros(len(t.edit_mask), np.float32)))
+            text = t.meta[other]["caption"]
+            if rng.random() < cfg.absent_any:
+                here = {family(c) for c in t.meta["classes"]["x"]} | {family(t.meta[first]["class"])}
+                pool = [c for c in gen.classes if family(c) not in here]
+                if pool:
+                    text = caption_for(pool[int(rng.integers(len(pool)))], rng)
+            out.append((t.input, text, np.zeros(len(t.edit_mask), np.float32)))
             continue
         if r < cfg.absent_prob + cfg.removed_prob:
             out.append((t.target, named, np.zeros(len(t.edit_mask), np.float32)))
