@@ -165,3 +165,18 @@ def test_a_run_resumes_only_with_its_own_network_and_a_finder_of_another_kind_is
     (folder / "config.json").write_text(json.dumps({**d, "text_model": "flan-t5-base"}))
     with pytest.raises(RFMError, match="text encoder flan-t5-base"):
         load(folder)
+
+
+def test_find_sound_runs_a_real_finder_on_a_stereo_clip_and_a_region(trained, tmp_path):
+    from rfm_studio.core.detection.find import FindConfig, find_sound
+    from rfm_studio.core.detection.model import load
+    from rfm_studio.core.detection.train import export
+
+    _, net = load(export(trained[0], tmp_path / "finder"))
+    x = 0.1 * np.random.default_rng(2).standard_normal((44100 * 2, 2)).astype(np.float32)
+    every = find_sound(x, 44100, "Remove the dog barking", finder=net, cfg=FindConfig(threshold=0.01))
+    assert every.text == "dog barking" and 0.0 < every.peak <= 1.0
+    assert len(every.spans) == 1 and every.spans[0][0] == 0.0  # every frame is above 1 %: one span
+    part = find_sound(x, 44100, "a dog barking", finder=net, within=(0.5, 1.25), cfg=FindConfig(threshold=0.01))
+    assert part.within == (0.5, 1.25) and part.spans[0][0] == 0.5 and part.spans[-1][1] <= 1.25
+    assert find_sound(x, 44100, "a dog barking", finder=net, cfg=FindConfig(threshold=0.999)).spans == ()

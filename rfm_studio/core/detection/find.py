@@ -2,8 +2,9 @@
 
 ``sound_probs`` runs the finder (model.py) over a 16 kHz mono clip in windows of ``WINDOW_S``
 (each heard with ``CONTEXT_S`` more on both sides); ``sound_spans`` turns the probabilities into
-the runs where the sound plays. The shipped finder lives in ``models/sound-finder`` and is
-loaded once per process (``shipped_finder``; None when its files are missing).
+the runs where the sound plays; ``find_sound`` does both for a clip at any rate (the app's Find).
+The shipped finder lives in ``models/sound-finder`` and is loaded once per process
+(``load_finder``; None when its files are missing).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def shipped_finder_dir() -> Path:
     from ..paths import shipped_models_dir
 
     return shipped_models_dir() / FOLDER_NAME
+
+
+def finder_installed(folder=None) -> bool:
+    """Whether ``folder`` (default: the shipped one) holds a finder's files (nothing is loaded)."""
+    folder = Path(folder) if folder is not None else shipped_finder_dir()
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
 
 def load_finder(folder=None):
@@ -120,3 +127,64 @@ def query_text(instruction: str) -> str:
     from ..instructions import removed_sound
 
     return removed_sound(instruction) or instruction
+
+
+@dataclass(frozen=True)
+class FoundSound:
+    """Where ``find_sound`` heard the sound: ``spans`` (start_s, end_s) in seconds of the clip, in
+    time order; ``peak`` the highest probability in the stretch searched (``within`` or the whole
+    clip, None)."""
+    text: str
+    spans: tuple = ()
+    peak: float = 0.0
+    within: tuple | None = None
+
+    def summary(self) -> str:
+        """One sentence for a status line."""
+        where = "the selection" if self.within is not None else "this clip"
+        if not self.spans:
+            return (f"'{self.text}' not found in {where} (highest probability {self.peak:.2f}); "
+                    "mark an example with Shift-drag.")
+        marks = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in self.spans)
+        return f"Found '{self.text}' at {marks} (peak {self.peak:.2f})."
+
+
+def find_sound(audio: np.ndarray, sample_rate: int, instruction: str, *, finder=None, within=None,
+               cfg: FindConfig | None = None, max_spans: int | None = None, cancel=None) -> FoundSound:
+    """Where the sound ``instruction`` names (``query_text``: "Remove the dog barking" asks for
+    "the dog barking") plays in ``audio`` ([samples] or [samples, channels] at ``sample_rate``),
+    heard mono at 16 kHz; with ``within`` (start_s, end_s), only the spans inside it (the finder
+    hears the whole clip, as separation.self_prompt.find_example does: the same context, the same
+    probabilities, whatever the region). ``max_spans``: at most that many spans, the strongest
+    (``strongest_spans``). ``finder`` defaults to the shipped one. OptionError for an empty text, ModelLoadError when no finder is installed or its text
+    encoder cannot load; errors.Cancelled when ``cancel`` is set."""
+    from ..audio.io import resample, to_mono
+    from ..errors import ModelLoadError, OptionError
+    from ..library.embed import EncoderUnavailable
+
+    text = query_text(instruction.strip()).strip()
+    if not text:
+        raise OptionError('Name the sound to find, e.g. "Remove the dog barking".')
+    finder = finder if finder is not None else load_finder()
+    if finder is None:
+        raise ModelLoadError(f"No sound finder is installed ({shipped_finder_dir()}).")
+    x16 = resample(to_mono(np.asarray(audio, np.float32)), int(sample_rate), 16000)
+    dur = len(x16) / 16000.0
+    a, b = (0.0, dur) if within is None else (max(0.0, float(within[0])), min(dur, float(within[1])))
+    try:
+        probs = sound_probs(finder, x16, text, cancel=cancel)
+    except EncoderUnavailable as exc:
+        raise ModelLoadError(f"The sound finder's text encoder could not load ({exc}).") from None
+    probs, cfg = np.asarray(probs), cfg or FindConfig()
+    if within is not None:  # what plays outside the region is no span (and no peak)
+        i, j = max(0, int(a * FPS)), int(np.ceil(b * FPS)) + 1
+        probs = probs[i:j] if j > i else probs[:0]
+    else:
+        i = 0
+    if max_spans is None:
+        spans = sound_spans(probs, cfg)
+    else:
+        spans = strongest_spans(probs, cfg, k=max_spans) if max_spans > 0 else []
+    spans = tuple((round(max(a, i / FPS + s), 3), round(min(b, i / FPS + e), 3)) for s, e in spans)
+    return FoundSound(text, spans, float(probs.max()) if len(probs) else 0.0,
+                      None if within is None else (a, b))

@@ -1,0 +1,101 @@
+"""core.detection.find.find_sound: the app's Find (where the sound an instruction names plays),
+with a fake finder whose probability is high wherever the clip is loud."""
+
+import numpy as np
+import pytest
+
+SR = 44100
+BURSTS = ((0.5, 0.9), (2.0, 2.4))  # seconds where the test clip plays its "sound"
+
+
+def burst_clip(seconds: float = 3.0, sr: int = SR, bursts=BURSTS, stereo: bool = True) -> np.ndarray:
+    x = np.zeros(int(seconds * sr), np.float32)
+    rng = np.random.default_rng(0)
+    for a, b in bursts:
+        x[int(a * sr): int(b * sr)] = 0.3 * rng.standard_normal(int(b * sr) - int(a * sr))
+    return np.stack([x, 0.5 * x], axis=1) if stereo else x
+
+
+def fake_probs(calls=None, level=None):
+    """A stand-in for find.sound_probs: 0.9 on the loud 10 ms frames of the 16 kHz mono input,
+    0.05 elsewhere (or ``level`` everywhere); each call's (samples, text) go to ``calls``."""
+
+    def probs(finder, x16, text, cancel=None):
+        if calls is not None:
+            calls.append((np.asarray(x16).copy(), text))
+        n = len(x16) // 160 + 1
+        if level is not None:
+            return np.full(n, level, np.float32)
+        frames = np.pad(np.asarray(x16), (0, n * 160 - len(x16))).reshape(n, 160)
+        return np.where(np.sqrt((frames ** 2).mean(axis=1)) > 0.01, 0.9, 0.05).astype(np.float32)
+
+    return probs
+
+
+def test_find_sound_hears_mono_16k_and_gives_the_spans_in_clip_seconds(monkeypatch):
+    from rfm_studio.core.detection import find
+
+    calls = []
+    monkeypatch.setattr(find, "sound_probs", fake_probs(calls))
+    out = find.find_sound(burst_clip(), SR, "Remove the dog barking", finder=object())
+    (x16, text), = calls
+    assert text == "dog barking" and x16.ndim == 1 and len(x16) == 3 * 16000  # mono at 16 kHz
+    assert out.text == "dog barking" and out.within is None and out.peak == pytest.approx(0.9)
+    assert len(out.spans) == 2
+    for (a, b), (ea, eb) in zip(out.spans, BURSTS):
+        assert abs(a - ea) <= 0.02 and abs(b - eb) <= 0.02
+    assert out.summary().startswith("Found 'dog barking' at 0.") and "(peak 0.90)" in out.summary()
+
+
+def test_find_sound_within_a_region_gives_only_the_spans_inside_it(monkeypatch):
+    from rfm_studio.core.detection import find
+
+    calls = []
+    monkeypatch.setattr(find, "sound_probs", fake_probs(calls))
+    out = find.find_sound(burst_clip(), SR, "a dog barking", finder=object(), within=(1.5, 2.2))
+    assert len(calls[0][0]) == 3 * 16000  # the whole clip is heard (the same context as without a region)
+    (a, b), = out.spans
+    assert abs(a - 2.0) <= 0.02 and b == pytest.approx(2.2, abs=0.011)  # clip seconds, cut at the region's end
+    assert out.within == (1.5, 2.2)
+    assert find.find_sound(burst_clip(), SR, "x", finder=object(), within=(1.0, 1.9)).spans == ()
+    cut = find.find_sound(burst_clip(), SR, "x", finder=object(), within=(0.7, 2.1))
+    assert cut.spans[0][0] == 0.7 and abs(cut.spans[0][1] - 0.9) <= 0.02 and cut.spans[1][1] == 2.1
+
+
+def test_find_sound_keeps_the_strongest_spans_and_says_when_nothing_is_found(monkeypatch):
+    from rfm_studio.core.detection import find
+
+    monkeypatch.setattr(find, "sound_probs", fake_probs())
+    clip = burst_clip(bursts=((0.5, 0.6), (1.0, 1.8), (2.0, 2.3)))
+    assert len(find.find_sound(clip, SR, "x", finder=object()).spans) == 3
+    one = find.find_sound(clip, SR, "x", finder=object(), max_spans=1)
+    assert len(one.spans) == 1 and abs(one.spans[0][0] - 1.0) <= 0.02  # the longest, most probable one
+    assert find.find_sound(clip, SR, "x", finder=object(), max_spans=0).spans == ()
+    monkeypatch.setattr(find, "sound_probs", fake_probs(level=0.31))
+    none = find.find_sound(clip, SR, "Remove the dog barking", finder=object())
+    assert none.spans == () and none.peak == pytest.approx(0.31)
+    assert none.summary() == ("'dog barking' not found in this clip (highest probability 0.31); "
+                              "mark an example with Shift-drag.")
+    inside = find.find_sound(clip, SR, "a car", finder=object(), within=(0.0, 1.0))
+    assert "not found in the selection" in inside.summary()
+
+
+def test_find_sound_refuses_an_empty_text_and_a_missing_finder(monkeypatch):
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.errors import ModelLoadError, OptionError
+
+    with pytest.raises(OptionError, match="Name the sound"):
+        find.find_sound(burst_clip(), SR, "   ", finder=object())
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: None)
+    with pytest.raises(ModelLoadError, match="No sound finder"):
+        find.find_sound(burst_clip(), SR, "a dog barking")
+
+
+def test_finder_installed_needs_both_files(tmp_path):
+    from rfm_studio.core.detection.find import finder_installed
+
+    assert not finder_installed(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    assert not finder_installed(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert finder_installed(tmp_path)
