@@ -50,6 +50,7 @@ class EditPanel(QWidget):
         row.addWidget(self.instruction, 1)
         row.addWidget(self.history_button)
         bl.addLayout(row)
+        self.instruction_row = row  # the window adds its Find button here (window_find)
         self.region_label = QLabel("Region: whole clip")
         self.region_label.setObjectName("hint")
         self.region_clear = QToolButton()

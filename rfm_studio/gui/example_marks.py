@@ -4,13 +4,14 @@ Shift-drag on the waveform or spectrogram marks a span of the clip where the sou
 plays; several may be marked (drawn in green, apart from the blue edit region). The marks
 become the audio prompts (core.prompts, kind "example") of the next edit: a Remove takes what
 sounds like the marked audio wherever it plays (another recording of the sound mostly stays). "Clear examples" or opening another clip
-removes them.
+removes them. Find (window_find) adds the spans the sound finder heard as marks of the same kind
+(``set_found``): a new Find replaces the marks the last one made and keeps those drawn by hand.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
@@ -26,6 +27,7 @@ class ExampleMarks(QObject):
         super().__init__(parent)
         self.views = list(views)
         self.spans: list[tuple[float, float]] = []
+        self.found: list[bool] = []  # per span: made by Find (not by hand)
         self._items: list[list] = []  # per span, its item in each view
         self._live = None  # the span being dragged: one item per view
         self.row = QWidget()
@@ -44,10 +46,11 @@ class ExampleMarks(QObject):
             v.vb.example_dragged.connect(self.on_drag)
         self._show()
 
-    def _item(self, a: float, b: float):
+    def _item(self, a: float, b: float, found: bool = False):
         c = QColor(EXAMPLE_COLOR)
         c.setAlpha(70)
-        it = pg.LinearRegionItem((a, b), movable=False, brush=pg.mkBrush(c), pen=pg.mkPen(EXAMPLE_COLOR, width=1))
+        pen = pg.mkPen(EXAMPLE_COLOR, width=1, style=Qt.DashLine if found else Qt.SolidLine)  # dashed: Find's
+        it = pg.LinearRegionItem((a, b), movable=False, brush=pg.mkBrush(c), pen=pen)
         it.setZValue(19)
         return it
 
@@ -68,6 +71,7 @@ class ExampleMarks(QObject):
             items, self._live = self._live, None
             if b - a >= MIN_PROMPT_SECONDS and len(self.spans) < MAX_PROMPTS:
                 self.spans.append((a, b))
+                self.found.append(False)
                 self._items.append(items)
                 self.changed.emit()
             else:
@@ -81,10 +85,36 @@ class ExampleMarks(QObject):
             self._drop(self._live)
             self._live = None
         had = bool(self.spans)
-        self.spans, self._items = [], []
+        self.spans, self.found, self._items = [], [], []
         self._show()
         if had:
             self.changed.emit()
+
+    def room_for_found(self) -> int:
+        """How many marks a Find may make: MAX_PROMPTS less the hand-made ones."""
+        return MAX_PROMPTS - self.found.count(False)
+
+    def set_found(self, spans) -> None:
+        """Replace the marks the last Find made by ``spans`` (start_s, end_s); the hand-made
+        ones stay. Spans shorter than MIN_PROMPT_SECONDS or past MAX_PROMPTS are skipped."""
+        for items in (it for it, f in zip(self._items, self.found) if f):
+            self._drop(items)
+        keep = [i for i, f in enumerate(self.found) if not f]
+        self.spans, self._items = [self.spans[i] for i in keep], [self._items[i] for i in keep]
+        self.found = [False] * len(keep)
+        dur = min((v.duration for v in self.views), default=0.0)
+        for a, b in spans:
+            a, b = max(0.0, float(a)), min(dur, float(b))
+            if b - a < MIN_PROMPT_SECONDS or len(self.spans) >= MAX_PROMPTS:
+                continue
+            items = [self._item(a, b, found=True) for _ in self.views]
+            for v, it in zip(self.views, items):
+                v.addItem(it, ignoreBounds=True)
+            self.spans.append((a, b))
+            self.found.append(True)
+            self._items.append(items)
+        self._show()
+        self.changed.emit()
 
     def prompts(self, audio, sample_rate: int) -> tuple:
         """The marked spans of ``audio`` as example prompts (spans past its end are skipped)."""
@@ -96,6 +126,7 @@ class ExampleMarks(QObject):
         if not self.spans:
             self.label.setText("Examples: none (Shift-drag to mark where the sound plays)")
         else:
-            marks = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in self.spans)
+            marks = ", ".join(f"{a:.2f}–{b:.2f} s" + (" (found)" if f else "")
+                              for (a, b), f in zip(self.spans, self.found))
             self.label.setText(f"Examples ({len(self.spans)}): {marks}")
         self.clear_button.setVisible(bool(self.spans))

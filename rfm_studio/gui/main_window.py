@@ -1,7 +1,7 @@
 """The main window: docks, views and the document (the clip, its versions, what is compared).
 It composes one controller per concern, each declaring what it uses of the window:
 ``acts`` (window_actions: actions, menus, toolbar), ``models`` (window_model), ``editing``
-(window_edit), ``playback`` (window_playback), ``exporter`` (window_export), ``removed``
+(window_edit), ``finding`` (window_find), ``playback`` (window_playback), ``exporter`` (window_export), ``removed``
 (window_report: R = A − B), ``autosave`` (session), ``finetune_link`` (window_finetune).
 No model code and no heavy imports here."""
 
@@ -35,6 +35,7 @@ from .window_document import APP_NAME, DocumentController
 from .window_edit import EditController
 from .window_export import Exporter
 from .window_finetune import FinetuneLink
+from .window_find import FindController
 from .window_model import ModelController
 from .window_playback import PlaybackController
 from .window_report import RemovedSound
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.compare_view = CompareView(self)
         self.models = ModelController(self)
         self.editing = EditController(self)
+        self.finding = FindController(self)  # Find: the sound finder's spans as example marks
         self.removed = RemovedSound(self)
         self.exporter = Exporter(self)
         self.playback = PlaybackController(self, parent=self)

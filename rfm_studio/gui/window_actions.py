@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .window_document import DocumentController
     from .window_edit import EditController
     from .window_export import Exporter
+    from .window_find import FindController
     from .window_model import ModelController
     from .window_playback import PlaybackController
     from .window_views import CompareView
@@ -45,6 +46,7 @@ class ActionsWindow(Protocol):
     compare_view: CompareView
     models: ModelController
     editing: EditController
+    finding: FindController
     playback: PlaybackController
     model_info: Optional[ModelInfo]
     compare: tuple
@@ -148,7 +150,8 @@ class WindowActions:
         m.addSeparator()
         m.addAction(self.a_quit)
         m = mb.addMenu("&Edit")
-        for a in (self.a_undo, self.a_redo, None, self.a_run, self.a_cancel, None, self.a_clear_region):
+        for a in (self.a_undo, self.a_redo, None, self.a_run, self.a_cancel, self.win.finding.action, None,
+                  self.a_clear_region):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&View")
         for a in (self.a_zoom_in, self.a_zoom_out, self.a_zoom_fit, self.a_zoom_sel, None):
@@ -219,6 +222,7 @@ class WindowActions:
         self.a_run.setEnabled(has_doc and w.model_info is not None and not w.finetune.busy)
         w.finetune.set_model_ready(w.model_info is not None, w.model_info.name if w.model_info else "")
         self.a_cancel.setEnabled(w.editing.busy)
+        w.finding.update()
         self.a_export.setEnabled(has_doc)
         self.a_export_diff.setEnabled(has_b)
         self.a_export_removed.setEnabled(has_b)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .session import SessionController
     from .settings import Settings
     from .window_edit import EditController
+    from .window_find import FindController
     from .views.spectrogram import SpectrogramView
     from .views.waveform import WaveformView
     from .window_views import CompareView
@@ -48,6 +49,7 @@ class DocumentWindow(Protocol):
     io: JobRunner
     panel: EditPanel
     editing: EditController
+    finding: FindController
     history: History
     player: Player
     examples: ExampleMarks
@@ -152,6 +154,7 @@ class DocumentController:
         w.compare = (0, None)
         w.region = None
         w.examples.clear()
+        w.finding.cancel()  # a find still running heard the last clip
         w.cursor = 0.0
         w.doc_name = name
         w.setWindowTitle(f"{name} — {APP_NAME}")

@@ -1,0 +1,134 @@
+"""Find (a controller MainWindow composes): where the sound the instruction names plays in the
+current version, heard by the shipped sound finder (core.detection.find.find_sound) in the model
+worker, within the selected region when there is one. The spans it finds become example marks
+(ExampleMarks.set_found: they replace the last Find's marks, hand-made ones stay) and the status
+bar says where, or that nothing was found. ``FindHost`` lists everything it uses of the window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Protocol
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QToolButton
+
+from ..core.detection import find
+from .jobs import JobError
+from .window_edit import TEMPLATE_GAP
+
+if TYPE_CHECKING:
+    from .edit_panel import EditPanel
+    from .example_marks import ExampleMarks
+    from .finetune.tab import FinetuneTab
+    from .history import History
+    from .jobs import JobRunner
+    from .window_edit import EditController
+
+TIP = "Mark where the sound the instruction names plays (the sound finder), within the selection if any"
+
+
+class FindHost(Protocol):
+    history: History
+    runner: JobRunner
+    panel: EditPanel
+    examples: ExampleMarks
+    editing: EditController
+    finetune: FinetuneTab
+    region: Optional[tuple[float, float]]
+    doc_id: int
+
+    def addAction(self, action) -> None: ...
+    def statusBar(self): ...
+    def show_error(self, title: str, message: str, detail: str = "") -> None: ...
+
+
+class FindController:
+    """The Find action (Edit menu, Ctrl+F) and its button beside the instruction; ``job`` is the
+    running find's id."""
+
+    def __init__(self, win: FindHost):
+        self.win = win
+        self.job: Optional[int] = None
+        self._doc = -1
+        self.action = QAction("&Find Sound", win)
+        self.action.setShortcut(QKeySequence("Ctrl+F"))
+        self.action.triggered.connect(self.run)
+        win.addAction(self.action)
+        self.button = QToolButton()
+        self.button.setDefaultAction(self.action)  # its enabled state and tooltip follow the action's
+        self.button.setText("Find")
+        self.button.setAutoRaise(True)
+        win.panel.instruction_row.addWidget(self.button)  # beside the instruction it reads
+        self.update()
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def blocked(self) -> str:
+        """Why Find cannot run now, or ""."""
+        w = self.win
+        if not find.finder_installed():
+            return f"No sound finder is installed ({find.shipped_finder_dir()})"
+        if w.history.source is None:
+            return "Open a clip first"
+        if self.busy:
+            return "Finding…"
+        if w.editing.busy:
+            return "An edit is running"
+        if w.finetune.busy:
+            return "The model is busy in the Fine-tuning tab"
+        return ""
+
+    def update(self) -> None:
+        why = self.blocked()
+        self.action.setEnabled(not why)
+        tip = why or TIP
+        self.action.setToolTip(f"{tip} (Ctrl+F)")
+        self.action.setStatusTip(tip)
+        self.button.setText("Finding…" if self.busy else "Find")
+
+    def run(self) -> Optional[int]:
+        w = self.win
+        why = self.blocked()
+        if why:
+            w.statusBar().showMessage(f"Find: {why}.", 5000)
+            return None
+        text = w.panel.instruction.text().strip()
+        if not find.query_text(text).strip() or TEMPLATE_GAP.search(text):
+            w.statusBar().showMessage("Find: type the sound to find first, e.g. \"Remove the dog barking\".", 8000)
+            return None
+        cur = w.history.get(w.history.current)
+        audio, sr, within, room = cur.audio, cur.sample_rate, w.region, w.examples.room_for_found()
+        self.job = w.runner.submit(
+            "find", lambda cancel: find.find_sound(audio, sr, text, within=within, max_spans=room, cancel=cancel),
+            label=f"find {text}", on_returned=self._done, on_errored=self._failed, on_aborted=self._ended)
+        self._doc = w.doc_id
+        w.statusBar().showMessage(f"Finding '{find.query_text(text)}'…")
+        self.update()
+        return self.job
+
+    def cancel(self) -> None:
+        """Drop a running find (a new clip was opened)."""
+        if self.job is not None:
+            self.win.runner.cancel("find")
+            self._ended()
+
+    def _done(self, found: find.FoundSound) -> None:
+        w = self.win
+        doc, self.job = self._doc, None
+        self.update()
+        if doc != w.doc_id:
+            return
+        w.examples.set_found(found.spans)
+        w.statusBar().showMessage(found.summary(), 20000)
+
+    def _failed(self, err: JobError) -> None:
+        self.job = None
+        self.update()
+        self.win.statusBar().clearMessage()
+        self.win.show_error("Find failed", err.message, err.detail if not err.user else "")
+
+    def _ended(self) -> None:
+        self.job = None
+        self.update()
+        self.win.statusBar().clearMessage()

@@ -1,0 +1,143 @@
+"""Find in the app: the sound finder's spans become example marks (a fake finder: no model)."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
+from gui_helpers import gui_env, open_clip, settings, window  # noqa: F401
+from test_find_sound import BURSTS, SR, burst_clip, fake_probs
+
+
+@pytest.fixture
+def burst_path(tmp_path):
+    import soundfile as sf
+
+    p = tmp_path / "bursts.wav"
+    sf.write(str(p), burst_clip(), SR, subtype="FLOAT")
+    return p
+
+
+@pytest.fixture
+def finder(monkeypatch):
+    """A fake finder (loud frames: the sound) that records the thread each call ran on."""
+    from rfm_studio.core.detection import find
+
+    threads, calls = [], []
+    probs = fake_probs(calls)
+
+    def recorded(finder, x16, text, cancel=None):
+        threads.append(threading.current_thread())
+        return probs(finder, x16, text, cancel)
+
+    monkeypatch.setattr(find, "finder_installed", lambda folder=None: True)
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
+    monkeypatch.setattr(find, "sound_probs", recorded)
+    return threads, calls
+
+
+def find_now(qtbot, w, text):
+    w.panel.instruction.setText(text)
+    job = w.finding.run()
+    assert job is not None, w.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
+    assert w.errors == []
+
+
+def near(spans, expected):
+    return len(spans) == len(expected) and all(abs(a - ea) <= 0.02 and abs(b - eb) <= 0.02
+                                               for (a, b), (ea, eb) in zip(spans, expected))
+
+
+def test_find_marks_where_the_sound_plays_off_the_ui_thread(qtbot, window, burst_path, finder):
+    threads, calls = finder
+    w = window
+    open_clip(qtbot, w, burst_path)
+    assert w.finding.action.isEnabled() and w.finding.button.isEnabled()
+    w.examples.on_drag(0.1, 0.3, True)  # a hand-made mark
+    find_now(qtbot, w, "Remove the dog barking")
+    assert threads and all(t is not threading.main_thread() for t in threads)  # the model worker heard it
+    assert calls[0][1] == "dog barking" and len(calls[0][0]) == 3 * 16000  # mono, 16 kHz
+    assert near(w.examples.spans, [(0.1, 0.3), *BURSTS]) and w.examples.found == [False, True, True]
+    msg = w.statusBar().currentMessage()
+    assert msg.startswith("Found 'dog barking' at 0.5") and "(peak 0.90)" in msg
+    assert "(found)" in w.examples.label.text() and "Examples (3)" in w.examples.label.text()
+    assert w.panel.engine() == "dictionary"  # the panel counts the found marks as examples
+    req = w.editing.build_request()
+    assert [p.kind for p in req.prompts] == ["example"] * 3  # the next edit hears them
+    # a second Find within a region replaces the last Find's marks; the hand-made one stays
+    w.set_region((1.5, 2.2))
+    find_now(qtbot, w, "Remove the dog barking")
+    assert len(calls[-1][0]) == 3 * 16000  # the finder hears the whole clip; marks only inside the region
+    assert near(w.examples.spans, [(0.1, 0.3), (2.0, 2.2)]) and w.examples.found == [False, True]
+    w.examples.clear_button.click()  # found marks clear like hand-made ones
+    assert w.examples.spans == [] and w.examples.found == []
+
+
+def test_find_says_when_the_sound_is_not_found_or_no_sound_is_named(qtbot, window, burst_path, finder,
+                                                                     monkeypatch):
+    from rfm_studio.core.detection import find
+
+    w = window
+    open_clip(qtbot, w, burst_path)
+    monkeypatch.setattr(find, "sound_probs", fake_probs(level=0.31))
+    find_now(qtbot, w, "Remove the car passing")
+    assert w.examples.spans == []
+    assert w.statusBar().currentMessage() == ("'car passing' not found in this clip (highest probability 0.31); "
+                                              "mark an example with Shift-drag.")
+    for text in ("", "Remove the ... sound"):
+        w.panel.instruction.setText(text)
+        assert w.finding.run() is None and not w.finding.busy
+        assert "type the sound to find" in w.statusBar().currentMessage()
+
+
+def test_find_is_disabled_without_a_finder_or_a_clip_and_while_it_runs(qtbot, window, burst_path, finder,
+                                                                       monkeypatch):
+    from rfm_studio.core.detection import find
+
+    w = window
+    assert not w.finding.action.isEnabled() and "Open a clip first" in w.finding.action.toolTip()
+    open_clip(qtbot, w, burst_path)
+    assert w.finding.action.isEnabled()
+    assert w.finding.action in w.menuBar().actions()[1].menu().actions()  # Edit ▸ Find Sound
+    gate = threading.Event()
+    slow = fake_probs()
+
+    def waiting(finder, x16, text, cancel=None):
+        gate.wait(10)
+        return slow(finder, x16, text, cancel)
+
+    monkeypatch.setattr(find, "sound_probs", waiting)
+    w.panel.instruction.setText("a dog barking")
+    assert w.finding.run() is not None
+    assert not w.finding.action.isEnabled() and w.finding.button.text() == "Finding…"
+    gate.set()
+    qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
+    assert w.finding.action.isEnabled() and len(w.examples.spans) == 2
+    monkeypatch.setattr(find, "finder_installed", lambda folder=None: False)
+    w.update_actions()
+    assert not w.finding.action.isEnabled() and not w.finding.button.isEnabled()
+    assert "No sound finder is installed" in w.finding.action.toolTip()
+
+
+def test_opening_another_clip_drops_a_running_find(qtbot, window, burst_path, finder, monkeypatch, tmp_path):
+    import soundfile as sf
+
+    from rfm_studio.core.detection import find
+
+    w = window
+    open_clip(qtbot, w, burst_path)
+    gate = threading.Event()
+    slow = fake_probs()
+    monkeypatch.setattr(find, "sound_probs", lambda *a, **k: (gate.wait(10), slow(*a, **k))[1])
+    w.panel.instruction.setText("a dog barking")
+    assert w.finding.run() is not None
+    other = tmp_path / "quiet.wav"
+    sf.write(str(other), np.zeros((SR, 2), np.float32), SR)
+    open_clip(qtbot, w, other)
+    assert not w.finding.busy and w.finding.action.isEnabled()
+    gate.set()  # the let-go job ends in the worker; its marks never arrive
+    w.runner.submit("sync", lambda c: None)
+    qtbot.waitUntil(lambda: not w.runner.busy(), timeout=30000)
+    assert w.examples.spans == []
