@@ -7,6 +7,7 @@ import pytest
 
 from conftest import collect
 from test_dictionary_removal import A_SPANS, B_SPANS, SR, _db, _scene
+from test_self_prompt import fake_model  # noqa: F401  (a fixture: the model's edit, faked)
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_the_found_span_removes_the_sound_everywhere_without_the_model(finder, n
     assert abs(_db(res.audio, B_SPANS[:1]) - _db(b, B_SPANS[:1])) <= 1.0
     events, _ = collect(run_edit(None, EditRequest(x, SR, "Remove the beep", engine="self-prompt")))
     assert [(type(e).__name__, e.stage, e.stages) for e in events] == [
-        ("ProgressEvent", 1, 1), ("ProgressEvent", 1, 2), ("ProgressEvent", 2, 2)]
+        ("ProgressEvent", 1, 3), ("ProgressEvent", 2, 3), ("ProgressEvent", 3, 3)]
     assert "Finding where 'beep' plays" in events[0].text
     # the strength scales the cut in dB: half of it at 0.5
     half = edit(None, x, SR, "Remove the beep", strength=0.5).audio
@@ -154,3 +155,43 @@ def test_the_report_says_the_sound_finder_found_the_example():
     p = {"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder", "spans": [[0.45, 1.05]]}
     assert how_text(p).startswith("dictionary removal, examples the sound finder found: 0.45")
     assert "the model marked" in how_text({**p, "spans_from": "model"})
+
+
+def test_the_stages_of_one_edit_are_numbered_1_to_n_of_the_same_n(finder, fake_model):
+    """Every path of a self-prompted edit numbers its stages 1..N of one N: with the finder, 3
+    (found: finding, learning, the mask; not found: finding, the model marking, then the
+    dictionary learning its marks or the model's removal standing); without it, 2 where the
+    dictionary learns and none where the model's output stands."""
+    from types import SimpleNamespace
+
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.events import ProgressEvent, StepEvent
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    x, _, _ = _scene()
+
+    def run(model=None, **cfg):
+        events, res = collect(run_self_prompt_edit(model, EditRequest(x, SR, "Remove the beep"),
+                                                   config=SelfPromptConfig(**cfg)))
+        kinds = ["step" if isinstance(e, StepEvent) else (e.stage, e.stages) for e in events]
+        stages = [k for k in kinds if k != "step"]
+        assert all(isinstance(e, (StepEvent, ProgressEvent)) for e in events)
+        assert stages == [(i, len(stages)) for i in range(1, len(stages) + 1)], kinds
+        return kinds, [e.text for e in events if isinstance(e, ProgressEvent)], res.params
+
+    kinds, texts, p = run()  # found: the model does not run
+    assert kinds == [(1, 3), (2, 3), (3, 3)] and p["spans_from"] == "finder" and fake_model == []
+    assert texts == ["Finding where 'beep' plays", "Dictionary removal: learning the sound found",
+                     "Dictionary removal: applying the mask"]
+    finder["probs_for"] = lambda n: np.full(n, 0.3, np.float32)  # found nowhere: the model marks it
+    kinds, texts, p = run()
+    assert kinds == [(1, 3), (2, 3), "step", (3, 3)] and (p["spans_from"], p["removal"]) == ("model", "dictionary")
+    assert texts[1:] == ["Not found: the model marks where 'beep' plays",
+                         "Dictionary removal: learning the sound the model marked"]
+    for model, cfg in ((SimpleNamespace(depth=0.0), {}), (SimpleNamespace(depth=6.0), {}), (None, {"min_share": 10.0})):
+        kinds, texts, p = run(model, **cfg)  # no span, model_above, the dictionary's cut fell short
+        assert kinds == [(1, 3), (2, 3), "step", (3, 3)] and p["removal"] == "model", (model, cfg)
+    assert texts[-1] == "Dictionary removal: learning the sound the model marked"
+    kinds, texts, p = run(spans_from="model")  # no finder: the dictionary's 2 stages after the model's step
+    assert kinds == ["step", (1, 2), (2, 2)] and texts[-1] == "Dictionary removal: applying the mask"
+    assert run(SimpleNamespace(depth=0.0), spans_from="model")[0] == ["step"]

@@ -89,6 +89,25 @@ def stage(cancel, n: int, total: int, text: str):
         raise Cancelled("The edit was cancelled.")
 
 
+class Stages:
+    """The numbered stages of one edit, all of the same ``total``: ``yield from stages.next(text)``
+    announces the next one (``stage``: its ProgressEvent, then the cancel check). ``done``: the
+    stages announced so far; ``left``: those still to come."""
+
+    def __init__(self, cancel, total: int) -> None:
+        self.cancel, self.total, self.done = cancel, int(total), 0
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done
+
+    def next(self, text: str):
+        if self.done >= self.total:
+            raise RuntimeError(f"stage {self.done + 1} of {self.total} announced: the plan has {self.total}")
+        self.done += 1
+        yield from stage(self.cancel, self.done, self.total, text)
+
+
 @dataclass(frozen=True)
 class EditResult:
     audio: np.ndarray  # same shape, rate and length as the request's audio

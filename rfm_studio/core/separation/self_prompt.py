@@ -263,10 +263,14 @@ EPS_POWER = 1e-12
 
 
 def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | None = None, dictionary=None):
-    """A text-only "Remove X" (see the module): a core generator of the model's StepEvents, then,
-    where the dictionary is learned, a ProgressEvent per stage of its work (learning; applying the
-    mask, or the model's removal standing when the dictionary's cut fell short), the cancel token
-    checked after each; returning an EditResult like run_edit's. With a region, the
+    """A text-only "Remove X" (see the module): a core generator of ProgressEvents, one per stage,
+    all numbered of one total (events.Stages; the cancel token checked after each), and the
+    model's StepEvents where it runs; returning an EditResult like run_edit's. With the sound
+    finder, 3 stages: finding X; learning the sound found, or (nothing found) the model marking
+    it, its StepEvents following; then applying the mask, or on the model's marks the dictionary
+    learning them or the model's removal standing. Without it, the model's StepEvents, then 2
+    stages where the dictionary is learned (learning; applying the mask, or the model's removal
+    standing when the dictionary's cut fell short) and none where the model's output stands. With a region, the
     model and the dictionary hear the region and CONTEXT_S of each side; only the region changes."""
     import dataclasses
     import time
@@ -278,7 +282,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     from ..edit.plan import CONTEXT_S
     from .. import editing
     from ..prompts import check_prompts
-    from ..events import EditResult, stage
+    from ..events import EditResult, Stages
     from ..instructions import removed_sound
     from .dictionary import apply_keep_mask
     from .engine import library_templates
@@ -317,33 +321,44 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         from ..detection.find import load_finder, query_text
 
         finder = load_finder()
+    # the stages of this edit, numbered of one total: with the finder, 3 (finding; learning the
+    # found sound or the model marking it; applying the mask, or the dictionary or the model's
+    # removal on the model's marks); without, 2 where the dictionary learns (learning; the mask or
+    # the model's removal standing), none where the model's output stands without it
+    stages = Stages(cancel, 3 if finder is not None else 2)
     if finder is not None:
-        yield from stage(cancel, 1, 1, f"Finding where '{query_text(req.instruction)}' plays")
+        what = query_text(req.instruction)
+        yield from stages.next(f"Finding where '{what}' plays")
         within = None if region is None else (region[0] - c0 / sr, region[1] - c0 / sr)
         found = find_example(finder, x16, req.instruction, cfg, within=within, cancel=cancel)
     if found:  # the dictionary learns the found sound; the model does not run
-        yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound found")
+        yield from stages.next("Dictionary removal: learning the sound found")
         keep = finder_keep(x16, found, cfg, dcfg, library=library, seed=int(req.seed or 0), cancel=cancel)
         spans, learn = found, True
     else:  # the model marks the example: sampled once; where its output stands, finished at the user's strength
+        if finder is not None:
+            yield from stages.next(f"Not found: the model marks where '{what}' plays")
         sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
         mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
         mc = getattr(model, "mel_config", None)
         learn = dictionary_runs(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)
         if learn:  # the stages announced are the ones that run
-            yield from stage(cancel, 1, 2, "Dictionary removal: learning the sound the model marked")
+            yield from stages.next("Dictionary removal: learning the sound the model marked")
+        elif stages.done:  # the finder's path: its last stage
+            yield from stages.next("The model's removal stands")
         keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc,
                                        seed=int(req.seed or 0), cancel=cancel)
     strength = 1.0 if user is None else user  # the dictionary's cut in dB, scaled
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
-        if learn:
-            yield from stage(cancel, 2, 2, "Dictionary removal: its cut fell short, the model's removal stands")
+        if learn and stages.left:
+            yield from stages.next("Dictionary removal: its cut fell short, the model's removal stands")
         res = editing.finish_edit(model, inner, sampled, strength=user)
         out_part = res.audio
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
             keep = keep ** strength
-        yield from stage(cancel, 2, 2, "Dictionary removal: applying the mask")
+        if stages.left:
+            yield from stages.next("Dictionary removal: applying the mask")
         if sampled is not None:
             res = editing.finish_edit(model, inner, sampled)  # the detector's params, tokens and attention
         out_part = apply_keep_mask(part, sr, keep, dcfg)
