@@ -229,6 +229,11 @@ def test_long_file_residual_streams(capsys, tmp_path, tiny_bundle, monkeypatch):
     lines = o.splitlines()
     assert lines[2].startswith("Edited in ") and "chunks from disk" in lines[2]
     assert lines[3].startswith(("Changed: ", "No audible change: "))  # the report, from the files
+    # the model's own edit in every chunk: its steps, as the chunks' edits ran them
+    code, o, e = run(capsys, "edit", str(src), "Make it louder", "-o", str(tmp_path / "o2.wav"),
+                     "--model", str(tiny_bundle), "--steps", "1", "--t-start", "0.2")
+    assert code == 0, e
+    assert "(1 step, t_start 0.2; " in o and "chunks from disk)" in o, o
 
 
 # -- what the CLI says ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import collect
 from test_dictionary_removal import A_SPANS, B_SPANS, SR, _db, _scene
-from test_self_prompt import fake_model  # noqa: F401  (a fixture: the model's edit, faked)
+from test_self_prompt import _quiet_model, fake_model  # noqa: F401  (a fixture: the model's edit, faked)
 
 
 @pytest.fixture
@@ -195,3 +195,36 @@ def test_the_stages_of_one_edit_are_numbered_1_to_n_of_the_same_n(finder, fake_m
     kinds, texts, p = run(spans_from="model")  # no finder: the dictionary's 2 stages after the model's step
     assert kinds == ["step", (1, 2), (2, 2)] and texts[-1] == "Dictionary removal: applying the mask"
     assert run(SimpleNamespace(depth=0.0), spans_from="model")[0] == ["step"]
+
+
+def test_a_long_file_reports_the_finders_examples_and_the_steps_of_the_chunks_where_the_model_ran(
+        capsys, tmp_path, tiny_bundle, fake_model, finder, monkeypatch):
+    """Streamed in 3 chunks (0-2.5, 2-4.5, 4-5.5 s): the finder finds the beep in the first two,
+    nothing in the last, where the model's own removal stands (it takes out nothing). The report
+    says the sound finder found the examples (the streamed report said "the model marked") and
+    gives the steps the model took in that chunk, from the chunks' own edits; where the finder
+    found the sound in every chunk the model never ran, and the summary has no steps."""
+    from test_dictionary_removal import cli_scene_edit, stream_in_chunks
+
+    from rfm_studio.core.streaming import edit_file
+
+    stream_in_chunks(monkeypatch)
+    _quiet_model(monkeypatch)
+
+    def probs(n):  # the beep at 0.5-1.0 s of each chunk, heard in the two long ones only
+        p = np.full(n, 0.05, np.float32)
+        p[50:100] = 0.9 if n > 200 else 0.05
+        return p
+
+    finder["probs_for"] = probs
+    code, text, err, x, y, r, src = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
+    assert code == 0, err
+    assert len(fake_model) == 1  # the last chunk only
+    # "t_start 0": the fake model's edit gives none
+    assert ("(dictionary removal, examples the sound finder found: 0.50-1.00 s, 2.50-3.00 s; the model's own "
+            "removal stood in 1 chunk; 1 step, t_start 0; 3 chunks from disk)") in text, text
+    finder["probs_for"] = lambda n: np.where(np.arange(n) // 50 == 1, 0.9, 0.05).astype(np.float32)
+    summary = collect(edit_file(None, src, tmp_path / "all.wav", "Remove the beep", chunk_seconds=2.5,
+                                overlap_seconds=0.5))[1]
+    assert len(fake_model) == 1 and (summary["removal"], summary["spans_from"]) == ("dictionary", "finder")
+    assert "steps" not in summary and "t_start" not in summary

@@ -193,7 +193,7 @@ def run_edit_cmd(args) -> int:
         model = load_model(args)
         warn_unused_prompts(model, params, args.instruction)
         summary = drive(edit_file(model, args.input, out, args.instruction, region=region, fmt=fmt, **params))
-        finish_streamed(args, model, summary, region, (out, fmt), (residual, res_fmt), n / sr)
+        finish_streamed(args, summary, region, (out, fmt), (residual, res_fmt), n / sr)
         return 0
     from .library import check_reference, library_reference
 

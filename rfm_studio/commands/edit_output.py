@@ -66,7 +66,7 @@ def report_lines(before, res, args, report=None) -> list[str]:
     return lines
 
 
-def finish_streamed(args, model, summary: dict, region, output, residual, seconds: float) -> None:
+def finish_streamed(args, summary: dict, region, output, residual, seconds: float) -> None:
     """After a long file was edited from disk: its residual (streamed too) and what is printed,
     the change report read from the two files. ``output``, ``residual``: (path, OutputFormat)."""
     from types import SimpleNamespace
@@ -81,12 +81,10 @@ def finish_streamed(args, model, summary: dict, region, output, residual, second
     print(f"Wrote {out} ({fmt.describe()}, {seconds:.2f} s of audio)")
     if res_path is not None:
         print(f"Wrote {res_path} (what was removed: input minus output, {res_fmt.describe()})")
-    f = model.flow.sampler
-    keys = ("engine", "templates", "removal", "spans", "model_chunks")
+    # the chunks' own: the steps where the model ran, the removal and who marked its examples
+    keys = ("engine", "steps", "t_start", "templates", "removal", "spans_from", "spans", "model_chunks")
     done = SimpleNamespace(seconds=summary["seconds"], instruction=args.instruction,
-                           params={"steps": f.steps if args.steps is None else args.steps,
-                                   "t_start": f.t_start if args.t_start is None else args.t_start,
-                                   "region": region, "strength": args.strength, "chunks": summary["chunks"],
+                           params={"region": region, "strength": args.strength, "chunks": summary["chunks"],
                                    **{k: summary[k] for k in keys if k in summary}})
     for line in report_lines(None, done, args, compare_files(args.input, out)):
         safe_print(line)

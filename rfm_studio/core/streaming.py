@@ -57,8 +57,9 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
               overlap_seconds: float = 2.0, cancel=None, fmt=None, **params):
     """Generator of StepEvent (and ProgressEvent: a chunk's stages with no sampler step); returns
     a dict summary: seconds, chunks, samples, sample_rate, engine (the removal engine, chosen once
-    for the whole file's request and run on every chunk) and, for the dictionary engines, what
-    the report says of their removal (``_removal_summary``). ``params``: steps, t_start, guidance,
+    for the whole file's request and run on every chunk), the model's steps and t_start where it
+    ran in any chunk (``_sampler_summary``) and, for the dictionary engines, what the report says
+    of their removal (``_removal_summary``). ``params``: steps, t_start, guidance,
     draws, strength, seed, render, engine, prompts (as EditRequest); ``fmt``: the output's
     OutputFormat (None: the plain format of its extension)."""
     import soundfile as sf
@@ -174,15 +175,23 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
             os.unlink(tmp)
         raise
     return {"seconds": time.perf_counter() - t0, "chunks": len(plan), "samples": n, "sample_rate": sr,
-            "engine": engine, **_removal_summary(engine, done)}
+            "engine": engine, **_sampler_summary(done), **_removal_summary(engine, done)}
 
 
 def _in_file_time(params: dict, offset: float) -> dict:
     """What the report needs of a chunk's edit: its removal (self-prompted: "dictionary" or
-    "model"), the spans the model marked moved to the file's time, its templates (dictionary)."""
+    "model"), the spans the model marked moved to the file's time, its templates (dictionary),
+    and the model's steps and t_start where the model ran."""
     return {"removal": params.get("removal"), "templates": params.get("templates"),
-            "spans_from": params.get("spans_from"),
+            "spans_from": params.get("spans_from"), "steps": params.get("steps"), "t_start": params.get("t_start"),
             "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])]}
+
+
+def _sampler_summary(done: list[dict]) -> dict:
+    """The steps and t_start of the chunks where the model ran (every chunk edits with the same
+    options); {} where it ran in none (the dictionary engines' cuts, the sound finder's examples)."""
+    ran = next((d for d in done if d.get("steps")), None)
+    return {} if ran is None else {k: ran[k] for k in ("steps", "t_start") if ran[k] is not None}
 
 
 def _removal_summary(engine: str, done: list[dict]) -> dict:
