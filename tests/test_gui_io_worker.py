@@ -122,6 +122,9 @@ def test_library_search_and_audition_run_in_the_io_worker_and_the_panel_never_wa
         def play(self):
             pass
 
+        def close(self):
+            pass
+
     from rfm_studio.gui import tasks
 
     lib.player = FakePlayer()

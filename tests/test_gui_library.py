@@ -135,6 +135,9 @@ def test_audition_plays_the_selected_sound_and_add_folder_indexes(qtbot, window,
         def play(self):
             played.append("play")
 
+        def close(self):
+            pass
+
     lib.player = FakePlayer()
     d = tmp_path / "mine"
     d.mkdir()
@@ -148,6 +151,58 @@ def test_audition_plays_the_selected_sound_and_add_folder_indexes(qtbot, window,
     lib.audition()
     qtbot.waitUntil(lambda: "play" in played, timeout=30000)
     assert played[0][1] == 16000
+
+
+def test_the_audition_player_is_closed_when_the_window_or_the_panel_closes(qtbot, window, tmp_path):
+    """An audition's player (the panel's own, made on first use) has its stream closed when the
+    window closes, and when the panel itself is closed; a later audition plays again."""
+    from rfm_studio.gui.library.panel import LibraryPanel
+    from rfm_studio.gui.tasks import OpenedClip
+
+    lib = window.library
+    calls = []
+
+    class FakePlayer:
+        available = True
+
+        def __init__(self, io=None):
+            calls.append("made")
+
+        def pause(self):
+            pass
+
+        def set_sources(self, a, b, sr):
+            pass
+
+        def seek(self, s):
+            pass
+
+        def play(self):
+            calls.append("play")
+
+        def close(self):
+            calls.append("close")
+
+    from rfm_studio.gui import playback
+
+    real = playback.Player
+    playback.Player = FakePlayer
+    try:
+        clip = OpenedClip(np.zeros(1600, np.float32), 16000)
+        lib._play(str(tmp_path / "a.wav"), clip)  # the first audition makes the player
+        assert calls == ["made", "play"] and isinstance(lib.player, FakePlayer)
+        window.close()
+        assert calls[-1] == "close" and calls.count("close") == 1
+        panel = LibraryPanel(window.io)  # a panel of its own, closed as a top-level window
+        qtbot.addWidget(panel)
+        panel.show()
+        panel._play(str(tmp_path / "a.wav"), clip)
+        panel.close()
+        assert calls[-3:] == ["made", "play", "close"]
+        panel._play(str(tmp_path / "a.wav"), clip)  # a later audition plays again
+        assert calls[-1] == "play"
+    finally:
+        playback.Player = real
 
 
 def test_run_right_after_typing_an_add_still_uses_a_library_sound(qtbot, loaded):

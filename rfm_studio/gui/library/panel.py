@@ -220,7 +220,9 @@ class LibraryPanel(QWidget):
         return self._lib
 
     def shutdown(self) -> None:
-        """Cancel the panel's jobs (nothing waits: a running step's result is dropped)."""
+        """Close the audition player (its stream) and cancel the panel's jobs (nothing waits:
+        a running step's result is dropped). The window calls it when it closes."""
+        self.close_player()
         self.io.cancel(SEARCH)
         self.io.cancel(AUDITION)
         self.runner.cancel(INDEX)
@@ -444,6 +446,15 @@ class LibraryPanel(QWidget):
         self.io.submit(AUDITION, work, f"audition {Path(path).name}",
                        on_returned=lambda got: self._play(path, *got),
                        on_errored=lambda err: self.status.setText(err.message))
+
+    def close_player(self) -> None:
+        """Stop an audition and close the player's audio stream (a later audition opens it again)."""
+        if self.player is not None:
+            self.player.close()
+
+    def closeEvent(self, ev):  # the panel closed on its own (as a top-level window): the audition ends
+        self.close_player()
+        super().closeEvent(ev)
 
     def _play(self, path, clip, dev=None):
         if dev is not None:
