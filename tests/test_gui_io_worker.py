@@ -334,6 +334,21 @@ def test_a_candidate_picked_while_the_encoder_loads_stays_chosen(qtbot, loaded, 
     assert len(loads) == 1 and w.errors == []
 
 
+def _device_at_48k():
+    """Stands in for the sounddevice module of a device that plays 48 kHz only: its
+    check_output_settings records the (native) thread of each call and refuses other rates."""
+    import types
+
+    asked = []
+
+    def check_output_settings(samplerate=None, channels=None, dtype=None):
+        asked.append((threading.get_native_id(), samplerate))
+        if samplerate != 48000:
+            raise ValueError("Invalid sample rate")
+
+    return types.SimpleNamespace(OutputStream=_FakeStream, check_output_settings=check_output_settings), asked
+
+
 class _FakeStream:
     """Stands in for sounddevice.OutputStream (no device in the tests)."""
 
@@ -367,8 +382,7 @@ def test_the_player_resamples_new_versions_in_the_io_worker_and_applies_what_was
         gate = threading.Event()
         io.submit("test-gate", lambda c: gate.wait(30))  # the worker busy: the preparation must queue
         p = Player(io)
-        monkeypatch.setattr(p, "_stream_rate", lambda sr: 48000)  # the device cannot play 16 kHz
-        p.available, p._sd = True, types.SimpleNamespace(OutputStream=_FakeStream)
+        p.available, (p._sd, asked) = True, _device_at_48k()  # the device cannot play 16 kHz
         states = []
         p.on_preparing = states.append
         t = np.arange(32000) / 16000
@@ -384,6 +398,7 @@ def test_the_player_resamples_new_versions_in_the_io_worker_and_applies_what_was
         qtbot.waitUntil(lambda: not p.preparing, timeout=30000)
         io_thread = _worker_id(qtbot, io)
         assert len(resampled) == 2 and set(resampled) == {io_thread} and io_thread != MAIN
+        assert asked == [(io_thread, 16000)]  # the device asked about 16 kHz once, in the I/O worker
         assert states == [True, False] and p.rate == 48000 and p.frames == 96000 and p.has_b
         assert p.selected == 1 and p.position == pytest.approx(0.5)
         assert (p._lo, p._hi) == (12000, 72000) and p.looping
@@ -396,6 +411,10 @@ def test_the_player_resamples_new_versions_in_the_io_worker_and_applies_what_was
         assert p.preparing
         qtbot.waitUntil(lambda: not p.preparing, timeout=30000)
         assert resampled[2:] == [io_thread] and p.position == pytest.approx(0.5)
+        assert asked == [(io_thread, 16000)]  # the rate it gave is remembered
+        p.set_sources(a[:8000].copy(), None, 8000)  # a new rate: asked again, in the I/O worker
+        qtbot.waitUntil(lambda: not p.preparing, timeout=30000)
+        assert asked[1:] == [(io_thread, 8000)] and p.rate == 48000 and p.frames == 48000
     finally:
         io.shutdown()
 
@@ -406,7 +425,7 @@ def test_the_windows_player_prepares_an_opened_clip_in_the_io_worker(qtbot, wind
     w = window
     assert w.player.io is w.io
     w.player.available = True  # (no device in the tests: the status says nothing about a player that cannot play)
-    monkeypatch.setattr(w.player, "_stream_rate", lambda sr: 48000)  # a 44.1 kHz clip on a 48 kHz device
+    w.player._sd, asked = _device_at_48k()  # a 44.1 kHz clip on a 48 kHz device
     resampled, real = [], audio_io.resample
 
     def recording(x, sr_in, sr_out):
@@ -426,6 +445,7 @@ def test_the_windows_player_prepares_an_opened_clip_in_the_io_worker(qtbot, wind
     qtbot.waitUntil(lambda: w.player.frames == int(1.5 * 48000), timeout=30000)
     io_thread = _worker_id(qtbot, w.io)
     assert resampled and set(resampled) == {io_thread} and io_thread != MAIN
+    assert asked == [(io_thread, SR)]  # check_output_settings: in the I/O worker, never on the UI thread
     assert shown == ["Audio: – · preparing playback…", "Audio: –"] and not w.player.preparing
     assert w.statusBar().currentMessage() == ""  # (the edits' messages are not covered)
 

@@ -527,14 +527,22 @@ print("SHUTDOWN", r.shutdown(50), flush=True)
 
 
 def test_player_resamples_each_version_once_for_a_device_at_another_rate(monkeypatch):
+    from types import SimpleNamespace
+
     import rfm_studio.core.audio.io as io
     from rfm_studio.gui.playback import Player
 
     calls = []
     real = io.resample
     monkeypatch.setattr(io, "resample", lambda x, a, b: (calls.append((len(x), a, b)), real(x, a, b))[1])
+    asked = []
+
+    def refuse(samplerate=None, channels=None, dtype=None):
+        asked.append(samplerate)
+        raise ValueError("Invalid sample rate")
+
     p = Player()
-    monkeypatch.setattr(p, "_stream_rate", lambda sr: 48000)  # the device cannot play 16 kHz
+    p._sd = SimpleNamespace(check_output_settings=refuse)  # the device cannot play 16 kHz (its default: 48)
     a = np.sin(np.arange(16000) / 10).astype(np.float32)
     b = 0.5 * a
     p.set_sources(a, b, 16000)
@@ -543,7 +551,7 @@ def test_player_resamples_each_version_once_for_a_device_at_another_rate(monkeyp
     p.set_match_loudness(not p.match_loudness)
     assert len(calls) == 2
     p.set_sources(a, b.copy(), 16000)  # a new B version
-    assert len(calls) == 3
+    assert len(calls) == 3 and asked == [16000]  # the device asked about 16 kHz once
 
 
 def test_a_surround_clip_is_folded_down_to_stereo_not_cut():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -157,6 +158,7 @@ class Player:
         self._sd = None
         self._stream = None
         self.channels = 2
+        self.device_name, self.device_rate = "", 48000  # the output's (use_device)
         self.rate = 0  # rate of the buffers and the stream
         self.source_rate = 0
         self.gain_b = 1.0
@@ -223,17 +225,6 @@ class Player:
     def preparing(self) -> bool:
         return self._pending
 
-    def _stream_rate(self, sr: int) -> int:
-        if self._sd is None:
-            return sr
-        if sr not in self._rates:
-            try:
-                self._sd.check_output_settings(samplerate=sr, channels=self.channels, dtype="float32")
-                self._rates[sr] = sr
-            except Exception:
-                self._rates[sr] = self.device_rate
-        return self._rates[sr]
-
     def _request(self):
         a, b, r = (tuple(self._raw) + (None, None))[:3]
         self._token += 1
@@ -244,19 +235,36 @@ class Player:
             self._bufs = ()
             return
         srcs = (a,) + ((b,) if b is not None else ()) + ((r,) if r is not None else ())
-        args = (self._memo, srcs, self.source_rate, self._stream_rate(self.source_rate), self.channels,
-                self.match_loudness)
+        sr, token = self.source_rate, self._token
+        # the stream's rate for this source rate: asked of the device once (stream_rate, in the
+        # I/O worker: PortAudio may open the device), remembered here when the buffers come
+        rate = sr if self._sd is None else self._rates.get(sr)
+        ask = None if rate is not None else partial(stream_rate, self._sd, sr, self.channels, self.device_rate)
+        memo, rest = self._memo, (self.channels, self.match_loudness)
+
+        def work(cancel=None):  # worker side: the sources, plain values and the memo of prepared pieces
+            return prepare(memo, srcs, sr, rate if rate is not None else ask(), *rest, cancel=cancel)
+
         if self.io is None:
-            return self._install(prepare(*args))
-        try:
-            return self._install(prepare(*args, cached_only=True))  # an A/B refresh: nothing to make
-        except NotPrepared:
-            pass
-        token = self._token
+            return self._take(token, sr, work())
+        if rate is not None:
+            try:
+                return self._install(prepare(memo, srcs, sr, rate, *rest, cached_only=True))  # an A/B refresh
+            except NotPrepared:
+                pass
         self._set_pending(True)
-        self.io.submit(self.lane, lambda cancel: prepare(*args, cancel=cancel), "prepare playback",
-                       on_returned=lambda prep: self._install(prep) if token == self._token else None,
+        self.io.submit(self.lane, work, "prepare playback",
+                       on_returned=lambda prep: self._take(token, sr, prep),
                        on_errored=lambda err: self._failed(token, err.message))
+
+    def _take(self, token: int, sr: int, prep: "Prepared") -> None:
+        """A preparation's buffers (UI thread): the stream rate it found for ``sr`` is remembered,
+        and the newest preparation's buffers installed."""
+        if token != self._token:
+            return
+        if self._sd is not None:
+            self._rates[sr] = prep.rate
+        self._install(prep)
 
     def _set_pending(self, on: bool) -> None:
         if on == self._pending:
@@ -462,6 +470,17 @@ class Player:
             filled += k
             pos += k
         self._pos = pos
+
+
+def stream_rate(sd, sr: int, channels: int, fallback: int) -> int:
+    """The rate a stream plays sources at ``sr``: ``sr`` where the device takes it, else
+    ``fallback`` (the device's default rate). Asks PortAudio (sounddevice's
+    check_output_settings, which may open the device): the player runs it in its I/O worker."""
+    try:
+        sd.check_output_settings(samplerate=sr, channels=channels, dtype="float32")
+        return int(sr)
+    except Exception:  # noqa: BLE001 - PortAudioError or ValueError: the device does not take this rate
+        return int(fallback)
 
 
 @dataclass(frozen=True)
