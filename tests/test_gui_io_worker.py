@@ -486,8 +486,8 @@ def test_the_audio_device_is_probed_in_the_io_worker_at_start_and_by_a_first_aud
 def test_searches_after_a_cancelled_indexing_leave_the_new_descriptions_to_the_models_worker(
         qtbot, window, tmp_path, monkeypatch):
     """Files scanned but not embedded (Add Folder… cancelled before its embedding step): the
-    I/O worker's searches answer from keywords and embed only their query; the descriptions
-    are embedded in the model's worker, then the search runs again with embeddings."""
+    I/O worker's searches answer from keywords and embed nothing; the descriptions and the
+    query are embedded in the model's worker, then the search runs again with embeddings."""
     from rfm_studio.core.library import Library
     from rfm_studio.core.library import embed as embed_mod
 
@@ -513,10 +513,46 @@ def test_searches_after_a_cancelled_indexing_leave_the_new_descriptions_to_the_m
     qtbot.waitUntil(lambda: bool(modes) and modes[-1] == "embeddings", timeout=120000)
     assert modes[0] == "keywords" and lib.tree.topLevelItem(0).text(0) == "ANMLWild_Zebra Whinny_AB_Lib.wav"
     io_thread, model_worker = _worker_id(qtbot, window.io), _worker_id(qtbot, window.runner)
-    on_io = [texts for t, texts in calls if t == io_thread]
     described = [texts for t, texts in calls if t == model_worker]
-    assert on_io == [["a zebra whinnying"]] and described  # the I/O worker embedded the query only
-    assert any(any("zebra" in x.lower() for x in texts) for texts in described)
-    assert {t for t, _ in calls} == {io_thread, model_worker}
+    assert ["a zebra whinnying"] in described  # the query, in the model's worker too
+    assert any(any("zebra" in x.lower() for x in texts) for texts in described if texts != ["a zebra whinnying"])
+    assert {t for t, _ in calls} == {model_worker}  # the I/O worker embedded nothing
     with Library(lib.db_path) as db:
         assert db.unembedded() == 0
+
+
+def test_a_search_embeds_its_text_in_the_models_worker_never_in_the_io_worker(qtbot, window, monkeypatch):
+    """With the text encoder loaded, a search's text is embedded in the model's worker and the I/O
+    worker searches with that vector; while a job holds the model's worker, keyword results come
+    at once (saying the results by meaning follow) and the search by meaning when the job ends."""
+    from rfm_studio.core.library import embed
+    from rfm_studio.gui.library.panel import WAITING_QUERY
+
+    try:
+        embed.load_encoder()
+    except embed.EncoderUnavailable:
+        pytest.skip("encoder package not installed")
+    lib = window.library
+    io_thread, model_worker = _worker_id(qtbot, window.io), _worker_id(qtbot, window.runner)
+    embedded = []
+    real = embed.embed
+    monkeypatch.setattr(embed, "embed", lambda texts: (embedded.append((threading.get_native_id(), list(texts))),
+                                                      real(texts))[1])
+    lib.search("dog barking")
+    qtbot.waitUntil(lambda: lib.mode == "embeddings" and lib.tree.topLevelItemCount() > 0, timeout=60000)
+    assert lib.tree.topLevelItem(0).text(0).startswith("dog_bark_")
+    assert (model_worker, ["dog barking"]) in embedded and {t for t, _ in embedded} == {model_worker}
+    assert model_worker not in (MAIN, io_thread)
+    gate, inside = threading.Event(), threading.Event()
+    window.runner.submit("test-hold", lambda c: (inside.set(), gate.wait(30)), "held")
+    assert inside.wait(30)  # the model's worker runs a job (an edit, a model load)
+    lib.search("cow mooing")
+    qtbot.waitUntil(lambda: lib.mode == "keywords" and lib.tree.topLevelItemCount() > 0
+                    and lib.tree.topLevelItem(0).text(0).startswith("cow_moo_"), timeout=30000)
+    assert lib.status.text().endswith(f" sounds · keyword results · {WAITING_QUERY}")
+    assert all(texts != ["cow mooing"] for _, texts in embedded)  # not embedded yet, and not here
+    gate.set()
+    qtbot.waitUntil(lambda: lib.mode == "embeddings", timeout=30000)
+    assert lib.tree.topLevelItem(0).text(0).startswith("cow_moo_") and lib.status.text().endswith(" sounds")
+    assert (model_worker, ["cow mooing"]) in embedded and {t for t, _ in embedded} == {model_worker}
+    assert window.errors == []

@@ -203,7 +203,8 @@ def test_cli_library_add_embeds_the_new_descriptions(tmp_path, folder, capsys, m
 def test_a_search_that_must_answer_at_once_never_embeds_descriptions(lib, folder, monkeypatch):
     """With the encoder loaded and a few descriptions not yet embedded (an indexing cancelled
     before its embedding step), a ``load_encoder=False`` search answers from keywords and
-    leaves them to ``embed_pending``; once they are embedded it uses embeddings."""
+    leaves them to ``embed_pending``; once they are embedded it uses embeddings with the query's
+    vector made elsewhere (the app's model worker), and it never embeds the query itself."""
     from rfm_studio.core.library import embed
 
     try:
@@ -218,5 +219,11 @@ def test_a_search_that_must_answer_at_once_never_embeds_descriptions(lib, folder
     assert lib.mode == "keywords" and embedded == [] and lib.unembedded() == 5
     assert lib.embed_pending() == 5 and lib.unembedded() == 0
     embedded.clear()
-    assert names(lib.search("a dog barking", 1, load_encoder=False)) == ["ANMLDog_Big Dog Barking_JD_Yard.wav"]
-    assert lib.mode == "embeddings" and embedded == [["a dog barking"]]  # the query only
+    assert names(lib.search("a dog barking", 1, load_encoder=False))[0] == "ANMLDog_Big Dog Barking_JD_Yard.wav"
+    assert lib.mode == "keywords" and embedded == []  # no vector given: keywords, nothing embedded here
+    vec = real(["a dog barking"])[0]
+    assert names(lib.search("a dog barking", 1, load_encoder=False, vector=vec)) == [
+        "ANMLDog_Big Dog Barking_JD_Yard.wav"]
+    assert lib.mode == "embeddings" and embedded == []
+    assert [h.path for h in lib.search("a dog barking", 3, load_encoder=False, vector=vec)] == [
+        h.path for h in lib.search("a dog barking", 3)]  # the same results as embedding the query here

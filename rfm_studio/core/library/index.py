@@ -318,26 +318,27 @@ class Library:
             self._cache = (gen, ids, m)
         return self._cache[1], self._cache[2]
 
-    def search(self, query: str, limit: int = 10, load_encoder: bool = True) -> list[Hit]:
+    def search(self, query: str, limit: int = 10, load_encoder: bool = True, vector=None) -> list[Hit]:
         """The files best matching ``query``: embeddings when the encoder loads, else keywords.
-        ``load_encoder=False`` (a search that must answer at once): the encoder embeds the query
-        only, never loads and never embeds descriptions: keywords unless it is loaded already
-        and ``unembedded()`` is 0 (``embed_pending`` is for a thread that may wait)."""
+        ``vector``: the query's embedding made elsewhere (``embed([query])[0]``; the app makes it
+        in its model's worker, where torch runs). ``load_encoder=False`` (a search that must
+        answer at once, on a thread that never runs the encoder): never loads the encoder, never
+        embeds the query nor descriptions: keywords unless ``vector`` is given and
+        ``unembedded()`` is 0 (``embed_pending`` is for a thread that may wait)."""
         query = (query or "").strip()
         if not query:
             return []
-        from .embed import encoder_state
-
         with self._lock:
             pending = self.unembedded()
-            if pending > SEARCH_EMBED_MAX or not (load_encoder or (encoder_state() == "loaded" and not pending)):
+            if pending > SEARCH_EMBED_MAX or not (load_encoder or (vector is not None and not pending)):
                 self.mode = "keywords"
                 return self.keyword_search(query, limit)
             try:
                 from .embed import embed
 
-                self.embed_pending()
-                q = embed([query])[0]
+                if pending:
+                    self.embed_pending()
+                q = embed([query])[0] if vector is None else np.asarray(vector, np.float32)
                 self.mode = "embeddings"
             except Exception as exc:
                 from .embed import EncoderUnavailable

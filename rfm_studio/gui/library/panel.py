@@ -14,7 +14,10 @@ the other torch work, so no two threads import it at once); until it is loaded s
 from the keyword index, and the current one runs again when it is. A search in the I/O worker
 embeds its query only: descriptions not embedded yet (an Add Folder… cancelled before its
 embedding step) are embedded by the model's worker (``embed_descriptions``) while searches
-answer from keywords, and the current one runs again when they are. Results
+answer from keywords, and the current one runs again when they are. A search's own text is
+embedded by the model's worker too (``embed_query``; the I/O worker never runs the encoder),
+then searched with that vector in the I/O worker; while a long job holds the model's worker,
+keyword results come at once and the search by meaning follows when the job ends. Results
 come back to the UI thread as per-job callbacks carrying tuples of frozen Hit records or
 numpy arrays; closing the window cancels the jobs (their runners' shutdown), it never waits
 on them here.
@@ -46,6 +49,8 @@ DESCRIPTION_WIDTH = 120  # px: the Description column starts narrow (the tooltip
 SEARCH, AUDITION, INDEX = "library-search", "library-audition", "library-index"  # job lanes
 ENCODER = "library-encoder"  # the text encoder's load (a lane of the model's worker)
 EMBED = "library-embed"  # embedding descriptions (a lane of the model's worker)
+QUERY = "library-query"  # embedding a search's text (a lane of the model's worker)
+WAITING_QUERY = "results by meaning when the current job ends"
 EMBEDDING = "embedding the new sounds' descriptions…"
 STOPPED = "library-index-stopped"  # after a cancelled indexing job (the same worker): search again
 LOADING_ENCODER = "loading the text encoder…"
@@ -224,6 +229,7 @@ class LibraryPanel(QWidget):
         a running step's result is dropped). The window calls it when it closes."""
         self.close_player()
         self.io.cancel(SEARCH)
+        self.runner.cancel(QUERY)
         self.io.cancel(AUDITION)
         self.runner.cancel(INDEX)
         self.runner.cancel(STOPPED)
@@ -297,10 +303,26 @@ class LibraryPanel(QWidget):
             return
         self.status.setText("Searching…")
         self._load_encoder()
+        from ...core.library.embed import encoder_state
 
-        def work(_cancel):  # keywords while the encoder loads (the I/O worker never waits for it)
+        if encoder_state() != "loaded":  # keywords while the encoder loads (the I/O worker never waits for it)
+            self._search_io(rid, q, None)
+            return
+        if self.runner.busy():  # a job holds the model's worker: keywords now, by meaning when it ends
+            self._search_io(rid, q, None)
+        self.runner.submit(QUERY, lambda _cancel: embed_query(q), f"embed the search '{q}'",
+                           on_returned=lambda vec: self._search_io(rid, q, vec),
+                           on_errored=lambda err: self._search_io(rid, q, None))
+
+    def _search_io(self, rid: int, q: str, vec) -> None:
+        """Search in the I/O worker: with ``vec``, the query's embedding (made in the model's
+        worker), by meaning; without, by keywords."""
+        if rid != self._req:
+            return  # a newer search was started
+
+        def work(_cancel):  # never the encoder here (the I/O worker never waits for it nor runs torch)
             lib = self._library()
-            hits = tuple(lib.search(q, LIMIT, load_encoder=False))
+            hits = tuple(lib.search(q, LIMIT, load_encoder=False, vector=vec))
             return hits, lib.mode, lib.count(), lib.unembedded()
 
         self.io.submit(SEARCH, work, f"search {q}", on_returned=lambda payload: self._show(rid, payload),
@@ -334,12 +356,15 @@ class LibraryPanel(QWidget):
             self._embed_descriptions()
         embedding = mode == "keywords" and self.runner.busy(EMBED)
         loading = mode == "keywords" and self.loading_encoder
+        waiting = mode == "keywords" and self.runner.busy(QUERY)  # the query's embedding comes later
         if count is not None:
             how = (f" · keyword results · {LOADING_ENCODER if self._encoder_started else WAITING_ENCODER}" if loading else
                    f" · keyword results · {EMBEDDING}" if embedding else
+                   f" · keyword results · {WAITING_QUERY}" if waiting else
                    f" · keyword search (the text encoder could not load: {self._encoder_error})"
                    if mode == "keywords" and self._encoder_error else " · keyword search" if mode == "keywords" else "")
             self.status.setText(f"{len(hits)} of {count} sounds{how}")
+        loading = loading or waiting  # (results by meaning replace these)
         if self._follow and self._query == self._wanted.strip() and not (loading or embedding):
             self._wanted = ""  # the reference below is the one the CLI would pick (until then an edit picks in its job)
         from ...core.library.prompted import usable_hits  # the CLI's rule: a weak embedding match is no match
@@ -530,6 +555,17 @@ def load_text_encoder(_cancel=None) -> str:
     except EncoderUnavailable as exc:
         return str(exc)
     return ""
+
+
+def embed_query(text: str):
+    """Worker side (the model's worker, where torch runs): a search's text embedded ([384]
+    float32, numpy), or None when the encoder cannot load (the search keeps to keywords)."""
+    from ...core.library.embed import EncoderUnavailable, embed
+
+    try:
+        return embed([text])[0]
+    except EncoderUnavailable:
+        return None
 
 
 def embed_descriptions(db_path, cancel=None) -> int:
