@@ -36,21 +36,30 @@ def test_the_edit_button_is_in_view_on_a_laptop_screen(qtbot, window, clip_path,
         assert v.height() >= 40
 
 
-def test_the_whole_edit_panel_shows_without_scrolling_at_1280x680(qtbot, window, clip_path):
+def test_the_whole_edit_panel_shows_without_scrolling_at_1280x680_and_1280x650(qtbot, window, clip_path):
+    """At 1280×680 with the usual spacing; at 1280×650 (too short for it over the History dock at
+    its smallest) with compact spacing; a taller window has the usual spacing again."""
     from PySide6.QtWidgets import QScrollArea
 
     window.start(str(clip_path), load_model=False)
     qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
-    window.resize(1280, 680)
-    qtbot.waitUntil(lambda: window.size().toTuple() == (1280, 680), timeout=30000)
-    qtbot.wait(50)
     scroll = next(s for s in window.findChildren(QScrollArea) if s.widget() is window.panel)
-    assert scroll.verticalScrollBar().maximum() == 0  # nothing below the view
     p = window.panel
-    for w in (p.instruction, p.t_spin, p.steps, p.guidance, p.draws, p.strength, p.seed, p.layers,
-              p.model_combo, p.adapter_combo, p.model_status, p.run_button, p.progress):
-        assert fully_visible(w), w.objectName() or type(w).__name__
-    assert fully_visible(window.history_panel.combo_b) and window.history_panel.tree.height() >= 60
+    for size, compact in (((1280, 680), False), ((1280, 650), True), ((1280, 720), False), ((1280, 650), True),
+                          ((1400, 900), False)):
+        _settle(qtbot, window, size)
+        qtbot.wait(50)
+        assert p.compact == compact, size
+        assert scroll.verticalScrollBar().maximum() == 0, size  # nothing below the view
+        for w in (p.instruction, p.t_spin, p.steps, p.guidance, p.draws, p.strength, p.seed, p.layers,
+                  p.model_combo, p.adapter_combo, p.model_status, p.run_button, p.progress):
+            assert fully_visible(w), (w.objectName() or type(w).__name__, size)
+        assert fully_visible(window.history_panel.combo_b) and window.history_panel.tree.height() >= 60, size
+    usual = p.sizeHint().height()
+    p.set_compact(True)
+    assert p.sizeHint().height() < usual - 30  # what compact spacing saves (44 px measured)
+    p.set_compact(False)
+    assert p.sizeHint().height() == usual
 
 
 SCALED = r"""

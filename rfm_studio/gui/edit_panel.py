@@ -17,6 +17,9 @@ from .edit_widgets import (SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, buddy_l
 
 
 BOX_MARGINS = (8, 4, 8, 6)  # inside each group: the whole panel fits a 1280×680 window without scrolling
+# (margins, spacing) of the panel and of its groups' layouts, as set and compact (set_compact: a
+# window too short for the panel over the History dock at its smallest, 1280×650)
+SPACING = {False: ((8, 6, 8, 4), 6, BOX_MARGINS, -1), True: ((8, 4, 8, 2), 4, (8, 2, 8, 3), 3)}
 
 
 class EditPanel(QWidget):
@@ -30,13 +33,13 @@ class EditPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 4)
-        lay.setSpacing(6)
+        self._boxes = []  # the groups' layouts (set_compact)
+        self.compact = False
 
         # -- instruction -----------------------------------------------------------
         box = QGroupBox("Instruction")
         bl = QVBoxLayout(box)
-        bl.setContentsMargins(*BOX_MARGINS)
+        self._boxes.append(bl)
         row = QHBoxLayout()
         self.instruction = InstructionBox()
         self.instruction.returnPressed.connect(self.run_requested)
@@ -71,7 +74,7 @@ class EditPanel(QWidget):
         # -- parameters ------------------------------------------------------------
         box = QGroupBox("Parameters")
         form = QFormLayout(box)
-        form.setContentsMargins(*BOX_MARGINS)
+        self._boxes.append(form)
         form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.t_slider = QSlider(Qt.Horizontal)
         self.t_slider.setRange(0, SLIDER_MAX)
@@ -138,7 +141,7 @@ class EditPanel(QWidget):
         # -- model -----------------------------------------------------------------
         box = QGroupBox("Model")
         form = QFormLayout(box)
-        form.setContentsMargins(*BOX_MARGINS)
+        self._boxes.append(form)
         form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -187,11 +190,34 @@ class EditPanel(QWidget):
         fl.addWidget(self.cancel_button, 1)
         fl.addWidget(self.progress, 3)
         lay.addStretch(1)
+        self._apply_spacing()
 
         self.set_t_start(0.01)
         self._model_ready = False
         self._busy = False
         self.blocked = ""  # why edits wait (another job holds the model), or ""
+
+    # -- spacing --------------------------------------------------------------------------
+    def set_compact(self, on: bool) -> None:
+        """Compact spacing (less room between and inside the groups, nothing hidden) or the
+        usual; the window chooses (window_docks: compact only where the usual cannot show whole)."""
+        if bool(on) != self.compact:
+            self.compact = bool(on)
+            self._apply_spacing()
+
+    def _apply_spacing(self) -> None:
+        margins, spacing, box_margins, box_spacing = SPACING[self.compact]
+        self.layout().setContentsMargins(*margins)
+        self.layout().setSpacing(spacing)
+        for bl in self._boxes:
+            bl.setContentsMargins(*box_margins)
+            if isinstance(bl, QFormLayout):
+                bl.setVerticalSpacing(box_spacing)
+            else:
+                bl.setSpacing(box_spacing)
+            bl.parentWidget().updateGeometry()  # the panel's sizeHint follows at once (window_docks measures it)
+        self.layout().invalidate()
+        self.updateGeometry()
 
     # -- t_start ------------------------------------------------------------------------
     def _slider_moved(self, pos):

@@ -3,7 +3,9 @@ panel needs (no scroll bar, no spare room) and the History / Library tab group u
 rest, at start-up and whenever the window's height changes (left alone, the dock layout
 shares a change out among all the docks: spare room under the panel, or a scroll bar on it).
 
-A split the user chose is theirs: once the Edit dock's height is no longer the one the app
+Where the window is too short for the panel over the History / Library group at its smallest
+(1280×650), the panel takes compact spacing (EditPanel.set_compact), and the usual spacing
+again once there is room for it. A split the user chose is theirs: once the Edit dock's height is no longer the one the app
 last set (the user dragged the separator), a resize keeps the Edit dock's height and gives the
 change to the dock under it; a window whose saved layout was restored is never refitted."""
 
@@ -45,9 +47,21 @@ def _set_edit(win, lower, height: int) -> None:
         win.layout().activate()  # (resizeDocks alone applies at the next layout pass)
 
 
+def choose_spacing(win, lower) -> None:
+    """The panel's usual spacing where the Edit dock can have the height that needs (the group
+    under it kept at its smallest), else compact spacing."""
+    group = group_height(win, lower)
+    smallest = lower.minimumSizeHint().height() + group - lower.height()  # the dock and its tab bar
+    room = win.edit_dock.height() + group - smallest
+    win.panel.set_compact(False)
+    if edit_height(win) > room:
+        win.panel.set_compact(True)
+
+
 def fit(win) -> None:
     """Start-up: the Edit dock the height it needs, the History / Library docks the rest."""
     lower = lower_dock(win) or win.history_dock
+    choose_spacing(win, lower)
     need = edit_height(win)
     total = win.edit_dock.height() + group_height(win, lower)
     win.resizeDocks([win.edit_dock, lower], [need, max(160, total - need)], Qt.Vertical)
@@ -59,6 +73,7 @@ def refit(win) -> None:
     """The same split, when the Edit dock sits over the History / Library docks."""
     lower = lower_dock(win)
     if lower is not None:
+        choose_spacing(win, lower)
         _set_edit(win, lower, edit_height(win))
         _remember(win)
 
