@@ -308,7 +308,8 @@ class LibraryPanel(QWidget):
         if encoder_state() != "loaded":  # keywords while the encoder loads (the I/O worker never waits for it)
             self._search_io(rid, q, None)
             return
-        if self.runner.busy():  # a job holds the model's worker: keywords now, by meaning when it ends
+        self.runner.cancel(QUERY)  # an older search's embedding is not wanted
+        if self.runner.busy():  # another job holds the model's worker: keywords now, by meaning when it ends
             self._search_io(rid, q, None)
         self.runner.submit(QUERY, lambda _cancel: embed_query(q), f"embed the search '{q}'",
                            on_returned=lambda vec: self._search_io(rid, q, vec),
