@@ -117,6 +117,9 @@ def main(argv=None):
                     help="example: also run each model with an audio prompt cut from the triplet (see above)")
     ap.add_argument("--no-text-only", action="store_true", help="with --prompt: skip the runs without a prompt")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--engine", default="auto", choices=["auto", "model", "dictionary", "self-prompt"],
+                    help="the removal engine (rfm-studio edit --engine)")
+    ap.add_argument("--tasks", default="add,remove,replace", help="comma-separated tasks to run")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -129,7 +132,8 @@ def main(argv=None):
     from rfm_studio.core.paths import resolve_model
 
     manifest = ensure_manifest(Path(args.manifest), Path(args.bank))
-    rows = rows_of(manifest, args.limit)
+    tasks = {t for t in args.tasks.split(",") if t}
+    rows = [r for r in rows_of(manifest, args.limit) if r["task"] in tasks]
     base = manifest.parent
     clips = []
     for r in rows:
@@ -179,13 +183,13 @@ def main(argv=None):
                 prompts = (example_prompt(r, x, y),) if with_prompt else ()
                 e = edit(model, x, 16000, r["instruction"], steps=args.steps, t_start=args.t_start,
                          guidance=args.guidance, draws=args.draws, strength=args.strength, render=args.render, seed=0,
-                         region=region, prompts=prompts)
+                         region=region, prompts=prompts, engine=args.engine)
                 secs.append(e.seconds)
                 res.append(dict(task=r["task"], templated=r["templated"], **edit_figures(mi, mt, log_mel(e.audio), m)))
             p = e.params
-            name = f"model {path} (steps {p['steps']}, t_start {p['t_start']}, guidance {p['guidance']}, " \
-                   f"draws {p['draws']}, strength {p['strength']:g}, " \
-                   f"render {p['render']}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
+            name = f"model {path} (engine {args.engine}, steps {p.get('steps')}, t_start {p.get('t_start')}, " \
+                   f"guidance {p.get('guidance')}, draws {p.get('draws')}, strength {p.get('strength')}, " \
+                   f"render {p.get('render')}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
                    f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "") \
                 + ((" WITH AN EXAMPLE/REFERENCE PROMPT" + ("" if model.accepts_prompts else
                                                            " (the model has no prompt input: remove rows ignore the example; add/replace rows "
@@ -193,7 +197,8 @@ def main(argv=None):
                    if with_prompt else "")
             key = str(path) + (" region" if with_region else "") + (" prompt" if with_prompt else "")
             report[key] = table(name, res)
-            report[key]["settings"] = {k: p[k] for k in ("steps", "t_start", "guidance", "draws", "strength", "render")}
+            report[key]["settings"] = {k: p.get(k) for k in ("steps", "t_start", "guidance", "draws", "strength", "render")}
+            report[key]["settings"]["engine"] = args.engine
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -90,7 +90,7 @@ def test_engine_choice():
     req = lambda text, **kw: EditRequest(x, SR, text, **kw)  # noqa: E731
     assert engine_for(req("Remove the beep", prompts=ex)) == "dictionary"
     assert engine_for(req("Remove the beep")) == "self-prompt"  # auto without an example
-    assert engine_for(req("Remove the beep", region=(1.0, 2.0))) == "model"  # ... within a region
+    assert engine_for(req("Remove the beep", region=(1.0, 2.0))) == "self-prompt"  # ... within a region too
     assert engine_for(req("Remove the beep", prompts=ex, engine="model")) == "model"
     assert engine_for(req("Remove the beep", engine="dictionary")) == "dictionary"
     assert engine_for(req("Add a beep", prompts=ex, engine="dictionary")) == "model"  # removal only

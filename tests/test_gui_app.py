@@ -515,9 +515,10 @@ def test_a_models_draws_and_strength_defaults_reach_the_panel_and_the_edit(qtbot
     assert window.model_info.strength == 1.25 and window.panel.strength.value() == 1.25
     v = run_edit(qtbot, window, steps=1)
     assert v.params["draws"] == 3 and v.params["strength"] == 1.25
+    window.panel.instruction.setText("Make the dog barking louder")  # not a removal: the model edits
     window.set_region((0.5, 1.0))  # Auto shows, and the edit uses, the model's region default
     assert window.panel.strength.value() == 2.0 and window.panel.strength_value() is None
-    v = run_edit(qtbot, window, steps=1)
+    v = run_edit(qtbot, window, "Make the dog barking louder", steps=1)
     assert v.params["strength"] == 2.0 and v.params["region"] == [0.5, 1.0]
     window.set_region(None)
     assert window.panel.strength.value() == 1.25

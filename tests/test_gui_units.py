@@ -635,8 +635,8 @@ def test_auto_strength_shows_what_the_engine_uses(qtbot):
     qtbot.addWidget(p)
     p.set_defaults(1, 0.01, 1.0, strength=1.0, region_strength=1.25)
     p.instruction.setText("Remove the beeping")
-    p.set_region((0.5, 1.5))
-    assert p.engine() == "model" and p.strength.value() == 1.25 and p.strength_value() is None
+    p.set_region((0.5, 1.5))  # a text-only removal within a region: self-prompted, its cut at 1
+    assert p.engine() == "self-prompt" and p.strength.value() == 1.0 and p.strength_value() is None
     p.set_examples(1)  # a marked example: the dictionary engine
     assert p.engine() == "dictionary" and p.strength.value() == 1.0
     p.instruction.setText("Add a bell")  # not a removal: the model, at its region default
@@ -644,7 +644,7 @@ def test_auto_strength_shows_what_the_engine_uses(qtbot):
     p.instruction.setText("Remove the beeping")
     assert p.strength.value() == 1.0
     p.set_examples(0)
-    assert p.strength.value() == 1.25
+    assert p.engine() == "self-prompt" and p.strength.value() == 1.0
     p.set_region(None)  # a text-only removal of the whole clip: self-prompted, at the whole-clip default
     assert p.engine() == "self-prompt" and p.strength.value() == 1.0
     # and the dictionary engine, given no strength, uses 1

@@ -182,7 +182,7 @@ def test_engine_policy():
     x, _, _ = _scene()
     ex = (example_from_clip(x, SR, 0.5, 1.0),)
     assert removal_engine("Remove the beep", None, ()) == "self-prompt"  # auto, text only
-    assert removal_engine("Remove the beep", None, (), (1.0, 2.0)) == "model"  # within a region: the model
+    assert removal_engine("Remove the beep", None, (), (1.0, 2.0)) == "self-prompt"  # within a region too
     assert removal_engine("Remove the beep", None, (), None, "vocoder") == "model"  # the model's vocoder render
     assert removal_engine("Remove the beep", "auto", ex) == "dictionary"  # a marked example
     assert removal_engine("Remove the beep", "model", ()) == "model"

@@ -69,7 +69,7 @@ def test_region_ending_before_the_last_chunk_starts(tiny_model, tmp_path):
         a += chunk - ov
     assert starts[-1] > r1  # the case this test is about
     events, summary = collect(edit_file(tiny_model, src, dst, "Remove the beep", region=(r0, r1),
-                                        chunk_seconds=chunk, overlap_seconds=ov, steps=1))
+                                        chunk_seconds=chunk, overlap_seconds=ov, steps=1, engine="model"))
     y, _ = sf.read(dst, dtype="float32")
     a, b = int(r0 * sr), int(r1 * sr)
     assert y.shape == x.shape and summary["chunks"] == len(starts)

@@ -3,11 +3,11 @@
 - ``model``: the flow model (core/editing.py), text and optional example prompts.
 - ``dictionary``: supervised NMF (dictionary.py) with templates from the examples the user
   marked, else from the sound library's matches for X.
-- ``self-prompt``: the model's text-only removal marks where X plays; those spans are the
-  dictionary engine's examples (self_prompt.py).
+- ``self-prompt``: the sound finder (or, where it finds nothing, the model's text-only removal)
+  marks where X plays; that stretch is the dictionary engine's example (self_prompt.py).
 - ``auto``: the dictionary engine when the user marked an example of the sound; else
-  ``TEXT_ONLY`` (the engine a text-only "Remove X" of the whole clip gets; within a region,
-  the model).
+  ``TEXT_ONLY`` (the engine a text-only "Remove X" gets, on the whole clip or within a region;
+  the model for its vocoder render).
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ def uses_dictionary(instruction: str, engine, prompts) -> bool:
 
 def removal_engine(instruction: str, engine, prompts, region=None, render=None) -> str:
     """The engine that runs an edit: "dictionary" or "self-prompt" for a remove instruction
-    that gets one (see the module), else "model". Auto gives a text-only remove within a
-    region to the model (the region already says where), and one asking for the vocoder render
-    (the self-prompted edit renders with a mask on the clip's own STFT)."""
+    that gets one (see the module), else "model". Auto gives a text-only remove to the
+    self-prompted engine, within a region too (bank v2 validation removes with the event's span as
+    region: gain 0.407, success 70 %, against the model's 0.311 and 60 %), and one asking for the
+    vocoder render to the model (the self-prompted edit renders with a mask on the clip's own STFT)."""
     from ..instructions import removed_sound
 
     engine = check_engine(engine)
@@ -84,7 +85,7 @@ def removal_engine(instruction: str, engine, prompts, region=None, render=None) 
         return engine
     if any(p.kind == "example" for p in prompts):
         return "dictionary"
-    return "model" if region is not None or render == "vocoder" else TEXT_ONLY
+    return "model" if render == "vocoder" else TEXT_ONLY
 
 
 def engine_for(req: EditRequest) -> str:
