@@ -166,3 +166,22 @@ def test_playback_disabled_stays_visible(qtbot, window, clip_path, monkeypatch):
     qtbot.wait(50)
     b = window.playback_banner
     assert b.isVisible() and "Playback is disabled" in b.text()
+
+
+def test_passing_messages_keep_room_beside_the_playback_banner(qtbot, window, clip_path, monkeypatch):
+    """The banner takes only its own width: a status message (Find's, an edit's) still shows."""
+    from rfm_studio.gui import playback
+
+    monkeypatch.setattr(playback.Player, "probe", lambda self: (setattr(
+        self, "reason", "Playback is disabled: no audio output device was found."), False)[1])
+    window.resize(1400, 900)
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    qtbot.waitUntil(lambda: window.playback_banner.isVisible(), timeout=30000)
+    msg = "Found 'dog barking' at 1.42-1.58 s (peak 0.77)."
+    window.statusBar().showMessage(msg)
+    qtbot.wait(50)
+    b = window.playback_banner
+    room = b.mapTo(window.statusBar(), b.rect().topLeft()).x()  # the message is drawn left of the banner
+    assert room >= window.statusBar().fontMetrics().horizontalAdvance(msg)
+    assert b.width() <= b.sizeHint().width() + 2

@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
         self.playback_banner.setObjectName("warning")
         self.playback_banner.setStyleSheet("QLabel#warning { color: #e8a33d; font-weight: 600; padding: 0 8px; }")
         self.playback_banner.hide()
-        sb.addPermanentWidget(self.playback_banner, 1)
+        sb.addPermanentWidget(self.playback_banner)  # no stretch: passing messages keep the room left of it
         self.clip_label = QLabel("No clip")
         self.model_label = QLabel("Model: not loaded")
         self.audio_label = QLabel("Audio: –")
