@@ -69,32 +69,45 @@ def sound_probs(finder, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
     encoder cannot load."""
     import torch
 
-    from ..features.mel import MelFrontEnd
     from ..library.embed import embed
+
+    q = torch.from_numpy(embed([text]))
+    out = np.zeros(len(np.asarray(x16)) // 160 + 1, np.float32)
+    with torch.inference_mode():
+        for a, b, a0, mel in mel_windows(x16, cancel):
+            logits = finder(mel, q)[0].numpy()[a - a0: a - a0 + (b - a)]
+            out[a: a + len(logits)] = 1.0 / (1.0 + np.exp(-logits))
+    return out
+
+
+def mel_windows(x16: np.ndarray, cancel=None, window_s: float | None = None, context_s: float | None = None):
+    """The log-mel of the 16 kHz mono signal ``x16`` in windows of ``window_s`` (default
+    WINDOW_S), each with ``context_s`` (default CONTEXT_S) more on both sides: yields (a, b, a0,
+    mel [1, 64, frames]) where the window is the clip's frames a..b (100 a second, frame i at
+    i / 100 s; ``len(x16) // 160 + 1`` in all) and the mel's first frame is the clip's frame a0.
+    ``cancel`` (a CancelToken) is checked before each window (errors.Cancelled)."""
+    import torch
+
+    from ..features.mel import MelFrontEnd
 
     x = np.asarray(x16, np.float32)
     n_frames = len(x) // 160 + 1
-    q = torch.from_numpy(embed([text]))
     front = MelFrontEnd()
-    win, ctx = int(WINDOW_S * FPS), int(CONTEXT_S * FPS)
-    out = np.zeros(n_frames, np.float32)
-    with torch.inference_mode():
-        for a in range(0, n_frames, win):
-            if cancel is not None and cancel.cancelled:
-                from ..errors import Cancelled
+    win = int((WINDOW_S if window_s is None else window_s) * FPS)
+    ctx = int((CONTEXT_S if context_s is None else context_s) * FPS)
+    for a in range(0, n_frames, win):
+        if cancel is not None and cancel.cancelled:
+            from ..errors import Cancelled
 
-                raise Cancelled("The edit was cancelled.")
-            b = min(n_frames, a + win)
-            a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
-            seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]
-            if len(seg) <= MIN_SAMPLES:  # the STFT's reflect padding needs more than half a window
-                seg = np.pad(seg, (0, MIN_SAMPLES + 1 - len(seg)))
+            raise Cancelled("The edit was cancelled.")
+        b = min(n_frames, a + win)
+        a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
+        seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]
+        if len(seg) <= MIN_SAMPLES:  # the STFT's reflect padding needs more than half a window
+            seg = np.pad(seg, (0, MIN_SAMPLES + 1 - len(seg)))
+        with torch.inference_mode():
             mel = front(torch.from_numpy(seg))[None]
-            logits = finder(mel, q)[0].numpy()
-            p = 1.0 / (1.0 + np.exp(-logits))
-            seg = p[a - a0: a - a0 + (b - a)]
-            out[a: a + len(seg)] = seg
-    return out
+        yield a, b, a0, mel
 
 
 def sound_spans(probs: np.ndarray, cfg: FindConfig | None = None, fps: float = FPS) -> list[tuple[float, float]]:

@@ -82,13 +82,19 @@ def build(cfg: DetectorConfig):
 
         def forward(self, mel, text):
             """mel [B, 64, T] (log-mel, nats), text [B, 384] -> logits [B, T]."""
+            return self.trunk(mel, text)[2]
+
+        def trunk(self, mel, text):
+            """(the normalised input [B, 2, 64, T]: the mel beside its per-band median's
+            difference; the frame features [B, width, ceil(T / 2)] after the temporal blocks;
+            the frame logits [B, T]), for ``forward`` and heads on the same features
+            (remover.py)."""
             t = mel.shape[-1]
             x = (mel + 5.0) / 2.5
             rel = x - x.median(dim=-1, keepdim=True).values
-            x = torch.stack([x, rel], 1)
+            x0 = torch.stack([x, rel], 1)
             pad = (-t) % 2
-            if pad:
-                x = nn.functional.pad(x, (0, pad, 0, 0), mode="replicate")
+            x = nn.functional.pad(x0, (0, pad, 0, 0), mode="replicate") if pad else x0
             for b in self.blocks:
                 x = b(x)
             h = self.proj(x.flatten(1, 2))  # [B, width, T/2]
@@ -98,7 +104,7 @@ def build(cfg: DetectorConfig):
                 h = b(h)
             q = self.query(text)
             logits = self.head(h)[:, 0] + (h * q[..., None]).sum(1) / h.shape[1] ** 0.5
-            return logits.repeat_interleave(2, dim=-1)[:, :t]
+            return x0, h, logits.repeat_interleave(2, dim=-1)[:, :t]
 
     return SoundFinder()
 
@@ -119,6 +125,13 @@ def save(folder, cfg: DetectorConfig, net, extra: dict | None = None, half: bool
 
 def load(folder):
     """(DetectorConfig, network in eval mode, float32) from a folder ``save`` wrote."""
+    return load_folder(folder, DetectorConfig, build, "sound finder")
+
+
+def load_folder(folder, config_class, build_net, what: str):
+    """(config, network in eval mode, float32) from a folder ``save`` wrote, of ``config_class``'s
+    kind and text model (RFMError in one sentence otherwise, or when the weights do not fit);
+    ``build_net(cfg)`` builds the network, ``what`` names it in the errors."""
     from ..errors import RFMError
     from ..model.files import load_safetensors
 
@@ -126,19 +139,19 @@ def load(folder):
     try:
         d = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise RFMError(f"The sound finder in {folder} has no readable config.json ({exc}).") from None
-    cfg = DetectorConfig.from_dict(d)
-    if cfg.kind != DetectorConfig.kind or cfg.text_model != DetectorConfig.text_model:
+        raise RFMError(f"The {what} in {folder} has no readable config.json ({exc}).") from None
+    cfg = config_class.from_dict(d)
+    if cfg.kind != config_class.kind or cfg.text_model != config_class.text_model:
         raise RFMError(f"{folder} holds a {cfg.kind} for the text encoder {cfg.text_model}; this app reads a "
-                       f"{DetectorConfig.kind} for {DetectorConfig.text_model}.")
-    net = build(cfg)
+                       f"{config_class.kind} for {config_class.text_model}.")
+    net = build_net(cfg)
     sd = {k: v.float() for k, v in load_safetensors(folder / "model.safetensors").items()}
     try:
         missing, unexpected = net.load_state_dict(sd, strict=False)
     except RuntimeError:  # a tensor of another shape
         missing, unexpected = ["(shapes)"], []
     if missing or unexpected:
-        raise RFMError(f"The sound finder weights in {folder} do not fit its config "
+        raise RFMError(f"The {what} weights in {folder} do not fit its config "
                        f"({len(missing)} missing, {len(unexpected)} unexpected tensors or other shapes).")
     net.eval()
     return cfg, net

@@ -51,7 +51,8 @@ class DetectorTrainConfig:
 
 
 def _rows(gen, rng, n, cfg):
-    """n (audio, text, frame labels) rows from a TripletGenerator (see the module)."""
+    """n (audio, text, frame labels, target) rows from a TripletGenerator (see the module); the
+    target is the audio with the named sound removed (the audio itself where it is absent)."""
     from ..data.captions import caption_for
     from ..data.triplets import family
 
@@ -69,10 +70,10 @@ def _rows(gen, rng, n, cfg):
                 pool = [c for c in gen.classes if family(c) not in here]
                 if pool:
                     text = caption_for(pool[int(rng.integers(len(pool)))], rng)
-            out.append((t.input, text, np.zeros(len(t.edit_mask), np.float32)))
+            out.append((t.input, text, np.zeros(len(t.edit_mask), np.float32), t.input))
             continue
         if r < cfg.absent_prob + cfg.removed_prob:
-            out.append((t.target, named, np.zeros(len(t.edit_mask), np.float32)))
+            out.append((t.target, named, np.zeros(len(t.edit_mask), np.float32), t.target))
             continue
         if r < cfg.absent_prob + cfg.removed_prob + cfg.two_prob:
             # a second event (another triplet's removed one) joins the clip; one of the two is asked for
@@ -82,12 +83,12 @@ def _rows(gen, rng, n, cfg):
             if family(u.meta[u_first]["class"]) not in here:
                 mix = t.input + (u.input - u.target)
                 if rng.random() < 0.5:
-                    out.append((mix, named, t.edit_mask.astype(np.float32)))
+                    out.append((mix, named, t.edit_mask.astype(np.float32), mix - (t.input - t.target)))
                 else:
-                    out.append((mix, u.meta[u_first]["caption"], u.edit_mask.astype(np.float32)))
+                    out.append((mix, u.meta[u_first]["caption"], u.edit_mask.astype(np.float32), t.input))
                 continue
         text = t.instruction if rng.random() < cfg.instruction_prob else named
-        out.append((t.input, text, t.edit_mask.astype(np.float32)))
+        out.append((t.input, text, t.edit_mask.astype(np.float32), t.target))
     return out
 
 
