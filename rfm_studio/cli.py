@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ["edit", "train", "finetune", "data", "eval", "models", "library", "finder"]
+COMMANDS = ["edit", "train", "finetune", "data", "eval", "models", "library", "finder", "remover"]
 
 
 class _Parser(argparse.ArgumentParser):

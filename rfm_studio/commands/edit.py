@@ -21,7 +21,8 @@ def _common(p):
                    help="scale the model's change of the spectrum: 0 changes nothing, 1 is the edit as predicted, above 1 "
                         "cuts deeper and adds louder (default: the model's, which may be higher within a --region); with the "
                         "dictionary or self-prompt engine it scales the dictionary's cut in dB, or the model's own removal where "
-                        "that stands (the model marks the spans at its own default)")
+                        "that stands (the model marks the spans at its own default); with the remover engine it is the power of "
+                        "the share kept (default 1)")
     p.add_argument("--seed", type=int, default=0)
     from ..core.separation.engine import ENGINES
 
@@ -30,7 +31,8 @@ def _common(p):
                         "--example spans, else of the library's recordings of the sound), self-prompt (the model's "
                         "text-only removal marks the example spans for the dictionary), auto (dictionary when an "
                         "--example is marked, else self-prompt for a 'Remove X' on the whole clip, and the model "
-                        "within a --region and for other edits; default)")
+                        "within a --region and for other edits; default), remover (the sound remover's mel mask for "
+                        "the named sound, text only; needs a remover in models/sound-remover, none ships)")
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
     from ..core.devices import add_device_arguments

@@ -38,6 +38,8 @@ def how_text(params: dict) -> str:
             k = int(p["model_chunks"])
             parts.append(f"the model's own removal stood in {k} chunk{'' if k == 1 else 's'}")
             parts += [steps_text(p)] if p.get("steps") else []
+    elif p.get("engine") == "remover":
+        parts.append(f"the sound remover's mask for '{p.get('sound', '')}'")
     elif p.get("engine") == "self-prompt":  # the model's own output stands
         k = p.get("model_chunks")
         if chunks and k is not None and int(k) < int(chunks):

@@ -54,6 +54,10 @@ def run_edit(model, req: EditRequest, cancel: CancelToken | None = None):
         from .separation.self_prompt import run_self_prompt_edit
 
         return (yield from run_self_prompt_edit(model, req, cancel))
+    if engine == "remover":  # "Remove X" by the sound remover's mel mask (separation/remover_edit.py)
+        from .separation.remover_edit import run_remover_edit
+
+        return (yield from run_remover_edit(req, cancel))
     sampled = yield from sample_edit(model, req, cancel)
     return finish_edit(model, req, sampled)
 

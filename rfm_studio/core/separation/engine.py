@@ -5,6 +5,8 @@
   marked, else from the sound library's matches for X.
 - ``self-prompt``: the sound finder (or, where it finds nothing, the model's text-only removal)
   marks where X plays; that stretch is the dictionary engine's example (self_prompt.py).
+- ``remover``: the sound remover's mel mask for the named sound (core/detection/remover.py;
+  remover_edit.py); none ships yet, and auto never chooses it.
 - ``auto``: the dictionary engine when the user marked an example of the sound; else
   ``TEXT_ONLY`` (the engine a text-only "Remove X" gets, on the whole clip or within a region;
   the model for its vocoder render).
@@ -19,7 +21,7 @@ import numpy as np
 from ..errors import OptionError
 from ..events import EditRequest, EditResult, stage
 
-ENGINES = ("auto", "model", "dictionary", "self-prompt")
+ENGINES = ("auto", "model", "dictionary", "self-prompt", "remover")
 TEXT_ONLY = "self-prompt"  # auto's engine for a "Remove X" without a marked example (see self_prompt.py)
 LIBRARY_MIN_SCORE = 0.5  # an embedding match below this is not the named sound
 LIBRARY_SPREAD = 0.1  # further matches are used while within this of the best
@@ -71,8 +73,8 @@ def uses_dictionary(instruction: str, engine, prompts) -> bool:
 
 
 def removal_engine(instruction: str, engine, prompts, region=None, render=None) -> str:
-    """The engine that runs an edit: "dictionary" or "self-prompt" for a remove instruction
-    that gets one (see the module), else "model". Auto gives a text-only remove to the
+    """The engine that runs an edit: "dictionary", "self-prompt" or "remover" for a remove
+    instruction that gets one (see the module), else "model". Auto gives a text-only remove to the
     self-prompted engine, within a region too (bank v2 validation removes with the event's span as
     region: gain 0.407, success 70 %, against the model's 0.311 and 60 %), and one asking for the
     vocoder render to the model (the self-prompted edit renders with a mask on the clip's own STFT)."""
@@ -89,7 +91,8 @@ def removal_engine(instruction: str, engine, prompts, region=None, render=None) 
 
 
 def engine_for(req: EditRequest) -> str:
-    """The engine that runs ``req`` ("model", "dictionary" or "self-prompt"; see ``removal_engine``)."""
+    """The engine that runs ``req`` ("model", "dictionary", "self-prompt" or "remover"; see
+    ``removal_engine``)."""
     return removal_engine(req.instruction, getattr(req, "engine", None), req.prompts, req.region,
                           getattr(req, "render", None))
 
