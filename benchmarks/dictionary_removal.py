@@ -16,6 +16,8 @@ success; its ``table``) and its ``--prompt example`` span:
                  inside_only=1, examples=0 for library templates only inside the model's spans)
   engine-auto    what ``rfm-studio edit`` does at its defaults for a text-only remove
   engine-self-prompt  ``rfm-studio edit --engine self-prompt``, end to end (the model's edit timed too)
+  remover        ``rfm-studio edit --engine remover``: the sound remover's mel mask (``--remover DIR``,
+                 default the installed models/sound-remover; core/separation/remover_edit.py)
 
 ``--cache DIR`` keeps the model's text-only edit of each triplet (npz) for later runs.
 ``--leak`` prints, per triplet, whether the library returns the triplet's own recording.
@@ -40,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "engine-auto", "engine-self-prompt")
+MODES = ("model", "dict-example", "dict-library", "combined", "self-prompt", "engine-auto", "engine-self-prompt",
+         "remover")
 
 
 def main(argv=None):
@@ -55,6 +58,9 @@ def main(argv=None):
     ap.add_argument("--leak", action="store_true", help="flag library matches from the triplet's own recording")
     ap.add_argument("--json", default=None)
     ap.add_argument("--finder", default=None, help="sound-finder folder (default: the shipped one)")
+    ap.add_argument("--remover", default=None,
+                    help="sound-remover folder for mode remover (default: the installed one)")
+    ap.add_argument("--strength", type=float, default=None, help="mode remover's strength (default 1)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from edit_quality import example_prompt, rows_of, table
@@ -77,6 +83,13 @@ def main(argv=None):
     print(f"{len(rows)} remove triplets from {manifest}; {cfg}; {sp}")
     cache = Path(args.cache) if args.cache else None
     model = None
+    remover = None
+    if "remover" in modes:
+        from rfm_studio.core.detection.remover import load_remover, shipped_remover_dir
+
+        remover = load_remover(args.remover)
+        if remover is None:
+            raise SystemExit(f"No sound remover in {args.remover or shipped_remover_dir()}.")
 
     def model_edit(rid, x, instruction):  # the model's text-only edit: (audio, mel_in, mel_out)
         nonlocal model
@@ -149,6 +162,13 @@ def main(argv=None):
             elif mode in ("engine-auto", "engine-self-prompt"):
                 model = model or load_editor(args.model, device="cpu")
                 out = edit(model, x, 16000, r["instruction"], seed=0, engine=mode[len("engine-"):]).audio
+            elif mode == "remover":  # the engine end to end, on the remover given
+                from rfm_studio.core.editing import drive
+                from rfm_studio.core.events import EditRequest
+                from rfm_studio.core.separation.remover_edit import run_remover_edit
+
+                out = drive(run_remover_edit(EditRequest(x, 16000, r["instruction"], strength=args.strength),
+                                             remover=remover)).audio
             secs[mode].append(time.perf_counter() - t0)
             cpu[mode].append(time.process_time() - c0)
             f = edit_figures(mi, mt, log_mel(out), m)
