@@ -132,6 +132,18 @@ def test_a_run_resumes_only_with_its_own_network_and_starts_its_trunk_from_a_fin
     with pytest.raises(OptionError, match="another network than this run's trunk"):
         next(train_remover(dataclasses.replace(cfg, out=str(tmp_path / "run2"), init=str(tmp_path / "wide"))))
     assert not (tmp_path / "run2").exists()
+    # a sound remover's folder (an exported run, an imported experiment): the whole network
+    from rfm_studio.core.detection.remover_train import export
+
+    start = export(run, tmp_path / "exported", half=False)
+    from rfm_studio.core.detection.remover import load as load_remover_folder
+
+    _, exported = load_remover_folder(start)
+    new = dataclasses.replace(cfg, out=str(tmp_path / "run3"), init=str(start))
+    assert list(train_remover(new, token)) == []
+    w = load_safetensors(tmp_path / "run3" / "checkpoints" / "step-0000000" / "model.safetensors")
+    for k, v in exported.state_dict().items():
+        assert torch.equal(w[f"net.{k}"], v) and torch.equal(w[f"ema.{k}"], v)
 
 
 def test_keep_gains_over_a_long_clip_in_windows_and_cancel_stops_between_them(remover_net, monkeypatch):

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     t = sub.add_parser("train", help="train (or resume) a sound remover on an event bank's 'Remove X' triplets")
     t.add_argument("--bank", required=True, help="event bank folder (rfm-studio data bank)")
     t.add_argument("--out", required=True, help="run folder (checkpoints); an existing run resumes")
-    t.add_argument("--init", default=None, help="a sound-finder folder the remover's trunk starts from")
+    t.add_argument("--init", default=None, help="a sound-remover folder the run starts from, or a sound-finder folder for its trunk")
     t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--batch-size", type=int, default=12)
     t.add_argument("--lr", type=float, default=5e-4)
@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     if any(not 0.0 <= v <= 1.0 for v in shares) or sum(shares) > 1.0:
         raise OptionError("--two-prob, --absent-prob and --removed-prob must be between 0 and 1, together at most 1.")
     if args.init is not None and not (Path(args.init) / "model.safetensors").is_file():
-        raise OptionError(f"No sound finder in {args.init} (model.safetensors) to start from.")
+        raise OptionError(f"No sound remover or finder in {args.init} (model.safetensors) to start from.")
     if not (Path(args.bank) / "bank.jsonl").is_file():
         raise OptionError(f"No event bank in {args.bank} (bank.jsonl); build one with rfm-studio data bank.")
     if args.export is not None and Path(args.export).exists() and not Path(args.export).is_dir():

@@ -50,7 +50,7 @@ class RemoverTrainConfig:
     checkpoint_seconds: float = 300.0
     seed: int = 0
     model: dict = field(default_factory=dict)  # RemoverConfig overrides
-    init: str | None = None  # a sound-finder folder the trunk starts from
+    init: str | None = None  # a sound-remover folder the run starts from, or a sound-finder folder for its trunk
 
     def to_dict(self):
         return asdict(self)
@@ -111,8 +111,8 @@ def train_remover(cfg: RemoverTrainConfig, cancel=None):
     atomic_write_text(saved, json.dumps({"train": cfg.to_dict(), "model": mcfg.to_dict()}, indent=1))
     torch.manual_seed(cfg.seed)
     net, ema = build(mcfg), build(mcfg)
-    if start is not None:
-        net.f.load_state_dict(start)
+    if start is not None:  # a sound remover's whole network, or a finder's for the trunk
+        (net if any(k.startswith("coarse.") for k in start) else net.f).load_state_dict(start)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, None
@@ -187,11 +187,21 @@ def train_remover(cfg: RemoverTrainConfig, cancel=None):
 
 
 def _init_trunk(folder, mcfg) -> dict:
-    """The state dict of the sound finder in ``folder`` for the trunk of ``mcfg``'s network
-    (OptionError when its network differs)."""
+    """The state dict a new run starts from: a sound remover's in ``folder`` (the whole network),
+    or a sound finder's (the trunk of ``mcfg``'s network); OptionError when its network differs."""
     from ..errors import OptionError
     from .model import DetectorConfig, load
+    from .remover import RemoverConfig, load as load_remover_folder
 
+    try:
+        kind = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind == RemoverConfig.kind:
+        rcfg, remover = load_remover_folder(folder)
+        if rcfg != mcfg:
+            raise OptionError(f"The sound remover in {folder} has another network than this run's.")
+        return remover.state_dict()
     fcfg, finder = load(folder)
     trunk = {k: v for k, v in mcfg.to_dict().items() if k in DetectorConfig().to_dict() and k != "kind"}
     if any(fcfg.to_dict()[k] != v for k, v in trunk.items()):
