@@ -61,6 +61,29 @@ def test_a_sound_added_to_a_steady_ambience_is_heard_over_it():
     assert abs(pl.level_db - level) < 0.2 and pl.level_db > pl.scene_db
 
 
+def test_a_steady_texture_filling_a_region_eases_in_and_out():
+    """Rain over a region fades in and out over TEXTURE_FADE_S, not in 10 ms: no block that
+    switches on and off; a short sound keeps its quick fades."""
+    from rfm_studio.core.library.place import TEXTURE_FADE_S
+
+    rain = (0.1 * np.random.default_rng(5).standard_normal(3 * SR)).astype(np.float32)
+    x = (0.01 * np.random.default_rng(6).standard_normal(8 * SR)).astype(np.float32)
+    out, pl = place(x, SR, rain, SR, region=(2.0, 6.0))
+    s, e = int(pl.start * SR), int(pl.end * SR)
+    assert (s, e) == (2 * SR, 6 * SR)  # the texture fills the region
+    added = (out - x)[s:e]
+    rms = lambda a: float(np.sqrt(np.mean(a ** 2)))  # noqa: E731
+    w = int(0.05 * SR)
+    mid = rms(added[len(added) // 2: len(added) // 2 + w])
+    assert rms(added[:w]) < 0.3 * mid and rms(added[-w:]) < 0.3 * mid  # the first and last 50 ms: well under
+    f = int(TEXTURE_FADE_S * SR)
+    assert rms(added[f: f + w]) > 0.8 * mid and rms(added[-f - w: -f]) > 0.8 * mid  # full level after the fade
+    out, pl = place(x, SR, bark(), 22050, region=(2.0, 6.0))
+    s = int(pl.start * SR)
+    peak = float(np.abs(out - x).max())
+    assert float(np.abs((out - x)[s: s + int(0.05 * SR)]).max()) > 0.3 * peak  # a bark starts at once
+
+
 def test_without_a_region_the_least_busy_stretch_is_chosen_and_stereo_gets_it_in_both_channels():
     x = scene()
     st = np.stack([x, 0.8 * x], axis=1)
@@ -228,14 +251,14 @@ def test_a_steady_texture_fills_the_marked_region_and_an_event_is_placed_once():
     assert is_steady(rain, SR) and not is_steady(bark(SR), SR)
     out, pl = place(x, SR, rain, SR, region=(1.0, 6.0))
     assert abs(pl.start - 1.0) < 1e-3 and abs(pl.end - 6.0) < 1e-3  # all of the region, not 2.5 s of it
-    lv = block_levels((out - x)[int(1.1 * SR): int(5.9 * SR)], SR)
+    lv = block_levels((out - x)[int(1.4 * SR): int(5.6 * SR)], SR)  # inside its 0.3 s fades
     assert lv.max() - lv.min() < 6.0  # even over the region: no gap between the repeats
     assert np.array_equal(out[: SR], x[: SR]) and np.array_equal(out[6 * SR:], x[6 * SR:])
-    # faded in once, as any placed sound: halfway into the fade-in the added texture is at about
-    # half its level (a second fade on top left it at a quarter)
-    from rfm_studio.core.library.place import FADE_IN_S
+    # faded in once, as a texture eases in: halfway into the fade-in the added texture is at
+    # about half its level (a second fade on top left it at a quarter)
+    from rfm_studio.core.library.place import TEXTURE_FADE_S
 
-    fi = int(FADE_IN_S * SR)
+    fi = int(TEXTURE_FADE_S * SR)
     added = out - x
     mid = float(np.sqrt(np.mean(added[SR + fi // 2 - fi // 8: SR + fi // 2 + fi // 8] ** 2)))
     full = float(np.sqrt(np.mean(added[2 * SR: 5 * SR] ** 2)))

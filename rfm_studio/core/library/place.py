@@ -20,6 +20,7 @@ BANDS = (0, 125, 250, 500, 1000, 2000, 4000, 8000)  # lower edges (Hz) of the co
 EQ_AMOUNT = 0.5  # share of the scene / reference band difference applied
 EQ_LIMIT_DB = (-12.0, 6.0)
 FADE_IN_S, FADE_OUT_S = 0.01, 0.03
+TEXTURE_FADE_S = 0.3  # a steady texture (is_steady) fades in and out over this (at most an eighth of it)
 CONTEXT_S = 3.0  # seconds each side of the placed span used to measure the scene
 SILENT_SCENE_DB = -60.0
 QUIET_TARGET_DB = -26.0  # level of an added sound in a (near) silent scene
@@ -221,10 +222,11 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
     avail = hi - lo
     if avail < int(0.05 * sr) or len(r) < 16:
         return audio.copy(), None
+    steady = is_steady(r, sr)
     if len(r) > avail:  # the reference's most energetic stretch that fits
         a = loudest_stretch(r, avail)
         r = r[a:a + avail]
-    elif fill and region is not None and start is None and len(r) < avail and is_steady(r, sr):
+    elif fill and region is not None and start is None and len(r) < avail and steady:
         r = fit_length(r, avail, sr, fade=False)  # the marked region filled with the texture (faded below)
     L = len(r)
     s = lo if start is not None else quietest_stretch(mono, L, lo, hi, sr)
@@ -238,7 +240,10 @@ def place(scene: np.ndarray, sr: int, ref: np.ndarray, ref_sr: int, *, region=No
     else:
         t60 = 0.0
     L = len(r)
-    fi, fo = min(int(FADE_IN_S * sr), L // 4), min(int(FADE_OUT_S * sr), L // 4)
+    if steady:  # an ambience eases in and out rather than switching on and off
+        fi = fo = min(int(TEXTURE_FADE_S * sr), L // 8)
+    else:
+        fi, fo = min(int(FADE_IN_S * sr), L // 4), min(int(FADE_OUT_S * sr), L // 4)
     r = r * edge_fades(L, fi, fo).astype(np.float32)
     auto_level, scene_db = target_level(ctx, sr, below_db)
     ref_db = foreground_db(r, sr)
