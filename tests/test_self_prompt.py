@@ -483,3 +483,23 @@ def test_a_self_prompted_removal_that_changed_nothing_suggests_marking_an_exampl
                        "1 step, t_start 0.01)"
     assert lines[1].startswith("No audible change: ") and "Try marking where the sound plays (--example START:END)" \
         in lines[1], lines
+
+
+def test_auto_within_a_region_runs_at_the_strength_the_app_shows(tiny_model, monkeypatch):
+    """Within a region, Auto shows the self-prompted engine's strength (auto_strength: the
+    model's whole-clip default); where the model's removal stands, the edit runs at that, not
+    at the model's region default (the detector still samples at its region default)."""
+    from conftest import tone
+
+    from rfm_studio.core.edit.inputs import auto_strength
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    monkeypatch.setitem(tiny_model.info, "strength", 1.0)
+    monkeypatch.setitem(tiny_model.info, "region_strength", 1.25)
+    x = tone(4.0, amp=0.3)
+    stands = SelfPromptConfig(model_above=0.0, spans_from="model")
+    _, res = collect(run_self_prompt_edit(tiny_model, EditRequest(x, SR, "Remove the beep", steps=2, seed=3,
+                                                                   region=(1.0, 2.5)), config=stands))
+    assert res.params["removal"] == "model"
+    assert res.params["strength"] == auto_strength("self-prompt", 1.0, 1.25, True) == 1.0

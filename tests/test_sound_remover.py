@@ -309,7 +309,7 @@ def test_cli_edit_on_the_remover_engine_whole_and_from_disk_in_chunks(capsys, tm
     assert not (tmp_path / "o0.wav").exists()
     _installed(monkeypatch, tmp_path, bias=8.0)
     code, out, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(tmp_path / "o1.wav"),
-                             "--engine", "remover", "--model", str(tiny_bundle))
+                             "--engine", "remover", "--model", str(tmp_path / "no-model"))  # needs no flow model
     assert code == 0, err
     assert "the sound remover's mask for 'beep'" in out
     y, ysr = sf.read(str(tmp_path / "o1.wav"), dtype="float32")
@@ -318,6 +318,27 @@ def test_cli_edit_on_the_remover_engine_whole_and_from_disk_in_chunks(capsys, tm
     code, out, err = run_cli(capsys, "edit", str(src), "Remove the beep", "-o", str(tmp_path / "o2.wav"),
                              "--engine", "remover", "--model", str(tiny_bundle), "--region", "1:4")
     assert code == 0, err
+    assert "the sound remover's mask for 'beep'" in out  # the long-file report names the sound too
     z, _ = sf.read(str(tmp_path / "o2.wav"), dtype="float32")
     assert z.shape == x.shape and np.array_equal(z[: sr], x[: sr]) and np.array_equal(z[4 * sr:], x[4 * sr:])
     assert np.abs(z[int(1.5 * sr): int(3.5 * sr)]).max() < 0.2 * np.abs(x).max()
+
+
+def test_a_model_folder_is_no_training_run_and_short_clips_stay_unchanged(trained, tmp_path):
+    """``--out`` naming an exported remover (or finder) is refused in one sentence and the folder is
+    left as it was; a clip shorter than half the STFT window comes back unchanged, not an error."""
+    import dataclasses
+
+    from rfm_studio.core.detection.remover import apply_removal
+    from rfm_studio.core.detection.remover_train import export, train_remover
+    from rfm_studio.core.errors import OptionError
+
+    run, cfg, *_ = trained
+    folder = export(run, tmp_path / "exported")
+    before = (folder / "config.json").read_bytes()
+    with pytest.raises(OptionError, match="not a training run"):
+        next(train_remover(dataclasses.replace(cfg, out=str(folder))))
+    assert (folder / "config.json").read_bytes() == before
+    for sr, n in ((16000, 100), (44100, 882), (48000, 1)):
+        x = np.linspace(-0.1, 0.1, n, dtype=np.float32)
+        assert np.array_equal(apply_removal(x, sr, np.full((64, 1), 0.5, np.float32)), x)

@@ -28,10 +28,11 @@ def _common(p):
 
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="removal engine: model (the flow model), dictionary (separation with templates of the "
-                        "--example spans, else of the library's recordings of the sound), self-prompt (the model's "
-                        "text-only removal marks the example spans for the dictionary), auto (dictionary when an "
-                        "--example is marked, else self-prompt for a 'Remove X' on the whole clip, and the model "
-                        "within a --region and for other edits; default), remover (the sound remover's mel mask for "
+                        "--example spans, else of the library's recordings of the sound), self-prompt (the sound finder, "
+                        "or where it finds nothing the model's text-only removal, marks the example for the "
+                        "dictionary), auto (dictionary when an --example is marked, else self-prompt for a "
+                        "'Remove X', on the whole clip or within a --region; the model with --render vocoder and "
+                        "for other edits; default), remover (the sound remover's mel mask for "
                         "the named sound, text only; needs a remover in models/sound-remover, none ships)")
     p.add_argument("--render", choices=["mask", "vocoder"], default=None,
                    help="mask: change the source's own spectrum; vocoder: resynthesise (paper)")
@@ -75,8 +76,18 @@ def register(sub):
 
 
 def load_model(args):
+    """The editing model; None for a "Remove X" on the sound remover, which needs none (and
+    says at once when no remover is installed)."""
     from ..core.model.loaders import load_editor
 
+    if getattr(args, "engine", None) == "remover" and not (getattr(args, "reference", None) or
+                                                           getattr(args, "library", None)):
+        from ..core.instructions import removed_sound
+        from ..core.separation.remover_edit import check_remover
+
+        if removed_sound(getattr(args, "instruction", "") or ""):
+            check_remover()
+            return None
     return load_editor(args.model, device=args.device, dtype=args.dtype, adapter=args.adapter or None)
 
 
@@ -148,7 +159,7 @@ def warn_unused_prompts(model, params, instruction: str = "") -> None:
 
     if uses_dictionary(instruction, params.get("engine"), params.get("prompts", ())):
         return  # the dictionary engine uses the examples
-    if params.get("prompts") and not model.accepts_prompts:
+    if params.get("prompts") and (model is None or not model.accepts_prompts):
         import sys
 
         from ..core.library.prompted import parse_instruction

@@ -182,7 +182,7 @@ def _in_file_time(params: dict, offset: float) -> dict:
     """What the report needs of a chunk's edit: its removal (self-prompted: "dictionary" or
     "model"), the spans the model marked moved to the file's time, its templates (dictionary),
     and the model's steps and t_start where the model ran."""
-    return {"removal": params.get("removal"), "templates": params.get("templates"),
+    return {"removal": params.get("removal"), "templates": params.get("templates"), "sound": params.get("sound"),
             "spans_from": params.get("spans_from"), "steps": params.get("steps"), "t_start": params.get("t_start"),
             "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])]}
 
@@ -200,6 +200,8 @@ def _removal_summary(engine: str, done: list[dict]) -> dict:
     when the dictionary cut any chunk, and in how many chunks the model's own edit stands."""
     if engine == "dictionary":
         return {"templates": next((d["templates"] for d in done if d["templates"]), "examples")}
+    if engine == "remover":
+        return {"sound": next((d["sound"] for d in done if d.get("sound")), "")}
     if engine == "self-prompt":
         cut = [d for d in done if d["removal"] == "dictionary"]
         found = {d.get("spans_from") for d in cut}

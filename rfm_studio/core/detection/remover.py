@@ -167,7 +167,8 @@ def apply_removal(audio: np.ndarray, sr: int, keep_mel: np.ndarray, strength: fl
     from ..render import render_mask
 
     audio = np.asarray(audio, np.float32)
-    if float(strength) == 0.0:
+    n_fft = int(2 ** np.round(np.log2(MelConfig().n_fft * int(sr) / 16000)))
+    if float(strength) == 0.0 or audio.shape[0] <= n_fft // 2:  # too short for its STFT: unchanged
         return audio.copy()
     x16 = resample(to_mono(audio), int(sr), 16000)
     mel_in, mel_out = removal_mels(x16, keep_mel, strength)

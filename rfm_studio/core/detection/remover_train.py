@@ -98,13 +98,13 @@ def train_remover(cfg: RemoverTrainConfig, cancel=None):
     from ..training.checkpoint import (best_checkpoint, latest_checkpoint, load_checkpoint, mark_best,
                                        optimizer_from_files, save_checkpoint)
     from .remover import build
-    from .train import _rows, _Texts
+    from .train import _rows, _Texts, run_model_config
 
     out = Path(cfg.out)
     mcfg = _model_config(cfg)
     saved = out / "config.json"
     if saved.is_file():  # a run resumes with the network it was started with
-        if type(mcfg).from_dict(json.loads(saved.read_text(encoding="utf-8"))["model"]) != mcfg:
+        if type(mcfg).from_dict(run_model_config(out)) != mcfg:
             raise OptionError(f"The run {out} was started with another remover network; resume it with the same one.")
     start = _init_trunk(cfg.init, mcfg) if cfg.init and latest_checkpoint(out) is None else None
     out.mkdir(parents=True, exist_ok=True)

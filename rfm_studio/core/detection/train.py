@@ -65,7 +65,7 @@ def _rows(gen, rng, n, cfg):
         r = rng.random()
         if r < cfg.absent_prob:
             text = t.meta[other]["caption"]
-            if rng.random() < cfg.absent_any:
+            if cfg.absent_any > 0 and rng.random() < cfg.absent_any:  # (no draw at 0: older runs replay)
                 here = {family(c) for c in t.meta["classes"]["x"]} | {family(t.meta[first]["class"])}
                 pool = [c for c in gen.classes if family(c) not in here]
                 if pool:
@@ -121,6 +121,22 @@ def _batch(rows, texts, front):
     return mel, torch.from_numpy(texts([r[1] for r in rows])), torch.from_numpy(lab)
 
 
+def run_model_config(out) -> dict:
+    """The network settings a training run in ``out`` was started with (its config.json's
+    "model"); OptionError when the folder holds something else (an exported finder or remover)."""
+    from ..errors import OptionError
+
+    try:
+        d = json.loads((Path(out) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        d = None
+    if not isinstance(d, dict) or not isinstance(d.get("model"), dict):
+        kind = d.get("kind") if isinstance(d, dict) else None
+        raise OptionError(f"{out} holds {'a ' + kind if kind else 'something else'}, not a training run; "
+                          "name a new or existing run folder.")
+    return d["model"]
+
+
 def frame_scores(logits, labels) -> dict:
     """Frame F1 at probability 0.5 and the mean BCE; numpy inputs."""
     p = 1 / (1 + np.exp(-logits))
@@ -153,7 +169,7 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
     mcfg = DetectorConfig.from_dict(cfg.model)
     saved = out / "config.json"
     if saved.is_file():  # a run resumes with the network it was started with
-        if DetectorConfig.from_dict(json.loads(saved.read_text(encoding="utf-8"))["model"]) != mcfg:
+        if DetectorConfig.from_dict(run_model_config(out)) != mcfg:
             raise OptionError(f"The run {out} was started with another finder network; resume it with the same one.")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(saved, json.dumps({"train": cfg.to_dict(), "model": mcfg.to_dict()}, indent=1))

@@ -3,7 +3,7 @@
 - "Add X" + reference: the reference is placed into the clip (place.py): inside the region
   when one is given, else at the scene's least busy stretch; level, EQ and decay matched.
 - "Replace A with B" + reference (B): the "Remove A" edit (as the removal engines run it: self-
-  prompted on the whole clip, the model within a region), then B at every place A
+  prompted, within the region when one is given), then B at every place A
   was (occurrences.py: from the removal residual, or an example span of A): in each, B is
   trimmed to (or repeated over) A's length at A's level; outside A's spans the output is the
   input, sample for sample.

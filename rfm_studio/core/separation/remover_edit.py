@@ -15,6 +15,17 @@ import time
 import numpy as np
 
 
+
+def check_remover(installed: bool | None = None) -> None:
+    """ModelLoadError in one sentence when no sound remover is installed (models/sound-remover;
+    ``installed``: already known)."""
+    from ..detection.remover import remover_installed, shipped_remover_dir
+    from ..errors import ModelLoadError
+
+    if not (remover_installed() if installed is None else installed):
+        raise ModelLoadError(f"No sound remover is installed ({shipped_remover_dir()}); train one with "
+                             "'rfm-studio remover train' or use another --engine.")
+
 def run_remover_edit(req, cancel=None, remover=None):
     """A "Remove X" on the sound remover: a core generator of ProgressEvents (2 stages: hearing
     where X plays, window by window with the cancel token checked between windows; applying the
@@ -41,8 +52,7 @@ def run_remover_edit(req, cancel=None, remover=None):
     check_options(strength=req.strength, seed=req.seed)
     net = remover if remover is not None else load_remover()
     if net is None:
-        raise ModelLoadError(f"No sound remover is installed ({shipped_remover_dir()}); train one with "
-                             "'rfm-studio remover train' or use another --engine.")
+        check_remover(installed=False)
     strength = 1.0 if req.strength is None else float(req.strength)
     c0, c1 = 0, audio.shape[0]
     if region is not None:  # the region and its context, heard as a whole clip

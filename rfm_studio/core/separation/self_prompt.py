@@ -352,7 +352,12 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
         if learn and stages.left:
             yield from stages.next("Dictionary removal: its cut fell short, the model's removal stands")
-        res = editing.finish_edit(model, inner, sampled, strength=user)
+        auto = None
+        if user is None and detector is not None:  # Auto within a region: the whole-clip default, as
+            from ..edit.inputs import default_strength  # the app shows for this engine (auto_strength)
+
+            auto = default_strength(model, False)
+        res = editing.finish_edit(model, inner, sampled, strength=user if user is not None else auto)
         out_part = res.audio
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
