@@ -360,3 +360,18 @@ def test_spans_known_to_hold_the_sound_are_kept_out_of_the_background():
         assert c_change <= 0.5, (seed, c_change)  # the other sound stays
         deeper.append(left0 - left1)
     assert np.mean(deeper) >= 1.5, deeper
+
+
+def test_context_bounds_and_splice_region_keep_every_sample_outside_the_region():
+    from rfm_studio.core.audio.windows import context_bounds, splice_region
+
+    sr = 1000
+    x = np.arange(10 * sr, dtype=np.float32)
+    assert context_bounds(None, len(x), sr, 3.0) == (0, len(x))
+    assert context_bounds((2.0, 4.0), len(x), sr, 3.0) == (0, 7 * sr)
+    assert context_bounds((6.0, 9.5), len(x), sr, 1.0) == (5 * sr, len(x))
+    y = -x
+    assert splice_region(x, y, None, sr, 0.05) is y
+    z = splice_region(x, y, (2.0, 4.0), sr, 0.05)
+    assert np.array_equal(z[: 2 * sr], x[: 2 * sr]) and np.array_equal(z[4 * sr:], x[4 * sr:])
+    assert np.array_equal(z[2 * sr + 50: 4 * sr - 50], y[2 * sr + 50: 4 * sr - 50])  # faded only 50 ms inside

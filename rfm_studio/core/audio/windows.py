@@ -100,3 +100,21 @@ def splice(original: np.ndarray, edited: np.ndarray, start: int, end: int, fade:
         w = w[:, None]
     out[start:end] = (w * edited[start:end] + (1 - w) * original[start:end]).astype(original.dtype)
     return out
+
+
+def context_bounds(region, n: int, sr: int, context_s: float) -> tuple[int, int]:
+    """Samples [c0, c1) of ``region`` (seconds) and ``context_s`` each side, within the clip's
+    ``n`` samples; the whole clip without a region."""
+    if region is None:
+        return 0, n
+    return max(0, int(round((region[0] - context_s) * sr))), min(n, int(round((region[1] + context_s) * sr)))
+
+
+def splice_region(original: np.ndarray, edited: np.ndarray, region, sr: int, fade_s: float) -> np.ndarray:
+    """``edited`` inside ``region`` (seconds) and ``original`` outside it, crossfaded over
+    ``fade_s`` just inside (``splice``); ``edited`` itself without a region."""
+    if region is None:
+        return edited
+    n = original.shape[0]
+    return splice(original, edited, int(round(region[0] * sr)), min(n, int(round(region[1] * sr))),
+                  int(fade_s * sr))

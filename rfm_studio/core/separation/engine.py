@@ -102,7 +102,7 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     stage: the templates, the separation, the mask; the cancel token is checked after each)
     returning an EditResult like run_edit's."""
     from ..audio.io import resample, to_mono
-    from ..audio.windows import check_region, splice
+    from ..audio.windows import check_region, splice_region
     from ..editing import REGION_FADE_S, check_audio, check_options
     from ..prompts import check_prompts, prepare_prompt_audio
     from ..instructions import removed_sound
@@ -135,10 +135,7 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
         keep = keep ** strength
     yield from stage(cancel, 3, 3, "Dictionary removal: applying the mask")
     out = apply_keep_mask(audio, sr, keep, cfg)
-    if region is not None:
-        r0, r1 = region
-        out = splice(audio, out, int(round(r0 * sr)), min(audio.shape[0], int(round(r1 * sr))),
-                     int(REGION_FADE_S * sr))
+    out = splice_region(audio, out, region, sr, REGION_FADE_S)
     prompts = [f"{p.kind}: {p.source}" for p in req.prompts] + [f"library: {u}" for u in used]
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,

@@ -33,7 +33,7 @@ def run_remover_edit(req, cancel=None, remover=None):
     installed one, models/sound-remover); ModelLoadError when none is installed or its text
     encoder cannot load."""
     from ..audio.io import resample, to_mono
-    from ..audio.windows import check_region, splice
+    from ..audio.windows import check_region, context_bounds, splice_region
     from ..detection.find import query_text
     from ..detection.remover import apply_removal, keep_gains, load_remover, shipped_remover_dir
     from ..edit.assemble import REGION_FADE_S
@@ -54,10 +54,7 @@ def run_remover_edit(req, cancel=None, remover=None):
     if net is None:
         check_remover(installed=False)
     strength = 1.0 if req.strength is None else float(req.strength)
-    c0, c1 = 0, audio.shape[0]
-    if region is not None:  # the region and its context, heard as a whole clip
-        c0 = max(0, int(round((region[0] - CONTEXT_S) * sr)))
-        c1 = min(audio.shape[0], int(round((region[1] + CONTEXT_S) * sr)))
+    c0, c1 = context_bounds(region, audio.shape[0], sr, CONTEXT_S)  # the region and its context, heard whole
     part = audio[c0:c1]
     what = query_text(req.instruction)
     stages = Stages(cancel, 2)
@@ -70,9 +67,7 @@ def run_remover_edit(req, cancel=None, remover=None):
     yield from stages.next("Sound remover: applying the mask")
     out = audio.copy()
     out[c0:c1] = apply_removal(part, sr, keep, strength)
-    if region is not None:
-        out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
-                     int(REGION_FADE_S * sr))
+    out = splice_region(audio, out, region, sr, REGION_FADE_S)
     removed = float(np.mean(1.0 - keep ** strength)) if keep.size else 0.0
     return EditResult(
         audio=out.astype(np.float32), sample_rate=sr, instruction=req.instruction,

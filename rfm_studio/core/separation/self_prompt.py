@@ -276,7 +276,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     import time
 
     from ..audio.io import resample, to_mono
-    from ..audio.windows import check_region, splice
+    from ..audio.windows import check_region, context_bounds, splice_region
     from ..edit.assemble import REGION_FADE_S
     from ..edit.inputs import check_audio, check_options
     from ..edit.plan import CONTEXT_S
@@ -293,10 +293,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     audio = check_audio(req.audio, req.sample_rate)
     sr = int(req.sample_rate)
     region = check_region(req.region, audio.shape[0] / sr) if req.region is not None else None
-    c0, c1 = 0, audio.shape[0]
-    if region is not None:  # the region and its context, edited as a whole clip
-        c0 = max(0, int(round((region[0] - CONTEXT_S) * sr)))
-        c1 = min(audio.shape[0], int(round((region[1] + CONTEXT_S) * sr)))
+    c0, c1 = context_bounds(region, audio.shape[0], sr, CONTEXT_S)  # the region and its context, edited whole
     part = audio[c0:c1]
     check_prompts(req.prompts)
     check_options(strength=req.strength, seed=req.seed)
@@ -369,9 +366,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         out_part = apply_keep_mask(part, sr, keep, dcfg)
     out = audio.copy()
     out[c0:c1] = out_part
-    if region is not None:
-        out = splice(audio, out, int(round(region[0] * sr)), min(audio.shape[0], int(round(region[1] * sr))),
-                     int(REGION_FADE_S * sr))
+    out = splice_region(audio, out, region, sr, REGION_FADE_S)
     off = c0 / sr
     attention = res.attention if res is not None else None
     if attention is not None and (c0 > 0 or c1 < audio.shape[0]):  # the crop's maps where it lies in the clip
