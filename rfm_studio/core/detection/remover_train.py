@@ -15,13 +15,11 @@ as a remover folder.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..events import TrainEvent
 
 CHANGED_NATS = 0.5  # a target bin that moved more than this ...
 CHANGED_WEIGHT = 5.0  # ... weighs this much in the L1
@@ -95,8 +93,8 @@ def train_remover(cfg: RemoverTrainConfig, cancel=None):
     from ..data.triplets import TripletGenerator
     from ..errors import OptionError
     from ..features.mel import MelFrontEnd
-    from ..training.checkpoint import (best_checkpoint, latest_checkpoint, load_checkpoint, mark_best,
-                                       optimizer_from_files, save_checkpoint)
+    from ..training.checkpoint import latest_checkpoint
+    from .loop import resume, train_loop
     from .remover import build
     from .train import _rows, _Texts, run_model_config
 
@@ -115,75 +113,30 @@ def train_remover(cfg: RemoverTrainConfig, cancel=None):
         (net if any(k.startswith("coarse.") for k in start) else net.f).load_state_dict(start)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, best = 0, None
-    ck = latest_checkpoint(out)
-    if ck is not None:
-        w, state = load_checkpoint(ck)
-        net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("net.")})
-        ema.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("ema.")})
-        optimizer_from_files(opt, ck)
-        step, best = int(state["step"]), state.get("best")
+    step, best = resume(out, net, ema, opt)
     front, texts = MelFrontEnd(), _Texts()
     train = TripletGenerator(cfg.bank, split="train", seconds=cfg.seconds, seed=cfg.seed + step,
                              event_augment=cfg.event_augment, channel_augment=cfg.channel_augment)
     val = TripletGenerator(cfg.bank, split="val", seconds=cfg.seconds, seed=1234)
     val_rows = _rows(val, np.random.default_rng(1234), cfg.val_rows, cfg)
     rng = np.random.default_rng(cfg.seed * 7919 + step)
-    last_ck = t0 = time.time()
 
-    def lr_at(s):
-        w = min(1.0, (s + 1) / max(1, cfg.warmup))
-        return cfg.lr * w * 0.5 * (1 + np.cos(np.pi * min(1.0, s / max(1, cfg.steps))))
+    def train_loss():
+        return removal_loss(net, *_batch(_rows(train, rng, cfg.batch_size, cfg), texts, front))[0]
 
     def validate():
-        ema.eval()
         tot, l1s, bces = [], [], []
-        with torch.no_grad():
-            for i in range(0, len(val_rows), 32):
-                part = val_rows[i:i + 32]
-                loss, l1, bce = removal_loss(ema, *_batch(part, texts, front))
-                for v, acc in ((float(loss), tot), (l1, l1s), (bce, bces)):
-                    acc.append(v * len(part))
+        for i in range(0, len(val_rows), 32):
+            part = val_rows[i:i + 32]
+            loss, l1, bce = removal_loss(ema, *_batch(part, texts, front))
+            for v, acc in ((float(loss), tot), (l1, l1s), (bce, bces)):
+                acc.append(v * len(part))
         n = max(1, len(val_rows))
-        return sum(tot) / n, sum(l1s) / n, sum(bces) / n
+        val, l1, bce = sum(tot) / n, sum(l1s) / n, sum(bces) / n
+        return val, f"val loss {val:.4f} (L1 {l1:.4f} nats, frame BCE {bce:.4f})"
 
-    def checkpoint():
-        w = {**{f"net.{k}": v for k, v in net.state_dict().items()},
-             **{f"ema.{k}": v for k, v in ema.state_dict().items()}}
-        save_checkpoint(out, step, w, opt, {"best": best, "config": cfg.to_dict()})
-
-    while step < cfg.steps:
-        if cancel is not None and cancel.cancelled:
-            checkpoint()
-            return best_checkpoint(out)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        net.train()
-        loss, _, _ = removal_loss(net, *_batch(_rows(train, rng, cfg.batch_size, cfg), texts, front))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = min(0.999, (1 + step) / (10 + step))
-            for pe, pn in zip(ema.parameters(), net.parameters()):
-                pe.mul_(d).add_(pn.detach(), alpha=1 - d)
-        step += 1
-        val_loss, msg = None, ""
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            val_loss, l1, bce = validate()
-            msg = f"val loss {val_loss:.4f} (L1 {l1:.4f} nats, frame BCE {bce:.4f})"
-            if best is None or val_loss < best:
-                best = val_loss
-                checkpoint()
-                mark_best(out, step, best, key="val_loss")
-                last_ck = time.time()
-        if time.time() - last_ck > cfg.checkpoint_seconds or step == cfg.steps:
-            checkpoint()
-            last_ck = time.time()
-        yield TrainEvent(step=step, total=cfg.steps, loss=float(loss.detach()), lr=lr_at(step - 1),
-                         val_loss=val_loss, seconds=time.time() - t0, message=msg)
-    return best_checkpoint(out)
+    return (yield from train_loop(cfg, net, ema, opt, step, best, train_loss, validate, best_key="val_loss",
+                                  cancel=cancel))
 
 
 def _init_trunk(folder, mcfg) -> dict:

@@ -13,13 +13,11 @@ Checkpoints (core/training/checkpoint.py) every ``checkpoint_seconds``; a run fo
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..events import TrainEvent
 
 
 @dataclass
@@ -158,8 +156,8 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
 
     from ..data.triplets import TripletGenerator
     from ..features.mel import MelFrontEnd
-    from ..training.checkpoint import (best_checkpoint, latest_checkpoint, load_checkpoint, mark_best,
-                                       optimizer_from_files, save_checkpoint)
+    from ..training.checkpoint import latest_checkpoint
+    from .loop import resume, train_loop
     from .model import DetectorConfig, build
 
     from ..atomic import atomic_write_text
@@ -178,15 +176,8 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
     ema = build(mcfg)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, best = 0, None
-    ck = latest_checkpoint(out)
-    if ck is not None:
-        w, state = load_checkpoint(ck)
-        net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("net.")})
-        ema.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("ema.")})
-        optimizer_from_files(opt, ck)
-        step, best = int(state["step"]), state.get("best")
-    elif cfg.init:
+    step, best = resume(out, net, ema, opt)
+    if step == 0 and latest_checkpoint(out) is None and cfg.init:
         from .model import load
 
         _, start = load(cfg.init)
@@ -201,64 +192,23 @@ def train_detector(cfg: DetectorTrainConfig, cancel=None):
     val = TripletGenerator(cfg.bank, split="val", seconds=cfg.seconds, seed=1234)
     val_rows = _rows(val, np.random.default_rng(1234), cfg.val_rows, cfg)
     rng = np.random.default_rng(cfg.seed * 7919 + step)
-    last_ck = time.time()
-    t0 = time.time()
 
-    def lr_at(s):
-        w = min(1.0, (s + 1) / max(1, cfg.warmup))
-        return cfg.lr * w * 0.5 * (1 + np.cos(np.pi * min(1.0, s / max(1, cfg.steps))))
+    def train_loss():
+        mel, tv, lab = _batch(_rows(train, rng, cfg.batch_size, cfg), texts, front)
+        return torch.nn.functional.binary_cross_entropy_with_logits(net(mel, tv), lab)
 
     def validate():
-        ema.eval()
         ls, ys = [], []
-        with torch.no_grad():
-            for i in range(0, len(val_rows), 32):
-                mel, tv, lab = _batch(val_rows[i:i + 32], texts, front)
-                ls.append(ema(mel, tv).numpy())
-                ys.append(lab.numpy())
-        return frame_scores(np.concatenate(ls), np.concatenate(ys))
+        for i in range(0, len(val_rows), 32):
+            mel, tv, lab = _batch(val_rows[i:i + 32], texts, front)
+            ls.append(ema(mel, tv).numpy())
+            ys.append(lab.numpy())
+        sc = frame_scores(np.concatenate(ls), np.concatenate(ys))
+        return sc["bce"], (f"val f1 {sc['f1']:.3f} precision {sc['precision']:.3f} recall {sc['recall']:.3f} "
+                           f"bce {sc['bce']:.4f}")
 
-    def checkpoint(metric=None):
-        w = {**{f"net.{k}": v for k, v in net.state_dict().items()},
-             **{f"ema.{k}": v for k, v in ema.state_dict().items()}}
-        save_checkpoint(out, step, w, opt, {"best": best, "config": cfg.to_dict()})
-
-    while step < cfg.steps:
-        if cancel is not None and cancel.cancelled:
-            checkpoint()
-            return best_checkpoint(out)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        net.train()
-        mel, tv, lab = _batch(_rows(train, rng, cfg.batch_size, cfg), texts, front)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(mel, tv), lab)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = min(0.999, (1 + step) / (10 + step))
-            for pe, pn in zip(ema.parameters(), net.parameters()):
-                pe.mul_(d).add_(pn.detach(), alpha=1 - d)
-            for be, bn in zip(ema.buffers(), net.buffers()):
-                be.copy_(bn)
-        step += 1
-        val_bce, msg = None, ""
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            sc = validate()
-            val_bce = sc["bce"]
-            msg = f"val f1 {sc['f1']:.3f} precision {sc['precision']:.3f} recall {sc['recall']:.3f} bce {sc['bce']:.4f}"
-            if best is None or sc["bce"] < best:
-                best = sc["bce"]
-                checkpoint()
-                mark_best(out, step, best, key="val_bce")
-                last_ck = time.time()
-        if time.time() - last_ck > cfg.checkpoint_seconds or step == cfg.steps:
-            checkpoint()
-            last_ck = time.time()
-        yield TrainEvent(step=step, total=cfg.steps, loss=float(loss.detach()), lr=lr_at(step - 1),
-                         val_loss=val_bce, seconds=time.time() - t0, message=msg)
-    return best_checkpoint(out)
+    return (yield from train_loop(cfg, net, ema, opt, step, best, train_loss, validate, best_key="val_bce",
+                                  cancel=cancel))
 
 
 def export(run, dest, half: bool = True) -> Path:
