@@ -15,10 +15,12 @@ as a remover folder.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .train import DetectorTrainConfig
 
 
 CHANGED_NATS = 0.5  # a target bin that moved more than this ...
@@ -27,31 +29,17 @@ FRAME_WEIGHT = 0.2  # the frame BCE's share of the loss
 
 
 @dataclass
-class RemoverTrainConfig:
-    bank: str
-    out: str
-    steps: int = 3000
+class RemoverTrainConfig(DetectorTrainConfig):
+    """The finder's training settings (train.py), with the remover's defaults."""
+
     batch_size: int = 12
-    seconds: float = 5.12
     lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup: int = 100
-    absent_prob: float = 0.25  # share of rows asking for a sound the clip does not hold (target: the clip)
-    absent_any: float = 0.7  # share of those asking for any train class of a family the clip lacks
-    removed_prob: float = 0.1  # share of rows: the clip with X removed, asked for X (target: the same)
-    two_prob: float = 0.3  # share of rows: a second event joins the clip, and one of the two is asked for
-    instruction_prob: float = 0.33  # the text is the whole instruction, not X's caption
-    event_augment: float = 0.5
-    channel_augment: float = 0.5
-    val_rows: int = 96
-    val_every: int = 250
-    checkpoint_seconds: float = 300.0
-    seed: int = 0
+    absent_prob: float = 0.25  # (target: the clip itself)
+    absent_any: float = 0.7
+    removed_prob: float = 0.1  # (target: the same)
+    two_prob: float = 0.3
     model: dict = field(default_factory=dict)  # RemoverConfig overrides
     init: str | None = None  # a sound-remover folder the run starts from, or a sound-finder folder for its trunk
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def removal_loss(net, mel, target, text, labels):
