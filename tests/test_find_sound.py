@@ -99,3 +99,20 @@ def test_finder_installed_needs_both_files(tmp_path):
     assert not finder_installed(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"")
     assert finder_installed(tmp_path)
+
+
+def test_find_reaches_out_over_the_shoulders_as_the_edits_example_does(monkeypatch):
+    """Find's spans are the self-prompted removal's (APP_FIND: a frame at 0.5, the frames around
+    it at 0.2 or more), so a bark whose peak barely passes 0.5 is marked whole, not dropped as a
+    sliver shorter than 0.1 s."""
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig
+
+    p = np.full(301, 0.05, np.float32)
+    p[100:140] = 0.3  # 1.00-1.40 s: the bark's shoulders
+    p[118:124] = 0.6  # its peak, 0.06 s over 0.5
+    monkeypatch.setattr(find, "sound_probs", lambda finder, x16, text, cancel=None: p)
+    out = find.find_sound(np.zeros(3 * 16000, np.float32), 16000, "Remove the dog barking", finder=object())
+    assert out.spans == ((1.0, 1.4),)
+    sp = SelfPromptConfig()
+    assert (sp.finder_threshold, sp.finder_low) == (find.APP_FIND.threshold, find.APP_FIND.low)

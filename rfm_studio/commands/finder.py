@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 def cmd_find(args) -> int:
     from ..core.audio.io import load_audio
-    from ..core.detection.find import FindConfig, load_finder, query_text, shipped_finder_dir, sound_probs, sound_spans
+    from ..core.detection.find import APP_FIND, FindConfig, load_finder, query_text, shipped_finder_dir, sound_probs, sound_spans
 
     if not 0.0 < args.threshold < 1.0:
         raise OptionError("--threshold must be between 0 and 1.")
@@ -53,7 +53,7 @@ def cmd_find(args) -> int:
     x, sr = load_audio(args.file, mono=True, target_sr=16000)
     text = query_text(args.sound)
     probs = sound_probs(finder, x, text)
-    spans = sound_spans(probs, FindConfig(threshold=args.threshold))
+    spans = sound_spans(probs, FindConfig(threshold=args.threshold, low=min(APP_FIND.low, args.threshold)))
     if not spans:
         print(f"'{text}' not found in {Path(args.file).name} (highest probability {probs.max():.2f}).")
         return 0

@@ -35,6 +35,10 @@ class FindConfig:
     min_span_s: float = 0.1  # shorter runs are dropped
 
 
+APP_FIND = FindConfig(threshold=0.5, low=0.2)  # what the app finds (Find, the self-prompted removal's
+# example, `rfm-studio finder find`): a frame at 0.5 and the frames around it at 0.2 or more
+
+
 def shipped_finder_dir() -> Path:
     from ..paths import shipped_models_dir
 
@@ -188,7 +192,7 @@ def find_sound(audio: np.ndarray, sample_rate: int, instruction: str, *, finder=
         probs = sound_probs(finder, x16, text, cancel=cancel)
     except EncoderUnavailable as exc:
         raise ModelLoadError(f"The sound finder's text encoder could not load ({exc}).") from None
-    probs, cfg = np.asarray(probs), cfg or FindConfig()
+    probs, cfg = np.asarray(probs), cfg or APP_FIND
     if within is not None:  # what plays outside the region is no span (and no peak)
         i, j = max(0, int(a * FPS)), int(np.ceil(b * FPS)) + 1
         probs = probs[i:j] if j > i else probs[:0]

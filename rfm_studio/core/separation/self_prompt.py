@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..detection.find import APP_FIND
 from ..runs import merge_runs, runs
 from .dictionary import SettingsDict
 
@@ -63,8 +64,9 @@ class SelfPromptConfig(SettingsDict):
     spans_from: str = "finder"  # where the example comes from: "finder" (the sound finder's
     # strongest span, core/detection; the model's removal where it finds nothing or is not
     # installed) or "model" (the model's removal only)
-    finder_threshold: float = 0.5  # a found span holds a frame the finder gives this probability ...
-    finder_low: float = 0.2  # ... and reaches out over its frames at this probability or more
+    finder_threshold: float = APP_FIND.threshold  # a found span holds a frame the finder gives this
+    # probability ...
+    finder_low: float = APP_FIND.low  # ... and reaches out over its frames at this probability or more
     finder_examples: int = 1  # the strongest found spans that become the examples
 
 
