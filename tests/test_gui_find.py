@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
-from gui_helpers import gui_env, open_clip, settings, window  # noqa: F401
+from gui_helpers import clip_path, gui_env, gui_tiny_bundle, loaded, open_clip, settings, window  # noqa: F401
 from test_find_sound import BURSTS, SR, burst_clip, fake_probs
 
 
@@ -141,3 +141,45 @@ def test_opening_another_clip_drops_a_running_find(qtbot, window, burst_path, fi
     w.runner.submit("sync", lambda c: None)
     qtbot.waitUntil(lambda: not w.runner.busy(), timeout=30000)
     assert w.examples.spans == []
+
+
+def gated(monkeypatch):
+    """The fake finder waits for the returned Event before it answers (a Find in flight)."""
+    from rfm_studio.core.detection import find
+
+    gate, slow = threading.Event(), fake_probs()
+    monkeypatch.setattr(find, "sound_probs", lambda *a, **k: (gate.wait(10), slow(*a, **k))[1])
+    return gate
+
+
+def settle(qtbot, w):
+    """Every job submitted so far has ended in the worker (a let-go one delivers nothing)."""
+    w.runner.submit("sync", lambda c: None)
+    qtbot.waitUntil(lambda: not w.runner.busy(), timeout=60000)
+
+
+def test_running_an_edit_cancels_a_pending_find_and_hears_the_marks_as_they_are(qtbot, loaded, finder,
+                                                                               monkeypatch):
+    from gui_helpers import INSTRUCTION, SR as CLIP_SR
+
+    w = loaded
+    w.examples.on_drag(0.2, 0.6, True)  # a hand-made mark
+    gate = gated(monkeypatch)
+    w.panel.instruction.setText(INSTRUCTION)
+    w.panel.steps.setValue(1)
+    assert w.finding.run() is not None
+    assert w.acts.a_run.isEnabled() and w.panel.run_button.isEnabled()  # Edit still works
+    n = len(w.history)
+    w.acts.a_run.trigger()
+    assert w.editing.busy and not w.finding.busy  # the find was cancelled first
+    assert w.statusBar().currentMessage().startswith("Find cancelled")
+    req = w.editing.ctx.request
+    src = w.history.source.audio.mean(axis=1)
+    assert len(req.prompts) == 1 and np.allclose(req.prompts[0].audio, src[int(round(0.2 * CLIP_SR)):
+                                                                             int(round(0.6 * CLIP_SR))])
+    gate.set()
+    qtbot.waitUntil(lambda: not w.editing.busy, timeout=60000)
+    settle(qtbot, w)
+    assert w.errors == [] and len(w.history) == n + 1
+    assert w.examples.spans == [(0.2, 0.6)] and w.examples.found == [False]  # the find's marks never landed
+    assert w.history.get(w.history.current).params["engine"] == "dictionary"

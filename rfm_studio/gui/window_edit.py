@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .library.panel import LibraryPanel
     from .settings import Settings
     from .tasks import EditOutcome, ModelHost, ModelInfo
+    from .window_find import FindController
 
 TEMPLATE_GAP = re.compile(r"(^|\s)\.\.\.(\s|$)")  # a template's unfilled '...' (not "barking...")
 NO_CHANGE = "No audible change"
@@ -39,6 +40,7 @@ class EditHost(Protocol):
     examples: ExampleMarks
     library: LibraryPanel
     finetune: FinetuneTab
+    finding: FindController
     region: Optional[tuple[float, float]]
     compare: tuple
     ab: int
@@ -116,6 +118,8 @@ class EditController:
             w.show_error("Instruction needed", "Describe the edit, for example 'Remove the dog barking' "
                                                "(replace the '...' of a template).")
             return None
+        if w.finding.busy:  # the edit runs with the marks as they are; the find's never land mid-edit
+            w.finding.cancel("Find cancelled: the edit runs with the example marks as they are.")
         req = self.build_request()
         host, choice = w.host, w.library.reference_for(text)  # the library sound: looked up and read in the job
         self.job = w.runner.submit("edit", lambda c: host.edit(with_reference(req, choice), c), label=text,

@@ -107,11 +107,14 @@ class FindController:
         self.update()
         return self.job
 
-    def cancel(self) -> None:
-        """Drop a running find (a new clip was opened)."""
+    def cancel(self, say: str = "") -> None:
+        """Drop a running find (Cancel; an edit started; a new clip was opened): its result is
+        never applied. ``say``: the status bar's message (else it is cleared)."""
         if self.job is not None:
             self.win.runner.cancel("find")
             self._ended()
+            if say:
+                self.win.statusBar().showMessage(say, 5000)
 
     def _done(self, found: find.FoundSound) -> None:
         w = self.win
