@@ -183,3 +183,25 @@ def test_running_an_edit_cancels_a_pending_find_and_hears_the_marks_as_they_are(
     assert w.errors == [] and len(w.history) == n + 1
     assert w.examples.spans == [(0.2, 0.6)] and w.examples.found == [False]  # the find's marks never landed
     assert w.history.get(w.history.current).params["engine"] == "dictionary"
+
+
+def test_a_find_is_ignored_when_the_version_or_the_selection_changed_while_it_ran(qtbot, window, burst_path,
+                                                                                 finder, monkeypatch):
+    w = window
+    open_clip(qtbot, w, burst_path)
+    gate = gated(monkeypatch)
+    w.panel.instruction.setText("Remove the dog barking")
+    assert w.finding.run() is not None
+    v = w.history.add_edit(0, w.history.source.audio * 0.5, SR, instruction="Make it quieter")
+    w.go_to_version(v.id)  # another version is current when the find's result arrives
+    gate.set()
+    qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
+    assert w.examples.spans == [] and w.statusBar().currentMessage() == "Find ignored: the version changed."
+    gate.clear()
+    assert w.finding.run() is not None
+    w.set_region((1.5, 2.8))  # the selection changed
+    gate.set()
+    qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
+    assert w.examples.spans == [] and w.statusBar().currentMessage() == "Find ignored: the selection changed."
+    find_now(qtbot, w, "Remove the dog barking")  # unchanged: applied
+    assert near(w.examples.spans, [(2.0, 2.4)]) and w.errors == []

@@ -49,6 +49,7 @@ class FindController:
         self.win = win
         self.job: Optional[int] = None
         self._doc = -1
+        self._heard: tuple = ()  # (version, region) the running find heard
         self.action = QAction("&Find Sound", win)
         self.action.setShortcut(QKeySequence("Ctrl+F"))
         self.action.triggered.connect(self.run)
@@ -99,10 +100,10 @@ class FindController:
             return None
         cur = w.history.get(w.history.current)
         audio, sr, within, room = cur.audio, cur.sample_rate, w.region, w.examples.room_for_found()
+        self._doc, self._heard = w.doc_id, (w.history.current, w.region)
         self.job = w.runner.submit(
             "find", lambda cancel: find.find_sound(audio, sr, text, within=within, max_spans=room, cancel=cancel),
             label=f"find {text}", on_returned=self._done, on_errored=self._failed, on_aborted=self._ended)
-        self._doc = w.doc_id
         w.statusBar().showMessage(f"Finding '{find.query_text(text)}'…")
         self.update()
         return self.job
@@ -121,6 +122,10 @@ class FindController:
         doc, self.job = self._doc, None
         self.update()
         if doc != w.doc_id:
+            return
+        if self._heard != (w.history.current, w.region):  # it heard another version or selection
+            what = "version" if self._heard[0] != w.history.current else "selection"
+            w.statusBar().showMessage(f"Find ignored: the {what} changed.", 8000)
             return
         w.examples.set_found(found.spans)
         w.statusBar().showMessage(found.summary(), 20000)
