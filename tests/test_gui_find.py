@@ -205,3 +205,19 @@ def test_a_find_is_ignored_when_the_version_or_the_selection_changed_while_it_ra
     assert w.examples.spans == [] and w.statusBar().currentMessage() == "Find ignored: the selection changed."
     find_now(qtbot, w, "Remove the dog barking")  # unchanged: applied
     assert near(w.examples.spans, [(2.0, 2.4)]) and w.errors == []
+
+
+def test_find_is_blocked_when_every_example_mark_is_made_by_hand(qtbot, window, burst_path, finder):
+    from rfm_studio.core.prompts import MAX_PROMPTS
+
+    w = window
+    open_clip(qtbot, w, burst_path)
+    for i in range(MAX_PROMPTS):
+        w.examples.on_drag(0.3 * i, 0.3 * i + 0.2, True)
+    assert len(w.examples.spans) == MAX_PROMPTS
+    why = "All example marks are in use; clear some first"
+    assert not w.finding.action.isEnabled() and why in w.finding.action.toolTip()
+    w.panel.instruction.setText("Remove the dog barking")
+    assert w.finding.run() is None and w.statusBar().currentMessage() == f"Find: {why}."
+    w.examples.clear_button.click()
+    assert w.finding.action.isEnabled()

@@ -59,6 +59,7 @@ class FindController:
         self.button.setText("Find")
         self.button.setAutoRaise(True)
         win.panel.instruction_row.addWidget(self.button)  # beside the instruction it reads
+        win.examples.changed.connect(self.update)  # hand marks may leave no room for found ones
         self.update()
 
     @property
@@ -72,6 +73,8 @@ class FindController:
             return f"No sound finder is installed ({find.shipped_finder_dir()})"
         if w.history.source is None:
             return "Open a clip first"
+        if w.examples.room_for_found() <= 0:
+            return "All example marks are in use; clear some first"
         if self.busy:
             return "Finding…"
         if w.editing.busy:
