@@ -221,3 +221,23 @@ def test_find_is_blocked_when_every_example_mark_is_made_by_hand(qtbot, window, 
     assert w.finding.run() is None and w.statusBar().currentMessage() == f"Find: {why}."
     w.examples.clear_button.click()
     assert w.finding.action.isEnabled()
+
+
+def test_the_status_line_lists_only_the_spans_that_were_marked(qtbot, window, burst_path, finder, monkeypatch):
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.prompts import MAX_PROMPTS
+    from rfm_studio.gui.window_find import found_message
+
+    w = window
+    open_clip(qtbot, w, burst_path)
+    spans = ((0.5, 0.9), (2.0, 2.04))  # the second one shorter than MIN_PROMPT_SECONDS
+    monkeypatch.setattr(find, "find_sound", lambda *a, **k: find.FoundSound("dog barking", spans, 0.9))
+    find_now(qtbot, w, "Remove the dog barking")
+    assert w.examples.spans == [(0.5, 0.9)]
+    assert w.statusBar().currentMessage() == ("Found 'dog barking' at 0.50–0.90 s (peak 0.90); "
+                                              "too short to mark (under 0.1 s): 2.00–2.04 s.")
+    assert w.examples.set_found([(2.0, 2.04)]) == [] and w.examples.spans == []
+    many = [(0.3 * i, 0.3 * i + 0.2) for i in range(MAX_PROMPTS + 2)]
+    assert w.examples.set_found(many) == many[:MAX_PROMPTS]
+    msg = found_message(find.FoundSound("x", tuple(many), 0.9), many[:MAX_PROMPTS])
+    assert msg.endswith("(peak 0.90); no room for more marks.") and "2.70–2.90" not in msg

@@ -94,15 +94,17 @@ class ExampleMarks(QObject):
         """How many marks a Find may make: MAX_PROMPTS less the hand-made ones."""
         return MAX_PROMPTS - self.found.count(False)
 
-    def set_found(self, spans) -> None:
+    def set_found(self, spans) -> list[tuple[float, float]]:
         """Replace the marks the last Find made by ``spans`` (start_s, end_s); the hand-made
-        ones stay. Spans shorter than MIN_PROMPT_SECONDS or past MAX_PROMPTS are skipped."""
+        ones stay. Spans shorter than MIN_PROMPT_SECONDS (after clipping to the clip) or past
+        MAX_PROMPTS are skipped; returns the spans marked."""
         for items in (it for it, f in zip(self._items, self.found) if f):
             self._drop(items)
         keep = [i for i, f in enumerate(self.found) if not f]
         self.spans, self._items = [self.spans[i] for i in keep], [self._items[i] for i in keep]
         self.found = [False] * len(keep)
         dur = min((v.duration for v in self.views), default=0.0)
+        kept = []
         for a, b in spans:
             a, b = max(0.0, float(a)), min(dur, float(b))
             if b - a < MIN_PROMPT_SECONDS or len(self.spans) >= MAX_PROMPTS:
@@ -113,8 +115,10 @@ class ExampleMarks(QObject):
             self.spans.append((a, b))
             self.found.append(True)
             self._items.append(items)
+            kept.append((a, b))
         self._show()
         self.changed.emit()
+        return kept
 
     def prompts(self, audio, sample_rate: int) -> tuple:
         """The marked spans of ``audio`` as example prompts (spans past its end are skipped)."""

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QToolButton
 
 from ..core.detection import find
+from ..core.prompts import MIN_PROMPT_SECONDS
 from .jobs import JobError
 from .window_edit import TEMPLATE_GAP
 
@@ -24,6 +25,22 @@ if TYPE_CHECKING:
     from .window_edit import EditController
 
 TIP = "Mark where the sound the instruction names plays (the sound finder), within the selection if any"
+
+
+def found_message(found: find.FoundSound, kept) -> str:
+    """The status line for a find whose spans became the marks ``kept`` (ExampleMarks.set_found):
+    a span too short to mark, or past the last mark there is room for, is said so, not listed."""
+    if len(kept) == len(found.spans):
+        return found.summary()
+    marks = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in kept)
+    out = f"Found '{found.text}' at {marks} (peak {found.peak:.2f})" if kept else f"Found '{found.text}'"
+    short = [(a, b) for a, b in found.spans if b - a < MIN_PROMPT_SECONDS]
+    if short:
+        where = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in short)
+        out += f"; too short to mark (under {MIN_PROMPT_SECONDS:g} s): {where}"
+    if len(kept) + len(short) < len(found.spans):
+        out += "; no room for more marks"
+    return out + "."
 
 
 class FindHost(Protocol):
@@ -130,8 +147,8 @@ class FindController:
             what = "version" if self._heard[0] != w.history.current else "selection"
             w.statusBar().showMessage(f"Find ignored: the {what} changed.", 8000)
             return
-        w.examples.set_found(found.spans)
-        w.statusBar().showMessage(found.summary(), 20000)
+        kept = w.examples.set_found(found.spans)
+        w.statusBar().showMessage(found_message(found, kept), 20000)
 
     def _failed(self, err: JobError) -> None:
         self.job = None
