@@ -241,3 +241,23 @@ def test_the_status_line_lists_only_the_spans_that_were_marked(qtbot, window, bu
     assert w.examples.set_found(many) == many[:MAX_PROMPTS]
     msg = found_message(find.FoundSound("x", tuple(many), 0.9), many[:MAX_PROMPTS])
     assert msg.endswith("(peak 0.90); no room for more marks.") and "2.70–2.90" not in msg
+
+
+def test_cancel_stops_a_running_find(qtbot, window, burst_path, finder, monkeypatch):
+    w = window
+    open_clip(qtbot, w, burst_path)
+    assert not w.acts.a_cancel.isEnabled() and not w.panel.cancel_button.isEnabled()
+    gate = gated(monkeypatch)
+    w.panel.instruction.setText("Remove the dog barking")
+    assert w.finding.run() is not None
+    assert w.acts.a_cancel.isEnabled() and w.panel.cancel_button.isEnabled()
+    w.panel.cancel_button.click()  # the Edit panel's Cancel
+    assert not w.finding.busy and w.finding.action.isEnabled()
+    assert w.statusBar().currentMessage() == "Find cancelled."
+    assert not w.acts.a_cancel.isEnabled() and not w.panel.cancel_button.isEnabled()
+    assert w.finding.run() is not None
+    w.acts.a_cancel.trigger()  # Edit ▸ Cancel (Esc)
+    assert not w.finding.busy
+    gate.set()
+    settle(qtbot, w)
+    assert w.examples.spans == [] and w.errors == []

@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
     def _wire_panels(self):
         p, m = self.panel, self.models
         p.run_requested.connect(self.run_edit)
-        p.cancel_requested.connect(self.cancel_edit)
+        p.cancel_requested.connect(self.acts.cancel)  # the running edit, or a running Find
         p.model_chosen.connect(m.model_chosen)
         p.adapter_chosen.connect(m.adapter_chosen)
         p.browse_model.connect(m.choose_folder)

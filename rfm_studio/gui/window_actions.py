@@ -107,7 +107,7 @@ class WindowActions:
         self.a_undo = A("&Undo", w.undo, QKeySequence.Undo, "Go back to the previous version")
         self.a_redo = A("&Redo", w.redo, QKeySequence.Redo, "Go forward again")
         self.a_run = A("&Run Edit", lambda: w.editing.run(), "Ctrl+Return", "Run the edit on the current version")
-        self.a_cancel = A("&Cancel Edit", lambda: w.editing.cancel(), "Esc", "Stop the running edit")
+        self.a_cancel = A("&Cancel", self.cancel, "Esc", "Stop the running edit or Find")
         self.a_clear_region = A("Clear Selection", lambda: w.set_region(None), "Ctrl+Shift+A")
         self.a_play = A("Play", pb.toggle_play, "Space", "Play / pause (Space)",
                         context=Qt.WindowShortcut)
@@ -182,6 +182,14 @@ class WindowActions:
                 w.setMinimumWidth(30)
                 w.setStyleSheet("font-weight: 700;")
 
+    def cancel(self) -> None:
+        """Stop the running edit, or a running Find."""
+        w = self.win
+        if w.editing.busy:
+            w.editing.cancel()
+        elif w.finding.busy:
+            w.finding.cancel("Find cancelled.")
+
     def open_batch(self):
         from .batch_window import open_batch_window
 
@@ -221,7 +229,7 @@ class WindowActions:
         self.a_redo.setEnabled(w.history.can_redo())
         self.a_run.setEnabled(has_doc and w.model_info is not None and not w.finetune.busy)
         w.finetune.set_model_ready(w.model_info is not None, w.model_info.name if w.model_info else "")
-        self.a_cancel.setEnabled(w.editing.busy)
+        self.a_cancel.setEnabled(w.editing.busy or w.finding.busy)
         w.finding.update()
         self.a_export.setEnabled(has_doc)
         self.a_export_diff.setEnabled(has_b)

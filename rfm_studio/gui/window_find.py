@@ -55,6 +55,7 @@ class FindHost(Protocol):
 
     def addAction(self, action) -> None: ...
     def statusBar(self): ...
+    def update_actions(self) -> None: ...
     def show_error(self, title: str, message: str, detail: str = "") -> None: ...
 
 
@@ -107,6 +108,7 @@ class FindController:
         self.action.setToolTip(f"{tip} (Ctrl+F)")
         self.action.setStatusTip(tip)
         self.button.setText("Finding…" if self.busy else "Find")
+        self.win.panel.cancel_button.setEnabled(self.busy or self.win.editing.busy)  # Cancel stops a find too
 
     def run(self) -> Optional[int]:
         w = self.win
@@ -125,7 +127,7 @@ class FindController:
             "find", lambda cancel: find.find_sound(audio, sr, text, within=within, max_spans=room, cancel=cancel),
             label=f"find {text}", on_returned=self._done, on_errored=self._failed, on_aborted=self._ended)
         w.statusBar().showMessage(f"Finding '{find.query_text(text)}'…")
-        self.update()
+        w.update_actions()
         return self.job
 
     def cancel(self, say: str = "") -> None:
@@ -140,7 +142,7 @@ class FindController:
     def _done(self, found: find.FoundSound) -> None:
         w = self.win
         doc, self.job = self._doc, None
-        self.update()
+        w.update_actions()
         if doc != w.doc_id:
             return
         if self._heard != (w.history.current, w.region):  # it heard another version or selection
@@ -152,11 +154,11 @@ class FindController:
 
     def _failed(self, err: JobError) -> None:
         self.job = None
-        self.update()
+        self.win.update_actions()
         self.win.statusBar().clearMessage()
         self.win.show_error("Find failed", err.message, err.detail if not err.user else "")
 
     def _ended(self) -> None:
         self.job = None
-        self.update()
+        self.win.update_actions()
         self.win.statusBar().clearMessage()
