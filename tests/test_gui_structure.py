@@ -13,6 +13,7 @@ CONTROLLERS = {
     "window_edit.py": ("EditController", "EditHost"),
     "window_export.py": ("Exporter", "ExportWindow"),
     "window_finetune.py": ("FinetuneLink", "FinetuneHost"),
+    "window_find.py": ("FindController", "FindHost"),
     "window_model.py": ("ModelController", "ModelWindow"),
     "window_playback.py": ("PlaybackController", "PlaybackHost"),
     "window_report.py": ("RemovedSound", "RemovedWindow"),
