@@ -45,7 +45,8 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
     vb.mouseDragEvent(_Drag(vb, 1.0, 1.02, shift=True))  # too short: not kept
     assert [tuple(round(t, 2) for t in s) for s in w.examples.spans] == [(0.2, 0.6), (0.9, 1.3)]
     assert w.region is None  # a Shift-drag is no region
-    assert "Examples (2)" in w.examples.label.text() and not w.examples.clear_button.isHidden()
+    assert w.examples.label.text() == "Examples: 2 by hand" and not w.examples.clear_button.isHidden()
+    assert w.examples.label.toolTip() == "0.20–0.60 s (by hand)\n0.90–1.30 s (by hand)"
     req = w.editing.build_request()
     assert [p.kind for p in req.prompts] == ["example", "example"]
     src = w.history.source.audio.mean(axis=1)

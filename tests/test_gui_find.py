@@ -62,7 +62,8 @@ def test_find_marks_where_the_sound_plays_off_the_ui_thread(qtbot, window, burst
     assert near(w.examples.spans, [(0.1, 0.3), *BURSTS]) and w.examples.found == [False, True, True]
     msg = w.statusBar().currentMessage()
     assert msg.startswith("Found 'dog barking' at 0.5") and "(peak 0.90)" in msg
-    assert "(found)" in w.examples.label.text() and "Examples (3)" in w.examples.label.text()
+    assert w.examples.label.text() == "Examples: 2 found, 1 by hand"  # one line; the spans in its tooltip
+    assert w.examples.label.toolTip().count("(found)") == 2 and "(by hand)" in w.examples.label.toolTip()
     assert w.panel.engine() == "dictionary"  # the panel counts the found marks as examples
     req = w.editing.build_request()
     assert [p.kind for p in req.prompts] == ["example"] * 3  # the next edit hears them

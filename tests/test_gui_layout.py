@@ -188,3 +188,26 @@ def test_a_restored_layout_is_not_refitted(qtbot, settings, clip_path):
     assert abs(edit.height() - window_docks.edit_height(second)) > 100  # not forced back to the panel's height
     assert abs(edit.height() / (edit.height() + lower.height()) - saved) < 0.02, (edit.height(), lower.height())
     second.close()
+
+
+def test_eight_example_marks_keep_the_edit_panel_unscrolled_at_1280x680(qtbot, window, clip_path):
+    """The examples line stays one line however many marks (their spans are in its tooltip)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from rfm_studio.core.prompts import MAX_PROMPTS
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    _settle(qtbot, window, (1280, 680))  # then the marks, as a user makes them
+    qtbot.wait(50)
+    marks = window.examples
+    for i in range(3):
+        marks.on_drag(0.15 * i, 0.15 * i + 0.12, True)
+    marks.set_found([(0.5 + 0.15 * i, 0.62 + 0.15 * i) for i in range(MAX_PROMPTS - 3)])
+    assert len(marks.spans) == MAX_PROMPTS and marks.label.text() == "Examples: 5 found, 3 by hand"
+    assert marks.label.toolTip().count("\n") == MAX_PROMPTS - 1
+    qtbot.wait(50)
+    scroll = next(s for s in window.findChildren(QScrollArea) if s.widget() is window.panel)
+    assert scroll.verticalScrollBar().maximum() == 0
+    assert marks.label.height() < 2 * marks.label.fontMetrics().height()  # one line
+    assert fully_visible(marks.label) and fully_visible(window.panel.run_button)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from ..core.prompts import MAX_PROMPTS, MIN_PROMPT_SECONDS, example_from_clip
 
@@ -35,11 +35,12 @@ class ExampleMarks(QObject):
         lay.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
         self.label.setObjectName("hint")
-        self.label.setWordWrap(True)
         self.clear_button = QToolButton()
         self.clear_button.setText("Clear examples")
         self.clear_button.setAutoRaise(True)
         self.clear_button.clicked.connect(self.clear)
+        self.clear_button.setMaximumHeight(self.label.sizeHint().height())  # the row is one line with or without it
+        self.label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # one line; never widens the panel
         lay.addWidget(self.label, 1)
         lay.addWidget(self.clear_button)
         for v in self.views:
@@ -127,10 +128,16 @@ class ExampleMarks(QObject):
                      if min(b, dur) - a >= MIN_PROMPT_SECONDS)
 
     def _show(self) -> None:
+        """One line (the panel must not grow with the marks): how many, found and by hand; the
+        spans themselves in its tooltip."""
         if not self.spans:
             self.label.setText("Examples: none (Shift-drag to mark where the sound plays)")
+            self.label.setToolTip("")
         else:
-            marks = ", ".join(f"{a:.2f}–{b:.2f} s" + (" (found)" if f else "")
-                              for (a, b), f in zip(self.spans, self.found))
-            self.label.setText(f"Examples ({len(self.spans)}): {marks}")
+            n_found = sum(self.found)
+            counts = [f"{n_found} found"] if n_found else []
+            counts += [f"{len(self.spans) - n_found} by hand"] if n_found < len(self.spans) else []
+            self.label.setText(f"Examples: {', '.join(counts)}")
+            self.label.setToolTip("\n".join(f"{a:.2f}–{b:.2f} s" + (" (found)" if f else " (by hand)")
+                                            for (a, b), f in zip(self.spans, self.found)))
         self.clear_button.setVisible(bool(self.spans))
