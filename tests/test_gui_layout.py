@@ -211,3 +211,35 @@ def test_eight_example_marks_keep_the_edit_panel_unscrolled_at_1280x680(qtbot, w
     assert scroll.verticalScrollBar().maximum() == 0
     assert marks.label.height() < 2 * marks.label.fontMetrics().height()  # one line
     assert fully_visible(marks.label) and fully_visible(window.panel.run_button)
+
+
+def test_a_restored_layout_at_1280x650_gets_compact_spacing(qtbot, settings, clip_path):
+    """Spacing follows the restored Edit dock's height: compact where the usual one would scroll."""
+    from rfm_studio.gui import window_docks
+    from rfm_studio.gui.main_window import MainWindow
+
+    def open_window():
+        w = MainWindow(settings=settings)
+        w.ask_unsaved = lambda n, name: "discard"
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        w.start(str(clip_path), load_model=False)
+        qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
+        return w
+
+    first = open_window()
+    _settle(qtbot, first, (1280, 650))
+    assert first.panel.compact
+    height = first.edit_dock.height()
+    settings.save_window(first)
+    first.close()
+
+    second = open_window()
+    assert second._restored
+    _settle(qtbot, second, (1280, 650))
+    qtbot.waitUntil(lambda: second.panel.compact, timeout=10000)
+    qtbot.wait(50)
+    assert abs(second.edit_dock.height() - height) <= 4  # the saved split, not refitted
+    assert window_docks.edit_height(second) <= second.edit_dock.height()  # the whole panel has the height
+    second.close()

@@ -283,6 +283,8 @@ class MainWindow(QMainWindow):
         if not self._restored:
             self._fit_docks()
             QTimer.singleShot(0, self, lambda: window_docks.refit(self))  # its first layout may move the split
+        else:  # the saved split stays; the panel's spacing follows the Edit dock's height
+            QTimer.singleShot(0, self, lambda: window_docks.keep_spacing(self))
 
     def open_start(self) -> None:
         """The clip a start shows: the file it was given, else an example, else the invitation."""

@@ -5,7 +5,7 @@ shares a change out among all the docks: spare room under the panel, or a scroll
 
 Where the window is too short for the panel over the History / Library group at its smallest
 (1280×650), the panel takes compact spacing (EditPanel.set_compact), and the usual spacing
-again once there is room for it. A split the user chose is theirs: once the Edit dock's height is no longer the one the app
+again once there is room for it (in a restored layout, as its Edit dock's height allows). A split the user chose is theirs: once the Edit dock's height is no longer the one the app
 last set (the user dragged the separator), a resize keeps the Edit dock's height and gives the
 change to the dock under it; a window whose saved layout was restored is never refitted."""
 
@@ -55,6 +55,14 @@ def choose_spacing(win, lower) -> None:
     room = win.edit_dock.height() + group - smallest
     win.panel.set_compact(False)
     if edit_height(win) > room:
+        win.panel.set_compact(True)
+
+
+def keep_spacing(win) -> None:
+    """A restored layout (never refitted): the panel's usual spacing where the Edit dock's
+    actual height shows it all, else compact spacing."""
+    win.panel.set_compact(False)
+    if edit_height(win) > win.edit_dock.height():
         win.panel.set_compact(True)
 
 
@@ -112,8 +120,9 @@ class EditSplit(QObject):
         before, user = self.now_h, self.user_split()
         self._size = win.size()
         self.now_h = win.edit_dock.height()
-        if getattr(win, "_restored", False):
-            return  # the saved layout stays as the user left it
+        if getattr(win, "_restored", False):  # the saved layout stays as the user left it
+            QTimer.singleShot(0, self, lambda: keep_spacing(win))  # the spacing follows its height
+            return
         if user:
             QTimer.singleShot(0, self, lambda: self._keep(before))
         else:
