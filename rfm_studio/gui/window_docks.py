@@ -5,7 +5,8 @@ shares a change out among all the docks: spare room under the panel, or a scroll
 
 Where the window is too short for the panel over the History / Library group at its smallest
 (1280×650), the panel takes compact spacing (EditPanel.set_compact), and the usual spacing
-again once there is room for it (in a restored layout, as its Edit dock's height allows). A split the user chose is theirs: once the Edit dock's height is no longer the one the app
+again once there is room for it (in a restored layout: as its Edit dock's height allows).
+A split the user chose is theirs: once the Edit dock's height is no longer the one the app
 last set (the user dragged the separator), a resize keeps the Edit dock's height and gives the
 change to the dock under it; a window whose saved layout was restored is never refitted."""
 
