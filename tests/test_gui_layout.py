@@ -157,21 +157,27 @@ def test_a_resize_keeps_the_edit_dock_height_the_user_dragged(qtbot, window, cli
     assert abs(edit.height() - dragged) <= 4, (edit.height(), dragged, need)
 
 
+def _open_window(qtbot, settings, clip_path):
+    """A main window on ``settings`` (its saved layout), shown, with ``clip_path`` open."""
+    from rfm_studio.gui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    w.ask_unsaved = lambda n, name: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
+    return w
+
+
 def test_a_restored_layout_is_not_refitted(qtbot, settings, clip_path):
     from PySide6.QtCore import Qt
 
     from rfm_studio.gui import window_docks
-    from rfm_studio.gui.main_window import MainWindow
 
     def open_window():
-        w = MainWindow(settings=settings)
-        w.ask_unsaved = lambda n, name: "discard"
-        qtbot.addWidget(w)
-        w.show()
-        qtbot.waitExposed(w)
-        w.start(str(clip_path), load_model=False)
-        qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
-        return w
+        return _open_window(qtbot, settings, clip_path)
 
     first = open_window()
     _settle(qtbot, first, (1400, 900))
@@ -216,17 +222,9 @@ def test_eight_example_marks_keep_the_edit_panel_unscrolled_at_1280x680(qtbot, w
 def test_a_restored_layout_at_1280x650_gets_compact_spacing(qtbot, settings, clip_path):
     """Spacing follows the restored Edit dock's height: compact where the usual one would scroll."""
     from rfm_studio.gui import window_docks
-    from rfm_studio.gui.main_window import MainWindow
 
     def open_window():
-        w = MainWindow(settings=settings)
-        w.ask_unsaved = lambda n, name: "discard"
-        qtbot.addWidget(w)
-        w.show()
-        qtbot.waitExposed(w)
-        w.start(str(clip_path), load_model=False)
-        qtbot.waitUntil(lambda: w.document.opening is None, timeout=30000)
-        return w
+        return _open_window(qtbot, settings, clip_path)
 
     first = open_window()
     _settle(qtbot, first, (1280, 650))
