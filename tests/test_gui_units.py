@@ -654,3 +654,48 @@ def test_auto_strength_shows_what_the_engine_uses(qtbot):
          * ((t % 0.5) < 0.2)).astype(np.float32)
     req = EditRequest(x, sr, "Remove the beeping", region=(0.5, 1.5), prompts=(example_from_clip(x, sr, 0.5, 0.7),))
     assert drive(run_edit(None, req)).params["strength"] == 1.0
+
+
+def test_every_portaudio_call_holds_the_playback_lock():
+    """PortAudio is not thread-safe and is called from the I/O worker (rate checks) and the UI
+    thread (streams): each call holds playback.PORTAUDIO."""
+    from types import SimpleNamespace
+
+    from rfm_studio.gui import playback
+    from rfm_studio.gui.playback import Player, stream_rate
+
+    unlocked = []
+
+    def held(name):
+        if not playback.PORTAUDIO.locked():
+            unlocked.append(name)
+
+    class Stream:
+        def __init__(self, **kw):
+            held("OutputStream")
+            self.active = False
+
+        def start(self):
+            held("start")
+            self.active = True
+
+        def abort(self):
+            held("abort")
+            self.active = False
+
+        def close(self):
+            held("close")
+
+    sd = SimpleNamespace(OutputStream=Stream, check_output_settings=lambda **kw: held("check_output_settings"))
+    assert stream_rate(sd, 16000, 2, 48000) == 16000
+    p = Player()
+    p._sd, p.available = sd, True
+    a = np.sin(np.arange(16000) / 10).astype(np.float32)
+    p.set_sources(a, 0.5 * a, 16000)
+    p.play()
+    p.pause()
+    p.play()
+    p._finished = True
+    p.poll()
+    p.close()
+    assert unlocked == [] and not playback.PORTAUDIO.locked()

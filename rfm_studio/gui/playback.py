@@ -22,6 +22,9 @@ from functools import partial
 
 import numpy as np
 
+PORTAUDIO = threading.Lock()  # PortAudio is not thread-safe: every call into it (the I/O worker's
+# probe and rate check, the UI thread's streams) holds this; the audio callback never takes it
+
 
 def _fit_channels(x: np.ndarray, channels: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -394,18 +397,20 @@ class Player:
         if self._pos >= self._hi and self._seek < 0:
             self._seek = self._lo
         self._finished = False
-        if self._stream is None:
-            self._stream = self._sd.OutputStream(samplerate=self.rate, channels=self.channels, dtype="float32",
-                                                 callback=self._callback)
-        self._playing = True
-        if not self._stream.active:
-            self._stream.start()
+        with PORTAUDIO:
+            if self._stream is None:
+                self._stream = self._sd.OutputStream(samplerate=self.rate, channels=self.channels, dtype="float32",
+                                                     callback=self._callback)
+            self._playing = True
+            if not self._stream.active:
+                self._stream.start()
 
     def pause(self) -> None:
         self._playing = False
         self._start_when_ready = False
-        if self._stream is not None and self._stream.active:
-            self._stream.abort()
+        with PORTAUDIO:
+            if self._stream is not None and self._stream.active:
+                self._stream.abort()
 
     def toggle(self) -> bool:
         if self._playing:
@@ -417,15 +422,17 @@ class Player:
     def poll(self) -> bool:
         """Called by a UI timer: stops the stream after the end was reached; True while playing."""
         if self._finished and self._stream is not None and self._stream.active:
-            self._stream.abort()
+            with PORTAUDIO:
+                self._stream.abort()
         return self._playing
 
     def _close_stream(self):
         s, self._stream = self._stream, None
         if s is not None:
             try:
-                s.abort()
-                s.close()
+                with PORTAUDIO:
+                    s.abort()
+                    s.close()
             except Exception:
                 pass
 
@@ -477,7 +484,8 @@ def stream_rate(sd, sr: int, channels: int, fallback: int) -> int:
     ``fallback`` (the device's default rate). Asks PortAudio (sounddevice's
     check_output_settings, which may open the device): the player runs it in its I/O worker."""
     try:
-        sd.check_output_settings(samplerate=sr, channels=channels, dtype="float32")
+        with PORTAUDIO:
+            sd.check_output_settings(samplerate=sr, channels=channels, dtype="float32")
         return int(sr)
     except Exception:  # noqa: BLE001 - PortAudioError or ValueError: the device does not take this rate
         return int(fallback)
@@ -497,13 +505,15 @@ def probe_device() -> AudioDevice:
     """Import sounddevice (it starts PortAudio, which lists the devices) and ask for the
     default output. Any thread: the window runs it once, at start, in its I/O worker."""
     try:
-        import sounddevice as sd
+        with PORTAUDIO:
+            import sounddevice as sd
     except OSError:
         return AudioDevice(False, "Playback is disabled: the PortAudio library is missing (install libportaudio2).")
     except ImportError:
         return AudioDevice(False, "Playback is disabled: the sounddevice package is not installed.")
     try:
-        dev = sd.query_devices(kind="output")
+        with PORTAUDIO:
+            dev = sd.query_devices(kind="output")
     except Exception:  # PortAudioError or ValueError when there is no default output
         return AudioDevice(False, "Playback is disabled: no audio output device was found.")
     name = str(dev.get("name", "default"))
