@@ -273,7 +273,7 @@ def test_cli_refuses_bad_input_in_one_sentence(bank, trained, tmp_path, capsys):
     from conftest import one_sentence, run_cli
 
     for argv in (["--steps", "0"], ["--two-prob", "0.7", "--absent-prob", "0.5"], ["--init", str(tmp_path)],
-                 ["--lr", "0"]):
+                 ["--lr", "0"], ["--absent-any", "2"], ["--warmup", "-1"]):
         code, out, err = run_cli(capsys, "remover", "train", "--bank", str(bank), "--out", str(tmp_path / "r"), *argv)
         assert code == 2 and one_sentence(err), (argv, err)
         assert not (tmp_path / "r").exists()
