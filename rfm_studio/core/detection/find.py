@@ -9,7 +9,6 @@ The shipped finder lives in ``models/sound-finder`` and is loaded once per proce
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +22,6 @@ CONTEXT_S = 3.0
 FOLDER_NAME = "sound-finder"
 MIN_SAMPLES = 512  # half the log-mel's STFT window
 
-_lock = threading.Lock()
-_loaded: dict = {}
 
 
 @dataclass(frozen=True)
@@ -47,23 +44,17 @@ def shipped_finder_dir() -> Path:
 
 def finder_installed(folder=None) -> bool:
     """Whether ``folder`` (default: the shipped one) holds a finder's files (nothing is loaded)."""
-    folder = Path(folder) if folder is not None else shipped_finder_dir()
-    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    from .model import has_network
+
+    return has_network(folder if folder is not None else shipped_finder_dir())
 
 
 def load_finder(folder=None):
     """The finder network of ``folder`` (default: the shipped one), loaded once per process;
     None when the folder holds no finder."""
-    folder = Path(folder) if folder is not None else shipped_finder_dir()
-    key = str(folder.resolve()) if folder.exists() else str(folder)
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        return None  # not cached: a finder installed later is found
-    with _lock:
-        if key not in _loaded:
-            from .model import load
+    from .model import cached_network, load
 
-            _loaded[key] = load(folder)[1]
-        return _loaded[key]
+    return cached_network(folder if folder is not None else shipped_finder_dir(), load)
 
 
 def sound_probs(finder, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:

@@ -14,6 +14,7 @@ Saved as ``config.json`` (DetectorConfig) and ``model.safetensors`` in one folde
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -155,3 +156,26 @@ def load_folder(folder, config_class, build_net, what: str):
                        f"({len(missing)} missing, {len(unexpected)} unexpected tensors or other shapes).")
     net.eval()
     return cfg, net
+
+
+_cache_lock = threading.Lock()
+_cache: dict = {}
+
+
+def has_network(folder) -> bool:
+    """Whether ``folder`` holds a network's files, config.json and model.safetensors (nothing is loaded)."""
+    folder = Path(folder)
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def cached_network(folder, load_net):
+    """The network ``load_net(folder)[1]`` gives, loaded once per process and folder; None (and
+    nothing cached, so one installed later is found) when ``folder`` holds no network."""
+    folder = Path(folder)
+    if not has_network(folder):
+        return None
+    key = str(folder.resolve())
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = load_net(folder)[1]
+        return _cache[key]

@@ -17,7 +17,6 @@ yet (``models/sound-remover``; ``load_remover`` gives None where it is missing).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +30,6 @@ WINDOW_S = 30.0  # the clip is heard in windows of this ...
 CONTEXT_S = 3.0  # ... each with this much more on both sides (as find.sound_probs)
 FLOOR = 1e-5  # the mel energy a removal leaves at least (the log-mel's own floor)
 
-_lock = threading.Lock()
-_loaded: dict = {}
 
 
 @dataclass(frozen=True)
@@ -99,21 +96,18 @@ def shipped_remover_dir() -> Path:
 
 
 def remover_installed(folder=None) -> bool:
-    folder = Path(folder) if folder is not None else shipped_remover_dir()
-    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    """Whether ``folder`` (default: ``models/sound-remover``) holds a remover's files (nothing is loaded)."""
+    from .model import has_network
+
+    return has_network(folder if folder is not None else shipped_remover_dir())
 
 
 def load_remover(path=None):
     """The remover network of ``path`` (default: ``models/sound-remover``), loaded once per
     process; None when the folder holds no remover."""
-    folder = Path(path) if path is not None else shipped_remover_dir()
-    if not remover_installed(folder):
-        return None  # not cached: a remover installed later is found
-    key = str(folder.resolve())
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = load(folder)[1]
-        return _loaded[key]
+    from .model import cached_network
+
+    return cached_network(path if path is not None else shipped_remover_dir(), load)
 
 
 def remove_probs(remover, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
