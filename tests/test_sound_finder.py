@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tiny_bank import make_tiny_bank
+from tiny_bank import interrupted_run, make_tiny_bank
 
 
 @pytest.fixture(scope="module")
@@ -19,19 +19,12 @@ def bank(tmp_path_factory):
 def trained(bank, tmp_path_factory, minilm):
     """A run of 6 steps on the tiny bank, cancelled after 3 and resumed."""
     from rfm_studio.core.detection.train import DetectorTrainConfig, train_detector
-    from rfm_studio.core.events import CancelToken
 
     run = tmp_path_factory.mktemp("finder_run")
     cfg = DetectorTrainConfig(bank=str(bank), out=str(run), steps=6, batch_size=4, seconds=2.0, val_rows=8,
                               val_every=2, warmup=1, model={"channels": [4, 8, 8, 8], "width": 16,
                                                             "dilations": [1, 2]})
-    token = CancelToken()
-    first = []
-    for ev in train_detector(cfg, token):
-        first.append(ev)
-        if ev.step == 3:
-            token.cancel()
-    second = list(train_detector(cfg))
+    first, second = interrupted_run(train_detector, cfg)
     return run, cfg, first, second
 
 

@@ -36,3 +36,17 @@ def make_tiny_bank(root):
                           "licence": {"name": "CC0-1.0", "file": ""}, "split": "val" if i == 2 else "train"})
     (root / "bank.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
     return root
+
+
+def interrupted_run(train, cfg, stop_after: int = 3):
+    """Run ``train(cfg, token)`` (a finder's or a remover's training generator), cancel it after
+    step ``stop_after``, then resume it to the end: (events before, events after)."""
+    from rfm_studio.core.events import CancelToken
+
+    token = CancelToken()
+    first = []
+    for ev in train(cfg, token):
+        first.append(ev)
+        if ev.step == stop_after:
+            token.cancel()
+    return first, list(train(cfg))
