@@ -503,3 +503,10 @@ def test_auto_within_a_region_runs_at_the_strength_the_app_shows(tiny_model, mon
                                                                    region=(1.0, 2.5)), config=stands))
     assert res.params["removal"] == "model"
     assert res.params["strength"] == auto_strength("self-prompt", 1.0, 1.25, True) == 1.0
+    # the other way round (whole clip 1.25, region 1.0): sampled with what finishing at 1.25 needs
+    monkeypatch.setitem(tiny_model.info, "strength", 1.25)
+    monkeypatch.setitem(tiny_model.info, "region_strength", 1.0)
+    _, res = collect(run_self_prompt_edit(tiny_model, EditRequest(x, SR, "Remove the beep", steps=2, seed=3,
+                                                                   region=(1.0, 2.5)), config=stands))
+    assert res.params["removal"] == "model"
+    assert res.params["strength"] == auto_strength("self-prompt", 1.25, 1.0, True) == 1.25

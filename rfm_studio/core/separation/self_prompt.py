@@ -302,12 +302,15 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     # the model marks the spans at its own default strength (within a region, its region default):
     # it is a detector here, and the user's strength scales only the cut
     detector = None
+    user = None if req.strength is None else float(req.strength)
+    finish = user  # where the model's output stands: the user's strength, or within a region with
+    # Auto, the whole-clip default the app shows for this engine (edit.inputs.auto_strength)
     if region is not None and hasattr(model, "info"):
         from ..edit.inputs import default_strength
 
         detector = default_strength(model, True)
+        finish = default_strength(model, False) if user is None else user
     inner = dataclasses.replace(req, audio=part, region=None, engine="model", strength=detector)
-    user = None if req.strength is None else float(req.strength)
     x16 = resample(to_mono(part), sr, 16000)
     if cfg.spans_from not in SPANS_FROM:
         raise ValueError(f"spans_from must be one of {', '.join(SPANS_FROM)}")
@@ -337,7 +340,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     else:  # the model marks the example: sampled once; where its output stands, finished at the user's strength
         if finder is not None:
             yield from stages.next(f"Not found: the model marks where '{what}' plays")
-        sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=user not in (None, 1.0))
+        sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=finish not in (None, 1.0))
         mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
         mc = getattr(model, "mel_config", None)
         learn = dictionary_runs(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)
@@ -351,12 +354,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
         if learn and stages.left:
             yield from stages.next("Dictionary removal: its cut fell short, the model's removal stands")
-        auto = None
-        if user is None and detector is not None:  # Auto within a region: the whole-clip default, as
-            from ..edit.inputs import default_strength  # the app shows for this engine (auto_strength)
-
-            auto = default_strength(model, False)
-        res = editing.finish_edit(model, inner, sampled, strength=user if user is not None else auto)
+        res = editing.finish_edit(model, inner, sampled, strength=finish)
         out_part = res.audio
     else:
         if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
