@@ -97,7 +97,7 @@ def test_query_text_is_the_sound_a_remove_names():
     assert query_text("a dog barking") == "a dog barking"
 
 
-def test_cli_find_and_its_bad_input(trained, tmp_path, capsys):
+def test_cli_find_and_its_bad_input(trained, tmp_path, capsys, monkeypatch):
     from conftest import one_sentence, run_cli
     from rfm_studio.core.detection.train import export
 
@@ -116,6 +116,16 @@ def test_cli_find_and_its_bad_input(trained, tmp_path, capsys):
     code, out, err = run_cli(capsys, "finder", "find", str(tmp_path / "missing.wav"), "a dog barking",
                              "--finder", str(folder))
     assert code == 2 and one_sentence(err)
+    # a text encoder that cannot load: one sentence, as the app's Find says it
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.library.embed import EncoderUnavailable
+
+    def no_encoder(*a, **k):
+        raise EncoderUnavailable("no all-MiniLM-L6-v2 here")
+
+    monkeypatch.setattr(find, "sound_probs", no_encoder)
+    code, out, err = run_cli(capsys, "finder", "find", str(wav), "a dog barking", "--finder", str(folder))
+    assert code == 2 and one_sentence(err) and "text encoder could not load" in err, err
 
 
 def test_cli_train_refuses_bad_settings_in_one_sentence(bank, tmp_path, capsys):

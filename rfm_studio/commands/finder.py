@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 def cmd_find(args) -> int:
     from ..core.audio.io import load_audio
-    from ..core.detection.find import APP_FIND, FindConfig, load_finder, query_text, shipped_finder_dir, sound_probs, sound_spans
+    from ..core.detection.find import APP_FIND, FindConfig, find_sound, load_finder, shipped_finder_dir
 
     if not 0.0 < args.threshold < 1.0:
         raise OptionError("--threshold must be between 0 and 1.")
@@ -38,15 +38,14 @@ def cmd_find(args) -> int:
     if finder is None:
         raise OptionError(f"No sound finder in {args.finder or shipped_finder_dir()} (config.json and "
                           "model.safetensors).")
-    x, sr = load_audio(args.file, mono=True, target_sr=16000)
-    text = query_text(args.sound)
-    probs = sound_probs(finder, x, text)
-    spans = sound_spans(probs, FindConfig(threshold=args.threshold, low=min(APP_FIND.low, args.threshold)))
-    if not spans:
-        print(f"'{text}' not found in {Path(args.file).name} (highest probability {probs.max():.2f}).")
+    x, sr = load_audio(args.file)
+    found = find_sound(x, sr, args.sound, finder=finder,
+                       cfg=FindConfig(threshold=args.threshold, low=min(APP_FIND.low, args.threshold)))
+    if not found.spans:
+        print(f"'{found.text}' not found in {Path(args.file).name} (highest probability {found.peak:.2f}).")
         return 0
-    for a, b in spans:
-        p = probs[int(round(a * 100)): int(round(b * 100))]
+    for a, b in found.spans:
+        p = found.probs[int(round(a * 100)): int(round(b * 100))]
         print(f"{a:7.2f}-{b:7.2f} s  probability {p.mean():.2f} (peak {p.max():.2f})")
     return 0
 

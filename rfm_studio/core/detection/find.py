@@ -9,7 +9,7 @@ The shipped finder lives in ``models/sound-finder`` and is loaded once per proce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -141,11 +141,12 @@ def query_text(instruction: str) -> str:
 class FoundSound:
     """Where ``find_sound`` heard the sound: ``spans`` (start_s, end_s) in seconds of the clip, in
     time order; ``peak`` the highest probability in the stretch searched (``within`` or the whole
-    clip, None)."""
+    clip, None); ``probs`` the finder's probability per frame of the whole clip (100 a second)."""
     text: str
     spans: tuple = ()
     peak: float = 0.0
     within: tuple | None = None
+    probs: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """One sentence for a status line."""
@@ -183,16 +184,15 @@ def find_sound(audio: np.ndarray, sample_rate: int, instruction: str, *, finder=
         probs = sound_probs(finder, x16, text, cancel=cancel)
     except EncoderUnavailable as exc:
         raise ModelLoadError(f"The sound finder's text encoder could not load ({exc}).") from None
-    probs, cfg = np.asarray(probs), cfg or APP_FIND
+    whole, cfg = np.asarray(probs), cfg or APP_FIND
+    probs, i = whole, 0
     if within is not None:  # what plays outside the region is no span (and no peak)
         i, j = max(0, int(a * FPS)), int(np.ceil(b * FPS)) + 1
-        probs = probs[i:j] if j > i else probs[:0]
-    else:
-        i = 0
+        probs = whole[i:j] if j > i else whole[:0]
     if max_spans is None:
         spans = sound_spans(probs, cfg)
     else:
         spans = strongest_spans(probs, cfg, k=max_spans) if max_spans > 0 else []
     spans = tuple((round(max(a, i / FPS + s), 3), round(min(b, i / FPS + e), 3)) for s, e in spans)
     return FoundSound(text, spans, float(probs.max()) if len(probs) else 0.0,
-                      None if within is None else (a, b))
+                      None if within is None else (a, b), whole)

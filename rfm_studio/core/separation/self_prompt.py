@@ -4,7 +4,7 @@ The dictionary engine (dictionary.py) removes what sounds like an example of X w
 plays, with its own soft mask on the clip's STFT; here the example is found, not marked:
 
 1. the sound finder (core/detection, ``models/sound-finder``) gives, per frame, the probability
-   that X plays; its strongest span (``finder_spans``: a run over ``finder_low`` holding a frame
+   that X plays; its strongest span (``find_example``: a run over ``finder_low`` holding a frame
    at ``finder_threshold``) cut from the clip is the example, and the dictionary engine removes
    X with it (``finder_keep``). The flow model does not run.
 2. Where the finder is not installed, finds nothing, or ``spans_from`` is "model", the flow
@@ -193,35 +193,27 @@ def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, c
     return keep, spans
 
 
-def finder_spans(probs, cfg: SelfPromptConfig) -> list[tuple[float, float]]:
-    """The examples' spans from the sound finder's ``probs`` (100 frames a second): its
-    ``finder_examples`` strongest spans (detection/find.py); [] when no frame reaches
-    ``finder_threshold``."""
-    from ..detection.find import FindConfig, strongest_spans
+def finder_config(cfg: SelfPromptConfig):
+    """The sound finder's span settings (detection/find.py FindConfig) of ``cfg``."""
+    from ..detection.find import FindConfig
 
-    p = np.asarray(probs)
-    if not p.size or p.max() < cfg.finder_threshold:
-        return []
-    fc = FindConfig(threshold=cfg.finder_threshold, low=cfg.finder_low, gap_s=cfg.gap_s, min_span_s=cfg.min_span_s)
-    return strongest_spans(p, fc, cfg.finder_examples)
+    return FindConfig(threshold=cfg.finder_threshold, low=cfg.finder_low, gap_s=cfg.gap_s, min_span_s=cfg.min_span_s)
 
 
 def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
-    """The example's spans (seconds of ``x16``) the sound finder ``finder`` marks for the sound
-    ``instruction`` names (``finder_spans``); only spans inside ``within`` (start_s, end_s) when
-    given; [] when it finds nothing or the text encoder cannot load."""
-    from ..detection.find import FPS as FINDER_FPS, query_text, sound_probs
-    from ..library.embed import EncoderUnavailable
+    """The example's spans (seconds of ``x16``, 16 kHz mono) the sound finder ``finder`` marks for
+    the sound ``instruction`` names: find_sound's (the app's Find), its ``finder_examples``
+    strongest; only spans inside ``within`` (start_s, end_s) when given; [] when it finds nothing
+    or the text encoder cannot load."""
+    from ..detection.find import find_sound
+    from ..errors import ModelLoadError
 
     try:
-        probs = sound_probs(finder, x16, query_text(instruction), cancel=cancel)
-    except EncoderUnavailable:  # no text encoder: nothing found
+        found = find_sound(x16, 16000, instruction, finder=finder, within=within, cfg=finder_config(cfg),
+                           max_spans=cfg.finder_examples, cancel=cancel)
+    except ModelLoadError:  # no text encoder: nothing found
         return []
-    if within is not None:  # only what plays inside can be the example
-        probs = probs.copy()
-        probs[: max(0, int(within[0] * FINDER_FPS))] = 0.0
-        probs[int(np.ceil(within[1] * FINDER_FPS)) + 1:] = 0.0
-    return finder_spans(probs, cfg)
+    return list(found.spans)
 
 
 def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
