@@ -152,10 +152,12 @@ def removal_mels(x16: np.ndarray, keep_mel: np.ndarray, strength: float = 1.0):
     return mel_in, np.minimum(mel_out, mel_in)
 
 
-def apply_removal(audio: np.ndarray, sr: int, keep_mel: np.ndarray, strength: float = 1.0) -> np.ndarray:
+def apply_removal(audio: np.ndarray, sr: int, keep_mel: np.ndarray, strength: float = 1.0,
+                  x16: np.ndarray | None = None) -> np.ndarray:
     """``audio`` ([samples] or [samples, channels] at ``sr``) with ``keep_mel`` ([64, frames] of
     its 16 kHz mono mix, from ``keep_gains``) raised to ``strength`` applied as gains on its own
-    STFT (render.render_mask); same shape, rate and length. Strength 0: the input itself."""
+    STFT (render.render_mask); same shape, rate and length. Strength 0: the input itself.
+    ``x16``: that mix when the caller already made it."""
     from ..audio.io import resample, to_mono
     from ..features.mel import MelConfig
     from ..render import render_mask
@@ -164,7 +166,7 @@ def apply_removal(audio: np.ndarray, sr: int, keep_mel: np.ndarray, strength: fl
     n_fft = int(2 ** np.round(np.log2(MelConfig().n_fft * int(sr) / 16000)))
     if float(strength) == 0.0 or audio.shape[0] <= n_fft // 2:  # too short for its STFT: unchanged
         return audio.copy()
-    x16 = resample(to_mono(audio), int(sr), 16000)
+    x16 = resample(to_mono(audio), int(sr), 16000) if x16 is None else x16
     mel_in, mel_out = removal_mels(x16, keep_mel, strength)
     return render_mask(audio, int(sr), mel_in, mel_out, None, MelConfig(), threshold=0.0)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..audio.windows import overlap_add, plan_windows, splice
+from ..audio import windows
+from ..audio.windows import overlap_add, plan_windows
 from ..render import render_mask, render_vocoder
 from .inputs import EditInputs
 from .plan import OVERLAP_S, SpanPlan
@@ -74,10 +75,7 @@ def splice_region(inputs: EditInputs, plan: SpanPlan, edited_span: np.ndarray, s
     start, end = input_span(inputs, plan, sr16)
     edited = audio.copy()
     edited[start:end] = edited_span[: end - start]
-    if plan.region is not None:
-        r0, r1 = plan.region
-        edited = splice(audio, edited, int(round(r0 * sr)), min(audio.shape[0], int(round(r1 * sr))),
-                        int(REGION_FADE_S * sr))
+    edited = windows.splice_region(audio, edited, plan.region, sr, REGION_FADE_S)
     return edited[:inputs.n_samples]
 
 

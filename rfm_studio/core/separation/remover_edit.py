@@ -66,7 +66,7 @@ def run_remover_edit(req, cancel=None, remover=None):
         raise ModelLoadError(f"The sound remover's text encoder could not load ({exc}).") from None
     yield from stages.next("Sound remover: applying the mask")
     out = audio.copy()
-    out[c0:c1] = apply_removal(part, sr, keep, strength)
+    out[c0:c1] = apply_removal(part, sr, keep, strength, x16=x16)
     out = splice_region(audio, out, region, sr, REGION_FADE_S)
     removed = float(np.mean(1.0 - keep ** strength)) if keep.size else 0.0
     return EditResult(
