@@ -59,6 +59,16 @@ def test_export_loads_and_gives_probabilities_for_any_length(trained, tmp_path, 
     q = find.sound_probs(net, x, "a dog barking")
     assert q.shape == p.shape and np.all((q > 0) & (q < 1))
     assert np.corrcoef(p, q)[0, 1] > 0.5  # the same answer, up to the clip-wide normalisation
+    # a network that answers each frame from that frame alone: windowed exactly as whole (each
+    # window's frames are put back where they lie in the clip)
+    def per_frame(mel, text):
+        return mel.mean(1)
+
+    monkeypatch.setattr(find, "WINDOW_S", 60.0)
+    whole = find.sound_probs(per_frame, x, "a dog barking")
+    monkeypatch.setattr(find, "WINDOW_S", 1.0)
+    windowed = find.sound_probs(per_frame, x, "a dog barking")
+    assert windowed.shape == whole.shape and np.abs(windowed - whole).max() < 1e-5
 
 
 def test_weights_that_do_not_fit_the_config_are_refused(trained, tmp_path):

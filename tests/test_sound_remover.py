@@ -152,6 +152,14 @@ def test_keep_gains_over_a_long_clip_in_windows_and_cancel_stops_between_them(re
     assert keep.shape == whole.shape == (64, len(x) // 160 + 1)
     assert np.all((keep >= 0) & (keep <= 1)) and np.all(np.isfinite(keep))
     assert np.corrcoef(keep.ravel(), whole.ravel())[0, 1] > 0.5  # the same answer, up to the windows' context
+
+    def per_bin(mel, text):  # answers each bin from itself alone: windows must put it back in place
+        return mel / 10.0, mel.mean(1)
+
+    windowed = remover.keep_gains(per_bin, x, "a dog barking")
+    monkeypatch.setattr(remover, "WINDOW_S", 60.0)
+    assert np.abs(windowed - remover.keep_gains(per_bin, x, "a dog barking")).max() < 1e-5
+    monkeypatch.setattr(remover, "WINDOW_S", 1.0)
     for n in (1, 300, 513):  # shorter than the STFT window
         assert remover.keep_gains(remover_net, np.full(n, 0.1, np.float32), "rain").shape == (64, n // 160 + 1)
     token, calls = CancelToken(), []
@@ -335,3 +343,33 @@ def test_a_model_folder_is_no_training_run_and_short_clips_stay_unchanged(traine
     for sr, n in ((16000, 100), (44100, 882), (48000, 1)):
         x = np.linspace(-0.1, 0.1, n, dtype=np.float32)
         assert np.array_equal(apply_removal(x, sr, np.full((64, 1), 0.5, np.float32)), x)
+
+
+def test_the_remover_cuts_the_bands_its_mask_names_and_keeps_the_others(monkeypatch, tmp_path, minilm):
+    """A mask that names the upper half of the mel bands only: at 44.1 kHz a 5 kHz tone goes,
+    a 600 Hz tone stays (the mel mask lands on the right STFT bins)."""
+    import torch
+
+    from rfm_studio.core.editing import edit
+
+    net = _installed(monkeypatch, tmp_path)
+    with torch.no_grad():
+        bias = net.coarse.bias.view(64, 2)
+        bias[:32] = -8.0  # keep the lower 32 bands
+        bias[32:] = 8.0  # take out the upper 32
+    from rfm_studio.core.detection import remover
+
+    remover.save(tmp_path / "sound-remover", _tiny()[0], net)
+    sr = 44100
+    t = np.arange(int(sr * 2.0)) / sr
+    low, high = 0.3 * np.sin(2 * np.pi * 600 * t), 0.3 * np.sin(2 * np.pi * 5000 * t)
+    out = edit(None, (low + high).astype(np.float32), sr, "Remove the whistle", engine="remover").audio
+
+    def level(x, f):  # dB of the tone at f Hz in the middle second
+        seg = x[sr // 2: sr // 2 + sr] * np.hanning(sr)
+        spec = np.abs(np.fft.rfft(seg))
+        return 20 * np.log10(spec[int(f) - 3: int(f) + 4].max() + 1e-12)
+
+    x = low + high
+    assert abs(level(out, 600) - level(x, 600)) < 1.0
+    assert level(out, 5000) < level(x, 5000) - 20.0
