@@ -62,16 +62,27 @@ def sound_probs(finder, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
     sound plays, for the 16 kHz mono signal ``x16``; ``cancel`` (a CancelToken) is checked
     between windows (errors.Cancelled). library.embed.EncoderUnavailable when the text
     encoder cannot load."""
+    return windowed_probs(lambda mel, q: finder(mel, q)[0], x16, text, cancel)
+
+
+def windowed_probs(answer, x16: np.ndarray, text: str, cancel=None, rows: int | None = None,
+                   window_s: float | None = None, context_s: float | None = None) -> np.ndarray:
+    """The sigmoid of ``answer(mel, text_vector)`` (logits [frames] or [rows, frames] for one
+    window's log-mel [1, 64, frames]) over the 16 kHz mono ``x16``, heard in ``mel_windows``: each
+    window's own frames put where they lie in the clip; [frames] or [rows, frames] at 100 a second.
+    ``cancel`` is checked between windows; library.embed.EncoderUnavailable when the text
+    encoder cannot load."""
     import torch
 
     from ..library.embed import embed
 
     q = torch.from_numpy(embed([text]))
-    out = np.zeros(len(np.asarray(x16)) // 160 + 1, np.float32)
+    n = len(np.asarray(x16)) // 160 + 1
+    out = np.zeros(((rows,) if rows else ()) + (n,), np.float32)
     with torch.inference_mode():
-        for a, b, a0, mel in mel_windows(x16, cancel):
-            logits = finder(mel, q)[0].numpy()[a - a0: a - a0 + (b - a)]
-            out[a: a + len(logits)] = 1.0 / (1.0 + np.exp(-logits))
+        for a, b, a0, mel in mel_windows(x16, cancel, window_s, context_s):
+            logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
+            out[..., a: a + logits.shape[-1]] = 1.0 / (1.0 + np.exp(-logits))
     return out
 
 

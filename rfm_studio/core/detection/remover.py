@@ -115,18 +115,10 @@ def remove_probs(remover, x16: np.ndarray, text: str, cancel=None) -> np.ndarray
     of the 16 kHz mono ``x16`` that is ``text``'s sound, heard in windows of WINDOW_S with
     CONTEXT_S of context (find.mel_windows); ``cancel`` is checked between windows
     (errors.Cancelled). library.embed.EncoderUnavailable when the text encoder cannot load."""
-    import torch
+    from .find import windowed_probs
 
-    from ..library.embed import embed
-    from .find import mel_windows
-
-    q = torch.from_numpy(embed([text]))
-    out = np.zeros((N_MELS, len(np.asarray(x16)) // 160 + 1), np.float32)
-    with torch.inference_mode():
-        for a, b, a0, mel in mel_windows(x16, cancel, WINDOW_S, CONTEXT_S):
-            logits = remover(mel, q)[0][0].numpy()[:, a - a0: a - a0 + (b - a)]
-            out[:, a: a + logits.shape[1]] = 1.0 / (1.0 + np.exp(-logits))
-    return out
+    return windowed_probs(lambda mel, q: remover(mel, q)[0][0], x16, text, cancel, rows=N_MELS,
+                          window_s=WINDOW_S, context_s=CONTEXT_S)
 
 
 def keep_gains(remover, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
