@@ -48,11 +48,14 @@ def fake_model(monkeypatch):
         return SimpleNamespace(mel_in=_mels(x16, marked, 0.0)[0], strength=s,
                                mel_at=lambda k: _mels(x16, marked, depth * k)[1])
 
-    def finish_edit(model, req, sampled, strength=None):
+    def finish_edit(model, req, sampled, strength=None, render=True):
+        finish_edit.renders.append(render)
         s = sampled.strength if strength is None else float(strength)
-        return EditResult(audio=req.audio * (1 - 0.5 * s), sample_rate=req.sample_rate, instruction=req.instruction,
+        return EditResult(audio=req.audio * ((1 - 0.5 * s) if render else 1.0), sample_rate=req.sample_rate,
+                          instruction=req.instruction,
                           params={"steps": 1, "strength": s}, mel_in=sampled.mel_in, mel_out=sampled.mel_at(s))
 
+    finish_edit.renders = []
     monkeypatch.setattr(editing, "sample_edit", sample_edit)
     monkeypatch.setattr(editing, "finish_edit", finish_edit)
     return seen
@@ -510,3 +513,33 @@ def test_auto_within_a_region_runs_at_the_strength_the_app_shows(tiny_model, mon
                                                                    region=(1.0, 2.5)), config=stands))
     assert res.params["removal"] == "model"
     assert res.params["strength"] == auto_strength("self-prompt", 1.25, 1.0, True) == 1.25
+
+
+def test_where_the_dictionarys_cut_stands_the_models_output_is_not_rendered(fake_model):
+    """The model marked the examples and the dictionary's mask is the output: the model's edit
+    gives its params, tokens and attention only (finish_edit render=False), never a render
+    that is thrown away; where the model's own removal stands, it is rendered."""
+    from types import SimpleNamespace
+
+    from rfm_studio.core import editing
+    from rfm_studio.core.editing import EditRequest
+    from rfm_studio.core.separation.self_prompt import run_self_prompt_edit
+
+    x, _, _ = _scene()
+    _, res = collect(run_self_prompt_edit(None, EditRequest(x, SR, "Remove the beep")))
+    assert res.params["removal"] == "dictionary" and editing.finish_edit.renders == [False]
+    _, res = collect(run_self_prompt_edit(SimpleNamespace(depth=0.0), EditRequest(x, SR, "Remove the beep")))
+    assert res.params["removal"] == "model" and editing.finish_edit.renders == [False, True]
+
+
+def test_finish_edit_without_render_leaves_the_audio_and_keeps_params_and_tokens(tiny_model):
+    from conftest import tone
+
+    from rfm_studio.core.editing import EditRequest, drive, finish_edit, sample_edit
+
+    x = tone(2.0, amp=0.3)
+    req = EditRequest(x, SR, "Remove the beep", steps=2, seed=3, engine="model")
+    sampled = drive(sample_edit(tiny_model, req))
+    full, bare = finish_edit(tiny_model, req, sampled), finish_edit(tiny_model, req, sampled, render=False)
+    assert np.array_equal(bare.audio, x) and not np.array_equal(full.audio, x)
+    assert bare.params == full.params and bare.tokens == full.tokens

@@ -112,15 +112,21 @@ def sample_edit(model, req: EditRequest, cancel: CancelToken | None = None, need
     return SampledEdit(inputs, plan, cond, results, mel_in, mel, reference, t0)
 
 
-def finish_edit(model, req: EditRequest, sampled: SampledEdit, strength: float | None = None) -> EditResult:
+def finish_edit(model, req: EditRequest, sampled: SampledEdit, strength: float | None = None,
+                render: bool = True) -> EditResult:
     """Stages 7-10 of the model's edit: ``sampled`` scaled by ``strength`` (None: the request's),
-    rendered, spliced into the clip; the EditResult (its params give the strength used)."""
+    rendered, spliced into the clip; the EditResult (its params give the strength used).
+    ``render`` False: its params, tokens and attention only, the audio left as it was (for a
+    caller whose output comes from elsewhere: stages 8-9 are skipped)."""
     inputs, plan, cond, results = sampled.inputs, sampled.plan, sampled.cond, sampled.results
     params = inputs.params if strength is None else {**inputs.params, "strength": float(strength)}
     mel_out = sampled.mel_at(params["strength"])  # 7
     sr16 = model.mel_config.sample_rate
-    edited_span = render_span(model, inputs, plan, mel_out, sampled.reference)  # 8
-    out = splice_region(inputs, plan, edited_span, sr16)  # 9
+    if render:
+        edited_span = render_span(model, inputs, plan, mel_out, sampled.reference)  # 8
+        out = splice_region(inputs, plan, edited_span, sr16)  # 9
+    else:
+        out = np.asarray(inputs.audio)[: inputs.n_samples]
     attention = merge_attention(results, plan, params["steps"], len(cond.tokens),  # 10
                                 model.mel_config.frames(len(plan.mix)))
     whole = req.region is None

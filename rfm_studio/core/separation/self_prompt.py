@@ -354,7 +354,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         if stages.left:
             yield from stages.next("Dictionary removal: applying the mask")
         if sampled is not None:
-            res = editing.finish_edit(model, inner, sampled)  # the detector's params, tokens and attention
+            res = editing.finish_edit(model, inner, sampled, render=False)  # the detector's params, tokens, attention
         out_part = apply_keep_mask(part, sr, keep, dcfg)
     out = audio.copy()
     out[c0:c1] = out_part
