@@ -7,7 +7,8 @@ removed source is active / the other frames) and the level change in dB (mel pow
 frames: of the edit, and of the exact target for comparison.
 
     python benchmarks/examples.py [--model DIR ...] [--draws N] [--mask-threshold T] [--bank data/bank]
-                                  [--engine auto|model|dictionary] [--example]
+                                  [--engine auto|model|dictionary|self-prompt|remover] [--remover DIR]
+                                  [--example]
 
 ``--example`` also marks one occurrence of the removed sound, as a user would: its longest
 stretch where it is within 20 dB of its peak (at most 3 s). "others dB" is the level change
@@ -110,7 +111,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--mask-threshold", type=float, default=None)
     ap.add_argument("--bank", default=str(ROOT / "data" / "bank"))
-    ap.add_argument("--engine", default=None, choices=["auto", "model", "dictionary"])
+    ap.add_argument("--engine", default=None, choices=["auto", "model", "dictionary", "self-prompt", "remover"])
+    ap.add_argument("--remover", default=None, help="sound-remover folder for --engine remover (default: the installed one)")
     ap.add_argument("--example", action="store_true", help="mark one occurrence of the removed sound")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -122,6 +124,10 @@ def main(argv=None):
     from rfm_studio.core.paths import examples_dir, resolve_model
     from rfm_studio.core.prompts import example_from_clip
 
+    if args.remover:  # --engine remover hears this folder's remover instead of the installed one
+        from rfm_studio.core.detection import remover as remover_module
+
+        remover_module.shipped_remover_dir = lambda: Path(args.remover).resolve()
     scenes = scenes_from_bank(args.bank)
     cases = []
     for scene, instruction, removed in CASES:
