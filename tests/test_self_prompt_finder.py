@@ -228,3 +228,35 @@ def test_a_long_file_reports_the_finders_examples_and_the_steps_of_the_chunks_wh
                                 overlap_seconds=0.5))[1]
     assert len(fake_model) == 1 and (summary["removal"], summary["spans_from"]) == ("dictionary", "finder")
     assert "steps" not in summary and "t_start" not in summary
+
+
+def test_a_long_files_steps_reach_their_total_where_later_chunks_need_no_model(finder, no_model, tmp_path):
+    """Streamed in 3 chunks: the finder finds nothing in the first (the model runs, 1 step, and the
+    total counts a step for each chunk to come) and finds the beep in the other two (no model):
+    their steps are given as done, so the last step equals its total and steps never go back."""
+    import soundfile as sf
+
+    from rfm_studio.core.events import StepEvent
+    from rfm_studio.core.streaming import edit_file
+
+    x, _, _ = _scene()
+    src = tmp_path / "in.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    calls = []
+
+    def probs(n):  # nothing heard in the first chunk, the beep at 0.5-1.0 s in the others
+        calls.append(n)
+        p = np.full(n, 0.05, np.float32)
+        if len(calls) > 1:
+            p[50:100] = 0.9
+        return p
+
+    finder["probs_for"] = probs
+    events, summary = collect(edit_file(None, src, tmp_path / "out.wav", "Remove the beep", chunk_seconds=2.5,
+                                        overlap_seconds=0.5))
+    assert summary["chunks"] == 3 and len(calls) == 3 and len(no_model) == 1  # the model ran in chunk 1 only
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [(e.step, e.total) for e in steps] == [(1, 3), (2, 3), (3, 3)]
+    assert [e.window for e in steps] == [0, 1, 2]
+    fractions = [e.step / e.total for e in steps]
+    assert fractions == sorted(fractions) and steps[-1].step == steps[-1].total

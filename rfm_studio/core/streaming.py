@@ -55,7 +55,9 @@ class _Clipping:
 
 def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: float = 60.0,
               overlap_seconds: float = 2.0, cancel=None, fmt=None, **params):
-    """Generator of StepEvent (and ProgressEvent: a chunk's stages with no sampler step); returns
+    """Generator of StepEvent (numbered over the file; a chunk where the model did not run gives the
+    steps its total counted as done, so they end at their total) and ProgressEvent (a chunk's
+    stages with no sampler step); returns
     a dict summary: seconds, chunks, samples, sample_rate, engine (the removal engine, chosen once
     for the whole file's request and run on every chunk), the model's steps and t_start where it
     ran in any chunk (``_sampler_summary``) and, for the dictionary engines, what the report says
@@ -122,7 +124,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                 out.write(read(s, min(a_all, s + chunk)))
             pos = a_all
             pending = None  # (start, array) of the previous chunk's overlapping tail
-            step_base = 0
+            step_base, per = 0, 0  # steps so far; those the last total assumed for each chunk to come
             for ci, (a, b) in enumerate(plan):
                 if cancel is not None and cancel.cancelled:
                     from .errors import Cancelled
@@ -149,8 +151,11 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                             continue
                         # chunks can differ in windows: the total counts this chunk's steps and
                         # assumes as many for each edited chunk still to come (exact at the last)
-                        chunk_steps = ev.total
+                        chunk_steps = per = ev.total
                         yield StepEvent(step_base + ev.step, step_base + ev.total * (1 + later), ev.t, ci, len(plan))
+                    if not chunk_steps:  # the model did not run here: the steps the total counted for it
+                        yield from _skipped_steps(step_base, per, later, ci, len(plan))
+                        chunk_steps = per
                     step_base += chunk_steps
                 if pending is not None:
                     ps, tail = pending
@@ -176,6 +181,14 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
         raise
     return {"seconds": time.perf_counter() - t0, "chunks": len(plan), "samples": n, "sample_rate": sr,
             "engine": engine, **_sampler_summary(done), **_removal_summary(engine, done)}
+
+
+def _skipped_steps(base: int, per: int, later: int, chunk: int, chunks: int):
+    """The ``per`` steps an announced total counted for a chunk where the model did not run (the
+    sound finder's example, say), as done (t 1.0), so that the steps reach the total they
+    announced; none before any total was announced (``per`` 0)."""
+    for k in range(1, per + 1):
+        yield StepEvent(base + k, base + per * (1 + later), 1.0, chunk, chunks)
 
 
 def _in_file_time(params: dict, offset: float) -> dict:
