@@ -543,3 +543,29 @@ def test_finish_edit_without_render_leaves_the_audio_and_keeps_params_and_tokens
     full, bare = finish_edit(tiny_model, req, sampled), finish_edit(tiny_model, req, sampled, render=False)
     assert np.array_equal(bare.audio, x) and not np.array_equal(full.audio, x)
     assert bare.params == full.params and bare.tokens == full.tokens
+
+
+def test_the_models_marks_are_worked_out_once_per_edit(fake_model, monkeypatch):
+    """The stages announced and the dictionary learned follow one ``model_marks`` of the model's
+    edit, on each path: the dictionary learning the marks, the model's output standing (it took out
+    enough), and the dictionary's cut falling short; the result is self_prompt_keep's own."""
+    from rfm_studio.core.editing import EditRequest, run_edit
+    from rfm_studio.core.separation import self_prompt
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    x, _, _ = _scene()
+    real, calls = self_prompt.model_marks, []
+    monkeypatch.setattr(self_prompt, "model_marks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    _, res = collect(run_edit(None, EditRequest(x, SR, "Remove the beep")))
+    assert res.params["removal"] == "dictionary" and len(calls) == 1
+    for cfg in (SelfPromptConfig(spans_from="model", model_above=0.5), SelfPromptConfig(min_share=10.0)):
+        calls.clear()
+        _, res = collect(run_self_prompt_edit(None, EditRequest(x, SR, "Remove the beep"), config=cfg))
+        assert res.params["removal"] == "model" and len(calls) == 1, cfg
+    mel_in, mel_out = _mels(x)
+    keep, spans = self_prompt.self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig())
+    marks = real(x, mel_in, mel_out, SelfPromptConfig())
+    assert marks.learns and marks.spans == spans
+    calls.clear()
+    given = self_prompt.self_prompt_keep(x, mel_in, mel_out, SelfPromptConfig(), marks=marks)
+    assert calls == [] and np.array_equal(given[0], keep) and given[1] == spans

@@ -126,12 +126,37 @@ def _span_mask(spans, n_frames: int, hop_s: float) -> np.ndarray:
     return m
 
 
-def _model_marks(mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig, fps: float):
-    """(removal profile, flagged spans, whether the model's output stands without a dictionary:
-    it marked no span, or took out at least ``model_above`` there)."""
+@dataclass(frozen=True)
+class ModelMarks:
+    """What the model's edit marked (``model_marks``): its removal profile, the spans it flagged,
+    whether its output stands without a dictionary (it marked no span, or took out at least
+    ``model_above`` there), and the dictionary's sources from the spans (examples, library
+    templates; none where the model's output stands)."""
+
+    profile: np.ndarray
+    spans: list
+    stands: bool
+    examples: list
+    library: list
+
+    @property
+    def learns(self) -> bool:
+        """Whether ``self_prompt_keep`` learns a dictionary from these marks (decided before any of
+        its work): False where the model's output stands without one."""
+        return not self.stands and bool(self.examples or self.library)
+
+
+def model_marks(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig, dcfg=None, *,
+                library=(), mel_config=None) -> ModelMarks:
+    """The model's marks of its edit of ``x16`` (its ``mel_in``, ``mel_out``), worked out once per
+    edit: the stages announced and the dictionary learned both follow them."""
+    dcfg = dcfg or dictionary_config()
+    fps = mel_config.fps if mel_config is not None else FPS  # the model's mel frames per second
     profile = removal_profile(mel_in, mel_out)
     spans = flagged_spans(profile, cfg, fps)
-    return profile, spans, not spans or span_removal(profile, spans, fps) >= cfg.model_above
+    stands = not spans or span_removal(profile, spans, fps) >= cfg.model_above
+    examples, library = ([], []) if stands else _dictionary_sources(x16, spans, cfg, dcfg, library)
+    return ModelMarks(profile, spans, stands, examples, library)
 
 
 def _dictionary_sources(x16: np.ndarray, spans, cfg: SelfPromptConfig, dcfg, library) -> tuple[list, list]:
@@ -140,31 +165,23 @@ def _dictionary_sources(x16: np.ndarray, spans, cfg: SelfPromptConfig, dcfg, lib
     return [e for e in examples if len(e) >= dcfg.n_fft], (list(library) if cfg.library or not cfg.examples else [])
 
 
-def dictionary_runs(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig, dcfg=None, *,
-                    library=(), mel_config=None) -> bool:
-    """Whether ``self_prompt_keep`` learns a dictionary from this edit (decided before any of its
-    work): False where the model's output stands without one."""
-    dcfg = dcfg or dictionary_config()
-    fps = mel_config.fps if mel_config is not None else FPS
-    _, spans, stands = _model_marks(mel_in, mel_out, cfg, fps)
-    return not stands and any(_dictionary_sources(x16, spans, cfg, dcfg, library))
-
-
 def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
-                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None):
+                     dcfg=None, *, library=(), mel_config=None, seed: int = 0, cancel=None,
+                     marks: ModelMarks | None = None):
     """(keep mask on the dictionary's 16 kHz STFT grid of ``x16``, spans) from the model's edit
     of ``x16`` (its ``mel_in``, ``mel_out``); (None, []) when the model took out nothing, and
     (None, spans) when it took out at least ``model_above`` there, or when the dictionary's cut
-    falls short (``min_share``): the model's output stands."""
+    falls short (``min_share``): the model's output stands. ``marks``: ``model_marks`` of the same
+    edit where the caller has them (worked out here otherwise; ``library`` is then theirs)."""
     from .dictionary import magnitude, remove_with_dictionary
 
     dcfg = dcfg or dictionary_config()
-    fps = mel_config.fps if mel_config is not None else FPS  # the model's mel frames per second
-    profile, spans, stands = _model_marks(mel_in, mel_out, cfg, fps)
-    if stands:
+    if marks is None:
+        marks = model_marks(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mel_config)
+    profile, spans, examples, library = marks.profile, marks.spans, marks.examples, marks.library
+    if marks.stands:
         return None, spans
-    examples, library = _dictionary_sources(x16, spans, cfg, dcfg, library)
-    if not examples and not library:
+    if not marks.learns:
         return None, []
     V = magnitude(x16, dcfg)  # the clip's STFT, for the dictionary and its cut's share
     keep = remove_with_dictionary(x16, dcfg, examples=examples, library=library, seed=seed, cancel=cancel, V=V)
@@ -335,13 +352,14 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         sampled = yield from editing.sample_edit(model, inner, cancel, need_reference=finish not in (None, 1.0))
         mel_in, mel_out = sampled.mel_in, sampled.mel_at(sampled.strength)  # the detector's edit
         mc = getattr(model, "mel_config", None)
-        learn = dictionary_runs(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)
+        marks = model_marks(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc)  # once per edit
+        learn = marks.learns
         if learn:  # the stages announced are the ones that run
             yield from stages.next("Dictionary removal: learning the sound the model marked")
         elif stages.done:  # the finder's path: its last stage
             yield from stages.next("The model's removal stands")
-        keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, library=library, mel_config=mc,
-                                       seed=int(req.seed or 0), cancel=cancel)
+        keep, spans = self_prompt_keep(x16, mel_in, mel_out, cfg, dcfg, mel_config=mc, seed=int(req.seed or 0),
+                                       cancel=cancel, marks=marks)
     strength = 1.0 if user is None else user  # the dictionary's cut in dB, scaled
     if keep is None:  # the model took out nothing, or X itself: its own output, at the user's strength
         if learn and stages.left:
