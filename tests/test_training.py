@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -51,6 +52,25 @@ def test_loss_falls_and_resume(manifest, tmp_path):
     bundle, state = export_bundle(out, tmp_path / "bundle")
     m = RFMEditor.from_pretrained(bundle)
     assert m.text_encoder._lora and m.info["train_steps"] == state["step"]
+    # the bundle is put in place whole: a write that fails part-way leaves the old one as it was
+    old = {p.relative_to(bundle): p.read_bytes() for p in sorted(bundle.rglob("*")) if p.is_file()}
+
+    def broken(self, folder, dtype=None):
+        (Path(folder) / "model_index.json").write_text("{}")
+        raise OSError("disk full")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RFMEditor, "save_pretrained", broken)
+        with pytest.raises(OSError, match="disk full"):
+            export_bundle(out, bundle)
+    assert {p.relative_to(bundle): p.read_bytes() for p in sorted(bundle.rglob("*")) if p.is_file()} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "run"]
+    export_bundle(out, bundle, which="latest")  # an export of the same kind is replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(OptionError, match="not an exported model bundle"):
+        export_bundle(out, tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 
 
 def test_interrupted_checkpoint_save_keeps_last_complete(manifest, tmp_path):

@@ -6,6 +6,8 @@ newly created file would have under the process's umask before they are renamed 
 Their names are '.rfm-PID-XXXXXXXX[.ext]' (PID: the writing process), which is how the
 start-up sweep (``sweep``) tells a stale one, left by a killed process, from one in use.
 
+``exporting`` puts an exported model's folder in place whole, in one swap (core.swap).
+
 ``commit_files`` moves a set of complete temporary files onto their names all or none:
 a journal is written first, so a set cut short by a kill is rolled back (``recover_commits``,
 run by the sweep and before the next set is written to the folder).
@@ -100,6 +102,41 @@ def replacing_file(path, suffix: str = ""):
     except BaseException:
         discard(tmp)
         raise
+
+
+@contextmanager
+def exporting(dst, what: str, marker: tuple[str, str, str]):
+    """A staging folder beside ``dst`` for an exported model (``what``, e.g. "sound finder") to be
+    written whole (its name is yielded): when the block ends it replaces ``dst`` in one rename
+    (swap.replacing: the old folder kept until the new one is in place, then deleted); when the
+    block raises the staging folder is deleted and ``dst`` is as it was. ``marker``: (file, key,
+    value) that an export of this kind holds, e.g. ("config.json", "kind", "rfm-studio-sound-finder").
+    ``dst`` (a link to a folder is followed) must be new, an empty folder, or an export of this kind;
+    OptionError in one sentence otherwise, before anything is written."""
+    from .errors import OptionError
+    from .swap import exists, replacing
+
+    dst = Path(dst)
+    if dst.is_symlink() and dst.is_dir():
+        dst = dst.resolve()
+    if exists(dst):  # after recovering a swap a crash cut short
+        if not dst.is_dir():
+            raise OptionError(f"{dst} is a file; name a folder.")
+        if any(dst.iterdir()) and not _holds(dst, marker):
+            raise OptionError(f"{dst} holds files that are not an exported {what}; name a new or empty folder, "
+                              f"or an exported {what} to replace.")
+    with replacing(dst, replace=True) as tmp:
+        yield tmp
+
+
+def _holds(folder: Path, marker: tuple[str, str, str]) -> bool:
+    """Whether ``folder``'s JSON file ``marker[0]`` is an object whose ``marker[1]`` is ``marker[2]``."""
+    name, key, value = marker
+    try:
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get(key) == value
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

@@ -110,17 +110,20 @@ def build(cfg: DetectorConfig):
     return SoundFinder()
 
 
-def save(folder, cfg: DetectorConfig, net, extra: dict | None = None, half: bool = False) -> Path:
-    """``config.json`` and ``model.safetensors`` into ``folder`` (created; each file written
-    atomically)."""
-    from ..atomic import atomic_write_text
+def save(folder, cfg: DetectorConfig, net, extra: dict | None = None, half: bool = False,
+         what: str = "sound finder") -> Path:
+    """``config.json`` and ``model.safetensors`` into ``folder``, put in place together
+    (atomic.exporting: one folder swap; a folder that is not empty and holds no network of
+    ``cfg``'s kind is refused in one sentence, naming it ``what``)."""
+    from ..atomic import exporting
     from ..model.files import save_safetensors
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.half() if half else v).detach().contiguous() for k, v in net.state_dict().items()}
-    save_safetensors(sd, folder / "model.safetensors")
-    atomic_write_text(folder / "config.json", json.dumps({**cfg.to_dict(), **(extra or {})}, indent=1) + "\n")
+    with exporting(folder, what, ("config.json", "kind", cfg.kind)) as tmp:
+        (tmp / "config.json").write_text(json.dumps({**cfg.to_dict(), **(extra or {})}, indent=1) + "\n",
+                                         encoding="utf-8")
+        save_safetensors(sd, tmp / "model.safetensors")
     return folder
 
 

@@ -75,10 +75,10 @@ def build(cfg: RemoverConfig):
 
 
 def save(folder, cfg: RemoverConfig, net, extra: dict | None = None, half: bool = False) -> Path:
-    """``config.json`` and ``model.safetensors`` into ``folder`` (model.save: each file atomic)."""
+    """``config.json`` and ``model.safetensors`` into ``folder`` (model.save: one folder swap)."""
     from .model import save as save_folder
 
-    return save_folder(folder, cfg, net, extra, half)
+    return save_folder(folder, cfg, net, extra, half, what="sound remover")
 
 
 def load(folder):

@@ -549,7 +549,8 @@ def base_totals(info: dict) -> dict:
 
 
 def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, info: dict | None = None):
-    """Write a bundle from a run's checkpoint (EMA weights)."""
+    """Write a bundle from a run's checkpoint (EMA weights) to ``out_dir``, put in place whole
+    (atomic.exporting: new, empty, or a bundle it replaces; anything else refused)."""
     import json
 
     run_dir = Path(run_dir)
@@ -572,5 +573,8 @@ def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, in
                        "train_steps_total": steps0 + int(state["step"]),
                        "train_seconds_total": secs0 + float(state.get("elapsed") or 0.0),
                        "val_loss": state.get("val_loss"), **(info or {})})
-    model.save_pretrained(out_dir, dtype=dtype)
+    from ..atomic import exporting
+
+    with exporting(out_dir, "model bundle", ("model_index.json", "_class_name", "RFMEditor")) as tmp:
+        model.save_pretrained(tmp, dtype=dtype)  # put in place whole, in one folder swap
     return Path(out_dir), state

@@ -1,0 +1,83 @@
+"""Exported model folders are put in place whole (core/atomic.py ``exporting``: one folder swap):
+a failure part-way leaves the old export as it was and no staging folder; a destination that is
+not an export of the same kind is refused before anything is written."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rfm_studio.core.detection import model as finder_model
+from rfm_studio.core.detection import remover
+from rfm_studio.core.errors import OptionError
+
+CFG = finder_model.DetectorConfig(channels=(4, 8, 8, 8), width=16, dilations=(1, 2))
+
+
+def _net(seed):
+    torch.manual_seed(seed)
+    return finder_model.build(CFG)
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_an_export_replaces_the_old_one_whole_and_a_failure_leaves_it_intact(tmp_path, monkeypatch):
+    from rfm_studio.core.model import files
+
+    dst = tmp_path / "finder"
+    finder_model.save(dst, CFG, _net(0), extra={"trained": {"steps": 1}})
+    old = _files(dst)
+    (dst / "notes.txt").write_text("from an older export")  # gone with the folder it was in
+    finder_model.save(dst, CFG, _net(1), extra={"trained": {"steps": 2}})
+    new = _files(dst)
+    assert sorted(new) == ["config.json", "model.safetensors"]
+    assert json.loads(new["config.json"])["trained"] == {"steps": 2} and new["model.safetensors"] != old["model.safetensors"]
+    assert [p.name for p in tmp_path.iterdir()] == ["finder"]  # no staging or backup folder left
+
+    def broken(sd, path):  # the weights' write fails part-way
+        Path(path).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files, "save_safetensors", broken)
+    with pytest.raises(OSError, match="disk full"):
+        finder_model.save(dst, CFG, _net(2), extra={"trained": {"steps": 3}})
+    assert _files(dst) == new  # the old config with the old weights
+    assert [p.name for p in tmp_path.iterdir()] == ["finder"]
+
+
+def test_a_destination_that_is_no_export_of_the_same_kind_is_refused_untouched(tmp_path):
+    from rfm_studio.core.detection.remover import RemoverConfig
+
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "song.wav").write_bytes(b"RIFF")
+    (tmp_path / "a-file").write_text("x")
+    rcfg = RemoverConfig(channels=(4, 8, 8, 8), width=16, dilations=(1, 2), refine=4)
+    remover.save(tmp_path / "remover", rcfg, remover.build(rcfg))
+    before = {d: _files(tmp_path / d) for d in ("mine", "remover")}
+    with pytest.raises(OptionError, match="holds files that are not an exported sound finder"):
+        finder_model.save(other, CFG, _net(0))
+    with pytest.raises(OptionError, match="holds files that are not an exported sound finder"):
+        finder_model.save(tmp_path / "remover", CFG, _net(0))  # a remover is no sound finder
+    with pytest.raises(OptionError, match="holds files that are not an exported sound remover"):
+        remover.save(tmp_path / "mine", rcfg, remover.build(rcfg))
+    with pytest.raises(OptionError, match="is a file; name a folder"):
+        finder_model.save(tmp_path / "a-file", CFG, _net(0))
+    assert {d: _files(tmp_path / d) for d in ("mine", "remover")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "mine", "remover"]
+    (tmp_path / "empty").mkdir()
+    finder_model.save(tmp_path / "empty", CFG, _net(0))  # an empty folder, or a new one, is written
+    finder_model.save(tmp_path / "new" / "finder", CFG, _net(0))
+    assert finder_model.load(tmp_path / "empty")[0] == finder_model.load(tmp_path / "new" / "finder")[0] == CFG
+
+
+def test_a_link_to_an_export_replaces_the_folder_it_names(tmp_path):
+    real = tmp_path / "real"
+    finder_model.save(real, CFG, _net(0))
+    (tmp_path / "link").symlink_to(real)
+    finder_model.save(tmp_path / "link", CFG, _net(1), extra={"trained": {"steps": 5}})
+    assert (tmp_path / "link").is_symlink()
+    assert json.loads((real / "config.json").read_text())["trained"] == {"steps": 5}
