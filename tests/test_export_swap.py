@@ -34,7 +34,8 @@ def test_an_export_replaces_the_old_one_whole_and_a_failure_leaves_it_intact(tmp
     finder_model.save(dst, CFG, _net(1), extra={"trained": {"steps": 2}})
     new = _files(dst)
     assert sorted(new) == ["config.json", "model.safetensors"]
-    assert json.loads(new["config.json"])["trained"] == {"steps": 2} and new["model.safetensors"] != old["model.safetensors"]
+    assert json.loads(new["config.json"])["trained"] == {"steps": 2}
+    assert new["model.safetensors"] != old["model.safetensors"]
     assert [p.name for p in tmp_path.iterdir()] == ["finder"]  # no staging or backup folder left
 
     def broken(sd, path):  # the weights' write fails part-way
@@ -81,3 +82,29 @@ def test_a_link_to_an_export_replaces_the_folder_it_names(tmp_path):
     finder_model.save(tmp_path / "link", CFG, _net(1), extra={"trained": {"steps": 5}})
     assert (tmp_path / "link").is_symlink()
     assert json.loads((real / "config.json").read_text())["trained"] == {"steps": 5}
+
+
+def test_the_cli_refuses_an_export_folder_before_training_or_writing(capsys, tmp_path):
+    """`finder train`/`remover train --export` and `train --export` name a folder that is no export
+    of their network: one sentence, exit 2, before the run starts; `remover export` likewise."""
+    from conftest import one_sentence, run_cli
+
+    bank, mine = tmp_path / "bank", tmp_path / "mine"
+    bank.mkdir()
+    (bank / "bank.jsonl").write_text("")
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    finder_model.save(tmp_path / "finder", CFG, _net(0))
+    for argv, what in ((("finder", "train", "--export", str(mine)), "sound finder"),
+                       (("remover", "train", "--export", str(tmp_path / "finder")), "sound remover")):
+        code, out, err = run_cli(capsys, *argv, "--bank", str(bank), "--out", str(tmp_path / "run"))
+        assert code == 2 and one_sentence(err) and f"not an exported {what}" in err, err
+    code, out, err = run_cli(capsys, "train", "--data", str(bank / "bank.jsonl"), "--out", str(tmp_path / "run"),
+                             "--export", str(tmp_path / "finder"))
+    assert code == 2 and one_sentence(err) and "not an exported model bundle" in err, err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"model": {"kind": "rfm-studio-sound-remover"}}))
+    code, out, err = run_cli(capsys, "remover", "export", str(run), str(mine))
+    assert code == 2 and one_sentence(err) and "not an exported sound remover" in err, err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and [p.name for p in run.iterdir()] == ["config.json"]

@@ -33,9 +33,10 @@ def add_train_arguments(t, defaults, what: str, init_help: str) -> None:
     t.add_argument("--export", default=None, help=f"after training, write the best checkpoint here as a {what} folder")
 
 
-def train_config(args, cls, init_what: str):
+def train_config(args, cls, init_what: str, network):
     """``cls`` (DetectorTrainConfig or a subclass) from the parsed options, checked first: bad
-    values are refused in one sentence before anything is written."""
+    values are refused in one sentence before anything is written. ``network``: the config class
+    of the network trained (DetectorConfig or RemoverConfig), whose export ``--export`` is."""
     if args.steps < 1 or args.batch_size < 1 or args.val_every < 1 or args.warmup < 0 or not args.lr > 0:
         raise OptionError("--steps, --batch-size and --val-every must be at least 1, --warmup at least 0 and "
                           "--lr positive.")
@@ -50,6 +51,11 @@ def train_config(args, cls, init_what: str):
         raise OptionError(f"No event bank in {args.bank} (bank.jsonl); build one with rfm-studio data bank.")
     if args.export is not None and Path(args.export).exists() and not Path(args.export).is_dir():
         raise OptionError(f"--export {args.export} is a file; name a folder.")
+    if args.export is not None:  # a folder that is no export of the network: refused now, not after training
+        from ..core.atomic import check_export
+        from ..core.detection.model import export_target
+
+        check_export(args.export, *export_target(network))
     return cls(bank=args.bank, out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                seed=args.seed, val_every=args.val_every, warmup=args.warmup, two_prob=args.two_prob,
                absent_prob=args.absent_prob, removed_prob=args.removed_prob, absent_any=args.absent_any,

@@ -51,6 +51,8 @@ def cmd_find(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from ..core.detection.model import DetectorConfig
     from ..core.detection.train import DetectorTrainConfig, export, train_detector
 
-    return run_training(train_detector(train_config(args, DetectorTrainConfig, "sound finder")), export, args)
+    return run_training(train_detector(train_config(args, DetectorTrainConfig, "sound finder", DetectorConfig)),
+                        export, args)

@@ -30,9 +30,11 @@ def register(subparsers) -> None:
 
 
 def cmd_train(args) -> int:
+    from ..core.detection.remover import RemoverConfig
     from ..core.detection.remover_train import RemoverTrainConfig, export, train_remover
 
-    return run_training(train_remover(train_config(args, RemoverTrainConfig, "sound remover or finder")), export, args)
+    return run_training(train_remover(train_config(args, RemoverTrainConfig, "sound remover or finder", RemoverConfig)),
+                        export, args)
 
 
 def cmd_export(args) -> int:
@@ -40,8 +42,7 @@ def cmd_export(args) -> int:
 
     if not (Path(args.run) / "config.json").is_file():
         raise OptionError(f"No sound-remover run in {args.run} (config.json).")
-    if Path(args.dest).exists() and not Path(args.dest).is_dir():
-        raise OptionError(f"{args.dest} is a file; name a folder.")
+    _check_dest(args.dest)
     print(export(args.run, args.dest))
     return 0
 
@@ -51,7 +52,18 @@ def cmd_import(args) -> int:
 
     if not Path(args.checkpoint).is_file():
         raise OptionError(f"No state dict file at {args.checkpoint}.")
-    if Path(args.dest).exists() and not Path(args.dest).is_dir():
-        raise OptionError(f"{args.dest} is a file; name a folder.")
+    _check_dest(args.dest)
     print(from_experiment(args.checkpoint, args.dest))
     return 0
+
+
+def _check_dest(dest) -> None:
+    """A destination that is a file, or a folder that is no sound remover's export, refused before
+    anything is read."""
+    from ..core.atomic import check_export
+    from ..core.detection.model import export_target
+    from ..core.detection.remover import RemoverConfig
+
+    if Path(dest).exists() and not Path(dest).is_dir():
+        raise OptionError(f"{dest} is a file; name a folder.")
+    check_export(dest, *export_target(RemoverConfig))

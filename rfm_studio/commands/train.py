@@ -115,6 +115,11 @@ def run(args) -> int:
     from ..core.training.loop import export_bundle, train
 
     cfg = config_from_args(args)
+    if args.export:  # refused before training, not after it
+        from ..core.atomic import check_export
+        from ..core.model.bundle import BUNDLE_EXPORT
+
+        check_export(args.export, *BUNDLE_EXPORT)
     with stop_on_signals() as cancel:
         for ev in train(cfg, cancel):
             if ev.message == "cancelled":  # no step ran: say where the run stopped, not a loss of nan

@@ -104,17 +104,13 @@ def replacing_file(path, suffix: str = ""):
         raise
 
 
-@contextmanager
-def exporting(dst, what: str, marker: tuple[str, str, str]):
-    """A staging folder beside ``dst`` for an exported model (``what``, e.g. "sound finder") to be
-    written whole (its name is yielded): when the block ends it replaces ``dst`` in one rename
-    (swap.replacing: the old folder kept until the new one is in place, then deleted); when the
-    block raises the staging folder is deleted and ``dst`` is as it was. ``marker``: (file, key,
-    value) that an export of this kind holds, e.g. ("config.json", "kind", "rfm-studio-sound-finder").
-    ``dst`` (a link to a folder is followed) must be new, an empty folder, or an export of this kind;
-    OptionError in one sentence otherwise, before anything is written."""
+def check_export(dst, what: str, marker: tuple[str, str, str]) -> Path:
+    """The folder an exported model (``what``, e.g. "sound finder") may be written to at ``dst``
+    (a link to a folder followed): new, empty, or an export of this kind, one whose JSON file
+    ``marker[0]`` has ``marker[1]`` == ``marker[2]`` (e.g. ("config.json", "kind",
+    "rfm-studio-sound-finder")); OptionError in one sentence otherwise."""
     from .errors import OptionError
-    from .swap import exists, replacing
+    from .swap import exists
 
     dst = Path(dst)
     if dst.is_symlink() and dst.is_dir():
@@ -125,7 +121,19 @@ def exporting(dst, what: str, marker: tuple[str, str, str]):
         if any(dst.iterdir()) and not _holds(dst, marker):
             raise OptionError(f"{dst} holds files that are not an exported {what}; name a new or empty folder, "
                               f"or an exported {what} to replace.")
-    with replacing(dst, replace=True) as tmp:
+    return dst
+
+
+@contextmanager
+def exporting(dst, what: str, marker: tuple[str, str, str]):
+    """A staging folder beside ``dst`` for an exported model to be written whole (its name is
+    yielded): when the block ends it replaces ``dst`` in one rename (swap.replacing: the old
+    folder kept until the new one is in place, then deleted); when the block raises the staging
+    folder is deleted and ``dst`` is as it was. ``dst`` is checked first (``check_export``, the
+    same ``what`` and ``marker``): nothing is written where it is refused."""
+    from .swap import replacing
+
+    with replacing(check_export(dst, what, marker), replace=True) as tmp:
         yield tmp
 
 

@@ -17,6 +17,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 FPS = 100  # output frames per second (the log-mel's)
 TEXT_DIM = 384
@@ -30,6 +31,7 @@ class DetectorConfig:
     kernel: int = 5
     text_model: str = "all-MiniLM-L6-v2"
     kind: str = "rfm-studio-sound-finder"
+    what: ClassVar[str] = "sound finder"  # its name in messages
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,17 +112,22 @@ def build(cfg: DetectorConfig):
     return SoundFinder()
 
 
-def save(folder, cfg: DetectorConfig, net, extra: dict | None = None, half: bool = False,
-         what: str = "sound finder") -> Path:
+def export_target(config_class) -> tuple[str, tuple[str, str, str]]:
+    """(its name, the marker of its exports) of a network's config class, for atomic.exporting
+    and atomic.check_export: an export of it holds a config.json of its kind."""
+    return config_class.what, ("config.json", "kind", config_class.kind)
+
+
+def save(folder, cfg: DetectorConfig, net, extra: dict | None = None, half: bool = False) -> Path:
     """``config.json`` and ``model.safetensors`` into ``folder``, put in place together
     (atomic.exporting: one folder swap; a folder that is not empty and holds no network of
-    ``cfg``'s kind is refused in one sentence, naming it ``what``)."""
+    ``cfg``'s kind is refused in one sentence)."""
     from ..atomic import exporting
     from ..model.files import save_safetensors
 
     folder = Path(folder)
     sd = {k: (v.half() if half else v).detach().contiguous() for k, v in net.state_dict().items()}
-    with exporting(folder, what, ("config.json", "kind", cfg.kind)) as tmp:
+    with exporting(folder, *export_target(type(cfg))) as tmp:
         (tmp / "config.json").write_text(json.dumps({**cfg.to_dict(), **(extra or {})}, indent=1) + "\n",
                                          encoding="utf-8")
         save_safetensors(sd, tmp / "model.safetensors")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class RemoverConfig(DetectorConfig):
     """The finder's trunk (DetectorConfig's fields) and the mask head's refining width."""
     refine: int = 24  # channels of the refining 2-D convolutions
     kind: str = "rfm-studio-sound-remover"
+    what: ClassVar[str] = "sound remover"
 
 
 def build(cfg: RemoverConfig):
@@ -78,7 +80,7 @@ def save(folder, cfg: RemoverConfig, net, extra: dict | None = None, half: bool 
     """``config.json`` and ``model.safetensors`` into ``folder`` (model.save: one folder swap)."""
     from .model import save as save_folder
 
-    return save_folder(folder, cfg, net, extra, half, what="sound remover")
+    return save_folder(folder, cfg, net, extra, half)
 
 
 def load(folder):

@@ -30,6 +30,8 @@ from .unet import Denoiser
 from .vocoder import load_vocoder
 
 FORMAT_VERSION = 1
+# (its name, the marker of its exports) for atomic.exporting / check_export: a model_index.json of this class
+BUNDLE_EXPORT = ("model bundle", ("model_index.json", "_class_name", "RFMEditor"))
 
 
 def quiet_transformers():

@@ -574,7 +574,8 @@ def export_bundle(run_dir, out_dir, which: str = "best", dtype=torch.float16, in
                        "train_seconds_total": secs0 + float(state.get("elapsed") or 0.0),
                        "val_loss": state.get("val_loss"), **(info or {})})
     from ..atomic import exporting
+    from ..model.bundle import BUNDLE_EXPORT
 
-    with exporting(out_dir, "model bundle", ("model_index.json", "_class_name", "RFMEditor")) as tmp:
+    with exporting(out_dir, *BUNDLE_EXPORT) as tmp:
         model.save_pretrained(tmp, dtype=dtype)  # put in place whole, in one folder swap
     return Path(out_dir), state
