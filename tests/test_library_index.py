@@ -2,6 +2,7 @@
 fallback, an interrupted scan, and the starter library."""
 
 import os
+from pathlib import Path
 import time
 
 import numpy as np
@@ -227,3 +228,61 @@ def test_a_search_that_must_answer_at_once_never_embeds_descriptions(lib, folder
     assert lib.mode == "embeddings" and embedded == []
     assert [h.path for h in lib.search("a dog barking", 3, load_encoder=False, vector=vec)] == [
         h.path for h in lib.search("a dog barking", 3)]  # the same results as embedding the query here
+
+
+def test_a_second_connection_never_sees_the_starter_folder_without_its_files(tmp_path, monkeypatch):
+    """First use in the app: the library panel's connection indexes the starter library while an
+    "Add X" edit's job opens its own and searches. The second must wait for the starter's files
+    (committed with its folder in one transaction), not find an empty starter folder and no sound."""
+    import threading
+
+    import rfm_studio.core.library.index as index_mod
+
+    db = tmp_path / "first.sqlite"
+    started, release = threading.Event(), threading.Event()
+    real = index_mod.read_meta
+
+    def slow_read_meta(path):  # the first indexer stops after its first file until released
+        started.set()
+        release.wait(20)
+        return real(path)
+
+    monkeypatch.setattr(index_mod, "read_meta", slow_read_meta)
+    first = threading.Thread(target=lambda: Library(db).close())
+    first.start()
+    assert started.wait(20)
+    monkeypatch.setattr(index_mod, "read_meta", real)
+    found = []
+
+    def second():
+        with Library(db) as lib:
+            found.extend(lib.search("a dog barking", 1, load_encoder=False))
+
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(0.5)
+    assert t.is_alive()  # it waits for the first indexer instead of answering from a half-made index
+    release.set()
+    first.join(20)
+    t.join(20)
+    assert names(found) and names(found)[0].startswith("dog_bark")
+    with Library(db) as lib:  # indexed once: one starter folder with every file
+        (folder, n, starter), = lib.folders()
+        assert starter and n == len(list(Path(folder).glob("*.ogg")))
+
+
+def test_the_starter_index_is_rebuilt_when_the_app_moved(tmp_path, monkeypatch):
+    import shutil
+
+    import rfm_studio.core.library.starter as starter_mod
+
+    src = starter_mod.starter_dir()
+    copy = tmp_path / "moved" / "library"
+    shutil.copytree(src, copy)
+    db = tmp_path / "m.sqlite"
+    with Library(db) as lib:
+        assert lib.folders()[0][0] == str(src.resolve())
+    monkeypatch.setattr(starter_mod, "starter_dir", lambda: copy)
+    with Library(db) as lib:
+        assert lib.folders() == [(str(copy.resolve()), len(list(copy.glob("*.ogg"))), True)]
+        assert names(lib.search("a dog barking", 1, load_encoder=False))[0].startswith("dog_bark")

@@ -130,19 +130,43 @@ class Library:
         self._set("generation", int(self._get("generation", 0)) + 1)
 
     def ensure_starter(self):
-        """Index the shipped starter library once (again if the app moved), unless the user removed it."""
+        """Index the shipped starter library once (again if the app moved), unless the user removed
+        it. The folder and all its files are committed in one transaction (``starter_done`` set
+        with them), so another connection never sees the starter folder without its files: an
+        "Add X" in the app's edit job, opening its own connection while the panel's indexes the
+        starter on first use, waits for it and then finds the sound."""
         from .starter import starter_dir
 
         d = starter_dir()
         if d is None or self._get("starter_removed") == "1":
             return None
         path = str(d.resolve())
-        row = self.db.execute("SELECT path FROM folders WHERE starter=1").fetchone()
-        if row and row[0] == path:
+        if self._starter_done(path):
             return None
-        if row:
-            self.remove_folder(row[0], forget_starter=False)
-        return self.add_folder(d, starter=True)
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")  # one indexer at a time; the others wait here, then see it done
+            try:
+                if self._get("starter_removed") == "1" or self._starter_done(path):
+                    self.db.execute("COMMIT")
+                    return None
+                row = self.db.execute("SELECT id, path FROM folders WHERE starter=1").fetchone()
+                if row and row[1] != path:  # the app moved: forget the old copy
+                    self._forget_folder(row[0])
+                self.db.execute("INSERT OR IGNORE INTO folders(path, starter, added) VALUES(?, 1, ?)",
+                                (path, time.time()))
+                self._set("starter_removed", "0")
+                rep = self._scan_tx(path, None, None, batch=None)
+                self._set("starter_done", path)
+                self._bump()
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return rep
+
+    def _starter_done(self, path: str) -> bool:
+        row = self.db.execute("SELECT path FROM folders WHERE starter=1").fetchone()
+        return bool(row) and row[0] == path and self._get("starter_done") == path
 
     def folders(self) -> list[tuple[str, int, bool]]:
         """[(folder, files, is the starter library)]."""
@@ -187,15 +211,20 @@ class Library:
             raise OptionError(f"{folder} is not in the library (see 'rfm-studio library list').")
         fid, _, starter = hit[0]
         with self._lock, self._tx():
-            n = self.db.execute("SELECT count(*) FROM files WHERE folder=?", (fid,)).fetchone()[0]
-            self.db.execute("DELETE FROM fts WHERE rowid IN (SELECT id FROM files WHERE folder=?)", (fid,))
-            self.db.execute("DELETE FROM files WHERE folder=?", (fid,))
-            self.db.execute("DELETE FROM folders WHERE id=?", (fid,))
-            self.db.execute("DELETE FROM texts WHERE id NOT IN (SELECT DISTINCT text_id FROM files "
-                            "WHERE text_id IS NOT NULL)")
+            n = self._forget_folder(fid)
             if starter and forget_starter:
                 self._set("starter_removed", "1")
             self._bump()
+        return int(n)
+
+    def _forget_folder(self, fid: int) -> int:
+        """Inside a transaction: drop a folder's row, its files and texts no file uses; how many files."""
+        n = self.db.execute("SELECT count(*) FROM files WHERE folder=?", (fid,)).fetchone()[0]
+        self.db.execute("DELETE FROM fts WHERE rowid IN (SELECT id FROM files WHERE folder=?)", (fid,))
+        self.db.execute("DELETE FROM files WHERE folder=?", (fid,))
+        self.db.execute("DELETE FROM folders WHERE id=?", (fid,))
+        self.db.execute("DELETE FROM texts WHERE id NOT IN (SELECT DISTINCT text_id FROM files "
+                        "WHERE text_id IS NOT NULL)")
         return int(n)
 
     def refresh(self, cancel=None) -> list[ScanReport]:
@@ -215,74 +244,81 @@ class Library:
         return self.db.execute("SELECT id FROM texts WHERE text=?", (text,)).fetchone()[0]
 
     def scan(self, root: str, cancel=None, progress=None) -> ScanReport:
-        t0 = time.perf_counter()
+        """Index the files under the indexed folder ``root`` (committed every BATCH files)."""
         with self._lock:
-            fid = self.db.execute("SELECT id FROM folders WHERE path=?", (root,)).fetchone()[0]
-            known = {p: (i, s, m) for i, p, s, m in
-                     self.db.execute("SELECT id, path, size, mtime_ns FROM files WHERE folder=?", (fid,))}
-            added = updated = unchanged = failed = 0
-            seen = set()
-            pending = 0
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for i, path in enumerate(self._walk(root)):
-                    if cancel is not None and cancel.cancelled:
-                        break
-                    if progress is not None and i % 200 == 0:
-                        progress(i)
-                    try:
-                        path.encode("utf-8")
-                        st = os.stat(path)
-                    except (UnicodeEncodeError, OSError):
-                        failed += 1
-                        continue
-                    seen.add(path)
-                    old = known.get(path)
-                    if old is not None and old[1] == st.st_size and old[2] == st.st_mtime_ns:
-                        unchanged += 1
-                        continue
-                    try:
-                        meta = read_meta(path)
-                    except Exception:
-                        failed += 1
-                        seen.discard(path)
-                        continue
-                    desc, search = describe(Path(path), meta, Path(root))
-                    tid = self._text_id(search)
-                    row = (fid, path, st.st_size, st.st_mtime_ns, meta.duration, meta.sample_rate, meta.channels,
-                           desc, tid)
-                    if old is None:
-                        cur = self.db.execute("INSERT INTO files(folder, path, size, mtime_ns, duration, sample_rate, "
-                                              "channels, description, text_id) VALUES(?,?,?,?,?,?,?,?,?)", row)
-                        self.db.execute("INSERT INTO fts(rowid, search) VALUES(?, ?)", (cur.lastrowid, search))
-                        added += 1
-                    else:
-                        self.db.execute("UPDATE files SET folder=?, path=?, size=?, mtime_ns=?, duration=?, "
-                                        "sample_rate=?, channels=?, description=?, text_id=? WHERE id=?", row + (old[0],))
-                        self.db.execute("DELETE FROM fts WHERE rowid=?", (old[0],))
-                        self.db.execute("INSERT INTO fts(rowid, search) VALUES(?, ?)", (old[0], search))
-                        updated += 1
-                    pending += 1
-                    if pending >= BATCH:
-                        self._bump()
-                        self.db.execute("COMMIT")
-                        self.db.execute("BEGIN IMMEDIATE")
-                        pending = 0
-                gone = [] if (cancel is not None and cancel.cancelled) else [v[0] for p, v in known.items()
-                                                                                if p not in seen]
-                for j in range(0, len(gone), 900):
-                    ids = gone[j:j + 900]
-                    q = ",".join("?" * len(ids))
-                    self.db.execute(f"DELETE FROM fts WHERE rowid IN ({q})", ids)
-                    self.db.execute(f"DELETE FROM files WHERE id IN ({q})", ids)
-                if gone or updated:
-                    self.db.execute("DELETE FROM texts WHERE id NOT IN (SELECT DISTINCT text_id FROM files "
-                                    "WHERE text_id IS NOT NULL)")
+                rep = self._scan_tx(root, cancel, progress, batch=BATCH)
                 self._bump()
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        return rep
+
+    def _scan_tx(self, root: str, cancel, progress, batch: int | None) -> ScanReport:
+        """Inside a write transaction: index ``root``'s files; with ``batch``, commit (and begin
+        again) every that many files, else all in the caller's transaction."""
+        t0 = time.perf_counter()
+        fid = self.db.execute("SELECT id FROM folders WHERE path=?", (root,)).fetchone()[0]
+        known = {p: (i, s, m) for i, p, s, m in
+                 self.db.execute("SELECT id, path, size, mtime_ns FROM files WHERE folder=?", (fid,))}
+        added = updated = unchanged = failed = 0
+        seen = set()
+        pending = 0
+        for i, path in enumerate(self._walk(root)):
+            if cancel is not None and cancel.cancelled:
+                break
+            if progress is not None and i % 200 == 0:
+                progress(i)
+            try:
+                path.encode("utf-8")
+                st = os.stat(path)
+            except (UnicodeEncodeError, OSError):
+                failed += 1
+                continue
+            seen.add(path)
+            old = known.get(path)
+            if old is not None and old[1] == st.st_size and old[2] == st.st_mtime_ns:
+                unchanged += 1
+                continue
+            try:
+                meta = read_meta(path)
+            except Exception:
+                failed += 1
+                seen.discard(path)
+                continue
+            desc, search = describe(Path(path), meta, Path(root))
+            tid = self._text_id(search)
+            row = (fid, path, st.st_size, st.st_mtime_ns, meta.duration, meta.sample_rate, meta.channels,
+                   desc, tid)
+            if old is None:
+                cur = self.db.execute("INSERT INTO files(folder, path, size, mtime_ns, duration, sample_rate, "
+                                      "channels, description, text_id) VALUES(?,?,?,?,?,?,?,?,?)", row)
+                self.db.execute("INSERT INTO fts(rowid, search) VALUES(?, ?)", (cur.lastrowid, search))
+                added += 1
+            else:
+                self.db.execute("UPDATE files SET folder=?, path=?, size=?, mtime_ns=?, duration=?, "
+                                "sample_rate=?, channels=?, description=?, text_id=? WHERE id=?", row + (old[0],))
+                self.db.execute("DELETE FROM fts WHERE rowid=?", (old[0],))
+                self.db.execute("INSERT INTO fts(rowid, search) VALUES(?, ?)", (old[0], search))
+                updated += 1
+            pending += 1
+            if batch is not None and pending >= batch:
+                self._bump()
+                self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                pending = 0
+        gone = [] if (cancel is not None and cancel.cancelled) else [v[0] for p, v in known.items()
+                                                                        if p not in seen]
+        for j in range(0, len(gone), 900):
+            ids = gone[j:j + 900]
+            q = ",".join("?" * len(ids))
+            self.db.execute(f"DELETE FROM fts WHERE rowid IN ({q})", ids)
+            self.db.execute(f"DELETE FROM files WHERE id IN ({q})", ids)
+        if gone or updated:
+            self.db.execute("DELETE FROM texts WHERE id NOT IN (SELECT DISTINCT text_id FROM files "
+                            "WHERE text_id IS NOT NULL)")
         return ScanReport(root, added, updated, len(gone), unchanged, failed, time.perf_counter() - t0)
 
     # ------------------------------------------------------------- search
