@@ -1,6 +1,6 @@
 """Add and Replace with library sounds on outside recordings, judged by a sound-event classifier.
 
-    python benchmarks/add_replace.py [--manifest M] [--bank BANK] [--model MODEL] [--retrain]
+    python benchmarks/add_replace.py [--manifest M] [--bank BANK] [--model MODEL] [--retrain] [--judge-steps N]
 
 1. Outside set: --manifest (default data/outside/fixed/manifest.jsonl, built by
    benchmarks/outside_set.py; its clips in data/outside/bank). Without one, a set is built here
@@ -111,13 +111,14 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="model for the removal in replace (default: the shipped one)")
     ap.add_argument("--rows", type=int, default=20, help="fixed triplets per task when the set is built here")
     ap.add_argument("--retrain", action="store_true", help="train the judge again (else its cached weights)")
+    ap.add_argument("--judge-steps", type=int, default=None, help="the judge CNN's training batches (default: event_judge.STEPS)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
 
     manifest = args.manifest if args.manifest and args.manifest.is_file() else outside_set(args.rows)
     rows = [json.loads(l) for l in manifest.read_text(encoding="utf-8").splitlines() if l.strip()]
     print(f"outside set: {manifest} ({len(rows)} rows)")
-    judge = get_judge(args.bank, args.retrain)
+    judge = get_judge(args.bank, args.retrain, **({"steps": args.judge_steps} if args.judge_steps else {}))
     a = accuracy(judge, args.bank, [r for r in bank_rows(args.bank) if r.get("split") == "val"])
     print(f"judge on the bank's validation split: {describe(a)} (chance top-1 {1 / len(judge.classes):.1%})")
     ob = manifest.parent.parent / "bank"

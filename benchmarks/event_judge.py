@@ -291,8 +291,8 @@ def group_probs(p: dict) -> dict:
     return out
 
 
-def _key(bank: Path, rows, model: str) -> str:
-    h = hashlib.sha256(f"{model} {CHANNELS} {STEPS}x{BATCH} {PATCH_FRAMES}".encode())
+def _key(bank: Path, rows, model: str, steps: int = STEPS) -> str:
+    h = hashlib.sha256(f"{model} {CHANNELS} {steps}x{BATCH} {PATCH_FRAMES}".encode())
     for r in rows:
         h.update(f"{r['id']}|{r['class']}|{r['split']}".encode())
     return h.hexdigest()[:16]
@@ -372,16 +372,17 @@ def load(folder: Path) -> Judge | None:
     return Judge(net, None, cfg["class_names"], cfg["info"])
 
 
-def get_judge(bank: Path, retrain: bool = False, log=print) -> Judge:
-    """The cached judge for ``bank`` (each model trained and cached on first use)."""
+def get_judge(bank: Path, retrain: bool = False, log=print, steps: int = STEPS) -> Judge:
+    """The cached judge for ``bank`` (each model trained and cached on first use; the CNN for
+    ``steps`` batches)."""
     import torch
 
     torch.set_num_threads(1)
     rows = bank_rows(bank)
-    folder = CACHE / _key(bank, rows, f"cnn v{VERSION}")
+    folder = CACHE / _key(bank, rows, f"cnn v{VERSION}", steps)
     j = None if retrain else load(folder)
     if j is None:
-        net, classes, info = train(bank, log=log)
+        net, classes, info = train(bank, log=log, steps=steps)
         j = Judge(net, None, classes, info)
         save(j, folder)
     else:
@@ -429,8 +430,9 @@ def main(argv=None) -> int:
     ap.add_argument("--bank", type=Path, default=Path("/work/data/bank2"))
     ap.add_argument("--outside-bank", type=Path, default=ROOT / "data" / "outside" / "bank")
     ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--steps", type=int, default=STEPS, help=f"the CNN's training batches (default {STEPS})")
     args = ap.parse_args(argv)
-    j = get_judge(args.bank, args.retrain)
+    j = get_judge(args.bank, args.retrain, steps=args.steps)
     val = [r for r in bank_rows(args.bank) if r.get("split") == "val"]
     print(f"bank validation split: {describe(accuracy(j, args.bank, val))} (chance top-1 {1 / len(j.classes):.1%})")
     if (args.outside_bank / "bank.jsonl").is_file():
