@@ -32,11 +32,24 @@ def fake_probs(calls=None, level=None):
     return probs
 
 
+def use_probs(monkeypatch, fn):
+    """Stand ``fn(finder, x16, text, cancel=None)`` in for the finder's probabilities
+    (find.sound_prob_steps: one FindStep, then ``fn``'s answer)."""
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.events import FindStep
+
+    def steps(finder, x16, text, cancel=None):
+        yield FindStep(1, 1, 0.0, len(x16) / 16000, text)
+        return fn(finder, x16, text, cancel)
+
+    monkeypatch.setattr(find, "sound_prob_steps", steps)
+
+
 def test_find_sound_hears_mono_16k_and_gives_the_spans_in_clip_seconds(monkeypatch):
     from rfm_studio.core.detection import find
 
     calls = []
-    monkeypatch.setattr(find, "sound_probs", fake_probs(calls))
+    use_probs(monkeypatch, fake_probs(calls))
     out = find.find_sound(burst_clip(), SR, "Remove the dog barking", finder=object())
     (x16, text), = calls
     assert text == "dog barking" and x16.ndim == 1 and len(x16) == 3 * 16000  # mono at 16 kHz
@@ -51,7 +64,7 @@ def test_find_sound_within_a_region_gives_only_the_spans_inside_it(monkeypatch):
     from rfm_studio.core.detection import find
 
     calls = []
-    monkeypatch.setattr(find, "sound_probs", fake_probs(calls))
+    use_probs(monkeypatch, fake_probs(calls))
     out = find.find_sound(burst_clip(), SR, "a dog barking", finder=object(), within=(1.5, 2.2))
     assert len(calls[0][0]) == 3 * 16000  # the whole clip is heard (the same context as without a region)
     (a, b), = out.spans
@@ -65,13 +78,13 @@ def test_find_sound_within_a_region_gives_only_the_spans_inside_it(monkeypatch):
 def test_find_sound_keeps_the_strongest_spans_and_says_when_nothing_is_found(monkeypatch):
     from rfm_studio.core.detection import find
 
-    monkeypatch.setattr(find, "sound_probs", fake_probs())
+    use_probs(monkeypatch, fake_probs())
     clip = burst_clip(bursts=((0.5, 0.6), (1.0, 1.8), (2.0, 2.3)))
     assert len(find.find_sound(clip, SR, "x", finder=object()).spans) == 3
     one = find.find_sound(clip, SR, "x", finder=object(), max_spans=1)
     assert len(one.spans) == 1 and abs(one.spans[0][0] - 1.0) <= 0.02  # the longest, most probable one
     assert find.find_sound(clip, SR, "x", finder=object(), max_spans=0).spans == ()
-    monkeypatch.setattr(find, "sound_probs", fake_probs(level=0.31))
+    use_probs(monkeypatch, fake_probs(level=0.31))
     none = find.find_sound(clip, SR, "Remove the dog barking", finder=object())
     assert none.spans == () and none.peak == pytest.approx(0.31)
     assert none.summary() == ("'dog barking' not found in this clip (highest probability 0.31); "
@@ -111,8 +124,78 @@ def test_find_reaches_out_over_the_shoulders_as_the_edits_example_does(monkeypat
     p = np.full(301, 0.05, np.float32)
     p[100:140] = 0.3  # 1.00-1.40 s: the bark's shoulders
     p[118:124] = 0.6  # its peak, 0.06 s over 0.5
-    monkeypatch.setattr(find, "sound_probs", lambda finder, x16, text, cancel=None: p)
+    use_probs(monkeypatch, lambda finder, x16, text, cancel=None: p)
     out = find.find_sound(np.zeros(3 * 16000, np.float32), 16000, "Remove the dog barking", finder=object())
     assert out.spans == ((1.0, 1.4),)
     sp = SelfPromptConfig()
     assert (sp.finder_threshold, sp.finder_low) == (find.APP_FIND.threshold, find.APP_FIND.low)
+
+
+def tiny_finder():
+    """A small random sound finder (the shipped one's network, narrow) and a record of its calls."""
+    import torch
+
+    from rfm_studio.core.detection.model import DetectorConfig, build
+
+    torch.manual_seed(0)
+    net = build(DetectorConfig(channels=(8, 16), width=8, dilations=(1,))).eval()
+    calls = []
+
+    def finder(mel, q):
+        calls.append(mel.shape[-1])
+        return net(mel, q)
+
+    return finder, calls
+
+
+def test_run_find_yields_a_step_per_window_and_stops_between_windows_on_cancel():
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken, FindStep
+
+    finder, calls = tiny_finder()
+    clip = 0.1 * np.random.default_rng(1).standard_normal(int(65 * 16000)).astype(np.float32)  # 3 windows
+    cancel, seen = CancelToken(), []
+    gen = find.run_find(clip, 16000, "Remove the dog barking", finder=finder, cancel=cancel)
+    with pytest.raises(Cancelled):
+        for ev in gen:
+            assert isinstance(ev, FindStep) and ev.windows == 3 and ev.text == "dog barking"
+            seen.append((ev.window, ev.start_s, ev.end_s))
+            if ev.window == 2:
+                cancel.cancel()  # Cancel pressed while window 2 is about to be heard
+    assert seen == [(1, 0.0, 30.0), (2, 30.0, 60.0)]
+    assert len(calls) == 1  # the first window was heard, the second and the last never were
+
+
+def test_run_find_gives_what_the_whole_call_gives_and_the_finder_windows_exactly():
+    """find_sound (run_find driven) equals the windowed finder computed in one loop, frame for frame."""
+    import torch
+
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.events import FindStep
+    from rfm_studio.core.library.embed import embed
+
+    finder, calls = tiny_finder()
+    x = 0.1 * np.random.default_rng(2).standard_normal(int(65 * 16000)).astype(np.float32)
+    x[int(31 * 16000): int(33 * 16000)] *= 8.0
+    q = torch.from_numpy(embed(["dog barking"]))
+    ref = np.zeros(len(x) // 160 + 1, np.float32)
+    with torch.inference_mode():
+        for a, b, a0, mel in find.mel_windows(x):
+            logits = finder(mel, q)[0].numpy()[a - a0: b - a0]
+            ref[a: a + len(logits)] = 1.0 / (1.0 + np.exp(-logits))
+    whole = find.find_sound(x, 16000, "Remove the dog barking", finder=finder,
+                            cfg=find.FindConfig(threshold=float(np.quantile(ref, 0.9))))
+    gen = find.run_find(x, 16000, "Remove the dog barking", finder=finder,
+                        cfg=find.FindConfig(threshold=float(np.quantile(ref, 0.9))))
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+            assert not torch.is_inference_mode_enabled()  # the finder's inference mode never leaks into a step
+        except StopIteration as stop:
+            stepped = stop.value
+            break
+    assert [e.window for e in events] == [1, 2, 3] and all(isinstance(e, FindStep) for e in events)
+    assert np.array_equal(whole.probs, ref) and np.array_equal(stepped.probs, ref)
+    assert stepped == whole and whole.spans  # the same spans, peak and text

@@ -7,7 +7,7 @@ import pytest
 
 import gui_helpers  # noqa: F401  (offscreen Qt, temporary config folders)
 from gui_helpers import clip_path, gui_env, gui_tiny_bundle, loaded, open_clip, settings, window  # noqa: F401
-from test_find_sound import BURSTS, SR, burst_clip, fake_probs
+from test_find_sound import BURSTS, SR, burst_clip, fake_probs, use_probs
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def finder(monkeypatch):
 
     monkeypatch.setattr(find, "finder_installed", lambda folder=None: True)
     monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
-    monkeypatch.setattr(find, "sound_probs", recorded)
+    use_probs(monkeypatch, recorded)
     return threads, calls
 
 
@@ -82,7 +82,7 @@ def test_find_says_when_the_sound_is_not_found_or_no_sound_is_named(qtbot, windo
 
     w = window
     open_clip(qtbot, w, burst_path)
-    monkeypatch.setattr(find, "sound_probs", fake_probs(level=0.31))
+    use_probs(monkeypatch, fake_probs(level=0.31))
     find_now(qtbot, w, "Remove the car passing")
     assert w.examples.spans == []
     assert w.statusBar().currentMessage() == ("'car passing' not found in this clip (highest probability 0.31); "
@@ -109,7 +109,7 @@ def test_find_is_disabled_without_a_finder_or_a_clip_and_while_it_runs(qtbot, wi
         gate.wait(10)
         return slow(finder, x16, text, cancel)
 
-    monkeypatch.setattr(find, "sound_probs", waiting)
+    use_probs(monkeypatch, waiting)
     w.panel.instruction.setText("a dog barking")
     assert w.finding.run() is not None
     assert not w.finding.action.isEnabled() and w.finding.button.text() == "Finding…"
@@ -131,7 +131,7 @@ def test_opening_another_clip_drops_a_running_find(qtbot, window, burst_path, fi
     open_clip(qtbot, w, burst_path)
     gate = threading.Event()
     slow = fake_probs()
-    monkeypatch.setattr(find, "sound_probs", lambda *a, **k: (gate.wait(10), slow(*a, **k))[1])
+    use_probs(monkeypatch, lambda *a, **k: (gate.wait(10), slow(*a, **k))[1])
     w.panel.instruction.setText("a dog barking")
     assert w.finding.run() is not None
     other = tmp_path / "quiet.wav"
@@ -149,7 +149,7 @@ def gated(monkeypatch):
     from rfm_studio.core.detection import find
 
     gate, slow = threading.Event(), fake_probs()
-    monkeypatch.setattr(find, "sound_probs", lambda *a, **k: (gate.wait(10), slow(*a, **k))[1])
+    use_probs(monkeypatch, lambda *a, **k: (gate.wait(10), slow(*a, **k))[1])
     return gate
 
 
@@ -232,7 +232,7 @@ def test_the_status_line_lists_only_the_spans_that_were_marked(qtbot, window, bu
     w = window
     open_clip(qtbot, w, burst_path)
     spans = ((0.5, 0.9), (2.0, 2.04))  # the second one shorter than MIN_PROMPT_SECONDS
-    monkeypatch.setattr(find, "find_sound", lambda *a, **k: find.FoundSound("dog barking", spans, 0.9))
+    monkeypatch.setattr(find, "run_find", lambda *a, **k: find.FoundSound("dog barking", spans, 0.9))
     find_now(qtbot, w, "Remove the dog barking")
     assert w.examples.spans == [(0.5, 0.9)]
     assert w.statusBar().currentMessage() == ("Found 'dog barking' at 0.50–0.90 s (peak 0.90); "
@@ -262,3 +262,44 @@ def test_cancel_stops_a_running_find(qtbot, window, burst_path, finder, monkeypa
     gate.set()
     settle(qtbot, w)
     assert w.examples.spans == [] and w.errors == []
+
+
+def test_cancel_stops_the_finder_between_its_windows_and_the_progress_line_shows_them(qtbot, window, burst_path,
+                                                                                     monkeypatch):
+    """A clip of four finder windows: the progress line says which one is heard; Esc while the
+    first is heard stops the finder before the second (the worker drives run_find's steps)."""
+    import torch
+
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.library import embed
+
+    w = window
+    calls, entered, gate = [], threading.Event(), threading.Event()
+
+    def finder(mel, q):
+        calls.append(mel.shape[-1])
+        entered.set()
+        gate.wait(10)
+        return torch.full((1, mel.shape[-1]), -5.0)
+
+    monkeypatch.setattr(find, "WINDOW_S", 1.0)  # the 3 s clip: four windows (the last one frame)
+    monkeypatch.setattr(find, "finder_installed", lambda folder=None: True)
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: finder)
+    monkeypatch.setattr(embed, "embed", lambda texts: np.zeros((len(texts), 384), np.float32))
+    open_clip(qtbot, w, burst_path)
+    before = w.panel.progress.format()
+    w.panel.instruction.setText("Remove the dog barking")
+    assert w.finding.run() is not None
+    assert entered.wait(30)
+    qtbot.waitUntil(lambda: w.panel.progress.format() == "Finding 'dog barking' (1/4)", timeout=10000)
+    w.acts.a_cancel.trigger()  # Esc
+    assert not w.finding.busy and w.statusBar().currentMessage() == "Find cancelled."
+    assert w.panel.progress.format() == before
+    gate.set()
+    settle(qtbot, w)
+    assert len(calls) == 1  # one window heard, not four
+    assert w.examples.spans == [] and w.errors == []
+    # uncancelled, the same find hears every window and marks nothing (the finder hears nothing)
+    calls.clear()
+    find_now(qtbot, w, "Remove the dog barking")
+    assert len(calls) == 4 and w.examples.spans == [] and w.panel.progress.format() == before

@@ -7,6 +7,7 @@ import pytest
 
 from conftest import collect
 from test_dictionary_removal import A_SPANS, B_SPANS, SR, _db, _scene
+from test_find_sound import use_probs
 from test_self_prompt import _quiet_model, fake_model  # noqa: F401  (a fixture: the model's edit, faked)
 
 
@@ -33,7 +34,7 @@ def finder(monkeypatch):
         return state["probs_for"](len(x16) // 160 + 1)
 
     monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
-    monkeypatch.setattr(find, "sound_probs", sound_probs)
+    use_probs(monkeypatch, sound_probs)
     state["asked"] = asked
     return state
 

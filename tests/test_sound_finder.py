@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from test_find_sound import use_probs
 from tiny_bank import interrupted_run, make_tiny_bank
 
 
@@ -133,7 +134,7 @@ def test_cli_find_and_its_bad_input(trained, tmp_path, capsys, monkeypatch):
     def no_encoder(*a, **k):
         raise EncoderUnavailable("no all-MiniLM-L6-v2 here")
 
-    monkeypatch.setattr(find, "sound_probs", no_encoder)
+    use_probs(monkeypatch, no_encoder)
     code, out, err = run_cli(capsys, "finder", "find", str(wav), "a dog barking", "--finder", str(folder))
     assert code == 2 and one_sentence(err) and "text encoder could not load" in err, err
 

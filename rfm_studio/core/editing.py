@@ -27,7 +27,7 @@ from .edit.inputs import (EditInputs, check_audio, check_inputs, check_instructi
                           default_strength, resolve_params)
 from .edit.plan import CONTEXT_S, SpanPlan, pad_end, plan_span, region_frames
 from .edit.window import Conditioning, denoise_window, encode_conditioning, encode_span_mel, encode_window
-from .events import CancelToken, EditRequest, EditResult
+from .events import CancelToken, EditRequest, EditResult, drive  # noqa: F401  (drive: editing.drive)
 from .flow.euler import EulerSampler
 from .sampling import sampling_context
 
@@ -138,15 +138,6 @@ def finish_edit(model, req: EditRequest, sampled: SampledEdit, strength: float |
         seconds=time.perf_counter() - sampled.t0, mel_in=sampled.mel_in if whole else None,
         mel_out=mel_out if whole else None, tokens=cond.tokens, attention=attention,
     )
-
-
-def drive(gen):
-    """Run a core generator to the end; return its return value."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def edit(model, audio, sample_rate, instruction, cancel=None, **kw) -> EditResult:

@@ -109,6 +109,19 @@ class Stages:
 
 
 @dataclass(frozen=True)
+class FindStep:
+    """The sound finder begins hearing window ``window`` of ``windows`` (1-based; core.detection.
+    find.run_find): the clip's ``start_s``..``end_s``. A cancel set meanwhile stops it before
+    that window's network runs."""
+
+    window: int
+    windows: int
+    start_s: float
+    end_s: float
+    text: str = ""  # the sound it listens for
+
+
+@dataclass(frozen=True)
 class EditResult:
     audio: np.ndarray  # same shape, rate and length as the request's audio
     sample_rate: int
@@ -131,6 +144,15 @@ class TrainEvent:
     seconds: float = 0.0
     checkpoint: Optional[str] = None
     message: str = ""
+
+
+def drive(gen):
+    """Run a core generator to the end; return its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
 
 
 def relay(gen, wrap):

@@ -1,6 +1,7 @@
 """Find (a controller MainWindow composes): where the sound the instruction names plays in the
-current version, heard by the shipped sound finder (core.detection.find.find_sound) in the model
-worker, within the selected region when there is one. The spans it finds become example marks
+current version, heard by the shipped sound finder (core.detection.find.run_find, a generator: the
+Edit panel's progress line shows the window it hears, and Cancel / Esc stops it between windows) in
+the model worker, within the selected region when there is one. The spans it finds become example marks
 (ExampleMarks.set_found: they replace the last Find's marks, hand-made ones stay) and the status
 bar says where, or that nothing was found. ``FindHost`` lists everything it uses of the window."""
 
@@ -12,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QToolButton
 
 from ..core.detection import find
+from ..core.events import FindStep
 from ..core.prompts import MIN_PROMPT_SECONDS
 from .jobs import JobError
 from .window_edit import TEMPLATE_GAP
@@ -68,6 +70,7 @@ class FindController:
         self.job: Optional[int] = None
         self._doc = -1
         self._heard: tuple = ()  # (version, region) the running find heard
+        self._rest = ""  # the Edit panel's progress line before the find
         self.action = QAction("&Find Sound", win)
         self.action.setShortcut(QKeySequence("Ctrl+F"))
         self.action.triggered.connect(self.run)
@@ -123,10 +126,13 @@ class FindController:
         cur = w.history.get(w.history.current)
         audio, sr, within, room = cur.audio, cur.sample_rate, w.region, w.examples.room_for_found()
         self._doc, self._heard = w.doc_id, (w.history.current, w.region)
-        self.job = w.runner.submit(
-            "find", lambda cancel: find.find_sound(audio, sr, text, within=within, max_spans=room, cancel=cancel),
-            label=f"find {text}", on_returned=self._done, on_errored=self._failed, on_aborted=self._ended)
+        self._rest = w.panel.progress.format()  # the progress line the find's steps borrow
+        self.job = w.runner.submit(  # a generator: Cancel / Esc stops it between the finder's windows
+            "find", lambda cancel: find.run_find(audio, sr, text, within=within, max_spans=room, cancel=cancel),
+            label=f"find {text}", on_yielded=self._step, on_returned=self._done, on_errored=self._failed,
+            on_aborted=self._ended)
         w.statusBar().showMessage(f"Finding '{find.query_text(text)}'…")
+        w.panel.set_progress_text(f"Finding '{find.query_text(text)}'…")
         w.update_actions()
         return self.job
 
@@ -139,10 +145,22 @@ class FindController:
             if say:
                 self.win.statusBar().showMessage(say, 5000)
 
+    def _step(self, ev) -> None:
+        """A FindStep: the window the finder hears now, on the Edit panel's progress line."""
+        if self.job is not None and isinstance(ev, FindStep):
+            self.win.panel.set_stage(ev.window, ev.windows, f"Finding '{ev.text}'")
+
+    def _settle(self) -> None:
+        """The find is over: the actions, and the progress line as it was before it."""
+        self.job = None
+        self.win.update_actions()
+        if not self.win.editing.busy:  # (an edit that cancelled the find shows its own progress)
+            self.win.panel.set_progress_text(self._rest)
+
     def _done(self, found: find.FoundSound) -> None:
         w = self.win
-        doc, self.job = self._doc, None
-        w.update_actions()
+        doc = self._doc
+        self._settle()
         if doc != w.doc_id:
             return
         if self._heard != (w.history.current, w.region):  # it heard another version or selection
@@ -153,12 +171,10 @@ class FindController:
         w.statusBar().showMessage(found_message(found, kept), 20000)
 
     def _failed(self, err: JobError) -> None:
-        self.job = None
-        self.win.update_actions()
+        self._settle()
         self.win.statusBar().clearMessage()
         self.win.show_error("Find failed", err.message, err.detail if not err.user else "")
 
     def _ended(self) -> None:
-        self.job = None
-        self.win.update_actions()
+        self._settle()
         self.win.statusBar().clearMessage()

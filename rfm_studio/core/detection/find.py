@@ -2,7 +2,9 @@
 
 ``sound_probs`` runs the finder (model.py) over a 16 kHz mono clip in windows of ``WINDOW_S``
 (each heard with ``CONTEXT_S`` more on both sides); ``sound_spans`` turns the probabilities into
-the runs where the sound plays; ``find_sound`` does both for a clip at any rate (the app's Find).
+the runs where the sound plays; ``run_find`` does both for a clip at any rate (the app's Find), a
+generator that yields a FindStep as each window begins and stops between windows on a cancel;
+``find_sound`` drives it (the CLI's `finder find`, the self-prompted removal's example).
 The shipped finder lives in ``models/sound-finder`` and is loaded once per process
 (``load_finder``; None when its files are missing).
 """
@@ -59,39 +61,68 @@ def load_finder(folder=None):
 
 def sound_probs(finder, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
     """[frames] at 100 frames a second (frame i at i / 100 s): the probability that ``text``'s
-    sound plays, for the 16 kHz mono signal ``x16``; ``cancel`` (a CancelToken) is checked
-    between windows (errors.Cancelled). library.embed.EncoderUnavailable when the text
-    encoder cannot load."""
-    return windowed_probs(lambda mel, q: finder(mel, q)[0], x16, text, cancel)
+    sound plays, for the 16 kHz mono signal ``x16`` (``sound_prob_steps`` driven to its end)."""
+    from ..events import drive
+
+    return drive(sound_prob_steps(finder, x16, text, cancel))
+
+
+def sound_prob_steps(finder, x16: np.ndarray, text: str, cancel=None):
+    """Generator of ``sound_probs``: yields a FindStep as each window begins and returns the
+    probabilities; ``cancel`` (a CancelToken) is checked between windows (errors.Cancelled).
+    library.embed.EncoderUnavailable when the text encoder cannot load."""
+    return windowed_prob_steps(lambda mel, q: finder(mel, q)[0], x16, text, cancel)
 
 
 def windowed_probs(answer, x16: np.ndarray, text: str, cancel=None, rows: int | None = None,
                    window_s: float | None = None, context_s: float | None = None) -> np.ndarray:
-    """The sigmoid of ``answer(mel, text_vector)`` (logits [frames] or [rows, frames] for one
-    window's log-mel [1, 64, frames]) over the 16 kHz mono ``x16``, heard in ``mel_windows``: each
-    window's own frames put where they lie in the clip; [frames] or [rows, frames] at 100 a second.
-    ``cancel`` is checked between windows; library.embed.EncoderUnavailable when the text
-    encoder cannot load."""
+    """``windowed_prob_steps`` driven to its end."""
+    from ..events import drive
+
+    return drive(windowed_prob_steps(answer, x16, text, cancel, rows, window_s, context_s))
+
+
+def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: int | None = None,
+                        window_s: float | None = None, context_s: float | None = None):
+    """Generator: the sigmoid of ``answer(mel, text_vector)`` (logits [frames] or [rows, frames]
+    for one window's log-mel [1, 64, frames]) over the 16 kHz mono ``x16``, heard in
+    ``mel_windows``: each window's own frames put where they lie in the clip; returns [frames] or
+    [rows, frames] at 100 a second. Yields events.FindStep as each window begins; ``cancel`` is
+    checked after it, before the window is heard (errors.Cancelled).
+    library.embed.EncoderUnavailable when the text encoder cannot load."""
     import torch
 
+    from ..events import FindStep
     from ..library.embed import embed
 
-    q = torch.from_numpy(embed([text]))
     n = len(np.asarray(x16)) // 160 + 1
+    bounds = window_bounds(n, window_s)
+    windows = mel_windows(x16, cancel, window_s, context_s)
     out = np.zeros(((rows,) if rows else ()) + (n,), np.float32)
-    with torch.inference_mode():
-        for a, b, a0, mel in mel_windows(x16, cancel, window_s, context_s):
+    q = None
+    for k, (a, b) in enumerate(bounds, 1):
+        yield FindStep(k, len(bounds), a / FPS, b / FPS, text)
+        _, _, a0, mel = next(windows)  # the cancel check, then the window's log-mel
+        if q is None:
+            q = torch.from_numpy(embed([text]))
+        with torch.inference_mode():  # (never across a yield: the mode is the thread's)
             logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
-            out[..., a: a + logits.shape[-1]] = 1.0 / (1.0 + np.exp(-logits))
+        out[..., a: a + logits.shape[-1]] = 1.0 / (1.0 + np.exp(-logits))
     return out
+
+
+def window_bounds(n_frames: int, window_s: float | None = None) -> list[tuple[int, int]]:
+    """The windows ``mel_windows`` hears a clip of ``n_frames`` frames in: [(a, b)] frames."""
+    win = int((WINDOW_S if window_s is None else window_s) * FPS)
+    return [(a, min(n_frames, a + win)) for a in range(0, n_frames, win)]
 
 
 def mel_windows(x16: np.ndarray, cancel=None, window_s: float | None = None, context_s: float | None = None):
     """The log-mel of the 16 kHz mono signal ``x16`` in windows of ``window_s`` (default
-    WINDOW_S), each with ``context_s`` (default CONTEXT_S) more on both sides: yields (a, b, a0,
-    mel [1, 64, frames]) where the window is the clip's frames a..b (100 a second, frame i at
-    i / 100 s; ``len(x16) // 160 + 1`` in all) and the mel's first frame is the clip's frame a0.
-    ``cancel`` (a CancelToken) is checked before each window (errors.Cancelled)."""
+    WINDOW_S; ``window_bounds``), each with ``context_s`` (default CONTEXT_S) more on both sides:
+    yields (a, b, a0, mel [1, 64, frames]) where the window is the clip's frames a..b (100 a
+    second, frame i at i / 100 s; ``len(x16) // 160 + 1`` in all) and the mel's first frame is the
+    clip's frame a0. ``cancel`` (a CancelToken) is checked before each window (errors.Cancelled)."""
     import torch
 
     from ..features.mel import MelFrontEnd
@@ -99,14 +130,12 @@ def mel_windows(x16: np.ndarray, cancel=None, window_s: float | None = None, con
     x = np.asarray(x16, np.float32)
     n_frames = len(x) // 160 + 1
     front = MelFrontEnd()
-    win = int((WINDOW_S if window_s is None else window_s) * FPS)
     ctx = int((CONTEXT_S if context_s is None else context_s) * FPS)
-    for a in range(0, n_frames, win):
+    for a, b in window_bounds(n_frames, window_s):
         if cancel is not None and cancel.cancelled:
             from ..errors import Cancelled
 
             raise Cancelled("The edit was cancelled.")
-        b = min(n_frames, a + win)
         a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
         seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]
         if len(seg) <= MIN_SAMPLES:  # the STFT's reflect padding needs more than half a window
@@ -171,13 +200,24 @@ class FoundSound:
 
 def find_sound(audio: np.ndarray, sample_rate: int, instruction: str, *, finder=None, within=None,
                cfg: FindConfig | None = None, max_spans: int | None = None, cancel=None) -> FoundSound:
-    """Where the sound ``instruction`` names (``query_text``: "Remove the dog barking" asks for
-    "the dog barking") plays in ``audio`` ([samples] or [samples, channels] at ``sample_rate``),
-    heard mono at 16 kHz; with ``within`` (start_s, end_s), only the spans inside it (the finder
-    hears the whole clip, as separation.self_prompt.find_example does: the same context, the same
-    probabilities, whatever the region). ``max_spans``: at most that many spans, the strongest
-    (``strongest_spans``). ``finder`` defaults to the shipped one. OptionError for an empty text, ModelLoadError when no finder is installed or its text
-    encoder cannot load; errors.Cancelled when ``cancel`` is set."""
+    """``run_find`` driven to its end: where the sound ``instruction`` names plays."""
+    from ..events import drive
+
+    return drive(run_find(audio, sample_rate, instruction, finder=finder, within=within, cfg=cfg,
+                          max_spans=max_spans, cancel=cancel))
+
+
+def run_find(audio: np.ndarray, sample_rate: int, instruction: str, *, finder=None, within=None,
+             cfg: FindConfig | None = None, max_spans: int | None = None, cancel=None):
+    """Generator (the app's Find): yields events.FindStep as each of the finder's windows begins
+    (``cancel`` is checked between them) and returns the FoundSound: where the sound
+    ``instruction`` names (``query_text``: "Remove the dog barking" asks for "the dog barking")
+    plays in ``audio`` ([samples] or [samples, channels] at ``sample_rate``), heard mono at 16 kHz;
+    with ``within`` (start_s, end_s), only the spans inside it (the finder hears the whole clip, as
+    separation.self_prompt.find_example does: the same context, the same probabilities, whatever
+    the region). ``max_spans``: at most that many spans, the strongest (``strongest_spans``).
+    ``finder`` defaults to the shipped one. OptionError for an empty text, ModelLoadError when no
+    finder is installed or its text encoder cannot load; errors.Cancelled when ``cancel`` is set."""
     from ..audio.io import resample, to_mono
     from ..errors import ModelLoadError, OptionError
     from ..library.embed import EncoderUnavailable
@@ -192,7 +232,7 @@ def find_sound(audio: np.ndarray, sample_rate: int, instruction: str, *, finder=
     dur = len(x16) / 16000.0
     a, b = (0.0, dur) if within is None else (max(0.0, float(within[0])), min(dur, float(within[1])))
     try:
-        probs = sound_probs(finder, x16, text, cancel=cancel)
+        probs = yield from sound_prob_steps(finder, x16, text, cancel=cancel)
     except EncoderUnavailable as exc:
         raise ModelLoadError(f"The sound finder's text encoder could not load ({exc}).") from None
     whole, cfg = np.asarray(probs), cfg or APP_FIND
