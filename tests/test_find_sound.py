@@ -199,3 +199,12 @@ def test_run_find_gives_what_the_whole_call_gives_and_the_finder_windows_exactly
     assert [e.window for e in events] == [1, 2, 3] and all(isinstance(e, FindStep) for e in events)
     assert np.array_equal(whole.probs, ref) and np.array_equal(stepped.probs, ref)
     assert stepped == whole and whole.spans  # the same spans, peak and text
+
+
+def test_sound_key_says_when_two_instructions_name_the_same_sound():
+    from rfm_studio.core.detection.find import sound_key
+
+    assert sound_key("Remove the dog barking") == sound_key("remove a Dog barking.") == sound_key("dog barking")
+    assert sound_key("Remove the dog barking") == ("dog", "barking")
+    assert sound_key("Remove the car passing") != sound_key("Remove the dog barking")
+    assert sound_key("Remove the dog") != sound_key("Remove the dog barking")

@@ -303,3 +303,33 @@ def test_cancel_stops_the_finder_between_its_windows_and_the_progress_line_shows
     calls.clear()
     find_now(qtbot, w, "Remove the dog barking")
     assert len(calls) == 4 and w.examples.spans == [] and w.panel.progress.format() == before
+
+
+def test_found_marks_go_when_the_instruction_names_another_sound(qtbot, window, burst_path, finder, monkeypatch):
+    w = window
+    open_clip(qtbot, w, burst_path)
+    w.examples.on_drag(0.1, 0.3, True)  # a hand-made mark
+    find_now(qtbot, w, "Remove the dog barking")
+    assert w.examples.found == [False, True, True] and w.examples.found_for == "dog barking"
+    for same in ("Remove the dog barking.", "remove the Dog  Barking", "Remove a dog barking"):
+        w.panel.instruction.setText(same)  # the same sound: the marks stay
+        assert w.examples.found == [False, True, True] and w.examples.label.text() == "Examples: 2 found, 1 by hand"
+    w.panel.instruction.setText("Remove the car passing")
+    assert w.examples.spans == [(0.1, 0.3)] and w.examples.found == [False]  # the hand mark stays
+    assert w.examples.label.text() == "Examples: 1 by hand" and "(found)" not in w.examples.label.toolTip()
+    assert w.statusBar().currentMessage() == ("Find's marks for 'dog barking' cleared: the instruction names "
+                                              "another sound.")
+    assert [p.kind for p in w.editing.build_request().prompts] == ["example"]  # the next edit hears the hand mark only
+    for item in w.examples._items[0]:
+        assert item.scene() is not None  # still drawn
+    w.panel.instruction.setText("Remove the dog barking")  # back again: the dropped marks stay dropped
+    assert w.examples.found == [False]
+    # a Find whose instruction names another sound by the time it answers is not applied
+    gate = gated(monkeypatch)
+    w.panel.instruction.setText("Remove the dog barking")
+    assert w.finding.run() is not None
+    w.panel.instruction.setText("Remove the car passing")
+    gate.set()
+    qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
+    assert w.examples.found == [False]
+    assert w.statusBar().currentMessage() == "Find ignored: the instruction names another sound now."

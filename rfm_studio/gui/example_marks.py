@@ -5,7 +5,8 @@ plays; several may be marked (drawn in green, apart from the blue edit region). 
 become the audio prompts (core.prompts, kind "example") of the next edit: a Remove takes what
 sounds like the marked audio wherever it plays (another recording of the sound mostly stays). "Clear examples" or opening another clip
 removes them. Find (window_find) adds the spans the sound finder heard as marks of the same kind
-(``set_found``): a new Find replaces the marks the last one made and keeps those drawn by hand.
+(``set_found``): a new Find replaces the marks the last one made and keeps those drawn by hand,
+and they go (``drop_found``) when the instruction names another sound than the one they were found for.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ExampleMarks(QObject):
         self.views = list(views)
         self.spans: list[tuple[float, float]] = []
         self.found: list[bool] = []  # per span: made by Find (not by hand)
+        self.found_for = ""  # the sound Find heard where its marks are
         self._items: list[list] = []  # per span, its item in each view
         self._live = None  # the span being dragged: one item per view
         self.row = QWidget()
@@ -86,7 +88,7 @@ class ExampleMarks(QObject):
             self._drop(self._live)
             self._live = None
         had = bool(self.spans)
-        self.spans, self.found, self._items = [], [], []
+        self.spans, self.found, self._items, self.found_for = [], [], [], ""
         self._show()
         if had:
             self.changed.emit()
@@ -95,15 +97,29 @@ class ExampleMarks(QObject):
         """How many marks a Find may make: MAX_PROMPTS less the hand-made ones."""
         return MAX_PROMPTS - self.found.count(False)
 
-    def set_found(self, spans) -> list[tuple[float, float]]:
-        """Replace the marks the last Find made by ``spans`` (start_s, end_s); the hand-made
-        ones stay. Spans shorter than MIN_PROMPT_SECONDS (after clipping to the clip) or past
-        MAX_PROMPTS are skipped; returns the spans marked."""
+    def _drop_found(self) -> None:
         for items in (it for it, f in zip(self._items, self.found) if f):
             self._drop(items)
         keep = [i for i, f in enumerate(self.found) if not f]
         self.spans, self._items = [self.spans[i] for i in keep], [self._items[i] for i in keep]
         self.found = [False] * len(keep)
+
+    def drop_found(self) -> bool:
+        """Remove the marks Find made (the hand-made ones stay); whether there were any."""
+        if not any(self.found):
+            return False
+        self._drop_found()
+        self.found_for = ""
+        self._show()
+        self.changed.emit()
+        return True
+
+    def set_found(self, spans, sound: str = "") -> list[tuple[float, float]]:
+        """Replace the marks the last Find made by ``spans`` (start_s, end_s), where it heard
+        ``sound`` (``found_for``); the hand-made ones stay. Spans shorter than MIN_PROMPT_SECONDS
+        (after clipping to the clip) or past MAX_PROMPTS are skipped; returns the spans marked."""
+        self._drop_found()
+        self.found_for = sound
         dur = min((v.duration for v in self.views), default=0.0)
         kept = []
         for a, b in spans:

@@ -81,6 +81,7 @@ class FindController:
         self.button.setAutoRaise(True)
         win.panel.instruction_row.addWidget(self.button)  # beside the instruction it reads
         win.examples.changed.connect(self.update)  # hand marks may leave no room for found ones
+        win.panel.instruction.textChanged.connect(self._instruction_changed)
         self.update()
 
     @property
@@ -145,6 +146,15 @@ class FindController:
             if say:
                 self.win.statusBar().showMessage(say, 5000)
 
+    def _instruction_changed(self, text: str) -> None:
+        """The marks Find made go once the instruction names another sound (hand marks stay)."""
+        marks = self.win.examples
+        if any(marks.found) and find.sound_key(text) != find.sound_key(marks.found_for):
+            what = marks.found_for
+            marks.drop_found()
+            self.win.statusBar().showMessage(f"Find's marks for '{what}' cleared: the instruction names "
+                                             "another sound.", 8000)
+
     def _step(self, ev) -> None:
         """A FindStep: the window the finder hears now, on the Edit panel's progress line."""
         if self.job is not None and isinstance(ev, FindStep):
@@ -167,7 +177,10 @@ class FindController:
             what = "version" if self._heard[0] != w.history.current else "selection"
             w.statusBar().showMessage(f"Find ignored: the {what} changed.", 8000)
             return
-        kept = w.examples.set_found(found.spans)
+        if find.sound_key(w.panel.instruction.text()) != find.sound_key(found.text):
+            w.statusBar().showMessage("Find ignored: the instruction names another sound now.", 8000)
+            return
+        kept = w.examples.set_found(found.spans, found.text)
         w.statusBar().showMessage(found_message(found, kept), 20000)
 
     def _failed(self, err: JobError) -> None:

@@ -177,6 +177,14 @@ def query_text(instruction: str) -> str:
     return removed_sound(instruction) or instruction
 
 
+def sound_key(instruction: str) -> tuple:
+    """The words of the sound ``instruction`` names (``query_text``), lowercase and without
+    articles: "Remove the dog barking." and "dog barking" name the same sound, "Remove the car" not."""
+    import re
+
+    return tuple(w for w in re.findall(r"\w+", query_text(instruction).lower()) if w not in ("a", "an", "the"))
+
+
 @dataclass(frozen=True)
 class FoundSound:
     """Where ``find_sound`` heard the sound: ``spans`` (start_s, end_s) in seconds of the clip, in
