@@ -241,3 +241,38 @@ def test_a_restored_layout_at_1280x650_gets_compact_spacing(qtbot, settings, cli
     assert abs(second.edit_dock.height() - height) <= 4  # the saved split, not refitted
     assert window_docks.edit_height(second) <= second.edit_dock.height()  # the whole panel has the height
     second.close()
+
+
+def test_a_restored_narrow_edit_dock_is_as_wide_as_the_panel_needs_at_1280x650(qtbot, settings, clip_path,
+                                                                               monkeypatch):
+    """A saved layout whose Edit dock is narrower than the panel's contents (~260 px) comes back
+    at least as wide as the panel needs: no horizontal scroll bar."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    from rfm_studio.gui import window_docks
+
+    with monkeypatch.context() as m:  # a layout saved by a build without the limit: the dock ~260 px
+        m.setattr(window_docks, "keep_width", lambda win: None)
+        first = _open_window(qtbot, settings, clip_path)
+        _settle(qtbot, first, (1280, 650))
+        first.resizeDocks([first.edit_dock], [260], Qt.Horizontal)
+        qtbot.waitUntil(lambda: first.edit_dock.width() <= 270, timeout=10000)
+        scroll = next(s for s in first.findChildren(QScrollArea) if s.widget() is first.panel)
+        assert scroll.horizontalScrollBar().maximum() > 0  # what the limit prevents
+        settings.save_window(first)
+        first.close()
+
+    second = _open_window(qtbot, settings, clip_path)
+    assert second._restored
+    _settle(qtbot, second, (1280, 650))
+    qtbot.wait(50)
+    scroll = next(s for s in second.findChildren(QScrollArea) if s.widget() is second.panel)
+    assert second.edit_dock.width() > 270
+    assert scroll.horizontalScrollBar().maximum() == 0, (second.edit_dock.width(), second.panel.minimumSizeHint())
+    assert scroll.viewport().width() >= second.panel.minimumSizeHint().width()
+    assert fully_visible(second.panel.run_button) and fully_visible(second.finding.button)
+    second.resizeDocks([second.edit_dock], [200], Qt.Horizontal)  # nor can a drag make it narrower
+    qtbot.wait(50)
+    assert scroll.horizontalScrollBar().maximum() == 0
+    second.close()

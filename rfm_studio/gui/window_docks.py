@@ -8,7 +8,8 @@ Where the window is too short for the panel over the History / Library group at 
 again once there is room for it (in a restored layout: as its Edit dock's height allows).
 A split the user chose is theirs: once the Edit dock's height is no longer the one the app
 last set (the user dragged the separator), a resize keeps the Edit dock's height and gives the
-change to the dock under it; a window whose saved layout was restored is never refitted."""
+change to the dock under it; a window whose saved layout was restored is never refitted. The Edit
+dock is never narrower than its panel (keep_width), a restored layout's included."""
 
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ def _set_edit(win, lower, height: int) -> None:
         win.layout().activate()  # (resizeDocks alone applies at the next layout pass)
 
 
+def keep_width(win) -> None:
+    """The Edit dock never narrower than its panel needs (a narrower one scrolls sideways): the
+    panel's minimum width, with room for the vertical scroll bar a short window gives it, is the
+    minimum of the scroll area around it, so of the dock (a restored layout and a drag included);
+    set again where the panel's spacing is chosen."""
+    from PySide6.QtWidgets import QScrollArea, QStyle
+
+    scroll = next((s for s in win.edit_dock.findChildren(QScrollArea) if s.widget() is win.panel), None)
+    if scroll is not None:
+        bar = scroll.style().pixelMetric(QStyle.PM_ScrollBarExtent, None, scroll)
+        scroll.setMinimumWidth(win.panel.minimumSizeHint().width() + bar + 2 * scroll.frameWidth())
+
+
 def choose_spacing(win, lower) -> None:
     """The panel's usual spacing where the Edit dock can have the height that needs (the group
     under it kept at its smallest), else compact spacing."""
@@ -57,6 +71,7 @@ def choose_spacing(win, lower) -> None:
     win.panel.set_compact(False)
     if edit_height(win) > room:
         win.panel.set_compact(True)
+    keep_width(win)
 
 
 def keep_spacing(win) -> None:
@@ -65,6 +80,7 @@ def keep_spacing(win) -> None:
     win.panel.set_compact(False)
     if edit_height(win) > win.edit_dock.height():
         win.panel.set_compact(True)
+    keep_width(win)
 
 
 def fit(win) -> None:
