@@ -699,3 +699,33 @@ def test_every_portaudio_call_holds_the_playback_lock():
     p.poll()
     p.close()
     assert unlocked == [] and not playback.PORTAUDIO.locked()
+
+
+def test_the_worker_sizes_the_blas_pools_as_the_models(monkeypatch):
+    """The app's worker computes on worker_threads() threads in torch and in numpy's / scipy's
+    BLAS (the dictionary engine's NMF), set at the model's load and again at each edit."""
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from rfm_studio.core.events import EditRequest, drive
+    from rfm_studio.core.model.factory import build_tiny
+    from rfm_studio.gui.tasks import ModelHost
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    torch_before = torch.get_num_threads()
+    wide = threadpool_limits(limits=2, user_api="blas")  # numpy's default on a 2-core machine
+    try:
+        monkeypatch.setenv("RFM_STUDIO_THREADS", "1")
+        host = ModelHost()
+        host.set_model(build_tiny())
+        assert blas() == {1} and torch.get_num_threads() == 1
+        threadpool_limits(limits=2, user_api="blas")  # widened since (a library loaded with its default)
+        x = 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+        out = drive(host.edit(EditRequest(audio=x, sample_rate=16000, instruction="Make it quieter", steps=1), None))
+        assert out.result.audio.shape == x.shape
+        assert blas() == {1}  # the edit ran on the worker's one thread
+    finally:
+        wide.restore_original_limits()
+        torch.set_num_threads(torch_before)

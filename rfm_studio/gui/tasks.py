@@ -52,6 +52,22 @@ def worker_threads() -> int:
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
+def use_worker_threads() -> int:
+    """Size every pool the worker's jobs compute on to ``worker_threads()``: torch's intra-op pool
+    (the model) and the BLAS pools of numpy and scipy (the dictionary engine's NMF: thousands of
+    small products, each waiting for every BLAS thread; on a busy 2-core machine a 10 s clip's
+    dictionary removal took 2-20 s with numpy's default 2 BLAS threads, 0.4 s with one:
+    benchmarks/gui_edit_time.py). Process-wide; a BLAS library loaded after a call is sized at
+    the next (each edit calls it). Returns the count."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = worker_threads()
+    torch.set_num_threads(n)
+    threadpool_limits(limits=n, user_api="blas")
+    return n
+
+
 def resolve_device(choice: str) -> str:
     """The Settings' device through the core's one rule (core.devices), as a ModelLoadError."""
     from ..core.devices import resolve_device as core_resolve
@@ -80,7 +96,7 @@ class ModelHost:
         from ..core.errors import ModelLoadError
         from ..core.model.loaders import load_editor
 
-        torch.set_num_threads(worker_threads())
+        use_worker_threads()
 
         dev = resolve_device(device)
         note = ""
@@ -125,11 +141,9 @@ class ModelHost:
 
     def set_model(self, model, name: str = "injected") -> ModelInfo:
         """Use an in-memory model (tests, scripts)."""
-        import torch
-
         from ..core.editing import default_strength
 
-        torch.set_num_threads(worker_threads())
+        use_worker_threads()
         self.model = model
         f = model.flow.sampler
         self.info = ModelInfo("", str(model.info.get("name") or name), str(model.device), str(model.dtype),
@@ -145,6 +159,7 @@ class ModelHost:
 
         if self.model is None:
             raise ModelLoadError("No model is loaded; choose a model folder first.")
+        use_worker_threads()  # (a BLAS library the last edit loaded, such as scipy's, included)
         t0 = time.perf_counter()
         result = yield from run_edit(self.model, req, cancel)
         # the spectrogram of what is heard (after rendering), computed like the input's
