@@ -208,3 +208,25 @@ def test_sound_key_says_when_two_instructions_name_the_same_sound():
     assert sound_key("Remove the dog barking") == ("dog", "barking")
     assert sound_key("Remove the car passing") != sound_key("Remove the dog barking")
     assert sound_key("Remove the dog") != sound_key("Remove the dog barking")
+
+
+def test_very_confident_logits_give_0_and_1_without_overflow_warnings():
+    """A finder or remover sure of itself (logits of +-1000) gives probabilities of 1 and about 0, with no
+    'overflow encountered in exp' warning printed in the user's terminal."""
+    import warnings
+
+    import torch
+
+    from rfm_studio.core.detection import find
+
+    x = 0.1 * np.random.default_rng(3).standard_normal(16000 * 3).astype(np.float32)
+
+    def answer(mel, q):
+        out = torch.full((mel.shape[-1],), -1000.0)
+        out[: mel.shape[-1] // 2] = 1000.0
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = find.windowed_probs(answer, x, "dog barking")
+    assert p.max() == 1.0 and p.min() < 1e-20 and np.isfinite(p).all()

@@ -107,7 +107,7 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
             q = torch.from_numpy(embed([text]))
         with torch.inference_mode():  # (never across a yield: the mode is the thread's)
             logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
-        out[..., a: a + logits.shape[-1]] = 1.0 / (1.0 + np.exp(-logits))
+        out[..., a: a + logits.shape[-1]] = 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))  # (no overflow)
     return out
 
 
