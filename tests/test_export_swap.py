@@ -30,7 +30,6 @@ def test_an_export_replaces_the_old_one_whole_and_a_failure_leaves_it_intact(tmp
     dst = tmp_path / "finder"
     finder_model.save(dst, CFG, _net(0), extra={"trained": {"steps": 1}})
     old = _files(dst)
-    (dst / "notes.txt").write_text("from an older export")  # gone with the folder it was in
     finder_model.save(dst, CFG, _net(1), extra={"trained": {"steps": 2}})
     new = _files(dst)
     assert sorted(new) == ["config.json", "model.safetensors"]
@@ -108,3 +107,20 @@ def test_the_cli_refuses_an_export_folder_before_training_or_writing(capsys, tmp
     code, out, err = run_cli(capsys, "remover", "export", str(run), str(mine))
     assert code == 2 and one_sentence(err) and "not an exported sound remover" in err, err
     assert [p.name for p in mine.iterdir()] == ["notes.txt"] and [p.name for p in run.iterdir()] == ["config.json"]
+
+
+def test_an_export_folder_holding_anything_else_is_refused_not_deleted(tmp_path):
+    """Replacing the export swaps the whole folder: what else a user kept in it (notes, a run's
+    checkpoints) would go with it, so the export is refused in one sentence and nothing moves."""
+    dst = tmp_path / "finder"
+    finder_model.save(dst, CFG, _net(0), extra={"trained": {"steps": 1}})
+    (dst / "notes.txt").write_text("mine")
+    (dst / "run").mkdir()
+    (dst / "run" / "step-1.safetensors").write_bytes(b"checkpoint")
+    weights = (dst / "model.safetensors").read_bytes()
+    with pytest.raises(OptionError, match=r"also holds notes\.txt, run, which replacing"):
+        finder_model.save(dst, CFG, _net(1), extra={"trained": {"steps": 2}})
+    assert sorted(p.name for p in dst.iterdir()) == ["config.json", "model.safetensors", "notes.txt", "run"]
+    assert (dst / "model.safetensors").read_bytes() == weights and (dst / "notes.txt").read_text() == "mine"
+    assert (dst / "run" / "step-1.safetensors").read_bytes() == b"checkpoint"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["finder"]  # the staged export deleted

@@ -133,8 +133,24 @@ def exporting(dst, what: str, marker: tuple[str, str, str]):
     same ``what`` and ``marker``): nothing is written where it is refused."""
     from .swap import replacing
 
-    with replacing(check_export(dst, what, marker), replace=True) as tmp:
+    dst = check_export(dst, what, marker)
+    with replacing(dst, replace=True) as tmp:
         yield tmp
+        _check_nothing_else(dst, Path(tmp), what)
+
+
+def _check_nothing_else(dst: Path, new: Path, what: str) -> None:
+    """OptionError (the staged export then deleted, ``dst`` untouched) when ``dst`` holds entries
+    the new export does not write: a swap would delete them with the old export."""
+    from .errors import OptionError
+
+    if not dst.is_dir():
+        return
+    extra = sorted(set(os.listdir(dst)) - set(os.listdir(new)))
+    if extra:
+        listed = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+        raise OptionError(f"{dst} also holds {listed}, which replacing the exported {what} would delete; "
+                          "move them out or name another folder.")
 
 
 def _holds(folder: Path, marker: tuple[str, str, str]) -> bool:
