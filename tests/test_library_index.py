@@ -286,3 +286,27 @@ def test_the_starter_index_is_rebuilt_when_the_app_moved(tmp_path, monkeypatch):
     with Library(db) as lib:
         assert lib.folders() == [(str(copy.resolve()), len(list(copy.glob("*.ogg"))), True)]
         assert names(lib.search("a dog barking", 1, load_encoder=False))[0].startswith("dog_bark")
+
+
+def test_a_user_folder_holding_the_starter_library_keeps_the_library_working(tmp_path, monkeypatch):
+    """Adding a folder that contains the starter library (e.g. the app's resources) indexes the
+    starter's files once, under that folder; the library then opens, lists, searches and removes
+    folders without error, and removing that folder brings the starter back on the next open."""
+    import shutil
+
+    import rfm_studio.core.library.starter as starter_mod
+
+    res = tmp_path / "resources"
+    shutil.copytree(starter_mod.starter_dir(), res / "library")
+    monkeypatch.setattr(starter_mod, "starter_dir", lambda: res / "library")
+    n = len(list((res / "library").glob("*.ogg")))
+    db = tmp_path / "u.sqlite"
+    with Library(db) as lib:
+        lib.add_folder(res)
+        assert lib.folders() == [(str(res.resolve()), n, False)]
+    with Library(db) as lib:  # reopened: no second copy, no error
+        assert lib.folders() == [(str(res.resolve()), n, False)] and lib.count() == n
+        assert names(lib.search("a dog barking", 1, load_encoder=False))[0].startswith("dog_bark")
+        assert lib.remove_folder(str(res)) == n
+    with Library(db) as lib:  # the starter is indexed again on its own
+        assert lib.folders() == [(str((res / "library").resolve()), n, True)]

@@ -3,8 +3,9 @@
 Tables: ``folders`` (indexed roots), ``files`` (one row per sound: path, size, mtime, length,
 format, description), ``texts`` (each distinct search text once, with its MiniLM embedding as a
 float32 blob, filled lazily on the first search) and ``fts`` (an FTS5 keyword index, the
-fallback when the encoder cannot load). WAL journal; every change is a transaction of at
-most ``BATCH`` files, so a killed scan leaves a consistent index that the next scan completes.
+fallback when the encoder cannot load). WAL journal; a scan commits every ``BATCH`` files, so a
+killed scan leaves a consistent index that the next scan completes; the starter library is
+indexed in one transaction with its folder (no one sees it half made).
 Re-scans read only files whose (path, size, mtime) changed.
 """
 
@@ -152,10 +153,11 @@ class Library:
                 row = self.db.execute("SELECT id, path FROM folders WHERE starter=1").fetchone()
                 if row and row[1] != path:  # the app moved: forget the old copy
                     self._forget_folder(row[0])
-                self.db.execute("INSERT OR IGNORE INTO folders(path, starter, added) VALUES(?, 1, ?)",
-                                (path, time.time()))
+                rep = None  # inside a folder the user indexed: its files are indexed with that folder
+                if self._enclosing(path) is None:
+                    self._claim_folder(path, True)
+                    rep = self._scan_tx(path, None, None, batch=None)
                 self._set("starter_removed", "0")
-                rep = self._scan_tx(path, None, None, batch=None)
                 self._set("starter_done", path)
                 self._bump()
                 self.db.execute("COMMIT")
@@ -165,8 +167,12 @@ class Library:
         return rep
 
     def _starter_done(self, path: str) -> bool:
+        """Whether the starter at ``path`` was indexed whole, as the starter folder or inside a
+        folder the user indexed (and that folder is still there)."""
+        if self._get("starter_done") != path:
+            return False
         row = self.db.execute("SELECT path FROM folders WHERE starter=1").fetchone()
-        return bool(row) and row[0] == path and self._get("starter_done") == path
+        return (bool(row) and row[0] == path) or self._enclosing(path) is not None
 
     def folders(self) -> list[tuple[str, int, bool]]:
         """[(folder, files, is the starter library)]."""
@@ -184,21 +190,35 @@ class Library:
             raise OptionError(f"{folder} is not a folder." if d.exists() else f"Folder not found: {folder}")
         root = str(d.resolve())
         with self._lock:
-            for (p,) in self.db.execute("SELECT path FROM folders").fetchall():
-                if root != p and root.startswith(p.rstrip(os.sep) + os.sep):
-                    return self.scan(p, cancel=cancel, progress=progress)  # already inside an indexed folder
+            outer = self._enclosing(root)
+            if outer is not None:
+                return self.scan(outer, cancel=cancel, progress=progress)  # already inside an indexed folder
             with self._tx():
-                self.db.execute("INSERT OR IGNORE INTO folders(path, starter, added) VALUES(?, ?, ?)",
-                                (root, int(starter), time.time()))
-                fid = self.db.execute("SELECT id FROM folders WHERE path=?", (root,)).fetchone()[0]
-                # folders inside the new one are merged into it
-                for sid, sp in self.db.execute("SELECT id, path FROM folders WHERE path LIKE ? AND id != ?",
-                                               (root.rstrip(os.sep) + os.sep + "%", fid)).fetchall():
-                    self.db.execute("UPDATE files SET folder=? WHERE folder=?", (fid, sid))
-                    self.db.execute("DELETE FROM folders WHERE id=?", (sid,))
+                self._claim_folder(root, starter)
                 if starter:
                     self._set("starter_removed", "0")
             return self.scan(root, cancel=cancel, progress=progress)
+
+    def _enclosing(self, root: str) -> str | None:
+        """The indexed folder that ``root`` lies inside (not ``root`` itself), if any."""
+        for (p,) in self.db.execute("SELECT path FROM folders").fetchall():
+            if root != p and root.startswith(p.rstrip(os.sep) + os.sep):
+                return p
+        return None
+
+    def _claim_folder(self, root: str, starter: bool) -> int:
+        """Inside a transaction: the folder row of ``root`` (made, or marked the starter), with the
+        indexed folders inside it merged into it; its id."""
+        self.db.execute("INSERT OR IGNORE INTO folders(path, starter, added) VALUES(?, ?, ?)",
+                        (root, int(starter), time.time()))
+        if starter:
+            self.db.execute("UPDATE folders SET starter=1 WHERE path=?", (root,))
+        fid = self.db.execute("SELECT id FROM folders WHERE path=?", (root,)).fetchone()[0]
+        for sid, sp in self.db.execute("SELECT id, path FROM folders WHERE path LIKE ? AND id != ?",
+                                       (root.rstrip(os.sep) + os.sep + "%", fid)).fetchall():
+            self.db.execute("UPDATE files SET folder=? WHERE folder=?", (fid, sid))
+            self.db.execute("DELETE FROM folders WHERE id=?", (sid,))
+        return fid
 
     def remove_folder(self, folder, forget_starter: bool = True) -> int:
         """Forget a folder and its files (the files themselves are not touched); returns how many."""
