@@ -726,6 +726,12 @@ def test_the_worker_sizes_the_blas_pools_as_the_models(monkeypatch):
         out = drive(host.edit(EditRequest(audio=x, sample_rate=16000, instruction="Make it quieter", steps=1), None))
         assert out.result.audio.shape == x.shape
         assert blas() == {1}  # the edit ran on the worker's one thread
+        import threadpoolctl
+
+        real, calls = threadpoolctl.threadpool_limits, []
+        monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda *a, **k: calls.append(1) or real(*a, **k))
+        drive(host.edit(EditRequest(audio=x, sample_rate=16000, instruction="Make it quieter", steps=1), None))
+        assert calls == [] and blas() == {1}  # already sized: no resize under the other threads' BLAS calls
     finally:
         wide.restore_original_limits()
         torch.set_num_threads(torch_before)

@@ -57,14 +57,18 @@ def use_worker_threads() -> int:
     (the model) and the BLAS pools of numpy and scipy (the dictionary engine's NMF: thousands of
     small products, each waiting for every BLAS thread; on a busy 2-core machine a 10 s clip's
     dictionary removal took 2-20 s with numpy's default 2 BLAS threads, 0.4 s with one:
-    benchmarks/gui_edit_time.py). Process-wide; a BLAS library loaded after a call is sized at
-    the next (each edit calls it). Returns the count."""
+    benchmarks/gui_edit_time.py). Process-wide; a pool is resized only when it is not at the
+    count (first use, or a BLAS library loaded since), so the UI and I/O threads' BLAS calls do
+    not meet a resize at every edit. Returns the count."""
     import torch
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     n = worker_threads()
-    torch.set_num_threads(n)
-    threadpool_limits(limits=n, user_api="blas")
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]  # (lists them: no pool is touched)
+    if any(i.get("num_threads") != n for i in blas):  # only when one is not sized yet (a library loaded since)
+        threadpool_limits(limits=n, user_api="blas")
     return n
 
 
