@@ -107,8 +107,14 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
             q = torch.from_numpy(embed([text]))
         with torch.inference_mode():  # (never across a yield: the mode is the thread's)
             logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
-        out[..., a: a + logits.shape[-1]] = 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))  # (no overflow)
+        out[..., a: a + logits.shape[-1]] = sigmoid(logits)
     return out
+
+
+def sigmoid(logits) -> np.ndarray:
+    """The logistic function of numpy ``logits``, clipped to +-60 (no overflow warning; the
+    probabilities are unchanged within it)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
 
 
 def window_bounds(n_frames: int, window_s: float | None = None) -> list[tuple[int, int]]:

@@ -137,7 +137,9 @@ def run_model_config(out) -> dict:
 
 def frame_scores(logits, labels) -> dict:
     """Frame F1 at probability 0.5 and the mean BCE; numpy inputs."""
-    p = 1 / (1 + np.exp(-logits))
+    from .find import sigmoid
+
+    p = sigmoid(logits)
     on = p >= 0.5
     y = labels >= 0.5
     tp = float((on & y).sum())
