@@ -295,6 +295,8 @@ def _key(bank: Path, rows, model: str, steps: int = STEPS) -> str:
     h = hashlib.sha256(f"{model} {CHANNELS} {steps}x{BATCH} {PATCH_FRAMES}".encode())
     for r in rows:
         h.update(f"{r['id']}|{r['class']}|{r['split']}".encode())
+    for g in sorted(starter_groups()):  # the recordings held out: a new starter library, a new judge
+        h.update(f"held|{g}".encode())
     return h.hexdigest()[:16]
 
 
