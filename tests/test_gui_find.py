@@ -305,7 +305,12 @@ def test_cancel_stops_the_finder_between_its_windows_and_the_progress_line_shows
     assert len(calls) == 4 and w.examples.spans == [] and w.panel.progress.format() == before
 
 
-def test_found_marks_go_when_the_instruction_names_another_sound(qtbot, window, burst_path, finder, monkeypatch):
+def _shown(w):
+    """Find's marks as drawn: per found span, whether its item in every view shows."""
+    return [all(it.isVisible() for it in items) for items, f in zip(w.examples._items, w.examples.found) if f]
+
+
+def test_found_marks_hide_while_the_instruction_names_another_sound(qtbot, window, burst_path, finder, monkeypatch):
     w = window
     open_clip(qtbot, w, burst_path)
     w.examples.on_drag(0.1, 0.3, True)  # a hand-made mark
@@ -315,15 +320,19 @@ def test_found_marks_go_when_the_instruction_names_another_sound(qtbot, window, 
         w.panel.instruction.setText(same)  # the same sound: the marks stay
         assert w.examples.found == [False, True, True] and w.examples.label.text() == "Examples: 2 found, 1 by hand"
     w.panel.instruction.setText("Remove the car passing")
-    assert w.examples.spans == [(0.1, 0.3)] and w.examples.found == [False]  # the hand mark stays
-    assert w.examples.label.text() == "Examples: 1 by hand" and "(found)" not in w.examples.label.toolTip()
-    assert w.statusBar().currentMessage() == ("Find's marks for 'dog barking' cleared: the instruction names "
+    assert w.examples.found == [False, True, True] and _shown(w) == [False, False]  # kept, not drawn
+    assert w.examples.label.text() == ("Examples: 1 by hand, 2 found for 'dog barking' hidden "
+                                       "(the instruction names another sound)")
+    assert w.statusBar().currentMessage() == ("Find's marks for 'dog barking' hidden: the instruction names "
                                               "another sound.")
+    assert w.panel.engine() == "dictionary"  # the hand mark is still an example
     assert [p.kind for p in w.editing.build_request().prompts] == ["example"]  # the next edit hears the hand mark only
     for item in w.examples._items[0]:
-        assert item.scene() is not None  # still drawn
-    w.panel.instruction.setText("Remove the dog barking")  # back again: the dropped marks stay dropped
-    assert w.examples.found == [False]
+        assert item.scene() is not None and item.isVisible()  # the hand mark is still drawn
+    w.panel.instruction.setText("Remove the dog barking")  # back again: the marks show again
+    assert _shown(w) == [True, True] and w.examples.label.text() == "Examples: 2 found, 1 by hand"
+    assert w.statusBar().currentMessage() == "Find's marks for 'dog barking' shown again."
+    assert [p.kind for p in w.editing.build_request().prompts] == ["example"] * 3
     # a Find whose instruction names another sound by the time it answers is not applied
     gate = gated(monkeypatch)
     w.panel.instruction.setText("Remove the dog barking")
@@ -331,5 +340,57 @@ def test_found_marks_go_when_the_instruction_names_another_sound(qtbot, window, 
     w.panel.instruction.setText("Remove the car passing")
     gate.set()
     qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
-    assert w.examples.found == [False]
+    assert w.examples.found == [False, True, True] and _shown(w) == [False, False]
     assert w.statusBar().currentMessage() == "Find ignored: the instruction names another sound now."
+    # marks drawn by hand while Find's are hidden: the last hidden one makes room where all are in use
+    from rfm_studio.core.prompts import MAX_PROMPTS
+
+    for i in range(MAX_PROMPTS - 3):
+        w.examples.on_drag(0.4 + 0.02 * i, 0.52 + 0.02 * i, True)
+    assert len(w.examples.spans) == MAX_PROMPTS and w.examples.found.count(True) == 2
+    w.examples.on_drag(2.6, 2.9, True)
+    assert len(w.examples.in_use()) == MAX_PROMPTS - 1 and w.examples.found.count(True) == 1
+    assert len(w.examples._items) == len(w.examples.spans) == MAX_PROMPTS
+    w.panel.instruction.setText("Remove the dog barking")
+    assert _shown(w) == [True] and len(w.examples.in_use()) == MAX_PROMPTS
+    w.panel.instruction.setText("Remove the car passing")
+    # a new Find replaces the hidden marks, for its own sound
+    use_probs(monkeypatch, fake_probs())
+    w.examples.clear_button.click()
+    w.examples.on_drag(0.1, 0.3, True)
+    find_now(qtbot, w, "Remove the dog barking")
+    w.panel.instruction.setText("Remove the car passing")
+    assert _shown(w) == [False, False]
+    find_now(qtbot, w, "Remove the car passing")
+    assert w.examples.found == [False, True, True]
+    assert w.examples.found_for == "car passing" and _shown(w) == [True, True]
+    assert w.examples.label.text() == "Examples: 2 found, 1 by hand"
+
+
+def test_typing_around_the_sound_keeps_the_found_marks_once_it_names_it_again(qtbot, window, burst_path, finder):
+    """Typed a key at a time: "Remove the " in front of "dog barking" hides the marks at the
+    first key and shows them again at the last; " x" typed and deleted, likewise."""
+    from PySide6.QtCore import Qt
+
+    w = window
+    open_clip(qtbot, w, burst_path)
+    find_now(qtbot, w, "dog barking")
+    box = w.panel.instruction
+    spans = list(w.examples.spans)
+    assert len(spans) == 2 and _shown(w) == [True, True]
+    box.setFocus()
+    box.setCursorPosition(0)
+    qtbot.keyClicks(box, "R")
+    assert box.text() == "Rdog barking" and _shown(w) == [False, False]  # another sound: hidden, not deleted
+    assert w.editing.build_request().prompts == () and w.panel.engine() != "dictionary"
+    qtbot.keyClicks(box, "emove the ")
+    assert box.text() == "Remove the dog barking"
+    assert w.examples.spans == spans and _shown(w) == [True, True]
+    assert [p.kind for p in w.editing.build_request().prompts] == ["example"] * 2
+    box.end(False)
+    qtbot.keyClicks(box, " x")
+    assert box.text() == "Remove the dog barking x" and _shown(w) == [False, False]
+    qtbot.keyClick(box, Qt.Key_Backspace)
+    qtbot.keyClick(box, Qt.Key_Backspace)
+    assert box.text() == "Remove the dog barking"
+    assert w.examples.spans == spans and _shown(w) == [True, True] and w.examples.label.text() == "Examples: 2 found"

@@ -6,7 +6,8 @@ become the audio prompts (core.prompts, kind "example") of the next edit: a Remo
 sounds like the marked audio wherever it plays (another recording of the sound mostly stays). "Clear examples" or opening another clip
 removes them. Find (window_find) adds the spans the sound finder heard as marks of the same kind
 (``set_found``): a new Find replaces the marks the last one made and keeps those drawn by hand,
-and they go (``drop_found``) when the instruction names another sound than the one they were found for.
+and they are hidden (``show_found``: not drawn, not heard by an edit) while the instruction names
+another sound than the one they were found for, and shown again once it names that sound again.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class ExampleMarks(QObject):
         self.spans: list[tuple[float, float]] = []
         self.found: list[bool] = []  # per span: made by Find (not by hand)
         self.found_for = ""  # the sound Find heard where its marks are
+        self.found_hidden = False  # Find's marks are set aside: the instruction names another sound
         self._items: list[list] = []  # per span, its item in each view
         self._live = None  # the span being dragged: one item per view
         self.row = QWidget()
@@ -72,7 +74,9 @@ class ExampleMarks(QObject):
             it.setRegion((a, b))
         if finished:
             items, self._live = self._live, None
-            if b - a >= MIN_PROMPT_SECONDS and len(self.spans) < MAX_PROMPTS:
+            if b - a >= MIN_PROMPT_SECONDS and len(self.in_use()) < MAX_PROMPTS:
+                if len(self.spans) >= MAX_PROMPTS:  # a hidden found mark makes room for one by hand
+                    self._remove(max(i for i, f in enumerate(self.found) if f))
                 self.spans.append((a, b))
                 self.found.append(False)
                 self._items.append(items)
@@ -89,6 +93,7 @@ class ExampleMarks(QObject):
             self._live = None
         had = bool(self.spans)
         self.spans, self.found, self._items, self.found_for = [], [], [], ""
+        self.found_hidden = False
         self._show()
         if had:
             self.changed.emit()
@@ -97,19 +102,30 @@ class ExampleMarks(QObject):
         """How many marks a Find may make: MAX_PROMPTS less the hand-made ones."""
         return MAX_PROMPTS - self.found.count(False)
 
-    def _drop_found(self) -> None:
-        for items in (it for it, f in zip(self._items, self.found) if f):
-            self._drop(items)
-        keep = [i for i, f in enumerate(self.found) if not f]
-        self.spans, self._items = [self.spans[i] for i in keep], [self._items[i] for i in keep]
-        self.found = [False] * len(keep)
+    def in_use(self) -> list[tuple[float, float]]:
+        """The spans the next edit hears: the hand-made ones, and Find's unless they are hidden."""
+        return [s for s, f in zip(self.spans, self.found) if not (f and self.found_hidden)]
 
-    def drop_found(self) -> bool:
-        """Remove the marks Find made (the hand-made ones stay); whether there were any."""
-        if not any(self.found):
+    def _remove(self, i: int) -> None:
+        self._drop(self._items.pop(i))
+        del self.spans[i], self.found[i]
+
+    def _drop_found(self) -> None:
+        for i in reversed([i for i, f in enumerate(self.found) if f]):
+            self._remove(i)
+        self.found_hidden = False
+
+    def show_found(self, shown: bool) -> bool:
+        """Show the marks Find made (the instruction names the sound they were found for) or hide
+        them (it names another): hidden, they are neither drawn nor heard by an edit, and kept for
+        when it names that sound again. Hand-made marks are unaffected. Whether anything changed."""
+        hidden = not shown and any(self.found)
+        if hidden == self.found_hidden:
             return False
-        self._drop_found()
-        self.found_for = ""
+        self.found_hidden = hidden
+        for items, f in zip(self._items, self.found):
+            for it in items if f else ():
+                it.setVisible(not hidden)
         self._show()
         self.changed.emit()
         return True
@@ -140,7 +156,7 @@ class ExampleMarks(QObject):
     def prompts(self, audio, sample_rate: int) -> tuple:
         """The marked spans of ``audio`` as example prompts (spans past its end are skipped)."""
         dur = audio.shape[0] / float(sample_rate)
-        return tuple(example_from_clip(audio, sample_rate, a, min(b, dur)) for a, b in self.spans
+        return tuple(example_from_clip(audio, sample_rate, a, min(b, dur)) for a, b in self.in_use()
                      if min(b, dur) - a >= MIN_PROMPT_SECONDS)
 
     def _show(self) -> None:
@@ -150,10 +166,13 @@ class ExampleMarks(QObject):
             self.label.setText("Examples: none (Shift-drag to mark where the sound plays)")
             self.label.setToolTip("")
         else:
-            n_found = sum(self.found)
-            counts = [f"{n_found} found"] if n_found else []
+            n_found, hidden = sum(self.found), self.found_hidden
+            counts = [f"{n_found} found"] if n_found and not hidden else []
             counts += [f"{len(self.spans) - n_found} by hand"] if n_found < len(self.spans) else []
+            if hidden:
+                counts.append(f"{n_found} found for '{self.found_for}' hidden (the instruction names another sound)")
             self.label.setText(f"Examples: {', '.join(counts)}")
-            self.label.setToolTip("\n".join(f"{a:.2f}–{b:.2f} s" + (" (found)" if f else " (by hand)")
+            kind = " (found, hidden)" if hidden else " (found)"
+            self.label.setToolTip("\n".join(f"{a:.2f}–{b:.2f} s" + (kind if f else " (by hand)")
                                             for (a, b), f in zip(self.spans, self.found)))
         self.clear_button.setVisible(bool(self.spans))

@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
         # example marks (Shift-drag): the next edit's audio prompts; listed under the region
         self.examples = ExampleMarks([self.wave, self.spec], self)
         self.panel.region_label.parentWidget().layout().addWidget(self.examples.row)
-        self.examples.changed.connect(lambda: self.panel.set_examples(len(self.examples.spans)))
+        self.examples.changed.connect(lambda: self.panel.set_examples(len(self.examples.in_use())))
         self.panel.instruction.set_history(self.settings.instructions)
         self.panel.layers.setCurrentIndex(max(0, self.panel.layers.findData(self.settings.attention_layers)))
         self.panel.layers.currentIndexChanged.connect(

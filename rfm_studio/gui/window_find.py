@@ -2,8 +2,8 @@
 current version, heard by the shipped sound finder (core.detection.find.run_find, a generator: the
 Edit panel's progress line shows the window it hears, and Cancel / Esc stops it between windows) in
 the model worker, within the selected region when there is one. The spans it finds become example marks
-(ExampleMarks.set_found: they replace the last Find's marks, hand-made ones stay) and the status
-bar says where, or that nothing was found. ``FindHost`` lists everything it uses of the window."""
+(ExampleMarks.set_found: they replace the last Find's marks, hand-made ones stay; hidden while the
+instruction names another sound) and the status bar says where, or that nothing was found. ``FindHost`` lists everything it uses of the window."""
 
 from __future__ import annotations
 
@@ -147,13 +147,14 @@ class FindController:
                 self.win.statusBar().showMessage(say, 5000)
 
     def _instruction_changed(self, text: str) -> None:
-        """The marks Find made go once the instruction names another sound (hand marks stay)."""
+        """The marks Find made are hidden while the instruction names another sound than the one
+        they were found for (a key at a time, a half-typed instruction does) and shown again once it
+        names that sound again; hand marks stay as they are."""
         marks = self.win.examples
-        if any(marks.found) and find.sound_key(text) != find.sound_key(marks.found_for):
-            what = marks.found_for
-            marks.drop_found()
-            self.win.statusBar().showMessage(f"Find's marks for '{what}' cleared: the instruction names "
-                                             "another sound.", 8000)
+        same = find.sound_key(text) == find.sound_key(marks.found_for)
+        if marks.show_found(same):
+            say = "shown again" if same else "hidden: the instruction names another sound"
+            self.win.statusBar().showMessage(f"Find's marks for '{marks.found_for}' {say}.", 8000)
 
     def _step(self, ev) -> None:
         """A FindStep: the window the finder hears now, on the Edit panel's progress line."""
