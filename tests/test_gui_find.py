@@ -394,3 +394,28 @@ def test_typing_around_the_sound_keeps_the_found_marks_once_it_names_it_again(qt
     qtbot.keyClick(box, Qt.Key_Backspace)
     assert box.text() == "Remove the dog barking"
     assert w.examples.spans == spans and _shown(w) == [True, True] and w.examples.label.text() == "Examples: 2 found"
+
+
+def test_a_block_set_while_a_find_runs_outlasts_it_and_training_waits_for_the_find(qtbot, loaded, finder,
+                                                                                    monkeypatch):
+    """The progress line after a Find: "Edits wait: …" set meanwhile, not the line from before
+    it (a "Done in … · version N"); and the Fine-tuning tab's job waits while a Find runs."""
+    from gui_helpers import run_edit
+
+    w = loaded
+    v = run_edit(qtbot, w, steps=1)
+    done = w.panel.progress.format()
+    assert done.startswith("Done in") and done.endswith(f"version {v.id}")
+    gate = gated(monkeypatch)
+    w.panel.instruction.setText("Remove the dog barking")
+    assert w.finding.run() is not None
+    assert w.finetune.slot.other_job() == "A Find is running: train when it has finished (or cancel it)."
+    w.finetune.slot.changed.emit(True)  # (as a fine-tuning job would: the Edit panel is blocked)
+    blocked = w.panel.blocked
+    assert blocked.startswith("Edits wait:") and w.panel.progress.format() == blocked
+    gate.set()
+    qtbot.waitUntil(lambda: not w.finding.busy, timeout=30000)
+    assert w.panel.progress.format() == blocked and w.errors == []
+    assert w.finetune.slot.other_job() == ""
+    w.finetune.slot.changed.emit(False)
+    assert w.panel.progress.format() == "Ready"

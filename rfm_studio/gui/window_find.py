@@ -162,11 +162,12 @@ class FindController:
             self.win.panel.set_stage(ev.window, ev.windows, f"Finding '{ev.text}'")
 
     def _settle(self) -> None:
-        """The find is over: the actions, and the progress line as it was before it."""
+        """The find is over: the actions, and the progress line as it was before it, unless edits
+        wait now (a block set while it ran says so)."""
         self.job = None
         self.win.update_actions()
         if not self.win.editing.busy:  # (an edit that cancelled the find shows its own progress)
-            self.win.panel.set_progress_text(self._rest)
+            self.win.panel.set_progress_text(self.win.panel.blocked or self._rest)
 
     def _done(self, found: find.FoundSound) -> None:
         w = self.win

@@ -36,6 +36,8 @@ class JobSlot(QObject):
             return "An edit is running: train when it has finished (or cancel it)."
         if self.runner.busy("model"):
             return "The model is loading: train when it is ready."
+        if self.runner.busy("find"):  # the sound finder runs in the same worker
+            return "A Find is running: train when it has finished (or cancel it)."
         return ""
 
     def submit(self, fn, label: str, training: bool = False, started=None, yielded=None, returned=None,
