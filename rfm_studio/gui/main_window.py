@@ -215,7 +215,6 @@ class MainWindow(QMainWindow):
         self.history_panel.activated.connect(self.go_to_version)
         self.history_panel.compare_changed.connect(self.set_compare)
         self.history_dock = self._dock("History", "history_dock", self.history_panel)
-        window_docks.keep_width(self)  # never narrower than the panel, a restored layout's included
         self.resizeDocks([self.edit_dock], [430], Qt.Horizontal)
         edit_h = window_docks.edit_height(self)
         self.resizeDocks([self.edit_dock, self.history_dock], [edit_h, max(200, 900 - edit_h)], Qt.Vertical)
@@ -253,7 +252,7 @@ class MainWindow(QMainWindow):
         self.attn.style(colors)
         self.finetune.style(colors)
         self.acts.set_icons()
-        window_docks.keep_width(self)  # the theme's fonts may change what the panel needs
+        window_docks.fit_width(self)  # the theme's fonts may change what the panel needs
         self.spec_tag.setStyleSheet(f"QLabel#tag {{ color: {colors.text}; background: {theme.rgba(colors.plot_bg, 200)}; "
                                     "padding: 1px 6px; border-radius: 3px; font-size: 8.5pt; }")
         self.refresh_views()

@@ -9,7 +9,9 @@ again once there is room for it (in a restored layout: as its Edit dock's height
 A split the user chose is theirs: once the Edit dock's height is no longer the one the app
 last set (the user dragged the separator), a resize keeps the Edit dock's height and gives the
 change to the dock under it; a window whose saved layout was restored is never refitted. The Edit
-dock is never narrower than its panel (keep_width), a restored layout's included."""
+dock gets the width its panel needs (fit_width: at start, a restored layout's included, and at each
+resize) as far as the central widget's minimum leaves room; it sets no minimum, so the window can
+still be as narrow as its central widget and the docks at their smallest allow."""
 
 from __future__ import annotations
 
@@ -49,17 +51,32 @@ def _set_edit(win, lower, height: int) -> None:
         win.layout().activate()  # (resizeDocks alone applies at the next layout pass)
 
 
-def keep_width(win) -> None:
-    """The Edit dock never narrower than its panel needs (a narrower one scrolls sideways): the
-    panel's minimum width, with room for the vertical scroll bar a short window gives it, is the
-    minimum of the scroll area around it, so of the dock (a restored layout and a drag included);
-    set again where the panel's spacing is chosen."""
+def panel_width(win) -> int:
+    """The Edit dock's width that shows the panel without a horizontal scroll bar: the panel's
+    minimum width, room for the vertical scroll bar a short window gives it, and the dock's frame."""
     from PySide6.QtWidgets import QScrollArea, QStyle
 
-    scroll = next((s for s in win.edit_dock.findChildren(QScrollArea) if s.widget() is win.panel), None)
-    if scroll is not None:
-        bar = scroll.style().pixelMetric(QStyle.PM_ScrollBarExtent, None, scroll)
-        scroll.setMinimumWidth(win.panel.minimumSizeHint().width() + bar + 2 * scroll.frameWidth())
+    dock = win.edit_dock
+    scroll = next((s for s in dock.findChildren(QScrollArea) if s.widget() is win.panel), None)
+    if scroll is None:
+        return win.panel.minimumSizeHint().width()
+    bar = scroll.style().pixelMetric(QStyle.PM_ScrollBarExtent, None, scroll)
+    chrome = max(dock.width() - scroll.width(), 0) if dock.isVisible() else 0
+    return win.panel.minimumSizeHint().width() + bar + 2 * scroll.frameWidth() + chrome
+
+
+def fit_width(win) -> None:
+    """Widen the Edit dock to the width its panel needs (panel_width), as far as the central
+    widget can give up room above its minimum; a dock already that wide, or wider, stays as it is."""
+    dock, central = win.edit_dock, win.centralWidget()
+    if (central is None or dock.isFloating() or not dock.isVisible()
+            or win.dockWidgetArea(dock) not in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)):
+        return
+    spare = central.width() - central.minimumSizeHint().expandedTo(central.minimumSize()).width()
+    width = min(panel_width(win), dock.width() + max(spare, 0))
+    if width > dock.width():
+        win.resizeDocks([dock], [width], Qt.Horizontal)
+        win.layout().activate()  # (resizeDocks alone applies at the next layout pass)
 
 
 def choose_spacing(win, lower) -> None:
@@ -71,7 +88,7 @@ def choose_spacing(win, lower) -> None:
     win.panel.set_compact(False)
     if edit_height(win) > room:
         win.panel.set_compact(True)
-    keep_width(win)
+    fit_width(win)
 
 
 def keep_spacing(win) -> None:
@@ -80,7 +97,7 @@ def keep_spacing(win) -> None:
     win.panel.set_compact(False)
     if edit_height(win) > win.edit_dock.height():
         win.panel.set_compact(True)
-    keep_width(win)
+    fit_width(win)
 
 
 def fit(win) -> None:
@@ -101,6 +118,8 @@ def refit(win) -> None:
         choose_spacing(win, lower)
         _set_edit(win, lower, edit_height(win))
         _remember(win)
+    else:
+        fit_width(win)
 
 
 def _remember(win) -> None:
@@ -149,3 +168,4 @@ class EditSplit(QObject):
         lower = lower_dock(self.win)
         if lower is not None:
             _set_edit(self.win, lower, height)
+        fit_width(self.win)
