@@ -208,6 +208,7 @@ def test_sound_key_says_when_two_instructions_name_the_same_sound():
     assert sound_key("Remove the dog barking") == ("dog", "barking")
     assert sound_key("Remove the car passing") != sound_key("Remove the dog barking")
     assert sound_key("Remove the dog") != sound_key("Remove the dog barking")
+    assert sound_key("Remove all the birds") == sound_key("Remove birds") == sound_key("Remove some birds") == ("birds",)
 
 
 def test_very_confident_logits_give_0_and_1_without_overflow_warnings():

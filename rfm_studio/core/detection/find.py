@@ -183,12 +183,16 @@ def query_text(instruction: str) -> str:
     return removed_sound(instruction) or instruction
 
 
+KEY_STOP = frozenset({"a", "an", "the", "all", "some", "any", "every", "each"})
+
+
 def sound_key(instruction: str) -> tuple:
-    """The words of the sound ``instruction`` names (``query_text``), lowercase and without
-    articles: "Remove the dog barking." and "dog barking" name the same sound, "Remove the car" not."""
+    """The words of the sound ``instruction`` names (``query_text``), lowercase, without articles
+    and quantifiers: "Remove the dog barking.", "Remove all the dog barking" and "dog barking" name
+    the same sound, "Remove the car" not."""
     import re
 
-    return tuple(w for w in re.findall(r"\w+", query_text(instruction).lower()) if w not in ("a", "an", "the"))
+    return tuple(w for w in re.findall(r"\w+", query_text(instruction).lower()) if w not in KEY_STOP)
 
 
 @dataclass(frozen=True)
