@@ -144,26 +144,19 @@ class Library:
         path = str(d.resolve())
         if self._starter_done(path):
             return None
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")  # one indexer at a time; the others wait here, then see it done
-            try:
-                if self._get("starter_removed") == "1" or self._starter_done(path):
-                    self.db.execute("COMMIT")
-                    return None
-                row = self.db.execute("SELECT id, path FROM folders WHERE starter=1").fetchone()
-                if row and row[1] != path:  # the app moved: forget the old copy
-                    self._forget_folder(row[0])
-                rep = None  # inside a folder the user indexed: its files are indexed with that folder
-                if self._enclosing(path) is None:
-                    self._claim_folder(path, True)
-                    rep = self._scan_tx(path, None, None, batch=None)
-                self._set("starter_removed", "0")
-                self._set("starter_done", path)
-                self._bump()
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._lock, self._tx():  # one indexer at a time; the others wait here, then see it done
+            if self._get("starter_removed") == "1" or self._starter_done(path):
+                return None
+            row = self.db.execute("SELECT id, path FROM folders WHERE starter=1").fetchone()
+            if row and row[1] != path:  # the app moved: forget the old copy
+                self._forget_folder(row[0])
+            rep = None  # inside a folder the user indexed: its files are indexed with that folder
+            if self._enclosing(path) is None:
+                self._claim_folder(path, True)
+                rep = self._scan_tx(path, None, None, batch=None)
+            self._set("starter_removed", "0")
+            self._set("starter_done", path)
+            self._bump()
         return rep
 
     def _starter_done(self, path: str) -> bool:
@@ -265,15 +258,9 @@ class Library:
 
     def scan(self, root: str, cancel=None, progress=None) -> ScanReport:
         """Index the files under the indexed folder ``root`` (committed every BATCH files)."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                rep = self._scan_tx(root, cancel, progress, batch=BATCH)
-                self._bump()
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._lock, self._tx():
+            rep = self._scan_tx(root, cancel, progress, batch=BATCH)
+            self._bump()
         return rep
 
     def _scan_tx(self, root: str, cancel, progress, batch: int | None) -> ScanReport:
