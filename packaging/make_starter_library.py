@@ -10,6 +10,8 @@ tagged with the class's captions (TITLE, COMMENT). The other groups stay out of 
 library, so benchmarks/add_replace.py can train its classifier on recordings the library
 does not hold. licences.tsv records the licence, package and source path of every file and
 starter_groups.txt the bank groups used. Reserved evaluation packages are refused.
+A class the library already holds keeps its recordings (unless --fresh): a rebuild from a larger
+bank adds classes.
 Re-running replaces the folder (written beside it, then swapped in).
 """
 
@@ -39,14 +41,35 @@ def default_bank() -> Path:
     return b2 if (b2 / "READY").exists() else Path("/work/data/bank1")
 
 
-def pick(rows: list[dict], per_class: int) -> list[dict]:
+def kept_ids(folder: Path = OUT) -> dict:
+    """{class: [bank ids]} of the starter library already in ``folder`` (its licences.tsv)."""
+    table = folder / "licences.tsv"
+    if not table.is_file():
+        return {}
+    out = defaultdict(list)
+    with table.open(newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            out[r["class"]].append(r["bank_id"])
+    return dict(out)
+
+
+def pick(rows: list[dict], per_class: int, keep: dict | None = None) -> list[dict]:
     """About half the groups of each class (seeded by the group name), at most per_class clips;
-    real recordings before General MIDI / speech-synthesis renders."""
+    real recordings before General MIDI / speech-synthesis renders. A class in ``keep`` ({class:
+    [bank ids]}, the library as it is) keeps those of its recordings the bank still holds, so a
+    rebuild from a larger bank adds classes without swapping recordings already checked by ear
+    for ones whose labels the bank's automatic labelling may have got wrong (its fire_crackle
+    class holds game weapons' "fire" sounds)."""
     by_class = defaultdict(lambda: defaultdict(list))
+    by_id = {r["id"]: r for r in rows}
     for r in rows:
         by_class[r["class"]][r.get("group") or r["id"]].append(r)
     out = []
     for cls in sorted(by_class):
+        kept = [by_id[i] for i in (keep or {}).get(cls, []) if i in by_id and by_id[i]["class"] == cls]
+        if kept:
+            out += kept[:per_class]
+            continue
         groups = by_class[cls]
         rendered = {"fluid-soundfont-gm", "espeak-ng-data"}
         order = sorted(groups, key=lambda g: (all(x["package"] in rendered for x in groups[g]),
@@ -90,13 +113,15 @@ def main(argv=None) -> int:
     ap.add_argument("--per-class", type=int, default=4)
     ap.add_argument("--max-seconds", type=float, default=6.0)
     ap.add_argument("--sample-rate", type=int, default=16000)
+    ap.add_argument("--fresh", action="store_true",
+                    help="pick every class's recordings anew (default: keep those the library already holds)")
     args = ap.parse_args(argv)
     bank = args.bank or default_bank()
     rows = [json.loads(l) for l in (bank / "bank.jsonl").read_text().splitlines() if l.strip()]
     bad = sorted({r["package"] for r in rows} & RESERVED)
     if bad:
         raise SystemExit(f"{bank} uses reserved packages: {', '.join(bad)}")
-    chosen = pick(rows, args.per_class)
+    chosen = pick(rows, args.per_class, {} if args.fresh else kept_ids())
     tmp = OUT.with_name(".library-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
