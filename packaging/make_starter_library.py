@@ -57,9 +57,9 @@ def pick(rows: list[dict], per_class: int, keep: dict | None = None) -> list[dic
     """About half the groups of each class (seeded by the group name), at most per_class clips;
     real recordings before General MIDI / speech-synthesis renders. A class in ``keep`` ({class:
     [bank ids]}, the library as it is) keeps those of its recordings the bank still holds, so a
-    rebuild from a larger bank adds classes without swapping recordings already checked by ear
-    for ones whose labels the bank's automatic labelling may have got wrong (its fire_crackle
-    class holds game weapons' "fire" sounds)."""
+    rebuild from a larger bank adds classes without swapping recordings already shipped for ones
+    whose labels the bank's automatic labelling may have got wrong (bank v2's fire_crackle class
+    holds game weapons' "fire" sounds)."""
     by_class = defaultdict(lambda: defaultdict(list))
     by_id = {r["id"]: r for r in rows}
     for r in rows:
