@@ -56,6 +56,28 @@ def test_every_listed_or_rendered_class_reads_as_a_caption():
     assert family("snare_drum") == family("piano") == "music"
 
 
+def test_a_weapons_fire_is_not_a_fire_crackling():
+    """Bank v2 filed game weapons' "fire" sounds (shotgun_fire, uzi_fire, a flamethrower, a car's
+    backfire) as fire_crackle; the starter library then placed a flamethrower for "Add a fire
+    crackling". Burning fires keep the label."""
+    for path in ("nexuiz-data/usr/share/games/nexuiz/data/data.pk3#sound/weapons/shotgun_fire.ogg",
+                 "nexuiz-data/usr/share/games/nexuiz/data/data.pk3#sound/weapons/uzi_fire.ogg",
+                 "nexuiz-data/usr/share/games/nexuiz/data/data.pk3#sound/porto/fire.ogg",
+                 "redeclipse-data/usr/share/games/redeclipse/data/sounds/weapons/flamer/power.ogg",
+                 "openarena-data/usr/share/games/openarena/missionpack/mp-pak0.pk3#sound/weapons/proxmine/wstbfire.wav",
+                 "torcs-data/usr/share/games/torcs/data/sound/backfire_loop.wav",
+                 "bzflag-data/usr/share/games/bzflag/fire.wav"):
+        assert label(path) != "fire_crackle", path
+    for path in ("wesnoth-1.16-data/usr/share/games/wesnoth/1.16/data/core/sounds/ambient/campfire.ogg",
+                 "minetest-data/usr/share/games/minetest/games/minetest_game/mods/fire/sounds/fire_fire.1.ogg",
+                 "redeclipse-data/usr/share/games/redeclipse/data/sounds/ambience/fire.ogg",
+                 "redeclipse-data/usr/share/games/redeclipse/data/sounds/sfx/burnfire.ogg",
+                 "openarena-data/usr/share/games/openarena/baseoa/pak0.pk3#sound/world/fire1.wav",
+                 "wesnoth-1.16-data/usr/share/games/wesnoth/1.16/data/core/sounds/flame-big.ogg",
+                 "cube2-data/usr/share/games/cube2/packages/sounds/sfx/burning.ogg"):
+        assert label(path) == "fire_crackle", path
+
+
 def test_name_rules():
     assert label("0ad-data/usr/share/games/0ad/mods/public/public.zip#audio/resource/lumbering/lumber_tree_03.ogg") == "wood_chop"
     assert label("torcs-data/usr/share/games/torcs/sound/sound/crash3.wav") == "car_crash"

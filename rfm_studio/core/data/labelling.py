@@ -134,7 +134,10 @@ RULES: list[tuple[str, str]] = [
     ("punch", r"(?<!bass_)punch|/fist|club\.|mace\.|baseballbat|/hit\d*\.(wav|ogg)$"),
     # fire and water
     ("fireworks", r"firework"),
-    ("fire_crackle", r"fire(?!arrow|punch|station|truck|works|_flint)|flame(?!thrower)|campfire|torch\.|burning|lava_amb"),
+    # (not a weapon's "fire": weapon folders, the portal gun, bzflag's shot, a car's backfire, "gun_fire")
+    ("fire_crackle", r"^(?!.*::weapons?/|nexuiz-data::porto/|bzflag-data::|.*backfire)"
+                     r".*(?:(?<![a-z_])fire(?!arrow|punch|station|truck|works|_flint)|flame(?!thrower|r/)|campfire"
+                     r"|burnfire|torch\.|burning|lava_amb)"),
     ("splash", r"^(?!hydrogen)(?!.*drum_splash).*(splash|plunge|watr_(in|out)|/plop|water-blast)"),
     ("water_drip", r"drip|droplet|waterdrop|/drops\."),
     ("bubbles", r"/bubbles?\d*\.|gurp|blubber"),
