@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from test_find_sound import use_probs
-from tiny_bank import interrupted_run, make_tiny_bank
+from tiny_bank import make_tiny_bank, tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +21,8 @@ def trained(bank, tmp_path_factory, minilm):
     """A run of 6 steps on the tiny bank, cancelled after 3 and resumed."""
     from rfm_studio.core.detection.train import DetectorTrainConfig, train_detector
 
-    run = tmp_path_factory.mktemp("finder_run")
-    cfg = DetectorTrainConfig(bank=str(bank), out=str(run), steps=6, batch_size=4, seconds=2.0, val_rows=8,
-                              val_every=2, warmup=1, model={"channels": [4, 8, 8, 8], "width": 16,
-                                                            "dilations": [1, 2]})
-    first, second = interrupted_run(train_detector, cfg)
-    return run, cfg, first, second
+    return tiny_run(train_detector, DetectorTrainConfig, bank, tmp_path_factory.mktemp("finder_run"),
+                    {"channels": [4, 8, 8, 8], "width": 16, "dilations": [1, 2]})
 
 
 def test_training_yields_steps_and_resumes_where_it_stopped(trained):

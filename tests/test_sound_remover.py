@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tiny_bank import interrupted_run, make_tiny_bank
+from tiny_bank import make_tiny_bank, tiny_run
 
 TINY = {"channels": [4, 8, 8, 8], "width": 16, "dilations": [1, 2], "refine": 4}
 
@@ -22,11 +22,7 @@ def trained(bank, tmp_path_factory, minilm):
     """A run of 6 steps on the tiny bank, cancelled after 3 and resumed."""
     from rfm_studio.core.detection.remover_train import RemoverTrainConfig, train_remover
 
-    run = tmp_path_factory.mktemp("remover_run")
-    cfg = RemoverTrainConfig(bank=str(bank), out=str(run), steps=6, batch_size=4, seconds=2.0, val_rows=8,
-                             val_every=2, warmup=1, model=dict(TINY))
-    first, second = interrupted_run(train_remover, cfg)
-    return run, cfg, first, second
+    return tiny_run(train_remover, RemoverTrainConfig, bank, tmp_path_factory.mktemp("remover_run"), TINY)
 
 
 @pytest.fixture

@@ -50,3 +50,12 @@ def interrupted_run(train, cfg, stop_after: int = 3):
         if ev.step == stop_after:
             token.cancel()
     return first, list(train(cfg))
+
+
+def tiny_run(train, config_cls, bank, run, model: dict, stop_after: int = 3):
+    """A 6-step training run of ``config_cls`` (a finder's or a remover's train config) on the tiny
+    ``bank`` into ``run`` with the network ``model``, cancelled after ``stop_after`` steps and
+    resumed: (run, config, events before, events after)."""
+    cfg = config_cls(bank=str(bank), out=str(run), steps=6, batch_size=4, seconds=2.0, val_rows=8,
+                     val_every=2, warmup=1, model=dict(model))
+    return (run, cfg) + interrupted_run(train, cfg, stop_after)
