@@ -118,6 +118,10 @@ def test_an_export_folder_holding_anything_else_is_refused_not_deleted(tmp_path)
     (dst / "run").mkdir()
     (dst / "run" / "step-1.safetensors").write_bytes(b"checkpoint")
     weights = (dst / "model.safetensors").read_bytes()
+    from rfm_studio.core.atomic import check_export
+
+    with pytest.raises(OptionError, match=r"also holds notes\.txt, run, which replacing"):  # before training
+        check_export(dst, *finder_model.export_target(finder_model.DetectorConfig))
     with pytest.raises(OptionError, match=r"also holds notes\.txt, run, which replacing"):
         finder_model.save(dst, CFG, _net(1), extra={"trained": {"steps": 2}})
     assert sorted(p.name for p in dst.iterdir()) == ["config.json", "model.safetensors", "notes.txt", "run"]

@@ -49,8 +49,6 @@ def train_config(args, cls, init_what: str, network):
         raise OptionError(f"No {init_what} in {args.init} (model.safetensors) to start from.")
     if not (Path(args.bank) / "bank.jsonl").is_file():
         raise OptionError(f"No event bank in {args.bank} (bank.jsonl); build one with rfm-studio data bank.")
-    if args.export is not None and Path(args.export).exists() and not Path(args.export).is_dir():
-        raise OptionError(f"--export {args.export} is a file; name a folder.")
     if args.export is not None:  # a folder that is no export of the network: refused now, not after training
         from ..core.atomic import check_export
         from ..core.detection.model import export_target

@@ -64,6 +64,4 @@ def _check_dest(dest) -> None:
     from ..core.detection.model import export_target
     from ..core.detection.remover import RemoverConfig
 
-    if Path(dest).exists() and not Path(dest).is_dir():
-        raise OptionError(f"{dest} is a file; name a folder.")
     check_export(dest, *export_target(RemoverConfig))

@@ -104,11 +104,13 @@ def replacing_file(path, suffix: str = ""):
         raise
 
 
-def check_export(dst, what: str, marker: tuple[str, str, str]) -> Path:
+def check_export(dst, what: str, marker: tuple[str, str, str], entries: tuple[str, ...] = ()) -> Path:
     """The folder an exported model (``what``, e.g. "sound finder") may be written to at ``dst``
     (a link to a folder followed): new, empty, or an export of this kind, one whose JSON file
     ``marker[0]`` has ``marker[1]`` == ``marker[2]`` (e.g. ("config.json", "kind",
-    "rfm-studio-sound-finder")); OptionError in one sentence otherwise."""
+    "rfm-studio-sound-finder")) holding nothing but the top-level ``entries`` an export writes
+    (given: the swap would delete anything else with the old export); OptionError in one
+    sentence otherwise. The train and export commands call it before any work."""
     from .errors import OptionError
     from .swap import exists
 
@@ -118,39 +120,29 @@ def check_export(dst, what: str, marker: tuple[str, str, str]) -> Path:
     if exists(dst):  # after recovering a swap a crash cut short
         if not dst.is_dir():
             raise OptionError(f"{dst} is a file; name a folder.")
-        if any(dst.iterdir()) and not _holds(dst, marker):
+        names = sorted(os.listdir(dst))
+        if names and not _holds(dst, marker):
             raise OptionError(f"{dst} holds files that are not an exported {what}; name a new or empty folder, "
                               f"or an exported {what} to replace.")
+        extra = [n for n in names if entries and n not in entries]
+        if extra:
+            listed = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+            raise OptionError(f"{dst} also holds {listed}, which replacing the exported {what} would delete; "
+                              "move them out or name another folder.")
     return dst
 
 
 @contextmanager
-def exporting(dst, what: str, marker: tuple[str, str, str]):
+def exporting(dst, what: str, marker: tuple[str, str, str], entries: tuple[str, ...] = ()):
     """A staging folder beside ``dst`` for an exported model to be written whole (its name is
     yielded): when the block ends it replaces ``dst`` in one rename (swap.replacing: the old
     folder kept until the new one is in place, then deleted); when the block raises the staging
     folder is deleted and ``dst`` is as it was. ``dst`` is checked first (``check_export``, the
-    same ``what`` and ``marker``): nothing is written where it is refused."""
+    same ``what``, ``marker`` and ``entries``): nothing is written where it is refused."""
     from .swap import replacing
 
-    dst = check_export(dst, what, marker)
-    with replacing(dst, replace=True) as tmp:
+    with replacing(check_export(dst, what, marker, entries), replace=True) as tmp:
         yield tmp
-        _check_nothing_else(dst, Path(tmp), what)
-
-
-def _check_nothing_else(dst: Path, new: Path, what: str) -> None:
-    """OptionError (the staged export then deleted, ``dst`` untouched) when ``dst`` holds entries
-    the new export does not write: a swap would delete them with the old export."""
-    from .errors import OptionError
-
-    if not dst.is_dir():
-        return
-    extra = sorted(set(os.listdir(dst)) - set(os.listdir(new)))
-    if extra:
-        listed = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
-        raise OptionError(f"{dst} also holds {listed}, which replacing the exported {what} would delete; "
-                          "move them out or name another folder.")
 
 
 def _holds(folder: Path, marker: tuple[str, str, str]) -> bool:

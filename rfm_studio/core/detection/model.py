@@ -112,10 +112,10 @@ def build(cfg: DetectorConfig):
     return SoundFinder()
 
 
-def export_target(config_class) -> tuple[str, tuple[str, str, str]]:
-    """(its name, the marker of its exports) of a network's config class, for atomic.exporting
-    and atomic.check_export: an export of it holds a config.json of its kind."""
-    return config_class.what, ("config.json", "kind", config_class.kind)
+def export_target(config_class) -> tuple[str, tuple[str, str, str], tuple[str, ...]]:
+    """(its name, the marker of its exports, what an export holds) of a network's config class,
+    for atomic.exporting and atomic.check_export: a config.json of its kind and the weights."""
+    return config_class.what, ("config.json", "kind", config_class.kind), ("config.json", "model.safetensors")
 
 
 def save(folder, cfg: DetectorConfig, net, extra: dict | None = None, half: bool = False) -> Path:

@@ -30,8 +30,10 @@ from .unet import Denoiser
 from .vocoder import load_vocoder
 
 FORMAT_VERSION = 1
-# (its name, the marker of its exports) for atomic.exporting / check_export: a model_index.json of this class
-BUNDLE_EXPORT = ("model bundle", ("model_index.json", "_class_name", "RFMEditor"))
+# (its name, the marker of its exports, what an export holds) for atomic.exporting / check_export:
+# a model_index.json of this class and the folders save_pretrained writes
+BUNDLE_EXPORT = ("model bundle", ("model_index.json", "_class_name", "RFMEditor"),
+                 ("model_index.json", "manifest.json", "unet", "vae", "text_encoder", "tokenizer", "vocoder"))
 
 
 def quiet_transformers():
