@@ -74,7 +74,8 @@ def test_a_weapons_fire_is_not_a_fire_crackling():
                  "redeclipse-data/usr/share/games/redeclipse/data/sounds/sfx/burnfire.ogg",
                  "openarena-data/usr/share/games/openarena/baseoa/pak0.pk3#sound/world/fire1.wav",
                  "wesnoth-1.16-data/usr/share/games/wesnoth/1.16/data/core/sounds/flame-big.ogg",
-                 "cube2-data/usr/share/games/cube2/packages/sounds/sfx/burning.ogg"):
+                 "cube2-data/usr/share/games/cube2/packages/sounds/sfx/burning.ogg",
+                 "x-data/usr/share/sounds/camp_fire.ogg"):  # a name joined by "_" is still a fire
         assert label(path) == "fire_crackle", path
 
 

@@ -136,7 +136,7 @@ RULES: list[tuple[str, str]] = [
     ("fireworks", r"firework"),
     # (not a weapon's "fire": weapon folders, the portal gun, bzflag's shot, a car's backfire, "gun_fire")
     ("fire_crackle", r"^(?!.*::weapons?/|nexuiz-data::porto/|bzflag-data::|.*backfire)"
-                     r".*(?:(?<![a-z_])fire(?!arrow|punch|station|truck|works|_flint)|flame(?!thrower|r/)|campfire"
+                     r".*(?:(?<![a-z])fire(?!arrow|punch|station|truck|works|_flint)|flame(?!thrower|r/)|campfire"
                      r"|burnfire|torch\.|burning|lava_amb)"),
     ("splash", r"^(?!hydrogen)(?!.*drum_splash).*(splash|plunge|watr_(in|out)|/plop|water-blast)"),
     ("water_drip", r"drip|droplet|waterdrop|/drops\."),
