@@ -267,8 +267,11 @@ def test_a_second_connection_never_sees_the_starter_folder_without_its_files(tmp
     t.join(20)
     assert names(found) and names(found)[0].startswith("dog_bark")
     with Library(db) as lib:  # indexed once: one starter folder with every file
+        gen = lib._get("generation")
         (folder, n, starter), = lib.folders()
         assert starter and n == len(list(Path(folder).glob("*.ogg")))
+    with Library(db) as lib:  # opened again: nothing indexed again
+        assert lib._get("generation") == gen
 
 
 def test_the_starter_index_is_rebuilt_when_the_app_moved(tmp_path, monkeypatch):
@@ -304,7 +307,10 @@ def test_a_user_folder_holding_the_starter_library_keeps_the_library_working(tmp
     with Library(db) as lib:
         lib.add_folder(res)
         assert lib.folders() == [(str(res.resolve()), n, False)]
-    with Library(db) as lib:  # reopened: no second copy, no error
+    with Library(db) as lib:
+        gen = lib._get("generation")
+    with Library(db) as lib:  # reopened: no second copy, no error, no re-index (the search cache stays)
+        assert lib._get("generation") == gen
         assert lib.folders() == [(str(res.resolve()), n, False)] and lib.count() == n
         assert names(lib.search("a dog barking", 1, load_encoder=False))[0].startswith("dog_bark")
         assert lib.remove_folder(str(res)) == n
