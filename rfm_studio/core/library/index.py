@@ -176,7 +176,7 @@ class Library:
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
-    def add_folder(self, folder, starter: bool = False, cancel=None, progress=None) -> ScanReport:
+    def add_folder(self, folder, cancel=None, progress=None) -> ScanReport:
         """Index (or re-index) every audio file under ``folder``."""
         d = Path(folder).expanduser()
         if not d.is_dir():
@@ -187,9 +187,7 @@ class Library:
             if outer is not None:
                 return self.scan(outer, cancel=cancel, progress=progress)  # already inside an indexed folder
             with self._tx():
-                self._claim_folder(root, starter)
-                if starter:
-                    self._set("starter_removed", "0")
+                self._claim_folder(root, False)
             return self.scan(root, cancel=cancel, progress=progress)
 
     def _enclosing(self, root: str) -> str | None:
