@@ -41,15 +41,13 @@ def default_bank() -> Path:
     return b2 if (b2 / "READY").exists() else Path("/work/data/bank1")
 
 
-def kept_ids(folder: Path = OUT) -> dict:
-    """{class: [bank ids]} of the starter library already in ``folder`` (its licences.tsv)."""
-    table = folder / "licences.tsv"
-    if not table.is_file():
-        return {}
+def kept_ids() -> dict:
+    """{class: [bank ids]} of the starter library as it is (core.library.starter.licences)."""
+    from rfm_studio.core.library.starter import licences
+
     out = defaultdict(list)
-    with table.open(newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f, delimiter="\t"):
-            out[r["class"]].append(r["bank_id"])
+    for r in licences().values():
+        out[r["class"]].append(r["bank_id"])
     return dict(out)
 
 
