@@ -497,6 +497,16 @@ def test_fuzz_train_settings(section, value):
     _only_sentences(cfg.check)
 
 
+def test_a_setting_key_with_a_line_break_is_named_in_one_line():
+    """The fuzz test's find: an unknown key "\n" in a training setting broke the sentence in two."""
+    from rfm_studio.core.errors import OptionError
+    from rfm_studio.core.training.loop import TrainConfig
+
+    with pytest.raises(OptionError, match=r"unknown key '\\n'") as e:
+        TrainConfig(data="x.jsonl", out="run", init="tiny", unet={"\n": 1}).check()
+    assert "\n" not in str(e.value)
+
+
 def test_a_fifo_as_input_output_or_manifest_is_refused_without_waiting(tmp_path, capsys):
     os.mkfifo(tmp_path / "pipe.wav")
     wav = _wav(tmp_path)

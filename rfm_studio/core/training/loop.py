@@ -142,12 +142,12 @@ class TrainConfig:
             known = FlowConfig.KEYS if kind is FlowConfig else kind.__dataclass_fields__  # flow: flat keys
             unknown = sorted(str(k) for k in section if k not in known)
             if unknown:
-                raise OptionError(f"Training setting {key} has an unknown key '{unknown[0]}' (known: "
+                raise OptionError(f"Training setting {key} has an unknown key {unknown[0]!r} (known: "
                                   f"{', '.join(sorted(known))}).")
             try:
                 kind.from_dict({**kind().to_dict(), **section})
             except (TypeError, ValueError, AttributeError) as exc:
-                raise OptionError(f"Training setting {key} has a value out of range ({str(exc)[:160]}).") from None
+                raise OptionError(f"Training setting {key} has a value out of range ({' '.join(str(exc).split())[:160]}).") from None
 
 
 # the paper's training settings (sec. 3.2): lr 5e-5, 1024-frame clips (10.24 s), 100 epochs, the best
