@@ -16,7 +16,7 @@ import re
 # never labelled
 EXCLUDE = [
     r"music|/mus_|soundtrack|jingle|fanfare|/intro|credits|theme|gamestart|lostrace|wonrace|race\d|/menu",
-    r"/voices/|taunt|codriver|countdown|proxmessages|vtoltalk|trnsppil|coltive|sequenceaudio|memressp|/extra/",
+    r"/voices/|taunt|reload|/weapons/[a-z]+/(transit|power)\d*\.|rocket_mode|codriver|countdown|proxmessages|vtoltalk|trnsppil|coltive|sequenceaudio|memressp|/extra/",
     r"click|button|checkbox|slider|highlight|/interfce/|/ui/|beep|blip|chat|message|notify|oxygen-",
     r"_desc|/symbols/|silence|tutorial|announcer",
     r"tuxpaint.*_[a-z]{2}(_[a-z]{2})?\.ogg$",                       # stamp names spoken in other languages
@@ -35,7 +35,7 @@ RULES: list[tuple[str, str]] = [
     ("speech", r"^asterisk-core-sounds-en-wav::"),
     ("speech", r"^nexuiz-data::coms/"),
     # human non-speech
-    ("laughter", r"laugh|hahaha|haha\d"),
+    ("laughter", r"(?<!s)laugh|hahaha|haha\d"),  # (not onslaught, slaughter)
     ("scream", r"scream"),
     ("baby_cry", r"babycry|baby_cry"),
     ("cough", r"cough"),
@@ -65,6 +65,7 @@ RULES: list[tuple[str, str]] = [
     ("metal_clang", r"^0ad-data::impact/(shield|sling)_metal|metal_clang"),
     ("bow_arrow", r"^0ad-data::(impact/arrow|weapon/(arrowfly|bow_attack))"),
     ("sword_clash", r"^0ad-data::weapon/(sword_attack|swordhit)"),
+    ("explosion", r"^redeclipse-data::[a-z]+/explode"),
     ("gunshot", r"^0ad-data::weapon/musket|^redeclipse-data::(pistol|rifle|shotgun)/primary"),
     ("machine_gun", r"^redeclipse-data::smg/(primary|secondary)|gatling"),
     ("laser_zap", r"^redeclipse-data::(plasma|zapper)/(primary|secondary)"),
@@ -126,9 +127,10 @@ RULES: list[tuple[str, str]] = [
     ("cannon_fire", r"(lrg|med|sml|rapd)can|cannon|/mortar"),
     ("ricochet", r"/ric\d|richet|ricochet"),
     ("laser_zap", r"laser|lsr|/zap|plasma|railgf|lg_fire|bfg_fire|gaussgun|sinegun|hyprbf|lasfly"),
+    ("explosion", r"rocket_?(explosion|impact|det)"),
     ("rocket_launch", r"rocket|missile|rockfly|rocklf|mlaunch"),
-    ("explosion", r"expl|boom|blast|bomb|grenade|hgrenb|mineimpact|tnt_explode|bldfall|cave-in"),
-    ("bow_arrow", r"/bow|crossbow|arrow"),
+    ("explosion", r"expl|boom|blast|bomb|grenade(?!_bounce)|hgrenb|mineimpact|tnt_explode|bldfall|cave-in"),
+    ("bow_arrow", r"/bow(?!ling)|crossbow|arrow"),
     ("sword_clash", r"sword|dagger|/knife|throwing-knife|hatchet|/axe\.|swordman_attack"),
     ("whip_crack", r"whip"),
     ("punch", r"(?<!bass_)punch|/fist|club\.|mace\.|baseballbat|/hit\d*\.(wav|ogg)$"),
@@ -142,7 +144,7 @@ RULES: list[tuple[str, str]] = [
     ("water_drip", r"drip|droplet|waterdrop|/drops\."),
     ("bubbles", r"/bubbles?\d*\.|gurp|blubber"),
     ("water_stream", r"waterrunning|waterfall|river|stream|creek|brook|fountain|env_sounds_water|/water\d*\.(wav|ogg)$"),
-    ("rain", r"(?<![tb])rain\d*\.|/rain"),
+    ("rain", r"(?<![a-z])rain\d*\.|/rain"),
     ("thunder", r"thunder|lightningbolt"),
     ("wind", r"wind(?!ow|mill|_chimes)"),
     ("ocean_waves", r"ocean|seashore|/waves|/surf\."),
@@ -171,10 +173,10 @@ RULES: list[tuple[str, str]] = [
     ("toilet_flush", r"toilet"),
     ("kettle_whistle", r"kettle"),
     ("electric_buzz", r"electro\.|powerhum|neonhum|powerspk|/shock|electric_ping|sparks?\."),
-    ("steam_hiss", r"steam|cool_lava|fire_extinguish"),
+    ("steam_hiss", r"steam(?!roller)|cool_lava|fire_extinguish"),
     ("machinery", r"machinerydrone|tim_machine|tim_pump|oilpump|/fan\d*\.|industry(high|light)|coalmine|oremine|/mill\d"),
     # household and objects
-    ("door", r"door|dr1_(strt|end)"),
+    ("door", r"(?<!out)door|dr1_(strt|end)"),
     ("glass_break", r"break_glass|shatter|glass_?break"),
     ("footsteps", r"footstep|/steps?\d*\.|/boot\d|walking"),
     ("digging", r"dig_crumbly|gravel_dig|/digger|burrow|shovel"),
