@@ -272,12 +272,50 @@ def test_a_restored_narrow_edit_dock_is_as_wide_as_the_panel_needs_at_1280x650(q
     assert scroll.horizontalScrollBar().maximum() == 0, (second.edit_dock.width(), second.panel.minimumSizeHint())
     assert scroll.viewport().width() >= second.panel.minimumSizeHint().width()
     assert fully_visible(second.panel.run_button) and fully_visible(second.finding.button)
-    second.resizeDocks([second.edit_dock], [260], Qt.Horizontal)  # a drag may narrow it to the dock's minimum ...
+    second.resizeDocks([second.edit_dock], [260], Qt.Horizontal)  # the user's drag narrows it: theirs
     qtbot.waitUntil(lambda: second.edit_dock.width() <= 270, timeout=10000)
-    _settle(qtbot, second, (1300, 650))  # ... and the next resize with room gives the width back
-    assert second.edit_dock.width() >= window_docks.panel_width(second)
-    assert scroll.horizontalScrollBar().maximum() == 0
+    _settle(qtbot, second, (1300, 650))
+    assert second.edit_dock.width() <= 270 and scroll.horizontalScrollBar().maximum() > 0
     second.close()
+
+
+def test_a_resize_keeps_the_edit_dock_width_the_user_dragged(qtbot, settings, clip_path, tmp_path):
+    """The user narrows the Edit dock below the panel's width: later resizes keep their width
+    (a window too narrow for it clamps it; widening the window gives it back), where the app's
+    own layout is widened to the panel's width at each resize; a fresh window, and one that
+    restores the saved layout, gets the fitted width."""
+    from rfm_studio.gui.settings import Settings
+    from PySide6.QtCore import Qt
+
+    from rfm_studio.gui import window_docks
+
+    first = _open_window(qtbot, settings, clip_path)
+    _settle(qtbot, first, (1400, 900))
+    dock = first.edit_dock
+    fitted = window_docks.panel_width(first)
+    assert abs(dock.width() - fitted) <= 4
+    _settle(qtbot, first, (1093, 614))  # Qt clamps the app's width: the central widget keeps its minimum
+    assert dock.width() < fitted - 100
+    _settle(qtbot, first, (1400, 900))
+    assert abs(dock.width() - fitted) <= 4  # the app's width comes back
+    first.resizeDocks([dock], [330], Qt.Horizontal)  # the user drags the separator
+    qtbot.waitUntil(lambda: abs(dock.width() - 330) <= 4, timeout=10000)
+    for size in ((1400, 960), (1500, 900), (1300, 700), (1400, 900)):
+        _settle(qtbot, first, size)
+        qtbot.wait(20)
+        assert abs(dock.width() - 330) <= 4, (size, dock.width(), fitted)
+    _settle(qtbot, first, (1093, 614))  # too narrow for it: clamped ...
+    assert dock.width() < 320
+    _settle(qtbot, first, (1400, 900))  # ... and the user's width, not the panel's, comes back
+    assert abs(dock.width() - 330) <= 4, dock.width()
+    first.close()
+
+    for s, restored in ((Settings(tmp_path / "fresh.ini"), False), (settings, True)):
+        again = _open_window(qtbot, s, clip_path)
+        assert again._restored == restored  # (closing saved the layout with the user's width)
+        _settle(qtbot, again, (1400, 900))
+        assert abs(again.edit_dock.width() - window_docks.panel_width(again)) <= 4, restored
+        again.close()
 
 
 def test_the_window_can_be_narrower_than_the_panel_needs_and_the_panel_gets_its_width_back(qtbot, window,

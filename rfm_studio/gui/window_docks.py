@@ -11,7 +11,10 @@ last set (the user dragged the separator), a resize keeps the Edit dock's height
 change to the dock under it; a window whose saved layout was restored is never refitted. The Edit
 dock gets the width its panel needs (fit_width: at start, a restored layout's included, and at each
 resize) as far as the central widget's minimum leaves room; it sets no minimum, so the window can
-still be as narrow as its central widget and the docks at their smallest allow."""
+still be as narrow as its central widget and the docks at their smallest allow. A width the user
+chose by dragging the dock's separator is theirs: later resizes keep it (Qt may clamp it in a window
+too narrow for it; it comes back as the window widens again), and only the app's own layouts (a
+first show, a restored layout, the panel's content growing) are widened to the panel's width."""
 
 from __future__ import annotations
 
@@ -67,16 +70,25 @@ def panel_width(win) -> int:
 
 def fit_width(win) -> None:
     """Widen the Edit dock to the width its panel needs (panel_width), as far as the central
-    widget can give up room above its minimum; a dock already that wide, or wider, stays as it is."""
+    widget can give up room above its minimum; a dock already that wide, or wider, stays as it is.
+    A width the user chose (EditSplit.user_width: they dragged the dock's separator) is theirs
+    instead: it is not widened to the panel's, only given back where a narrow window clamped it."""
     dock, central = win.edit_dock, win.centralWidget()
     if (central is None or dock.isFloating() or not dock.isVisible()
             or win.dockWidgetArea(dock) not in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)):
         return
+    split = getattr(win, "edit_split", None)
+    user = split.now_w if split is not None and split.user_width() else None
     spare = central.width() - central.minimumSizeHint().expandedTo(central.minimumSize()).width()
-    width = min(panel_width(win), dock.width() + max(spare, 0))
+    width = min(user or panel_width(win), dock.width() + max(spare, 0))
     if width > dock.width():
         win.resizeDocks([dock], [width], Qt.Horizontal)
         win.layout().activate()  # (resizeDocks alone applies at the next layout pass)
+    if split is not None:
+        if user:
+            split.now_w = user  # the user's width, not the one Qt clamped it to (or gave part of back)
+        else:
+            split.set_w = split.now_w = dock.width()  # the app's layout
 
 
 def choose_spacing(win, lower) -> None:
@@ -129,26 +141,35 @@ def _remember(win) -> None:
 
 
 class EditSplit(QObject):
-    """Follows the Edit dock's height: the one the app last set (``set_h``) and the one it had
-    before the window's latest resize (``now_h``: a drag of the separator changes it, a resize
-    does not), so that a resize refits only a split the user has not moved."""
+    """Follows the Edit dock's height and width: the ones the app last set (``set_h``, ``set_w``)
+    and the ones it had before the window's latest resize (``now_h``, ``now_w``: a drag of a
+    separator changes them, a resize, or Qt clamping the dock in a narrow window, does not), so
+    that a resize refits only a split, and widens only a dock, the user has not moved."""
 
     def __init__(self, win):
         super().__init__(win)
         self.win = win
         self.set_h: int | None = None
         self.now_h: int | None = None
+        self.set_w: int | None = None
+        self.now_w: int | None = None
         self._size = None  # the window's size as of its latest resize
         win.edit_dock.installEventFilter(self)
 
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Resize and self.win.size() == self._size:  # not part of a window resize
             self.now_h = event.size().height()
+            if event.size().width() != event.oldSize().width():
+                self.now_w = event.size().width()
         return False
 
     def user_split(self) -> bool:
         """Whether the Edit dock's height is no longer the one the app last set (±4 px)."""
         return self.set_h is not None and self.now_h is not None and abs(self.now_h - self.set_h) > 4
+
+    def user_width(self) -> bool:
+        """Whether the Edit dock's width is no longer the one the app last set (±4 px): the user's."""
+        return self.set_w is not None and self.now_w is not None and abs(self.now_w - self.set_w) > 4
 
     def window_resized(self) -> None:
         """Called from the window's resizeEvent (the docks already have the layout's new sizes)."""
