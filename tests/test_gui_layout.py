@@ -339,3 +339,32 @@ def test_the_window_can_be_narrower_than_the_panel_needs_and_the_panel_gets_its_
     assert window.edit_dock.width() >= window_docks.panel_width(window)
     assert scroll.horizontalScrollBar().maximum() == 0
     assert fully_visible(window.finding.button) and fully_visible(window.panel.run_button)
+
+
+def test_the_instruction_row_and_its_find_button_fit_the_edit_dock_at_1093x614(qtbot, window, clip_path):
+    """A window too narrow for the Edit panel (the central tabs keep ~790 px): the groups under
+    the instruction scroll sideways, the instruction row with its ▾ and Find buttons fits the
+    panel's view at scroll 0; with room for the panel, the Instruction group is as wide as the rest."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QScrollArea
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    scroll = next(s for s in window.findChildren(QScrollArea) if s.widget() is window.panel)
+    bar, view = scroll.horizontalScrollBar(), scroll.viewport()
+    p = window.panel
+    box = p.instruction_row.parentWidget()
+    for size in ((1093, 614), (1056, 614)):
+        _settle(qtbot, window, size)
+        qtbot.wait(50)
+        assert bar.maximum() > 0 and bar.value() == 0, size  # the Parameters and Model rows need more
+        for w in (p.instruction, p.history_button, window.finding.button):
+            r = QRect(w.mapTo(view, w.rect().topLeft()), w.size())
+            assert view.rect().contains(r), (size, w.text(), r, view.rect())
+            assert fully_visible(w), size
+        assert p.instruction.width() >= 100, size  # still room to read what is typed
+    _settle(qtbot, window, (1400, 900))
+    qtbot.wait(50)
+    assert bar.maximum() == 0 and fully_visible(window.finding.button)
+    params = next(b for b in box.parentWidget().children() if getattr(b, "title", lambda: "")() == "Parameters")
+    assert box.width() == params.width()

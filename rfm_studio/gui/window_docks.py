@@ -14,7 +14,8 @@ resize) as far as the central widget's minimum leaves room; it sets no minimum, 
 still be as narrow as its central widget and the docks at their smallest allow. A width the user
 chose by dragging the dock's separator is theirs: later resizes keep it (Qt may clamp it in a window
 too narrow for it; it comes back as the window widens again), and only the app's own layouts (a
-first show, a restored layout, the panel's content growing) are widened to the panel's width."""
+first show, a restored layout, the panel's content growing) are widened to the panel's width.
+In a dock narrower than the panel, the Instruction group keeps to the width in view (InViewWidth)."""
 
 from __future__ import annotations
 
@@ -190,3 +191,22 @@ class EditSplit(QObject):
         if lower is not None:
             _set_edit(self.win, lower, height)
         fit_width(self.win)
+
+
+class InViewWidth(QObject):
+    """Keeps ``box`` (the Edit panel's Instruction group: the instruction, its ▾ and Find buttons)
+    no wider than the panel's scroll area shows: where the Edit dock is narrower than the panel
+    (a 1093 px window clamps it to ~300 px), the groups under it scroll sideways while the
+    instruction row fits the view at scroll 0 (its line edit gives up the width)."""
+
+    def __init__(self, scroll, box):
+        super().__init__(box)
+        self.scroll, self.box = scroll, box
+        scroll.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Resize:
+            m = self.scroll.widget().layout().contentsMargins()
+            room = event.size().width() - m.left() - m.right()
+            self.box.setMaximumWidth(max(self.box.minimumSizeHint().width(), room))
+        return False
