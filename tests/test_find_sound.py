@@ -167,6 +167,33 @@ def test_run_find_yields_a_step_per_window_and_stops_between_windows_on_cancel()
     assert len(calls) == 1  # the first window was heard, the second and the last never were
 
 
+def test_a_cancel_during_the_text_encoders_load_stops_before_the_first_window_is_heard(monkeypatch):
+    """The first window's FindStep comes before the text is embedded (the encoder's slow first
+    load): a Cancel pressed during that load is heard before the finder runs on any window."""
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken, FindStep
+    from rfm_studio.core.library import embed as embed_mod
+
+    finder, calls = tiny_finder()
+    cancel, embedded = CancelToken(), []
+
+    def slow_embed(texts):  # Cancel pressed while the encoder loads
+        embedded.append(list(texts))
+        cancel.cancel()
+        return np.zeros((len(texts), 512), np.float32)
+
+    monkeypatch.setattr(embed_mod, "embed", slow_embed)
+    clip = 0.1 * np.random.default_rng(1).standard_normal(int(65 * 16000)).astype(np.float32)  # 3 windows
+    seen = []
+    with pytest.raises(Cancelled, match="The edit was cancelled"):
+        for ev in find.run_find(clip, 16000, "Remove the dog barking", finder=finder, cancel=cancel):
+            assert isinstance(ev, FindStep)
+            seen.append((ev.window, ev.windows, ev.text))
+    assert embedded == [["dog barking"]] and seen == [(1, 3, "dog barking")]
+    assert calls == []  # the finder never heard a window
+
+
 def test_run_find_gives_what_the_whole_call_gives_and_the_finder_windows_exactly():
     """find_sound (run_find driven) equals the windowed finder computed in one loop, frame for frame."""
     import torch

@@ -88,8 +88,10 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
     for one window's log-mel [1, 64, frames]) over the 16 kHz mono ``x16``, heard in
     ``mel_windows``: each window's own frames put where they lie in the clip; returns [frames] or
     [rows, frames] at 100 a second. Yields events.FindStep as each window begins; ``cancel`` is
-    checked after it, before the window is heard (errors.Cancelled).
-    library.embed.EncoderUnavailable when the text encoder cannot load."""
+    checked after it, before the window is heard (errors.Cancelled): for the first window after
+    ``text`` is embedded (the text encoder's load, slow the first time), so a Cancel during the
+    load stops before any window is heard. library.embed.EncoderUnavailable when the text
+    encoder cannot load."""
     import torch
 
     from ..events import FindStep
@@ -102,9 +104,9 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
     q = None
     for k, (a, b) in enumerate(bounds, 1):
         yield FindStep(k, len(bounds), a / FPS, b / FPS, text)
-        _, _, a0, mel = next(windows)  # the cancel check, then the window's log-mel
         if q is None:
             q = torch.from_numpy(embed([text]))
+        _, _, a0, mel = next(windows)  # the cancel check, then the window's log-mel
         with torch.inference_mode():  # (never across a yield: the mode is the thread's)
             logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
         out[..., a: a + logits.shape[-1]] = sigmoid(logits)
