@@ -6,7 +6,10 @@ newly created file would have under the process's umask before they are renamed 
 Their names are '.rfm-PID-XXXXXXXX[.ext]' (PID: the writing process), which is how the
 start-up sweep (``sweep``) tells a stale one, left by a killed process, from one in use.
 
-``exporting`` puts an exported model's folder in place whole, in one swap (core.swap).
+``exporting`` puts an exported model's folder in place whole, in one swap (core.swap): each
+exporting writer stages in a folder of its own, and the swap flushes it to the disk before the
+old export is deleted, so two exports to one folder at once leave the complete files of the one
+that finished last, never a mix.
 
 ``commit_files`` moves a set of complete temporary files onto their names all or none:
 a journal is written first, so a set cut short by a kill is rolled back (``recover_commits``,
@@ -134,11 +137,13 @@ def check_export(dst, what: str, marker: tuple[str, str, str], entries: tuple[st
 
 @contextmanager
 def exporting(dst, what: str, marker: tuple[str, str, str], entries: tuple[str, ...] = ()):
-    """A staging folder beside ``dst`` for an exported model to be written whole (its name is
-    yielded): when the block ends it replaces ``dst`` in one rename (swap.replacing: the old
-    folder kept until the new one is in place, then deleted); when the block raises the staging
-    folder is deleted and ``dst`` is as it was. ``dst`` is checked first (``check_export``, the
-    same ``what``, ``marker`` and ``entries``): nothing is written where it is refused."""
+    """A staging folder beside ``dst``, this writer's own, for an exported model to be written
+    whole (its name is yielded): when the block ends it replaces ``dst`` (swap.replacing: flushed
+    to the disk, renamed in under the folder lock, the old folder deleted once the new one is in
+    place; of two exports at once, the one finishing last stays); when the block raises the
+    staging folder is deleted and ``dst`` is as it was. ``dst`` is checked first
+    (``check_export``, the same ``what``, ``marker`` and ``entries``): nothing is written where
+    it is refused."""
     from .swap import replacing
 
     with replacing(check_export(dst, what, marker, entries), replace=True) as tmp:
@@ -239,7 +244,8 @@ def rollback(journal) -> None:
     os.unlink(journal)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether the process ``pid`` is running (this one, or one this user may not signal, counts)."""
     if pid == os.getpid():
         return True
     try:
@@ -263,7 +269,7 @@ def _stale(path: Path, before: float) -> bool:
         return False
     if st.st_mtime >= before:
         return False
-    return not (m.group(1) and _pid_alive(int(m.group(1))))
+    return not (m.group(1) and pid_alive(int(m.group(1))))
 
 
 def recover_commits(folder, before: float | None = None) -> int:
@@ -288,9 +294,10 @@ def recover_commits(folder, before: float | None = None) -> int:
 
 def sweep(folder, before: float | None = None) -> list[str]:
     """Clean ``folder`` of what killed processes left: unfinished file sets are rolled back,
-    folder swaps recovered (``swap.recover_all``), and the app's own stale temporary files
-    ('.rfm-PID-XXXXXXXX[.ext]', older than ``before``, default now, their writer gone)
-    deleted. Nothing else is touched. Returns the names removed or recovered."""
+    folder swaps recovered (``swap.recover``), and staging folders (``swap.stale_stage``) and
+    the app's own temporary files ('.rfm-PID-XXXXXXXX[.ext]') whose writers are gone deleted,
+    those older than ``before`` (default now). Nothing else is touched. Returns the names
+    removed or recovered."""
     import shutil
 
     folder = Path(folder)
@@ -303,9 +310,9 @@ def sweep(folder, before: float | None = None) -> list[str]:
         names = [e.name for e in folder.iterdir()]
     except OSError:
         return []
-    from .swap import DEL, NEW, OLD, recover
+    from .swap import DEL, NEW, OLD, STAGE, discard_tree, recover, stale_stage
 
-    for name in names:  # folder swaps cut short, older than ``before``
+    for name in names:  # folder swaps cut short and staging folders left, older than ``before``
         p = folder / name
         try:
             old_enough = os.lstat(p).st_mtime < before
@@ -319,6 +326,9 @@ def sweep(folder, before: float | None = None) -> list[str]:
                 done.append(name)
             elif name.startswith((NEW, OLD)) and len(name) > len(NEW):
                 recover(folder / name[len(NEW):])
+                done.append(name)
+            elif name.startswith(STAGE) and stale_stage(p):
+                discard_tree(p)
                 done.append(name)
         except OSError:
             pass
