@@ -40,6 +40,8 @@ class _Drag:
 def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
     w = loaded
     vb = w.wave.vb
+    assert w.examples.label.toolTip() == w.examples.label.text()  # the hint whole, where a narrow dock cuts it
+    assert w.examples.label.text().startswith("Examples: none (Shift-drag")
     vb.mouseDragEvent(_Drag(vb, 0.2, 0.6, shift=True))
     vb.mouseDragEvent(_Drag(vb, 0.9, 1.3, shift=True))
     vb.mouseDragEvent(_Drag(vb, 1.0, 1.02, shift=True))  # too short: not kept

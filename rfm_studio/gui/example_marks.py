@@ -164,7 +164,7 @@ class ExampleMarks(QObject):
         spans themselves in its tooltip."""
         if not self.spans:
             self.label.setText("Examples: none (Shift-drag to mark where the sound plays)")
-            self.label.setToolTip("")
+            self.label.setToolTip(self.label.text())  # the whole line where a narrow dock cuts it
         else:
             n_found, hidden = sum(self.found), self.found_hidden
             counts = [f"{n_found} found"] if n_found and not hidden else []
