@@ -126,6 +126,13 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert w.attn.heatmap.tokens == v.tokens and w.attn.slider.maximum() == steps
     assert v.id in w.history.mels and w.spec.mel is w.history.mels[v.id]
     assert w.panel.progress.text().startswith("Done")
+    # a narrow bar shows the line's start and "…", its tooltip the whole line
+    bar = w.panel.progress
+    assert bar.toolTip() == bar.format() == bar.text()
+    bar.setFixedWidth(90)
+    assert bar.text().startswith("Done") and bar.text().endswith("…") and bar.toolTip() == bar.format()
+    bar.setMinimumWidth(0)
+    bar.setMaximumWidth(16777215)
     # step slider after the run: earlier steps' maps
     w.attn.slider.setValue(1)
     assert np.array_equal(w.attn.heatmap.map, v.attention[0])

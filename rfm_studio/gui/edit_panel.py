@@ -7,13 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QSlider,
+                               QHBoxLayout, QLabel, QMenu, QPushButton, QSlider,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.events import MAX_STRENGTH
 from ..core.seeding import MAX_SEED, random_seed
-from .edit_widgets import (SLIDER_MAX, T_MAX, TEMPLATES, InstructionBox, buddy_label, row_widget, show_stage,
-                           slider_to_t, t_to_slider)
+from .edit_widgets import (SLIDER_MAX, T_MAX, TEMPLATES, ElidedBar, InstructionBox, buddy_label, row_widget,
+                           show_stage, show_text, slider_to_t, t_to_slider)
 
 
 BOX_MARGINS = (8, 4, 8, 6)  # inside each group: the whole panel fits a 1280×680 window without scrolling
@@ -181,10 +181,8 @@ class EditPanel(QWidget):
         fl = QHBoxLayout(self.footer)  # one row: the settings above get the height
         fl.setContentsMargins(8, 4, 8, 6)
         fl.setSpacing(6)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Ready")
+        self.progress = ElidedBar()
+        show_text(self.progress, "Ready")
         self.progress.setTextVisible(True)
         fl.addWidget(self.run_button, 2)
         fl.addWidget(self.cancel_button, 1)
@@ -380,9 +378,7 @@ class EditPanel(QWidget):
         show_stage(self.progress, stage, stages, text)
 
     def set_progress_text(self, text: str) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat(text)
+        show_text(self.progress, text)
 
     def _fill_history_menu(self):
         m = self.history_menu

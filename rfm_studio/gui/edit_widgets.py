@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QStringListModel, Qt
-from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QWidget
 
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
@@ -70,6 +70,14 @@ class InstructionBox(QLineEdit):
             self.setSelection(i, 3)
 
 
+class ElidedBar(QProgressBar):
+    """A progress bar whose text ends in "…" where the bar is too narrow for it (a plain one cuts
+    both ends of its centred text: "ne in 0.5 s · versio")."""
+
+    def text(self) -> str:
+        return self.fontMetrics().elidedText(super().text(), Qt.ElideRight, max(0, self.width() - 8))
+
+
 def show_stage(bar, stage: int, stages: int, text: str) -> None:
     """A progress bar at a stage of work that is no sampler step (core ProgressEvent), begun: its
     text and number, the bar at the stages done (the ones before it; a stage counts as done once
@@ -77,3 +85,13 @@ def show_stage(bar, stage: int, stages: int, text: str) -> None:
     bar.setRange(0, max(1, stages))
     bar.setValue(max(0, stage - 1))
     bar.setFormat(f"{text} ({stage}/{stages})")
+    bar.setToolTip(bar.format())
+
+
+def show_text(bar, text: str) -> None:
+    """A progress bar at rest with ``text`` ("Done in 0.5 s · version 1"); the text is also its
+    tooltip, whole where a narrow Edit dock elides the bar's (ElidedBar)."""
+    bar.setRange(0, 1)
+    bar.setValue(0)
+    bar.setFormat(text)
+    bar.setToolTip(text)
