@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QStringListModel, Qt
-from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QWidget
+from PySide6.QtWidgets import (QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QStyle,
+                               QStyleOptionProgressBar, QStylePainter, QWidget)
 
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
@@ -71,11 +72,19 @@ class InstructionBox(QLineEdit):
 
 
 class ElidedBar(QProgressBar):
-    """A progress bar whose text ends in "…" where the bar is too narrow for it (a plain one cuts
-    both ends of its centred text: "ne in 0.5 s · versio")."""
+    """A progress bar that draws its text ending in "…" where the bar is too narrow for it (a plain
+    one cuts both ends of its centred text: "ne in 0.5 s · versio"), and then has the whole line as
+    its tooltip; ``text()`` stays the whole line (what tests and screen readers read)."""
 
-    def text(self) -> str:
-        return self.fontMetrics().elidedText(super().text(), Qt.ElideRight, max(0, self.width() - 8))
+    def paintEvent(self, _event) -> None:
+        opt = QStyleOptionProgressBar()
+        self.initStyleOption(opt)
+        shown = self.fontMetrics().elidedText(opt.text, Qt.ElideRight, max(0, self.contentsRect().width() - 10))
+        tip = opt.text if shown != opt.text else ""
+        if self.toolTip() != tip:
+            self.setToolTip(tip)
+        opt.text = shown
+        QStylePainter(self).drawControl(QStyle.CE_ProgressBar, opt)
 
 
 def show_stage(bar, stage: int, stages: int, text: str) -> None:
@@ -85,13 +94,10 @@ def show_stage(bar, stage: int, stages: int, text: str) -> None:
     bar.setRange(0, max(1, stages))
     bar.setValue(max(0, stage - 1))
     bar.setFormat(f"{text} ({stage}/{stages})")
-    bar.setToolTip(bar.format())
 
 
 def show_text(bar, text: str) -> None:
-    """A progress bar at rest with ``text`` ("Done in 0.5 s · version 1"); the text is also its
-    tooltip, whole where a narrow Edit dock elides the bar's (ElidedBar)."""
+    """A progress bar at rest with ``text`` ("Done in 0.5 s · version 1")."""
     bar.setRange(0, 1)
     bar.setValue(0)
     bar.setFormat(text)
-    bar.setToolTip(text)
