@@ -96,7 +96,12 @@ def test_a_word_inside_another_is_not_its_sound():
              nx + "weapons/rocket_impact.ogg": "explosion", nx + "weapons/rocket_mode.ogg": None,
              nx + "weapons/grenade_bounce1.ogg": None, nx + "weapons/campingrifle_reload.ogg": None,
              rd + "weapons/rifle/reload.ogg": None, rd + "weapons/rifle/transit.ogg": None,
-             rd + "weapons/plasma/power.ogg": None, rd + "weapons/rifle/explode.ogg": "explosion"}
+             rd + "weapons/plasma/power.ogg": None, rd + "weapons/rifle/explode.ogg": "explosion",
+             nx + "onslaught/shockwave.ogg": None, nx + "weapons/grenade_fire.ogg": None,
+             "x-data/usr/share/sounds/grenadebounce.ogg": None, "x-data/usr/share/sounds/steam_roller.wav": None,
+             "x-data/usr/share/sounds/indoors_amb.ogg": None, "x-data/usr/share/sounds/rainbow.ogg": None,
+             "x-data/usr/share/sounds/rocket_explode.ogg": "explosion", "x-data/usr/share/sounds/rocket_detach.ogg":
+             "rocket_launch"}
     for path, cls in wrong.items():
         assert label(path) == cls, path
     right = {"scratch/usr/share/scratch/Media/Sounds/Human/Laugh-female.wav": "laughter",
@@ -108,7 +113,8 @@ def test_a_word_inside_another_is_not_its_sound():
              "wesnoth-1.16-data/usr/share/games/wesnoth/1.16/data/core/sounds/bow.ogg": "bow_arrow",
              "hedgewars-data/usr/share/games/hedgewars/Data/Sounds/steam.ogg": "steam_hiss",
              nx + "weapons/rocket_fire.ogg": "rocket_launch", rd + "weapons/rifle/primary.ogg": "gunshot",
-             nx + "weapons/grenade_impact.ogg": "explosion"}
+             nx + "weapons/grenade_impact.ogg": "explosion", "x-data/usr/share/sounds/kidslaughing.ogg": "laughter",
+             "x-data/usr/share/sounds/heavyrain.ogg": "rain", "x-data/usr/share/sounds/raindrops.ogg": "rain"}
     for path, cls in right.items():
         assert label(path) == cls, path
 

@@ -4,7 +4,7 @@
 the first EXCLUDE pattern that matches rejects the file (music, voice acting of
 game menus, UI blips, synth waveforms, foreign-language speech...), otherwise the
 first RULES entry whose pattern matches gives the class. A file no rule names is
-not labelled (quality over quantity). ``benchmarks/bank_labels.py`` applies the
+not labelled (quality over quantity). ``rfm-studio data label`` (``write_list``) applies the
 rules to the packages' inventories and writes ``resources/bank/event-bank-v2.tsv``,
 the committed, reviewable mapping that ``rfm-studio data bank`` builds from.
 """
@@ -35,7 +35,7 @@ RULES: list[tuple[str, str]] = [
     ("speech", r"^asterisk-core-sounds-en-wav::"),
     ("speech", r"^nexuiz-data::coms/"),
     # human non-speech
-    ("laughter", r"(?<!s)laugh|hahaha|haha\d"),  # (not onslaught, slaughter)
+    ("laughter", r"(?<!s)laugh|laugh(?!t)|hahaha|haha\d"),  # (not onslaught, slaughter)
     ("scream", r"scream"),
     ("baby_cry", r"babycry|baby_cry"),
     ("cough", r"cough"),
@@ -127,9 +127,9 @@ RULES: list[tuple[str, str]] = [
     ("cannon_fire", r"(lrg|med|sml|rapd)can|cannon|/mortar"),
     ("ricochet", r"/ric\d|richet|ricochet"),
     ("laser_zap", r"laser|lsr|/zap|plasma|railgf|lg_fire|bfg_fire|gaussgun|sinegun|hyprbf|lasfly"),
-    ("explosion", r"rocket_?(explosion|impact|det)"),
+    ("explosion", r"rocket[-_/]?(expl|impact|det(onat|\d*\.))"),
     ("rocket_launch", r"rocket|missile|rockfly|rocklf|mlaunch"),
-    ("explosion", r"expl|boom|blast|bomb|grenade(?!_bounce)|hgrenb|mineimpact|tnt_explode|bldfall|cave-in"),
+    ("explosion", r"expl|boom|blast|bomb|grenade(?![-_]?(bounce|fire))|hgrenb|mineimpact|tnt_explode|bldfall|cave-in"),
     ("bow_arrow", r"/bow(?!ling)|crossbow|arrow"),
     ("sword_clash", r"sword|dagger|/knife|throwing-knife|hatchet|/axe\.|swordman_attack"),
     ("whip_crack", r"whip"),
@@ -144,7 +144,7 @@ RULES: list[tuple[str, str]] = [
     ("water_drip", r"drip|droplet|waterdrop|/drops\."),
     ("bubbles", r"/bubbles?\d*\.|gurp|blubber"),
     ("water_stream", r"waterrunning|waterfall|river|stream|creek|brook|fountain|env_sounds_water|/water\d*\.(wav|ogg)$"),
-    ("rain", r"(?<![a-z])rain\d*\.|/rain"),
+    ("rain", r"(?<![a-z])rain\d*\.|/rain(?!bow)|(heavy|light)rain"),
     ("thunder", r"thunder|lightningbolt"),
     ("wind", r"wind(?!ow|mill|_chimes)"),
     ("ocean_waves", r"ocean|seashore|/waves|/surf\."),
@@ -172,11 +172,11 @@ RULES: list[tuple[str, str]] = [
     ("sewing_machine", r"sewing"),
     ("toilet_flush", r"toilet"),
     ("kettle_whistle", r"kettle"),
-    ("electric_buzz", r"electro\.|powerhum|neonhum|powerspk|/shock|electric_ping|sparks?\."),
-    ("steam_hiss", r"steam(?!roller)|cool_lava|fire_extinguish"),
+    ("electric_buzz", r"electro\.|powerhum|neonhum|powerspk|/shock(?!wave)|electric_ping|sparks?\."),
+    ("steam_hiss", r"steam(?![-_]?roller)|cool_lava|fire_extinguish"),
     ("machinery", r"machinerydrone|tim_machine|tim_pump|oilpump|/fan\d*\.|industry(high|light)|coalmine|oremine|/mill\d"),
     # household and objects
-    ("door", r"(?<!out)door|dr1_(strt|end)"),
+    ("door", r"(?<!out)(?<!in)door|dr1_(strt|end)"),
     ("glass_break", r"break_glass|shatter|glass_?break"),
     ("footsteps", r"footstep|/steps?\d*\.|/boot\d|walking"),
     ("digging", r"dig_crumbly|gravel_dig|/digger|burrow|shovel"),
