@@ -7,6 +7,8 @@ one is deleted."""
 import json
 import multiprocessing
 import os
+import select
+import signal
 import subprocess
 import sys
 import threading
@@ -111,22 +113,74 @@ def test_two_processes_exporting_to_one_folder_leave_the_last_ones_files_whole(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
 
 
+_PROBE = ("import fcntl, os, sys\n"
+          "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\n"
+          "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    print('free')\n"
+          "except BlockingIOError:\n    print('held')\n")
+
+
+def _lock_seen_by_another_process(folder) -> str:
+    """'held' or 'free': whether another process could take ``folder``'s flock now."""
+    return subprocess.run([sys.executable, "-c", _PROBE, str(folder)], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="flock")
 def test_the_folder_lock_holds_off_another_process(tmp_path):
-    probe = ("import fcntl, os, sys\n"
-             "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\n"
-             "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    print('free')\n"
-             "except BlockingIOError:\n    print('held')\n")
-
     def other():
-        return subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return _lock_seen_by_another_process(tmp_path)
 
     with durable.folder_lock(tmp_path):
         with durable.folder_lock(tmp_path):  # re-entrant in the holding thread
             assert other() == "held"
         assert other() == "held"
     assert other() == "free"
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not hasattr(os, "fork"), reason="fork and flock")
+def test_a_forked_child_does_not_keep_the_folder_lock(tmp_path):
+    """Forked while a thread holds the lock (as a DataLoader worker can be): the parent still
+    holds it; once the parent releases, another process can take it while the child lives, and
+    the child can take it itself (a hang would be a child that never answers: killed below)."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with durable.folder_lock(tmp_path):
+            held.set()
+            release.wait(60)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    assert held.wait(60)
+    go_r, go_w = os.pipe()
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: waits for the parent's word, then takes the lock
+        try:
+            os.close(go_w)
+            os.read(go_r, 1)
+            with durable.folder_lock(tmp_path):
+                os.write(res_w, b"k")
+        finally:
+            os._exit(0)
+    os.close(go_r)
+    os.close(res_w)
+    try:
+        assert _lock_seen_by_another_process(tmp_path) == "held"  # the parent's hold stands
+        release.set()
+        t.join(60)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # the child is alive ...
+        assert _lock_seen_by_another_process(tmp_path) == "free"  # ... and holds nothing
+        os.write(go_w, b"g")
+        ready, _, _ = select.select([res_r], [], [], 60)
+        assert ready and os.read(res_r, 1) == b"k"
+    finally:
+        release.set()
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        for fd in (go_w, res_r):
+            os.close(fd)
 
 
 def _dead_pid() -> int:

@@ -4,7 +4,9 @@ entries to the disk (os.fsync; a folder's own entries only where the platform ca
 ``O_DIRECTORY``: not on Windows, where this is skipped), and ``folder_lock`` lets one swap at a
 time rename entries in a folder: a lock shared by the process's threads and, where the platform
 has ``fcntl.flock``, an exclusive lock on the folder held across processes (released by the
-system when its holder dies). The lock is re-entrant within a thread.
+system when its holder dies). The lock is re-entrant within a thread. A process forked while the
+lock is held (e.g. a DataLoader worker) closes its copies of the locked descriptors at once, so
+the lock is free as soon as the parent releases it, and the child can take it itself.
 """
 
 from __future__ import annotations
@@ -16,22 +18,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", None)
-# a folder that cannot be fsynced says so with one of these; anything else is an I/O error
-_UNSUPPORTED = {errno.EINVAL, errno.EBADF, getattr(errno, "ENOTSUP", errno.EINVAL),
-                getattr(errno, "EOPNOTSUPP", errno.EINVAL)}
+# a file system that cannot fsync says so with one of these; anything else is an I/O error
+_UNSUPPORTED_FILE = {errno.EINVAL, getattr(errno, "ENOTSUP", errno.EINVAL),
+                     getattr(errno, "EOPNOTSUPP", errno.EINVAL), getattr(errno, "ENOSYS", errno.EINVAL)}
+_UNSUPPORTED = _UNSUPPORTED_FILE | {errno.EBADF}  # a folder, too: some systems refuse a read-only one
 
 _LOCK = threading.RLock()
 _depth = 0  # how deeply the thread holding _LOCK holds it (the folder lock is taken at depth 0)
+_held: set[int] = set()  # descriptors opened for a flock and not yet closed (closed in a forked child)
+_fds = threading.Lock()  # held while a descriptor is opened and put in _held, and across a fork
 
 
-def sync_file(path) -> None:
-    """Flush the file ``path``'s data to the disk (an OSError when the disk reports an error)."""
+def sync_file(path) -> bool:
+    """Flush the file ``path``'s data to the disk (an OSError when the disk reports an error);
+    False where the file system cannot fsync (nothing done)."""
     flags = (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _UNSUPPORTED_FILE:
+            raise
+        return False
     finally:
         os.close(fd)
+    return True
 
 
 def sync_dir(path) -> bool:
@@ -73,16 +84,25 @@ def _flock(folder: Path):
         return None
     if _O_DIRECTORY is None:
         return None
-    try:
-        fd = os.open(folder, os.O_RDONLY | _O_DIRECTORY)
-    except OSError:
-        return None
+    with _fds:  # no fork between the open and _held: a child always knows what to close
+        try:
+            fd = os.open(folder, os.O_RDONLY | _O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        _held.add(fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:
-        os.close(fd)
+        _unlock(fd)
         return None
     return fd
+
+
+def _unlock(fd: int) -> None:
+    """Close ``fd`` (releasing its flock once no forked copy of it is open)."""
+    with _fds:
+        _held.discard(fd)
+        os.close(fd)
 
 
 @contextmanager
@@ -91,21 +111,46 @@ def folder_lock(folder):
     where flock exists, one process at a time. Re-entrant: a nested hold (of any folder) by the
     holding thread only counts."""
     global _depth
+    pid = os.getpid()
     with _LOCK:
         fd = _flock(Path(folder)) if _depth == 0 else None
         _depth += 1
         try:
             yield
         finally:
-            _depth -= 1
-            if fd is not None:
-                os.close(fd)  # releases the flock
+            if os.getpid() == pid:  # (a child forked inside the block started unlocked: _after_fork)
+                _depth -= 1
+                if fd is not None:
+                    _unlock(fd)  # releases the flock
 
 
-def _after_fork() -> None:  # a child forked while another thread held the lock can take it
-    global _LOCK, _depth
-    _LOCK, _depth = threading.RLock(), 0
+def _after_fork() -> None:
+    """In a forked child: close its copies of the locked descriptors and start unlocked.
+
+    A flock belongs to the open file description, which a fork shares between parent and child:
+    while the child's copy is open the lock outlives the parent's release, and the child's own
+    folder_lock (a new description) would wait for itself forever. Closing the child's copy
+    leaves the parent's lock held (it is released only by LOCK_UN, which is never used here, or
+    when the last descriptor of the description closes: checked by forking while the lock is
+    held, closing the copy in the child, and probing from a third process: still held; free once
+    the parent closes its own). O_CLOEXEC keeps the descriptors out of an exec'd program."""
+    global _LOCK, _depth, _held, _fds
+    for fd in _held:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _LOCK, _depth, _held, _fds = threading.RLock(), 0, set(), threading.Lock()
+
+
+def _before_fork() -> None:
+    _fds.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _fds.release()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork)
