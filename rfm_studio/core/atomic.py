@@ -26,6 +26,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from .pids import pid_alive
+
 PREFIX = ".rfm-"
 # exactly the names temp_beside makes: '.rfm-' [PID '-'] 8 of tempfile's letters [.ext]
 TEMP_NAME = re.compile(r"^\.rfm-(?:(\d+)-)?[a-z0-9_]{8}(?:\.[A-Za-z0-9]{1,10})?$")
@@ -242,19 +244,6 @@ def rollback(journal) -> None:
         if bak is not None and os.path.lexists(bak):
             os.unlink(bak)  # a reserved name never used
     os.unlink(journal)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether the process ``pid`` is running (this one, or one this user may not signal, counts)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process
-    return True
 
 
 def _stale(path: Path, before: float) -> bool:

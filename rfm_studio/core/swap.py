@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .durable import folder_lock, sync_dir, sync_tree
+from .pids import pid_alive
 
 NEW, OLD, DEL, STAGE = ".rfm-new-", ".rfm-old-", ".rfm-del-", ".rfm-stage-"
 _STAGE_NAME = re.compile(r"^\.rfm-stage-(\d+)-([0-9a-f]{8})-(.*)$", re.S)
@@ -121,8 +122,6 @@ def _new_stage(dst: Path) -> Path:
 def stale_stage(p) -> bool:
     """Whether ``p`` is a staging folder whose writer is gone: its process is not running, or it
     is this process's and not in use."""
-    from .atomic import pid_alive
-
     m = _STAGE_NAME.match(Path(p).name)
     if m is None:
         return False

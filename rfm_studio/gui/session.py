@@ -16,7 +16,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +26,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from ..core.atomic import atomic_write_bytes, atomic_write_text
+from ..core.pids import pid_alive
 
 if TYPE_CHECKING:
     from .edit_panel import EditPanel
@@ -46,29 +46,6 @@ def sessions_dir() -> Path:
     return user_data_dir() / "sessions"
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":  # os.kill(pid, 0) would send CTRL_C_EVENT there
-        import ctypes
-
-        k32 = ctypes.windll.kernel32
-        h = k32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not h:
-            return False
-        code = ctypes.c_ulong()
-        ok = k32.GetExitCodeProcess(h, ctypes.byref(code))
-        k32.CloseHandle(h)
-        return bool(ok) and code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's live process
-    return True
-
-
 def crashed_sessions() -> list[Path]:
     """Session folders left behind by a process that ended without closing (newest first)."""
     out = []
@@ -84,7 +61,7 @@ def crashed_sessions() -> list[Path]:
         except (OSError, ValueError, IndexError):
             pid = -1
         mine = pid == os.getpid()
-        if (mine and str(d) not in _ACTIVE) or (not mine and not _alive(pid)):
+        if (mine and str(d) not in _ACTIVE) or (not mine and not pid_alive(pid)):
             out.append(d)
     return sorted(out, key=lambda p: (p / STATE).stat().st_mtime, reverse=True)
 
