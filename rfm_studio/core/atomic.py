@@ -283,10 +283,10 @@ def recover_commits(folder, before: float | None = None) -> int:
 
 def sweep(folder, before: float | None = None) -> list[str]:
     """Clean ``folder`` of what killed processes left: unfinished file sets are rolled back,
-    folder swaps recovered (``swap.recover``), and staging folders (``swap.stale_stage``) and
-    the app's own temporary files ('.rfm-PID-XXXXXXXX[.ext]') whose writers are gone deleted,
-    those older than ``before`` (default now). Nothing else is touched. Returns the names
-    removed or recovered."""
+    folder swaps recovered (``swap.recover``), and staging folders (``swap.discard_stale``, under
+    the folder lock) and the app's own temporary files ('.rfm-PID-XXXXXXXX[.ext]') whose writers
+    are gone deleted, those older than ``before`` (default now). Nothing else is touched. Returns
+    the names removed or recovered."""
     import shutil
 
     folder = Path(folder)
@@ -299,7 +299,7 @@ def sweep(folder, before: float | None = None) -> list[str]:
         names = [e.name for e in folder.iterdir()]
     except OSError:
         return []
-    from .swap import DEL, NEW, OLD, STAGE, discard_tree, recover, stale_stage
+    from .swap import DEL, NEW, OLD, STAGE, discard_stale, recover
 
     for name in names:  # folder swaps cut short and staging folders left, older than ``before``
         p = folder / name
@@ -316,8 +316,7 @@ def sweep(folder, before: float | None = None) -> list[str]:
             elif name.startswith((NEW, OLD)) and len(name) > len(NEW):
                 recover(folder / name[len(NEW):])
                 done.append(name)
-            elif name.startswith(STAGE) and stale_stage(p):
-                discard_tree(p)
+            elif name.startswith(STAGE) and discard_stale(p):  # under the folder lock
                 done.append(name)
         except OSError:
             pass

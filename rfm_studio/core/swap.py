@@ -12,8 +12,9 @@ Each writer stages in a folder of its own (PID: its process; TOKEN: random), so 
 one folder, threads or processes, never write into one staging folder. A commit first flushes
 the new folder's files and entries to the disk (core.durable), then renames while holding the
 parent folder's lock (``durable.folder_lock``: one commit or recovery at a time), flushes the
-parent's entries, and only then deletes the old folder: two writers that finish both commit,
-one after the other, and the folder holds the complete folder of the one that committed last.
+parent's entries (an error there is logged: the new folder is in place), and only then deletes
+the old folder: two writers that finish both commit, one after the other, and the folder holds
+the complete folder of the one that committed last.
 
 At every moment one complete folder holds the name or can be put back under it by
 ``recover(dst)``, which each operation on ``dst`` runs first (and the start-up sweep runs for
@@ -21,13 +22,15 @@ stale ones): an old one beside a complete ``dst`` is dropped; an old one without
 comes back, or the complete new one ('.rfm-new-NAME': its commit had started) is renamed in; a
 '.rfm-new-NAME' without an old one (its commit cut short before ``dst`` moved aside) is
 deleted, and so is a staging folder whose writer is gone (a process no longer running, or this
-process's, not in use). Folders being deleted are first renamed to '.rfm-del-*', so a
-half-deleted folder never carries a name that recovery would put back.
+process's, not in use; one that cannot be renamed away is left for a later cleanup). Folders
+being deleted are first renamed to '.rfm-del-*', so a half-deleted folder never carries a name
+that recovery would put back.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import shutil
@@ -41,6 +44,7 @@ from .pids import pid_alive
 NEW, OLD, DEL, STAGE = ".rfm-new-", ".rfm-old-", ".rfm-del-", ".rfm-stage-"
 _STAGE_NAME = re.compile(r"^\.rfm-stage-(\d+)-([0-9a-f]{8})-(.*)$", re.S)
 _live: set[str] = set()  # this process's staging folders in use (their names)
+log = logging.getLogger(__name__)
 
 
 def staging_path(dst) -> Path:
@@ -154,7 +158,33 @@ def _recover(dst: Path, trash: list) -> None:
     if _present(new):
         trash.append(_to_trash(new))  # its commit cut short before the old one moved: the old one stays
     trash.extend(_trash_of(dst))  # deletions of its earlier versions cut short
-    trash.extend(_to_trash(q) for q in _stages_of(dst) if stale_stage(q))
+    for q in _stages_of(dst):
+        _drop_stale(q, trash)
+
+
+def _drop_stale(q: Path, trash: list) -> None:
+    """The staging folder ``q`` to ``trash`` if its writer is gone (the folder lock held); best
+    effort: one that cannot be renamed stays for a later cleanup, one already gone needs nothing."""
+    try:
+        if stale_stage(q):
+            trash.append(_to_trash(q))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.info("stale staging folder %s left for later: %s", q, exc)
+
+
+def discard_stale(p) -> bool:
+    """Delete ``p`` if it is a staging folder whose writer is gone, under its folder's lock (not
+    while a commit or recovery there renames), best effort (``_drop_stale``). Whether it went."""
+    p = Path(p)
+    trash: list = []
+    try:
+        with folder_lock(p.parent):
+            _drop_stale(p, trash)
+    finally:
+        _purge(trash)
+    return any(q is not None for q in trash)
 
 
 def recover(dst) -> None:
@@ -184,8 +214,7 @@ def recover_all(folder) -> None:
                     if n.startswith(DEL):
                         trash.append(folder / n)
                     elif n.startswith(STAGE):
-                        if stale_stage(folder / n):
-                            trash.append(_to_trash(folder / n))
+                        _drop_stale(folder / n, trash)
                     for prefix in (OLD, NEW):
                         if n.startswith(prefix) and len(n) > len(prefix):
                             _recover(folder / n[len(prefix):], trash)
@@ -207,10 +236,10 @@ def exists(dst) -> bool:
 def commit(new, dst, replace: bool = False, keep_old: bool = False) -> None:
     """Put the complete folder ``new`` (beside ``dst``) at ``dst``: its files and entries are
     flushed to the disk first, the renames made under the folder lock (after recovering a swap
-    cut short), and the parent's entries flushed before the old folder is deleted. An existing
-    ``dst`` is refused (FileExistsError) unless ``replace``; then it is renamed to
-    ``backup_path(dst)`` and deleted after (kept with ``keep_old``: ``undo`` or ``recover``
-    then decide)."""
+    cut short), and the parent's entries flushed (an error there only logged) before the old
+    folder is deleted. An existing ``dst`` is refused (FileExistsError) unless ``replace``; then
+    it is renamed to ``backup_path(dst)`` and deleted after (kept with ``keep_old``: ``undo`` or
+    ``recover`` then decide)."""
     new, dst = Path(new), Path(dst)
     sync_tree(new)
     trash: list = []
@@ -224,7 +253,10 @@ def commit(new, dst, replace: bool = False, keep_old: bool = False) -> None:
                 _swap_in(new, dst, trash)
             else:
                 os.rename(new, dst)
-            sync_dir(dst.parent)  # the renames on the disk before the old folder goes
+            try:
+                sync_dir(dst.parent)  # the renames on the disk before the old folder goes
+            except OSError as exc:  # the new folder is in place all the same
+                log.warning("could not flush %s after replacing %s: %s", dst.parent, dst.name, exc)
             if had and not keep_old:
                 try:
                     trash.append(_to_trash(backup_path(dst)))

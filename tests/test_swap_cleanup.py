@@ -1,0 +1,143 @@
+"""The folder swap (core/swap.py) when cleaning up or flushing goes wrong: a stale staging
+folder that cannot be renamed away or vanishes mid-cleanup never fails a save; the start-up
+sweep deletes staging folders under the folder lock; a file system that cannot fsync is no
+error, and neither is a failing flush of the parent after the new folder is in place (a real
+I/O error on the new files, before any rename, still fails the save)."""
+
+import errno
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rfm_studio.core import durable, swap
+from rfm_studio.core.atomic import sweep
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _with_stale(tmp_path):
+    dst = tmp_path / "m"
+    dst.mkdir()
+    (dst / "a.txt").write_text("old")
+    stale = tmp_path / f".rfm-stage-{_dead_pid()}-0123abcd-m"
+    stale.mkdir()
+    (stale / "a.txt").write_text("half")
+    return dst, stale
+
+
+def _save(dst, text):
+    with swap.replacing(dst, replace=True) as new:
+        (new / "a.txt").write_text(text)
+
+
+def test_a_stale_staging_folder_that_cannot_be_renamed_does_not_fail_the_save(tmp_path, monkeypatch):
+    dst, stale = _with_stale(tmp_path)
+    real = os.rename
+
+    def rename(src, target):
+        if Path(src) == stale:
+            raise PermissionError(errno.EACCES, "Permission denied", str(src))
+        return real(src, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    _save(dst, "new")
+    assert swap.exists(dst)  # recovering dst first: the stale folder is again no error
+    swap.recover_all(tmp_path)
+    monkeypatch.undo()
+    assert (dst / "a.txt").read_text() == "new"
+    assert stale.is_dir()  # left for a later cleanup ...
+    swap.recover(dst)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # ... which takes it
+
+
+def test_a_stale_staging_folder_vanishing_mid_cleanup_does_not_fail_the_save(tmp_path, monkeypatch):
+    """Another process's cleanup deletes it between the check and the rename."""
+    dst, stale = _with_stale(tmp_path)
+    real = os.rename
+
+    def rename(src, target):
+        if Path(src) == stale:
+            shutil.rmtree(stale)
+        return real(src, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    _save(dst, "new")
+    assert (dst / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_the_sweep_deletes_stale_staging_folders_under_the_folder_lock(tmp_path, monkeypatch):
+    _, stale = _with_stale(tmp_path)
+    real, locked = swap._to_trash, []
+
+    def to_trash(p):
+        locked.append((Path(p).name, durable._depth > 0))
+        return real(p)
+
+    monkeypatch.setattr(swap, "_to_trash", to_trash)
+    assert stale.name in sweep(tmp_path, before=float("inf"))
+    assert locked == [(stale.name, True)] and not stale.exists()
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)],
+                         ids=errno.errorcode.get)
+def test_a_file_system_that_cannot_fsync_still_saves(tmp_path, monkeypatch, code):
+    def fsync(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    dst = tmp_path / "m"
+    for text in ("old", "new"):
+        _save(dst, text)
+    assert not durable.sync_file(dst / "a.txt")
+    monkeypatch.undo()
+    assert (dst / "a.txt").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def _fsync_failing_for(folder, code=errno.EIO):
+    real, target = os.fsync, os.stat(folder)
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            raise OSError(code, os.strerror(code))
+        return real(fd)
+
+    return fsync
+
+
+@pytest.mark.skipif(durable._O_DIRECTORY is None, reason="folders are not fsynced here")
+def test_a_failing_flush_of_the_parent_after_the_renames_does_not_fail_the_commit(tmp_path, monkeypatch):
+    dst = tmp_path / "m"
+    _save(dst, "old")
+    monkeypatch.setattr(os, "fsync", _fsync_failing_for(tmp_path))
+    _save(dst, "new")  # the new folder was in place when the flush failed
+    monkeypatch.undo()
+    assert (dst / "a.txt").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_an_io_error_on_a_new_file_still_fails_the_save_before_any_rename(tmp_path, monkeypatch):
+    dst = tmp_path / "m"
+    _save(dst, "old")
+    real = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "I/O error")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError) as info:
+        _save(dst, "new")
+    monkeypatch.undo()
+    assert info.value.errno == errno.EIO
+    assert (dst / "a.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
