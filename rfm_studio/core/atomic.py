@@ -8,8 +8,9 @@ start-up sweep (``sweep``) tells a stale one, left by a killed process, from one
 
 ``exporting`` puts an exported model's folder in place whole, in one swap (core.swap): each
 exporting writer stages in a folder of its own, and the swap flushes it to the disk before the
-old export is deleted, so two exports to one folder at once leave the complete files of the one
-that finished last, never a mix.
+old export is deleted. Two exports to one folder at once never leave a mix; where the swap's
+folder lock orders their commits (local disks on Linux and macOS; on Windows only exports within
+one process) the complete files of the one that finished last stay.
 
 ``commit_files`` moves a set of complete temporary files onto their names all or none:
 a journal is written first, so a set cut short by a kill is rolled back (``recover_commits``,
@@ -142,8 +143,9 @@ def exporting(dst, what: str, marker: tuple[str, str, str], entries: tuple[str, 
     """A staging folder beside ``dst``, this writer's own, for an exported model to be written
     whole (its name is yielded): when the block ends it replaces ``dst`` (swap.replacing: flushed
     to the disk, renamed in under the folder lock, the old folder deleted once the new one is in
-    place; of two exports at once, the one finishing last stays); when the block raises the
-    staging folder is deleted and ``dst`` is as it was. ``dst`` is checked first
+    place; of two exports at once, the one finishing last stays where the folder lock orders
+    them: on local disks on Linux and macOS, on Windows only exports within one process); when
+    the block raises the staging folder is deleted and ``dst`` is as it was. ``dst`` is checked first
     (``check_export``, the same ``what``, ``marker`` and ``entries``): nothing is written where
     it is refused."""
     from .swap import replacing

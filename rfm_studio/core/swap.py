@@ -13,8 +13,9 @@ one folder, threads or processes, never write into one staging folder. A commit 
 the new folder's files and entries to the disk (core.durable), then renames while holding the
 parent folder's lock (``durable.folder_lock``: one commit or recovery at a time), flushes the
 parent's entries (an error there is logged: the new folder is in place), and only then deletes
-the old folder: two writers that finish both commit, one after the other, and the folder holds
-the complete folder of the one that committed last.
+the old folder: where the lock orders them (processes too on local disks on Linux and macOS;
+on Windows only the threads of one process), two writers that finish both commit, one after the
+other, and the folder holds the complete folder of the one that committed last.
 
 At every moment one complete folder holds the name or can be put back under it by
 ``recover(dst)``, which each operation on ``dst`` runs first (and the start-up sweep runs for
