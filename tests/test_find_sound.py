@@ -169,7 +169,8 @@ def test_run_find_yields_a_step_per_window_and_stops_between_windows_on_cancel()
 
 def test_a_cancel_during_the_text_encoders_load_stops_before_the_first_window_is_heard(monkeypatch):
     """The first window's FindStep comes before the text is embedded (the encoder's slow first
-    load): a Cancel pressed during that load is heard before the finder runs on any window."""
+    load): a Cancel pressed during that load is heard before the finder runs on any window, and
+    one already set when the first window begins does not even wait for the load."""
     from rfm_studio.core.detection import find
     from rfm_studio.core.errors import Cancelled
     from rfm_studio.core.events import CancelToken, FindStep
@@ -192,6 +193,13 @@ def test_a_cancel_during_the_text_encoders_load_stops_before_the_first_window_is
             seen.append((ev.window, ev.windows, ev.text))
     assert embedded == [["dog barking"]] and seen == [(1, 3, "dog barking")]
     assert calls == []  # the finder never heard a window
+
+    cancel, embedded[:], seen[:] = CancelToken(), [], []
+    with pytest.raises(Cancelled, match="The edit was cancelled"):
+        for ev in find.run_find(clip, 16000, "Remove the dog barking", finder=finder, cancel=cancel):
+            seen.append(ev.window)
+            cancel.cancel()  # Cancel pressed as the first window begins, before the encoder loads
+    assert seen == [1] and embedded == [] and calls == []  # the encoder was never asked
 
 
 def test_run_find_gives_what_the_whole_call_gives_and_the_finder_windows_exactly():

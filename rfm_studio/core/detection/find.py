@@ -88,9 +88,10 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
     for one window's log-mel [1, 64, frames]) over the 16 kHz mono ``x16``, heard in
     ``mel_windows``: each window's own frames put where they lie in the clip; returns [frames] or
     [rows, frames] at 100 a second. Yields events.FindStep as each window begins; ``cancel`` is
-    checked after it, before the window is heard (errors.Cancelled): for the first window after
-    ``text`` is embedded (the text encoder's load, slow the first time), so a Cancel during the
-    load stops before any window is heard. library.embed.EncoderUnavailable when the text
+    checked after it, before the window is heard (errors.Cancelled): for the first window both
+    before and after ``text`` is embedded (the text encoder's load, slow the first time), so a
+    Cancel already set does not wait for the load and one pressed during it stops before any
+    window is heard. library.embed.EncoderUnavailable when the text
     encoder cannot load."""
     import torch
 
@@ -105,12 +106,21 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
     for k, (a, b) in enumerate(bounds, 1):
         yield FindStep(k, len(bounds), a / FPS, b / FPS, text)
         if q is None:
+            _check_cancel(cancel)  # a Cancel already set does not wait for the encoder's load
             q = torch.from_numpy(embed([text]))
         _, _, a0, mel = next(windows)  # the cancel check, then the window's log-mel
         with torch.inference_mode():  # (never across a yield: the mode is the thread's)
             logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
         out[..., a: a + logits.shape[-1]] = sigmoid(logits)
     return out
+
+
+def _check_cancel(cancel) -> None:
+    """errors.Cancelled when ``cancel`` (a CancelToken or None) is set."""
+    if cancel is not None and cancel.cancelled:
+        from ..errors import Cancelled
+
+        raise Cancelled("The edit was cancelled.")
 
 
 def sigmoid(logits) -> np.ndarray:
@@ -140,10 +150,7 @@ def mel_windows(x16: np.ndarray, cancel=None, window_s: float | None = None, con
     front = MelFrontEnd()
     ctx = int((CONTEXT_S if context_s is None else context_s) * FPS)
     for a, b in window_bounds(n_frames, window_s):
-        if cancel is not None and cancel.cancelled:
-            from ..errors import Cancelled
-
-            raise Cancelled("The edit was cancelled.")
+        _check_cancel(cancel)
         a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
         seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]
         if len(seg) <= MIN_SAMPLES:  # the STFT's reflect padding needs more than half a window
