@@ -272,8 +272,8 @@ def test_a_restored_narrow_edit_dock_is_as_wide_as_the_panel_needs_at_1280x650(q
     assert scroll.horizontalScrollBar().maximum() == 0, (second.edit_dock.width(), second.panel.minimumSizeHint())
     assert scroll.viewport().width() >= second.panel.minimumSizeHint().width()
     assert fully_visible(second.panel.run_button) and fully_visible(second.finding.button)
-    second.resizeDocks([second.edit_dock], [260], Qt.Horizontal)  # the user's drag narrows it: theirs
-    qtbot.waitUntil(lambda: second.edit_dock.width() <= 270, timeout=10000)
+    _drag_edit_width(qtbot, second, 260)  # the user's drag narrows it: theirs
+    assert second.edit_dock.width() <= 270
     _settle(qtbot, second, (1300, 650))
     assert second.edit_dock.width() <= 270 and scroll.horizontalScrollBar().maximum() > 0
     second.close()
@@ -285,7 +285,6 @@ def test_a_resize_keeps_the_edit_dock_width_the_user_dragged(qtbot, settings, cl
     own layout is widened to the panel's width at each resize; a fresh window, and one that
     restores the saved layout, gets the fitted width."""
     from rfm_studio.gui.settings import Settings
-    from PySide6.QtCore import Qt
 
     from rfm_studio.gui import window_docks
 
@@ -298,8 +297,8 @@ def test_a_resize_keeps_the_edit_dock_width_the_user_dragged(qtbot, settings, cl
     assert dock.width() < fitted - 100
     _settle(qtbot, first, (1400, 900))
     assert abs(dock.width() - fitted) <= 4  # the app's width comes back
-    first.resizeDocks([dock], [330], Qt.Horizontal)  # the user drags the separator
-    qtbot.waitUntil(lambda: abs(dock.width() - 330) <= 4, timeout=10000)
+    _drag_edit_width(qtbot, first, 330)  # the user drags the separator
+    assert abs(dock.width() - 330) <= 4
     for size in ((1400, 960), (1500, 900), (1300, 700), (1400, 900)):
         _settle(qtbot, first, size)
         qtbot.wait(20)
@@ -316,6 +315,75 @@ def test_a_resize_keeps_the_edit_dock_width_the_user_dragged(qtbot, settings, cl
         _settle(qtbot, again, (1400, 900))
         assert abs(again.edit_dock.width() - window_docks.panel_width(again)) <= 4, restored
         again.close()
+
+
+def _drag_edit_width(qtbot, window, width):
+    """The user drags the separator between the central widget and the Edit dock (on its right)
+    until the dock is ``width`` wide: a press on the window's separator, moves, a release, as the
+    window gets them from the mouse (the dock layout applies a move at its next timer)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    dock, central = window.edit_dock, window.centralWidget()
+    x = (central.geometry().right() + dock.geometry().left()) // 2
+    y = dock.geometry().center().y()
+    assert window.childAt(x, y) is None  # the separator: the window's own, no child widget there
+
+    def send(kind, at, buttons):
+        pos = QPointF(at, y)
+        QApplication.sendEvent(window, QMouseEvent(kind, pos, QPointF(window.mapToGlobal(pos)), Qt.LeftButton,
+                                                   buttons, Qt.NoModifier))
+
+    send(QEvent.MouseButtonPress, x, Qt.LeftButton)
+    to = x + dock.width() - width
+    for at in (x + (to - x) // 2, to):
+        send(QEvent.MouseMove, at, Qt.LeftButton)
+        qtbot.wait(20)
+    qtbot.waitUntil(lambda: abs(dock.width() - width) <= 4, timeout=10000)
+    send(QEvent.MouseButtonRelease, to, Qt.NoButton)
+
+
+def test_qts_own_changes_of_the_edit_dock_width_are_not_the_users(qtbot, window, clip_path):
+    """Only a drag of the dock's separator makes a width the user's: a hidden Edit dock shown in a
+    narrower window, the dock moved to the left area and back, or the central widget's minimum
+    growing for a while leave the dock the panel's width once the window has room for it."""
+    from PySide6.QtCore import Qt
+
+    from rfm_studio.gui import window_docks
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    dock, central = window.edit_dock, window.centralWidget()
+    _settle(qtbot, window, (1400, 900))
+    fitted = window_docks.panel_width(window)
+    assert abs(dock.width() - fitted) <= 4
+
+    dock.hide()
+    _settle(qtbot, window, (1093, 614))
+    dock.show()
+    qtbot.waitUntil(lambda: dock.width() < fitted - 100, timeout=10000)  # Qt gives it what is left (~297 px)
+    qtbot.wait(50)
+    _settle(qtbot, window, (1400, 900))
+    assert abs(dock.width() - fitted) <= 4, dock.width()
+
+    window.addDockWidget(Qt.LeftDockWidgetArea, dock)
+    qtbot.waitUntil(lambda: dock.width() < fitted - 100, timeout=10000)  # (~294 px)
+    qtbot.wait(50)
+    _settle(qtbot, window, (1800, 900))
+    assert abs(dock.width() - fitted) <= 4, dock.width()
+    window.addDockWidget(Qt.RightDockWidgetArea, dock)
+    qtbot.wait(50)
+    _settle(qtbot, window, (1400, 900))
+    assert abs(dock.width() - fitted) <= 4, dock.width()
+
+    central.setMinimumWidth(central.width() + 50)
+    qtbot.waitUntil(lambda: dock.width() < fitted - 40, timeout=10000)  # the dock gives up the room (~394 px)
+    qtbot.wait(50)
+    central.setMinimumWidth(0)
+    _settle(qtbot, window, (1410, 900))
+    _settle(qtbot, window, (1400, 900))
+    assert abs(dock.width() - fitted) <= 4, dock.width()
 
 
 def test_the_window_can_be_narrower_than_the_panel_needs_and_the_panel_gets_its_width_back(qtbot, window,

@@ -14,7 +14,9 @@ resize) as far as the central widget's minimum leaves room; it sets no minimum, 
 still be as narrow as its central widget and the docks at their smallest allow. A width the user
 chose by dragging the dock's separator is theirs: later resizes keep it (Qt may clamp it in a window
 too narrow for it; it comes back as the window widens again), and only the app's own layouts (a
-first show, a restored layout, the panel's content growing) are widened to the panel's width.
+first show, a restored layout, the panel's content growing) are widened to the panel's width;
+so are Qt's own changes of the width (a hidden dock shown, the dock moved, the central widget's
+minimum growing): only a drag of the separator with the mouse makes a width the user's.
 In a dock narrower than the panel, the Instruction group keeps to the width in view (InViewWidth)."""
 
 from __future__ import annotations
@@ -145,7 +147,12 @@ class EditSplit(QObject):
     """Follows the Edit dock's height and width: the ones the app last set (``set_h``, ``set_w``)
     and the ones it had before the window's latest resize (``now_h``, ``now_w``: a drag of a
     separator changes them, a resize, or Qt clamping the dock in a narrow window, does not), so
-    that a resize refits only a split, and widens only a dock, the user has not moved."""
+    that a resize refits only a split, and widens only a dock, the user has not moved.
+
+    ``now_w`` follows only a drag of the main window's own separators (a mouse button held on the
+    window itself, not on one of its child widgets): Qt's own changes (showing a hidden dock in a
+    narrower window, moving it to another area, the central widget's minimum growing) are not the
+    user's width; moving or floating the dock forgets the user's width."""
 
     def __init__(self, win):
         super().__init__(win)
@@ -155,12 +162,26 @@ class EditSplit(QObject):
         self.set_w: int | None = None
         self.now_w: int | None = None
         self._size = None  # the window's size as of its latest resize
+        self.dragging = False  # a mouse button is held on the window's separators
         win.edit_dock.installEventFilter(self)
+        win.installEventFilter(self)
+        win.edit_dock.dockLocationChanged.connect(self.forget_width)
+        win.edit_dock.topLevelChanged.connect(self.forget_width)
+
+    def forget_width(self, *_) -> None:
+        """The dock is somewhere else: the app fits its width again."""
+        self.set_w = self.now_w = None
 
     def eventFilter(self, obj, event):
-        if event.type() == QEvent.Resize and self.win.size() == self._size:  # not part of a window resize
+        kind = event.type()
+        if obj is self.win:
+            if kind == QEvent.MouseButtonPress:  # (a press a child ignored reaches the window too)
+                self.dragging = self.win.childAt(event.position().toPoint()) is None
+            elif kind == QEvent.MouseButtonRelease:
+                self.dragging = False
+        elif kind == QEvent.Resize and self.win.size() == self._size:  # not part of a window resize
             self.now_h = event.size().height()
-            if event.size().width() != event.oldSize().width():
+            if self.dragging and event.size().width() != event.oldSize().width():
                 self.now_w = event.size().width()
         return False
 
