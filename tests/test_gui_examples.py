@@ -66,3 +66,45 @@ def test_shift_drag_marks_examples_that_the_next_edit_hears(qtbot, loaded):
     w.examples.clear_button.click()
     assert w.examples.spans == [] and w.editing.build_request().prompts == ()
     assert w.examples.clear_button.isHidden()
+
+
+def test_a_cut_examples_line_ends_in_an_ellipsis_and_its_tooltip_holds_it_whole(qtbot, window, clip_path):
+    """At 1093x614 the Edit dock cuts the one-line hint: it is drawn ending in '…' (as a label
+    showing the elided text), text() stays the whole line, and the tooltip holds it; a line with
+    spans has them in the tooltip under the line where it is cut (or tells of hidden found marks),
+    and the spans alone where it is whole."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    from rfm_studio.gui.example_marks import HintLabel
+
+    window.start(str(clip_path), load_model=False)
+    qtbot.waitUntil(lambda: window.document.opening is None, timeout=30000)
+    window.resize(1093, 614)
+    qtbot.waitUntil(lambda: window.size().toTuple() == (1093, 614), timeout=30000)
+    qtbot.wait(50)
+    label = window.examples.label
+    assert label.text() == "Examples: none (Shift-drag to mark where the sound plays)" and label.is_cut()
+    assert label.toolTip() == label.text()
+    shown = label.fontMetrics().elidedText(label.text(), Qt.ElideRight, label.contentsRect().width())
+    assert shown.endswith("…") and len(shown) < len(label.text())
+    ref = QLabel(shown, label.parentWidget())  # what the label must look like: the elided line
+    ref.setObjectName("hint")
+    ref.setGeometry(label.geometry())
+    ref.show()
+    assert ref.grab().toImage() == label.grab().toImage()
+    ref.deleteLater()
+
+    window.examples.set_found([(0.1, 0.4)], "dog barking")
+    window.examples.show_found(False)  # the hidden-found line: the line and the spans
+    assert label.toolTip() == label.text() + "\n0.10–0.40 s (found, hidden)"
+
+    alone = HintLabel()
+    qtbot.addWidget(alone)
+    alone.show()  # (a hidden widget gets its resize events when it shows)
+    alone.set_line("Examples: 2 by hand", "0.20–0.60 s (by hand)\n0.90–1.30 s (by hand)")
+    alone.resize(400, 20)
+    assert not alone.is_cut() and alone.toolTip() == "0.20–0.60 s (by hand)\n0.90–1.30 s (by hand)"
+    alone.resize(60, 20)
+    assert alone.is_cut() and alone.toolTip() == "Examples: 2 by hand\n0.20–0.60 s (by hand)\n0.90–1.30 s (by hand)"
+    assert alone.text() == "Examples: 2 by hand"

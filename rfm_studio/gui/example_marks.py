@@ -14,12 +14,47 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStyle, QToolButton, QWidget
 
 from ..core.prompts import MAX_PROMPTS, MIN_PROMPT_SECONDS, example_from_clip
 
 EXAMPLE_COLOR = "#3fbf7f"
+
+
+class HintLabel(QLabel):
+    """A one-line hint that ends in '…' where its width cuts it (``text()`` stays the whole line).
+    Its tooltip: the detail (``set_line``), under the whole line where the line is cut, where
+    ``line_in_tip`` asks for it, or where there is no detail."""
+
+    def __init__(self):
+        super().__init__()
+        self._detail, self._line_in_tip = "", False
+
+    def set_line(self, text: str, detail: str = "", line_in_tip: bool = False) -> None:
+        self._detail, self._line_in_tip = detail, line_in_tip
+        self.setText(text)
+        self._set_tip()
+
+    def is_cut(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+    def _set_tip(self) -> None:
+        line = [self.text()] if self._line_in_tip or not self._detail or self.is_cut() else []
+        self.setToolTip("\n".join(line + ([self._detail] if self._detail else [])))
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._set_tip()
+
+    def paintEvent(self, event):
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, rect.width())
+        if shown == self.text():
+            return super().paintEvent(event)
+        painter = QPainter(self)
+        align = QStyle.visualAlignment(self.layoutDirection(), self.alignment())
+        self.style().drawItemText(painter, rect, align, self.palette(), self.isEnabled(), shown, self.foregroundRole())
 
 
 class ExampleMarks(QObject):
@@ -37,7 +72,7 @@ class ExampleMarks(QObject):
         self.row = QWidget()
         lay = QHBoxLayout(self.row)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel()
+        self.label = HintLabel()
         self.label.setObjectName("hint")
         self.clear_button = QToolButton()
         self.clear_button.setText("Clear examples")
@@ -160,19 +195,19 @@ class ExampleMarks(QObject):
                      if min(b, dur) - a >= MIN_PROMPT_SECONDS)
 
     def _show(self) -> None:
-        """One line (the panel must not grow with the marks): how many, found and by hand; the
-        spans themselves in its tooltip."""
+        """One line (the panel must not grow with the marks; '…' where a narrow dock cuts it): how
+        many, found and by hand; the spans themselves in its tooltip, under the whole line where
+        that is cut or tells of hidden found marks."""
         if not self.spans:
-            self.label.setText("Examples: none (Shift-drag to mark where the sound plays)")
-            self.label.setToolTip(self.label.text())  # the whole line where a narrow dock cuts it
+            self.label.set_line("Examples: none (Shift-drag to mark where the sound plays)")  # tooltip: itself
         else:
             n_found, hidden = sum(self.found), self.found_hidden
             counts = [f"{n_found} found"] if n_found and not hidden else []
             counts += [f"{len(self.spans) - n_found} by hand"] if n_found < len(self.spans) else []
             if hidden:
                 counts.append(f"{n_found} found for '{self.found_for}' hidden (the instruction names another sound)")
-            self.label.setText(f"Examples: {', '.join(counts)}")
             kind = " (found, hidden)" if hidden else " (found)"
-            self.label.setToolTip("\n".join(f"{a:.2f}–{b:.2f} s" + (kind if f else " (by hand)")
-                                            for (a, b), f in zip(self.spans, self.found)))
+            spans = "\n".join(f"{a:.2f}–{b:.2f} s" + (kind if f else " (by hand)")
+                               for (a, b), f in zip(self.spans, self.found))
+            self.label.set_line(f"Examples: {', '.join(counts)}", spans, line_in_tip=hidden)  # the line too where cut
         self.clear_button.setVisible(bool(self.spans))
