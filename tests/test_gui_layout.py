@@ -376,6 +376,15 @@ def test_qts_own_changes_of_the_edit_dock_width_are_not_the_users(qtbot, window,
     qtbot.wait(50)
     _settle(qtbot, window, (1400, 900))
     assert abs(dock.width() - fitted) <= 4, dock.width()
+    _drag_edit_width(qtbot, window, 330)  # back in its place, a drag there is the user's
+    _settle(qtbot, window, (1410, 900))
+    assert abs(dock.width() - 330) <= 4, dock.width()
+    window.removeDockWidget(dock)  # a dock put back (here: in the area's other place) is fitted again
+    window.addDockWidget(Qt.RightDockWidgetArea, dock)
+    dock.show()
+    qtbot.wait(50)
+    _settle(qtbot, window, (1400, 900))
+    assert abs(dock.width() - fitted) <= 4, dock.width()
 
     central.setMinimumWidth(central.width() + 50)
     qtbot.waitUntil(lambda: dock.width() < fitted - 40, timeout=10000)  # the dock gives up the room (~394 px)

@@ -169,8 +169,9 @@ class EditSplit(QObject):
         win.edit_dock.topLevelChanged.connect(self.forget_width)
 
     def forget_width(self, *_) -> None:
-        """The dock is somewhere else: the app fits its width again."""
+        """The dock is somewhere else: the app fits its width again, once it has its place."""
         self.set_w = self.now_w = None
+        QTimer.singleShot(0, self, lambda: fit_width(self.win))
 
     def eventFilter(self, obj, event):
         kind = event.type()
