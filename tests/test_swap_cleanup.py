@@ -8,27 +8,20 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from process_helpers import dead_pid
 from rfm_studio.core import durable, swap
 from rfm_studio.core.atomic import sweep
-
-
-def _dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
 
 
 def _with_stale(tmp_path):
     dst = tmp_path / "m"
     dst.mkdir()
     (dst / "a.txt").write_text("old")
-    stale = tmp_path / f".rfm-stage-{_dead_pid()}-0123abcd-m"
+    stale = tmp_path / f".rfm-stage-{dead_pid()}-0123abcd-m"
     stale.mkdir()
     (stale / "a.txt").write_text("half")
     return dst, stale

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from process_helpers import dead_pid
 from rfm_studio.core import durable, swap
 from rfm_studio.core.atomic import exporting, sweep
 
@@ -183,19 +184,13 @@ def test_a_forked_child_does_not_keep_the_folder_lock(tmp_path):
             os.close(fd)
 
 
-def _dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
-
-
 def test_staging_folders_of_gone_writers_are_deleted_and_one_in_use_is_kept(tmp_path):
     dst = tmp_path / "m"
     dst.mkdir()
     (dst / "a.txt").write_text("old")
-    gone = [tmp_path / f".rfm-stage-{_dead_pid()}-0123abcd-m",  # a killed process's
+    gone = [tmp_path / f".rfm-stage-{dead_pid()}-0123abcd-m",  # a killed process's
             tmp_path / f".rfm-stage-{os.getpid()}-89abcdef-m"]  # this process's, not in use (an earlier run's PID)
-    other = tmp_path / f".rfm-stage-{_dead_pid()}-0123abcd-n"  # another folder's: left to its own recovery
+    other = tmp_path / f".rfm-stage-{dead_pid()}-0123abcd-n"  # another folder's: left to its own recovery
     for p in gone + [other]:
         p.mkdir()
         (p / "a.txt").write_text("half")

@@ -29,20 +29,25 @@ _held: set[int] = set()  # descriptors opened for a flock and not yet closed (cl
 _fds = threading.Lock()  # held while a descriptor is opened and put in _held, and across a fork
 
 
-def sync_file(path) -> bool:
-    """Flush the file ``path``'s data to the disk (an OSError when the disk reports an error);
-    False where the file system cannot fsync (nothing done)."""
-    flags = (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
+def _fsync_closing(fd: int, unsupported) -> bool:
+    """fsync the open descriptor ``fd`` and close it: False where its errno is in ``unsupported``
+    (nothing done), an OSError for any other."""
     try:
         os.fsync(fd)
     except OSError as exc:
-        if exc.errno not in _UNSUPPORTED_FILE:
+        if exc.errno not in unsupported:
             raise
         return False
     finally:
         os.close(fd)
     return True
+
+
+def sync_file(path) -> bool:
+    """Flush the file ``path``'s data to the disk (an OSError when the disk reports an error);
+    False where the file system cannot fsync (nothing done)."""
+    flags = (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0)
+    return _fsync_closing(os.open(path, flags), _UNSUPPORTED_FILE)
 
 
 def sync_dir(path) -> bool:
@@ -54,15 +59,7 @@ def sync_dir(path) -> bool:
         fd = os.open(path, os.O_RDONLY | _O_DIRECTORY)
     except OSError:
         return False
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in _UNSUPPORTED:
-            raise
-        return False
-    finally:
-        os.close(fd)
-    return True
+    return _fsync_closing(fd, _UNSUPPORTED)
 
 
 def sync_tree(folder) -> None:

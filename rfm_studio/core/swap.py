@@ -179,24 +179,24 @@ def discard_stale(p) -> bool:
     """Delete ``p`` if it is a staging folder whose writer is gone, under its folder's lock (not
     while a commit or recovery there renames), best effort (``_drop_stale``). Whether it went."""
     p = Path(p)
-    trash: list = []
-    try:
-        with folder_lock(p.parent):
-            _drop_stale(p, trash)
-    finally:
-        _purge(trash)
-    return any(q is not None for q in trash)
+    return any(q is not None for q in _locked(p, _drop_stale))
 
 
 def recover(dst) -> None:
     """Finish or undo a swap of ``dst`` that a crash or an error cut short (see the module)."""
-    dst = Path(dst)
+    _locked(Path(dst), _recover)
+
+
+def _locked(path: Path, step) -> list:
+    """``step(path, trash)`` under the lock of ``path``'s folder; the folders it put in ``trash``
+    deleted after the lock is released, also when it raises. The trash list."""
     trash: list = []
     try:
-        with folder_lock(dst.parent):
-            _recover(dst, trash)
+        with folder_lock(path.parent):
+            step(path, trash)
     finally:
         _purge(trash)
+    return trash
 
 
 def recover_all(folder) -> None:
