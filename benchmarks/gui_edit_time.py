@@ -77,7 +77,7 @@ def main() -> None:
     cli_blas = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
     from PySide6.QtCore import QCoreApplication
 
-    from rfm_studio.app import create_app
+    from rfm_studio.app import create_app, process_events_until
     from rfm_studio.core import change_report
     from rfm_studio.core.model import loaders
     from rfm_studio.core.paths import resolve_model
@@ -97,13 +97,8 @@ def main() -> None:
     folder = resolve_model(None)
     w.start(str(args.clip), str(folder))
 
-    def wait(cond, timeout=600):
-        end = time.time() + timeout
-        while not cond():
-            if time.time() > end:
-                raise SystemExit("timed out")
-            app.processEvents()
-            time.sleep(0.005)
+    def wait(cond):
+        process_events_until(app, cond)
 
     wait(lambda: w.model_info is not None and 0 in w.history.mels)
     print(f"app: model {w.model_info.name} loaded in {w.model_info.seconds:.2f} s on {w.model_info.device}; "

@@ -37,7 +37,7 @@ def main() -> None:
     import soundfile as sf
     from PySide6.QtCore import QTimer
 
-    from rfm_studio.app import create_app
+    from rfm_studio.app import create_app, process_events_until
     from rfm_studio.core.model.factory import build_tiny
     from rfm_studio.gui.main_window import MainWindow
     from rfm_studio.gui.settings import Settings
@@ -54,13 +54,8 @@ def main() -> None:
     w.show()
     w.start(str(clip), str(model_dir))
 
-    def wait(cond, timeout=120.0):
-        end = time.perf_counter() + timeout
-        while not cond():
-            if time.perf_counter() > end:
-                raise SystemExit("timed out")
-            app.processEvents()
-            time.sleep(0.002)
+    def wait(cond):
+        process_events_until(app, cond, timeout=120.0, poll=0.002)
 
     wait(lambda: w.model_info is not None)
 

@@ -109,9 +109,8 @@ def main(argv=None) -> int:
     folder, kind = _model_folder(tmp)
     clip = _clip()
 
-    from PySide6.QtCore import QEventLoop
 
-    from rfm_studio.app import create_app
+    from rfm_studio.app import create_app, process_events_until
     from rfm_studio.gui.main_window import MainWindow
 
     app = create_app()
@@ -120,13 +119,8 @@ def main(argv=None) -> int:
     w.resize(width, height)
     w.show()
 
-    def wait(cond, timeout=600.0):
-        t0 = time.time()
-        while not cond():
-            if time.time() - t0 > timeout:
-                raise SystemExit("timed out")
-            app.processEvents(QEventLoop.AllEvents, 50)
-            time.sleep(0.01)
+    def wait(cond):
+        process_events_until(app, cond, poll=0.01)
 
     w.start(clip, folder)
     wait(lambda: w.model_info is not None or w.errors)

@@ -43,6 +43,19 @@ def create_app():
     return app
 
 
+def process_events_until(app, cond, timeout: float = 600.0, poll: float = 0.005) -> None:
+    """Run ``app``'s events until ``cond()`` is true (scripts that drive the window: screenshots,
+    benchmarks); SystemExit("timed out") after ``timeout`` seconds."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise SystemExit("timed out")
+        app.processEvents()
+        time.sleep(poll)
+
+
 def install_excepthook(window) -> None:
     """Unexpected exceptions in Qt slots become an error dialog; the app keeps running."""
     previous = sys.excepthook
