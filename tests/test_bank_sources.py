@@ -119,15 +119,20 @@ def test_a_word_inside_another_is_not_its_sound():
         assert label(path) == cls, path
 
 
+# the packages of the reviewed v1 list, whose rows the label list keeps as they are (``--base``)
+V1_PACKAGES = {"megaglest-data", "minetest-data", "tuxpaint-stamps-default", "openttd-opensfx", "lincity-ng-data",
+               "wesnoth-1.16-data", "lmms-common", "simutrans-pak64", "sonic-pi-samples", "scratch"}
+
+
 def test_the_committed_list_follows_the_rules():
-    """Every row of resources/bank/event-bank-v2.tsv not from the reviewed v1 list is what the
-    rules give now: the list was written again after the rules changed."""
+    """Every row of resources/bank/event-bank-v2.tsv from a package the v1 list does not hold is
+    what the rules give now (the list is written again whenever the rules change; an old list
+    still holds nexuiz's "onslaught" sounds as laughter, which the rules no longer name)."""
     with V2.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    named = [r for r in rows if label(r["path"]) is not None]
-    assert len(named) > 1000
-    assert all(label(r["path"]) == r["class"] for r in named if r["class"] in ("laughter", "rain", "door", "bow_arrow",
-                                                                               "steam_hiss", "rocket_launch", "fire_crackle"))
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["package"] not in V1_PACKAGES]
+    assert len(rows) > 900
+    wrong = [(r["class"], label(r["path"]), r["path"]) for r in rows if label(r["path"]) != r["class"]]
+    assert wrong == []
 
 
 def test_name_rules():

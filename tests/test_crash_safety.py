@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from conftest import tone
+from process_helpers import dead_pid
 from rfm_studio.cli import main
 from rfm_studio.core import swap
 
@@ -283,16 +284,10 @@ def test_finetuning_killed_part_way_resumes_to_the_same_adapter(tiny_model, ft_t
 
 
 # ---- item 9: the start-up sweep and SIGTERM -------------------------------------------------------
-def _dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
-
-
 def test_startup_sweeps_only_the_apps_stale_temporary_files(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    dead, old = _dead_pid(), time.time() - 3600
+    dead, old = dead_pid(), time.time() - 3600
     stale = [out / f".rfm-{dead}-ab_cd123.wav", out / ".rfm-k2j4h5l6", out / f".rfm-{dead}-zzzzzzzz.journal"]
     kept = [out / f".rfm-{os.getpid()}-ab_cd123.wav",  # a live process's
             out / ".rfm-notes.txt", out / ".rfm-ab_cd123.wav.keep", out / "take.wav"]  # not the app's names

@@ -128,12 +128,18 @@ def test_edit_runs_in_the_worker_with_one_heatmap_update_per_step(qtbot, loaded,
     assert w.panel.progress.text().startswith("Done")
     # a bar too narrow for its line draws its start and "…" and has the whole line as tooltip;
     # text() stays whole (screen readers, tests)
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QProgressBar
+
     from rfm_studio.gui.edit_widgets import ElidedBar, show_text
 
-    bar = ElidedBar()
+    bar, plain = ElidedBar(), QProgressBar()
     show_text(bar, w.panel.progress.text())
-    bar.resize(90, 24)
-    bar.grab()  # painted
+    for b in (bar, plain):
+        b.resize(90, 24)
+    show_text(plain, bar.fontMetrics().elidedText(bar.text(), Qt.ElideRight, bar.contentsRect().width() - 10))
+    assert plain.format().startswith("Done") and plain.format().endswith("…")
+    assert bar.grab().toImage() == plain.grab().toImage()  # it draws the cut line, as a plain bar showing it
     assert bar.text().startswith("Done in") and not bar.text().endswith("…") and bar.toolTip() == bar.text()
     bar.resize(2000, 24)
     bar.grab()

@@ -2,26 +2,20 @@
 temporary file's or session's writer is still running."""
 
 import os
-import subprocess
 import sys
 import types
 
 import pytest
 
+from process_helpers import dead_pid
 from rfm_studio.core import pids
-
-
-def _dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the POSIX branch")
 def test_posix_running_gone_and_impossible_pids():
     assert pids.pid_alive(os.getpid())
     assert pids.pid_alive(os.getppid())
-    assert not pids.pid_alive(_dead_pid())
+    assert not pids.pid_alive(dead_pid())
     for pid in (0, -1, 2 ** 40, 10 ** 30):  # a huge id from a staging folder's name: not alive
         assert not pids.pid_alive(pid), pid
 

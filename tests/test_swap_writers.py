@@ -78,6 +78,39 @@ def test_two_threads_exporting_to_one_folder_leave_the_last_ones_files_whole(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
 
 
+def test_a_commit_waits_for_the_folder_lock(tmp_path, monkeypatch):
+    """While another holder has the folder's lock, a finished export is flushed but not put in
+    place; it is once the lock is released."""
+    dst = tmp_path / "export"
+    flushed = threading.Event()
+    real = swap.sync_tree
+
+    def sync_then_tell(folder):
+        real(folder)
+        flushed.set()
+
+    monkeypatch.setattr(swap, "sync_tree", sync_then_tell)
+    errors = []
+    staging, go = threading.Event(), threading.Event()
+
+    def run():
+        try:
+            _write_export(dst, "a", staging, go)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert staging.wait(60)  # it writes into its staging folder (the lock is not held while it does)
+    with durable.folder_lock(tmp_path):
+        go.set()
+        assert flushed.wait(60)  # the writer is at its commit
+        t.join(0.5)
+        assert t.is_alive() and not dst.exists()  # it waits for the lock
+    t.join(60)
+    assert errors == [] and _files(dst) == _export_files("a")
+
+
 def _process_writer(dst, tag, wrote_config, go_on, done):
     try:
         _write_export(Path(dst), tag, wrote_config, go_on)
