@@ -83,6 +83,11 @@ def stage(cancel, n: int, total: int, text: str):
     """Yield ProgressEvent(n, total, text), then stop with Cancelled if ``cancel`` was set meanwhile
     (``yield from stage(cancel, 1, 3, "...")`` between the stages of a core generator)."""
     yield ProgressEvent(n, total, text)
+    check_cancel(cancel)
+
+
+def check_cancel(cancel) -> None:
+    """errors.Cancelled ("The edit was cancelled.") when ``cancel`` (a CancelToken or None) is set."""
     if cancel is not None and cancel.cancelled:
         from .errors import Cancelled
 

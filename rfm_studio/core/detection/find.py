@@ -95,7 +95,7 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
     encoder cannot load."""
     import torch
 
-    from ..events import FindStep
+    from ..events import FindStep, check_cancel
     from ..library.embed import embed
 
     n = len(np.asarray(x16)) // 160 + 1
@@ -106,21 +106,13 @@ def windowed_prob_steps(answer, x16: np.ndarray, text: str, cancel=None, rows: i
     for k, (a, b) in enumerate(bounds, 1):
         yield FindStep(k, len(bounds), a / FPS, b / FPS, text)
         if q is None:
-            _check_cancel(cancel)  # a Cancel already set does not wait for the encoder's load
+            check_cancel(cancel)  # a Cancel already set does not wait for the encoder's load
             q = torch.from_numpy(embed([text]))
         _, _, a0, mel = next(windows)  # the cancel check, then the window's log-mel
         with torch.inference_mode():  # (never across a yield: the mode is the thread's)
             logits = np.asarray(answer(mel, q))[..., a - a0: a - a0 + (b - a)]
         out[..., a: a + logits.shape[-1]] = sigmoid(logits)
     return out
-
-
-def _check_cancel(cancel) -> None:
-    """errors.Cancelled when ``cancel`` (a CancelToken or None) is set."""
-    if cancel is not None and cancel.cancelled:
-        from ..errors import Cancelled
-
-        raise Cancelled("The edit was cancelled.")
 
 
 def sigmoid(logits) -> np.ndarray:
@@ -143,6 +135,7 @@ def mel_windows(x16: np.ndarray, cancel=None, window_s: float | None = None, con
     clip's frame a0. ``cancel`` (a CancelToken) is checked before each window (errors.Cancelled)."""
     import torch
 
+    from ..events import check_cancel
     from ..features.mel import MelFrontEnd
 
     x = np.asarray(x16, np.float32)
@@ -150,7 +143,7 @@ def mel_windows(x16: np.ndarray, cancel=None, window_s: float | None = None, con
     front = MelFrontEnd()
     ctx = int((CONTEXT_S if context_s is None else context_s) * FPS)
     for a, b in window_bounds(n_frames, window_s):
-        _check_cancel(cancel)
+        check_cancel(cancel)
         a0, b0 = max(0, a - ctx), min(n_frames, b + ctx)
         seg = x[a0 * 160: max(a0 * 160 + 160, (b0 - 1) * 160)]
         if len(seg) <= MIN_SAMPLES:  # the STFT's reflect padding needs more than half a window
