@@ -261,3 +261,47 @@ def test_a_long_files_steps_reach_their_total_where_later_chunks_need_no_model(f
     assert [e.window for e in steps] == [0, 1, 2]
     fractions = [e.step / e.total for e in steps]
     assert fractions == sorted(fractions) and steps[-1].step == steps[-1].total
+
+
+def _two_recordings(sr=SR, seconds=5.5):
+    """The sound played by two recordings that sound alike only in kind (a 700 Hz harmonic beep at
+    0.5-1.0 s, a 1150 Hz one with other harmonics at 4.3-4.8 s) and the other sound (B_SPANS):
+    (mix, first, second, other)."""
+    from test_dictionary_removal import _burst
+
+    t = np.arange(int(seconds * sr)) / sr
+    x, a, b = _scene(sr, seconds)
+    one = _burst(sum(0.12 / k * np.sin(2 * np.pi * 700 * k * t) for k in (1, 2, 3)).astype(np.float32), 0.5, 1.0, sr)
+    two = _burst(sum(0.1 / k ** 0.5 * np.sin(2 * np.pi * 1150 * k * t) for k in (1, 2, 4)).astype(np.float32),
+                 4.3, 4.8, sr)
+    return (one + two + b).astype(np.float32), one, two, b
+
+
+def test_other_found_spans_where_the_finder_is_sure_join_the_example(finder, no_model):
+    """A second recording of the sound is cut when the finder is sure of it too (finder_also); from
+    the strongest span alone it would be learned as the background and kept. A found span the
+    finder is less sure of (where the other sound plays) is no example, and the other sound stays."""
+    from rfm_studio.core.editing import EditRequest, edit
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
+
+    x, one, two, b = _two_recordings()
+
+    def probs(n):
+        p = np.full(n, 0.05, np.float32)
+        p[50:100] = 0.9  # the first recording: the strongest span
+        p[300:320] = 0.6  # a stretch of the other sound, found less surely
+        p[430:480] = 0.8  # the second recording
+        return p
+
+    finder["probs_for"] = probs
+    res = edit(None, x, SR, "Remove the beep")
+    assert no_model == [] and res.params["spans"] == [[0.5, 1.0], [4.3, 4.8]]
+    cut_one = _db(res.audio - b - two, [(0.5, 1.0)]) - _db(one, [(0.5, 1.0)])
+    cut_two = _db(res.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)])
+    assert cut_one <= -40 and cut_two <= -40, (cut_one, cut_two)  # measured: -60 dB each
+    assert abs(_db(res.audio, B_SPANS) - _db(b, B_SPANS)) <= 1.0
+    _, alone = collect(run_self_prompt_edit(None, EditRequest(x, SR, "Remove the beep"),
+                                            config=SelfPromptConfig(finder_also=2.0)))
+    assert alone.params["spans"] == [[0.5, 1.0]]
+    kept = _db(alone.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)])
+    assert kept >= -1, kept  # measured: 0.0 dB: the second recording stays

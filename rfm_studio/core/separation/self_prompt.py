@@ -5,8 +5,10 @@ plays, with its own soft mask on the clip's STFT; here the example is found, not
 
 1. the sound finder (core/detection, ``models/sound-finder``) gives, per frame, the probability
    that X plays; its strongest span (``find_example``: a run over ``finder_low`` holding a frame
-   at ``finder_threshold``) cut from the clip is the example, and the dictionary engine removes
-   X with it (``finder_keep``). The flow model does not run.
+   at ``finder_threshold``) cut from the clip is the example, with up to two more found spans
+   where the probability reaches ``finder_also`` (a second recording of X: learned from the
+   strongest span alone, it would be taken for the background and kept), and the dictionary
+   engine removes X with them (``finder_keep``). The flow model does not run.
 2. Where the finder is not installed, finds nothing, or ``spans_from`` is "model", the flow
    model's text-only removal marks it instead: its change of the log-mel (input minus output,
    per frame, averaged over the bands; ``removal_profile``) is strongest on X's frames;
@@ -67,7 +69,9 @@ class SelfPromptConfig(SettingsDict):
     finder_threshold: float = APP_FIND.threshold  # a found span holds a frame the finder gives this
     # probability ...
     finder_low: float = APP_FIND.low  # ... and reaches out over its frames at this probability or more
-    finder_examples: int = 1  # the strongest found spans that become the examples
+    finder_examples: int = 1  # the strongest found spans that become the examples ...
+    finder_also: float = 0.7  # ... and the other found spans where the finder's probability reaches
+    # this, the likeliest first, up to max_examples examples in all (another recording of the sound)
 
 
 
@@ -219,18 +223,31 @@ def finder_config(cfg: SelfPromptConfig):
 
 def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
     """The example's spans (seconds of ``x16``, 16 kHz mono) the sound finder ``finder`` marks for
-    the sound ``instruction`` names: find_sound's (the app's Find), its ``finder_examples``
-    strongest; only spans inside ``within`` (start_s, end_s) when given; [] when it finds nothing
-    or the text encoder cannot load."""
-    from ..detection.find import find_sound
+    the sound ``instruction`` names, among find_sound's (the app's Find): its ``finder_examples``
+    strongest (most probability), then the others whose probability reaches ``finder_also``, the
+    likeliest first, ``max_examples`` in all; only spans inside ``within`` (start_s, end_s) when
+    given; [] when it finds nothing or the text encoder cannot load."""
+    from ..detection.find import FPS as FIND_FPS, find_sound
     from ..errors import ModelLoadError
 
     try:
         found = find_sound(x16, 16000, instruction, finder=finder, within=within, cfg=finder_config(cfg),
-                           max_spans=cfg.finder_examples, cancel=cancel)
+                           cancel=cancel)
     except ModelLoadError:  # no text encoder: nothing found
         return []
-    return list(found.spans)
+    p = np.asarray(found.probs)
+
+    def mass(s):
+        return float(p[int(round(s[0] * FIND_FPS)): int(round(s[1] * FIND_FPS))].sum())
+
+    def peak(s):
+        part = p[int(s[0] * FIND_FPS): int(s[1] * FIND_FPS) + 1]
+        return float(part.max()) if part.size else 0.0
+
+    ranked = sorted(found.spans, key=lambda s: -mass(s))
+    top = ranked[: max(1, cfg.finder_examples)]
+    also = sorted((s for s in ranked[len(top):] if peak(s) >= cfg.finder_also), key=lambda s: -peak(s))
+    return list(top) + also[: max(0, cfg.max_examples - len(top))]
 
 
 def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
@@ -394,7 +411,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
                 # the strength that shaped the output: the model's when its output stands
                 "strength": res.params.get("strength") if keep is None else strength,
                 "region": list(region) if region else None,
-                "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in spans],
+                "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in sorted(spans)],  # in time order
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
         seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens if res is not None else (),
         attention=attention,
