@@ -71,7 +71,7 @@ def example_prompt(r: dict, x: np.ndarray, y: np.ndarray):
     if float(np.abs(seg).max()) < 1e-5:  # a silent cut (an event quieter than its span): take the whole clip
         seg = src.astype(np.float32)
     return AudioPrompt(seg, 16000, "example" if r["task"] == "remove" else "reference",
-                       f"{r.get('id', '?')} {a:.2f}-{b:.2f} s")
+                       f"{r.get('id', '?')} {a:.2f}-{b:.2f} s", span=(a, b) if r["task"] == "remove" else None)
 
 
 def table(name: str, results: list[dict]):

@@ -2,6 +2,8 @@
 step 1): the model does not run, every occurrence of the found sound is cut, the other kept; the
 model marks it where the finder finds nothing."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -305,3 +307,79 @@ def test_other_found_spans_where_the_finder_is_sure_join_the_example(finder, no_
     assert alone.params["spans"] == [[0.5, 1.0]]
     kept = _db(alone.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)])
     assert kept >= -1, kept  # measured: 0.0 dB: the second recording stays
+
+
+def _sure_of_both(n):
+    """The finder's answer on ``_two_recordings``: sure of both recordings, less of a stretch of
+    the other sound."""
+    p = np.full(n, 0.05, np.float32)
+    p[50:100] = 0.9
+    p[300:320] = 0.6
+    p[430:480] = 0.8
+    return p
+
+
+def test_more_examples_are_the_sure_spans_outside_the_marked_ones(finder):
+    from rfm_studio.core.separation.self_prompt import SelfPromptConfig, more_examples
+
+    x, _, _, _ = _two_recordings()
+    finder["probs_for"] = _sure_of_both
+    assert more_examples(object(), x, "Remove the beep", [(0.4, 0.8)]) == [(4.3, 4.8)]  # not the marked one
+    assert more_examples(object(), x, "Remove the beep", [(4.0, 5.0)]) == [(0.5, 1.0)]
+    assert more_examples(object(), x, "Remove the beep", []) == [(0.5, 1.0), (4.3, 4.8)]  # likeliest first
+    assert more_examples(object(), x, "Remove the beep", [], SelfPromptConfig(finder_also=0.5)) == [
+        (0.5, 1.0), (4.3, 4.8)]  # max_examples 3 in all with the marked one: 2 more
+    assert more_examples(object(), x, "Remove the beep", [], SelfPromptConfig(finder_also=0.85)) == [(0.5, 1.0)]
+    assert more_examples(object(), x, "Remove the beep", [(0.4, 0.8)], within=(0.0, 3.0)) == []
+
+
+def test_a_marked_example_removes_another_recording_the_finder_is_sure_of(finder):
+    """One recording marked: the dictionary engine also learns the spans where the finder is sure the
+    sound plays, so a second recording that sounds unlike the marked one goes too; without them
+    (no text encoder) it is learned as background and stays."""
+    from rfm_studio.core.edit_summary import how_text
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.library.embed import EncoderUnavailable
+    from rfm_studio.core.prompts import example_from_clip
+
+    x, one, two, b = _two_recordings()
+    finder["probs_for"] = _sure_of_both
+    marked = (example_from_clip(x, SR, 0.5, 1.0),)
+    res = edit(None, x, SR, "Remove the beep", prompts=marked)
+    assert res.params["engine"] == "dictionary" and res.params["found"] == [[4.3, 4.8]]
+    assert "where the sound finder heard it too: 4.30-4.80 s" in how_text(res.params)
+    cut_two = _db(res.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)])
+    assert cut_two <= -40, cut_two  # measured: -60 dB
+    assert _db(res.audio - b - two, [(0.5, 1.0)]) - _db(one, [(0.5, 1.0)]) <= -40
+    assert abs(_db(res.audio, B_SPANS) - _db(b, B_SPANS)) <= 1.0
+    finder["fail"] = EncoderUnavailable("no encoder")
+    alone = edit(None, x, SR, "Remove the beep", prompts=marked)
+    assert alone.params["found"] == [] and "heard it too" not in how_text(alone.params)
+    assert _db(alone.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)]) >= -1  # measured: 0.0 dB
+
+
+def test_a_long_files_chunks_see_the_marked_spans_in_their_own_time(capsys, tmp_path, tiny_bundle, monkeypatch):
+    """Streamed in 3 chunks (0-2.5, 2-4.5, 4-5.5 s) with the example 4.3-4.8 s marked: each chunk's
+    edit gets the span moved into its own time, so the finder's span on it is known as marked."""
+    from test_dictionary_removal import cli_scene_edit, stream_in_chunks
+
+    from rfm_studio.core.separation import engine
+
+    stream_in_chunks(monkeypatch)
+    seen = []
+    monkeypatch.setattr(engine, "more_occurrences",
+                        lambda x16, req, region, cancel=None: seen.append([p.span for p in req.prompts]) or [])
+    code, text, err, *_ = cli_scene_edit(capsys, tmp_path, "--example", "4.3:4.8", "--model", str(tiny_bundle))
+    assert code == 0, err
+    assert [[tuple(round(v, 3) for v in s) for s in spans] for spans in seen] == [
+        [(4.3, 4.8)], [(2.3, 2.8)], [(0.3, 0.8)]]
+
+
+def test_an_example_cut_from_the_clip_knows_its_span():
+    from rfm_studio.core.prompts import example_from_clip, shift_spans
+
+    x, _, _ = _scene()
+    p = example_from_clip(x, SR, 0.5, 1.0)
+    assert p.span == (0.5, 1.0)
+    moved = shift_spans((p, dataclasses.replace(p, span=None)), 0.25)
+    assert moved[0].span == (0.25, 0.75) and moved[1].span is None and moved[0].audio is p.audio

@@ -29,7 +29,8 @@ def how_text(params: dict) -> str:
     p, chunks = params, params.get("chunks")
     parts = []
     if p.get("engine") == "dictionary":
-        parts.append(f"dictionary removal, templates from the {p.get('templates', 'examples')}")
+        parts.append(f"dictionary removal, templates from the {p.get('templates', 'examples')}"
+                     + (f" and where the sound finder heard it too: {spans_text(p['found'])}" if p.get("found") else ""))
     elif p.get("engine") == "self-prompt" and p.get("removal") == "dictionary":
         who = {"finder": "the sound finder found", "finder and model": "the sound finder or the model marked"}.get(
             p.get("spans_from"), "the model marked")

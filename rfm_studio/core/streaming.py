@@ -26,6 +26,7 @@ from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
 from .errors import AudioReadError, OptionError
 from .events import EditRequest, ProgressEvent, StepEvent
+from .prompts import shift_spans
 from .runs import merge_runs
 from .seeding import nth_seed
 
@@ -135,7 +136,9 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
                 if reg == ():
                     y = x  # outside the region: the source itself
                 else:
-                    gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=nth_seed(seed, ci), **params),
+                    cparams = {**params, "prompts": shift_spans(params["prompts"], a / sr)} if params.get("prompts") \
+                        else params  # the examples' spans in the chunk's time
+                    gen = run_edit(model, EditRequest(x, sr, instruction, region=reg, seed=nth_seed(seed, ci), **cparams),
                                    cancel)
                     later = sum(1 for i in edited if i > ci)
                     chunk_steps = 0
@@ -197,7 +200,8 @@ def _in_file_time(params: dict, offset: float) -> dict:
     and the model's steps and t_start where the model ran."""
     return {"removal": params.get("removal"), "templates": params.get("templates"), "sound": params.get("sound"),
             "spans_from": params.get("spans_from"), "steps": params.get("steps"), "t_start": params.get("t_start"),
-            "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])]}
+            "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])],
+            "found": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("found", [])]}
 
 
 def _sampler_summary(done: list[dict]) -> dict:
@@ -212,7 +216,8 @@ def _removal_summary(engine: str, done: list[dict]) -> dict:
     self-prompted removal, the spans the model marked over all chunks, "removal" "dictionary"
     when the dictionary cut any chunk, and in how many chunks the model's own edit stands."""
     if engine == "dictionary":
-        return {"templates": next((d["templates"] for d in done if d["templates"]), "examples")}
+        return {"templates": next((d["templates"] for d in done if d["templates"]), "examples"),
+                "found": merge_runs([[float(a), float(b)] for d in done for a, b in d["found"]], 0.0)}
     if engine == "remover":
         return {"sound": next((d["sound"] for d in done if d.get("sound")), "")}
     if engine == "self-prompt":

@@ -20,6 +20,16 @@ class AudioPrompt:
     sample_rate: int
     kind: str  # "example" (span of the clip marked by the user) or "reference" (library/file)
     source: str  # human-readable origin, e.g. "clip 2.10-3.40 s" or a file path
+    span: tuple | None = None  # an example's (start_s, end_s) in the clip it was cut from, where known
+
+
+def shift_spans(prompts, offset_s: float) -> tuple:
+    """``prompts`` with their example spans moved by ``-offset_s`` (into the time of a part of
+    the clip that starts ``offset_s`` into it, as a long file's chunk)."""
+    import dataclasses
+
+    return tuple(dataclasses.replace(p, span=(p.span[0] - offset_s, p.span[1] - offset_s)) if p.span else p
+                 for p in prompts or ())
 
 
 MIN_PROMPT_SECONDS = 0.1
@@ -112,4 +122,4 @@ def example_from_clip(audio: np.ndarray, sample_rate: int, start: float, end: fl
     mono = a if a.ndim == 1 else a.mean(axis=1)
     seg = mono[int(round(start * sample_rate)): int(round(end * sample_rate))].astype(np.float32)
     return AudioPrompt(audio=seg, sample_rate=int(sample_rate), kind="example",
-                       source=f"clip {start:.2f}-{end:.2f} s")
+                       source=f"clip {start:.2f}-{end:.2f} s", span=(start, end))

@@ -221,33 +221,66 @@ def finder_config(cfg: SelfPromptConfig):
     return FindConfig(threshold=cfg.finder_threshold, low=cfg.finder_low, gap_s=cfg.gap_s, min_span_s=cfg.min_span_s)
 
 
-def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
-    """The example's spans (seconds of ``x16``, 16 kHz mono) the sound finder ``finder`` marks for
-    the sound ``instruction`` names, among find_sound's (the app's Find): its ``finder_examples``
-    strongest (most probability), then the others whose probability reaches ``finder_also``, the
-    likeliest first, ``max_examples`` in all; only spans inside ``within`` (start_s, end_s) when
-    given; [] when it finds nothing or the text encoder cannot load."""
-    from ..detection.find import FPS as FIND_FPS, find_sound
+def _found(finder, x16, instruction: str, cfg: SelfPromptConfig, within, cancel):
+    """(every span find_sound gives, its probability per frame) for the sound ``instruction``
+    names, or None when the text encoder cannot load."""
+    from ..detection.find import find_sound
     from ..errors import ModelLoadError
 
     try:
         found = find_sound(x16, 16000, instruction, finder=finder, within=within, cfg=finder_config(cfg),
                            cancel=cancel)
     except ModelLoadError:  # no text encoder: nothing found
+        return None
+    return list(found.spans), np.asarray(found.probs)
+
+
+def _peak(p: np.ndarray, s) -> float:
+    from ..detection.find import FPS as FIND_FPS
+
+    part = p[int(s[0] * FIND_FPS): int(s[1] * FIND_FPS) + 1]
+    return float(part.max()) if part.size else 0.0
+
+
+def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
+    """The example's spans (seconds of ``x16``, 16 kHz mono) the sound finder ``finder`` marks for
+    the sound ``instruction`` names, among find_sound's (the app's Find): its ``finder_examples``
+    strongest (most probability), then the others whose probability reaches ``finder_also``, the
+    likeliest first, ``max_examples`` in all; only spans inside ``within`` (start_s, end_s) when
+    given; [] when it finds nothing or the text encoder cannot load."""
+    from ..detection.find import FPS as FIND_FPS
+
+    got = _found(finder, x16, instruction, cfg, within, cancel)
+    if got is None:
         return []
-    p = np.asarray(found.probs)
+    spans, p = got
 
     def mass(s):
         return float(p[int(round(s[0] * FIND_FPS)): int(round(s[1] * FIND_FPS))].sum())
 
-    def peak(s):
-        part = p[int(s[0] * FIND_FPS): int(s[1] * FIND_FPS) + 1]
-        return float(part.max()) if part.size else 0.0
-
-    ranked = sorted(found.spans, key=lambda s: -mass(s))
+    ranked = sorted(spans, key=lambda s: -mass(s))
     top = ranked[: max(1, cfg.finder_examples)]
-    also = sorted((s for s in ranked[len(top):] if peak(s) >= cfg.finder_also), key=lambda s: -peak(s))
+    also = sorted((s for s in ranked[len(top):] if _peak(p, s) >= cfg.finder_also), key=lambda s: -_peak(p, s))
     return list(top) + also[: max(0, cfg.max_examples - len(top))]
+
+
+def more_examples(finder, x16, instruction: str, marked, cfg: SelfPromptConfig | None = None, *, within=None,
+                  cancel=None) -> list:
+    """Where else the sound the user marked examples of plays: the sound finder's spans for the
+    sound ``instruction`` names (seconds of ``x16``) whose probability reaches ``finder_also``,
+    overlapping no ``marked`` span (start_s, end_s), the likeliest first, so many that the marked
+    examples and these are ``max_examples`` in all (at least one more where one is marked), only
+    inside ``within`` when given; [] when the finder finds none or its text encoder cannot load.
+    Another recording of the sound, which the dictionary would learn as background from the
+    marked one alone, becomes an example too."""
+    cfg = cfg or SelfPromptConfig()
+    got = _found(finder, x16, instruction, cfg, within, cancel)
+    if got is None:
+        return []
+    spans, p = got
+    free = [s for s in spans if _peak(p, s) >= cfg.finder_also
+            and not any(s[0] < b and s[1] > a for a, b in marked)]
+    return sorted(free, key=lambda s: -_peak(p, s))[: max(1, cfg.max_examples - max(1, len(marked)))]
 
 
 def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
