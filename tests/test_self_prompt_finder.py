@@ -352,6 +352,9 @@ def test_a_marked_example_removes_another_recording_the_finder_is_sure_of(finder
     assert cut_two <= -40, cut_two  # measured: -60 dB
     assert _db(res.audio - b - two, [(0.5, 1.0)]) - _db(one, [(0.5, 1.0)]) <= -40
     assert abs(_db(res.audio, B_SPANS) - _db(b, B_SPANS)) <= 1.0
+    for vague in ("Remove this", "Remove sounds like this", "Remove the marked sound"):  # names no sound: not asked
+        assert edit(None, x, SR, vague, prompts=marked).params["found"] == [], vague
+    assert finder["asked"] == ["beep"]
     finder["fail"] = EncoderUnavailable("no encoder")
     alone = edit(None, x, SR, "Remove the beep", prompts=marked)
     assert alone.params["found"] == [] and "heard it too" not in how_text(alone.params)

@@ -151,12 +151,19 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     )
 
 
+VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "noise", "noises", "like",
+                         "marked", "selected", "here", "one", "ones", "thing", "things", "same", "of", "my"})
+
+
 def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> list:
     """Where the sound finder is sure the sound of ``req``'s marked examples plays besides them
-    (self_prompt.more_examples; inside ``region`` when given); [] where no finder is installed."""
-    from ..detection.find import load_finder
+    (self_prompt.more_examples; inside ``region`` when given); [] where no finder is installed or
+    the instruction names no sound ("Remove this", "Remove sounds like this": VAGUE_WORDS only)."""
+    from ..detection.find import load_finder, sound_key
     from .self_prompt import more_examples
 
+    if all(w in VAGUE_WORDS for w in sound_key(req.instruction)):
+        return []
     finder = load_finder()
     if finder is None:
         return []
