@@ -331,6 +331,31 @@ def test_more_examples_are_the_sure_spans_outside_the_marked_ones(finder):
         (0.5, 1.0), (4.3, 4.8)]  # max_examples 3 in all with the marked one: 2 more
     assert more_examples(object(), x, "Remove the beep", [], SelfPromptConfig(finder_also=0.85)) == [(0.5, 1.0)]
     assert more_examples(object(), x, "Remove the beep", [(0.4, 0.8)], within=(0.0, 3.0)) == []
+    # a short mark inside a found span: the rest of that sound joins too (the span is over GROWN x the mark)
+    assert more_examples(object(), x, "Remove the beep", [(0.6, 0.72)]) == [(4.3, 4.8), (0.5, 1.0)]
+    assert more_examples(object(), x, "Remove the beep", [(0.6, 0.72)], within=(0.0, 3.0)) == [(0.5, 1.0)]
+
+
+def test_a_short_mark_inside_a_sound_removes_all_of_it_and_the_other_recording(finder):
+    """0.12 s of the first recording marked: the finder's span around the mark joins it (the rest of
+    that recording), and so does its span on the second recording, which stays from the mark alone."""
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.library.embed import EncoderUnavailable
+    from rfm_studio.core.prompts import example_from_clip
+
+    x, one, two, b = _two_recordings()
+    finder["probs_for"] = _sure_of_both
+    marked = (example_from_clip(x, SR, 0.6, 0.72),)
+    res = edit(None, x, SR, "Remove the beep", prompts=marked)
+    assert res.params["found"] == [[0.5, 1.0], [4.3, 4.8]]
+    cuts = [_db(res.audio - b - two, [(0.5, 1.0)]) - _db(one, [(0.5, 1.0)]),
+            _db(res.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)])]
+    assert max(cuts) <= -40, cuts  # measured: -60 dB each
+    assert abs(_db(res.audio, B_SPANS) - _db(b, B_SPANS)) <= 1.0
+    finder["fail"] = EncoderUnavailable("no encoder")
+    alone = edit(None, x, SR, "Remove the beep", prompts=marked)
+    assert alone.params["found"] == []
+    assert _db(alone.audio - b - one, [(4.3, 4.8)]) - _db(two, [(4.3, 4.8)]) >= -1  # measured: 0.0 dB
 
 
 def test_a_marked_example_removes_another_recording_the_finder_is_sure_of(finder):
@@ -386,3 +411,18 @@ def test_an_example_cut_from_the_clip_knows_its_span():
     assert p.span == (0.5, 1.0)
     moved = shift_spans((p, dataclasses.replace(p, span=None)), 0.25)
     assert moved[0].span == (0.25, 0.75) and moved[1].span is None and moved[0].audio is p.audio
+
+
+def test_a_long_files_report_names_where_the_finder_heard_more(capsys, tmp_path, tiny_bundle, monkeypatch):
+    """Streamed in 3 chunks, each chunk's found span (0.3-0.8 s of the chunk) is reported in the
+    file's time."""
+    from test_dictionary_removal import cli_scene_edit, stream_in_chunks
+
+    from rfm_studio.core.separation import engine
+
+    stream_in_chunks(monkeypatch)
+    monkeypatch.setattr(engine, "more_occurrences", lambda x16, req, region, cancel=None: [(0.3, 0.8)])
+    code, text, err, *_ = cli_scene_edit(capsys, tmp_path, "--example", "0.5:1.0", "--model", str(tiny_bundle))
+    assert code == 0, err
+    assert ("templates from the examples and where the sound finder heard it too: 0.30-0.80 s, 2.30-2.80 s, "
+            "4.30-4.80 s; 3 chunks from disk") in text, text

@@ -3,7 +3,8 @@
 Shift-drag on the waveform or spectrogram marks a span of the clip where the sound to edit
 plays; several may be marked (drawn in green, apart from the blue edit region). The marks
 become the audio prompts (core.prompts, kind "example") of the next edit: a Remove takes what
-sounds like the marked audio wherever it plays (another recording of the sound mostly stays). "Clear examples" or opening another clip
+sounds like the marked audio wherever it plays (another recording of the sound goes where the
+sound finder is sure of it too: separation/engine.py). "Clear examples" or opening another clip
 removes them. Find (window_find) adds the spans the sound finder heard as marks of the same kind
 (``set_found``): a new Find replaces the marks the last one made and keeps those drawn by hand,
 and they are hidden (``show_found``: not drawn, not heard by an edit) while the instruction names

@@ -128,9 +128,9 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
             raise OptionError(f"The dictionary engine needs an example of '{what}': mark one (--example START:END) "
                               f"or add library sounds of it ('rfm-studio library add FOLDER'); or use --engine model.")
     x16 = resample(to_mono(audio), sr, 16000)
-    found = more_occurrences(x16, req, region, cancel) if examples else []
-    examples += [prepare_prompt_audio(x16[int(a * 16000): int(b * 16000)], 16000) for a, b in found
-                 if int(b * 16000) - int(a * 16000) >= cfg.n_fft]
+    found = [(a, b) for a, b in (more_occurrences(x16, req, region, cancel) if examples else [])
+             if int(b * 16000) - int(a * 16000) >= cfg.n_fft]  # long enough for the dictionary's STFT
+    examples += [prepare_prompt_audio(x16[int(a * 16000): int(b * 16000)], 16000) for a, b in found]
     yield from stage(cancel, 2, 3, "Dictionary removal: separating the sound")
     keep = remove_with_dictionary(x16, cfg, examples=examples, library=library, seed=int(req.seed or 0),
                                   cancel=cancel)
@@ -151,8 +151,9 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     )
 
 
-VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "noise", "noises", "like",
-                         "marked", "selected", "here", "one", "ones", "thing", "things", "same", "of", "my"})
+VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "like", "marked", "selected",
+                         "here", "one", "ones", "thing", "things", "same", "of", "my", "i", "part", "parts", "bit",
+                         "bits", "everything", "instance", "instances", "example", "examples", "all", "other"})
 
 
 def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> list:
@@ -164,7 +165,12 @@ def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> 
 
     if all(w in VAGUE_WORDS for w in sound_key(req.instruction)):
         return []
-    finder = load_finder()
+    from ..errors import ModelLoadError
+
+    try:
+        finder = load_finder()
+    except ModelLoadError:  # a finder that does not load: the marked examples alone
+        return []
     if finder is None:
         return []
     marked = [p.span for p in req.prompts if p.kind == "example" and p.span is not None]

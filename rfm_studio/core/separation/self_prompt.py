@@ -235,10 +235,15 @@ def _found(finder, x16, instruction: str, cfg: SelfPromptConfig, within, cancel)
     return list(found.spans), np.asarray(found.probs)
 
 
-def _peak(p: np.ndarray, s) -> float:
+def _frames(p: np.ndarray, s) -> np.ndarray:
+    """The finder's probabilities over the span ``s`` (seconds)."""
     from ..detection.find import FPS as FIND_FPS
 
-    part = p[int(s[0] * FIND_FPS): int(s[1] * FIND_FPS) + 1]
+    return p[int(round(s[0] * FIND_FPS)): int(round(s[1] * FIND_FPS))]
+
+
+def _peak(p: np.ndarray, s) -> float:
+    part = _frames(p, s)
     return float(part.max()) if part.size else 0.0
 
 
@@ -248,20 +253,17 @@ def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within
     strongest (most probability), then the others whose probability reaches ``finder_also``, the
     likeliest first, ``max_examples`` in all; only spans inside ``within`` (start_s, end_s) when
     given; [] when it finds nothing or the text encoder cannot load."""
-    from ..detection.find import FPS as FIND_FPS
-
     got = _found(finder, x16, instruction, cfg, within, cancel)
     if got is None:
         return []
     spans, p = got
-
-    def mass(s):
-        return float(p[int(round(s[0] * FIND_FPS)): int(round(s[1] * FIND_FPS))].sum())
-
-    ranked = sorted(spans, key=lambda s: -mass(s))
+    ranked = sorted(spans, key=lambda s: -float(_frames(p, s).sum()))  # the most probability first
     top = ranked[: max(1, cfg.finder_examples)]
     also = sorted((s for s in ranked[len(top):] if _peak(p, s) >= cfg.finder_also), key=lambda s: -_peak(p, s))
     return list(top) + also[: max(0, cfg.max_examples - len(top))]
+
+
+GROWN = 2.0  # a found span at least this many times as long as the marks inside it joins them
 
 
 def more_examples(finder, x16, instruction: str, marked, cfg: SelfPromptConfig | None = None, *, within=None,
@@ -269,18 +271,24 @@ def more_examples(finder, x16, instruction: str, marked, cfg: SelfPromptConfig |
     """Where else the sound the user marked examples of plays: the sound finder's spans for the
     sound ``instruction`` names (seconds of ``x16``) whose probability reaches ``finder_also``,
     overlapping no ``marked`` span (start_s, end_s), the likeliest first, so many that the marked
-    examples and these are ``max_examples`` in all (at least one more where one is marked), only
-    inside ``within`` when given; [] when the finder finds none or its text encoder cannot load.
-    Another recording of the sound, which the dictionary would learn as background from the
-    marked one alone, becomes an example too."""
+    examples and these are ``max_examples`` in all (at least one more where one is marked), then
+    the found spans around a mark that are at least GROWN times as long as the marks inside them
+    (a short mark inside a longer sound: the rest of it); only inside ``within`` when given; []
+    when the finder finds none or its text encoder cannot load. Another recording of the sound,
+    which the dictionary would learn as background from the marked one alone, becomes an example
+    too, and so does the rest of a sound marked in part."""
     cfg = cfg or SelfPromptConfig()
     got = _found(finder, x16, instruction, cfg, within, cancel)
     if got is None:
         return []
     spans, p = got
-    free = [s for s in spans if _peak(p, s) >= cfg.finder_also
-            and not any(s[0] < b and s[1] > a for a, b in marked)]
-    return sorted(free, key=lambda s: -_peak(p, s))[: max(1, cfg.max_examples - max(1, len(marked)))]
+
+    def inside(s):  # the marked seconds inside the span s
+        return sum(max(0.0, min(s[1], b) - max(s[0], a)) for a, b in marked)
+
+    free = [s for s in spans if _peak(p, s) >= cfg.finder_also and inside(s) == 0.0]
+    grown = [s for s in spans if 0.0 < inside(s) and s[1] - s[0] >= GROWN * inside(s)]
+    return sorted(free, key=lambda s: -_peak(p, s))[: max(1, cfg.max_examples - max(1, len(marked)))] + grown
 
 
 def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
