@@ -334,6 +334,8 @@ def test_more_examples_are_the_sure_spans_outside_the_marked_ones(finder):
     # a short mark inside a found span: the rest of that sound joins too (the span is over GROWN x the mark)
     assert more_examples(object(), x, "Remove the beep", [(0.6, 0.72)]) == [(4.3, 4.8), (0.5, 1.0)]
     assert more_examples(object(), x, "Remove the beep", [(0.6, 0.72)], within=(0.0, 3.0)) == [(0.5, 1.0)]
+    # ... only where the finder is as sure of it as of another recording
+    assert more_examples(object(), x, "Remove the beep", [(0.6, 0.72)], SelfPromptConfig(finder_also=0.95)) == []
 
 
 def test_a_short_mark_inside_a_sound_removes_all_of_it_and_the_other_recording(finder):

@@ -272,8 +272,9 @@ def more_examples(finder, x16, instruction: str, marked, cfg: SelfPromptConfig |
     sound ``instruction`` names (seconds of ``x16``) whose probability reaches ``finder_also``,
     overlapping no ``marked`` span (start_s, end_s), the likeliest first, so many that the marked
     examples and these are ``max_examples`` in all (at least one more where one is marked), then
-    the found spans around a mark that are at least GROWN times as long as the marks inside them
-    (a short mark inside a longer sound: the rest of it); only inside ``within`` when given; []
+    the spans around a mark where the probability reaches ``finder_also`` too and that are at least
+    GROWN times as long as the marks inside them (a short mark inside a longer sound: the rest of
+    it); only inside ``within`` when given; []
     when the finder finds none or its text encoder cannot load. Another recording of the sound,
     which the dictionary would learn as background from the marked one alone, becomes an example
     too, and so does the rest of a sound marked in part."""
@@ -286,8 +287,9 @@ def more_examples(finder, x16, instruction: str, marked, cfg: SelfPromptConfig |
     def inside(s):  # the marked seconds inside the span s
         return sum(max(0.0, min(s[1], b) - max(s[0], a)) for a, b in marked)
 
-    free = [s for s in spans if _peak(p, s) >= cfg.finder_also and inside(s) == 0.0]
-    grown = [s for s in spans if 0.0 < inside(s) and s[1] - s[0] >= GROWN * inside(s)]
+    sure = [s for s in spans if _peak(p, s) >= cfg.finder_also]
+    free = [s for s in sure if inside(s) == 0.0]
+    grown = [s for s in sure if 0.0 < inside(s) and s[1] - s[0] >= GROWN * inside(s)]
     return sorted(free, key=lambda s: -_peak(p, s))[: max(1, cfg.max_examples - max(1, len(marked)))] + grown
 
 
