@@ -428,3 +428,19 @@ def test_a_long_files_report_names_where_the_finder_heard_more(capsys, tmp_path,
     assert code == 0, err
     assert ("templates from the examples and where the sound finder heard it too: 0.30-0.80 s, 2.30-2.80 s, "
             "4.30-4.80 s; 3 chunks from disk") in text, text
+
+
+def test_a_finder_that_does_not_load_leaves_the_marked_examples_alone(monkeypatch):
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.errors import RFMError
+    from rfm_studio.core.prompts import example_from_clip
+
+    def broken(folder=None):
+        raise RFMError("The sound finder weights in models/sound-finder do not fit its config.")
+
+    monkeypatch.setattr(find, "load_finder", broken)
+    x, a, b = _scene()
+    res = edit(None, x, SR, "Remove the beep", prompts=(example_from_clip(x, SR, 0.5, 1.0),))
+    assert res.params["engine"] == "dictionary" and res.params["found"] == []
+    assert _db(res.audio - b, A_SPANS) - _db(a, A_SPANS) <= -20

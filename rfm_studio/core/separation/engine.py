@@ -165,11 +165,11 @@ def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> 
 
     if all(w in VAGUE_WORDS for w in sound_key(req.instruction)):
         return []
-    from ..errors import ModelLoadError
+    from ..errors import RFMError
 
     try:
         finder = load_finder()
-    except ModelLoadError:  # a finder that does not load: the marked examples alone
+    except RFMError:  # a finder whose files do not load: the marked examples alone
         return []
     if finder is None:
         return []
