@@ -188,6 +188,6 @@ def test_each_signal_is_analysed_once(monkeypatch):
     found = find_occurrences(x, x - 0.5 * a, sr)
     assert found["source"] == "residual" and len(found["spans"]) == 3 and calls == [len(x)]
     calls.clear()
-    ex = AudioPrompt(x[2 * sr: 2 * sr + 4000].copy(), sr, "example", "clip 2-2.25 s")
+    ex = AudioPrompt(x[2 * sr: 2 * sr + 4000].copy(), sr, "example", "clip 2-2.25 s", span=(2.0, 2.25))
     found = find_occurrences(x, None, sr, examples=[ex])
     assert found["source"] == "example" and len(found["spans"]) == 3 and calls == [len(x), 4000]

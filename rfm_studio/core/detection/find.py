@@ -171,11 +171,12 @@ def strongest_spans(probs: np.ndarray, cfg: FindConfig | None = None, k: int = 3
     in time order."""
     p = np.asarray(probs)
     spans = sound_spans(p, cfg, fps)
+    return sorted(sorted(spans, key=lambda s: -float(span_probs(p, s, fps).sum()))[: max(1, k)])
 
-    def mass(s):
-        return float(p[int(round(s[0] * fps)): int(round(s[1] * fps))].sum())
 
-    return sorted(sorted(spans, key=lambda s: -mass(s))[: max(1, k)])
+def span_probs(probs: np.ndarray, span, fps: float = FPS) -> np.ndarray:
+    """The probabilities of the frames of ``span`` (start_s, end_s)."""
+    return np.asarray(probs)[int(round(span[0] * fps)): int(round(span[1] * fps))]
 
 
 def query_text(instruction: str) -> str:

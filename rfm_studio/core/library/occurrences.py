@@ -12,7 +12,6 @@ merged, shorter than MIN_SPAN_S dropped, and each is widened by PAD_S.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -140,20 +139,18 @@ def pad(spans, by: float, lo: float, hi: float) -> list[tuple[float, float]]:
     return out
 
 
-EXAMPLE_SOURCE = re.compile(r"^clip (\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) s$")
-
-
 def example_span(prompt, mono: np.ndarray, sr: int) -> tuple[float, float] | None:
     """Where an "example" prompt (a span of this clip) sits in the clip, in seconds: from its
-    source ("clip 2.10-3.40 s") when the samples there match, else None."""
-    m = EXAMPLE_SOURCE.match(str(getattr(prompt, "source", "")))
-    if not m or int(getattr(prompt, "sample_rate", 0)) != sr:
+    ``span`` (prompts.AudioPrompt; in a long file's chunk, the chunk's time) when the samples
+    there match, else None."""
+    span = getattr(prompt, "span", None)
+    if span is None or int(getattr(prompt, "sample_rate", 0)) != sr:
         return None
-    a = float(m.group(1))
+    a = float(span[0])
     s = int(round(a * sr))
     ex = np.asarray(prompt.audio, np.float32)
     seg = mono[s: s + len(ex)]
-    if len(seg) != len(ex) or not np.allclose(seg, ex, atol=1e-4):
+    if s < 0 or len(seg) != len(ex) or not np.allclose(seg, ex, atol=1e-4):
         return None
     return a, a + len(ex) / sr
 

@@ -235,15 +235,10 @@ def _found(finder, x16, instruction: str, cfg: SelfPromptConfig, within, cancel)
     return list(found.spans), np.asarray(found.probs)
 
 
-def _frames(p: np.ndarray, s) -> np.ndarray:
-    """The finder's probabilities over the span ``s`` (seconds)."""
-    from ..detection.find import FPS as FIND_FPS
-
-    return p[int(round(s[0] * FIND_FPS)): int(round(s[1] * FIND_FPS))]
-
-
 def _peak(p: np.ndarray, s) -> float:
-    part = _frames(p, s)
+    from ..detection.find import span_probs
+
+    part = span_probs(p, s)
     return float(part.max()) if part.size else 0.0
 
 
@@ -256,8 +251,10 @@ def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within
     got = _found(finder, x16, instruction, cfg, within, cancel)
     if got is None:
         return []
+    from ..detection.find import span_probs
+
     spans, p = got
-    ranked = sorted(spans, key=lambda s: -float(_frames(p, s).sum()))  # the most probability first
+    ranked = sorted(spans, key=lambda s: -float(span_probs(p, s).sum()))  # the most probability first
     top = ranked[: max(1, cfg.finder_examples)]
     also = sorted((s for s in ranked[len(top):] if _peak(p, s) >= cfg.finder_also), key=lambda s: -_peak(p, s))
     return list(top) + also[: max(0, cfg.max_examples - len(top))]
