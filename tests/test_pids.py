@@ -43,8 +43,27 @@ def test_windows_branch_asks_windows_and_never_signals(monkeypatch):
     assert asked == [101, 102, 103]  # an impossible id is not even asked about
 
 
-def test_the_gui_sessions_and_the_swap_use_it():
+@pytest.mark.skipif(sys.platform == "win32", reason="the POSIX branch (os.kill)")
+def test_the_gui_sessions_and_the_swap_judge_writers_by_it(tmp_path, monkeypatch):
+    """What pid_alive answers (through os.kill) decides a staging folder's and a session's fate:
+    a gone writer's are stale or crashed, a running writer's are not."""
     from rfm_studio.core import atomic, swap
     from rfm_studio.gui import session
 
-    assert session.pid_alive is swap.pid_alive is atomic.pid_alive is pids.pid_alive
+    gone, running = 4242, 4243
+
+    def kill(pid, sig):
+        if pid == gone:
+            raise ProcessLookupError(pid)
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert swap.stale_stage(tmp_path / f".rfm-stage-{gone}-0123abcd-model")
+    assert not swap.stale_stage(tmp_path / f".rfm-stage-{running}-0123abcd-model")
+    assert atomic.pid_alive is pids.pid_alive
+    monkeypatch.setenv("RFM_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    for pid in (gone, running):
+        d = session.sessions_dir() / f"s{pid}"
+        d.mkdir(parents=True)
+        (d / session.STATE).write_text("{}")
+        (d / session.LOCK).write_text(f"{pid} host")
+    assert [d.name for d in session.crashed_sessions()] == [f"s{gone}"]

@@ -73,7 +73,7 @@ def test_the_sweep_deletes_stale_staging_folders_under_the_folder_lock(tmp_path,
     real, locked = swap._to_trash, []
 
     def to_trash(p):
-        locked.append((Path(p).name, durable._depth > 0))
+        locked.append((Path(p).name, os.path.abspath(tmp_path) in durable._holds))
         return real(p)
 
     monkeypatch.setattr(swap, "_to_trash", to_trash)
@@ -134,3 +134,29 @@ def test_an_io_error_on_a_new_file_still_fails_the_save_before_any_rename(tmp_pa
     monkeypatch.undo()
     assert info.value.errno == errno.EIO
     assert (dst / "a.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY"), reason="folder flocks need O_DIRECTORY")
+def test_a_nested_hold_of_another_folder_takes_that_folders_flock_too(tmp_path):
+    import fcntl
+
+    def locked(folder):  # another open description of the folder cannot take the flock while it is held
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    with durable.folder_lock(a):
+        with durable.folder_lock(a):  # the same folder again only counts
+            with durable.folder_lock(b):
+                assert locked(a) and locked(b)
+            assert locked(a) and not locked(b)
+        assert locked(a)
+    assert not locked(a) and durable._holds == {}

@@ -24,7 +24,7 @@ _UNSUPPORTED_FILE = {errno.EINVAL, getattr(errno, "ENOTSUP", errno.EINVAL),
 _UNSUPPORTED = _UNSUPPORTED_FILE | {errno.EBADF}  # a folder, too: some systems refuse a read-only one
 
 _LOCK = threading.RLock()
-_depth = 0  # how deeply the thread holding _LOCK holds it (the folder lock is taken at depth 0)
+_holds: dict = {}  # folder -> [its flock descriptor or None, how deeply the thread holding _LOCK holds it]
 _held: set[int] = set()  # descriptors opened for a flock and not yet closed (closed in a forked child)
 _fds = threading.Lock()  # held while a descriptor is opened and put in _held, and across a fork
 
@@ -105,20 +105,24 @@ def _unlock(fd: int) -> None:
 @contextmanager
 def folder_lock(folder):
     """Held while a swap renames entries in ``folder``: one thread of the process at a time and,
-    where flock exists, one process at a time. Re-entrant: a nested hold (of any folder) by the
-    holding thread only counts."""
-    global _depth
+    where flock exists, one process at a time. Re-entrant: a nested hold of the same folder by the
+    holding thread only counts; a nested hold of another folder takes that folder's flock too."""
     pid = os.getpid()
+    key = os.path.abspath(folder)
     with _LOCK:
-        fd = _flock(Path(folder)) if _depth == 0 else None
-        _depth += 1
+        hold = _holds.get(key)
+        if hold is None:
+            hold = _holds[key] = [_flock(Path(folder)), 0]
+        hold[1] += 1
         try:
             yield
         finally:
             if os.getpid() == pid:  # (a child forked inside the block started unlocked: _after_fork)
-                _depth -= 1
-                if fd is not None:
-                    _unlock(fd)  # releases the flock
+                hold[1] -= 1
+                if hold[1] == 0:
+                    del _holds[key]
+                    if hold[0] is not None:
+                        _unlock(hold[0])  # releases the flock
 
 
 def _after_fork() -> None:
@@ -131,13 +135,13 @@ def _after_fork() -> None:
     when the last descriptor of the description closes: checked by forking while the lock is
     held, closing the copy in the child, and probing from a third process: still held; free once
     the parent closes its own). O_CLOEXEC keeps the descriptors out of an exec'd program."""
-    global _LOCK, _depth, _held, _fds
+    global _LOCK, _holds, _held, _fds
     for fd in _held:
         try:
             os.close(fd)
         except OSError:
             pass
-    _LOCK, _depth, _held, _fds = threading.RLock(), 0, set(), threading.Lock()
+    _LOCK, _holds, _held, _fds = threading.RLock(), {}, set(), threading.Lock()
 
 
 def _before_fork() -> None:

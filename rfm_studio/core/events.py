@@ -86,12 +86,13 @@ def stage(cancel, n: int, total: int, text: str):
     check_cancel(cancel)
 
 
-def check_cancel(cancel) -> None:
-    """errors.Cancelled ("The edit was cancelled.") when ``cancel`` (a CancelToken or None) is set."""
+def check_cancel(cancel, what: str = "edit") -> None:
+    """errors.Cancelled ("The edit was cancelled.", or ``what``'s) when ``cancel`` (a CancelToken
+    or None) is set."""
     if cancel is not None and cancel.cancelled:
         from .errors import Cancelled
 
-        raise Cancelled("The edit was cancelled.")
+        raise Cancelled(f"The {what} was cancelled.")
 
 
 class Stages:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Cancelled, OptionError
-from ..events import relay
+from ..errors import OptionError
+from ..events import check_cancel, relay
 from ..seeding import nth_seed
 from .checkpoints import MetricUnavailable, unavailable
 from .testset import EvalItem, load_testset
@@ -176,7 +176,7 @@ def _build_reference(items, nets, cancel):
     ref = _Reference(items, nets)
     targets_panns, targets_vggish, targets_vggish_pca = [], [], []
     for i, it in enumerate(items):
-        _check_cancel(cancel)
+        check_cancel(cancel, "evaluation")
         x, sr_x = _load(it.input)
         y, sr_y = _load(it.target)
         ref.durations.append(x.shape[0] / sr_x)
@@ -331,11 +331,6 @@ class _Accumulator:
                 "max_s": float(np.max(secs)), "n": len(secs)}
 
 
-def _check_cancel(cancel):
-    if cancel is not None and cancel.cancelled:
-        raise Cancelled("The evaluation was cancelled.")
-
-
 # ---- the job ---------------------------------------------------------------------------------
 def run_eval(cfg: EvalConfig, cancel=None, model=None):
     """Generator of EvalEvent; returns the report dict (also written to cfg.out)."""
@@ -385,7 +380,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
     if cfg.baseline:
         acc = _Accumulator()
         for i, it in enumerate(items):
-            _check_cancel(cancel)
+            check_cancel(cancel, "evaluation")
             x, sr = _load(it.input)
             acc.add(ref, i, x, sr, None)
             yield EvalEvent("baseline", i + 1, n, "input (no edit)")
@@ -410,7 +405,7 @@ def run_eval(cfg: EvalConfig, cancel=None, model=None):
         if adir is not None:
             adir.mkdir(parents=True, exist_ok=True)
         for i, it in enumerate(items):
-            _check_cancel(cancel)
+            check_cancel(cancel, "evaluation")
             x, sr = _load(it.input)
             res = edit(model, x, sr, it.instruction, cancel=cancel, steps=st["steps"], t_start=st["t_start"],
                        guidance=guidance, draws=draws, strength=strength, seed=nth_seed(cfg.seed, i))
