@@ -4,7 +4,9 @@ Per remove row: the finder's probabilities for the sound the instruction names, 
 removed event's true spans (the row's edit_spans): frame precision / recall / F1 at the
 threshold, ROC AUC over frames, and whether its strongest span lies on the sound ("top span
 hit"). Asked for a sound that is not in the clip (the next row's sound, when its class differs
-from every class of this clip): how often it still finds something (false alarms).
+from every class of this clip): how often it still finds something (false alarms); the same for
+a look-alike of the named sound (the nearest class by caption that the clip does not hold,
+detection/train.near_classes: a cow where a sheep bleats).
 With ``--cache DIR`` (dictionary_removal.py's cache of the model's text-only edits), the same
 figures for the spans the model's removal flags (self_prompt.flagged_spans), for comparison.
 
@@ -59,6 +61,11 @@ def main(argv=None):
     fc = FindConfig(threshold=args.threshold)
     figs = {"finder": [], "model": []}
     alarms, asked = 0, 0
+    look_alarms, look_asked = 0, 0
+    from rfm_studio.core.data.captions import CAPTIONS, caption_for
+    from rfm_studio.core.detection.train import near_classes
+
+    near = near_classes(tuple(sorted(CAPTIONS)), 6)
     for i, r in enumerate(rows):
         x, _ = load_audio(manifest.parent / r["input"], mono=True, target_sr=16000)
         true = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
@@ -94,6 +101,14 @@ def main(argv=None):
             q = sound_probs(finder, x, query_text(other["instruction"]))
             alarms += bool(q.max() >= args.threshold)
             line.append(f"absent '{query_text(other['instruction'])}' peak {q.max():.2f}")
+        # a look-alike of X (the nearest class by caption) that this clip does not hold
+        xc = (r.get("meta") or {}).get((r.get("meta") or {}).get("type", "_A")[-1], {}).get("class")
+        look = [c for c in near.get(xc, []) if c not in here]
+        if look:
+            look_asked += 1
+            q = sound_probs(finder, x, caption_for(look[0]))
+            look_alarms += bool(q.max() >= args.threshold)
+            line.append(f"look-alike '{caption_for(look[0])}' peak {q.max():.2f}")
         print("  ".join(line), flush=True)
     print(f"\n{len(rows)} remove rows of {manifest}; threshold {args.threshold}")
     for name, fs in figs.items():
@@ -106,6 +121,9 @@ def main(argv=None):
               f"  AUC {np.mean(aucs):.3f}")
     if asked:
         print(f"absent sounds: found in {alarms} of {asked} clips ({alarms / asked:.0%})")
+    if look_asked:
+        print(f"absent look-alikes (the nearest class by caption): found in {look_alarms} of {look_asked} clips "
+              f"({look_alarms / look_asked:.0%})")
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_cli_train_refuses_bad_settings_in_one_sentence(bank, tmp_path, capsys):
     from conftest import one_sentence, run_cli
 
     for argv in (["--steps", "0"], ["--two-prob", "0.7", "--absent-prob", "0.5"], ["--init", str(tmp_path)],
-                 ["--warmup", "-1"]):
+                 ["--warmup", "-1"], ["--similar-prob", "0.6", "--two-prob", "0.5"], ["--similar-prob", "-0.1"]):
         code, out, err = run_cli(capsys, "finder", "train", "--bank", str(bank), "--out", str(tmp_path / "r"), *argv)
         assert code == 2 and one_sentence(err), (argv, err)
         assert not (tmp_path / "r").exists()
@@ -190,3 +190,43 @@ def test_find_sound_runs_a_real_finder_on_a_stereo_clip_and_a_region(trained, tm
     part = find_sound(x, 44100, "a dog barking", finder=net, within=(0.5, 1.25), cfg=FindConfig(threshold=0.01))
     assert part.within == (0.5, 1.25) and part.spans[0][0] == 0.5 and part.spans[-1][1] <= 1.25
     assert find_sound(x, 44100, "a dog barking", finder=net, cfg=FindConfig(threshold=0.999)).spans == ()
+
+
+def test_look_alike_rows_ask_for_a_near_class_where_it_plays_and_where_it_does_not(bank, minilm):
+    """similar_prob: a look-alike of X (a near class of another family) is asked for where it
+    does not play (answer: nowhere), or it joins the clip and X or it is asked for; the labels
+    are where the asked sound plays, and the target is the clip without it."""
+    from rfm_studio.core.data.captions import CAPTIONS, caption_for
+    from rfm_studio.core.data.mixing import activity
+    from rfm_studio.core.data.triplets import TripletGenerator, family
+    from rfm_studio.core.detection.train import DetectorTrainConfig, _similar_row, near_classes
+
+    gen = TripletGenerator(bank, split="train", seconds=2.0, seed=0)
+    near = near_classes(tuple(gen.classes), 2)
+    assert set(near) == set(gen.classes)
+    assert all(len(v) == 2 and c not in v and all(family(u) != family(c) for u in v) for c, v in near.items())
+    cfg = DetectorTrainConfig(bank=str(bank), out="", similar_k=2)
+    rng = np.random.default_rng(0)
+    kinds = set()
+    for _ in range(40):
+        t = gen.sample(rng, task="remove")
+        first = t.meta["type"].split("_")[1]
+        other = "B" if first == "A" else "A"
+        row = _similar_row(gen, t, first, other, rng, cfg)
+        if row is None:
+            continue
+        audio, text, lab, target = row
+        x_cls = t.meta[first]["class"]
+        look = [c for c in near[x_cls] if text in CAPTIONS.get(c, (caption_for(c),))]
+        assert look or text == t.meta[first]["caption"], text
+        assert len(lab) == len(t.edit_mask) and audio.shape == target.shape == t.input.shape
+        if not lab.any():  # the look-alike asked for, not in the clip
+            assert look and np.array_equal(audio, t.input) and np.array_equal(target, audio)
+            kinds.add("absent")
+            continue
+        # the asked sound plays where the labels say: audio - target is it
+        heard = activity(audio - target)[: len(lab)]
+        assert (heard == (lab > 0)).mean() > 0.95
+        assert np.abs(audio - t.input).max() > 1e-4  # the look-alike joined
+        kinds.add("look-alike" if look else "named")
+    assert kinds == {"absent", "look-alike", "named"}

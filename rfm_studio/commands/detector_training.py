@@ -23,6 +23,9 @@ def add_train_arguments(t, defaults, what: str, init_help: str) -> None:
     t.add_argument("--warmup", type=int, default=defaults.warmup)
     t.add_argument("--two-prob", type=float, default=defaults.two_prob,
                    help="share of rows where a second event joins the clip and one of the two is asked for")
+    t.add_argument("--similar-prob", type=float, default=defaults.similar_prob,
+                   help="share of rows with a look-alike of the named sound (the classes whose captions lie "
+                        "nearest): asked for where it does not play, or joining the clip with one of the two asked for")
     t.add_argument("--absent-prob", type=float, default=defaults.absent_prob,
                    help="share of rows asking for a sound the clip does not hold")
     t.add_argument("--absent-any", type=float, default=defaults.absent_any,
@@ -40,9 +43,10 @@ def train_config(args, cls, init_what: str, network):
     if args.steps < 1 or args.batch_size < 1 or args.val_every < 1 or args.warmup < 0 or not args.lr > 0:
         raise OptionError("--steps, --batch-size and --val-every must be at least 1, --warmup at least 0 and "
                           "--lr positive.")
-    shares = (args.two_prob, args.absent_prob, args.removed_prob)
+    shares = (args.two_prob, args.absent_prob, args.removed_prob, args.similar_prob)
     if any(not 0.0 <= v <= 1.0 for v in shares) or sum(shares) > 1.0:
-        raise OptionError("--two-prob, --absent-prob and --removed-prob must be between 0 and 1, together at most 1.")
+        raise OptionError("--two-prob, --absent-prob, --removed-prob and --similar-prob must be between 0 and 1, "
+                          "together at most 1.")
     if not 0.0 <= args.absent_any <= 1.0:
         raise OptionError("--absent-any must be between 0 and 1.")
     if args.init is not None and not (Path(args.init) / "model.safetensors").is_file():
@@ -57,6 +61,7 @@ def train_config(args, cls, init_what: str, network):
     return cls(bank=args.bank, out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                seed=args.seed, val_every=args.val_every, warmup=args.warmup, two_prob=args.two_prob,
                absent_prob=args.absent_prob, removed_prob=args.removed_prob, absent_any=args.absent_any,
+               similar_prob=args.similar_prob,
                init=args.init)
 
 

@@ -129,6 +129,11 @@ class TripletGenerator:
         onset = int(rng.integers(0, max(1, self.n - len(x) + 1)))
         return path, onset, M.place(x, self.n, onset)
 
+    def render_event(self, cls: str, rng) -> np.ndarray:
+        """A recording of ``cls`` (varied as the triplets' events are) at a random onset in a
+        clip of this generator's length."""
+        return self._event(cls, rng)[2]
+
     def _background(self, rng, exclude: set, paraphrase: bool):
         n = self.n
         x = np.zeros(n, np.float32)

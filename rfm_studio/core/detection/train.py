@@ -4,8 +4,11 @@ Each batch holds "Remove X" triplets of the bank's train split (triplets.py, wit
 recording-chain variation): the input clip with X's frames as the answer; the same clip asked
 for a sound that is not in it (the triplet's other event), and the clip with X removed, both
 answered "nowhere"; with ``two_prob``, the clip with a second event (another triplet's removed
-one, of another family) asked for one of the two. The text is X's caption, or (a third of the
-time) the whole instruction. ``init``: a finder folder to start from.
+one, of another family) asked for one of the two; with ``similar_prob``, a look-alike of X (a
+class whose caption lies nearest X's, ``near_classes``) asked for where it does not play, or
+joining the clip with one of the two asked for: the finder learns the cow from the sheep, not
+only an animal from a drum. The text is X's caption, or (a third of the time) the whole
+instruction. ``init``: a finder folder to start from.
 Loss: binary cross-entropy per frame. Validation: the same on fixed triplets of the val split.
 Checkpoints (core/training/checkpoint.py) every ``checkpoint_seconds``; a run folder resumes.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,8 @@ class DetectorTrainConfig:
     absent_any: float = 0.0  # share of those asking for any train class of a family the clip lacks
     removed_prob: float = 0.15  # share of rows: the clip with X removed, asked for X
     two_prob: float = 0.0  # share of rows: a second event joins the clip, and one of the two is asked for
+    similar_prob: float = 0.0  # share of rows: a look-alike of X is asked for, or joins and one of the two is
+    similar_k: int = 6  # look-alikes: the classes (of other families) whose captions lie nearest X's
     instruction_prob: float = 0.33  # the text is the whole instruction, not X's caption
     event_augment: float = 0.5
     channel_augment: float = 0.5
@@ -46,6 +52,51 @@ class DetectorTrainConfig:
 
     def to_dict(self):
         return asdict(self)
+
+
+@lru_cache(maxsize=8)
+def near_classes(classes: tuple, k: int) -> dict:
+    """{class: the k classes of other families whose plain captions' sentence embeddings lie
+    nearest its own} (the sounds a listener, and the finder, could take for it)."""
+    from ..data.captions import caption_for
+    from ..data.triplets import family
+    from ..library.embed import embed
+
+    E = np.asarray(embed([caption_for(c, None) for c in classes]), np.float64)
+    E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+    S = E @ E.T
+    return {c: [classes[j] for j in np.argsort(-S[i]) if family(classes[j]) != family(c)][:k]
+            for i, c in enumerate(classes)}
+
+
+def _similar_row(gen, t, first, other, rng, cfg):
+    """A row with a look-alike of X (see the module), or None when every look-alike's family
+    is in the clip already."""
+    from ..data import mixing as M
+    from ..data.captions import caption_for
+    from ..data.triplets import family
+
+    x_cls = t.meta[first]["class"]
+    here = {family(c) for c in t.meta["classes"]["x"]} | {family(x_cls), family(t.meta[other]["class"])}
+    pool = [c for c in near_classes(tuple(gen.classes), cfg.similar_k)[x_cls] if family(c) not in here]
+    if not pool:
+        return None
+    s = pool[int(rng.integers(len(pool)))]
+    text = caption_for(s, rng)
+    r = rng.random()
+    if r < 1 / 3:  # asked for the look-alike, which does not play
+        return t.input, text, np.zeros(len(t.edit_mask), np.float32), t.input
+    e = gen.render_event(s, rng)
+    x_ev = t.input - t.target
+    e *= 10 ** ((M.active_level_db(x_ev) + float(rng.uniform(-6, 3)) - M.active_level_db(e)) / 20)
+    mix = t.input + e
+    g = min(1.0, M.PEAK_MAX / max(float(np.abs(mix).max()), 1e-9))
+    mix = (mix * g).astype(np.float32)
+    if r < 2 / 3:  # both play; X asked for
+        return mix, t.meta[first]["caption"], t.edit_mask.astype(np.float32), (mix - x_ev * g).astype(np.float32)
+    lab = M.activity(e)[: len(t.edit_mask)]
+    lab = np.pad(lab, (0, len(t.edit_mask) - len(lab))).astype(np.float32)
+    return mix, text, lab, (t.input * g).astype(np.float32)
 
 
 def _rows(gen, rng, n, cfg):
@@ -84,6 +135,11 @@ def _rows(gen, rng, n, cfg):
                     out.append((mix, named, t.edit_mask.astype(np.float32), mix - (t.input - t.target)))
                 else:
                     out.append((mix, u.meta[u_first]["caption"], u.edit_mask.astype(np.float32), t.input))
+                continue
+        if r < cfg.absent_prob + cfg.removed_prob + cfg.two_prob + cfg.similar_prob:
+            row = _similar_row(gen, t, first, other, rng, cfg)
+            if row is not None:
+                out.append(row)
                 continue
         text = t.instruction if rng.random() < cfg.instruction_prob else named
         out.append((t.input, text, t.edit_mask.astype(np.float32), t.target))
