@@ -120,24 +120,35 @@ def test_dictionary_engine_without_example_or_library_match_says_so_and_cancel_s
 
 
 def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_between_them(monkeypatch):
-    """One ProgressEvent per stage (templates, separation, mask), no StepEvent (it has no sampler
-    step); a cancel while a stage's event is shown stops the edit before that stage's work."""
+    """One ProgressEvent per stage (the sound finder listening for more of a named sound, the
+    templates, the separation, the mask), no StepEvent (it has no sampler step); a cancel while a
+    stage's event is shown stops the edit before that stage's work. "Remove this" names no sound:
+    no finder stage."""
     from rfm_studio.core.editing import EditRequest, run_edit
     from rfm_studio.core.events import ProgressEvent
-    from rfm_studio.core.separation import dictionary
+    from rfm_studio.core.separation import dictionary, engine
 
     x, _, _ = _scene()
     req = EditRequest(x, SR, "Remove the beep", prompts=(_example(x),))
     calls = []
     real_rwd, real_apply = dictionary.remove_with_dictionary, dictionary.apply_keep_mask
+    real_more = engine.more_occurrences
     monkeypatch.setattr(dictionary, "remove_with_dictionary", lambda *a, **k: calls.append("separate") or real_rwd(*a, **k))
     monkeypatch.setattr(dictionary, "apply_keep_mask", lambda *a, **k: calls.append("apply") or real_apply(*a, **k))
+    monkeypatch.setattr(engine, "more_occurrences", lambda *a, **k: calls.append("find") or real_more(*a, **k))
     events, res = collect(run_edit(None, req))
     assert all(type(e) is ProgressEvent for e in events) and res.params["engine"] == "dictionary"
-    assert [(e.stage, e.stages) for e in events] == [(1, 3), (2, 3), (3, 3)]
-    assert events[0].text == "Dictionary removal: templates from the examples" and calls == ["separate", "apply"]
-    for after, done in ((1, []), (2, []), (3, ["separate"])):
+    assert [(e.stage, e.stages) for e in events] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert events[0].text == "Dictionary removal: the sound finder listens for more of the sound"
+    assert events[1].text == "Dictionary removal: templates from the examples"
+    assert calls == ["find", "separate", "apply"]
+    for after, done in ((1, []), (2, ["find"]), (3, ["find"]), (4, ["find", "separate"])):
         assert work_done_when_cancelled(lambda tok: run_edit(None, req, tok), after, calls) == done, after
+    calls.clear()
+    events, res = collect(run_edit(None, EditRequest(x, SR, "Remove this", prompts=(_example(x),))))
+    assert [(e.stage, e.stages) for e in events] == [(1, 3), (2, 3), (3, 3)]
+    assert events[0].text == "Dictionary removal: templates from the examples"
+    assert calls == ["separate", "apply"]
 
 
 def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path):
@@ -152,9 +163,10 @@ def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path
     item = BatchItem(tmp_path / "in.wav", tmp_path / "out.wav", "Remove the beep", prompts=(_example(x),))
     events, summary = collect(run_batch(None, [item]))
     editing = [(e.step, e.steps, e.message) for e in events if e.status == "editing" and e.message]
-    assert editing == [(1, 3, "Dictionary removal: templates from the examples"),
-                       (2, 3, "Dictionary removal: separating the sound"),
-                       (3, 3, "Dictionary removal: applying the mask")]
+    assert editing == [(1, 4, "Dictionary removal: the sound finder listens for more of the sound"),
+                       (2, 4, "Dictionary removal: templates from the examples"),
+                       (3, 4, "Dictionary removal: separating the sound"),
+                       (4, 4, "Dictionary removal: applying the mask")]
     assert summary["done"] == [str(tmp_path / "out.wav")] and not summary["failed"]
     y = sf.read(tmp_path / "out.wav", dtype="float32")[0]
     assert _db(y - b, A_SPANS) - _db(a, A_SPANS) <= -20

@@ -100,7 +100,9 @@ def engine_for(req: EditRequest) -> str:
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     """A remove edit by dictionary-guided separation: a core generator of ProgressEvent (one per
-    stage: the templates, the separation, the mask; the cancel token is checked after each)
+    stage: with marked examples of a named sound the sound finder listening for more of it
+    (``more_occurrences``), then the templates, the separation, the mask; the cancel token is
+    checked after each)
     returning an EditResult like run_edit's."""
     from ..audio.io import resample, to_mono
     from ..audio.windows import check_region, splice_region
@@ -120,24 +122,29 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     examples = [prepare_prompt_audio(p.audio, p.sample_rate) for p in req.prompts if p.kind == "example"]
     library, used = [], []
     what = removed_sound(req.instruction)
-    yield from stage(cancel, 1, 3, "Dictionary removal: templates from the "
+    seek = bool(examples) and names_sound(req.instruction)  # the sound finder listens for more of it
+    n = 4 if seek else 3
+    x16 = resample(to_mono(audio), sr, 16000)
+    found = []
+    if seek:
+        yield from stage(cancel, 1, n, "Dictionary removal: the sound finder listens for more of the sound")
+        found = [(a, b) for a, b in more_occurrences(x16, req, region, cancel)
+                 if int(b * 16000) - int(a * 16000) >= cfg.n_fft]  # long enough for the dictionary's STFT
+    yield from stage(cancel, n - 2, n, "Dictionary removal: templates from the "
                      + ("examples" if examples else "library"))
     if not examples:
         library, used = library_templates(what, cfg.library_clips)
         if not library:
             raise OptionError(f"The dictionary engine needs an example of '{what}': mark one (--example START:END) "
                               f"or add library sounds of it ('rfm-studio library add FOLDER'); or use --engine model.")
-    x16 = resample(to_mono(audio), sr, 16000)
-    found = [(a, b) for a, b in (more_occurrences(x16, req, region, cancel) if examples else [])
-             if int(b * 16000) - int(a * 16000) >= cfg.n_fft]  # long enough for the dictionary's STFT
     examples += [prepare_prompt_audio(x16[int(a * 16000): int(b * 16000)], 16000) for a, b in found]
-    yield from stage(cancel, 2, 3, "Dictionary removal: separating the sound")
+    yield from stage(cancel, n - 1, n, "Dictionary removal: separating the sound")
     keep = remove_with_dictionary(x16, cfg, examples=examples, library=library, seed=int(req.seed or 0),
                                   cancel=cancel)
     strength = 1.0 if req.strength is None else float(req.strength)
     if strength != 1.0:  # 0: nothing removed; 2: the cut in dB doubled
         keep = keep ** strength
-    yield from stage(cancel, 3, 3, "Dictionary removal: applying the mask")
+    yield from stage(cancel, n, n, "Dictionary removal: applying the mask")
     out = apply_keep_mask(audio, sr, keep, cfg)
     out = splice_region(audio, out, region, sr, REGION_FADE_S)
     prompts = [f"{p.kind}: {p.source}" for p in req.prompts] + [f"library: {u}" for u in used]
@@ -156,14 +163,22 @@ VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sound
                          "bits", "everything", "instance", "instances", "example", "examples", "all", "other"})
 
 
+def names_sound(instruction: str) -> bool:
+    """Whether a remove instruction names a sound the finder can listen for ("Remove the dog
+    barking"), not only the marked one ("Remove this", "Remove sounds like this": VAGUE_WORDS)."""
+    from ..detection.find import sound_key
+
+    return not all(w in VAGUE_WORDS for w in sound_key(instruction))
+
+
 def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> list:
     """Where the sound finder is sure the sound of ``req``'s marked examples plays besides them
     (self_prompt.more_examples; inside ``region`` when given); [] where no finder is installed or
     the instruction names no sound ("Remove this", "Remove sounds like this": VAGUE_WORDS only)."""
-    from ..detection.find import load_finder, sound_key
+    from ..detection.find import load_finder
     from .self_prompt import more_examples
 
-    if all(w in VAGUE_WORDS for w in sound_key(req.instruction)):
+    if not names_sound(req.instruction):
         return []
     from ..errors import RFMError
 
