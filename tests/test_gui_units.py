@@ -86,6 +86,33 @@ def test_the_progress_bar_sets_its_tooltip_where_its_line_or_width_changes_not_w
     assert bar.toolTip() == "set by hand"
 
 
+def test_the_progress_bar_and_the_examples_line_cut_a_line_by_one_rule(qtbot):
+    """gui.elide: the line whole where it fits, else ending in '…' and marked cut; the progress
+    bar's tooltip and the examples line's is_cut follow it at the same room."""
+    from rfm_studio.gui.edit_widgets import ElidedBar, show_text
+    from rfm_studio.gui.elide import elide
+    from rfm_studio.gui.example_marks import HintLabel
+
+    label, bar = HintLabel(), ElidedBar()
+    qtbot.addWidget(label)
+    qtbot.addWidget(bar)
+    line = "Examples: none (Shift-drag to mark where the sound plays)"
+    fm = label.fontMetrics()
+    wide = fm.horizontalAdvance(line) + 4
+    assert elide(fm, line, wide) == (line, False)
+    shown, cut = elide(fm, line, wide // 2)
+    assert cut and shown.endswith("…") and line.startswith(shown[:-1]) and fm.horizontalAdvance(shown) <= wide // 2
+    label.set_line(line)
+    show_text(bar, line)
+    for room in (wide, wide // 2):
+        label.resize(room + label.width() - label.contentsRect().width(), 20)
+        bar.resize(room + 10 + bar.width() - bar.contentsRect().width(), 24)
+        label.show(), bar.show()
+        assert label.contentsRect().width() == room and bar.contentsRect().width() - 10 == room
+        assert label.is_cut() == (room < wide) == elide(fm, line, room)[1]
+        assert (bar.toolTip() == line) == elide(bar.fontMetrics(), line, room)[1]
+
+
 # -- history -------------------------------------------------------------------------
 def test_history_undo_redo_keeps_every_version():
     from rfm_studio.gui.history import History

@@ -9,6 +9,8 @@ from PySide6.QtCore import QEvent, QStringListModel, Qt
 from PySide6.QtWidgets import (QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QStyle,
                                QStyleOptionProgressBar, QStylePainter, QWidget)
 
+from .elide import elide
+
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
 T_MAX = 0.2
@@ -87,7 +89,7 @@ class ElidedBar(QProgressBar):
 
     def _set_tip(self, *_) -> None:
         text = self.text()
-        tip = text if self.fontMetrics().elidedText(text, Qt.ElideRight, self._room()) != text else ""
+        tip = text if elide(self.fontMetrics(), text, self._room())[1] else ""
         if self.toolTip() != tip:
             self.setToolTip(tip)
 
@@ -107,7 +109,7 @@ class ElidedBar(QProgressBar):
     def paintEvent(self, _event) -> None:
         opt = QStyleOptionProgressBar()
         self.initStyleOption(opt)
-        opt.text = self.fontMetrics().elidedText(opt.text, Qt.ElideRight, self._room())
+        opt.text = elide(self.fontMetrics(), opt.text, self._room())[0]
         QStylePainter(self).drawControl(QStyle.CE_ProgressBar, opt)
 
 
