@@ -1,5 +1,6 @@
 """Personal LoRA adapters on a tiny bundle with three generated triplets."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -80,9 +81,18 @@ def test_cancel_leaves_no_adapter(tiny_bundle, triplets, tmp_path):
     for ev in finetune(model, cfg, tok):
         if ev.step >= 4:
             tok.cancel()
-    assert ev.message == "cancelled"
+    assert ev.message == "cancelled" and ev.step == 4  # stopped before step 5
     assert list_adapters(tmp_path) == []
     assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+    # a cancel at the last step's event: nothing is saved either
+    tok = CancelToken()
+    events = []
+    for ev in finetune(model, dataclasses.replace(cfg, steps=4), tok):
+        events.append(ev)
+        if ev.step >= 4:
+            tok.cancel()
+    assert [(e.step, e.message) for e in events] == [(2, ""), (4, ""), (4, "cancelled")]
+    assert list_adapters(tmp_path) == []
 
 
 def test_validation_messages(triplets, tmp_path):

@@ -49,6 +49,70 @@ def test_instruction_completion_includes_templates_and_history(qtbot):
     assert box.selectedText() == "..."
 
 
+def test_the_progress_bar_sets_its_tooltip_where_its_line_or_width_changes_not_while_painting(qtbot):
+    """ElidedBar: the whole line as tooltip where the bar cuts it, none where it fits; set as soon
+    as the line changes or the bar is resized (no event processed, nothing painted yet), and a
+    paint leaves the tooltip as it is."""
+    from PySide6.QtWidgets import QWidget
+
+    from rfm_studio.gui.edit_widgets import ElidedBar, show_stage, show_text
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    bar = ElidedBar(host)
+    bar.resize(90, 24)
+    host.resize(400, 40)
+    host.show()  # (a child of a shown window gets its resize events at once)
+    line = "Done in 0.5 s · version 3 · Remove the dog barking"
+    show_text(bar, line)
+    assert bar.text() == line and bar.toolTip() == line  # cut: the whole line
+    bar.resize(2000, 24)
+    assert bar.toolTip() == ""  # room for it: none
+    bar.resize(90, 24)
+    assert bar.toolTip() == line
+    show_stage(bar, 2, 3, "Learning the sound from the marked spans")
+    assert bar.toolTip() == bar.text() == "Learning the sound from the marked spans (2/3)"
+    show_text(bar, "Ready")
+    assert bar.toolTip() == ""
+    bar.setFormat("%p%")  # a line that changes with the value
+    bar.setRange(0, 1000000000)
+    bar.resize(bar.fontMetrics().horizontalAdvance("0%") + 12, 24)  # room for "0%", not "100%"
+    bar.setValue(1)
+    assert bar.toolTip() == ""
+    bar.setValue(1000000000)
+    assert bar.toolTip() == "100%" == bar.text()
+    bar.setToolTip("set by hand")
+    bar.grab()  # painting the bar leaves its tooltip alone
+    assert bar.toolTip() == "set by hand"
+
+
+def test_the_progress_bar_and_the_examples_line_cut_a_line_by_one_rule(qtbot):
+    """gui.elide: the line whole where it fits, else ending in '…' and marked cut; the progress
+    bar's tooltip and the examples line's is_cut follow it at the same room."""
+    from rfm_studio.gui.edit_widgets import ElidedBar, show_text
+    from rfm_studio.gui.elide import elide
+    from rfm_studio.gui.example_marks import HintLabel
+
+    label, bar = HintLabel(), ElidedBar()
+    qtbot.addWidget(label)
+    qtbot.addWidget(bar)
+    line = "Examples: none (Shift-drag to mark where the sound plays)"
+    fm = label.fontMetrics()
+    wide = fm.horizontalAdvance(line) + 4
+    assert elide(fm, line, wide) == (line, False)
+    shown, cut = elide(fm, line, wide // 2)
+    assert cut and shown.endswith("…") and line.startswith(shown[:-1]) and fm.horizontalAdvance(shown) <= wide // 2
+    label.set_line(line)
+    show_text(bar, line)
+    for room in (wide, wide // 2):
+        label.resize(room + label.width() - label.contentsRect().width(), 20)
+        bar.resize(room + 10 + bar.width() - bar.contentsRect().width(), 24)
+        label.show(), bar.show()
+        assert label.contentsRect().width() == room and bar.contentsRect().width() - 10 == room
+        assert label.is_cut() == (room < wide) == elide(fm, line, room)[1]
+        assert (bar.toolTip() == line) == elide(bar.fontMetrics(), line, room)[1]
+
+
 # -- history -------------------------------------------------------------------------
 def test_history_undo_redo_keeps_every_version():
     from rfm_studio.gui.history import History

@@ -81,6 +81,45 @@ def test_the_sweep_deletes_stale_staging_folders_under_the_folder_lock(tmp_path,
     assert locked == [(stale.name, True)] and not stale.exists()
 
 
+def test_the_sweep_and_resume_recover_a_folder_alike_the_sweep_only_what_is_older_than_its_start(tmp_path,
+                                                                                                monkeypatch):
+    """atomic.sweep recovers swaps and drops dead writers' staging folders and trash through
+    swap.recover_all (one hold of the folder lock), only for entries older than ``before``, and
+    names what it recovered or removed (a live writer's staging folder is neither); the
+    temporary files of dead writers go too."""
+    import time
+
+    pid = dead_pid()
+    m, n = tmp_path / "m", tmp_path / "n"
+    (tmp_path / swap.backup_path(m).name).mkdir()  # killed between the renames: the old one comes back
+    (swap.backup_path(m) / "a.txt").write_text("old m")
+    (tmp_path / swap.backup_path(n).name).mkdir()  # the same, but newer than the sweep's start
+    stage = tmp_path / f".rfm-stage-{pid}-0123abcd-m"
+    live = tmp_path / f".rfm-stage-{os.getpid()}-0123abcd-m"
+    trash = tmp_path / ".rfm-del-0123abcd-x"
+    for p in (stage, live, trash):
+        p.mkdir()
+    temp = tmp_path / f".rfm-{pid}-abcd1234"
+    temp.write_text("{")
+    swap._live.add(live.name)  # this process's staging folder in use
+    past, start = time.time() - 60, time.time()
+    for p in tmp_path.iterdir():
+        t = start + 60 if p.name == swap.backup_path(n).name else past
+        os.utime(p, (t, t))
+    holds = []
+    real = durable.folder_lock
+    monkeypatch.setattr(swap, "folder_lock", lambda f: (holds.append(Path(f)), real(f))[1])
+    try:
+        done = sweep(tmp_path, before=start)
+        assert sorted(done) == sorted([swap.backup_path(m).name, stage.name, trash.name, temp.name])
+        assert holds == [tmp_path]  # one hold for the whole folder
+        assert (m / "a.txt").read_text() == "old m"
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m", swap.backup_path(n).name, live.name])
+        assert swap.recover_all(tmp_path) == [swap.backup_path(n).name] and n.is_dir()  # no age limit at resume
+    finally:
+        swap._live.discard(live.name)
+
+
 @pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)],
                          ids=errno.errorcode.get)
 def test_a_file_system_that_cannot_fsync_still_saves(tmp_path, monkeypatch, code):

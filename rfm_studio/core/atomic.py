@@ -285,43 +285,22 @@ def recover_commits(folder, before: float | None = None) -> int:
 
 def sweep(folder, before: float | None = None) -> list[str]:
     """Clean ``folder`` of what killed processes left: unfinished file sets are rolled back,
-    folder swaps recovered (``swap.recover``), and staging folders (``swap.discard_stale``, under
-    the folder lock) and the app's own temporary files ('.rfm-PID-XXXXXXXX[.ext]') whose writers
-    are gone deleted, those older than ``before`` (default now). Nothing else is touched. Returns
-    the names removed or recovered."""
-    import shutil
+    folder swaps recovered and staging folders whose writers are gone deleted
+    (``swap.recover_all``, under the folder lock), and the app's own temporary files
+    ('.rfm-PID-XXXXXXXX[.ext]') whose writers are gone deleted, those older than ``before``
+    (default now). Nothing else is touched. Returns the names removed or recovered."""
+    from .swap import recover_all
 
     folder = Path(folder)
     if not folder.is_dir() or folder.is_symlink():
         return []
     before = time.time() if before is None else before
     recover_commits(folder, before)
-    done = []
     try:
         names = [e.name for e in folder.iterdir()]
     except OSError:
         return []
-    from .swap import DEL, NEW, OLD, STAGE, discard_stale, recover
-
-    for name in names:  # folder swaps cut short and staging folders left, older than ``before``
-        p = folder / name
-        try:
-            old_enough = os.lstat(p).st_mtime < before
-        except OSError:
-            continue
-        if not old_enough:
-            continue
-        try:
-            if name.startswith(DEL):
-                shutil.rmtree(p, ignore_errors=True)
-                done.append(name)
-            elif name.startswith((NEW, OLD)) and len(name) > len(NEW):
-                recover(folder / name[len(NEW):])
-                done.append(name)
-            elif name.startswith(STAGE) and discard_stale(p):  # under the folder lock
-                done.append(name)
-        except OSError:
-            pass
+    done = recover_all(folder, before)  # folder swaps cut short and staging folders left
     for name in names:
         p = folder / name
         if _stale(p, before) and not p.is_dir():

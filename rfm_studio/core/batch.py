@@ -22,7 +22,7 @@ from typing import Optional
 from .atomic import file_id, file_ids, is_one_of
 from .audio.io import READ_EXTENSIONS, WRITE_FORMATS
 from .errors import Cancelled, OptionError, RFMError
-from .events import CancelToken, EditRequest, ProgressEvent, relay
+from .events import CancelToken, EditRequest, ProgressEvent, check_cancel, relay
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,7 @@ def run_batch(model, items, instruction: str = "", params: Optional[dict] = None
     try:
         for i, item in enumerate(items):
             name = item.source.name
-            if cancel.cancelled:
-                raise Cancelled("The batch was cancelled.")
+            check_cancel(cancel, "batch")
             yield BatchEvent(i, n, name, "editing", results=tuple(results))
             try:
                 audio, sr = load_audio(item.source)
@@ -149,8 +148,7 @@ def run_batch(model, items, instruction: str = "", params: Optional[dict] = None
                 res = yield from relay(run_edit(model, req, cancel), lambda ev: BatchEvent(
                     i, n, name, "editing", *((ev.stage, ev.stages, ev.text) if isinstance(ev, ProgressEvent)
                                              else (ev.step, ev.total)), results=tuple(results)))
-                if cancel.cancelled:
-                    raise Cancelled("The batch was cancelled.")
+                check_cancel(cancel, "batch")
                 item.output.parent.mkdir(parents=True, exist_ok=True)
                 # the source's sample format unless the item names one
                 fmt = item.fmt or choose_format(item.output, source_format(item.source))

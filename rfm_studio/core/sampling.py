@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .errors import Cancelled
+from .events import check_cancel
 from .flow.euler import EulerSampler
 from .model.attention import AttentionStore, install_capture
 
@@ -77,8 +77,7 @@ def sample_window(model, x_orig, cond, *, steps: int, t_start: float, guidance: 
         install_capture(model.denoiser.net, store)
     try:
         for i in range(sampler.steps):
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled("The edit was cancelled.")
+            check_cancel(cancel)  # "The edit was cancelled."
             if store is not None:
                 hw = tuple(x.shape[2:]) if x.dim() == 4 else (x.shape[-1], 1)
                 n = x.shape[0]

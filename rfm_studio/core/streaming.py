@@ -25,7 +25,7 @@ from .audio.io import audio_info, plain_format
 from .audio.windows import check_region, fade_weights
 from .editing import CONTEXT_S, run_edit
 from .errors import AudioReadError, OptionError
-from .events import EditRequest, ProgressEvent, StepEvent
+from .events import EditRequest, ProgressEvent, StepEvent, check_cancel
 from .prompts import shift_spans
 from .runs import merge_runs
 from .seeding import nth_seed
@@ -127,10 +127,7 @@ def edit_file(model, src, dst, instruction: str, *, region=None, chunk_seconds: 
             pending = None  # (start, array) of the previous chunk's overlapping tail
             step_base, per = 0, 0  # steps so far; those the last total assumed for each chunk to come
             for ci, (a, b) in enumerate(plan):
-                if cancel is not None and cancel.cancelled:
-                    from .errors import Cancelled
-
-                    raise Cancelled("The edit was cancelled.")
+                check_cancel(cancel)  # "The edit was cancelled."
                 x = read(a, b)
                 reg = chunk_region(a, b)
                 if reg == ():

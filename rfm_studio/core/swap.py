@@ -175,13 +175,6 @@ def _drop_stale(q: Path, trash: list) -> None:
         log.info("stale staging folder %s left for later: %s", q, exc)
 
 
-def discard_stale(p) -> bool:
-    """Delete ``p`` if it is a staging folder whose writer is gone, under its folder's lock (not
-    while a commit or recovery there renames), best effort (``_drop_stale``). Whether it went."""
-    p = Path(p)
-    return any(q is not None for q in _locked(p, _drop_stale))
-
-
 def recover(dst) -> None:
     """Finish or undo a swap of ``dst`` that a crash or an error cut short (see the module)."""
     _locked(Path(dst), _recover)
@@ -199,30 +192,45 @@ def _locked(path: Path, step) -> list:
     return trash
 
 
-def recover_all(folder) -> None:
+def recover_all(folder, before: float | None = None) -> list[str]:
     """``recover`` every swap left in ``folder``, and delete its '.rfm-del-*' leftovers and the
-    staging folders whose writers are gone."""
+    staging folders whose writers are gone: the renames under one hold of the folder lock, the
+    deletions after it. With ``before`` (atomic.sweep's), only entries last modified before then
+    (read as each is reached: one gone by then, e.g. taken by an earlier one's recovery, is
+    skipped). Returns the names of the entries recovered or deleted (a backup or new folder: its
+    swap recovered; a staging folder only where its writer was gone)."""
     folder = Path(folder)
     try:
         names = [e.name for e in folder.iterdir()]
     except OSError:
-        return
+        return []
     trash: list = []
+    done: list[str] = []
     try:
         with folder_lock(folder):
             for n in names:
                 try:
+                    if before is not None and os.lstat(folder / n).st_mtime >= before:
+                        continue
                     if n.startswith(DEL):
+                        if folder / n in trash:  # taken already with its folder's recovery
+                            continue
                         trash.append(folder / n)
                     elif n.startswith(STAGE):
+                        k = len(trash)
                         _drop_stale(folder / n, trash)
-                    for prefix in (OLD, NEW):
-                        if n.startswith(prefix) and len(n) > len(prefix):
-                            _recover(folder / n[len(prefix):], trash)
+                        if not any(q is not None for q in trash[k:]):
+                            continue
+                    elif n.startswith((OLD, NEW)) and len(n) > len(NEW):  # (the two are as long)
+                        _recover(folder / n[len(NEW):], trash)
+                    else:
+                        continue
+                    done.append(n)
                 except OSError:
                     pass
     finally:
         _purge(trash)
+    return done
 
 
 def exists(dst) -> bool:
@@ -291,14 +299,18 @@ def _swap_in(new: Path, dst: Path, trash: list) -> None:
 
 
 @contextmanager
-def replacing(dst, replace: bool = False, keep_old: bool = False):
+def replacing(dst, replace: bool = False, keep_old: bool = False, recover_first: bool = True):
     """A new empty staging folder for ``dst``, this writer's own, committed (``commit``) when the
-    block ends normally and deleted when it raises. An existing ``dst`` is refused before
-    anything is written unless ``replace`` (and again at the commit, should another writer have
-    put one there meanwhile)."""
+    block ends normally and deleted when it raises. A swap of ``dst`` cut short is recovered first
+    (its leftovers out of the way before the new folder is written) unless ``recover_first`` is
+    False, for a caller that has just recovered the whole folder (``atomic.sweep``); the commit
+    recovers again under the folder lock either way, which is what its renames rely on. An
+    existing ``dst`` is refused before anything is written unless ``replace`` (and again at the
+    commit, should another writer have put one there meanwhile)."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    recover(dst)
+    if recover_first:
+        recover(dst)
     if not replace and _present(dst):
         raise FileExistsError(errno.EEXIST, "already exists", str(dst))
     new = _new_stage(dst)

@@ -358,8 +358,7 @@ class EditPanel(QWidget):
         self.blocked = reason or ""
         for w in (self.model_combo, self.model_browse, self.adapter_combo, self.choose_button):
             w.setEnabled(not self.blocked)
-        self.set_progress_text(self.blocked or "Ready")
-        self.progress.setToolTip(self.blocked)
+        self.set_progress_text(self.blocked or "Ready")  # (its tooltip: the whole line where the bar cuts it)
         self._update_buttons()
 
     def _update_buttons(self):

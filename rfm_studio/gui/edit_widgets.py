@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtCore import QEvent, QStringListModel, Qt
 from PySide6.QtWidgets import (QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QStyle,
                                QStyleOptionProgressBar, QStylePainter, QWidget)
+
+from .elide import elide
 
 TEMPLATES = ("Add ...", "Remove ...", "Replace ... with ...", "Add a dog barking", "Remove the dog barking",
              "Replace the piano with a guitar", "Add rain in the background", "Remove the speech")
@@ -74,16 +76,40 @@ class InstructionBox(QLineEdit):
 class ElidedBar(QProgressBar):
     """A progress bar that draws its text ending in "…" where the bar is too narrow for it (a plain
     one cuts both ends of its centred text: "ne in 0.5 s · versio"), and then has the whole line as
-    its tooltip; ``text()`` stays the whole line (what tests and screen readers read)."""
+    its tooltip; ``text()`` stays the whole line (what tests and screen readers read). The tooltip
+    is set where the line or the room for it changes (a new format or value, a resize, another
+    font or style), never while painting."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.valueChanged.connect(self._set_tip)  # (a format with %p, %v or %m changes with it)
+
+    def _room(self) -> int:
+        return max(0, self.contentsRect().width() - 10)
+
+    def _set_tip(self, *_) -> None:
+        text = self.text()
+        tip = text if elide(self.fontMetrics(), text, self._room())[1] else ""
+        if self.toolTip() != tip:
+            self.setToolTip(tip)
+
+    def setFormat(self, fmt: str) -> None:
+        super().setFormat(fmt)
+        self._set_tip()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._set_tip()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange):
+            self._set_tip()
 
     def paintEvent(self, _event) -> None:
         opt = QStyleOptionProgressBar()
         self.initStyleOption(opt)
-        shown = self.fontMetrics().elidedText(opt.text, Qt.ElideRight, max(0, self.contentsRect().width() - 10))
-        tip = opt.text if shown != opt.text else ""
-        if self.toolTip() != tip:
-            self.setToolTip(tip)
-        opt.text = shown
+        opt.text = elide(self.fontMetrics(), opt.text, self._room())[0]
         QStylePainter(self).drawControl(QStyle.CE_ProgressBar, opt)
 
 

@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStyle, QToolButton, QWidget
 
 from ..core.prompts import MAX_PROMPTS, MIN_PROMPT_SECONDS, example_from_clip
+from .elide import elide
 
 EXAMPLE_COLOR = "#3fbf7f"
 
@@ -37,8 +38,11 @@ class HintLabel(QLabel):
         self.setText(text)
         self._set_tip()
 
+    def _elided(self) -> tuple[str, bool]:
+        return elide(self.fontMetrics(), self.text(), self.contentsRect().width())
+
     def is_cut(self) -> bool:
-        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+        return self._elided()[1]
 
     def _set_tip(self) -> None:
         line = [self.text()] if self._line_in_tip or not self._detail or self.is_cut() else []
@@ -49,13 +53,13 @@ class HintLabel(QLabel):
         self._set_tip()
 
     def paintEvent(self, event):
-        rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, rect.width())
-        if shown == self.text():
+        shown, cut = self._elided()
+        if not cut:
             return super().paintEvent(event)
         painter = QPainter(self)
         align = QStyle.visualAlignment(self.layoutDirection(), self.alignment())
-        self.style().drawItemText(painter, rect, align, self.palette(), self.isEnabled(), shown, self.foregroundRole())
+        self.style().drawItemText(painter, self.contentsRect(), align, self.palette(), self.isEnabled(), shown,
+                                  self.foregroundRole())
 
 
 class ExampleMarks(QObject):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..events import TrainEvent
+from ..errors import Cancelled
+from ..events import TrainEvent, check_cancel
 
 
 def resume(out, net, ema, opt) -> tuple[int, float | None]:
@@ -51,9 +52,11 @@ def train_loop(cfg, net, ema, opt, step: int, best, train_loss, validate, *, bes
         save_checkpoint(out, step, w, opt, {"best": best, "config": cfg.to_dict()})
 
     while step < cfg.steps:
-        if cancel is not None and cancel.cancelled:
+        try:
+            check_cancel(cancel, "training")
+        except Cancelled:  # no error: the run stops here, saved to resume from
             checkpoint()
-            return best_checkpoint(out)
+            break
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         net.train()

@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from ..events import check_cancel
+
 SR = 16000
 EPS = 1e-10
 
@@ -131,10 +133,8 @@ def nmf(V: np.ndarray, W_fixed: np.ndarray | None, k_free: int, cfg: DictionaryC
     beta = float(cfg.beta)
     ones = np.ones_like(V)
     for it in range(iterations or cfg.iterations):
-        if cancel is not None and it % 20 == 0 and cancel.cancelled:
-            from ..errors import Cancelled
-
-            raise Cancelled("The edit was cancelled.")
+        if it % 20 == 0:
+            check_cancel(cancel)  # "The edit was cancelled."
         WH = np.maximum(W @ H, EPS)
         num, den = _beta_terms(V, WH, beta)
         den = ones if den is None else den

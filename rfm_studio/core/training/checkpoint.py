@@ -60,10 +60,12 @@ def save_checkpoint(root, step: int, weights: dict, opt, state: dict, keep: int 
 
     ck = Path(root) / "checkpoints"
     ck.mkdir(parents=True, exist_ok=True)
-    sweep(ck)  # swaps and temporary files a killed save left
+    # what killed saves left: swaps cut short, staging folders, temporary files (latest.json's);
+    # the swap of ``final`` needs no recovery of its own before the commit's, under the lock
+    sweep(ck)
     name = f"step-{step:07d}"
     final = ck / name
-    with replacing(final, replace=True) as tmp:
+    with replacing(final, replace=True, recover_first=False) as tmp:
         save_safetensors(weights, tmp / "model.safetensors")
         optimizer_to_files(opt, tmp)
         write_json(tmp / "state.json", {**state, "step": step, "time": time.time()})
