@@ -230,3 +230,20 @@ def test_look_alike_rows_ask_for_a_near_class_where_it_plays_and_where_it_does_n
         assert np.abs(audio - t.input).max() > 1e-4  # the look-alike joined
         kinds.add("look-alike" if look else "named")
     assert kinds == {"absent", "look-alike", "named"}
+
+
+def test_without_similar_prob_no_look_alike_row_is_drawn(bank, monkeypatch):
+    """similar_prob 0 (the default, and every run made before it existed): a two-event row whose
+    second event shares a family with the clip falls back to the plain row, never to a
+    look-alike, so older runs replay the rows they were trained on."""
+    from rfm_studio.core.data.triplets import TripletGenerator
+    from rfm_studio.core.detection import train
+
+    def no(*a, **k):
+        raise AssertionError("a look-alike row was drawn")
+
+    monkeypatch.setattr(train, "_similar_row", no)
+    gen = TripletGenerator(bank, split="train", seconds=2.0, seed=0)
+    cfg = train.DetectorTrainConfig(bank=str(bank), out="", absent_prob=0.0, removed_prob=0.0, two_prob=1.0)
+    rows = train._rows(gen, np.random.default_rng(0), 40, cfg)
+    assert len(rows) == 40

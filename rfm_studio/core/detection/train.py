@@ -136,7 +136,8 @@ def _rows(gen, rng, n, cfg):
                 else:
                     out.append((mix, u.meta[u_first]["caption"], u.edit_mask.astype(np.float32), t.input))
                 continue
-        if r < cfg.absent_prob + cfg.removed_prob + cfg.two_prob + cfg.similar_prob:
+        if cfg.similar_prob > 0 and (cfg.absent_prob + cfg.removed_prob + cfg.two_prob
+                                     <= r < cfg.absent_prob + cfg.removed_prob + cfg.two_prob + cfg.similar_prob):
             row = _similar_row(gen, t, first, other, rng, cfg)
             if row is not None:
                 out.append(row)
