@@ -120,6 +120,26 @@ def test_the_sweep_and_resume_recover_a_folder_alike_the_sweep_only_what_is_olde
         swap._live.discard(live.name)
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["sorted", "reversed"])
+def test_recover_all_names_the_same_whatever_order_the_folder_is_listed_in(tmp_path, monkeypatch, reverse):
+    """A backup whose recovery also takes its folder's dead staging folder, and that staging
+    folder: both named, in whichever order the folder lists them (the recovery of 'm' would
+    take the staging folder first when the backup is listed first)."""
+    from pathlib import Path
+
+    m = tmp_path / "m"
+    swap.backup_path(m).mkdir()
+    (swap.backup_path(m) / "a.txt").write_text("old m")
+    stage = tmp_path / f".rfm-stage-{dead_pid()}-0123abcd-m"
+    stage.mkdir()
+    real = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter(sorted(real(self), reverse=reverse)))
+    done = swap.recover_all(tmp_path)
+    monkeypatch.undo()
+    assert sorted(done) == sorted([swap.backup_path(m).name, stage.name])
+    assert (m / "a.txt").read_text() == "old m" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
 @pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)],
                          ids=errno.errorcode.get)
 def test_a_file_system_that_cannot_fsync_still_saves(tmp_path, monkeypatch, code):

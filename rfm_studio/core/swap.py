@@ -196,8 +196,9 @@ def recover_all(folder, before: float | None = None) -> list[str]:
     """``recover`` every swap left in ``folder``, and delete its '.rfm-del-*' leftovers and the
     staging folders whose writers are gone: the renames under one hold of the folder lock, the
     deletions after it. With ``before`` (atomic.sweep's), only entries last modified before then
-    (read as each is reached: one gone by then, e.g. taken by an earlier one's recovery, is
-    skipped). Returns the names of the entries recovered or deleted (a backup or new folder: its
+    (read as each is reached). An entry gone by the time it is reached (taken by an earlier one's
+    recovery: a backup with its new folder) is skipped; staging folders and trash come first,
+    so the names returned do not depend on the order the folder is listed in. Returns the names of the entries recovered or deleted (a backup or new folder: its
     swap recovered; a staging folder only where its writer was gone)."""
     folder = Path(folder)
     try:
@@ -206,11 +207,15 @@ def recover_all(folder, before: float | None = None) -> list[str]:
         return []
     trash: list = []
     done: list[str] = []
+    # staging folders and trash first: a swap's recovery may take its folder's staging folders
+    # with it, and the names returned must not depend on the order the folder is listed in
+    names.sort(key=lambda n: not n.startswith((STAGE, DEL)))
     try:
         with folder_lock(folder):
             for n in names:
                 try:
-                    if before is not None and os.lstat(folder / n).st_mtime >= before:
+                    mtime = os.lstat(folder / n).st_mtime  # gone by now: taken by an earlier one's recovery
+                    if before is not None and mtime >= before:
                         continue
                     if n.startswith(DEL):
                         if folder / n in trash:  # taken already with its folder's recovery
