@@ -5,8 +5,8 @@ removed event's true spans (the row's edit_spans): frame precision / recall / F1
 threshold, ROC AUC over frames, and whether its strongest span lies on the sound ("top span
 hit"). Asked for a sound that is not in the clip (the next row's sound, when its class differs
 from every class of this clip): how often it still finds something (false alarms); the same for
-a look-alike of the named sound (the nearest class by caption that the clip does not hold,
-detection/train.near_classes: a cow where a sheep bleats).
+a look-alike of the named sound (the nearest class by caption, of a family the clip does not
+hold, detection/train.near_classes over every captioned class: a cow where a sheep bleats).
 With ``--cache DIR`` (dictionary_removal.py's cache of the model's text-only edits), the same
 figures for the spans the model's removal flags (self_prompt.flagged_spans), for comparison.
 
@@ -63,6 +63,7 @@ def main(argv=None):
     alarms, asked = 0, 0
     look_alarms, look_asked = 0, 0
     from rfm_studio.core.data.captions import CAPTIONS, caption_for
+    from rfm_studio.core.data.triplets import family
     from rfm_studio.core.detection.train import near_classes
 
     near = near_classes(tuple(sorted(CAPTIONS)), 6)
@@ -103,7 +104,8 @@ def main(argv=None):
             line.append(f"absent '{query_text(other['instruction'])}' peak {q.max():.2f}")
         # a look-alike of X (the nearest class by caption) that this clip does not hold
         xc = (r.get("meta") or {}).get((r.get("meta") or {}).get("type", "_A")[-1], {}).get("class")
-        look = [c for c in near.get(xc, []) if c not in here]
+        held = {family(h) for h in here if h}
+        look = [c for c in near.get(xc, []) if family(c) not in held]  # no family the clip holds
         if look:
             look_asked += 1
             q = sound_probs(finder, x, caption_for(look[0]))

@@ -149,6 +149,16 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
     assert [(e.stage, e.stages) for e in events] == [(1, 3), (2, 3), (3, 3)]
     assert events[0].text == "Dictionary removal: templates from the examples"
     assert calls == ["separate", "apply"]
+    # no finder installed (or none that loads): no stage says it listens
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.errors import RFMError
+
+    for missing in (lambda folder=None: None, lambda folder=None: (_ for _ in ()).throw(RFMError("broken"))):
+        monkeypatch.setattr(find, "load_finder", missing)
+        calls.clear()
+        events, res = collect(run_edit(None, req))
+        assert [(e.stage, e.stages) for e in events] == [(1, 3), (2, 3), (3, 3)] and res.params["found"] == []
+        assert calls == ["separate", "apply"]
 
 
 def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path):

@@ -219,6 +219,8 @@ def test_look_alike_rows_ask_for_a_near_class_where_it_plays_and_where_it_does_n
         x_cls = t.meta[first]["class"]
         look = [c for c in near[x_cls] if text in CAPTIONS.get(c, (caption_for(c),))]
         assert look or text == t.meta[first]["caption"], text
+        here = {family(c) for c in t.meta["classes"]["x"]} | {family(x_cls), family(t.meta[other]["class"])}
+        assert not look or any(family(c) not in here for c in look)  # never a family the clip holds
         assert len(lab) == len(t.edit_mask) and audio.shape == target.shape == t.input.shape
         if not lab.any():  # the look-alike asked for, not in the clip
             assert look and np.array_equal(audio, t.input) and np.array_equal(target, audio)
@@ -247,3 +249,28 @@ def test_without_similar_prob_no_look_alike_row_is_drawn(bank, monkeypatch):
     cfg = train.DetectorTrainConfig(bank=str(bank), out="", absent_prob=0.0, removed_prob=0.0, two_prob=1.0)
     rows = train._rows(gen, np.random.default_rng(0), 40, cfg)
     assert len(rows) == 40
+
+
+def test_similar_prob_sends_its_share_of_rows_to_look_alikes(bank, monkeypatch):
+    """similar_prob 1 (the other shares 0): every row is drawn as a look-alike row (one whose
+    look-alikes are all in the clip falls back to the plain row), and the CLI's --similar-prob
+    reaches the run's config."""
+    import argparse
+
+    from rfm_studio.commands.detector_training import add_train_arguments, train_config
+    from rfm_studio.core.data.triplets import TripletGenerator
+    from rfm_studio.core.detection import train
+    from rfm_studio.core.detection.model import DetectorConfig
+
+    calls = []
+    real = train._similar_row
+    monkeypatch.setattr(train, "_similar_row", lambda *a, **k: calls.append(1) or real(*a, **k))
+    gen = TripletGenerator(bank, split="train", seconds=2.0, seed=0)
+    cfg = train.DetectorTrainConfig(bank=str(bank), out="", absent_prob=0.0, removed_prob=0.0, two_prob=0.0,
+                                    similar_prob=1.0, similar_k=2)
+    rows = train._rows(gen, np.random.default_rng(0), 12, cfg)
+    assert len(rows) == 12 and len(calls) == 12
+    ap = argparse.ArgumentParser()
+    add_train_arguments(ap, train.DetectorTrainConfig(bank="", out=""), "finder", "")
+    args = ap.parse_args(["--bank", str(bank), "--out", "r", "--similar-prob", "0.3"])
+    assert train_config(args, train.DetectorTrainConfig, "finder", DetectorConfig).similar_prob == 0.3

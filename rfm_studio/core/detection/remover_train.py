@@ -2,7 +2,8 @@
 TrainEvents, like the sound finder's (train.py), whose rows it shares (train._rows): the clip
 asked for X with X removed as the target; asked for a sound it does not hold, and the clip with X
 already removed asked for X, both with the clip itself as the target; a second event joining the
-clip and one of the two asked for (``two_prob``).
+clip and one of the two asked for (``two_prob``); a look-alike of X asked for or joining the clip
+(``similar_prob``).
 Loss: the L1 distance between the log-mel the mask leaves, log(max(exp(mel) (1 - sigmoid(mask)),
 1e-5)), and the target's log-mel, weighted x5 on the bins the target changes by more than 0.5
 nats; plus 0.2 x the frame logits' binary cross-entropy against X's frames. ``init``: a sound

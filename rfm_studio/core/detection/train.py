@@ -86,7 +86,10 @@ def _similar_row(gen, t, first, other, rng, cfg):
     r = rng.random()
     if r < 1 / 3:  # asked for the look-alike, which does not play
         return t.input, text, np.zeros(len(t.edit_mask), np.float32), t.input
+    from ..data.augment import channel_eq
+
     e = gen.render_event(s, rng)
+    e = channel_eq(e, e, rng, gen.channel_augment, gen.sr)[0]  # a recording chain of its own, as the clip has
     x_ev = t.input - t.target
     e *= 10 ** ((M.active_level_db(x_ev) + float(rng.uniform(-6, 3)) - M.active_level_db(e)) / 20)
     mix = t.input + e

@@ -122,7 +122,8 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     examples = [prepare_prompt_audio(p.audio, p.sample_rate) for p in req.prompts if p.kind == "example"]
     library, used = [], []
     what = removed_sound(req.instruction)
-    seek = bool(examples) and names_sound(req.instruction)  # the sound finder listens for more of it
+    # the sound finder (when one is installed) listens for more of the sound the examples are of
+    seek = bool(examples) and names_sound(req.instruction) and installed_finder() is not None
     n = 4 if seek else 3
     x16 = resample(to_mono(audio), sr, 16000)
     found = []
@@ -171,21 +172,27 @@ def names_sound(instruction: str) -> bool:
     return not all(w in VAGUE_WORDS for w in sound_key(instruction))
 
 
+def installed_finder():
+    """The shipped sound finder, or None where none is installed or its files do not load (the
+    marked examples are then used alone)."""
+    from ..detection.find import load_finder
+    from ..errors import RFMError
+
+    try:
+        return load_finder()
+    except RFMError:
+        return None
+
+
 def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> list:
     """Where the sound finder is sure the sound of ``req``'s marked examples plays besides them
     (self_prompt.more_examples; inside ``region`` when given); [] where no finder is installed or
     the instruction names no sound ("Remove this", "Remove sounds like this": VAGUE_WORDS only)."""
-    from ..detection.find import load_finder
     from .self_prompt import more_examples
 
     if not names_sound(req.instruction):
         return []
-    from ..errors import RFMError
-
-    try:
-        finder = load_finder()
-    except RFMError:  # a finder whose files do not load: the marked examples alone
-        return []
+    finder = installed_finder()
     if finder is None:
         return []
     marked = [p.span for p in req.prompts if p.kind == "example" and p.span is not None]
