@@ -125,6 +125,7 @@ def test_a_region_keeps_everything_outside_it_and_its_example_is_inside_it(finde
     res = edit(None, x, SR, "Remove the beep", region=(2.0, 5.5), engine="self-prompt")
     assert no_model == [] and res.params["spans_from"] == "finder"
     assert res.params["spans"] == [[4.3, 4.8]]  # the example lies in the region
+    assert res.params["finder_peak"] == pytest.approx(0.7)  # its peak there, not the one outside the region
     np.testing.assert_array_equal(res.audio[: int(1.9 * SR)], x[: int(1.9 * SR)])
     assert _db(res.audio - b, [A_SPANS[2]]) - _db(a, [A_SPANS[2]]) <= -20
     finder["probs_for"] = lambda n: probs(n) * (np.arange(n) < 150)  # found only outside the region
@@ -158,6 +159,10 @@ def test_the_report_says_the_sound_finder_found_the_example():
     p = {"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder", "spans": [[0.45, 1.05]]}
     assert how_text(p).startswith("dictionary removal, examples the sound finder found: 0.45")
     assert "the model marked" in how_text({**p, "spans_from": "model"})
+    # how sure the finder was: its peak over the spans it marked (a doubtful find shows as one)
+    assert how_text({**p, "finder_peak": 0.574}).startswith(
+        "dictionary removal, examples the sound finder found at peak probability 0.57: 0.45")
+    assert "peak" not in how_text({**p, "spans_from": "model", "finder_peak": None})
 
 
 def test_the_stages_of_one_edit_are_numbered_1_to_n_of_the_same_n(finder, fake_model):
@@ -224,8 +229,8 @@ def test_a_long_file_reports_the_finders_examples_and_the_steps_of_the_chunks_wh
     assert code == 0, err
     assert len(fake_model) == 1  # the last chunk only
     # "t_start 0": the fake model's edit gives none
-    assert ("(dictionary removal, examples the sound finder found: 0.50-1.00 s, 2.50-3.00 s; the model's own "
-            "removal stood in 1 chunk; 1 step, t_start 0; 3 chunks from disk)") in text, text
+    assert ("(dictionary removal, examples the sound finder found at peak probability 0.90: 0.50-1.00 s, "
+            "2.50-3.00 s; the model's own removal stood in 1 chunk; 1 step, t_start 0; 3 chunks from disk)") in text, text
     finder["probs_for"] = lambda n: np.where(np.arange(n) // 50 == 1, 0.9, 0.05).astype(np.float32)
     summary = collect(edit_file(None, src, tmp_path / "all.wav", "Remove the beep", chunk_seconds=2.5,
                                 overlap_seconds=0.5))[1]

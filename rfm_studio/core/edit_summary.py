@@ -34,6 +34,8 @@ def how_text(params: dict) -> str:
     elif p.get("engine") == "self-prompt" and p.get("removal") == "dictionary":
         who = {"finder": "the sound finder found", "finder and model": "the sound finder or the model marked"}.get(
             p.get("spans_from"), "the model marked")
+        if p.get("finder_peak") is not None and p.get("spans_from") in ("finder", "finder and model"):
+            who += f" at peak probability {float(p['finder_peak']):.2f}"  # a doubtful find shows as one
         parts.append(f"dictionary removal, examples {who}: {spans_text(p.get('spans', []))}")
         if p.get("model_chunks"):
             k = int(p["model_chunks"])

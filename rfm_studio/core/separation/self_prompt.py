@@ -248,6 +248,11 @@ def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within
     strongest (most probability), then the others whose probability reaches ``finder_also``, the
     likeliest first, ``max_examples`` in all; only spans inside ``within`` (start_s, end_s) when
     given; [] when it finds nothing or the text encoder cannot load."""
+    return [s for s, _ in found_examples(finder, x16, instruction, cfg, within=within, cancel=cancel)]
+
+
+def found_examples(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
+    """``find_example``'s spans, each with the finder's peak probability over it: [(span, peak)]."""
     got = _found(finder, x16, instruction, cfg, within, cancel)
     if got is None:
         return []
@@ -257,7 +262,7 @@ def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within
     ranked = sorted(spans, key=lambda s: -float(span_probs(p, s).sum()))  # the most probability first
     top = ranked[: max(1, cfg.finder_examples)]
     also = sorted((s for s in ranked[len(top):] if _peak(p, s) >= cfg.finder_also), key=lambda s: -_peak(p, s))
-    return list(top) + also[: max(0, cfg.max_examples - len(top))]
+    return [(s, _peak(p, s)) for s in list(top) + also[: max(0, cfg.max_examples - len(top))]]
 
 
 GROWN = 2.0  # a found span at least this many times as long as the marks inside it joins them
@@ -383,7 +388,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     library = []
     if cfg.library or not cfg.examples:
         library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
-    found, sampled, res = [], None, None
+    found, sure, sampled, res = [], [], None, None
     finder = None
     if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
         from ..detection.find import load_finder, query_text
@@ -398,7 +403,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         what = query_text(req.instruction)
         yield from stages.next(f"Finding where '{what}' plays")
         within = None if region is None else (region[0] - c0 / sr, region[1] - c0 / sr)
-        found = find_example(finder, x16, req.instruction, cfg, within=within, cancel=cancel)
+        sure = found_examples(finder, x16, req.instruction, cfg, within=within, cancel=cancel)
+        found = [sp for sp, _ in sure]
     if found:  # the dictionary learns the found sound; the model does not run
         yield from stages.next("Dictionary removal: learning the sound found")
         keep = finder_keep(x16, found, cfg, dcfg, library=library, seed=int(req.seed or 0), cancel=cancel)
@@ -452,6 +458,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
                 "strength": res.params.get("strength") if keep is None else strength,
                 "region": list(region) if region else None,
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in sorted(spans)],  # in time order
+                # how sure the finder was where it marked them: its highest peak over them
+                "finder_peak": round(max(pk for _, pk in sure), 3) if found else None,
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
         seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens if res is not None else (),
         attention=attention,
