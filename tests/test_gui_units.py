@@ -81,6 +81,14 @@ def test_the_progress_bar_sets_its_tooltip_where_its_line_or_width_changes_not_w
     assert bar.toolTip() == ""
     bar.setValue(1000000000)
     assert bar.toolTip() == "100%" == bar.text()
+    bar.setRange(0, 2000000000)  # the range alone: "50%", cut too
+    assert bar.toolTip() == "50%" == bar.text()
+    bar.setFormat("%m")  # the maximum: changes with the range alone
+    bar.setRange(0, 5)
+    bar.setValue(3)
+    assert bar.toolTip() == "" and bar.text() == "5"
+    bar.setRange(0, 1000000000)  # the value stays: only the range changed
+    assert bar.toolTip() == "1000000000" == bar.text()
     bar.setToolTip("set by hand")
     bar.grab()  # painting the bar leaves its tooltip alone
     assert bar.toolTip() == "set by hand"

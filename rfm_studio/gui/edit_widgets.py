@@ -77,8 +77,8 @@ class ElidedBar(QProgressBar):
     """A progress bar that draws its text ending in "…" where the bar is too narrow for it (a plain
     one cuts both ends of its centred text: "ne in 0.5 s · versio"), and then has the whole line as
     its tooltip; ``text()`` stays the whole line (what tests and screen readers read). The tooltip
-    is set where the line or the room for it changes (a new format or value, a resize, another
-    font or style), never while painting."""
+    is set where the line or the room for it changes (a new format, value or range, a resize,
+    another font or style), never while painting."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -95,6 +95,10 @@ class ElidedBar(QProgressBar):
 
     def setFormat(self, fmt: str) -> None:
         super().setFormat(fmt)
+        self._set_tip()
+
+    def setRange(self, lo: int, hi: int) -> None:  # (%p and %m change with the range alone)
+        super().setRange(lo, hi)
         self._set_tip()
 
     def resizeEvent(self, event) -> None:
