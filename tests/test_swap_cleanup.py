@@ -214,6 +214,9 @@ def test_a_nested_hold_of_another_folder_takes_that_folders_flock_too(tmp_path):
     b.mkdir()
     with durable.folder_lock(a):
         with durable.folder_lock(a):  # the same folder again only counts
+            (tmp_path / "link").symlink_to(a)
+            with durable.folder_lock(tmp_path / "link"):  # by another name too (no wait on its own flock)
+                assert len(durable._holds) == 1
             with durable.folder_lock(b):
                 assert locked(a) and locked(b)
             assert locked(a) and not locked(b)

@@ -106,9 +106,12 @@ def _unlock(fd: int) -> None:
 def folder_lock(folder):
     """Held while a swap renames entries in ``folder``: one thread of the process at a time and,
     where flock exists, one process at a time. Re-entrant: a nested hold of the same folder by the
-    holding thread only counts; a nested hold of another folder takes that folder's flock too."""
+    holding thread only counts (the same folder by any name: a symlink to it is the same key);
+    a nested hold of another folder takes that folder's flock too. Two folders held at once are
+    to be taken in one order by every holder (two processes taking them in opposite orders would
+    wait on each other)."""
     pid = os.getpid()
-    key = os.path.abspath(folder)
+    key = os.path.realpath(folder)
     with _LOCK:
         hold = _holds.get(key)
         if hold is None:
