@@ -127,17 +127,23 @@ def test_recover_all_names_the_same_whatever_order_the_folder_is_listed_in(tmp_p
     take the staging folder first when the backup is listed first)."""
     from pathlib import Path
 
-    m = tmp_path / "m"
+    m, n = tmp_path / "m", tmp_path / "n"
     swap.backup_path(m).mkdir()
     (swap.backup_path(m) / "a.txt").write_text("old m")
     stage = tmp_path / f".rfm-stage-{dead_pid()}-0123abcd-m"
     stage.mkdir()
+    for p in (swap.backup_path(n), swap.staging_path(n)):  # a swap of n cut between its renames
+        p.mkdir()
+        (p / "a.txt").write_text(p.name)
     real = Path.iterdir
     monkeypatch.setattr(Path, "iterdir", lambda self: iter(sorted(real(self), reverse=reverse)))
     done = swap.recover_all(tmp_path)
     monkeypatch.undo()
-    assert sorted(done) == sorted([swap.backup_path(m).name, stage.name])
-    assert (m / "a.txt").read_text() == "old m" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    # n's pair: the one first by name is named, its recovery takes the other
+    assert sorted(done) == sorted([swap.backup_path(m).name, stage.name, min(swap.backup_path(n).name,
+                                                                              swap.staging_path(n).name)])
+    assert (m / "a.txt").read_text() == "old m" and (n / "a.txt").read_text() == swap.staging_path(n).name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "n"]
 
 
 @pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)],

@@ -196,10 +196,11 @@ def recover_all(folder, before: float | None = None) -> list[str]:
     """``recover`` every swap left in ``folder``, and delete its '.rfm-del-*' leftovers and the
     staging folders whose writers are gone: the renames under one hold of the folder lock, the
     deletions after it. With ``before`` (atomic.sweep's), only entries last modified before then
-    (read as each is reached). An entry gone by the time it is reached (taken by an earlier one's
-    recovery: a backup with its new folder) is skipped; staging folders and trash come first,
-    so the names returned do not depend on the order the folder is listed in. Returns the names of the entries recovered or deleted (a backup or new folder: its
-    swap recovered; a staging folder only where its writer was gone)."""
+    (read as each is reached). Entries are taken staging folders and trash first, then by name,
+    whatever order the folder lists them in; one gone by the time it is reached (taken by an
+    earlier one's recovery: a backup with its new folder) is skipped. Returns the names of the
+    entries recovered or deleted (a backup or new folder: its swap recovered; a staging folder
+    only where its writer was gone)."""
     folder = Path(folder)
     try:
         names = [e.name for e in folder.iterdir()]
@@ -207,9 +208,9 @@ def recover_all(folder, before: float | None = None) -> list[str]:
         return []
     trash: list = []
     done: list[str] = []
-    # staging folders and trash first: a swap's recovery may take its folder's staging folders
-    # with it, and the names returned must not depend on the order the folder is listed in
-    names.sort(key=lambda n: not n.startswith((STAGE, DEL)))
+    # staging folders and trash first (a swap's recovery may take its folder's staging folders
+    # with it), then by name: the names returned do not depend on the order the folder is listed in
+    names.sort(key=lambda n: (not n.startswith((STAGE, DEL)), n))
     try:
         with folder_lock(folder):
             for n in names:
@@ -218,8 +219,6 @@ def recover_all(folder, before: float | None = None) -> list[str]:
                     if before is not None and mtime >= before:
                         continue
                     if n.startswith(DEL):
-                        if folder / n in trash:  # taken already with its folder's recovery
-                            continue
                         trash.append(folder / n)
                     elif n.startswith(STAGE):
                         k = len(trash)
