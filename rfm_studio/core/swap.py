@@ -303,18 +303,16 @@ def _swap_in(new: Path, dst: Path, trash: list) -> None:
 
 
 @contextmanager
-def replacing(dst, replace: bool = False, keep_old: bool = False, recover_first: bool = True):
+def replacing(dst, replace: bool = False, keep_old: bool = False):
     """A new empty staging folder for ``dst``, this writer's own, committed (``commit``) when the
     block ends normally and deleted when it raises. A swap of ``dst`` cut short is recovered first
-    (its leftovers out of the way before the new folder is written) unless ``recover_first`` is
-    False, for a caller that has just recovered the whole folder (``atomic.sweep``); the commit
-    recovers again under the folder lock either way, which is what its renames rely on. An
-    existing ``dst`` is refused before anything is written unless ``replace`` (and again at the
-    commit, should another writer have put one there meanwhile)."""
+    (its leftovers out of the way before the new folder is written); the commit recovers again
+    under the folder lock, which is what its renames rely on. An existing ``dst`` is refused
+    before anything is written unless ``replace`` (and again at the commit, should another
+    writer have put one there meanwhile)."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if recover_first:
-        recover(dst)
+    recover(dst)
     if not replace and _present(dst):
         raise FileExistsError(errno.EEXIST, "already exists", str(dst))
     new = _new_stage(dst)

@@ -60,12 +60,10 @@ def save_checkpoint(root, step: int, weights: dict, opt, state: dict, keep: int 
 
     ck = Path(root) / "checkpoints"
     ck.mkdir(parents=True, exist_ok=True)
-    # what killed saves left: swaps cut short, staging folders, temporary files (latest.json's);
-    # the swap of ``final`` needs no recovery of its own before the commit's, under the lock
-    sweep(ck)
+    sweep(ck)  # what killed saves left: swaps cut short, staging folders, temporary files (latest.json's)
     name = f"step-{step:07d}"
     final = ck / name
-    with replacing(final, replace=True, recover_first=False) as tmp:
+    with replacing(final, replace=True) as tmp:
         save_safetensors(weights, tmp / "model.safetensors")
         optimizer_to_files(opt, tmp)
         write_json(tmp / "state.json", {**state, "step": step, "time": time.time()})
