@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Cancelled
-from ..events import TrainEvent, check_cancel
+from ..events import TrainEvent
 
 
 def resume(out, net, ema, opt) -> tuple[int, float | None]:
@@ -52,11 +51,9 @@ def train_loop(cfg, net, ema, opt, step: int, best, train_loss, validate, *, bes
         save_checkpoint(out, step, w, opt, {"best": best, "config": cfg.to_dict()})
 
     while step < cfg.steps:
-        try:
-            check_cancel(cancel, "training")
-        except Cancelled:  # no error: the run stops here, saved to resume from
+        if cancel is not None and cancel.cancelled:
             checkpoint()
-            break
+            return best_checkpoint(out)
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         net.train()

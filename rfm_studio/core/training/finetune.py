@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import Cancelled, OptionError, RFMError
-from ..events import CancelToken, TrainEvent, check_cancel
+from ..errors import OptionError, RFMError
+from ..events import CancelToken, TrainEvent
 from ..flow.loss import rfm_loss
 from ..model.adapters import UNET_TARGETS, TEXT_TARGETS, AdapterCard, LoRASet, check_name, save_adapter
 from .finetune_config import HOLD_OUT_MIN, FinetuneConfig
@@ -138,36 +138,35 @@ def finetune(model, cfg: FinetuneConfig, cancel: CancelToken | None = None, base
     try:
         if first > 1:
             yield TrainEvent(first - 1, cfg.steps, float("nan"), 0.0, message=f"resumed from step {first - 1}")
-        done = first - 1  # the last step taken
-        try:
-            for step in range(first, cfg.steps + 1):
-                check_cancel(cancel, "fine-tuning")
-                inp, tgt, texts = src.batch(cfg.batch_size, rng, augment=cfg.augment)
-                x_orig, x_tar = paired_latents(model, inp, tgt, model.device)
-                # instruction dropout as in training: the adapter also learns the unconditional branch
-                # that guidance other than 1 mixes in
-                texts = drop_instructions(texts, model.flow.training.cond_dropout, rng)
-                ctx, mask = model.encode_instruction(texts)
-                loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                losses.append(loss.item())
-                if val_rows is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                    val_loss = validate(model, val_rows, model.device)
-                if step < cfg.steps and ((cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
-                                         or time.time() - last_ck > cfg.checkpoint_seconds):
-                    _checkpoint(run, step, fingerprint, sets, opt, rng, gen, losses[-cfg.log_every:], val_loss)
-                    last_ck = time.time()
-                if step % cfg.log_every == 0 or step == cfg.steps:
-                    yield TrainEvent(step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), cfg.lr,
-                                     val_loss=val_loss, seconds=time.time() - t0)
-                done = step
-            check_cancel(cancel, "fine-tuning")  # (also after the last step: nothing is saved)
-        except Cancelled:  # no error: the job stops, its checkpoints go with it
+        for step in range(first, cfg.steps + 1):
+            if cancel is not None and cancel.cancelled:
+                _forget(run)
+                yield TrainEvent(step - 1, cfg.steps, float("nan"), 0.0, message="cancelled")
+                return None
+            inp, tgt, texts = src.batch(cfg.batch_size, rng, augment=cfg.augment)
+            x_orig, x_tar = paired_latents(model, inp, tgt, model.device)
+            # instruction dropout as in training: the adapter also learns the unconditional branch
+            # that guidance other than 1 mixes in
+            texts = drop_instructions(texts, model.flow.training.cond_dropout, rng)
+            ctx, mask = model.encode_instruction(texts)
+            loss = rfm_loss(model, x_tar, x_orig, ctx, mask, generator=gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            losses.append(loss.item())
+            if val_rows is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                val_loss = validate(model, val_rows, model.device)
+            if step < cfg.steps and ((cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
+                                     or time.time() - last_ck > cfg.checkpoint_seconds):
+                _checkpoint(run, step, fingerprint, sets, opt, rng, gen, losses[-cfg.log_every:], val_loss)
+                last_ck = time.time()
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                yield TrainEvent(step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), cfg.lr,
+                                 val_loss=val_loss, seconds=time.time() - t0)
+        if cancel is not None and cancel.cancelled:
             _forget(run)
-            yield TrainEvent(done, cfg.steps, float("nan"), 0.0, message="cancelled")
+            yield TrainEvent(cfg.steps, cfg.steps, float("nan"), 0.0, message="cancelled")
             return None
         final = float(np.mean(losses[-cfg.log_every:])) if losses else float("nan")
         if not math.isfinite(final) or (val_loss is not None and not math.isfinite(val_loss)) \
