@@ -38,6 +38,12 @@ def auc(scores, labels) -> float | None:
     return float((ranks[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum()))
 
 
+def removed_class(row: dict) -> str | None:
+    """The class of a remove row's removed event (its meta type's last letter: A or B)."""
+    meta = row.get("meta") or {}
+    return meta.get(meta.get("type", "_A")[-1], {}).get("class")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--manifest", required=True)
@@ -95,15 +101,14 @@ def main(argv=None):
         other = rows[(i + 1) % len(rows)]
         here = {(r.get("meta") or {}).get(k, {}).get("class") for k in ("A", "B")} | set(
             (r.get("classes") or {}).get("x", []))
-        oc = (other.get("meta") or {}).get("type", "_A")[-1]
-        ocls = (other.get("meta") or {}).get(oc, {}).get("class")
+        ocls = removed_class(other)
         if ocls and ocls not in here:
             asked += 1
             q = sound_probs(finder, x, query_text(other["instruction"]))
             alarms += bool(q.max() >= args.threshold)
             line.append(f"absent '{query_text(other['instruction'])}' peak {q.max():.2f}")
         # a look-alike of X (the nearest class by caption) that this clip does not hold
-        xc = (r.get("meta") or {}).get((r.get("meta") or {}).get("type", "_A")[-1], {}).get("class")
+        xc = removed_class(r)
         held = {family(h) for h in here if h}
         look = [c for c in near.get(xc, []) if family(c) not in held]  # no family the clip holds
         if look:

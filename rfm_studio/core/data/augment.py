@@ -103,8 +103,9 @@ def vary_event(x: np.ndarray, rng: np.random.Generator, p: float, sr: int = SR) 
     return out.astype(np.float32)
 
 
-def channel_eq(inp: np.ndarray, tgt: np.ndarray, rng: np.random.Generator, p: float, sr: int = SR):
-    """The same recording chain on input and target (with probability ``p``)."""
+def channel_eq(inp: np.ndarray, tgt: np.ndarray | None, rng: np.random.Generator, p: float, sr: int = SR):
+    """The same recording chain on input and target (with probability ``p``); ``tgt`` None: on
+    the input alone (its target is returned None)."""
     if p <= 0 or rng.random() >= p:
         return inp, tgt
     n = eq_size(len(inp))
@@ -113,7 +114,7 @@ def channel_eq(inp: np.ndarray, tgt: np.ndarray, rng: np.random.Generator, p: fl
         f = np.fft.rfftfreq(n, 1 / sr)
         cut = float(rng.uniform(3000, 7000))
         gains = gains / np.sqrt(1 + (f / cut) ** 8)
-    return apply_eq(inp, gains, n), apply_eq(tgt, gains, n)
+    return apply_eq(inp, gains, n), None if tgt is None else apply_eq(tgt, gains, n)
 
 
 def vary_prompt(x: np.ndarray, rng: np.random.Generator, sr: int = SR) -> np.ndarray:

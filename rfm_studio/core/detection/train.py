@@ -62,8 +62,7 @@ def near_classes(classes: tuple, k: int) -> dict:
     from ..data.triplets import family
     from ..library.embed import embed
 
-    E = np.asarray(embed([caption_for(c, None) for c in classes]), np.float64)
-    E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+    E = np.asarray(embed([caption_for(c, None) for c in classes]), np.float64)  # unit length
     S = E @ E.T
     return {c: [classes[j] for j in np.argsort(-S[i]) if family(classes[j]) != family(c)][:k]
             for i, c in enumerate(classes)}
@@ -89,7 +88,7 @@ def _similar_row(gen, t, first, other, rng, cfg):
     from ..data.augment import channel_eq
 
     e = gen.render_event(s, rng)
-    e = channel_eq(e, e, rng, gen.channel_augment, gen.sr)[0]  # a recording chain of its own, as the clip has
+    e = channel_eq(e, None, rng, gen.channel_augment, gen.sr)[0]  # a recording chain of its own, as the clip has
     x_ev = t.input - t.target
     e *= 10 ** ((M.active_level_db(x_ev) + float(rng.uniform(-6, 3)) - M.active_level_db(e)) / 20)
     mix = t.input + e
