@@ -89,6 +89,13 @@ def test_the_progress_bar_sets_its_tooltip_where_its_line_or_width_changes_not_w
     assert bar.toolTip() == "" and bar.text() == "5"
     bar.setRange(0, 1000000000)  # the value stays: only the range changed
     assert bar.toolTip() == "1000000000" == bar.text()
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication
+
+    bar.setMaximum(7)  # Qt's own setter, no hook: the tip is right when it is about to show
+    QApplication.sendEvent(bar, QHelpEvent(QEvent.ToolTip, QPoint(2, 2), bar.mapToGlobal(QPoint(2, 2))))
+    assert bar.toolTip() == "" and bar.text() == "7"
     bar.setToolTip("set by hand")
     bar.grab()  # painting the bar leaves its tooltip alone
     assert bar.toolTip() == "set by hand"

@@ -105,6 +105,11 @@ class ElidedBar(QProgressBar):
         super().resizeEvent(event)
         self._set_tip()
 
+    def event(self, event) -> bool:
+        if event.type() == QEvent.ToolTip:  # the tip about to show is the line as it is now, whatever
+            self._set_tip()                 # changed it (setMaximum, reset: no Python hook sees those)
+        return super().event(event)
+
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.FontChange, QEvent.StyleChange):
