@@ -9,6 +9,25 @@ from cancel_helpers import work_done_when_cancelled
 from conftest import collect, one_sentence, run_cli
 
 SR = 16000
+
+
+@pytest.fixture(autouse=True)
+def _no_finder(no_sound_finder):
+    """The dictionary engine alone: no sound finder joins its examples (whatever the shipped
+    finder's weights hear in these scenes); the stage tests install a finder that finds nothing
+    (``quiet_finder``), and tests/test_self_prompt_finder.py covers what a finder adds."""
+
+
+def quiet_finder(monkeypatch):
+    """A sound finder installed that hears nothing anywhere (probability 0.05 on every frame)."""
+    from test_find_sound import use_probs
+
+    from rfm_studio.core.detection import find
+
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
+    use_probs(monkeypatch, lambda net, x16, text, cancel=None: np.full(len(x16) // 160 + 1, 0.05, np.float32))
+
+
 A_SPANS = [(0.5, 1.0), (2.4, 2.9), (4.3, 4.8)]  # the sound to remove
 B_SPANS = [(1.4, 2.2), (2.6, 3.6)]  # the other sound; overlaps A's second burst
 
@@ -128,6 +147,7 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
     from rfm_studio.core.events import ProgressEvent
     from rfm_studio.core.separation import dictionary, engine
 
+    quiet_finder(monkeypatch)
     x, _, _ = _scene()
     req = EditRequest(x, SR, "Remove the beep", prompts=(_example(x),))
     calls = []
@@ -161,13 +181,14 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
         assert calls == ["separate", "apply"]
 
 
-def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path):
+def test_a_batch_passes_the_dictionarys_stages_on_as_its_files_progress(tmp_path, monkeypatch):
     """run_batch of a "Remove ..." with a marked example: the file's "editing" events carry each
     stage's text as their message and the stage as step of steps; the file is edited."""
     import soundfile as sf
 
     from rfm_studio.core.batch import BatchItem, run_batch
 
+    quiet_finder(monkeypatch)
     x, a, b = _scene()
     sf.write(tmp_path / "in.wav", x, SR, subtype="FLOAT")
     item = BatchItem(tmp_path / "in.wav", tmp_path / "out.wav", "Remove the beep", prompts=(_example(x),))
