@@ -145,17 +145,17 @@ def test_the_dictionary_engines_stages_are_progress_events_and_cancel_stops_betw
     no finder stage."""
     from rfm_studio.core.editing import EditRequest, run_edit
     from rfm_studio.core.events import ProgressEvent
-    from rfm_studio.core.separation import dictionary, engine
+    from rfm_studio.core.separation import dictionary, self_prompt
 
     quiet_finder(monkeypatch)
     x, _, _ = _scene()
     req = EditRequest(x, SR, "Remove the beep", prompts=(_example(x),))
     calls = []
     real_rwd, real_apply = dictionary.remove_with_dictionary, dictionary.apply_keep_mask
-    real_more = engine.more_occurrences
+    real_more = self_prompt.more_examples
     monkeypatch.setattr(dictionary, "remove_with_dictionary", lambda *a, **k: calls.append("separate") or real_rwd(*a, **k))
     monkeypatch.setattr(dictionary, "apply_keep_mask", lambda *a, **k: calls.append("apply") or real_apply(*a, **k))
-    monkeypatch.setattr(engine, "more_occurrences", lambda *a, **k: calls.append("find") or real_more(*a, **k))
+    monkeypatch.setattr(self_prompt, "more_examples", lambda *a, **k: calls.append("find") or real_more(*a, **k))
     events, res = collect(run_edit(None, req))
     assert all(type(e) is ProgressEvent for e in events) and res.params["engine"] == "dictionary"
     assert [(e.stage, e.stages) for e in events] == [(1, 4), (2, 4), (3, 4), (4, 4)]

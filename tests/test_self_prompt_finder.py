@@ -398,12 +398,14 @@ def test_a_long_files_chunks_see_the_marked_spans_in_their_own_time(capsys, tmp_
     edit gets the span moved into its own time, so the finder's span on it is known as marked."""
     from test_dictionary_removal import cli_scene_edit, stream_in_chunks
 
-    from rfm_studio.core.separation import engine
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.separation import self_prompt
 
     stream_in_chunks(monkeypatch)
     seen = []
-    monkeypatch.setattr(engine, "more_occurrences",
-                        lambda x16, req, region, cancel=None: seen.append([p.span for p in req.prompts]) or [])
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
+    monkeypatch.setattr(self_prompt, "more_examples",
+                        lambda finder, x16, text, marked, within=None, cancel=None: seen.append(list(marked)) or [])
     code, text, err, *_ = cli_scene_edit(capsys, tmp_path, "--example", "4.3:4.8", "--model", str(tiny_bundle))
     assert code == 0, err
     assert [[tuple(round(v, 3) for v in s) for s in spans] for spans in seen] == [
@@ -425,10 +427,12 @@ def test_a_long_files_report_names_where_the_finder_heard_more(capsys, tmp_path,
     file's time."""
     from test_dictionary_removal import cli_scene_edit, stream_in_chunks
 
-    from rfm_studio.core.separation import engine
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.separation import self_prompt
 
     stream_in_chunks(monkeypatch)
-    monkeypatch.setattr(engine, "more_occurrences", lambda x16, req, region, cancel=None: [(0.3, 0.8)])
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
+    monkeypatch.setattr(self_prompt, "more_examples", lambda *a, **k: [(0.3, 0.8)])
     code, text, err, *_ = cli_scene_edit(capsys, tmp_path, "--example", "0.5:1.0", "--model", str(tiny_bundle))
     assert code == 0, err
     assert ("templates from the examples and where the sound finder heard it too: 0.30-0.80 s, 2.30-2.80 s, "
@@ -449,3 +453,72 @@ def test_a_finder_that_does_not_load_leaves_the_marked_examples_alone(monkeypatc
     res = edit(None, x, SR, "Remove the beep", prompts=(example_from_clip(x, SR, 0.5, 1.0),))
     assert res.params["engine"] == "dictionary" and res.params["found"] == []
     assert _db(res.audio - b, A_SPANS) - _db(a, A_SPANS) <= -20
+
+
+def test_remove_this_does_not_ask_the_finder_the_model_marks(finder, no_model):
+    """A text-only "Remove this" names no sound (find.names_sound): the finder is not asked for
+    'this'; the model marks the example."""
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.detection.find import names_sound
+
+    assert not names_sound("Remove this") and not names_sound("Remove all sounds like this")
+    assert names_sound("Remove the dog barking") and names_sound("Remove this dog")
+    x, _, _ = _scene()
+    res = edit(None, x, SR, "Remove this", engine="self-prompt")
+    assert finder["asked"] == [] and len(no_model) == 1 and res.params["spans_from"] == "model"
+
+
+def test_a_finder_that_does_not_load_leaves_a_text_only_removal_to_the_model(monkeypatch, no_model):
+    """Weights that do not load are treated as no finder (find.installed_finder), as the
+    dictionary engine treats them: the model marks the example, the edit is made."""
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.errors import RFMError
+
+    def broken(folder=None):
+        raise RFMError("The sound finder weights in models/sound-finder do not fit its config.")
+
+    monkeypatch.setattr(find, "load_finder", broken)
+    x, _, _ = _scene()
+    res = edit(None, x, SR, "Remove the beep", engine="self-prompt")
+    assert len(no_model) == 1 and res.params["spans_from"] == "model"
+
+
+def test_found_spans_too_short_for_the_stft_are_neither_used_nor_reported(monkeypatch):
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.prompts import example_from_clip
+    from rfm_studio.core.separation import dictionary, self_prompt
+
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: object())
+    monkeypatch.setattr(self_prompt, "more_examples", lambda *a, **k: [(2.4, 2.9), (4.3, 4.33)])  # 30 ms < 64 ms
+    used = []
+    real = dictionary.remove_with_dictionary
+    monkeypatch.setattr(dictionary, "remove_with_dictionary",
+                        lambda x16, cfg, examples=(), **k: used.append(len(examples)) or real(x16, cfg, examples=examples, **k))
+    x, _, _ = _scene()
+    res = edit(None, x, SR, "Remove the beep", prompts=(example_from_clip(x, SR, 0.5, 1.0),))
+    assert res.params["found"] == [[2.4, 2.9]] and used == [2]  # the mark and the long found span
+
+
+def test_a_long_files_report_gives_the_surest_chunks_peak():
+    from rfm_studio.core.streaming import _removal_summary
+
+    done = [{"removal": "dictionary", "spans_from": "finder", "spans": [[0.5, 1.0]], "finder_peak": 0.6},
+            {"removal": "dictionary", "spans_from": "finder", "spans": [[2.5, 3.0]], "finder_peak": 0.9},
+            {"removal": "model", "spans_from": "model", "spans": [], "finder_peak": None}]
+    assert _removal_summary("self-prompt", done)["finder_peak"] == 0.9
+
+
+def test_an_example_moved_before_a_chunk_is_not_found_in_it():
+    """library.occurrences.example_span: an example whose span lies before the chunk (negative
+    after prompts.shift_spans) is not in it, even where the chunk's end sounds the same."""
+    from rfm_studio.core.library.occurrences import example_span
+    from rfm_studio.core.prompts import example_from_clip, shift_spans
+
+    x = np.zeros(2 * SR, np.float32)
+    x[: SR // 2] = 0.1 * np.sin(np.arange(SR // 2) * 0.3)
+    p = example_from_clip(x, SR, 1.5, 1.6)  # silence, as the clip's end is
+    assert example_span(p, x, SR) == pytest.approx((1.5, 1.6))
+    (moved,) = shift_spans([p], 1.8)  # a chunk from 1.8 s: the example lies before it
+    assert example_span(moved, x, SR) is None

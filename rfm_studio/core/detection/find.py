@@ -198,6 +198,30 @@ def sound_key(instruction: str) -> tuple:
     return tuple(w for w in re.findall(r"\w+", query_text(instruction).lower()) if w not in KEY_STOP)
 
 
+VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "like", "marked", "selected",
+                         "here", "one", "ones", "thing", "things", "same", "of", "my", "i", "part", "parts", "bit",
+                         "bits", "everything", "instance", "instances", "example", "examples", "other"})
+
+
+def names_sound(instruction: str) -> bool:
+    """Whether a remove instruction names a sound the finder can listen for ("Remove the dog
+    barking"), not only one the user marked or means ("Remove this", "Remove sounds like this":
+    VAGUE_WORDS and KEY_STOP words only)."""
+    return bool(set(sound_key(instruction)) - VAGUE_WORDS)
+
+
+def installed_finder():
+    """The shipped sound finder, or None where none is installed or its files do not load: the
+    engines that ask it then work without it (the marked examples alone; the model marking the
+    example of a text-only removal)."""
+    from ..errors import RFMError
+
+    try:
+        return load_finder()
+    except RFMError:
+        return None
+
+
 @dataclass(frozen=True)
 class FoundSound:
     """Where ``find_sound`` heard the sound: ``spans`` (start_s, end_s) in seconds of the clip, in

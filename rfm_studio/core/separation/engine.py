@@ -4,8 +4,9 @@
 - ``dictionary``: supervised NMF (dictionary.py) with templates from the examples the user
   marked (and the spans where the sound finder is sure X plays too: self_prompt.more_examples),
   else from the sound library's matches for X.
-- ``self-prompt``: the sound finder (or, where it finds nothing, the model's text-only removal)
-  marks where X plays; that stretch is the dictionary engine's example (self_prompt.py).
+- ``self-prompt``: the sound finder (or, where it finds nothing, none is installed or loads, or
+  the instruction names no sound: find.names_sound, the model's text-only removal) marks where
+  X plays; that stretch is the dictionary engine's example (self_prompt.py).
 - ``remover``: the sound remover's mel mask for the named sound (core/detection/remover.py;
   remover_edit.py); none ships yet, and auto never chooses it.
 - ``auto``: the dictionary engine when the user marked an example of the sound; else
@@ -100,16 +101,18 @@ def engine_for(req: EditRequest) -> str:
 
 def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     """A remove edit by dictionary-guided separation: a core generator of ProgressEvent (one per
-    stage: with marked examples of a named sound the sound finder listening for more of it
-    (``more_occurrences``), then the templates, the separation, the mask; the cancel token is
+    stage: with marked examples of a named sound the sound finder, where one is installed,
+    listening for more of it (``self_prompt.more_examples``), then the templates, the separation, the mask; the cancel token is
     checked after each)
     returning an EditResult like run_edit's."""
     from ..audio.io import resample, to_mono
     from ..audio.windows import check_region, splice_region
+    from ..detection.find import installed_finder, names_sound
     from ..editing import REGION_FADE_S, check_audio, check_options
     from ..prompts import check_prompts, prepare_prompt_audio
     from ..instructions import removed_sound
     from .dictionary import DictionaryConfig, apply_keep_mask, remove_with_dictionary
+    from .self_prompt import more_examples, span_cuts
 
     t0 = time.perf_counter()
     cfg = config or DictionaryConfig()
@@ -123,14 +126,15 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
     library, used = [], []
     what = removed_sound(req.instruction)
     # the sound finder (when one is installed) listens for more of the sound the examples are of
-    seek = bool(examples) and names_sound(req.instruction) and installed_finder() is not None
-    n = 4 if seek else 3
+    finder = installed_finder() if examples and names_sound(req.instruction) else None
+    n = 4 if finder is not None else 3
     x16 = resample(to_mono(audio), sr, 16000)
-    found = []
-    if seek:
+    found, cuts = [], []
+    if finder is not None:
         yield from stage(cancel, 1, n, "Dictionary removal: the sound finder listens for more of the sound")
-        found = [(a, b) for a, b in more_occurrences(x16, req, region, cancel)
-                 if int(b * 16000) - int(a * 16000) >= cfg.n_fft]  # long enough for the dictionary's STFT
+        marked = [p.span for p in req.prompts if p.kind == "example" and p.span is not None]
+        found, cuts = span_cuts(x16, more_examples(finder, x16, req.instruction, marked, within=region,
+                                                   cancel=cancel), cfg.n_fft)
     yield from stage(cancel, n - 2, n, "Dictionary removal: templates from the "
                      + ("examples" if examples else "library"))
     if not examples:
@@ -138,7 +142,7 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
         if not library:
             raise OptionError(f"The dictionary engine needs an example of '{what}': mark one (--example START:END) "
                               f"or add library sounds of it ('rfm-studio library add FOLDER'); or use --engine model.")
-    examples += [prepare_prompt_audio(x16[int(a * 16000): int(b * 16000)], 16000) for a, b in found]
+    examples += [prepare_prompt_audio(c, 16000) for c in cuts]
     yield from stage(cancel, n - 1, n, "Dictionary removal: separating the sound")
     keep = remove_with_dictionary(x16, cfg, examples=examples, library=library, seed=int(req.seed or 0),
                                   cancel=cancel)
@@ -157,43 +161,3 @@ def run_dictionary_edit(req: EditRequest, cancel=None, config=None):
                 "found": [[round(a, 3), round(b, 3)] for a, b in sorted(found)]},
         seconds=time.perf_counter() - t0, mel_in=None, mel_out=None,
     )
-
-
-VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "like", "marked", "selected",
-                         "here", "one", "ones", "thing", "things", "same", "of", "my", "i", "part", "parts", "bit",
-                         "bits", "everything", "instance", "instances", "example", "examples", "all", "other"})
-
-
-def names_sound(instruction: str) -> bool:
-    """Whether a remove instruction names a sound the finder can listen for ("Remove the dog
-    barking"), not only the marked one ("Remove this", "Remove sounds like this": VAGUE_WORDS)."""
-    from ..detection.find import sound_key
-
-    return not all(w in VAGUE_WORDS for w in sound_key(instruction))
-
-
-def installed_finder():
-    """The shipped sound finder, or None where none is installed or its files do not load (the
-    marked examples are then used alone)."""
-    from ..detection.find import load_finder
-    from ..errors import RFMError
-
-    try:
-        return load_finder()
-    except RFMError:
-        return None
-
-
-def more_occurrences(x16: np.ndarray, req: EditRequest, region, cancel=None) -> list:
-    """Where the sound finder is sure the sound of ``req``'s marked examples plays besides them
-    (self_prompt.more_examples; inside ``region`` when given); [] where no finder is installed or
-    the instruction names no sound ("Remove this", "Remove sounds like this": VAGUE_WORDS only)."""
-    from .self_prompt import more_examples
-
-    if not names_sound(req.instruction):
-        return []
-    finder = installed_finder()
-    if finder is None:
-        return []
-    marked = [p.span for p in req.prompts if p.kind == "example" and p.span is not None]
-    return more_examples(finder, x16, req.instruction, marked, within=region, cancel=cancel)

@@ -163,10 +163,18 @@ def model_marks(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: S
     return ModelMarks(profile, spans, stands, examples, library)
 
 
+def span_cuts(x16: np.ndarray, spans, n_fft: int) -> tuple[list, list]:
+    """(the spans (seconds) whose cut of the 16 kHz ``x16`` is long enough for the dictionary's
+    STFT of ``n_fft``, their cuts)."""
+    pairs = [((a, b), x16[int(a * 16000): int(b * 16000)].astype(np.float32)) for a, b in spans]
+    pairs = [(s, c) for s, c in pairs if len(c) >= n_fft]
+    return [s for s, _ in pairs], [c for _, c in pairs]
+
+
 def _dictionary_sources(x16: np.ndarray, spans, cfg: SelfPromptConfig, dcfg, library) -> tuple[list, list]:
     """(examples: the spans of ``x16``, long enough for the dictionary's STFT; library templates)."""
-    examples = [x16[int(a * 16000): int(b * 16000)].astype(np.float32) for a, b in spans] if cfg.examples else []
-    return [e for e in examples if len(e) >= dcfg.n_fft], (list(library) if cfg.library or not cfg.examples else [])
+    examples = span_cuts(x16, spans, dcfg.n_fft)[1] if cfg.examples else []
+    return examples, (list(library) if cfg.library or not cfg.examples else [])
 
 
 def self_prompt_keep(x16: np.ndarray, mel_in: np.ndarray, mel_out: np.ndarray, cfg: SelfPromptConfig,
@@ -391,9 +399,9 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     found, sure, sampled, res = [], [], None, None
     finder = None
     if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
-        from ..detection.find import load_finder, query_text
+        from ..detection.find import installed_finder, names_sound, query_text
 
-        finder = load_finder()
+        finder = installed_finder() if names_sound(req.instruction) else None  # "Remove this": the model marks
     # the stages of this edit, numbered of one total: with the finder, 3 (finding; learning the
     # found sound or the model marking it; applying the mask, or the dictionary or the model's
     # removal on the model's marks); without, 2 where the dictionary learns (learning; the mask or
