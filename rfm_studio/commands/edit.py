@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def example_prompts(spans, audio=None, sr=None, path=None) -> dict:
                 f.seek(int(round(a * sr)))
                 seg = f.read(int(round(b * sr)) - int(round(a * sr)), dtype="float32", always_2d=True)
             p = example_from_clip(seg, sr, 0.0, len(seg) / sr)
-            out.append(type(p)(p.audio, p.sample_rate, p.kind, f"clip {a:.2f}-{b:.2f} s", span=(a, b)))
+            out.append(dataclasses.replace(p, source=f"clip {a:.2f}-{b:.2f} s", span=(a, b)))
         else:
             out.append(example_from_clip(audio, sr, a, b))
     return {"prompts": tuple(out)}

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 def cmd_find(args) -> int:
     from ..core.audio.io import load_audio
-    from ..core.detection.find import APP_FIND, FindConfig, find_sound, load_finder, shipped_finder_dir
+    from ..core.detection.find import APP_FIND, FindConfig, find_sound, load_finder, shipped_finder_dir, span_probs
 
     if not 0.0 < args.threshold < 1.0:
         raise OptionError("--threshold must be between 0 and 1.")
@@ -45,7 +45,7 @@ def cmd_find(args) -> int:
         print(f"'{found.text}' not found in {Path(args.file).name} (highest probability {found.peak:.2f}).")
         return 0
     for a, b in found.spans:
-        p = found.probs[int(round(a * 100)): int(round(b * 100))]
+        p = span_probs(found.probs, (a, b))
         print(f"{a:7.2f}-{b:7.2f} s  probability {p.mean():.2f} (peak {p.max():.2f})")
     return 0
 

@@ -171,12 +171,17 @@ def strongest_spans(probs: np.ndarray, cfg: FindConfig | None = None, k: int = 3
     in time order."""
     p = np.asarray(probs)
     spans = sound_spans(p, cfg, fps)
-    return sorted(sorted(spans, key=lambda s: -float(span_probs(p, s, fps).sum()))[: max(1, k)])
+    return sorted(sorted(spans, key=lambda s: -span_mass(p, s, fps))[: max(1, k)])
 
 
 def span_probs(probs: np.ndarray, span, fps: float = FPS) -> np.ndarray:
     """The probabilities of the frames of ``span`` (start_s, end_s)."""
     return np.asarray(probs)[int(round(span[0] * fps)): int(round(span[1] * fps))]
+
+
+def span_mass(probs: np.ndarray, span, fps: float = FPS) -> float:
+    """The probability a span holds (frames x probability): how the strongest spans rank."""
+    return float(span_probs(probs, span, fps).sum())
 
 
 def query_text(instruction: str) -> str:

@@ -264,13 +264,14 @@ def found_examples(finder, x16, instruction: str, cfg: SelfPromptConfig, *, with
     got = _found(finder, x16, instruction, cfg, within, cancel)
     if got is None:
         return []
-    from ..detection.find import span_probs
+    from ..detection.find import span_mass
 
     spans, p = got
-    ranked = sorted(spans, key=lambda s: -float(span_probs(p, s).sum()))  # the most probability first
+    peak = {s: _peak(p, s) for s in spans}
+    ranked = sorted(spans, key=lambda s: -span_mass(p, s))  # the most probability first
     top = ranked[: max(1, cfg.finder_examples)]
-    also = sorted((s for s in ranked[len(top):] if _peak(p, s) >= cfg.finder_also), key=lambda s: -_peak(p, s))
-    return [(s, _peak(p, s)) for s in list(top) + also[: max(0, cfg.max_examples - len(top))]]
+    also = sorted((s for s in ranked[len(top):] if peak[s] >= cfg.finder_also), key=lambda s: -peak[s])
+    return [(s, peak[s]) for s in list(top) + also[: max(0, cfg.max_examples - len(top))]]
 
 
 GROWN = 2.0  # a found span at least this many times as long as the marks inside it joins them
@@ -297,10 +298,11 @@ def more_examples(finder, x16, instruction: str, marked, cfg: SelfPromptConfig |
     def inside(s):  # the marked seconds inside the span s
         return sum(max(0.0, min(s[1], b) - max(s[0], a)) for a, b in marked)
 
-    sure = [s for s in spans if _peak(p, s) >= cfg.finder_also]
+    peak = {s: _peak(p, s) for s in spans}
+    sure = [s for s in spans if peak[s] >= cfg.finder_also]
     free = [s for s in sure if inside(s) == 0.0]
     grown = [s for s in sure if 0.0 < inside(s) and s[1] - s[0] >= GROWN * inside(s)]
-    return sorted(free, key=lambda s: -_peak(p, s))[: max(1, cfg.max_examples - max(1, len(marked)))] + grown
+    return sorted(free, key=lambda s: -peak[s])[: max(1, cfg.max_examples - max(1, len(marked)))] + grown
 
 
 def finder_keep(x16, spans, cfg: SelfPromptConfig, dcfg=None, *, library=(), seed: int = 0, cancel=None):
