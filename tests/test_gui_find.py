@@ -93,6 +93,21 @@ def test_find_says_when_the_sound_is_not_found_or_no_sound_is_named(qtbot, windo
         assert "type the sound to find" in w.statusBar().currentMessage()
 
 
+def test_find_refuses_an_instruction_that_names_no_sound(qtbot, window, burst_path, finder):
+    """"Remove this" and the like point at a sound without naming it (find.names_sound): Find
+    says to type the sound and the finder is not asked; a bare sound name is found."""
+    threads, calls = finder
+    w = window
+    open_clip(qtbot, w, burst_path)
+    for text in ("Remove this", "Remove sounds like this", "Remove that one", "this", "Remove the marked sound"):
+        w.panel.instruction.setText(text)
+        assert w.finding.run() is None and not w.finding.busy, text
+        assert w.statusBar().currentMessage().startswith("Find: type the sound to find first"), text
+    assert calls == [] and w.examples.spans == []
+    find_now(qtbot, w, "dog barking")  # the sound alone, as typed for Find
+    assert [c[1] for c in calls] == ["dog barking"] and len(w.examples.spans) == 2
+
+
 def test_find_is_disabled_without_a_finder_or_a_clip_and_while_it_runs(qtbot, window, burst_path, finder,
                                                                        monkeypatch):
     from rfm_studio.core.detection import find

@@ -121,7 +121,7 @@ class FindController:
             w.statusBar().showMessage(f"Find: {why}.", 5000)
             return None
         text = w.panel.instruction.text().strip()
-        if not find.query_text(text).strip() or TEMPLATE_GAP.search(text):
+        if not find.names_sound(text) or TEMPLATE_GAP.search(text):  # "", "Remove this": no sound to listen for
             w.statusBar().showMessage("Find: type the sound to find first, e.g. \"Remove the dog barking\".", 8000)
             return None
         cur = w.history.get(w.history.current)
