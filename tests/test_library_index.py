@@ -93,6 +93,30 @@ def test_keyword_fallback_when_the_encoder_cannot_load(lib, folder, monkeypatch)
     assert names(lib.search("Thunder", 1)) == ["thunder-clap_02.flac"]
 
 
+def test_a_keyword_search_drops_the_words_that_name_no_sound(lib, tmp_path):
+    """"sounds like this", "that one": words that point at a sound without naming it
+    (instructions.NO_SOUND_WORDS, which find.names_sound reads too) are no keywords, nor are the
+    library's own stop words, unless they are all a query has and may name a sound."""
+    from rfm_studio.core import instructions
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.library import index
+
+    d = tmp_path / "lib"
+    write(d / "one car passing.wav")
+    write(d / "this old clock ticking.wav", seed=1)
+    write(d / "sounds like rain.wav", seed=2)
+    write(d / "background noise hum.wav", seed=3)
+    write(d / "dog barking.wav", seed=4)
+    lib.add_folder(d)
+    for query in ("sounds like this", "that one", "Add this one", "the same thing"):
+        assert lib.keyword_search(query) == [], query
+    assert names(lib.keyword_search("Add sounds like this dog")) == ["dog barking.wav"]
+    assert names(lib.keyword_search("background noise")) == ["background noise hum.wav"]  # all it has
+    assert index._words("Add the sounds like this one here, please") == []
+    assert instructions.NO_SOUND_WORDS <= index.STOP and {"add", "insert", "put"} <= index.STOP
+    assert find.VAGUE_WORDS is instructions.VAGUE_WORDS and find.KEY_STOP is instructions.ARTICLES
+
+
 def test_a_search_that_must_not_load_the_encoder_answers_from_keywords_until_it_is_loaded(lib, folder, monkeypatch):
     from rfm_studio.core.library import embed
 

@@ -11,6 +11,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+# words that name no sound: articles and quantifiers ("the", "all the": the same sound) ...
+ARTICLES = frozenset({"a", "an", "the", "all", "some", "any", "every", "each"})
+# ... and the words of an instruction that points at a sound instead of naming it ("Remove this",
+# "Remove sounds like this", "Remove the marked one"): detection.find.names_sound, the library's
+# keyword search (library/index.py)
+VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "like", "marked", "selected",
+                         "here", "one", "ones", "thing", "things", "same", "of", "my", "i", "part", "parts", "bit",
+                         "bits", "everything", "instance", "instances", "example", "examples", "other"})
+NO_SOUND_WORDS = ARTICLES | VAGUE_WORDS
+
 # phrasings users write that are not among the training data's forms
 EXTRA_FORMS = {
     "add": ("Add {a} to the scene", "Add {a} in the background", "Put {a} in", "Add in {a}"),

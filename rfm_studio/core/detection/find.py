@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..instructions import ARTICLES, VAGUE_WORDS
 from ..runs import merge_runs, runs
 from .model import FPS
 
@@ -191,7 +192,7 @@ def query_text(instruction: str) -> str:
     return removed_sound(instruction) or instruction
 
 
-KEY_STOP = frozenset({"a", "an", "the", "all", "some", "any", "every", "each"})
+KEY_STOP = ARTICLES  # (instructions.py: the words that name no sound, defined once)
 
 
 def sound_key(instruction: str) -> tuple:
@@ -201,11 +202,6 @@ def sound_key(instruction: str) -> tuple:
     import re
 
     return tuple(w for w in re.findall(r"\w+", query_text(instruction).lower()) if w not in KEY_STOP)
-
-
-VAGUE_WORDS = frozenset({"this", "that", "it", "these", "those", "sound", "sounds", "like", "marked", "selected",
-                         "here", "one", "ones", "thing", "things", "same", "of", "my", "i", "part", "parts", "bit",
-                         "bits", "everything", "instance", "instances", "example", "examples", "other"})
 
 
 def names_sound(instruction: str) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError
+from ..instructions import NO_SOUND_WORDS
 from .describe import describe
 from .meta import AUDIO_EXTS, read_meta
 
@@ -42,8 +43,11 @@ CREATE INDEX IF NOT EXISTS files_folder ON files(folder);
 CREATE INDEX IF NOT EXISTS files_text ON files(text_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(search, tokenize='unicode61 remove_diacritics 2');
 """
-STOP = {"a", "an", "the", "of", "some", "sound", "sounds", "add", "insert", "put", "with", "and", "in", "on", "to",
-        "into", "at", "for", "by", "from", "this", "that", "like", "please", "noise", "background"}
+# a keyword search's stop words: the words that name no sound (instructions.NO_SOUND_WORDS: "sounds like
+# this", "that one") and the library's own (the verbs of an "Add X" and the words around its sound)
+LIBRARY_STOP = frozenset({"add", "insert", "put", "with", "and", "in", "on", "to", "into", "at", "for", "by", "from",
+                          "please", "noise", "background"})
+STOP = NO_SOUND_WORDS | LIBRARY_STOP
 
 
 @dataclass(frozen=True)
@@ -409,7 +413,9 @@ class Library:
             return hits[:limit]
 
     def keyword_search(self, query: str, limit: int = 10) -> list[Hit]:
-        words = [_stem(w) for w in _words(query)] or [w for w in re.findall(r"\w+", query.lower())]
+        # only stop words ("background noise"): those that may name a sound, else none ("sounds like this")
+        words = [_stem(w) for w in _words(query)] or [w for w in re.findall(r"\w+", query.lower())
+                                                      if w not in NO_SOUND_WORDS]
         if not words:
             return []
         expr = " OR ".join(f'"{w}"*' for w in dict.fromkeys(words))
