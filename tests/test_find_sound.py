@@ -4,6 +4,8 @@ with a fake finder whose probability is high wherever the clip is loud."""
 import numpy as np
 import pytest
 
+from conftest import collect
+
 SR = 44100
 BURSTS = ((0.5, 0.9), (2.0, 2.4))  # seconds where the test clip plays its "sound"
 
@@ -266,3 +268,92 @@ def test_very_confident_logits_give_0_and_1_without_overflow_warnings():
         warnings.simplefilter("error")
         p = find.windowed_probs(answer, x, "dog barking")
     assert p.max() == 1.0 and p.min() < 1e-20 and np.isfinite(p).all()
+
+
+def text_vectors(monkeypatch):
+    """A stand-in for the text encoder (library.embed.embed): a fixed unit vector per text; the
+    texts it was asked for."""
+    import zlib
+
+    from rfm_studio.core.library import embed as embed_mod
+
+    asked = []
+
+    def embed(texts):
+        asked.extend(texts)
+        v = np.stack([np.random.default_rng(zlib.crc32(t.encode())).standard_normal(384) for t in texts])
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    monkeypatch.setattr(embed_mod, "embed", embed)
+    return asked
+
+
+def test_the_finder_hears_the_same_audio_and_text_once(monkeypatch):
+    """The app's Find (a 44.1 kHz stereo clip) and then the removal's finder on the same clip
+    (16 kHz mono, as the engines hear it) run the network once: the second answer is the first
+    one, a copy, after the same FindSteps; other audio, another text, another finder or other
+    windows are heard again."""
+    from rfm_studio.core.audio.io import resample, to_mono
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.events import FindStep
+
+    monkeypatch.setattr(find, "WINDOW_S", 1.0)  # the 3 s clip: 4 windows (the last one frame)
+    asked = text_vectors(monkeypatch)
+    finder, calls = tiny_finder()
+    clip = burst_clip()
+    events, first = collect(find.run_find(clip, SR, "Remove the dog barking", finder=finder))
+    assert len(calls) == 4 and asked == ["dog barking"]
+    kept = first.probs.copy()
+    first.probs[:] = -1.0  # what a caller does with its answer is its own
+    again_events, again = collect(find.run_find(clip, SR, "Remove the dog barking", finder=finder))
+    assert len(calls) == 4 and asked == ["dog barking"]  # neither the finder nor the encoder ran again
+    assert again_events == events and [e.window for e in events] == [1, 2, 3, 4]
+    assert all(isinstance(e, FindStep) for e in events)
+    assert np.array_equal(again.probs, kept) and again.spans == find.find_sound(
+        clip, SR, "Remove the dog barking", finder=finder).spans
+    x16 = resample(to_mono(clip), SR, 16000)  # the engines' self_prompt.more_examples / found_examples
+    assert np.array_equal(find.find_sound(x16, 16000, "Remove the dog barking", finder=finder).probs, kept)
+    assert np.array_equal(find.sound_probs(finder, x16, "dog barking"), kept) and len(calls) == 4
+    other = clip.copy()
+    other[1000, 0] += 0.01
+    find.find_sound(other, SR, "Remove the dog barking", finder=finder)
+    assert len(calls) == 8  # other audio: heard again
+    find.find_sound(clip, SR, "Remove the car passing", finder=finder)
+    assert len(calls) == 12 and asked[-1] == "car passing"  # another text
+    twin, twin_calls = tiny_finder()  # the same weights, another finder
+    assert np.array_equal(find.find_sound(clip, SR, "Remove the dog barking", finder=twin).probs, kept)
+    assert len(twin_calls) == 4
+    monkeypatch.setattr(find, "WINDOW_S", 2.0)  # other windows
+    find.find_sound(clip, SR, "Remove the dog barking", finder=finder)
+    assert len(calls) == 14
+
+
+def test_a_cancelled_find_keeps_nothing_and_the_finder_keeps_a_few_answers(monkeypatch):
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.errors import Cancelled
+    from rfm_studio.core.events import CancelToken
+
+    monkeypatch.setattr(find, "WINDOW_S", 1.0)
+    text_vectors(monkeypatch)
+    finder, calls = tiny_finder()
+    clip = burst_clip()
+    cancel = CancelToken()
+    gen = find.run_find(clip, SR, "Remove the dog barking", finder=finder, cancel=cancel)
+    with pytest.raises(Cancelled):
+        for ev in gen:
+            if ev.window == 3:
+                cancel.cancel()  # Cancel pressed as window 3 begins: windows 1 and 2 were heard
+    assert len(calls) == 2
+    whole = find.find_sound(clip, SR, "Remove the dog barking", finder=finder)
+    assert len(calls) == 6  # the partial answer was not kept: every window heard
+    cancel = CancelToken()
+    with pytest.raises(Cancelled):  # a kept answer still stops on a Cancel between its steps
+        for ev in find.run_find(clip, SR, "Remove the dog barking", finder=finder, cancel=cancel):
+            cancel.cancel()
+    assert len(calls) == 6
+    for k in range(find.PROBS_CACHE_SIZE):  # as many other texts as answers are kept
+        find.find_sound(clip, SR, f"Remove the sound {k}", finder=finder)
+    assert len(find._probs_cache) == find.PROBS_CACHE_SIZE and len(calls) == 6 + 4 * find.PROBS_CACHE_SIZE
+    again = find.find_sound(clip, SR, "Remove the dog barking", finder=finder)  # the oldest was let go
+    assert len(calls) == 10 + 4 * find.PROBS_CACHE_SIZE and np.array_equal(again.probs, whole.probs)
+    assert len(find._probs_cache) == find.PROBS_CACHE_SIZE

@@ -522,3 +522,30 @@ def test_an_example_moved_before_a_chunk_is_not_found_in_it():
     assert example_span(p, x, SR) == pytest.approx((1.5, 1.6))
     (moved,) = shift_spans([p], 1.8)  # a chunk from 1.8 s: the example lies before it
     assert example_span(moved, x, SR) is None
+
+
+def test_a_removal_after_find_does_not_run_the_finder_again_on_the_clip(monkeypatch, no_model):
+    """The app's Find hears the clip (44.1 kHz stereo); the "Remove X" with its marks as examples
+    (the dictionary engine's self_prompt.more_examples) and a text-only self-prompted removal
+    (self_prompt.found_examples) ask the finder about the same clip and sound: it is not run again."""
+    from test_find_sound import text_vectors, tiny_finder
+
+    from rfm_studio.core.audio.io import resample
+    from rfm_studio.core.detection import find
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.prompts import example_from_clip
+
+    text_vectors(monkeypatch)
+    finder, calls = tiny_finder()
+    monkeypatch.setattr(find, "load_finder", lambda folder=None: finder)
+    x, _, _ = _scene()
+    clip = resample(np.stack([x, 0.5 * x], axis=1), SR, 44100)
+    found = find.find_sound(clip, 44100, "Remove the beep")
+    assert len(calls) == 1  # a 5.5 s clip: one window
+    res = edit(None, clip, 44100, "Remove the beep", prompts=(example_from_clip(clip, 44100, 0.5, 1.0),))
+    assert res.params["engine"] == "dictionary" and len(calls) == 1
+    res = edit(None, clip, 44100, "Remove the beep", engine="self-prompt")
+    assert res.params["spans_from"] == "finder" and len(calls) == 1
+    assert find.find_sound(clip, 44100, "Remove the beep").spans == found.spans and len(calls) == 1
+    edit(None, clip, 44100, "Remove the dog barking", prompts=(example_from_clip(clip, 44100, 0.5, 1.0),))
+    assert len(calls) == 2  # another sound: heard

@@ -5,12 +5,17 @@
 the runs where the sound plays; ``run_find`` does both for a clip at any rate (the app's Find), a
 generator that yields a FindStep as each window begins and stops between windows on a cancel;
 ``find_sound`` drives it (the CLI's `finder find`, the self-prompted removal's example).
+The finder's last few answers are kept (``sound_prob_steps``): the same audio and text are heard once.
 The shipped finder lives in ``models/sound-finder`` and is loaded once per process
 (``load_finder``; None when its files are missing).
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,8 +76,65 @@ def sound_probs(finder, x16: np.ndarray, text: str, cancel=None) -> np.ndarray:
 def sound_prob_steps(finder, x16: np.ndarray, text: str, cancel=None):
     """Generator of ``sound_probs``: yields a FindStep as each window begins and returns the
     probabilities; ``cancel`` (a CancelToken) is checked between windows (errors.Cancelled).
-    library.embed.EncoderUnavailable when the text encoder cannot load."""
-    return windowed_prob_steps(lambda mel, q: finder(mel, q)[0], x16, text, cancel)
+    library.embed.EncoderUnavailable when the text encoder cannot load. The finder hears the same
+    audio for the same text once per process (the app's Find, then the removal that takes its
+    marks as examples): the last PROBS_CACHE_SIZE answers are kept (``_cached_probs``), and a
+    kept one is given again (a copy) after the same FindSteps, the cancel checked after each."""
+    key = _probs_key(finder, x16, text)
+    kept = _cached_probs(key, finder)
+    if kept is not None:
+        from ..events import FindStep, check_cancel
+
+        bounds = window_bounds(len(kept))  # (the probabilities: a frame each)
+        for k, (a, b) in enumerate(bounds, 1):
+            yield FindStep(k, len(bounds), a / FPS, b / FPS, text)
+            check_cancel(cancel)
+        return kept
+    probs = yield from windowed_prob_steps(lambda mel, q: finder(mel, q)[0], x16, text, cancel)
+    _keep_probs(key, finder, probs)  # (a cancelled or failed run never gets here: nothing kept)
+    return probs
+
+
+PROBS_CACHE_SIZE = 4  # the finder's answers kept (a few clips' or texts' probabilities: small)
+_probs_lock = threading.Lock()  # the model worker finds, the UI thread may too
+_probs_cache: OrderedDict = OrderedDict()  # key -> (weak reference to the finder, read-only probabilities)
+
+
+def _probs_key(finder, x16, text: str):
+    """What the finder's answer depends on: the finder (identity; its mode), the 16 kHz samples
+    (a digest of their bytes), the text, the windows and their context; None for a finder that
+    cannot be referred to weakly (nothing is kept for it)."""
+    try:
+        weakref.ref(finder)
+    except TypeError:
+        return None
+    x = np.ascontiguousarray(x16, np.float32)
+    digest = hashlib.blake2b(memoryview(x).cast("B"), digest_size=20).hexdigest()
+    return (id(finder), getattr(finder, "training", None), digest, x.shape, 16000, text, WINDOW_S, CONTEXT_S)
+
+
+def _cached_probs(key, finder):
+    """A copy of the probabilities kept for ``key`` (the most recently used now), or None."""
+    if key is None:
+        return None
+    with _probs_lock:
+        got = _probs_cache.get(key)
+        if got is None or got[0]() is not finder:  # (another finder's id, reused after it was freed)
+            return None
+        _probs_cache.move_to_end(key)
+        return got[1].copy()
+
+
+def _keep_probs(key, finder, probs) -> None:
+    if key is None:
+        return
+    kept = np.array(probs, copy=True)
+    kept.setflags(write=False)
+    with _probs_lock:
+        _probs_cache[key] = (weakref.ref(finder), kept)
+        _probs_cache.move_to_end(key)
+        while len(_probs_cache) > PROBS_CACHE_SIZE:
+            _probs_cache.popitem(last=False)
 
 
 def windowed_probs(answer, x16: np.ndarray, text: str, cancel=None, rows: int | None = None,
