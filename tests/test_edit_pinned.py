@@ -8,7 +8,7 @@ and draws, the mask render, attention capture and a clip shorter than the minimu
 The digests were recorded on x86-64 with one intra-op thread; on another torch build or
 processor the float results may differ in their last bits (two virtual "AMD EPYC" machines did), so
 the test compares each array's recorded summary (sum, absolute sum, L2 norm, extremes, strided
-samples) to a relative 1e-6 (about 100 times the drift measured between two such machines), and the
+samples) to a relative 1e-5 (about 4 times the drift measured between AVX2 and AVX512 kernels), and the
 digests only with RFM_STUDIO_PIN_DIGESTS=1 on the build that recorded them (record, refactor, compare).
 """
 
@@ -105,7 +105,8 @@ def _summary(x):
             "samples": [float(v) for v in a[idx]]}
 
 
-REL = 1e-6  # the same processor and build agree to the bit; another x86-64 machine drifts about 1e-8
+REL = 1e-5  # the same processor and build agree to the bit; another x86-64 machine drifts about 1e-8, and
+# torch's AVX2 kernels against the AVX512 recording up to 2.3e-6 (the Griffin-Lim audio; its mels 3e-7)
 
 
 def _close_summary(want, got):
@@ -170,7 +171,7 @@ def _close(a, b):
 
 
 def test_pinned_edits_are_unchanged(minilm):
-    """Each array of the three edits matches its recorded summary to a relative 1e-6; with
+    """Each array of the three edits matches its recorded summary to a relative 1e-5; with
     RFM_STUDIO_PIN_DIGESTS=1 on the recording build, every array and event matches to the bit."""
     pins = json.loads(PINS_FILE.read_text(encoding="utf-8"))
     got = run_pinned(minilm)
