@@ -32,6 +32,17 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_finder_answers():
+    """Each test starts with no kept finder answers (find.sound_prob_steps keeps the last few per
+    process): a test that fakes the text encoder or changes a finder's weights in place must not
+    get another test's probabilities."""
+    from rfm_studio.core.detection import find
+
+    find.clear_probs_cache()
+    yield
+
+
 @pytest.fixture(scope="session")
 def minilm():
     from rfm_studio.core.model.factory import minilm_encoder

@@ -94,9 +94,10 @@ def test_keyword_fallback_when_the_encoder_cannot_load(lib, folder, monkeypatch)
 
 
 def test_a_keyword_search_drops_the_words_that_name_no_sound(lib, tmp_path):
-    """"sounds like this", "that one": words that point at a sound without naming it
+    """"sounds like this", "those things": words that point at a sound without naming it
     (instructions.NO_SOUND_WORDS, which find.names_sound reads too) are no keywords, nor are the
-    library's own stop words, unless they are all a query has and may name a sound."""
+    library's own stop words, unless they are all a query has and may name a sound; those a sound
+    library's names use ("8-bit", "one-shot", "drum part": index.LIBRARY_WORDS) stay keywords."""
     from rfm_studio.core import instructions
     from rfm_studio.core.detection import find
     from rfm_studio.core.library import index
@@ -107,13 +108,17 @@ def test_a_keyword_search_drops_the_words_that_name_no_sound(lib, tmp_path):
     write(d / "sounds like rain.wav", seed=2)
     write(d / "background noise hum.wav", seed=3)
     write(d / "dog barking.wav", seed=4)
+    write(d / "laser 8-bit zap.wav", seed=5)
     lib.add_folder(d)
-    for query in ("sounds like this", "that one", "Add this one", "the same thing"):
+    for query in ("sounds like this", "those things", "Add this here", "the same thing"):
         assert lib.keyword_search(query) == [], query
     assert names(lib.keyword_search("Add sounds like this dog")) == ["dog barking.wav"]
     assert names(lib.keyword_search("background noise")) == ["background noise hum.wav"]  # all it has
-    assert index._words("Add the sounds like this one here, please") == []
-    assert instructions.NO_SOUND_WORDS <= index.STOP and {"add", "insert", "put"} <= index.STOP
+    assert names(lib.keyword_search("8-bit")) == ["laser 8-bit zap.wav"]  # "bit" names library sounds
+    assert names(lib.keyword_search("one shot car")) == ["one car passing.wav"]
+    assert index._words("Add the sounds like this here, please") == []
+    assert index._words("a one-shot drum part") == ["one", "shot", "drum", "part"]
+    assert instructions.NO_SOUND_WORDS - index.LIBRARY_WORDS <= index.STOP and {"add", "insert", "put"} <= index.STOP
     assert find.VAGUE_WORDS is instructions.VAGUE_WORDS and find.KEY_STOP is instructions.ARTICLES
 
 

@@ -125,6 +125,12 @@ def _cached_probs(key, finder):
         return got[1].copy()
 
 
+def clear_probs_cache() -> None:
+    """Forget the finder's kept answers (a finder whose weights or text encoder changed in place)."""
+    with _probs_lock:
+        _probs_cache.clear()
+
+
 def _keep_probs(key, finder, probs) -> None:
     if key is None:
         return

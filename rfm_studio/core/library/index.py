@@ -44,10 +44,12 @@ CREATE INDEX IF NOT EXISTS files_text ON files(text_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(search, tokenize='unicode61 remove_diacritics 2');
 """
 # a keyword search's stop words: the words that name no sound (instructions.NO_SOUND_WORDS: "sounds like
-# this", "that one") and the library's own (the verbs of an "Add X" and the words around its sound)
+# this", "that one") but those a sound library's names use ("8-bit", "one-shot", "drum part"), and the
+# library's own (the verbs of an "Add X" and the words around its sound)
+LIBRARY_WORDS = frozenset({"bit", "bits", "one", "ones", "part", "parts"})
 LIBRARY_STOP = frozenset({"add", "insert", "put", "with", "and", "in", "on", "to", "into", "at", "for", "by", "from",
                           "please", "noise", "background"})
-STOP = NO_SOUND_WORDS | LIBRARY_STOP
+STOP = (NO_SOUND_WORDS - LIBRARY_WORDS) | LIBRARY_STOP
 
 
 @dataclass(frozen=True)
