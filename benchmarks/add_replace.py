@@ -105,7 +105,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     b2 = Path("/work/data/bank2")
-    ap.add_argument("--bank", type=Path, default=b2 if (b2 / "READY").exists() else Path("/work/data/bank1"))
+    ap.add_argument("--bank", type=Path, default=b2 if (b2 / "bank.jsonl").is_file() else Path("/work/data/bank1"))
     ap.add_argument("--manifest", type=Path, default=default_manifest(),
                     help="outside fixed set (default: data/outside/fixed/manifest.jsonl; its bank beside it)")
     ap.add_argument("--model", default=None, help="model for the removal in replace (default: the shipped one)")
@@ -113,6 +113,10 @@ def main(argv=None) -> int:
     ap.add_argument("--retrain", action="store_true", help="train the judge again (else its cached weights)")
     ap.add_argument("--judge-steps", type=int, default=None, help="the judge CNN's training batches (default: event_judge.STEPS)")
     args = ap.parse_args(argv)
+    if not (args.bank / "bank.jsonl").is_file():
+        print(f"No event bank at {args.bank} (no bank.jsonl): build one with `rfm-studio data bank --out DIR` "
+              "and pass --bank DIR.", file=sys.stderr)
+        return 2
     rng = np.random.default_rng(0)
 
     manifest = args.manifest if args.manifest and args.manifest.is_file() else outside_set(args.rows)

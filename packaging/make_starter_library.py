@@ -2,7 +2,7 @@
 
     python packaging/make_starter_library.py [--bank /work/data/bank2] [--per-class 4]
 
-Uses /work/data/bank2 when its READY file exists, else /work/data/bank1 (``rfm-studio data bank``).
+Uses /work/data/bank2 once built (its bank.jsonl exists), else /work/data/bank1 (``rfm-studio data bank``).
 Per class, about half of the source groups (whole upstream recordings, at least one, at most
 --per-class clips) become starter clips: silence trimmed, the loudest stretch of at most
 --max-seconds kept with short fades, mono, 16 kHz, Ogg Vorbis, named ``<class>_<nn>.ogg`` and
@@ -38,7 +38,7 @@ MAX_BYTES = 20 * 1024 * 1024
 
 def default_bank() -> Path:
     b2 = Path("/work/data/bank2")
-    return b2 if (b2 / "READY").exists() else Path("/work/data/bank1")
+    return b2 if (b2 / "bank.jsonl").is_file() else Path("/work/data/bank1")
 
 
 def kept_ids() -> dict:
