@@ -6,7 +6,9 @@ threshold, ROC AUC over frames, and whether its strongest span lies on the sound
 hit"). Asked for a sound that is not in the clip (the next row's sound, when its class differs
 from every class of this clip): how often it still finds something (false alarms); the same for
 a look-alike of the named sound (the nearest class by caption, of a family the clip does not
-hold, detection/train.near_classes over every captioned class: a cow where a sheep bleats).
+hold, detection/train.near_classes over every captioned class: a cow where a sheep bleats). How
+many of the named and of the absent sounds' peaks are under edit_summary.DOUBT_PEAK (where the
+edit's report says the finder is unsure).
 With ``--cache DIR`` (dictionary_removal.py's cache of the model's text-only edits), the same
 figures for the spans the model's removal flags (self_prompt.flagged_spans), for comparison.
 
@@ -68,6 +70,7 @@ def main(argv=None):
     figs = {"finder": [], "model": []}
     alarms, asked = 0, 0
     look_alarms, look_asked = 0, 0
+    peaks = {"present": [], "absent": []}  # the finder's peak for the named sound / a sound not in the clip
     from rfm_studio.core.data.captions import CAPTIONS, caption_for
     from rfm_studio.core.data.triplets import family
     from rfm_studio.core.detection.train import near_classes
@@ -77,6 +80,7 @@ def main(argv=None):
         x, _ = load_audio(manifest.parent / r["input"], mono=True, target_sr=16000)
         true = r.get("edit_spans") or [[r["edit_start_s"], r["edit_end_s"]]]
         p = sound_probs(finder, x, query_text(r["instruction"]))
+        peaks["present"].append(float(p.max()))
         y = mask_from_spans(true, len(p))[: len(p)]
         cands = {"finder": (p, strongest_spans(p, fc, 3) if p.max() >= args.threshold else [])}
         f = Path(args.cache or "") / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', r['id'])}.npz"
@@ -106,6 +110,7 @@ def main(argv=None):
             asked += 1
             q = sound_probs(finder, x, query_text(other["instruction"]))
             alarms += bool(q.max() >= args.threshold)
+            peaks["absent"].append(float(q.max()))
             line.append(f"absent '{query_text(other['instruction'])}' peak {q.max():.2f}")
         # a look-alike of X (the nearest class by caption) that this clip does not hold
         xc = removed_class(r)
@@ -128,6 +133,12 @@ def main(argv=None):
               f"  AUC {np.mean(aucs):.3f}")
     if asked:
         print(f"absent sounds: found in {alarms} of {asked} clips ({alarms / asked:.0%})")
+    from rfm_studio.core.edit_summary import DOUBT_PEAK
+
+    if peaks["absent"]:  # the report's "unsure" sentence (edit_summary.doubt_text) for each kind of query
+        print(f"peaks under {DOUBT_PEAK:g} (the report says the finder is unsure): "
+              + ", ".join(f"{k} {np.mean(np.array(v) < DOUBT_PEAK):.0%} of {len(v)} (median peak {np.median(v):.2f})"
+                          for k, v in peaks.items()))
     if look_asked:
         print(f"absent look-alikes (the nearest class by caption): found in {look_alarms} of {look_asked} clips "
               f"({look_alarms / look_asked:.0%})")

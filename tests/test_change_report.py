@@ -235,3 +235,40 @@ def test_no_change_says_why_without_contradiction():
         assert rep.text == f"no audible change: {rep.detail}" and rep.text.lower().count("no audible change") == 1
         assert "no audible change" not in rep.detail.lower()
     assert ChangeReport((), 8.0, 0.0, identical=True).detail == "the output is identical to the input"
+
+
+def test_a_removal_the_finder_is_unsure_of_says_so_and_how_to_check():
+    """A text-only removal whose examples the sound finder marked at a peak under DOUBT_PEAK (the
+    sheep taken for "the dog barking": 0.57) gets one more sentence, in the CLI's report and the
+    app's History and status bar, with how to check (the removed sound) and what to do (mark it);
+    a sure find, the model's marks or marked examples get none."""
+    from types import SimpleNamespace
+
+    from rfm_studio.commands.edit_output import batch_report, report_lines
+    from rfm_studio.core.edit_summary import DOUBT_PEAK, doubt_text
+    from rfm_studio.gui.window_edit import change_params
+
+    unsure = {"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder", "spans": [[0.8, 2.1]],
+              "finder_peak": 0.57, "region": None, "strength": 1.0}
+    cli = doubt_text(unsure, "Remove the dog barking", cli=True)
+    assert cli == ("The sound finder is unsure the clip holds 'dog barking' (peak probability 0.57, under 0.6): "
+                   "listen to what was removed (--residual FILE), or mark where the sound plays (--example START:END).")
+    app = doubt_text(unsure, "Remove the dog barking", cli=False)
+    assert "(Shift-drag over it)" in app and "Export Removed Sound" in app
+    for other in ({"finder_peak": DOUBT_PEAK}, {"finder_peak": 0.94}, {"spans_from": "model", "finder_peak": None},
+                  {"spans_from": "model", "finder_peak": 0.3}, {"engine": "dictionary"}, {"removal": "model"}):
+        assert doubt_text({**unsure, **other}, "Remove the dog barking", cli=True) == "", other
+    assert doubt_text({**unsure, "spans_from": "finder and model"}, "Remove the dog barking", cli=True) == cli
+
+    x = (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
+    y = x.copy()
+    y[4000:8000] *= 0.05
+    res = SimpleNamespace(audio=y, sample_rate=16000, seconds=0.5, instruction="Remove the dog barking", params=unsure)
+    lines = report_lines(x, res, SimpleNamespace())
+    assert lines[1].startswith("Changed: ") and lines[2] == cli and len(lines) == 3
+    sure = SimpleNamespace(**{**vars(res), "params": {**unsure, "finder_peak": 0.77}})
+    assert len(report_lines(x, sure, SimpleNamespace())) == 2
+    assert batch_report(x, res).endswith(". " + cli) and cli not in batch_report(x, sure)  # an edit-batch row
+    kept = change_params(compare(x, y, 16000), res)
+    assert kept["doubt"] == app and not kept.get("no_change")
+    assert "doubt" not in change_params(compare(x, y, 16000), sure)

@@ -104,3 +104,28 @@ def test_a_no_op_edit_says_so_and_what_to_try(qtbot, loaded, monkeypatch):
     text = w.history_panel.change_label.text()
     assert text.startswith("No audible change") and "identical" in text
     assert "selecting where" in text and "Strength (2)" in text and "library" in text
+
+
+def test_an_edit_the_finder_is_unsure_of_is_flagged_in_history_and_the_status_bar(qtbot, loaded, monkeypatch):
+    """The finder marked the example of a text-only removal at a low peak (a sound the clip may
+    not hold): the status bar and History's change line say so and how to check."""
+    from rfm_studio.core import editing
+    from rfm_studio.core.events import EditResult
+
+    def unsure(model, req, cancel=None):
+        yield from ()
+        out = np.array(req.audio)
+        out[: len(out) // 4] *= 0.1
+        return EditResult(audio=out, sample_rate=req.sample_rate, instruction=req.instruction,
+                          params={"engine": "self-prompt", "removal": "dictionary", "spans_from": "finder",
+                                  "spans": [[0.1, 0.5]], "finder_peak": 0.52, "region": None, "strength": 1.0})
+
+    monkeypatch.setattr(editing, "run_edit", unsure)
+    w = loaded
+    v = run_edit(qtbot, w, text="Remove the dog barking", steps=1)
+    assert v.params["doubt"].startswith("The sound finder is unsure the clip holds 'dog barking' (peak probability 0.52")
+    assert w.statusBar().currentMessage() == v.params["doubt"]
+    assert "check it" in w.panel.progress.format()
+    label = w.history_panel.change_label.text()
+    assert label.startswith(f"Version {v.id} changed: ") and label.endswith(v.params["doubt"])
+    assert v.params["doubt"] in w.history_panel.tree.topLevelItem(v.id).toolTip(1)

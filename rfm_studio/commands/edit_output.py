@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..core.audio.formats import CONTAINERS, OutputFormat, check_encoder, choose_format, source_format
-from ..core.edit_summary import engine_how_text, how_text
+from ..core.edit_summary import doubt_text, engine_how_text, how_text
 from ..core.errors import OptionError
 
 
@@ -63,7 +63,8 @@ def report_lines(before, res, args, report=None) -> list[str]:
         lines.append(f"No audible change: {rep.detail}. {tip}")
     else:
         lines.append(f"Changed: {rep.text}")
-    return lines
+    doubt = doubt_text(res.params, res.instruction, cli=True)
+    return lines + ([doubt] if doubt else [])
 
 
 def finish_streamed(args, summary: dict, region, output, residual, seconds: float) -> None:
@@ -146,14 +147,16 @@ def plan_batch(jobs, fmt: str | None, subtype: str | None, residuals: bool):
 
 def batch_report(before, res) -> str:
     """One row's report for edit-batch: how the edit was made (the engine and what it did, as
-    ``edit`` says it), then what changed (or that nothing audible did, why, and what to try)."""
+    ``edit`` says it), then what changed (or that nothing audible did, why, and what to try), and
+    whether the sound finder was unsure of the sound it marked (``doubt_text``)."""
     from ..core.change_report import advice, compare
 
     rep = compare(before, res.audio, res.sample_rate)
     how = engine_how_text(res.params)
     head = f"{how}. " if how else ""
     if not rep.unchanged:
-        return f"{head}Changed: {rep.text}"
+        doubt = doubt_text(res.params, res.instruction, cli=True)
+        return f"{head}Changed: {rep.text}" + (f". {doubt}" if doubt else "")
     return f"{head}No audible change: {rep.detail}. " + advice(
         res.instruction, region=res.params.get("region") is not None, strength=res.params.get("strength"), cli=True,
         engine=res.params.get("engine"), templates=res.params.get("templates"))

@@ -224,6 +224,7 @@ class HistoryPanel(QWidget):
                        + (f"\nlibrary sound {p['reference']}" if p.get("reference") else "")
                        + (f" at {len(p['placements'])} places" if len(p.get("placements") or ()) > 1 else "")
                        + (f"\nChanged: {p['change']}" if p.get("change") and not p.get("no_change") else "")
+                       + (f"\n{p['doubt']}" if p.get("doubt") else "")
                        + (f"\n{p['change']}" if p.get("no_change") else ""))
             it = QTreeWidgetItem(vals)
             it.setData(0, Qt.UserRole, v.id)
@@ -239,6 +240,8 @@ class HistoryPanel(QWidget):
         change = shown.params.get("change", "") if shown is not None and not shown.is_source else ""
         if change and not shown.params.get("no_change"):
             change = f"Version {shown.id} changed: {change}"
+            if shown.params.get("doubt"):
+                change += f"\n{shown.params['doubt']}"
         self.change_label.setText(change)
         self.change_label.setVisible(bool(change))
         for combo, sel, allow_none in ((self.combo_a, a_id, False), (self.combo_b, b_id, True)):

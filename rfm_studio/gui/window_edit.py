@@ -68,9 +68,11 @@ def change_params(report, result) -> dict:
     if report is None:
         return {}
     from ..core.change_report import advice
+    from ..core.edit_summary import doubt_text
 
+    doubt = doubt_text(result.params, result.instruction, cli=False)  # a find it is unsure of
     if not report.unchanged:
-        return {"change": report.text}
+        return {"change": report.text, **({"doubt": doubt} if doubt else {})}
     tip = advice(result.instruction, region=result.params.get("region") is not None,
                  strength=result.params.get("strength"), cli=False, engine=result.params.get("engine"),
                  templates=result.params.get("templates"))
@@ -196,6 +198,9 @@ class EditController:
         if v.params.get("no_change"):
             w.panel.set_progress_text(f"{NO_CHANGE} · version {v.id} (see History)")
             w.statusBar().showMessage(text, 20000)
+        elif v.params.get("doubt"):  # the finder marked where it is unsure the sound plays
+            w.panel.set_progress_text(f"Done in {v.seconds:.1f} s · version {v.id} · check it (see History)")
+            w.statusBar().showMessage(v.params["doubt"], 20000)
         else:
             w.panel.set_progress_text(f"Done in {v.seconds:.1f} s · version {v.id}")
             w.statusBar().showMessage(f"Edit finished in {v.seconds:.1f} s: {text or v.instruction}", 10000)
