@@ -259,6 +259,14 @@ def test_a_removal_the_finder_is_unsure_of_says_so_and_how_to_check():
                   {"spans_from": "model", "finder_peak": 0.3}, {"engine": "dictionary"}, {"removal": "model"}):
         assert doubt_text({**unsure, **other}, "Remove the dog barking", cli=True) == "", other
     assert doubt_text({**unsure, "spans_from": "finder and model"}, "Remove the dog barking", cli=True) == cli
+    missed = {"engine": "self-prompt", "removal": "model", "spans_from": "model", "finder_peak": None,
+              "finder_missed": True}
+    assert doubt_text(missed, "Remove the dog barking", cli=True) == (
+        "The sound finder did not hear 'dog barking' in the clip, so the model chose what to remove: listen to "
+        "what was removed (--residual FILE), or mark where the sound plays (--example START:END).")
+    assert doubt_text({**missed, "removal": "dictionary"}, "Remove the dog barking", cli=False).endswith(
+        "(Shift-drag over it).")
+    assert doubt_text({**missed, "finder_missed": False}, "Remove the dog barking", cli=True) == ""  # not asked
 
     x = (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
     y = x.copy()

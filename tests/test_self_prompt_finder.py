@@ -99,6 +99,7 @@ def test_where_the_finder_finds_nothing_the_model_marks_the_example(finder, no_m
     res = edit(None, x, SR, "Remove the beep")
     assert len(no_model) == 1 and res.params["spans_from"] == "model"
     assert res.params["removal"] == "model"  # this model took out nothing: its output stands
+    assert res.params["finder_missed"] is True  # the report says the finder did not hear it
 
 
 def test_spans_from_model_never_asks_the_finder(finder, no_model):
@@ -126,6 +127,7 @@ def test_a_region_keeps_everything_outside_it_and_its_example_is_inside_it(finde
     assert no_model == [] and res.params["spans_from"] == "finder"
     assert res.params["spans"] == [[4.3, 4.8]]  # the example lies in the region
     assert res.params["finder_peak"] == pytest.approx(0.7)  # its peak there, not the one outside the region
+    assert res.params["finder_missed"] is False
     np.testing.assert_array_equal(res.audio[: int(1.9 * SR)], x[: int(1.9 * SR)])
     assert _db(res.audio - b, [A_SPANS[2]]) - _db(a, [A_SPANS[2]]) <= -20
     finder["probs_for"] = lambda n: probs(n) * (np.arange(n) < 150)  # found only outside the region
@@ -508,6 +510,10 @@ def test_a_long_files_report_gives_the_surest_chunks_peak():
             {"removal": "dictionary", "spans_from": "finder", "spans": [[2.5, 3.0]], "finder_peak": 0.9},
             {"removal": "model", "spans_from": "model", "spans": [], "finder_peak": None}]
     assert _removal_summary("self-prompt", done)["finder_peak"] == 0.9
+    assert _removal_summary("self-prompt", done)["finder_missed"] is False
+    missed = [{"removal": "model", "spans_from": "model", "spans": [], "finder_peak": None, "finder_missed": True}] * 2
+    assert _removal_summary("self-prompt", missed)["finder_missed"] is True  # heard in no chunk
+    assert _removal_summary("self-prompt", missed + done[2:])["finder_missed"] is False  # a chunk's finder unasked
 
 
 def test_an_example_moved_before_a_chunk_is_not_found_in_it():

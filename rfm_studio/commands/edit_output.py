@@ -84,7 +84,7 @@ def finish_streamed(args, summary: dict, region, output, residual, seconds: floa
         print(f"Wrote {res_path} (what was removed: input minus output, {res_fmt.describe()})")
     # the chunks' own: the steps where the model ran, the removal and who marked its examples
     keys = ("engine", "steps", "t_start", "templates", "removal", "spans_from", "spans", "model_chunks", "sound",
-            "found", "finder_peak")
+            "found", "finder_peak", "finder_missed")
     done = SimpleNamespace(seconds=summary["seconds"], instruction=args.instruction,
                            params={"region": region, "strength": args.strength, "chunks": summary["chunks"],
                                    **{k: summary[k] for k in keys if k in summary}})

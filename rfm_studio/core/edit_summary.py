@@ -78,18 +78,24 @@ DOUBT_PEAK = 0.6  # a finder peak under this: the sound may not be in the clip (
 
 
 def doubt_text(params: dict, instruction: str, *, cli: bool) -> str:
-    """One sentence when the sound finder marked a text-only removal's examples at a peak
-    probability under DOUBT_PEAK (it marks its likeliest stretch even for a sound the clip does not
-    hold), saying how to check and what to do; else ""."""
+    """One sentence when the sound finder was unsure of a text-only removal's sound: it marked the
+    examples at a peak probability under DOUBT_PEAK (it marks its likeliest stretch even for a
+    sound the clip does not hold), or it heard the sound nowhere and the model chose what to
+    remove; with how to check and what to do. Else ""."""
     p = params
-    peak = p.get("finder_peak")
-    if (p.get("engine") != "self-prompt" or p.get("removal") != "dictionary" or peak is None
-            or p.get("spans_from") not in ("finder", "finder and model") or float(peak) >= DOUBT_PEAK):
+    if p.get("engine") != "self-prompt":
         return ""
     from .detection.find import query_text
 
+    sound = query_text(instruction)
     listen = "--residual FILE" if cli else "A/B, or File ▸ Export Removed Sound"
     mark = "--example START:END" if cli else "Shift-drag over it"
-    return (f"The sound finder is unsure the clip holds '{query_text(instruction)}' (peak probability "
-            f"{float(peak):.2f}, under {DOUBT_PEAK:g}): listen to what was removed ({listen}), or mark where "
-            f"the sound plays ({mark}).")
+    check = f"listen to what was removed ({listen}), or mark where the sound plays ({mark})."
+    if p.get("finder_missed"):
+        return f"The sound finder did not hear '{sound}' in the clip, so the model chose what to remove: {check}"
+    peak = p.get("finder_peak")
+    if (p.get("removal") != "dictionary" or peak is None or p.get("spans_from") not in ("finder", "finder and model")
+            or float(peak) >= DOUBT_PEAK):
+        return ""
+    return (f"The sound finder is unsure the clip holds '{sound}' (peak probability {float(peak):.2f}, under "
+            f"{DOUBT_PEAK:g}): {check}")

@@ -197,7 +197,7 @@ def _in_file_time(params: dict, offset: float) -> dict:
     and the model's steps and t_start where the model ran."""
     return {"removal": params.get("removal"), "templates": params.get("templates"), "sound": params.get("sound"),
             "spans_from": params.get("spans_from"), "steps": params.get("steps"), "t_start": params.get("t_start"),
-            "finder_peak": params.get("finder_peak"),
+            "finder_peak": params.get("finder_peak"), "finder_missed": params.get("finder_missed"),
             "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])],
             "found": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("found", [])]}
 
@@ -224,5 +224,7 @@ def _removal_summary(engine: str, done: list[dict]) -> dict:
         return {"removal": "dictionary" if cut else "model", "model_chunks": len(done) - len(cut),
                 "spans_from": found.pop() if len(found) == 1 else "finder and model" if found else "model",
                 "spans": merge_runs([[float(a), float(b)] for d in cut for a, b in d["spans"]], 0.0),
-                "finder_peak": max((d["finder_peak"] for d in cut if d.get("finder_peak") is not None), default=None)}
+                "finder_peak": max((d["finder_peak"] for d in cut if d.get("finder_peak") is not None), default=None),
+                # asked in every chunk, the finder heard the sound in none
+                "finder_missed": bool(done) and all(d.get("finder_missed") for d in done)}
     return {}

@@ -470,6 +470,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in sorted(spans)],  # in time order
                 # how sure the finder was where it marked them: its highest peak over them
                 "finder_peak": round(max(pk for _, pk in sure), 3) if found else None,
+                "finder_missed": finder is not None and not found,  # asked, it heard no frame at its threshold
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
         seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens if res is not None else (),
         attention=attention,
