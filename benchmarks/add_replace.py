@@ -8,7 +8,7 @@
    /work/data/outside_lib.
 2. Judge: benchmarks/event_judge.py (a small CNN on log-mel patches averaged with a log-mel statistics
    MLP, benchmarks/judge_stats.py) trained on the bank's
-   train split (bank2 when READY) without the starter library's recordings; cached outside git.
+   train split (/work/data/bank2 once built, else /work/data/bank1) without the starter library's recordings; cached outside git.
    Its top-1 / top-5 on the bank's validation split and on the outside bank (recordings never
    trained on) are printed.
 3. Each add row: "Add <X>" with the event's span as region and no reference, so the best

@@ -135,10 +135,10 @@ def main(argv=None):
         print(f"absent sounds: found in {alarms} of {asked} clips ({alarms / asked:.0%})")
     from rfm_studio.core.edit_summary import DOUBT_PEAK
 
-    if peaks["absent"]:  # the report's "unsure" sentence (edit_summary.doubt_text) for each kind of query
+    if peaks["present"]:  # the report's "unsure" sentence (edit_summary.doubt_text) for each kind of query
         print(f"peaks under {DOUBT_PEAK:g} (the report says the finder is unsure): "
               + ", ".join(f"{k} {np.mean(np.array(v) < DOUBT_PEAK):.0%} of {len(v)} (median peak {np.median(v):.2f})"
-                          for k, v in peaks.items()))
+                          for k, v in peaks.items() if v))
     if look_asked:
         print(f"absent look-alikes (the nearest class by caption): found in {look_alarms} of {look_asked} clips "
               f"({look_alarms / look_asked:.0%})")

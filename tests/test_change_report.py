@@ -267,6 +267,16 @@ def test_a_removal_the_finder_is_unsure_of_says_so_and_how_to_check():
     assert doubt_text({**missed, "removal": "dictionary"}, "Remove the dog barking", cli=False).endswith(
         "(Shift-drag over it).")
     assert doubt_text({**missed, "finder_missed": False}, "Remove the dog barking", cli=True) == ""  # not asked
+    # a region: the finder heard only the region
+    assert doubt_text({**missed, "region": [1.0, 2.0]}, "Remove the dog barking", cli=True).startswith(
+        "The sound finder did not hear 'dog barking' in the region, ")
+    assert doubt_text({**unsure, "region": [1.0, 2.0]}, "Remove the dog barking", cli=False).startswith(
+        "The sound finder is unsure the selection holds 'dog barking' ")
+    # a Replace's removal of A: told of A, and only to mark it (what it removed holds B too)
+    replace = {**unsure, "task": "replace", "removed": "Remove the dog barking"}
+    assert doubt_text(replace, "Replace the dog barking with a bell", cli=True) == (
+        "The sound finder is unsure the clip holds 'dog barking' (peak probability 0.57, under 0.6): "
+        "mark where the sound plays (--example START:END).")
 
     x = (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
     y = x.copy()
@@ -277,6 +287,8 @@ def test_a_removal_the_finder_is_unsure_of_says_so_and_how_to_check():
     sure = SimpleNamespace(**{**vars(res), "params": {**unsure, "finder_peak": 0.77}})
     assert len(report_lines(x, sure, SimpleNamespace())) == 2
     assert batch_report(x, res).endswith(". " + cli) and cli not in batch_report(x, sure)  # an edit-batch row
+    same = SimpleNamespace(**{**vars(res), "audio": x.copy()})  # nothing audible changed: the advice alone
+    assert [line for line in report_lines(x, same, SimpleNamespace()) if "unsure" in line] == []
     kept = change_params(compare(x, y, 16000), res)
     assert kept["doubt"] == app and not kept.get("no_change")
     assert "doubt" not in change_params(compare(x, y, 16000), sure)

@@ -77,7 +77,9 @@ def test_change_report_after_an_edit(qtbot, loaded):
     assert v.params.get("change")
     label = w.history_panel.change_label
     assert label.isVisible() or not w.history_panel.isVisible()
-    assert label.text() == f"Version {v.id} changed: {v.params['change']}" or label.text().startswith("No audible")
+    doubt = f"\n{v.params['doubt']}" if v.params.get("doubt") else ""  # (the finder unsure of the sound)
+    assert label.text() == f"Version {v.id} changed: {v.params['change']}{doubt}" or label.text().startswith(
+        "No audible")
     if not label.text().startswith("No audible"):  # the report names where and by how much
         assert re.search(r"\d+(\.\d+)?–\d+(\.\d+)? s: [−+]\d+ dB", label.text()), label.text()
     item = w.history_panel.tree.topLevelItem(v.id)

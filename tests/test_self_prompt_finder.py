@@ -102,6 +102,17 @@ def test_where_the_finder_finds_nothing_the_model_marks_the_example(finder, no_m
     assert res.params["finder_missed"] is True  # the report says the finder did not hear it
 
 
+def test_a_finder_whose_text_encoder_cannot_load_heard_nothing_and_is_not_said_to_have_missed(finder, no_model,
+                                                                                              monkeypatch):
+    from rfm_studio.core.editing import edit
+    from rfm_studio.core.separation import self_prompt
+
+    monkeypatch.setattr(self_prompt, "_found", lambda *a, **k: None)  # its text encoder did not load
+    x, _, _ = _scene()
+    res = edit(None, x, SR, "Remove the beep")
+    assert res.params["spans_from"] == "model" and res.params["finder_missed"] is False
+
+
 def test_spans_from_model_never_asks_the_finder(finder, no_model):
     from rfm_studio.core.editing import EditRequest
     from rfm_studio.core.separation.self_prompt import SelfPromptConfig, run_self_prompt_edit
@@ -555,3 +566,20 @@ def test_a_removal_after_find_does_not_run_the_finder_again_on_the_clip(monkeypa
     assert find.find_sound(clip, 44100, "Remove the beep").spans == found.spans and len(calls) == 1
     edit(None, clip, 44100, "Remove the dog barking", prompts=(example_from_clip(clip, 44100, 0.5, 1.0),))
     assert len(calls) == 2  # another sound: heard
+
+
+def test_a_long_file_where_the_finder_heard_the_sound_in_no_chunk_ends_its_report_saying_so(
+        capsys, tmp_path, tiny_bundle, finder, fake_model, monkeypatch):
+    """Streamed from disk in 3 chunks, the finder hears nothing in any: the model marks in each, and
+    the CLI's last line says the finder did not hear the sound (the chunks' finder_missed carried
+    through _in_file_time, _removal_summary and finish_streamed's keys)."""
+    from test_dictionary_removal import cli_scene_edit, stream_in_chunks
+
+    stream_in_chunks(monkeypatch)
+    finder["probs_for"] = lambda n: np.full(n, 0.3, np.float32)  # nothing at 0.5
+    code, text, err, *_ = cli_scene_edit(capsys, tmp_path, "--model", str(tiny_bundle), "--steps", "1")
+    assert code == 0, err
+    assert len(fake_model) == 3 and "3 chunks from disk" in text
+    assert text.strip().splitlines()[-1] == (
+        "The sound finder did not hear 'beep' in the clip, so the model chose what to remove: listen to what was "
+        "removed (--residual FILE), or mark where the sound plays (--example START:END)."), text

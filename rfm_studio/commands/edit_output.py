@@ -49,7 +49,8 @@ def write_outputs(items, sample_rate: int, protect=()) -> None:
 
 def report_lines(before, res, args, report=None) -> list[str]:
     """The lines printed after an edit: the time it took and what it changed (or that it changed
-    nothing audible, with what to try). ``report``: already computed (long files, from disk)."""
+    nothing audible, with what to try), then whether the sound finder was unsure of the sound it
+    marked (``doubt_text``). ``report``: already computed (long files, from disk)."""
     from ..core.change_report import advice, compare
 
     rep = report if report is not None else compare(before, res.audio, res.sample_rate)
@@ -61,9 +62,9 @@ def report_lines(before, res, args, report=None) -> list[str]:
                      templates=res.params.get("templates"),
                      library=hasattr(args, "library") or hasattr(args, "reference"))
         lines.append(f"No audible change: {rep.detail}. {tip}")
-    else:
-        lines.append(f"Changed: {rep.text}")
-    doubt = doubt_text(res.params, res.instruction, cli=True)
+        return lines
+    lines.append(f"Changed: {rep.text}")
+    doubt = doubt_text(res.params, res.instruction, cli=True)  # the finder unsure of what it marked
     return lines + ([doubt] if doubt else [])
 
 

@@ -80,22 +80,24 @@ DOUBT_PEAK = 0.6  # a finder peak under this: the sound may not be in the clip (
 def doubt_text(params: dict, instruction: str, *, cli: bool) -> str:
     """One sentence when the sound finder was unsure of a text-only removal's sound: it marked the
     examples at a peak probability under DOUBT_PEAK (it marks its likeliest stretch even for a
-    sound the clip does not hold), or it heard the sound nowhere and the model chose what to
-    remove; with how to check and what to do. Else ""."""
+    sound the clip does not hold), or it heard the sound nowhere (in the region, where one is given)
+    and the model chose what to remove; with how to check and what to do. A Replace's removal of A
+    ("removed") is told of A, and only to mark it (its removed sound holds B too). Else ""."""
     p = params
     if p.get("engine") != "self-prompt":
         return ""
     from .detection.find import query_text
 
-    sound = query_text(instruction)
-    listen = "--residual FILE" if cli else "A/B, or File ▸ Export Removed Sound"
-    mark = "--example START:END" if cli else "Shift-drag over it"
-    check = f"listen to what was removed ({listen}), or mark where the sound plays ({mark})."
+    sound = query_text(p.get("removed") or instruction)
+    where = ("the region" if cli else "the selection") if p.get("region") else "the clip"
+    mark = f"mark where the sound plays ({'--example START:END' if cli else 'Shift-drag over it'})."
+    listen = "--residual FILE" if cli else "R, or File ▸ Export Removed Sound (A − B)"
+    check = mark if p.get("task") == "replace" else f"listen to what was removed ({listen}), or {mark}"
     if p.get("finder_missed"):
-        return f"The sound finder did not hear '{sound}' in the clip, so the model chose what to remove: {check}"
+        return f"The sound finder did not hear '{sound}' in {where}, so the model chose what to remove: {check}"
     peak = p.get("finder_peak")
     if (p.get("removal") != "dictionary" or peak is None or p.get("spans_from") not in ("finder", "finder and model")
             or float(peak) >= DOUBT_PEAK):
         return ""
-    return (f"The sound finder is unsure the clip holds '{sound}' (peak probability {float(peak):.2f}, under "
+    return (f"The sound finder is unsure {where} holds '{sound}' (peak probability {float(peak):.2f}, under "
             f"{DOUBT_PEAK:g}): {check}")

@@ -256,14 +256,16 @@ def find_example(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within
     strongest (most probability), then the others whose probability reaches ``finder_also``, the
     likeliest first, ``max_examples`` in all; only spans inside ``within`` (start_s, end_s) when
     given; [] when it finds nothing or the text encoder cannot load."""
-    return [s for s, _ in found_examples(finder, x16, instruction, cfg, within=within, cancel=cancel)]
+    return [s for s, _ in found_examples(finder, x16, instruction, cfg, within=within, cancel=cancel) or ()]
 
 
 def found_examples(finder, x16, instruction: str, cfg: SelfPromptConfig, *, within=None, cancel=None):
-    """``find_example``'s spans, each with the finder's peak probability over it: [(span, peak)]."""
+    """``find_example``'s spans, each with the finder's peak probability over it: [(span, peak)]
+    ([] where it hears the sound nowhere), or None when its text encoder cannot load (it heard
+    nothing)."""
     got = _found(finder, x16, instruction, cfg, within, cancel)
     if got is None:
-        return []
+        return None
     from ..detection.find import span_mass
 
     spans, p = got
@@ -398,7 +400,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
     library = []
     if cfg.library or not cfg.examples:
         library, _ = library_templates(removed_sound(req.instruction), dcfg.library_clips)
-    found, sure, sampled, res = [], [], None, None
+    found, sure, sampled, res, missed = [], [], None, None, False
     finder = None
     if cfg.spans_from == "finder":  # the sound finder marks the example, when it is installed and finds it
         from ..detection.find import installed_finder, names_sound, query_text
@@ -414,6 +416,8 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
         yield from stages.next(f"Finding where '{what}' plays")
         within = None if region is None else (region[0] - c0 / sr, region[1] - c0 / sr)
         sure = found_examples(finder, x16, req.instruction, cfg, within=within, cancel=cancel)
+        missed = sure == []  # it heard the clip and found the sound nowhere (None: its encoder did not load)
+        sure = sure or []
         found = [sp for sp, _ in sure]
     if found:  # the dictionary learns the found sound; the model does not run
         yield from stages.next("Dictionary removal: learning the sound found")
@@ -470,7 +474,7 @@ def run_self_prompt_edit(model, req, cancel=None, config: SelfPromptConfig | Non
                 "spans": [[round(a + off, 3), round(b + off, 3)] for a, b in sorted(spans)],  # in time order
                 # how sure the finder was where it marked them: its highest peak over them
                 "finder_peak": round(max(pk for _, pk in sure), 3) if found else None,
-                "finder_missed": finder is not None and not found,  # asked, it heard no frame at its threshold
+                "finder_missed": missed,  # it heard the clip (the region) and no frame reached its threshold
                 "self_prompt": cfg.to_dict(), "dictionary": dcfg.to_dict(), "render": "mask"},
         seconds=time.perf_counter() - t0, mel_in=None, mel_out=None, tokens=res.tokens if res is not None else (),
         attention=attention,
