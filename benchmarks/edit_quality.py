@@ -96,6 +96,13 @@ def table(name: str, results: list[dict]):
     return out
 
 
+def _example_goes(engine: str) -> str:
+    """Where a remove row's example goes, for a model with no prompt input, by ``--engine``."""
+    if engine in ("auto", "dictionary"):
+        return "run on the dictionary engine, which learns the example"
+    return f"ignore the example (engine {engine})"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", default=None, help="model folder (repeat to compare)")
@@ -192,8 +199,8 @@ def main(argv=None):
                    f"render {p.get('render')}, mask threshold {model.info.get('mask_threshold', 0.1)}; " \
                    f"median {np.median(secs):.2f} s per clip)" + (" WITH THE EVENT SPAN AS REGION" if with_region else "") \
                 + ((" WITH AN EXAMPLE/REFERENCE PROMPT" + ("" if model.accepts_prompts else
-                                                           " (the model has no prompt input: remove rows ignore the example; add/replace rows "
-                                                           "place the reference by the library's signal processing)"))
+                                                           f" (the model has no prompt input: remove rows {_example_goes(args.engine)}; "
+                                                           "add/replace rows place the reference by the library's signal processing)"))
                    if with_prompt else "")
             key = str(path) + (" region" if with_region else "") + (" prompt" if with_prompt else "")
             report[key] = table(name, res)
