@@ -19,6 +19,16 @@ def spans_text(spans) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def finder_peak(params: dict) -> float | None:
+    """The sound finder's highest probability over the examples it marked for a self-prompted
+    dictionary removal; None where it marked none (the model did, or another engine ran)."""
+    p = params
+    if (p.get("engine") != "self-prompt" or p.get("removal") != "dictionary" or p.get("finder_peak") is None
+            or p.get("spans_from") not in ("finder", "finder and model")):
+        return None
+    return float(p["finder_peak"])
+
+
 def how_text(params: dict) -> str:
     """How the edit was made, as the report says it: the dictionary engine's removal and its
     templates; the self-prompted removal's, with the spans the sound finder found or the model
@@ -34,8 +44,8 @@ def how_text(params: dict) -> str:
     elif p.get("engine") == "self-prompt" and p.get("removal") == "dictionary":
         who = {"finder": "the sound finder found", "finder and model": "the sound finder or the model marked"}.get(
             p.get("spans_from"), "the model marked")
-        if p.get("finder_peak") is not None and p.get("spans_from") in ("finder", "finder and model"):
-            who += f" at peak probability {float(p['finder_peak']):.2f}"  # a doubtful find shows as one
+        if finder_peak(p) is not None:
+            who += f" at peak probability {finder_peak(p):.2f}"  # a doubtful find shows as one
         parts.append(f"dictionary removal, examples {who}: {spans_text(p.get('spans', []))}")
         if p.get("model_chunks"):
             k = int(p["model_chunks"])
@@ -95,9 +105,8 @@ def doubt_text(params: dict, instruction: str, *, cli: bool) -> str:
     check = mark if p.get("task") == "replace" else f"listen to what was removed ({listen}), or {mark}"
     if p.get("finder_missed"):
         return f"The sound finder did not hear '{sound}' in {where}, so the model chose what to remove: {check}"
-    peak = p.get("finder_peak")
-    if (p.get("removal") != "dictionary" or peak is None or p.get("spans_from") not in ("finder", "finder and model")
-            or float(peak) >= DOUBT_PEAK):
+    peak = finder_peak(p)
+    if peak is None or peak >= DOUBT_PEAK:
         return ""
-    return (f"The sound finder is unsure {where} holds '{sound}' (peak probability {float(peak):.2f}, under "
+    return (f"The sound finder is unsure {where} holds '{sound}' (peak probability {peak:.2f}, under "
             f"{DOUBT_PEAK:g}): {check}")
