@@ -128,7 +128,7 @@ def test_a_save_finishes_what_a_killed_save_left_and_recovers_its_step_under_the
     real = swap._recover
     monkeypatch.setattr(swap, "_recover", lambda dst, trash: (recovered.append(dst.name), real(dst, trash))[1])
     save_checkpoint(tmp_path, 20, {"w": torch.full((2,), 21.0)}, opt, {})
-    assert recovered.count("step-0000020") >= 2  # the sweep's, and the commit's (under the lock)
+    assert recovered.count("step-0000020") == 3  # the sweep's, replacing()'s, and the commit's (under the lock)
     assert _names(ck) == ["latest.json", "step-0000010", "step-0000020"]
     assert torch.equal(load_checkpoint(ck / "step-0000010")[0]["w"], torch.full((2,), 10.0))
     assert latest_checkpoint(tmp_path).name == "step-0000020"

@@ -83,12 +83,11 @@ def finish_streamed(args, summary: dict, region, output, residual, seconds: floa
     print(f"Wrote {out} ({fmt.describe()}, {seconds:.2f} s of audio)")
     if res_path is not None:
         print(f"Wrote {res_path} (what was removed: input minus output, {res_fmt.describe()})")
-    # the chunks' own: the steps where the model ran, the removal and who marked its examples
-    keys = ("engine", "steps", "t_start", "templates", "removal", "spans_from", "spans", "model_chunks", "sound",
-            "found", "finder_peak", "finder_missed")
+    # the chunks' own (streaming.edit_file's summary): the steps where the model ran, the removal,
+    # who marked its examples and how sure the finder was
     done = SimpleNamespace(seconds=summary["seconds"], instruction=args.instruction,
-                           params={"region": region, "strength": args.strength, "chunks": summary["chunks"],
-                                   **{k: summary[k] for k in keys if k in summary}})
+                           params={"region": region, "strength": args.strength,
+                                   **{k: v for k, v in summary.items() if k not in ("seconds", "samples", "sample_rate")}})
     for line in report_lines(None, done, args, compare_files(args.input, out)):
         safe_print(line)
 

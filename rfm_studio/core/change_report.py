@@ -326,6 +326,11 @@ def _report(ei, eo, edges, sr, duration, threshold_db) -> ChangeReport:
 ADD_WORDS = ("add", "insert", "put", "place", "replace", "overlay", "mix in")
 
 
+def mark_hint(cli: bool) -> str:
+    """How to mark where a sound plays: the CLI's option or the app's gesture."""
+    return "--example START:END" if cli else "Shift-drag over it"
+
+
 def advice(instruction: str, *, region: bool, strength: float | None, cli: bool, library: bool = False,
            engine: str | None = None, templates: str | None = None) -> str:
     """What to try after an edit that changed nothing audible (one sentence). ``engine``: the
@@ -333,7 +338,7 @@ def advice(instruction: str, *, region: bool, strength: float | None, cli: bool,
     "library"): a self-prompted removal, or a dictionary removal with the library's templates, is
     told to mark an example first."""
     tips = []
-    mark = "(--example START:END)" if cli else "(Shift-drag over it)"
+    mark = f"({mark_hint(cli)})"
     if engine == "self-prompt":  # the model found nothing to learn from: the user can show it
         tips.append(f"marking where the sound plays {mark}")
     elif engine == "dictionary" and templates == "library":  # other recordings of it: show this clip's

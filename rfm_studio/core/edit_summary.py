@@ -96,11 +96,12 @@ def doubt_text(params: dict, instruction: str, *, cli: bool) -> str:
     p = params
     if p.get("engine") != "self-prompt":
         return ""
+    from .change_report import mark_hint
     from .detection.find import query_text
 
     sound = query_text(p.get("removed") or instruction)
     where = ("the region" if cli else "the selection") if p.get("region") else "the clip"
-    mark = f"mark where the sound plays ({'--example START:END' if cli else 'Shift-drag over it'})."
+    mark = f"mark where the sound plays ({mark_hint(cli)})."
     listen = "--residual FILE" if cli else "R, or File ▸ Export Removed Sound (A − B)"
     check = mark if p.get("task") == "replace" else f"listen to what was removed ({listen}), or {mark}"
     if p.get("finder_missed"):

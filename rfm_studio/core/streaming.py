@@ -191,13 +191,15 @@ def _skipped_steps(base: int, per: int, later: int, chunk: int, chunks: int):
         yield StepEvent(base + k, base + per * (1 + later), 1.0, chunk, chunks)
 
 
+# what the report reads of each chunk's edit params (besides its spans, moved to the file's time)
+CHUNK_KEYS = ("removal", "templates", "sound", "spans_from", "steps", "t_start", "finder_peak", "finder_missed")
+
+
 def _in_file_time(params: dict, offset: float) -> dict:
     """What the report needs of a chunk's edit: its removal (self-prompted: "dictionary" or
     "model"), the spans the model marked moved to the file's time, its templates (dictionary),
     and the model's steps and t_start where the model ran."""
-    return {"removal": params.get("removal"), "templates": params.get("templates"), "sound": params.get("sound"),
-            "spans_from": params.get("spans_from"), "steps": params.get("steps"), "t_start": params.get("t_start"),
-            "finder_peak": params.get("finder_peak"), "finder_missed": params.get("finder_missed"),
+    return {**{k: params.get(k) for k in CHUNK_KEYS},
             "spans": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("spans", [])],
             "found": [[round(a + offset, 3), round(b + offset, 3)] for a, b in params.get("found", [])]}
 

@@ -70,8 +70,8 @@ def change_params(report, result) -> dict:
     from ..core.change_report import advice
     from ..core.edit_summary import doubt_text
 
-    doubt = doubt_text(result.params, result.instruction, cli=False)  # a find it is unsure of
     if not report.unchanged:
+        doubt = doubt_text(result.params, result.instruction, cli=False)  # a find it is unsure of
         return {"change": report.text, **({"doubt": doubt} if doubt else {})}
     tip = advice(result.instruction, region=result.params.get("region") is not None,
                  strength=result.params.get("strength"), cli=False, engine=result.params.get("engine"),
